@@ -1,0 +1,10 @@
+// cmd/run — placeholder until its issue lands; refuses clearly instead of pretending to work.
+#include <stdio.h>
+
+#include "cmd/cmd.h"
+
+int cmd_run(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fprintf(stderr, "lensweep: error: 'run' is not implemented in this build yet\n");
+    return 1;
+}

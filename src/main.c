@@ -1,0 +1,40 @@
+// lensweep — layer-by-layer lens probes of large language models, at cluster scale.
+// `lensweep <command> [args]`; every command lives in src/cmd/<command>.c.
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "util/util.h"
+
+static const LwCommand COMMANDS[] = {
+    {"run", cmd_run, "probe one model (CONFIG.yaml, or --model DIR --out DIR); rank 0 writes HDF5"},
+    {"export", cmd_export, "HDF5 -> the reference's JSON and CSV files"},
+    {"report", cmd_report, "HTML/Markdown/CSV report of a run directory"},
+    {"plan", cmd_plan, "one row per model of a sweep: ranks, memory, status"},
+    {"inspect", cmd_inspect, "family, dimensions, parameters and bytes per rank of a checkpoint"},
+    {"tokenize", cmd_tokenize, "tokenize JSON strings read from stdin with a tokenizer.json"},
+    {"mktiny", cmd_mktiny, "write a tiny random checkpoint of a family (tests, fixtures)"},
+};
+#define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "lensweep %s (%s)\nusage: lensweep <command> [args]   (lensweep <command> --help)\n\ncommands:\n",
+            LENSWEEP_VERSION, LENSWEEP_GIT);
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? LW_EXIT_INPUT : 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("lensweep %s (%s)\n", LENSWEEP_VERSION, LENSWEEP_GIT);
+        return 0;
+    }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "lensweep: error: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return LW_EXIT_INPUT;
+}

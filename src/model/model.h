@@ -1,0 +1,140 @@
+// model — the five families as data, one rank's slice of a checkpoint's weights, and the forward
+// pass that keeps the fp32 residual stream of every layer.
+//
+// Contract shared by the loader (model/load.c), the forward pass (model/forward.c), the lens
+// (lens/) and tensor parallelism. A Model always describes ONE rank's slice: with tp_size = 1
+// the slice is the whole model. Weights keep their stored dtype (bf16 stays bf16); products
+// widen to fp32 (backend/cpu.h). Norm weights, biases and q/k-norm weights are small and are
+// kept as fp32, already including any family offset (Gemma's 1 + w is applied at load, so
+// every norm multiplies by the stored vector as is).
+#ifndef LW_MODEL_H
+#define LW_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/comm.h"
+#include "util/dtype.h"
+#include "util/util.h"
+
+// ---------------------------------------------------------------------------- families
+typedef enum { FAM_LLAMA = 0, FAM_MISTRAL, FAM_QWEN2, FAM_QWEN3, FAM_GEMMA2, FAM_COUNT } Family;
+
+// Everything that distinguishes one family's forward pass from another's (ARCHITECTURES.md §4).
+typedef struct {
+    const char *name;          // "llama", "mistral", "qwen2", "qwen3", "gemma2" (CLI / mktiny)
+    const char *hf_arch;       // config.json "architectures"[0], e.g. "LlamaForCausalLM"
+    const char *model_type;    // config.json "model_type", e.g. "llama"
+    int norm_plus_one;         // Gemma: RMSNorm scales by (1 + w) computed in fp32
+    int embed_scale_sqrt_d;    // Gemma: h = E[ids] * sqrt(d)
+    int qkv_bias;              // Qwen2: q/k/v projections carry biases
+    int qk_norm;               // Qwen3: RMSNorm over head_dim on q and k before RoPE
+    int sandwich_norms;        // Gemma: post-attention, pre- and post-feed-forward norms
+    int gelu_tanh;             // Gemma: GELU (tanh approx.) gate; otherwise SiLU
+    int tied_embeddings;       // Gemma: unembedding = embed_tokens (always tied)
+    int sliding_even_layers;   // Gemma: sliding window only on layers 0, 2, 4, ...
+    int has_softcaps;          // Gemma: attention + final logit soft-capping
+    int has_query_pre_attn_scalar; // Gemma: attention scale = query_pre_attn_scalar^-0.5
+} FamilyInfo;
+
+extern const FamilyInfo LW_FAMILIES[FAM_COUNT];
+// Returns the family for a CLI name ("llama") or -1.
+int family_from_name(const char *name);
+
+// ---------------------------------------------------------------------------- config
+typedef struct {
+    Family family;
+    char arch[64];            // as found in config.json
+    char torch_dtype[16];     // "bfloat16", "float32", ...
+    int n_layers;             // L
+    int d_model;              // d
+    int n_heads;              // H
+    int n_kv_heads;           // KV
+    int head_dim;             // hd (explicit in config, else d / H)
+    int d_ff;                 // ff
+    int vocab;                // V = rows of embed_tokens / lm_head
+    int max_pos;              // max_position_embeddings
+    double rope_theta;
+    double rms_eps;
+    int sliding_window;       // 0 = none; applies per family (all layers, or even layers only)
+    int tied;                 // unembedding is embed_tokens
+    double attn_softcap;      // 0 = none
+    double final_softcap;     // 0 = none
+    double query_pre_attn_scalar; // 0 = use head_dim
+    int bos_id, eos_id;       // -1 when absent
+} ModelConfig;
+
+// Reads <dir>/config.json. Returns 0, or -1 with err naming the file and the field.
+int model_config_load(const char *dir, ModelConfig *cfg, LwError *err);
+// Total parameter count of the full (unsharded) model.
+int64_t model_config_param_count(const ModelConfig *cfg);
+
+// ---------------------------------------------------------------------------- tensor parallel
+// How one rank's slice is cut (TENSOR_PARALLEL.md §2-4).
+typedef struct {
+    int rank, size;           // tp rank / tp size
+    int head_start, n_heads;  // this rank's query heads [head_start, head_start + n_heads)
+    int kv_start, n_kv;       // this rank's kv heads (replicated when size > KV)
+    int ff_start, ff_len;     // MLP rows (gate/up) = down_proj columns
+    int vocab_start, vocab_len; // vocabulary shard of embed / unembed (may be uneven)
+} TpSlice;
+
+// Fills s for rank r of R, or returns -1 and explains in why (naming head counts and valid sizes).
+int tp_slice_plan(const ModelConfig *cfg, int r, int R, TpSlice *s, char *why, size_t why_len);
+
+// ---------------------------------------------------------------------------- weights
+typedef struct {
+    DType dtype;
+    int64_t rows, cols;       // stored [out, in] layout, row-major
+    void *data;
+} Mat;
+
+typedef struct {
+    Mat wq, wk, wv, wo;       // wq [n_heads*hd, d], wk/wv [n_kv*hd, d], wo [d, n_heads*hd] (local)
+    float *bq, *bk, *bv;      // Qwen2 biases (local slices), else NULL
+    float *q_norm, *k_norm;   // Qwen3 [hd], else NULL
+    float *ln_in;             // input_layernorm [d]
+    float *ln_post_attn;      // post_attention_layernorm [d] (pre-MLP norm for Llama-style)
+    float *ln_pre_ffn;        // Gemma pre_feedforward_layernorm [d], else NULL
+    float *ln_post_ffn;       // Gemma post_feedforward_layernorm [d], else NULL
+    Mat wgate, wup, wdown;    // wgate/wup [ff_len, d], wdown [d, ff_len] (local)
+} LayerWeights;
+
+typedef struct Model {
+    ModelConfig cfg;
+    TpSlice tp;
+    char dir[1024];           // checkpoint directory (or GGUF file)
+    char name[256];           // basename of the checkpoint directory, e.g. "Meta-Llama-3-8B"
+    Mat embed;                // [vocab_len, d] rows vocab_start.. of embed_tokens
+    Mat unembed;              // [vocab_len, d] lm_head slice; same memory as embed when tied
+    float *ln_final;          // model.norm [d]
+    LayerWeights *layers;     // [n_layers]
+    void *arena;              // one allocation carved into all tensors above
+    size_t arena_bytes;
+    size_t bytes_read;        // checkpoint bytes this rank read
+} Model;
+
+// Loads this rank's slice of the checkpoint at dir (HF safetensors directory; later also GGUF).
+// Reads only the slices it needs. Returns NULL with err set (file + tensor + hint) on bad input.
+Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err);
+void model_free(Model *m);
+
+// ---------------------------------------------------------------------------- forward pass
+// Runs ids[0..T) through the model. Writes the residual stream in fp32:
+//   resid[((size_t)l * T + t) * d + j], l = 0..L  (l = 0: embedding output incl. Gemma scale;
+//   l = i: output of block i-1, un-normed; l = L: raw output of the last block).
+// resid must hold (L+1)*T*d floats. comm may be NULL for a single rank.
+void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm);
+
+// RMSNorm of `rows` rows of length d with weight w (family conventions: statistics in fp32,
+// eps = rms_eps; Gemma's (1+w) already folded into w at load).
+void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows);
+
+// Local vocabulary shard of the unembedding: out[rows, vocab_len] = x[rows, d] · unembedᵀ (fp32).
+void model_unembed(const Model *m, const float *x, int rows, float *out);
+
+// The model's final logits (local vocab shard) for `rows` raw last-layer residuals:
+// final norm, unembed, then the family's final soft-cap (Gemma). out: [rows, vocab_len].
+void model_final_logits(const Model *m, const float *r_last, int rows, float *out);
+
+#endif

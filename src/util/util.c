@@ -1,0 +1,233 @@
+// util — see util.h. Kept dependency-free (no MPI, no HDF5) so every module and tool can use it.
+#include "util/util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int g_rank = 0, g_size = 1, g_quiet = 0, g_progress_live = 0;
+static void (*g_abort_hook)(int) = NULL;
+
+#define MAX_CLEANUPS 64
+static char *g_cleanup[MAX_CLEANUPS];
+static int g_ncleanup = 0;
+
+void lw_set_rank(int rank, int size) { g_rank = rank; g_size = size; }
+void lw_set_abort_hook(void (*hook)(int)) { g_abort_hook = hook; }
+void lw_set_quiet(int quiet) { g_quiet = quiet; }
+
+void lw_cleanup_unlink_on_fail(const char *path) {
+    if (g_ncleanup < MAX_CLEANUPS) g_cleanup[g_ncleanup++] = xstrdup(path);
+}
+
+void lw_cleanup_forget(const char *path) {
+    for (int i = 0; i < g_ncleanup; i++)
+        if (g_cleanup[i] && strcmp(g_cleanup[i], path) == 0) { free(g_cleanup[i]); g_cleanup[i] = NULL; }
+}
+
+static void run_cleanups(void) {
+    for (int i = g_ncleanup - 1; i >= 0; i--)
+        if (g_cleanup[i]) { unlink(g_cleanup[i]); free(g_cleanup[i]); g_cleanup[i] = NULL; }
+    g_ncleanup = 0;
+}
+
+int lw_err(LwError *err, const char *hint, const char *fmt, ...) {
+    if (!err || err->set) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    snprintf(err->hint, sizeof err->hint, "%s", hint ? hint : "");
+    err->set = 1;
+    return -1;
+}
+
+__attribute__((noreturn)) static void die_common(int code, const char *msg, const char *hint) {
+    if (g_progress_live) { fputc('\n', stderr); g_progress_live = 0; }
+    if (g_size > 1) fprintf(stderr, "lensweep: error (rank %d of %d): %s\n", g_rank, g_size, msg);
+    else fprintf(stderr, "lensweep: error: %s\n", msg);
+    if (hint && *hint) fprintf(stderr, "  hint: %s\n", hint);
+    fflush(stderr);
+    run_cleanups();
+    if (g_abort_hook) g_abort_hook(code);
+    exit(code);
+}
+
+void lw_die_err(const LwError *err, int code) {
+    die_common(code, err && err->set ? err->msg : "unknown error", err ? err->hint : NULL);
+}
+
+void lw_die(int code, const char *hint, const char *fmt, ...) {
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    die_common(code, msg, hint);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) lw_die(LW_EXIT_RUNTIME, "the host is out of memory; use more tensor-parallel ranks or a bigger node",
+                   "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t sz) {
+    void *p = calloc(n ? n : 1, sz ? sz : 1);
+    if (!p) lw_die(LW_EXIT_RUNTIME, "the host is out of memory; use more tensor-parallel ranks or a bigger node",
+                   "out of memory allocating %zu x %zu bytes", n, sz);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) lw_die(LW_EXIT_RUNTIME, "the host is out of memory", "out of memory reallocating %zu bytes", n);
+    return q;
+}
+
+char *xstrdup(const char *s) {
+    size_t n = strlen(s);
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n + 1);
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...) {
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = xmalloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return p;
+}
+
+char *lw_read_file(const char *path, size_t *len, LwError *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { lw_err(err, "check that the path exists and is readable", "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        lw_err(err, "expected a regular file", "%s: not a regular file", path);
+        return NULL;
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = xmalloc(n + 1);
+    size_t got = n ? fread(buf, 1, n, f) : 0;
+    fclose(f);
+    if (got != n) { free(buf); lw_err(err, "the file may be truncated or on a failing disk", "%s: short read (%zu of %zu bytes)", path, got, n); return NULL; }
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+int lw_write_file(const char *path, const void *data, size_t len, LwError *err) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return lw_err(err, "check that the directory exists and is writable", "%s: cannot create: %s", path, strerror(errno));
+    size_t put = len ? fwrite(data, 1, len, f) : 0;
+    int rc = fclose(f);
+    if (put != len || rc != 0) return lw_err(err, "check free disk space", "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+int lw_file_exists(const char *path) { struct stat st; return stat(path, &st) == 0 && S_ISREG(st.st_mode); }
+int lw_is_dir(const char *path) { struct stat st; return stat(path, &st) == 0 && S_ISDIR(st.st_mode); }
+
+int lw_mkdir_p(const char *path, LwError *err) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') { *p = 0; if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail; *p = '/'; }
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) goto fail;
+    if (!lw_is_dir(path)) return lw_err(err, "remove the file that is in the way", "%s: exists and is not a directory", path);
+    return 0;
+fail:
+    return lw_err(err, "check permissions of the parent directory", "%s: cannot create directory: %s", buf, strerror(errno));
+}
+
+const char *lw_basename(const char *path) {
+    static char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    size_t n = strlen(buf);
+    while (n > 1 && buf[n - 1] == '/') buf[--n] = 0;
+    char *s = strrchr(buf, '/');
+    return s ? s + 1 : buf;
+}
+
+int lw_log_is_tty(void) { return isatty(fileno(stderr)); }
+
+static void log_prefix(FILE *f) {
+    if (lw_log_is_tty()) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    char b[32];
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(f, "[%s] ", b);
+}
+
+static void vlog(const char *tag, const char *fmt, va_list ap) {
+    if (g_rank != 0 && !getenv("LW_LOG_ALL_RANKS")) return;
+    if (g_progress_live) { fputc('\n', stderr); g_progress_live = 0; }
+    log_prefix(stderr);
+    if (tag) fputs(tag, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void lw_log(const char *fmt, ...) {
+    if (g_quiet) return;
+    va_list ap; va_start(ap, fmt); vlog(NULL, fmt, ap); va_end(ap);
+}
+
+void lw_warn(const char *fmt, ...) {
+    va_list ap; va_start(ap, fmt); vlog("warning: ", fmt, ap); va_end(ap);
+}
+
+void lw_progress(const char *fmt, ...) {
+    if (g_quiet || g_rank != 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    if (lw_log_is_tty()) {
+        fputs("\r\033[K", stderr);
+        vfprintf(stderr, fmt, ap);
+        g_progress_live = 1;
+        fflush(stderr);
+    } else {
+        vlog(NULL, fmt, ap);
+    }
+    va_end(ap);
+}
+
+void lw_progress_end(void) {
+    if (g_progress_live) { fputc('\n', stderr); g_progress_live = 0; }
+}
+
+double lw_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+size_t lw_peak_rss_bytes(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (size_t)ru.ru_maxrss * 1024;
+}
+
+long lw_round_half_even(double x) {
+    double r = nearbyint(x); // default rounding mode is round-to-nearest-even
+    return (long)r;
+}
