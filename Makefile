@@ -33,7 +33,7 @@ OPT ?= -O2
 CFLAGS := $(OPT) -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare \
           -fno-strict-aliasing -MMD -MP -Isrc $(PKG_CFLAGS) \
           -DLENSWEEP_VERSION='"$(VERSION)"' -DLENSWEEP_GIT='"$(GIT_HASH)"' $(EXTRA_CFLAGS)
-LDLIBS := $(PKG_LIBS) -lhdf5_hl -lm -lpthread
+LDLIBS := $(PKG_LIBS) -lhdf5_hl -lcsv -lm -lpthread
 
 # ---------------------------------------------------------------------------- CUDA detection
 NVCC ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc))

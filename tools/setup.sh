@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libyaml-dev
-      libopenblas-dev libjansson-dev libpcre2-dev libutf8proc-dev)
+      libopenblas-dev libjansson-dev libpcre2-dev libutf8proc-dev libcsv-dev jq libxml2-utils)
 if [ "${1:-}" = "--slurm" ]; then pkgs+=(slurm-wlm munge); fi
 
 missing=()
