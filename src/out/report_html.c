@@ -146,7 +146,7 @@ static void write_facts(FILE *f, const ReportModel *m) {
         esc(f, gold);
         fputs("</b>", f);
     }
-    fputs("<br>files: <code>", f);
+    fputs("<br/>files: <code>", f);
     esc(f, m->json_file);
     fputs("</code>", f);
     for (int l = 0; l < N_LENSES; l++)
@@ -251,9 +251,9 @@ void report_html_write(FILE *f, const ReportRun *run) {
     char when[64];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>lensweep report: ", f);
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"/>\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>lensweep report: ", f);
     esc(f, lw_basename(run->dir));
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", CSS);
     fputs("<header><h1>lensweep report</h1>\n<p class=\"meta\">Run directory <code>", f);

@@ -44,6 +44,7 @@ void svg_text(FILE *f, const char *s, int visible, int max_chars) {
         while (trail_from > lead && p[trail_from - 1] == ' ') trail_from--;
     }
     int shown = 0;
+    if (visible && len == 0) fputs("∅", f); // an empty decode
     for (size_t i = 0; i < len;) {
         if (max_chars > 0 && shown >= max_chars) { fputs("…", f); break; }
         unsigned cp;
@@ -53,6 +54,9 @@ void svg_text(FILE *f, const char *s, int visible, int max_chars) {
         else if (visible && cp == '\n') fputs("↵", f);
         else if (visible && cp == '\r') fputs("␍", f);
         else if (visible && cp == '\t') fputs("⇥", f);
+        else if (visible && (cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || cp == 0x2028 || cp == 0x2029 ||
+                             (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF))
+            fprintf(f, "U+%04X", cp); // invisible format characters: name them
         else if (cp == '&') fputs("&amp;", f);
         else if (cp == '<') fputs("&lt;", f);
         else if (cp == '>') fputs("&gt;", f);
@@ -451,6 +455,6 @@ void svg_grid_write(FILE *f, const TokenGrid *g, const char *title) {
     fprintf(f, "<text transform=\"translate(%.0f %.1f) rotate(-90)\" text-anchor=\"middle\" font-size=\"10\" fill=\"#222\">"
                "p(top-1)</text>\n", sx + 58, sy + sh / 2);
     fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" fill=\"#444\">cell = top-1 token at (layer, column); "
-               "fill = its probability; red frame = the gold answer; ␣ = space</text>\n", left, top + g->n_rows * CELL_H + 18);
+               "fill = its probability; red frame = the gold answer; ␣ = space, ↵ = newline, ∅ = empty string</text>\n", left, top + g->n_rows * CELL_H + 18);
     fputs("</svg>\n", f);
 }

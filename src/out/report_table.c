@@ -291,7 +291,12 @@ void report_table_write_html(FILE *f, const ReportRun *run) {
             if (cell.state == 0 && col->kind == CELL_STR && !strcmp(cell.exact, "high")) cls = "warn";
             if (cell.state == 0 && col->kind == CELL_DELTA) cls = cell.display[0] == '-' ? "neg" : "pos";
             fprintf(f, "<td data-col=\"%s\" class=\"%s\"", col->id, cls);
-            if (cell.state == 0) fprintf(f, " data-value=\"%s\"", cell.exact);
+            // data-value: the exact value as the JSON writes it (true/false for booleans).
+            if (cell.state == 0) {
+                fputs(" data-value=\"", f);
+                report_html_escape(f, col->kind == CELL_BOOL ? cell.display : cell.exact);
+                fputs("\"", f);
+            }
             fputs(" title=\"", f);
             report_html_escape(f, m->json_file);
             if (cell.line) fprintf(f, ":%d", cell.line);
