@@ -37,25 +37,24 @@ prism_delta_kl_p25	["diagnostics","prism_summary","metrics","kl_bits_at_percenti
 prism_delta_kl_p50	["diagnostics","prism_summary","metrics","kl_bits_at_percentiles","delta","p50"]
 prism_delta_kl_p75	["diagnostics","prism_summary","metrics","kl_bits_at_percentiles","delta","p75"]'
 
-# expected_cells DIR MODEL -> lines "col<TAB>state<TAB>value", state = value|null|absent
+# expected_cells DIR MODEL -> lines "col<TAB>state<TAB>value", state = value|null|absent (one jq run)
+COLUMNS_JSON=$(jq -R -s -c 'split("\n") | map(select(length > 0) | split("\t") | [.[0], (.[1] | fromjson)])' <<<"$COLUMNS")
 expected_cells() {
-  local json=$1/output-$2.json
-  while IFS=$'\t' read -r col path; do
-    jq -r --arg col "$col" --argjson p "$path" '
-      (try (getpath($p[:-1]) | type == "object" and has($p[-1])) catch false) as $has
-      | if $has then (getpath($p) | if . == null then [$col, "null", ""] else [$col, "value", tostring] end)
-        else [$col, "absent", ""] end | @tsv' "$json"
-  done <<<"$COLUMNS"
+  jq -r --argjson cols "$COLUMNS_JSON" '. as $root | $cols[] | .[0] as $col | .[1] as $p
+    | ($root | try (getpath($p[:-1]) | type == "object" and has($p[-1])) catch false) as $has
+    | if $has then ($root | getpath($p) | if . == null then [$col, "null", ""] else [$col, "value", tostring] end)
+      else [$col, "absent", ""] end | @tsv' "$1/output-$2.json"
 }
 
-# html_cells TABLE_XML MODEL -> lines "col<TAB>data-value<TAB>text<TAB>title"
+# html_cells TABLE_XML MODEL -> lines "col<TAB>data-value<TAB>text<TAB>title", in column order.
+# One xmllint call per row; its serialization puts each <td> on its own after the split below.
 html_cells() {
-  local xml=$1 model=$2 col
-  while IFS=$'\t' read -r col _; do
-    local q="//tr[@data-model='$model']/td[@data-col='$col']"
-    printf '%s\t%s\t%s\t%s\n' "$col" "$(xmllint --xpath "string($q/@data-value)" "$xml")" \
-      "$(xmllint --xpath "string($q)" "$xml")" "$(xmllint --xpath "string($q/@title)" "$xml")"
-  done <<<"$COLUMNS"
+  xmllint --xpath "//tr[@data-model='$2']/td[@data-col]" "$1" 2>/dev/null | sed 's|</td>|</td>\n|g' | awk '
+    function attr(s, name,   m) { if (match(s, " " name "=\"[^\"]*\"")) { m = substr(s, RSTART, RLENGTH); sub(/^[^=]*="/, "", m); sub(/"$/, "", m); return m } return "" }
+    /<td / { open = substr($0, index($0, "<td "), index($0, ">") - index($0, "<td ") + 1)
+             text = $0; sub(/^[^>]*>/, "", text); sub(/<\/td>.*$/, "", text)
+             gsub(/&amp;/, "\\&", text); gsub(/&lt;/, "<", text); gsub(/&gt;/, ">", text)
+             print attr(open, "data-col") "\t" attr(open, "data-value") "\t" text "\t" attr(open, "title") }'
 }
 
 # compare EXPECTED ACTUAL KIND -> prints mismatches; KIND = exact|display|csv|md
@@ -100,7 +99,8 @@ check_table() {
     while IFS=$'\t' read -r col _ _ title; do
       [[ "$title" =~ ^output-.*\.json:([0-9]+)\  ]] || continue
       local line=${BASH_REMATCH[1]} key
-      key=$(grep -F "$col"$'\t' <<<"$COLUMNS" | head -1 | cut -f2 | jq -r '.[-1]')
+      key=$(grep -F "$col"$'\t' <<<"$COLUMNS" | head -1 | cut -f2)
+      key=${key##*,\"}; key=${key%\"]}
       sed -n "${line}p" "$dir/output-$model.json" | grep -qF "\"$key\":" ||
         echo "$model $col: line $line of the JSON does not hold \"$key\"" >>"$bad"
     done <"$TMP/html.tsv"
