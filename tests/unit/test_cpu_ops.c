@@ -188,6 +188,69 @@ TEST(matmul_tiled_bf16_exact) {
     free(w); free(x); free(y);
 }
 
+// Long sequences: the query-blocked attention (blocks of 128 queries, keys outside every window
+// skipped) against a direct transcription of the definition in ARCHITECTURES.md §3.5, evaluated
+// in double: s = q·k · scale, s = cap·tanh(s/cap), softmax over visible keys, Σ p·v. T = 300
+// crosses two block boundaries; window 37 does not divide the block size; 4 local query heads
+// (global 4..7) share 2 local kv heads (global 2, 3) with q_per_kv 2.
+static double lcg_uniform(uint64_t *st) {
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*st >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+static void attention_direct(const float *q, const float *k, const float *v, int T, const CpuAttnParams *p,
+                             double *out) {
+    int hd = p->head_dim, qs = p->n_heads * hd, ks = p->n_kv * hd;
+    double *w = malloc((size_t)T * sizeof(double));
+    for (int h = 0; h < p->n_heads; h++) {
+        int g = (p->head_start + h) / p->q_per_kv - p->kv_start;
+        for (int i = 0; i < T; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < T; j++) {
+                int visible = j <= i && (p->window == 0 || j > i - p->window);
+                if (!visible) { w[j] = -INFINITY; continue; }
+                double s = 0;
+                for (int e = 0; e < hd; e++) s += (double)q[(size_t)i * qs + h * hd + e] * k[(size_t)j * ks + g * hd + e];
+                s *= p->scale;
+                if (p->softcap > 0) s = p->softcap * tanh(s / p->softcap);
+                w[j] = s;
+                mx = fmax(mx, s);
+            }
+            for (int j = 0; j < T; j++) { w[j] = isinf(w[j]) ? 0 : exp(w[j] - mx); sum += w[j]; }
+            for (int e = 0; e < hd; e++) {
+                double o = 0;
+                for (int j = 0; j < T; j++) o += w[j] / sum * v[(size_t)j * ks + g * hd + e];
+                out[(size_t)i * qs + h * hd + e] = o;
+            }
+        }
+    }
+    free(w);
+}
+
+TEST(attention_long_blocked_vs_definition) {
+    const int T = 300, hd = 16;
+    CpuAttnParams p = {.n_heads = 4, .n_kv = 2, .head_dim = hd, .q_per_kv = 2, .head_start = 4, .kv_start = 2,
+                       .scale = 0.25f};
+    size_t nq = (size_t)T * p.n_heads * hd, nk = (size_t)T * p.n_kv * hd;
+    float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), *o = malloc(nq * 4);
+    double *ref = malloc(nq * 8);
+    uint64_t st = 42;
+    for (size_t i = 0; i < nq; i++) q[i] = (float)(2 * lcg_uniform(&st));
+    for (size_t i = 0; i < nk; i++) { k[i] = (float)(2 * lcg_uniform(&st)); v[i] = (float)lcg_uniform(&st); }
+    const int windows[3] = {0, 37, 0};
+    const float caps[3] = {0, 0, 2.0f};
+    for (int c = 0; c < 3; c++) {
+        p.window = windows[c];
+        p.softcap = caps[c];
+        cpu_attention(q, k, v, T, &p, o);
+        attention_direct(q, k, v, T, &p, ref);
+        double dm = 0, rm = 0;
+        for (size_t i = 0; i < nq; i++) { dm = fmax(dm, fabs(o[i] - ref[i])); rm = fmax(rm, fabs(ref[i])); }
+        CHECKF(dm <= 1e-5 * rm, "window %d softcap %g: max|diff| %.3g, max|ref| %.3g", p.window, p.softcap, dm, rm);
+    }
+    free(q); free(k); free(v); free(o); free(ref);
+}
+
 int main(void) {
     RUN(rmsnorm_small_vector);
     RUN(rope_inv_freq_bit_exact_theta_1e4_hd_128);
@@ -195,6 +258,7 @@ int main(void) {
     RUN(attention_causal_mask_and_window);
     RUN(attention_softcap_and_scale);
     RUN(attention_gqa_rank_offsets);
+    RUN(attention_long_blocked_vs_definition);
     RUN(softmax_masked_entries);
     RUN(softcap_known_values);
     RUN(activations_by_hand);
