@@ -50,6 +50,36 @@ TEST(rope_inv_freq_bit_exact_theta_1e4_hd_128) {
     CHECK(bad == 0);
 }
 
+// theta = 1e8 (Mistral-Small), hd = 128, printed the same way from MistralRotaryEmbedding
+// (MistralConfig(hidden_size=5120, num_attention_heads=32, head_dim=128, rope_theta=1e8)).
+// torch evaluates theta ** e with its vectorised fp32 pow, which is within 1 ulp but not always
+// correctly rounded; lensweep rounds the double-precision power once (ARCHITECTURES.md §5.1), so
+// here a few entries may differ by exactly 1 ulp (3 of 64 with torch 2.15 on x86-64), none more.
+static const uint32_t INV_FREQ_1E8_128[64] = {
+    0x3f800000, 0x3f3ff911, 0x3f0ff59a, 0x3ed7e89b, 0x3ea1e89b, 0x3e72d423, 0x3e361887, 0x3e088d77,
+    0x3dcccccd, 0x3d99940d, 0x3d6655c2, 0x3d2cba15, 0x3d0186e3, 0x3cc2434f, 0x3c91ad39, 0x3c5a7bf2,
+    0x3c23d70a, 0x3bf5b9b0, 0x3bb8449c, 0x3b8a2e77, 0x3b4f3e38, 0x3b1b690d, 0x3ae91528, 0x3aaec98e,
+    0x3a83126f, 0x3a44948c, 0x3a136a16, 0x39dd1725, 0x39a5cb60, 0x3978a815, 0x393a7753, 0x390bd472,
+    0x38d1b717, 0x389d43a4, 0x386bdcf0, 0x3830df52, 0x3804a2b2, 0x37c6ecdc, 0x37952c42, 0x375fba4f,
+    0x3727c5ac, 0x36fb9f6c, 0x36bcb0c1, 0x368d7f74, 0x36543785, 0x361f23e4, 0x35eead37, 0x35b2fb73,
+    0x358637bd, 0x35494c57, 0x3516f3cd, 0x34e26586, 0x34a9c603, 0x347e9fd3, 0x343ef0f8, 0x340f2f8f,
+    0x33d6bf95, 0x33a109df, 0x33718615, 0x33351e06, 0x3307d19c, 0x32cbb30f, 0x3298c0c7, 0x326518e4,
+};
+
+TEST(rope_inv_freq_theta_1e8_hd_128_within_1_ulp) {
+    float inv[64];
+    cpu_rope_inv_freq(1e8, 128, inv);
+    int off_by_one = 0, worse = 0;
+    for (int j = 0; j < 64; j++) {
+        uint32_t u;
+        memcpy(&u, &inv[j], 4);
+        long d = labs((long)u - (long)INV_FREQ_1E8_128[j]);
+        off_by_one += d == 1;
+        worse += d > 1;
+    }
+    CHECKF(worse == 0 && off_by_one <= 4, "%d entries differ by 1 ulp, %d by more", off_by_one, worse);
+}
+
 // hd = 4, theta = 10000: inv_freq = [1, 1/10000^(2/4)] = [1, 0.01]. At position 1 the angles
 // are 1 and 0.01 rad; x = [1, 2, 3, 4] pairs (x0, x2) and (x1, x3) (rotate_half):
 //   x0' = 1·cos 1 − 3·sin 1,  x2' = 3·cos 1 + 1·sin 1,
@@ -254,6 +284,7 @@ TEST(attention_long_blocked_vs_definition) {
 int main(void) {
     RUN(rmsnorm_small_vector);
     RUN(rope_inv_freq_bit_exact_theta_1e4_hd_128);
+    RUN(rope_inv_freq_theta_1e8_hd_128_within_1_ulp);
     RUN(rope_rotate_half_known_angle);
     RUN(attention_causal_mask_and_window);
     RUN(attention_softcap_and_scale);
