@@ -45,6 +45,7 @@ from transformers import AutoModelForCausalLM
 
 FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "gemma2"]
 DTYPES = ["f32", "bf16"]
+EXTRA = [("llama", "f16")]  # the f16 widening path, once (f16 checkpoints are rare)
 SEEDS = {"llama": 11, "mistral": 12, "qwen2": 13, "qwen3": 14, "gemma2": 15}
 T = 64
 MAGIC = b"LWGOLD1\0"
@@ -114,27 +115,28 @@ def main():
     torch.manual_seed(0)
     os.makedirs(a.out, exist_ok=True)
     manifest = []
-    for fam in a.families.split(","):
-        for dt in a.dtypes.split(","):
-            args = mktiny_args(fam, dt)
-            tmp = tempfile.mkdtemp(prefix=f"golden-{fam}-{dt}-")
-            try:
-                cmd = [a.lensweep] + args + ["--out", tmp]
-                subprocess.run(cmd, check=True)
-                cfg_json = json.load(open(os.path.join(tmp, "config.json")))
-                ids = token_ids(cfg_json["vocab_size"], T)
-                cfg, resid, logits = run_hf(tmp, ids)
-            finally:
-                shutil.rmtree(tmp)
-            name = f"{fam}-{dt}.bin"
-            write_fixture(os.path.join(a.out, name), args, ids, resid, logits)
-            window = getattr(cfg, "sliding_window", None)
-            layer_types = getattr(cfg, "layer_types", None)
-            line = (f"{name}: lensweep {' '.join(args)} --out DIR; T={T} L={resid.shape[0] - 1} "
-                    f"d={resid.shape[2]} V={logits.shape[1]} sliding_window={window} layer_types={layer_types} "
-                    f"max|r|={np.abs(resid).max():.4g} max|logit|={np.abs(logits).max():.4g}")
-            print(line)
-            manifest.append(line)
+    jobs = [(f, d) for f in a.families.split(",") for d in a.dtypes.split(",")]
+    jobs += [j for j in EXTRA if j[0] in a.families.split(",")]
+    for fam, dt in jobs:
+        args = mktiny_args(fam, dt)
+        tmp = tempfile.mkdtemp(prefix=f"golden-{fam}-{dt}-")
+        try:
+            cmd = [a.lensweep] + args + ["--out", tmp]
+            subprocess.run(cmd, check=True)
+            cfg_json = json.load(open(os.path.join(tmp, "config.json")))
+            ids = token_ids(cfg_json["vocab_size"], T)
+            cfg, resid, logits = run_hf(tmp, ids)
+        finally:
+            shutil.rmtree(tmp)
+        name = f"{fam}-{dt}.bin"
+        write_fixture(os.path.join(a.out, name), args, ids, resid, logits)
+        window = getattr(cfg, "sliding_window", None)
+        layer_types = getattr(cfg, "layer_types", None)
+        line = (f"{name}: lensweep {' '.join(args)} --out DIR; T={T} L={resid.shape[0] - 1} "
+                f"d={resid.shape[2]} V={logits.shape[1]} sliding_window={window} layer_types={layer_types} "
+                f"max|r|={np.abs(resid).max():.4g} max|logit|={np.abs(logits).max():.4g}")
+        print(line)
+        manifest.append(line)
     with open(os.path.join(a.out, "MANIFEST.txt"), "w") as f:
         f.write(f"# made by tools/golden/make_golden.py with transformers {transformers.__version__}, "
                 f"torch {torch.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}\n")
