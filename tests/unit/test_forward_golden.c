@@ -5,7 +5,9 @@
 // `lensweep mktiny`; the fixture stores the exact mktiny arguments, so this test regenerates the
 // same checkpoint into a temporary directory, loads it with model_load, runs model_forward and
 // model_final_logits, and compares every layer's residual r_0 .. r_L (r_L raw, as HF's hook
-// recorded it) and the logits: max|Δ| ≤ 1e-5 · max|reference| per layer (DESIGN.md, Numerics).
+// recorded it) and the logits: max|Δ| ≤ 1e-5 · max|reference| per layer (DESIGN.md, Numerics);
+// then a 17-token prefix against the first 17 reference positions (causality), and a rerun
+// that must be bit-identical (determinism).
 //
 // Launched by mpirun with R ranks, every rank loads its tensor-parallel slice and runs the same
 // forward (real all-reduces); residuals are replicated and compared whole, logits are compared
@@ -145,6 +147,16 @@ static void check_fixture(const char *name) {
             }
             double el = rel_err_cols(logits, g.logits, g.T, g.V, m->tp.vocab_start, m->tp.vocab_len);
             CHECKF(el <= REL_TOL, "%s logits: max|Δ|/max|ref| = %.3g", name, el);
+            // Causality: a prefix of the ids must reproduce the reference's first positions (an
+            // odd length, shorter than the query block, longer than the tiny sliding window).
+            int Tp = 17;
+            float *pre = xmalloc((size_t)(g.L + 1) * Tp * g.d * sizeof(float));
+            model_forward(m, g.ids, Tp, pre, &g_comm);
+            for (int l = 0; l <= g.L; l++) {
+                double e = rel_err_cols(pre + (size_t)l * Tp * g.d, g.resid + (size_t)l * g.T * g.d, Tp, g.d, 0, g.d);
+                CHECKF(e <= REL_TOL, "%s prefix T=%d layer %d: max|Δ|/max|ref| = %.3g", name, Tp, l, e);
+            }
+            free(pre);
             // The CPU backend is the oracle: a second run must be bit-identical.
             model_forward(m, g.ids, g.T, again, &g_comm);
             CHECKF(memcmp(resid, again, n * sizeof(float)) == 0, "%s: second forward differs", name);
