@@ -65,7 +65,7 @@ const LwOption *config_option_find(const char *name); // by name or alias; '-' =
 
 // Where an option's value came from (for error messages about combinations, e.g. TP size).
 typedef struct {
-    char where[512]; // "configs/models/x.yaml:4:11", "--tp_size (command line)", "$LENSWEEP_..." or "default"
+    char where[640]; // "configs/models/x.yaml:4:11", "--tp_size (command line)", "$LENSWEEP_..." or "default"
 } LwOptSource;
 
 // ---------------------------------------------------------------------------- probe set
@@ -228,6 +228,7 @@ typedef struct {
     char *sweep_path;      // the sweep that listed it, or NULL
     char *model_dir;       // set by config_resolve_checkpoint(): directory or file actually used
     LwProbeSet probe_set;  // loaded from `probes` (or the built-in reference set)
+    int probe_set_inline;  // 1 when a `probe_set:` mapping was given inline (wins over `probes`)
     char *yaml_text;       // config_print() output: canonical resolved YAML, stored in the HDF5 file
     char config_hash[17];  // 16 hex digits: FNV-1a 64 over hashed options + probe set (resume key)
     LwOptSource src[160];  // per option (index into LW_OPTIONS): where its value came from
