@@ -84,6 +84,11 @@ static void parse_args(int argc, char **argv, TinyOpts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
+        static const char *const KNOWN[] = {"--family", "--seed", "--out", "--tokenizer", "--dtype", "--shards", "--layers", "--d-model",
+                                            "--heads", "--kv-heads", "--head-dim", "--ff", "--vocab", NULL};
+        int known = 0;
+        for (int k = 0; KNOWN[k]; k++) known |= !strcmp(a, KNOWN[k]);
+        if (!known) lw_die(LW_EXIT_INPUT, "see lensweep mktiny --help", "mktiny: unknown option '%s'", a);
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) lw_die(LW_EXIT_INPUT, "see lensweep mktiny --help", "mktiny: option %s needs a value", a);
         long x;

@@ -1,6 +1,7 @@
 // io/safetensors — see safetensors.h. Validation first, then reads that trust the table.
 #include "io/safetensors.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -379,8 +380,29 @@ static int write_shard(const char *path, const StWriteTensor *t, int n, LwError 
     return 0;
 }
 
+// Removes the files of either layout (model.safetensors, the index, model-*-of-*.safetensors)
+// so that a directory rewritten with another shard count holds exactly one checkpoint: the
+// reader prefers the index, and a stale one would silently win.
+static void remove_old_layout(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        int shard = strncmp(n, "model-", 6) == 0 && strstr(n, "-of-") && len > 12 && strcmp(n + len - 12, ".safetensors") == 0;
+        if (shard || strcmp(n, ST_SINGLE_NAME) == 0 || strcmp(n, ST_INDEX_NAME) == 0) {
+            char *p = xasprintf("%s/%s", dir, n);
+            unlink(p);
+            free(p);
+        }
+    }
+    closedir(d);
+}
+
 int st_write(const char *dir, const StWriteTensor *t, int n, int n_shards, LwError *err) {
     if (lw_mkdir_p(dir, err)) return -1;
+    remove_old_layout(dir);
     if (n_shards <= 1) {
         char *path = xasprintf("%s/%s", dir, ST_SINGLE_NAME);
         int rc = write_shard(path, t, n, err);

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 typedef enum { CUT_FULL, CUT_ROWS, CUT_COLS } Cut;
 
@@ -192,9 +193,16 @@ Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
 
     size_t total = 0;
     for (int i = 0; i < jl.n; i++) total += job_bytes(&jl.v[i], &st, DT_BF16);
-    if (posix_memalign(&m->arena, 64, total ? total : 64) != 0)
+    // Big arenas: 2 MiB aligned and marked for transparent huge pages, so that the first touch
+    // of 1 GB of fresh memory costs 512 page faults instead of 262144 (warm loads were bound by
+    // those faults, not by copying; BENCHMARKS.md). Still freed with free().
+    size_t align = total >= (64u << 20) ? (2u << 20) : 64;
+    if (posix_memalign(&m->arena, align, total ? total : 64) != 0)
         lw_die(LW_EXIT_RUNTIME, "use more tensor-parallel ranks or a node with more memory",
                "out of memory allocating %zu bytes for the weights of %s", total, dir);
+#ifdef MADV_HUGEPAGE
+    if (align > 64) madvise(m->arena, total & ~(size_t)((2u << 20) - 1), MADV_HUGEPAGE);
+#endif
     m->arena_bytes = total;
 
     char *p = m->arena;

@@ -30,3 +30,24 @@ expect_grep "unknown family 'gpt2'" "unknown family named"
 expect_exit 2 "missing --seed refused" -- "$LW" mktiny --family llama --out "$TMP/x"
 expect_grep "hint:" "missing --seed has a hint"
 expect_exit 2 "bad --layers refused" -- "$LW" mktiny --family llama --seed 1 --layers 0 --out "$TMP/x"
+
+# Rewriting a directory with another shard count leaves exactly one checkpoint layout.
+"$LW" mktiny --family llama --seed 7 --out "$TMP/re" --shards 3 >/dev/null
+"$LW" mktiny --family llama --seed 7 --out "$TMP/re" >/dev/null
+[ "$(ls "$TMP/re" | tr '\n' ' ')" = "config.json model.safetensors " ] && pass "rewrite: sharded -> single leaves no stale shards" || fail "rewrite: sharded -> single" "$(ls "$TMP/re")"
+cmp -s "$TMP/re/model.safetensors" "$TMP/llama.a/model.safetensors" && pass "rewrite: same bytes as a fresh directory" || fail "rewrite: same bytes as a fresh directory"
+
+# --tokenizer: vocabulary sized to the tokenizer (Mistral-7B: ids 0..31999 -> 32000 rows, bos 1 / eos 2
+# from its <s> / </s>); the tokenizer files are copied in.
+TOK=../shared/tokenizers/mistral-7b-v0.1
+if [ -f $TOK/tokenizer.json ]; then
+  "$LW" mktiny --family mistral --seed 1 --tokenizer $TOK/tokenizer.json --out "$TMP/mtok" >/dev/null
+  grep -q '"vocab_size": 32000' "$TMP/mtok/config.json" && pass "tokenizer: mistral vocab 32000" || fail "tokenizer: mistral vocab 32000"
+  grep -q '"bos_token_id": 1,' "$TMP/mtok/config.json" && grep -q '"eos_token_id": 2,' "$TMP/mtok/config.json" && pass "tokenizer: bos/eos from <s>, </s>" || fail "tokenizer: bos/eos"
+  cmp -s $TOK/tokenizer.json "$TMP/mtok/tokenizer.json" && cmp -s $TOK/tokenizer_config.json "$TMP/mtok/tokenizer_config.json" && pass "tokenizer files copied" || fail "tokenizer files copied"
+  # Qwen: padding rows past the tokenizer (32000 ids -> next multiple of 64 above: 32064).
+  "$LW" mktiny --family qwen2 --seed 1 --tokenizer $TOK/tokenizer.json --out "$TMP/qtok" >/dev/null
+  grep -q '"vocab_size": 32064' "$TMP/qtok/config.json" && pass "tokenizer: qwen pads rows to 32064" || fail "tokenizer: qwen pads rows"
+else
+  fail "tokenizer fixtures missing: $TOK"
+fi

@@ -34,6 +34,8 @@ TEST(defaults_and_variants) {
     CHECK(c.head_dim == 24 && c.n_kv_heads == 2 && c.bos_id == 7 && c.eos_id == 9);
 
     CHECK(load_cfg("MistralForCausalLM", "\"sliding_window\": null", &c, &err) == 0 && c.sliding_window == 0);
+    CHECK(load_cfg("MistralForCausalLM", "", &c, &err) == 0 && c.sliding_window == 4096); // MistralConfig default
+    CHECK(load_cfg("LlamaForCausalLM", "\"sliding_window\": 16", &c, &err) == 0 && c.sliding_window == 0); // Llama has none
     CHECK(load_cfg("MistralForCausalLM", "\"sliding_window\": 4096", &c, &err) == 0 && c.sliding_window == 4096);
     CHECK(load_cfg("Qwen2ForCausalLM", "\"sliding_window\": 131072, \"use_sliding_window\": false", &c, &err) == 0 && c.sliding_window == 0);
     CHECK(load_cfg("Qwen3ForCausalLM", "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 1000000.0}", &c, &err) == 0);
