@@ -1,0 +1,182 @@
+// cpu — reference ops in fp32 (see cpu.h for the contract of each and why it is shaped so).
+#include "backend/cpu.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+// ---------------------------------------------------------------------------- matmul
+
+// Widened weight tile: about 4 MiB of fp32, but never fewer than 64 rows so that each sgemm
+// still has a useful N dimension on matrices with very long rows (down_proj of a 70B model).
+#define TILE_FLOATS ((size_t)1 << 20)
+#define TILE_MIN_ROWS 64
+
+void cpu_matmul(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                const float *bias, float *y) {
+    LW_ASSERT(x && w && y && T >= 0 && out > 0 && in > 0);
+    LW_ASSERT(wdtype == DT_F32 || wdtype == DT_BF16 || wdtype == DT_F16);
+    LW_ASSERT((const void *)x != (const void *)y);
+    if (T == 0) return;
+    if (wdtype == DT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)out, (int)in, 1.0f, x, (int)in,
+                    (const float *)w, (int)in, 0.0f, y, (int)out);
+    } else {
+        int64_t nb = (int64_t)(TILE_FLOATS / (size_t)in);
+        if (nb < TILE_MIN_ROWS) nb = TILE_MIN_ROWS;
+        if (nb > out) nb = out;
+        float *tile = xmalloc((size_t)nb * (size_t)in * sizeof(float));
+        const uint8_t *wb = w;
+        for (int64_t r0 = 0; r0 < out; r0 += nb) {
+            int64_t n = out - r0 < nb ? out - r0 : nb;
+            dtype_to_f32(wdtype, wb + (size_t)r0 * (size_t)in * 2, tile, (size_t)n * (size_t)in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)n, (int)in, 1.0f, x, (int)in,
+                        tile, (int)in, 0.0f, y + r0, (int)out);
+        }
+        free(tile);
+    }
+    if (bias)
+        for (int t = 0; t < T; t++) {
+            float *yr = y + (size_t)t * (size_t)out;
+            for (int64_t o = 0; o < out; o++) yr[o] += bias[o];
+        }
+}
+
+// ---------------------------------------------------------------------------- norm
+
+void cpu_rmsnorm(const float *x, const float *w, float *out, int rows, int n, float eps) {
+    LW_ASSERT(x && w && out && rows >= 0 && n > 0);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * n;
+        float *yr = out + (size_t)r * n;
+        double ss = 0.0;
+        for (int k = 0; k < n; k++) ss += (double)xr[k] * (double)xr[k];
+        float var = (float)(ss / n);
+        float inv = 1.0f / sqrtf(var + eps);
+        for (int k = 0; k < n; k++) yr[k] = (xr[k] * inv) * w[k];
+    }
+}
+
+// ---------------------------------------------------------------------------- rotary embedding
+
+void cpu_rope_inv_freq(double theta, int hd, float *inv_freq) {
+    LW_ASSERT(hd > 0 && hd % 2 == 0 && theta > 0 && inv_freq);
+    for (int j = 0; j < hd / 2; j++) {
+        float e = (float)(2 * j) / (float)hd;
+        float p = (float)pow(theta, (double)e);
+        inv_freq[j] = 1.0f / p;
+    }
+}
+
+void cpu_rope_tables(const float *inv_freq, int hd, int T, float *cos_tab, float *sin_tab) {
+    LW_ASSERT(inv_freq && cos_tab && sin_tab && hd % 2 == 0 && T >= 0);
+    int half = hd / 2;
+    for (int t = 0; t < T; t++)
+        for (int j = 0; j < half; j++) {
+            float a = (float)t * inv_freq[j];
+            cos_tab[(size_t)t * half + j] = cosf(a);
+            sin_tab[(size_t)t * half + j] = sinf(a);
+        }
+}
+
+void cpu_rope_apply(float *x, int T, int n_heads, int hd, int stride, const float *cos_tab,
+                    const float *sin_tab) {
+    LW_ASSERT(x && cos_tab && sin_tab && hd % 2 == 0 && stride >= n_heads * hd);
+    int half = hd / 2;
+    for (int t = 0; t < T; t++) {
+        const float *c = cos_tab + (size_t)t * half, *s = sin_tab + (size_t)t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * hd;
+            for (int j = 0; j < half; j++) {
+                float a = v[j], b = v[j + half];
+                v[j] = a * c[j] - b * s[j];
+                v[j + half] = b * c[j] + a * s[j];
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------- attention
+
+void cpu_softcap(float *s, size_t n, float cap) {
+    LW_ASSERT(cap > 0);
+    for (size_t i = 0; i < n; i++) s[i] = tanhf(s[i] / cap) * cap;
+}
+
+void cpu_softmax_range(float *s, int n, int lo, int hi) {
+    LW_ASSERT(0 <= lo && lo < hi && hi <= n);
+    float mx = s[lo];
+    for (int j = lo + 1; j < hi; j++) mx = s[j] > mx ? s[j] : mx;
+    double sum = 0.0;
+    for (int j = lo; j < hi; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = 1.0f / (float)sum;
+    for (int j = 0; j < lo; j++) s[j] = 0.0f;
+    for (int j = lo; j < hi; j++) s[j] *= inv;
+    for (int j = hi; j < n; j++) s[j] = 0.0f;
+}
+
+// Queries are processed in blocks so the score tile stays [QBLOCK, keys] instead of [T, T], and
+// keys outside every query's window (sliding layers) are never multiplied.
+#define QBLOCK 128
+
+void cpu_attention(const float *q, const float *k, const float *v, int T, const CpuAttnParams *p,
+                   float *out) {
+    LW_ASSERT(q && k && v && out && p && T >= 0);
+    LW_ASSERT(p->n_heads > 0 && p->n_kv > 0 && p->head_dim > 0 && p->q_per_kv > 0);
+    LW_ASSERT(p->window >= 0 && p->softcap >= 0);
+    int hd = p->head_dim, qs = p->n_heads * hd, ks = p->n_kv * hd;
+    float *S = xmalloc((size_t)QBLOCK * (size_t)(T > 0 ? T : 1) * sizeof(float));
+    for (int h = 0; h < p->n_heads; h++) {
+        int g = (p->head_start + h) / p->q_per_kv - p->kv_start;
+        LW_ASSERT(g >= 0 && g < p->n_kv); // a rank's query heads use only its own kv heads
+        const float *qh = q + (size_t)h * hd, *kg = k + (size_t)g * hd, *vg = v + (size_t)g * hd;
+        for (int i0 = 0; i0 < T; i0 += QBLOCK) {
+            int i1 = i0 + QBLOCK < T ? i0 + QBLOCK : T, nq = i1 - i0;
+            int lo = p->window > 0 && i0 - p->window + 1 > 0 ? i0 - p->window + 1 : 0;
+            int nk = i1 - lo;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, hd, 1.0f,
+                        qh + (size_t)i0 * qs, qs, kg + (size_t)lo * ks, ks, 0.0f, S, nk);
+            for (int a = 0; a < nq; a++) {
+                int i = i0 + a;
+                float *row = S + (size_t)a * nk;
+                int jlo = p->window > 0 && i - p->window + 1 > lo ? i - p->window + 1 : lo;
+                int jhi = i + 1; // exclusive, global index
+                for (int j = jlo - lo; j < jhi - lo; j++) row[j] *= p->scale;
+                if (p->softcap > 0) cpu_softcap(row + (jlo - lo), (size_t)(jhi - jlo), p->softcap);
+                cpu_softmax_range(row, nk, jlo - lo, jhi - lo);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, nk, 1.0f, S, nk,
+                        vg + (size_t)lo * ks, ks, 0.0f, out + (size_t)i0 * qs + (size_t)h * hd, qs);
+        }
+    }
+    free(S);
+}
+
+// ---------------------------------------------------------------------------- activations
+
+float cpu_silu(float x) { return x / (1.0f + expf(-x)); }
+
+float cpu_gelu_tanh(float x) {
+    // PyTorch's constants: kBeta = sqrt(2) * (2/sqrt(pi)) * 0.5 = sqrt(2/pi), kKappa = 0.044715.
+    const float kBeta = (float)(M_SQRT2 * M_2_SQRTPI * 0.5), kKappa = 0.044715f;
+    float cube = x * x * x;
+    float inner = kBeta * (x + kKappa * cube);
+    return 0.5f * x * (1.0f + tanhf(inner));
+}
+
+void cpu_gated_act(float *gate, const float *up, size_t n, int gelu) {
+    if (gelu)
+        for (size_t i = 0; i < n; i++) gate[i] = cpu_gelu_tanh(gate[i]) * up[i];
+    else
+        for (size_t i = 0; i < n; i++) gate[i] = cpu_silu(gate[i]) * up[i];
+}
+
+void cpu_add(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}

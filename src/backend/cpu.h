@@ -1,0 +1,83 @@
+// cpu — the reference backend: the handful of ops one decoder layer needs, in fp32, with plain
+// loops and OpenBLAS sgemm.
+//
+// This is the oracle every other backend (CUDA kernels) is checked against, and it must itself
+// match Hugging Face transformers in fp32 with eager attention (ARCHITECTURES.md §5). So each op
+// reproduces HF's order of fp32 operations where that order changes the rounding (RoPE tables,
+// norm, scale-after-dot-product, softcap-before-mask), and is deterministic: no threads of our
+// own, sums in a fixed order (BLAS may thread internally over output blocks only).
+//
+// Weights stay in their stored dtype: cpu_matmul widens a block of weight rows at a time into a
+// small fp32 tile and multiplies that, so a bf16 8B model costs ~16 GB, not 32.
+//
+// Shapes are asserted at the top of each op (programming errors, not bad input).
+#ifndef LW_CPU_H
+#define LW_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/dtype.h"
+
+// y[T, out] = x[T, in] · Wᵀ (+ bias[out] when bias != NULL). W is [out, in] row-major in its
+// stored dtype (BF16, F16 or F32). F32 weights are used in place; 16-bit ones are widened one
+// block of rows at a time into an fp32 tile (never the whole matrix). y must not alias x.
+void cpu_matmul(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                const float *bias, float *y);
+
+// RMSNorm of `rows` rows of length n, as HF's LlamaRMSNorm / Gemma2RMSNorm in fp32:
+// var = mean(x²) (squares summed in double, rounded to fp32 once), r = 1 / sqrtf(var + eps)
+// in fp32, out = (x · r) · w in fp32. w already carries Gemma's (1 + w). out may alias x.
+void cpu_rmsnorm(const float *x, const float *w, float *out, int rows, int n, float eps);
+
+// RoPE inverse frequencies for j = 0 .. hd/2 - 1, as HF computes them in fp32:
+// e = float(2j) / float(hd) (fp32 division), p = theta^e evaluated in double and rounded to fp32,
+// inv_freq[j] = 1.0f / p (fp32 reciprocal).
+void cpu_rope_inv_freq(double theta, int hd, float *inv_freq);
+
+// cos/sin tables [T, hd/2] for positions 0 .. T-1: angle = float(p) * inv_freq[j] (one fp32
+// multiply), then cosf/sinf. (HF duplicates the half table to length hd; the values are equal.)
+void cpu_rope_tables(const float *inv_freq, int hd, int T, float *cos_tab, float *sin_tab);
+
+// Applies rotate_half RoPE in place to x[T, n_heads, hd] (row stride `stride` floats between
+// positions): for j < hd/2, x'[j] = x[j]·c − x[j+hd/2]·s, x'[j+hd/2] = x[j+hd/2]·c + x[j]·s.
+void cpu_rope_apply(float *x, int T, int n_heads, int hd, int stride, const float *cos_tab,
+                    const float *sin_tab);
+
+// Parameters of one attention call (the local heads of one rank).
+typedef struct {
+    int n_heads;       // local query heads
+    int n_kv;          // local kv heads
+    int head_dim;      // hd
+    int q_per_kv;      // global H / KV: query head h uses kv head floor(h / q_per_kv)
+    int head_start;    // global index of the first local query head
+    int kv_start;      // global index of the first local kv head
+    float scale;       // multiplied after the dot product (hd^-0.5 or query_pre_attn_scalar^-0.5)
+    float softcap;     // > 0: s = cap · tanh(s / cap) before masking (Gemma-2)
+    int window;        // > 0: key j visible to query i iff i - window < j <= i; 0: causal only
+} CpuAttnParams;
+
+// Causal grouped-query attention. q [T, n_heads*hd], k/v [T, n_kv*hd] (RoPE already applied),
+// out [T, n_heads*hd]. Scores in fp32 via sgemm, then scale, softcap, mask (masked keys get
+// probability exactly 0), fp32 softmax with max subtraction, then P·V via sgemm.
+void cpu_attention(const float *q, const float *k, const float *v, int T, const CpuAttnParams *p,
+                   float *out);
+
+// Softmax of one row of n scores in place, ignoring (and zeroing) entries outside [lo, hi).
+void cpu_softmax_range(float *s, int n, int lo, int hi);
+
+// s = cap · tanh(s / cap), elementwise in fp32 (HF order: divide, tanh, multiply).
+void cpu_softcap(float *s, size_t n, float cap);
+
+// SiLU: x / (1 + exp(-x)) in fp32.
+float cpu_silu(float x);
+// GELU, tanh approximation (PyTorch's gelu(approximate="tanh")) in fp32.
+float cpu_gelu_tanh(float x);
+
+// gate[i] = act(gate[i]) * up[i] for i < n (act = GELU-tanh when gelu, else SiLU).
+void cpu_gated_act(float *gate, const float *up, size_t n, int gelu);
+
+// y[i] += x[i].
+void cpu_add(float *y, const float *x, size_t n);
+
+#endif

@@ -1,0 +1,151 @@
+// forward — the one forward pass of every family, on one rank's tensor-parallel slice.
+//
+// The five families differ only in data (LW_FAMILIES flags + ModelConfig values), so this file
+// holds a single decoder loop (ARCHITECTURES.md §4):
+//
+//   h = E[ids] (· sqrt(d) for Gemma)                          vocab-parallel: all-reduce #0
+//   per layer: a = norm_in(h); attention on the local heads; P = attn · Woᵀ (partial)
+//              all-reduce #1(P); [Gemma: P = norm_post_attn(P)]; h += P
+//              m = norm(h) (Llama: post_attention_layernorm; Gemma: pre_feedforward)
+//              P = act(m·Wgᵀ) ⊙ (m·Wuᵀ) · Wdᵀ (partial over the local ff slice)
+//              all-reduce #2(P); [Gemma: P = norm_post_ffn(P)]; h += P
+//
+// Tensor parallelism (TENSOR_PARALLEL.md §2-4) is the only code path: with comm NULL or of size 1
+// the all-reduces are no-ops, and a rank with the whole model simply owns every head, every ff
+// row and the whole vocabulary. Gemma's post-norms are non-linear, so they run after the
+// all-reduce, on the complete vector.
+//
+// The residual stream is fp32 and written in place layer by layer: r_{i+1} starts as a copy of
+// r_i and the two block outputs are added to it, so no extra [T, d] buffer is needed for h.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu.h"
+#include "model/model.h"
+
+static void matmul(const float *x, int T, const Mat *w, const float *bias, float *y) {
+    cpu_matmul(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
+}
+
+static void allreduce(Comm *comm, float *buf, size_t n) {
+    if (comm) comm_allreduce_sum_f32(comm, buf, n);
+}
+
+void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows) {
+    cpu_rmsnorm(x, w, out, rows, m->cfg.d_model, (float)m->cfg.rms_eps);
+}
+
+void model_unembed(const Model *m, const float *x, int rows, float *out) {
+    LW_ASSERT(m->unembed.rows == m->tp.vocab_len && m->unembed.cols == m->cfg.d_model);
+    matmul(x, rows, &m->unembed, NULL, out);
+}
+
+void model_final_logits(const Model *m, const float *r_last, int rows, float *out) {
+    const FamilyInfo *fam = &LW_FAMILIES[m->cfg.family];
+    float *normed = xmalloc((size_t)rows * m->cfg.d_model * sizeof(float));
+    model_rmsnorm(m, m->ln_final, r_last, normed, rows);
+    model_unembed(m, normed, rows, out);
+    if (fam->has_softcaps && m->cfg.final_softcap > 0)
+        cpu_softcap(out, (size_t)rows * m->tp.vocab_len, (float)m->cfg.final_softcap);
+    free(normed);
+}
+
+// Vocab-parallel embedding lookup: rows owned by this rank are widened, others are zeros; the
+// all-reduce then has exactly one non-zero term per element, so the sum is exact.
+static void embed_lookup(const Model *m, const int32_t *ids, int T, float *h, Comm *comm) {
+    int d = m->cfg.d_model;
+    const TpSlice *tp = &m->tp;
+    size_t row_bytes = (size_t)d * dtype_size(m->embed.dtype);
+    for (int t = 0; t < T; t++) {
+        LW_ASSERT(ids[t] >= 0 && ids[t] < m->cfg.vocab); // callers validate ids against the vocab
+        float *ht = h + (size_t)t * d;
+        int local = ids[t] - tp->vocab_start;
+        if (local >= 0 && local < tp->vocab_len)
+            dtype_to_f32(m->embed.dtype, (const uint8_t *)m->embed.data + (size_t)local * row_bytes, ht, d);
+        else
+            memset(ht, 0, (size_t)d * sizeof(float));
+    }
+    allreduce(comm, h, (size_t)T * d);
+    if (LW_FAMILIES[m->cfg.family].embed_scale_sqrt_d) {
+        // HF: torch.tensor(hidden_size ** 0.5) in the run dtype; the CPU backend runs in fp32.
+        float c = (float)sqrt((double)d);
+        for (size_t i = 0; i < (size_t)T * d; i++) h[i] *= c;
+    }
+}
+
+void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm) {
+    const ModelConfig *c = &m->cfg;
+    const FamilyInfo *fam = &LW_FAMILIES[c->family];
+    const TpSlice *tp = &m->tp;
+    LW_ASSERT(ids && resid && T > 0);
+    int d = c->d_model, hd = c->head_dim, nh = tp->n_heads, nkv = tp->n_kv, ff = tp->ff_len;
+    int qw = nh * hd, kw = nkv * hd;
+    float eps = (float)c->rms_eps;
+    size_t Td = (size_t)T * d;
+
+    embed_lookup(m, ids, T, resid, comm);
+
+    float *inv_freq = xmalloc((size_t)hd / 2 * sizeof(float));
+    float *cos_tab = xmalloc((size_t)T * hd / 2 * sizeof(float));
+    float *sin_tab = xmalloc((size_t)T * hd / 2 * sizeof(float));
+    cpu_rope_inv_freq(c->rope_theta, hd, inv_freq);
+    cpu_rope_tables(inv_freq, hd, T, cos_tab, sin_tab);
+
+    float *a = xmalloc(Td * sizeof(float));        // normed block input
+    float *part = xmalloc(Td * sizeof(float));     // o_proj / down_proj partial sums
+    float *q = xmalloc((size_t)T * qw * sizeof(float));
+    float *k = xmalloc((size_t)T * kw * sizeof(float));
+    float *v = xmalloc((size_t)T * kw * sizeof(float));
+    float *att = xmalloc((size_t)T * qw * sizeof(float));
+    float *gate = xmalloc((size_t)T * ff * sizeof(float));
+    float *up = xmalloc((size_t)T * ff * sizeof(float));
+
+    CpuAttnParams ap = {
+        .n_heads = nh, .n_kv = nkv, .head_dim = hd, .q_per_kv = c->n_heads / c->n_kv_heads,
+        .head_start = tp->head_start, .kv_start = tp->kv_start,
+        .scale = (float)pow(fam->has_query_pre_attn_scalar && c->query_pre_attn_scalar > 0
+                                ? c->query_pre_attn_scalar : (double)hd, -0.5),
+        .softcap = fam->has_softcaps && c->attn_softcap > 0 ? (float)c->attn_softcap : 0.0f,
+    };
+
+    for (int i = 0; i < c->n_layers; i++) {
+        const LayerWeights *lw = &m->layers[i];
+        LW_ASSERT(lw->wq.rows == qw && lw->wq.cols == d && lw->wk.rows == kw && lw->wk.cols == d);
+        LW_ASSERT(lw->wv.rows == kw && lw->wv.cols == d && lw->wo.rows == d && lw->wo.cols == qw);
+        LW_ASSERT(lw->wgate.rows == ff && lw->wup.rows == ff && lw->wdown.rows == d && lw->wdown.cols == ff);
+        float *h = resid + (size_t)(i + 1) * Td;
+        memcpy(h, resid + (size_t)i * Td, Td * sizeof(float));
+
+        // attention
+        model_rmsnorm(m, lw->ln_in, h, a, T);
+        matmul(a, T, &lw->wq, lw->bq, q);
+        matmul(a, T, &lw->wk, lw->bk, k);
+        matmul(a, T, &lw->wv, lw->bv, v);
+        if (fam->qk_norm) {
+            cpu_rmsnorm(q, lw->q_norm, q, T * nh, hd, eps);
+            cpu_rmsnorm(k, lw->k_norm, k, T * nkv, hd, eps);
+        }
+        cpu_rope_apply(q, T, nh, hd, qw, cos_tab, sin_tab);
+        cpu_rope_apply(k, T, nkv, hd, kw, cos_tab, sin_tab);
+        ap.window = c->sliding_window > 0 && (!fam->sliding_even_layers || i % 2 == 0) ? c->sliding_window : 0;
+        cpu_attention(q, k, v, T, &ap, att);
+        matmul(att, T, &lw->wo, NULL, part);
+        allreduce(comm, part, Td);
+        if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_attn, part, part, T);
+        cpu_add(h, part, Td);
+
+        // gated MLP
+        model_rmsnorm(m, fam->sandwich_norms ? lw->ln_pre_ffn : lw->ln_post_attn, h, a, T);
+        matmul(a, T, &lw->wgate, NULL, gate);
+        matmul(a, T, &lw->wup, NULL, up);
+        cpu_gated_act(gate, up, (size_t)T * ff, fam->gelu_tanh);
+        matmul(gate, T, &lw->wdown, NULL, part);
+        allreduce(comm, part, Td);
+        if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_ffn, part, part, T);
+        cpu_add(h, part, Td);
+    }
+
+    free(inv_freq); free(cos_tab); free(sin_tab);
+    free(a); free(part); free(q); free(k); free(v); free(att); free(gate); free(up);
+}

@@ -1,0 +1,76 @@
+// model/tp — how rank r of R cuts every weight (TENSOR_PARALLEL.md §2-4).
+//
+// Rules (the loader and the forward pass both follow this one plan):
+// * Query heads: R must divide H; rank r owns heads [r·H/R, (r+1)·H/R) (q_proj rows, o_proj
+//   columns, q bias entries).
+// * KV heads, R <= KV: R must divide KV; rank r owns kv heads [r·KV/R, (r+1)·KV/R), exactly the
+//   kv heads its query heads use (query head h uses kv head h / (H/KV)).
+// * KV heads, R > KV: R must be a multiple of KV; each kv head is replicated on R/KV consecutive
+//   ranks and rank r loads the single kv head r·KV/R (floor). All H/R query heads of rank r use
+//   that head because H/R <= H/KV and the boundaries line up (R % KV == 0, H % R == 0).
+//   Other R (neither dividing KV nor a multiple of it) would need a rank to hold parts of two
+//   kv groups, which the forward pass does not do: refused.
+// * MLP: R must divide ff; rank r owns gate/up rows and down_proj columns [r·ff/R, (r+1)·ff/R).
+// * Vocabulary (embedding and unembedding rows): shards of ceil(V/R) rows, rank r owns
+//   [r·ceil(V/R), min(V, (r+1)·ceil(V/R))); only the last shard may be shorter. This allows any
+//   V (the spec's ten models all divide evenly for R <= 16, but padded vocabularies such as
+//   151936 with R = 3 need not); a size for which the last rank would get no row is refused.
+#include <stdio.h>
+#include <string.h>
+
+#include "model/model.h"
+
+static int check_size(const ModelConfig *c, int R, char *why, size_t len) {
+    if (R < 1) { snprintf(why, len, "tensor-parallel size %d must be >= 1", R); return -1; }
+    if (c->n_heads % R != 0) {
+        snprintf(why, len, "%d query heads (H=%d, KV=%d) cannot be split evenly over %d ranks", c->n_heads, c->n_heads, c->n_kv_heads, R);
+        return -1;
+    }
+    if (R <= c->n_kv_heads ? c->n_kv_heads % R != 0 : R % c->n_kv_heads != 0) {
+        snprintf(why, len, "%d kv heads (H=%d, KV=%d) cannot be split over or replicated on %d ranks (need R to divide KV or be a multiple of it)",
+                 c->n_kv_heads, c->n_heads, c->n_kv_heads, R);
+        return -1;
+    }
+    if (c->d_ff % R != 0) { snprintf(why, len, "MLP width ff=%d is not divisible by %d ranks", c->d_ff, R); return -1; }
+    int64_t shard = ((int64_t)c->vocab + R - 1) / R;
+    if ((int64_t)(R - 1) * shard >= c->vocab) {
+        snprintf(why, len, "vocabulary of %d rows leaves the last of %d ranks no row (shards of %lld)", c->vocab, R, (long long)shard);
+        return -1;
+    }
+    return 0;
+}
+
+int tp_slice_plan(const ModelConfig *cfg, int r, int R, TpSlice *s, char *why, size_t why_len) {
+    char tmp[256];
+    if (check_size(cfg, R, tmp, sizeof tmp)) {
+        // Name the sizes that would work, so the user can pick one.
+        char valid[256];
+        size_t o = 0;
+        valid[0] = 0;
+        for (int k = 1; k <= cfg->n_heads && o < sizeof valid - 16; k++) {
+            char dummy[256];
+            if (check_size(cfg, k, dummy, sizeof dummy) == 0) o += snprintf(valid + o, sizeof valid - o, "%s%d", o ? ", " : "", k);
+        }
+        snprintf(why, why_len, "%s; valid sizes: %s", tmp, valid);
+        return -1;
+    }
+    if (r < 0 || r >= R) { snprintf(why, why_len, "rank %d is outside 0..%d", r, R - 1); return -1; }
+    memset(s, 0, sizeof *s);
+    s->rank = r;
+    s->size = R;
+    s->n_heads = cfg->n_heads / R;
+    s->head_start = r * s->n_heads;
+    if (R <= cfg->n_kv_heads) {
+        s->n_kv = cfg->n_kv_heads / R;
+        s->kv_start = r * s->n_kv;
+    } else {
+        s->n_kv = 1;
+        s->kv_start = (int)((int64_t)r * cfg->n_kv_heads / R);
+    }
+    s->ff_len = cfg->d_ff / R;
+    s->ff_start = r * s->ff_len;
+    int64_t shard = ((int64_t)cfg->vocab + R - 1) / R;
+    s->vocab_start = (int)(r * shard);
+    s->vocab_len = (int)((int64_t)cfg->vocab - s->vocab_start < shard ? cfg->vocab - s->vocab_start : shard);
+    return 0;
+}

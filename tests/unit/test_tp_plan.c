@@ -1,0 +1,122 @@
+// test_tp_plan — tp_slice_plan against slices derived by hand from TENSOR_PARALLEL.md §2-4, and
+// against the spec's per-rank table for the ten models (configs in tests/fixtures/configs).
+#include "model/model.h"
+#include "test.h"
+
+static ModelConfig load(const char *model) {
+    ModelConfig c;
+    char dir[256];
+    snprintf(dir, sizeof dir, FIXTURES "/configs/%s", model);
+    LwError err = {0};
+    CHECKF(model_config_load(dir, &c, &err) == 0, "%s", err.msg);
+    return c;
+}
+
+static ModelConfig shape(int H, int KV, int ff, int V) {
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.family = FAM_LLAMA;
+    c.n_layers = 2; c.d_model = 64; c.head_dim = 16;
+    c.n_heads = H; c.n_kv_heads = KV; c.d_ff = ff; c.vocab = V;
+    return c;
+}
+
+// Llama-3-70B, H=64, KV=8, R=16 > KV: rank r keeps query heads [4r, 4r+4) and the single kv head
+// floor(r*8/16) = r/2, replicated on ranks 2g and 2g+1; its query heads h use kv head h/(64/8)
+// = h/8, which is r/2 for every h in [4r, 4r+4).
+TEST(kv_replication_llama70b_r16) {
+    ModelConfig c = load("Meta-Llama-3-70B");
+    char why[512];
+    for (int r = 0; r < 16; r++) {
+        TpSlice s;
+        CHECKF(tp_slice_plan(&c, r, 16, &s, why, sizeof why) == 0, "%s", why);
+        CHECK(s.head_start == 4 * r && s.n_heads == 4);
+        CHECK(s.kv_start == r / 2 && s.n_kv == 1);
+        for (int h = s.head_start; h < s.head_start + s.n_heads; h++) CHECK(h / 8 == s.kv_start);
+        CHECK(s.ff_start == r * 1792 && s.ff_len == 1792); // 28672 / 16
+        CHECK(s.vocab_start == r * 8016 && s.vocab_len == 8016); // 128256 / 16
+    }
+}
+
+// Qwen3 vocabulary 151936 over 3 ranks: shards of ceil(151936/3) = 50646 rows; the last keeps
+// 151936 - 2*50646 = 50644. (Heads 32 are not divisible by 3, so the shape is made up.)
+TEST(uneven_vocab_151936_over_3) {
+    ModelConfig c = shape(6, 3, 12, 151936);
+    char why[512];
+    TpSlice s[3];
+    for (int r = 0; r < 3; r++) CHECKF(tp_slice_plan(&c, r, 3, &s[r], why, sizeof why) == 0, "%s", why);
+    CHECK(s[0].vocab_start == 0 && s[0].vocab_len == 50646);
+    CHECK(s[1].vocab_start == 50646 && s[1].vocab_len == 50646);
+    CHECK(s[2].vocab_start == 101292 && s[2].vocab_len == 50644);
+    CHECK(s[2].head_start == 4 && s[2].n_heads == 2 && s[2].kv_start == 2 && s[2].n_kv == 1 && s[2].ff_start == 8 && s[2].ff_len == 4);
+}
+
+// V = 10 over 4: shards 3, 3, 3, 1. V = 9 over 4: the last rank would get 0 rows -> refused.
+TEST(tiny_vocab_shards) {
+    ModelConfig c = shape(4, 2, 8, 10);
+    char why[512];
+    TpSlice s;
+    CHECK(tp_slice_plan(&c, 3, 4, &s, why, sizeof why) == 0 && s.vocab_start == 9 && s.vocab_len == 1);
+    c.vocab = 9;
+    CHECK(tp_slice_plan(&c, 0, 4, &s, why, sizeof why) != 0);
+    CHECKF(strstr(why, "vocabulary of 9 rows") != NULL, "%s", why);
+}
+
+// Refusals name H, KV and the sizes that would work.
+TEST(invalid_sizes_explained) {
+    char why[512];
+    TpSlice s;
+    ModelConfig c = load("Qwen3-14B"); // H=40, KV=8, ff=17408 = 2^10*17: valid R are 1, 2, 4, 8
+    CHECK(tp_slice_plan(&c, 0, 16, &s, why, sizeof why) != 0);
+    CHECKF(strstr(why, "H=40, KV=8") && strstr(why, "valid sizes: 1, 2, 4, 8") && !strstr(why, "8, "), "%s", why);
+    c = load("Yi-34B"); // H=56
+    CHECK(tp_slice_plan(&c, 0, 16, &s, why, sizeof why) != 0);
+    CHECKF(strstr(why, "56 query heads"), "%s", why);
+    c = load("Meta-Llama-3-8B");
+    CHECK(tp_slice_plan(&c, 0, 3, &s, why, sizeof why) != 0);
+    CHECKF(strstr(why, "valid sizes: 1, 2, 4, 8, 16, 32"), "%s", why);
+    // R = 6 > KV = 4 but not a multiple of it: a rank would straddle two kv groups.
+    c = shape(12, 4, 12, 60);
+    CHECK(tp_slice_plan(&c, 0, 6, &s, why, sizeof why) != 0);
+    CHECKF(strstr(why, "4 kv heads"), "%s", why);
+    // ff not divisible.
+    c = shape(4, 4, 10, 64);
+    CHECK(tp_slice_plan(&c, 0, 4, &s, why, sizeof why) != 0);
+    CHECKF(strstr(why, "ff=10"), "%s", why);
+    CHECK(tp_slice_plan(&c, 0, 0, &s, why, sizeof why) != 0);
+}
+
+// TENSOR_PARALLEL.md §3: q/kv heads per rank at R = 1, 2, 4, 8 (and 16), ff and V per rank at R = 8.
+TEST(spec_table_ten_models) {
+    static const struct { const char *m; int H, KV, ff8, v8; int r16_ok, kv16_rep; } T[] = {
+        {"Mistral-7B-v0.1", 32, 8, 1792, 4000, 1, 1},   {"Meta-Llama-3-8B", 32, 8, 1792, 16032, 1, 1},
+        {"Qwen3-8B", 32, 8, 1536, 18992, 1, 1},         {"gemma-2-9b", 16, 8, 1792, 32000, 1, 1},
+        {"Qwen3-14B", 40, 8, 2176, 18992, 0, 0},        {"gemma-2-27b", 32, 16, 4608, 32000, 1, 0},
+        {"Yi-34B", 56, 8, 2560, 8000, 0, 0},            {"Meta-Llama-3-70B", 64, 8, 3584, 16032, 1, 1},
+        {"Mistral-Small-24B-Base-2501", 32, 8, 4096, 16384, 1, 1}, {"Qwen2.5-72B", 64, 8, 3696, 19008, 1, 1},
+    };
+    char why[512];
+    for (int i = 0; i < 10; i++) {
+        ModelConfig c = load(T[i].m);
+        CHECK(c.n_heads == T[i].H && c.n_kv_heads == T[i].KV);
+        for (int R = 1; R <= 8; R *= 2) {
+            TpSlice s;
+            CHECKF(tp_slice_plan(&c, R - 1, R, &s, why, sizeof why) == 0, "%s R=%d: %s", T[i].m, R, why);
+            CHECKF(s.n_heads == T[i].H / R && s.n_kv == T[i].KV / R, "%s R=%d", T[i].m, R);
+            if (R == 8) CHECKF(s.ff_len == T[i].ff8 && s.vocab_len == T[i].v8, "%s: ff %d V %d", T[i].m, s.ff_len, s.vocab_len);
+        }
+        TpSlice s;
+        int ok = tp_slice_plan(&c, 15, 16, &s, why, sizeof why) == 0;
+        CHECKF(ok == T[i].r16_ok, "%s R=16: %s", T[i].m, why);
+        if (ok) CHECKF((16 > c.n_kv_heads) == T[i].kv16_rep && s.n_kv == 1 && s.n_heads == T[i].H / 16, "%s", T[i].m);
+    }
+}
+
+int main(void) {
+    RUN(kv_replication_llama70b_r16);
+    RUN(uneven_vocab_151936_over_3);
+    RUN(tiny_vocab_shards);
+    RUN(invalid_sizes_explained);
+    RUN(spec_table_ten_models);
+    return test_summary();
+}
