@@ -358,7 +358,7 @@ void report_model_load(const char *dir, const char *name, ReportModel *m) {
             int st = report_h5_state(h5, msg, sizeof msg);
             if (st == 1) {
                 m->status = MODEL_NOT_EXPORTED;
-                m->status_msg = xasprintf("%s; run `lensweep export` on it, then report again", msg);
+                m->status_msg = xasprintf("%s; run `lensweep export %s --out %s`, then report again", msg, h5, dir);
             } else {
                 model_fail(m, "%s", msg);
             }
