@@ -106,7 +106,12 @@ static void load_json(const char *dir, ReportModel *m) {
     if (*p && *p != '{' && *p != '[') {
         size_t n = strcspn(p, "\n");
         if (n > 200) n = 200;
-        model_fail(m, "%s: not JSON: \"%.*s\"", m->json_file, (int)n, p);
+        // Keep the pipeline's "Error: ..." line too: it says why the model failed.
+        const char *e = strstr(p, "\nError:");
+        size_t en = e ? strcspn(e + 1, "\n") : 0;
+        if (en > 300) en = 300;
+        if (e) model_fail(m, "%s: not JSON: \"%.*s\" (%.*s)", m->json_file, (int)n, p, (int)en, e + 1);
+        else model_fail(m, "%s: not JSON: \"%.*s\"", m->json_file, (int)n, p);
         free(text);
         return;
     }

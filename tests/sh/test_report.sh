@@ -239,5 +239,7 @@ expect_exit 2 "RUN_DIR without model files exits 2" -- "$LW" report "$TMP/empty"
 expect_grep "no model files" "empty RUN_DIR explained"
 expect_exit 2 "unknown format exits 2" -- "$LW" report "$R" --format pdf
 expect_exit 2 "no RUN_DIR exits 2" -- "$LW" report
+expect_exit 0 "report --help exits 0" -- "$LW" report --help
+expect_grep "html\|md\|csv|--format" "help names the formats"
 expect_exit 0 "md to standard output" -- "$LW" report "$R" --format md --out -
 expect_grep "^\| Mistral-7B-v0.1 \| ok \| 32 \|" "md on stdout has the Mistral row"

@@ -182,6 +182,7 @@ TEST(failed_models_are_kept_with_a_reason) {
         if (!strcmp(m->name, "gemma-2-9b")) {
             seen++;
             CHECK(m->status == MODEL_FAILED && strstr(m->status_msg, "EXPERIMENT FAILED FOR google/gemma-2-9b"));
+            CHECKF(strstr(m->status_msg, "(Error: CUDA out of memory)"), "%s", m->status_msg);
         } else if (!strcmp(m->name, "Trunc-1B")) {
             seen++;
             CHECKF(m->status == MODEL_FAILED && strstr(m->status_msg, "invalid JSON at line 4"), "%s", m->status_msg);
