@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "out/report_json.h"
+#include "out/report_svg.h"
 
 #define D "diagnostics/"
 #define TUNED "tuned_lens/summary/metrics/kl_bits_at_percentiles/delta/"
@@ -210,16 +211,9 @@ void report_table_write_md(FILE *f, const ReportRun *run) {
 // ---------------------------------------------------------------------------- HTML
 
 void report_html_escape(FILE *f, const char *s) {
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
-        }
-    }
+    // The page is polyglot HTML (it must parse as XML): besides the five escapes, invalid UTF-8
+    // and control characters from a broken input file are replaced (svg_text does both).
+    svg_text(f, s, 0, 0);
 }
 
 static void dotted(char *dst, size_t len, const char *path) {

@@ -50,7 +50,7 @@ void report_table_write_md(FILE *f, const ReportRun *run);
 // The <table> plus its column legend; HTML-escaped.
 void report_table_write_html(FILE *f, const ReportRun *run);
 
-// HTML-escapes s (&, <, >, ", ') to f.
+// HTML-escapes s (&, <, >, ", ') to f; invalid UTF-8 and control characters are replaced.
 void report_html_escape(FILE *f, const char *s);
 
 #endif

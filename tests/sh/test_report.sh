@@ -197,6 +197,7 @@ head -c 30000 "$REF/output-Qwen3-14B-pure-next-token.csv" >"$R/output-Qwen3-14B-
 head -c 4000 "$REF/output-gemma-2-9b.json" >"$R/output-gemma-2-9b.json"                               # truncated JSON
 printf 'EXPERIMENT FAILED FOR google/gemma-2-27b\nError: CUDA out of memory\nTimestamp: 2025-10-16 07:26:00\n' \
   >"$R/output-gemma-2-27b.json"
+printf 'SKIPPED (no device fit) FOR x/Bytes-1B \x01\xff <&>\n' >"$R/output-Bytes-1B.json"             # control/invalid bytes
 head -c 3000 "$REF/output-Yi-34B.json" >"$R/Yi-34B.h5"                                                 # not HDF5
 printf '1 2 3 4\n' >"$TMP/h5.txt"
 printf 'PATH x\nINPUT-CLASS TEXTIN\nINPUT-SIZE 32\nRANK 1\nDIMENSION-SIZES 4\nOUTPUT-CLASS IN\nOUTPUT-SIZE 32\n' >"$TMP/h5.conf"
@@ -213,7 +214,8 @@ bad=""
 for m in $OK_MODELS; do [ "$(xcount "$H2" "//section[@id='m-$m']")" = 1 ] || bad+=" $m"; done
 [ -z "$bad" ] && pass "small run: a section for each readable model" || fail "small run sections" "missing:$bad"
 declare -A WHY=([gemma-2-9b]="invalid JSON at line" [gemma-2-27b]="EXPERIMENT FAILED FOR google/gemma-2-27b"
-                [Yi-34B]="Yi-34B.h5: not a readable HDF5 file" [Qwen2.5-72B]="'complete' is missing")
+                [Yi-34B]="Yi-34B.h5: not a readable HDF5 file" [Qwen2.5-72B]="'complete' is missing"
+                [Bytes-1B]="SKIPPED (no device fit) FOR x/Bytes-1B")
 bad=""
 for m in "${!WHY[@]}"; do
   [ "$(xstr "$H2" "//tr[@data-model='$m']/td[@class='status']")" = failed ] || bad+=" $m:html-status"
