@@ -172,6 +172,66 @@ static void write_facts(FILE *f, const ReportModel *m) {
     }
 }
 
+// Milestones and depth KLs of each lens, as the JSON's tuned/Prism summaries state them
+// (METRICS §19.3, §20.2): what "tuned delays rank-1 from 36 to 39" is read from.
+static void write_lens_summary(FILE *f, const ReportModel *m) {
+    static const struct { const char *label, *base, *key; } LENSES[] = {
+        {"norm (baseline)", "tuned_lens/summary/metrics", "baseline"},
+        {"tuned", "tuned_lens/summary/metrics", "tuned"},
+        {"Prism", "diagnostics/prism_summary/metrics", "prism"},
+    };
+    static const struct { const char *head, *sub, *leaf; int is_int; } COLS[] = {
+        {"rank ≤10", "rank_milestones", "le_10", 1}, {"rank ≤5", "rank_milestones", "le_5", 1},
+        {"rank ≤1", "rank_milestones", "le_1", 1}, {"first KL ≤1.0", "first_kl_le_1.0", NULL, 1},
+        {"KL@25% (bits)", "kl_bits_at_percentiles", "p25", 0}, {"KL@50%", "kl_bits_at_percentiles", "p50", 0},
+        {"KL@75%", "kl_bits_at_percentiles", "p75", 0},
+    };
+    int any = 0;
+    for (size_t l = 1; l < 3; l++) any |= report_json_path(m->json, LENSES[l].base) != NULL;
+    if (!any) return;
+    fputs("<h3>Lenses compared (JSON summaries)</h3>\n<table class=\"xmodel lens\"><thead><tr><th>lens</th>", f);
+    for (size_t c = 0; c < sizeof COLS / sizeof *COLS; c++) {
+        fputs("<th>", f);
+        esc(f, COLS[c].head);
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead><tbody>\n", f);
+    for (size_t l = 0; l < 3; l++) {
+        // The baseline row comes from whichever summary exists.
+        const char *base = LENSES[l].base;
+        if (l == 0 && !report_json_path(m->json, base)) base = LENSES[2].base;
+        if (!report_json_path(m->json, base)) continue;
+        fputs("<tr><th class=\"model\">", f);
+        esc(f, LENSES[l].label);
+        fputs("</th>", f);
+        for (size_t c = 0; c < sizeof COLS / sizeof *COLS; c++) {
+            char path[256];
+            if (COLS[c].leaf) snprintf(path, sizeof path, "%s/%s/%s/%s", base, COLS[c].sub, LENSES[l].key, COLS[c].leaf);
+            else snprintf(path, sizeof path, "%s/%s/%s", base, COLS[c].sub, LENSES[l].key);
+            json_t *v = report_json_path(m->json, path);
+            char txt[64] = "n/a", exact[64] = "";
+            if (v && json_is_null(v)) snprintf(txt, sizeof txt, "—");
+            else if (json_is_integer(v)) snprintf(txt, sizeof txt, "%lld", (long long)json_integer_value(v));
+            else if (json_is_number(v)) {
+                report_format_display(json_number_value(v), 0, txt, sizeof txt);
+                report_format_exact(json_number_value(v), exact, sizeof exact);
+            }
+            int line = v ? report_json_line(m->json_text, path) : 0;
+            fputs("<td title=\"", f);
+            esc(f, m->json_file);
+            if (line) fprintf(f, ":%d", line);
+            fputc(' ', f);
+            for (const char *p = path; *p; p++) fputc(*p == '/' ? '.' : *p, f);
+            if (exact[0]) fprintf(f, " = %s", exact);
+            fputs("\">", f);
+            esc(f, txt);
+            fputs("</td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+}
+
 static void write_model(FILE *f, const ReportModel *m) {
     fputs("<section class=\"model\" id=\"m-", f);
     esc(f, m->name);
@@ -181,6 +241,7 @@ static void write_model(FILE *f, const ReportModel *m) {
     write_facts(f, m);
     fputs("<h3>Curves over depth (primary prompt Germany→Berlin, NEXT position)</h3>\n", f);
     write_model_charts(f, m);
+    write_lens_summary(f, m);
     char title[512];
     if (m->grid_positions.n_rows) {
         fputs("<h3>Logit-lens grid</h3>\n<div class=\"gridwrap\">\n", f);

@@ -182,6 +182,16 @@ tip=$(xstr "$H" "($sec//$SVG[@class='grid']//*[local-name()='g'][starts-with(*[l
 cols=$(xcount "$H" "//section[@id='m-Qwen3-8B']//$SVG[@class='grid']//*[local-name()='rect'][@stroke='#ffffff']")
 [ "$cols" = $((37 * 11)) ] && pass "Qwen3-8B: per-pass grid 37 layers x 11 passes" || fail "Qwen3-8B pass grid" "got $cols cells"
 
+# Lens comparison of Qwen3-14B: tuned rank-1 layer (the evaluation's "tuned r1=39") and Prism KL@50%.
+lt="//section[@id='m-Qwen3-14B']//table[contains(@class,'lens')]"
+want_r1=$(jq '.tuned_lens.summary.metrics.rank_milestones.tuned.le_1' "$REF/output-Qwen3-14B.json")
+want_kl=$(jq '.diagnostics.prism_summary.metrics.kl_bits_at_percentiles.prism.p50' "$REF/output-Qwen3-14B.json")
+got_r1=$(xstr "$H" "$lt//tr[th='tuned']/td[3]")
+got_kl=$(xstr "$H" "$lt//tr[th='Prism']/td[6]")
+awk -v a="$got_kl" -v b="$want_kl" 'BEGIN { d = a - b; exit !(d < 5e-5 && d > -5e-5) }' && [ "$got_r1" = "$want_r1" ] &&
+  pass "Qwen3-14B lens table: tuned rank-1 L$got_r1, Prism KL@50% $got_kl (as in the JSON)" ||
+  fail "Qwen3-14B lens table" "tuned r1 [$got_r1] want $want_r1; prism KL@50% [$got_kl] want $want_kl"
+
 check_table "reference run" "$REF" "$H" "$TMP/ref.md" "$TMP/ref.csv" $MODELS
 # A researcher-cited value, by hand: Qwen3-14B max_kl_norm_vs_raw_bits 17.6735 (cross-model-evaluation.md).
 grep -F "| Qwen3-14B | ok |" "$TMP/ref.md" | grep -q " 17.6735 " && pass "md: Qwen3-14B max KL 17.6735 as cited" ||
