@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages lensweep builds and tests against, only when some are missing.
 # Safe to run on every `make`: when everything is present it returns in a few milliseconds.
-# Usage: tools/setup.sh [--slurm]   (--slurm adds slurm-wlm + munge, needed by the Slurm tests)
+# Usage: tools/setup.sh   (slurm-wlm + munge are included: `make test` starts a real Slurm cluster;
+# --slurm is accepted for older callers and changes nothing)
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libyaml-dev
-      libopenblas-dev libjansson-dev libpcre2-dev libutf8proc-dev libcsv-dev jq libxml2-utils)
-if [ "${1:-}" = "--slurm" ]; then pkgs+=(slurm-wlm munge); fi
+      libopenblas-dev libjansson-dev libpcre2-dev libutf8proc-dev libcsv-dev jq libxml2-utils
+      slurm-wlm munge)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,10 +1,201 @@
-// cmd/plan — placeholder until its issue lands; refuses clearly instead of pretending to work.
+// cmd/plan — `lensweep plan SWEEP.yaml|MODEL.yaml [--format table|tsv] [--check] [--write-configs]
+// [--key value ...]`: one row per model (GPUs/ranks, nodes, weights per GPU, estimated time,
+// output, status) without loading a weight (config/plan.h says where each number comes from).
+//
+// The table is for people; `--format tsv` is the interface of slurm/submit, which sizes its jobs
+// from it, so the two can never disagree. `--check` turns what would make a job fail later into
+// an error now (exit 2, nothing submitted): a model still to run whose checkpoint is not found
+// (the message lists every place looked in), or whose weights do not fit the GPUs. `--write-configs`
+// freezes the resolved configuration of every model still to run in <out_dir>/configs/<name>.yaml
+// (the sweep's shared keys and the command-line overrides folded in); the job runs that file, so
+// the HDF5 it writes carries exactly the config hash the plan compared against.
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "config/config.h"
+#include "config/plan.h"
+#include "util/util.h"
+
+static void plan_usage(FILE *f) {
+    fputs("usage: lensweep plan SWEEP.yaml|MODEL.yaml [--format table|tsv] [--check] [--write-configs]\n"
+          "                     [--key value ...]\n"
+          "\n"
+          "One row per model: GPUs/ranks, nodes, weights per GPU, estimated time, output file and status\n"
+          "(done: complete HDF5 with the same config hash; to do; stale config: complete with another hash;\n"
+          "incomplete: an interrupted run's file). No weight is loaded: shapes come from the checkpoint's\n"
+          "config.json when it is found, else from the built-in table of the ten models.\n"
+          "  --format tsv      tab-separated, one header line, '-' for empty fields (used by slurm/submit)\n"
+          "  --check           exit 2 if a model still to run has no checkpoint or does not fit its GPUs\n"
+          "  --write-configs   write each model still to run as <out_dir>/configs/<name>.yaml (resolved)\n"
+          "  --key value       any option (lensweep run --help), applied to every model, e.g. --slurm.partition gpu\n",
+          f);
+}
+
+static const char *dash(const char *s) { return s && *s ? s : "-"; }
+
+static void fmt_gb(char *buf, size_t n, int64_t bytes) {
+    if (bytes < 0) snprintf(buf, n, "?");
+    else if (bytes >= 10e9) snprintf(buf, n, "%.1f GB", bytes / 1e9);
+    else if (bytes >= 1e9) snprintf(buf, n, "%.2f GB", bytes / 1e9);
+    else snprintf(buf, n, "%.1f MB", bytes / 1e6);
+}
+
+// Writes <out_dir>/configs/<name>.yaml atomically; returns its path (malloc'd).
+static char *write_resolved(const LwRunConfig *c) {
+    char *dir = xasprintf("%s/configs", c->out_dir);
+    LwError err = {0};
+    if (lw_mkdir_p(dir, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    char *path = xasprintf("%s/%s.yaml", dir, c->name);
+    char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    lw_cleanup_unlink_on_fail(tmp);
+    FILE *f = fopen(tmp, "w");
+    if (!f) lw_die(LW_EXIT_RUNTIME, "check that the run directory is writable", "%s: cannot create", tmp);
+    fprintf(f, "# %s as resolved by `lensweep plan` from %s%s%s\n", c->name, c->config_path ? c->config_path : "?",
+            c->sweep_path ? " in sweep " : "", c->sweep_path ? c->sweep_path : "");
+    config_print(f, c);
+    if (ferror(f) | fclose(f)) lw_die(LW_EXIT_RUNTIME, "check free disk space", "%s: write failed", tmp);
+    if (rename(tmp, path)) lw_die(LW_EXIT_RUNTIME, "check permissions", "%s: cannot rename to %s", tmp, path);
+    lw_cleanup_forget(tmp);
+    free(tmp);
+    free(dir);
+    return path;
+}
 
 int cmd_plan(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "lensweep: error: 'plan' is not implemented in this build yet\n");
-    return 1;
+    const char *format = "table", *sweep_path = NULL;
+    int check = 0, write_configs = 0;
+    char **over = xcalloc(argc + 1, sizeof *over);
+    int n_over = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { plan_usage(stdout); return 0; }
+        if (!strcmp(a, "--format") && i + 1 < argc) format = argv[++i];
+        else if (!strncmp(a, "--format=", 9)) format = a + 9;
+        else if (!strcmp(a, "--check")) check = 1;
+        else if (!strcmp(a, "--write-configs")) write_configs = 1;
+        else if (!strncmp(a, "--", 2)) {
+            // an option override: keep its value with it (booleans may stand alone)
+            over[n_over++] = argv[i];
+            const LwOption *o = strchr(a, '=') ? NULL : config_option_find(a + 2);
+            if (o && o->type != LW_OPT_BOOL && i + 1 < argc) over[n_over++] = argv[++i];
+        } else if (!sweep_path) sweep_path = a;
+        else lw_die(LW_EXIT_INPUT, "give one sweep or model config", "plan: unexpected argument '%s'", a);
+    }
+    if (!sweep_path) {
+        plan_usage(stderr);
+        return LW_EXIT_INPUT;
+    }
+    if (strcmp(format, "table") && strcmp(format, "tsv"))
+        lw_die(LW_EXIT_INPUT, "use --format table or --format tsv", "plan: --format: unknown format '%s'", format);
+
+    LwSweep sw;
+    LwError err = {0};
+    if (sweep_load(sweep_path, n_over, over, &sw, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    PlanRow *rows = xcalloc(sw.n, sizeof *rows);
+    for (int i = 0; i < sw.n; i++)
+        if (plan_model(&sw.models[i], &rows[i], &err)) lw_die_err(&err, LW_EXIT_INPUT);
+
+    // --check: everything a job would trip over, reported before anything is submitted
+    if (check) {
+        int bad = 0, missing = 0, too_big = 0;
+        for (int i = 0; i < sw.n; i++) {
+            const PlanRow *r = &rows[i];
+            const LwRunConfig *c = &sw.models[i];
+            if (r->status == PLAN_DONE) continue;
+            if (!r->checkpoint_found) {
+                fprintf(stderr, "lensweep: error: %s: %s\n", c->name, r->checkpoint_error);
+                bad++, missing++;
+            }
+            if (!r->fits) {
+                char gb[32];
+                fmt_gb(gb, sizeof gb, r->weights_per_gpu_bytes);
+                const LwOption *o = config_option_find("tp_size");
+                fprintf(stderr, "lensweep: error: %s: tp_size: %ld ranks hold %s of weights each, more than plan.gpu_mem_gb = %g GB"
+                                " (tp_size set at %s)\n", c->name, r->ranks, gb, c->plan_gpu_mem_gb, c->src[o - LW_OPTIONS].where);
+                bad++, too_big++;
+            }
+        }
+        if (missing)
+            fprintf(stderr, "  hint: download the checkpoint (huggingface-cli download ID --local-dir ROOT/ID) and set model_root or "
+                            "LENSWEEP_MODEL_ROOT to ROOT, or point HF_HOME/HF_HUB_CACHE at the cache that holds it\n");
+        if (too_big)
+            fprintf(stderr, "  hint: raise tp_size (TENSOR_PARALLEL.md §6 lists the smallest that fits 80 GB GPUs), "
+                            "or set plan.gpu_mem_gb for larger GPUs\n");
+        if (bad) return LW_EXIT_INPUT;
+    }
+    char **cfg_paths = xcalloc(sw.n, sizeof *cfg_paths);
+    for (int i = 0; i < sw.n; i++)
+        cfg_paths[i] = write_configs && rows[i].status != PLAN_DONE ? write_resolved(&sw.models[i])
+                                                                    : xstrdup(sw.models[i].config_path);
+
+    if (!strcmp(format, "tsv")) {
+        printf("name\tstatus\tranks\tgpus\tnodes\ttasks_per_node\tcpus_per_task\tmem_per_cpu\tpartition\taccount\ttime"
+               "\test_seconds\tweights_per_gpu_bytes\tfits\tcheckpoint\tout_dir\th5\tconfig\tconfig_hash\textra\tsweep\tdetail\n");
+        for (int i = 0; i < sw.n; i++) {
+            const PlanRow *r = &rows[i];
+            const LwRunConfig *c = &sw.models[i];
+            printf("%s\t%s\t%ld\t%ld\t%ld\t%ld\t%ld\t%s\t%s\t%s\t%s\t%.0f\t%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c->name,
+                   plan_status_word(r->status), r->ranks, r->gpus, r->nodes, r->tasks_per_node, c->slurm_cpus_per_task,
+                   dash(c->slurm_mem_per_cpu), dash(c->slurm_partition), dash(c->slurm_account), r->slurm_time,
+                   r->est_seconds, (long long)r->weights_per_gpu_bytes, r->fits ? "yes" : "no",
+                   r->checkpoint_found ? r->checkpoint : "-", c->out_dir, r->h5_path, cfg_paths[i], c->config_hash,
+                   dash(c->slurm_extra), sw.name, dash(r->status_detail));
+        }
+    } else {
+        int n_status[4] = {0}, n_found = 0;
+        long total_gpus = 0;
+        for (int i = 0; i < sw.n; i++) {
+            n_status[rows[i].status]++;
+            n_found += rows[i].checkpoint_found;
+            total_gpus += rows[i].gpus;
+        }
+        printf("sweep %s (%s): %d model%s, %ld GPU%s in all\n\n", sw.name, sw.path, sw.n, sw.n == 1 ? "" : "s", total_gpus,
+               total_gpus == 1 ? "" : "s");
+        int wn = 5, wo = 6;
+        for (int i = 0; i < sw.n; i++) {
+            if ((int)strlen(sw.models[i].name) > wn) wn = strlen(sw.models[i].name);
+            if ((int)strlen(rows[i].h5_path) > wo) wo = strlen(rows[i].h5_path);
+        }
+        printf("%-*s  %-10s  %5s  %-12s  %-9s  %-10s  %-*s  %s\n", wn, "model", "GPUs/ranks", "nodes", "weights/GPU",
+               "est. time", "checkpoint", wo, "output", "status");
+        for (int i = 0; i < sw.n; i++) {
+            const PlanRow *r = &rows[i];
+            char gr[32], gb[40], t[32];
+            if (r->gpus) snprintf(gr, sizeof gr, "%ld/%ld", r->gpus, r->ranks);
+            else snprintf(gr, sizeof gr, "-/%ld", r->ranks);
+            fmt_gb(gb, sizeof gb, r->weights_per_gpu_bytes);
+            if (!r->fits) strcat(gb, " !");
+            plan_format_duration(t, sizeof t, r->est_seconds);
+            printf("%-*s  %-10s  %5ld  %-12s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, t,
+                   r->checkpoint_found ? "found" : "missing", wo, r->h5_path, plan_status_phrase(r->status));
+        }
+        printf("\n%d done, %d to do, %d stale config, %d incomplete; checkpoints found for %d of %d\n", n_status[PLAN_DONE],
+               n_status[PLAN_TODO], n_status[PLAN_STALE], n_status[PLAN_INCOMPLETE], n_found, sw.n);
+        for (int i = 0; i < sw.n; i++)
+            if (!rows[i].fits) {
+                char gb[32];
+                fmt_gb(gb, sizeof gb, rows[i].weights_per_gpu_bytes);
+                printf("! %s: %s of weights per GPU exceed plan.gpu_mem_gb (%g GB): raise tp_size (TENSOR_PARALLEL.md §6)\n",
+                       sw.models[i].name, gb, sw.models[i].plan_gpu_mem_gb);
+            }
+        for (int i = 0; i < sw.n; i++) {
+            const PlanRow *r = &rows[i];
+            if (r->status == PLAN_STALE || r->status == PLAN_INCOMPLETE)
+                printf("%s: %s: %s\n", sw.models[i].name, plan_status_phrase(r->status), r->status_detail);
+        }
+        if (n_found < sw.n) printf("checkpoints not found (sizes from the built-in shape table when the model is in it):\n");
+        for (int i = 0; i < sw.n; i++)
+            if (!rows[i].checkpoint_found)
+                printf("  %s: %s%s\n", sw.models[i].name, rows[i].checkpoint_error,
+                       rows[i].have_shape ? "" : " (unknown model: sizes unknown)");
+    }
+    for (int i = 0; i < sw.n; i++) free(cfg_paths[i]);
+    free(cfg_paths);
+    free(rows);
+    free(over);
+    sweep_free(&sw);
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define H LW_OPTF_HASHED
 #define S LW_OPTF_SWEEP_ONLY
@@ -768,6 +769,36 @@ static int where_of(const LwRunConfig *cfg, const char *name, char *buf, size_t 
     return 0;
 }
 
+// Slurm's time limit syntax (sbatch(1) --time): MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
+static int slurm_time_ok(const char *t) {
+    if (!strcasecmp(t, "UNLIMITED") || !strcasecmp(t, "INFINITE")) return 1;
+    const char *p = t;
+    int fields = 0;
+    const char *dash = strchr(t, '-');
+    if (dash) {
+        if (dash == t) return 0;
+        for (const char *q = t; q < dash; q++) if (!isdigit((unsigned char)*q)) return 0;
+        p = dash + 1;
+    }
+    int digits = 0;
+    for (; *p; p++) {
+        if (isdigit((unsigned char)*p)) digits++;
+        else if (*p == ':' && digits) { fields++; digits = 0; }
+        else return 0;
+    }
+    if (!digits) return 0;
+    return ++fields <= 3;
+}
+
+// A Slurm memory size: digits and an optional K/M/G/T unit.
+static int slurm_mem_ok(const char *m) {
+    const char *p = m;
+    while (isdigit((unsigned char)*p)) p++;
+    if (p == m) return 0;
+    if (*p && strchr("KMGTkmgt", *p)) p++;
+    return *p == 0;
+}
+
 int config_finalize(LwRunConfig *cfg, LwError *err) {
     char w[512];
     for (int i = 0; i < cfg->lenses.n; i++)
@@ -818,6 +849,16 @@ int config_finalize(LwRunConfig *cfg, LwError *err) {
         where_of(cfg, "name", w, sizeof w);
         return lw_err(err, "name is a file name (no '/'), e.g. Mistral-7B-v0.1",
                       "%s: name: '%s' cannot be a file name", w, cfg->name);
+    }
+    if (cfg->slurm_time && *cfg->slurm_time && !slurm_time_ok(cfg->slurm_time)) {
+        where_of(cfg, "slurm.time", w, sizeof w);
+        return lw_err(err, "Slurm time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (e.g. \"02:00:00\")",
+                      "%s: slurm.time: '%s' is not a Slurm time limit", w, cfg->slurm_time);
+    }
+    if (cfg->slurm_mem_per_cpu && *cfg->slurm_mem_per_cpu && !slurm_mem_ok(cfg->slurm_mem_per_cpu)) {
+        where_of(cfg, "slurm.mem_per_cpu", w, sizeof w);
+        return lw_err(err, "a whole number with an optional unit K, M, G or T (e.g. \"8G\")",
+                      "%s: slurm.mem_per_cpu: '%s' is not a Slurm memory size", w, cfg->slurm_mem_per_cpu);
     }
     if (cfg->probes && *cfg->probes && !cfg->probe_set_inline) {
         LwProbeSet ps;

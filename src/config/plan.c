@@ -1,0 +1,204 @@
+// plan — see plan.h. Reads HDF5 root attributes with the HDF5 C API (serial build), nothing else.
+#include "config/plan.h"
+
+#include <glob.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+// ---------------------------------------------------------------------------- formatting
+
+const char *plan_status_word(PlanStatus s) {
+    switch (s) {
+    case PLAN_DONE: return "done";
+    case PLAN_STALE: return "stale";
+    case PLAN_INCOMPLETE: return "incomplete";
+    case PLAN_TODO: break;
+    }
+    return "todo";
+}
+
+const char *plan_status_phrase(PlanStatus s) {
+    switch (s) {
+    case PLAN_DONE: return "done";
+    case PLAN_STALE: return "stale config";
+    case PLAN_INCOMPLETE: return "incomplete";
+    case PLAN_TODO: break;
+    }
+    return "to do";
+}
+
+void plan_format_duration(char *buf, size_t n, double seconds) {
+    long s = (long)ceil(seconds);
+    if (s < 60) snprintf(buf, n, "%lds", s);
+    else if (s < 3600) snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
+    else {
+        long h = s / 3600, m = (s % 3600 + 59) / 60; // minutes rounded up
+        if (m == 60) { h++; m = 0; }
+        snprintf(buf, n, "%ldh%02ldm", h, m);
+    }
+}
+
+void plan_format_slurm_time(char *buf, size_t n, double seconds) {
+    long m = (long)ceil(seconds / 60.0);
+    if (m < 1) m = 1;
+    long d = m / 1440, h = (m % 1440) / 60, mm = m % 60;
+    if (d) snprintf(buf, n, "%ld-%02ld:%02ld:00", d, h, mm);
+    else snprintf(buf, n, "%02ld:%02ld:00", h, mm);
+}
+
+// ---------------------------------------------------------------------------- HDF5 status
+
+// Reads a string root attribute (variable-length or fixed) into buf. 0 or -1.
+static int h5_attr_string(hid_t f, const char *name, char *buf, size_t n) {
+    if (H5Aexists(f, name) <= 0) return -1;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ty = H5Aget_type(a);
+    int rc = -1;
+    if (ty >= 0 && H5Tget_class(ty) == H5T_STRING) {
+        if (H5Tis_variable_str(ty) > 0) {
+            hid_t mt = H5Tcopy(ty); // same character set (HDF5 converts none between ASCII and UTF-8)
+            char *s = NULL;
+            if (H5Aread(a, mt, &s) >= 0 && s) {
+                snprintf(buf, n, "%s", s);
+                rc = 0;
+            }
+            if (s) H5free_memory(s);
+            H5Tclose(mt);
+        } else {
+            size_t sz = H5Tget_size(ty);
+            char *s = xcalloc(sz + 1, 1);
+            hid_t mt = H5Tcopy(ty);
+            if (H5Aread(a, mt, s) >= 0) {
+                snprintf(buf, n, "%s", s);
+                rc = 0;
+            }
+            H5Tclose(mt);
+            free(s);
+        }
+    }
+    if (ty >= 0) H5Tclose(ty);
+    H5Aclose(a);
+    return rc;
+}
+
+static int h5_attr_int(hid_t f, const char *name, long long *v) {
+    if (H5Aexists(f, name) <= 0) return -1;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0) return -1;
+    hid_t ty = H5Aget_type(a);
+    int rc = -1;
+    if (ty >= 0 && H5Tget_class(ty) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_LLONG, v) >= 0) rc = 0;
+    if (ty >= 0) H5Tclose(ty);
+    H5Aclose(a);
+    return rc;
+}
+
+PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *detail, size_t detail_len) {
+    detail[0] = 0;
+    struct stat st;
+    if (stat(h5_path, &st) != 0) {
+        // A killed run leaves only its temporary name (docs/HDF5.md).
+        char *pat = xasprintf("%s.tmp.*", h5_path);
+        glob_t g;
+        int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+        if (n) snprintf(detail, detail_len, "%s left by an interrupted run", lw_basename(g.gl_pathv[0]));
+        if (n) globfree(&g);
+        free(pat);
+        return n ? PLAN_INCOMPLETE : PLAN_TODO;
+    }
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // a truncated file is an expected case here
+    PlanStatus s = PLAN_INCOMPLETE;
+    hid_t f = H5Fopen(h5_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        snprintf(detail, detail_len, "not a readable HDF5 file (truncated or corrupt)");
+    } else {
+        long long complete = 0;
+        char hash[64] = "";
+        if (h5_attr_int(f, "complete", &complete) != 0 || complete != 1) {
+            snprintf(detail, detail_len, "root attribute complete is not 1 (the run did not finish)");
+        } else if (h5_attr_string(f, "config_hash", hash, sizeof hash) != 0) {
+            s = PLAN_STALE;
+            snprintf(detail, detail_len, "complete, but without a config_hash attribute");
+        } else if (strcmp(hash, config_hash) != 0) {
+            s = PLAN_STALE;
+            snprintf(detail, detail_len, "config_hash %s in the file, %s now", hash, config_hash);
+        } else {
+            s = PLAN_DONE;
+            snprintf(detail, detail_len, "complete, config_hash %s", hash);
+        }
+        H5Fclose(f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    return s;
+}
+
+// ---------------------------------------------------------------------------- one model
+
+// Bytes per parameter the weights occupy while computing: bf16 on GPUs, fp32 on the CPU backend.
+static int compute_bytes_per_param(const LwRunConfig *c) {
+    if (!strcmp(c->dtype, "fp32")) return 4;
+    if (!strcmp(c->dtype, "bf16") || !strcmp(c->dtype, "fp16")) return 2;
+    if (!strcmp(c->device, "cpu")) return 4;
+    if (!strcmp(c->device, "cuda")) return 2;
+    return c->slurm_request_gpus ? 2 : 4;
+}
+
+int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
+    memset(row, 0, sizeof *row);
+    row->cfg = cfg;
+    row->ranks = cfg->tp_size > 0 ? cfg->tp_size : 1;
+    row->gpus = cfg->slurm_request_gpus ? row->ranks : 0;
+    row->nodes = (row->ranks + cfg->slurm_gpus_per_node - 1) / cfg->slurm_gpus_per_node;
+    row->tasks_per_node = row->ranks < cfg->slurm_gpus_per_node ? row->ranks : cfg->slurm_gpus_per_node;
+
+    // checkpoint: found (shapes from its config.json) or missing (shapes from the table)
+    free(cfg->model_dir);
+    cfg->model_dir = NULL;
+    LwError e = {0};
+    if (config_resolve_checkpoint(cfg, &e) != 0) {
+        if (cfg->model_dir) { // found, but its shapes do not split over tp_size
+            *err = e;
+            return -1;
+        }
+        snprintf(row->checkpoint_error, sizeof row->checkpoint_error, "%s", e.msg);
+    } else {
+        row->checkpoint_found = 1;
+        snprintf(row->checkpoint, sizeof row->checkpoint, "%s", cfg->model_dir);
+    }
+    if (row->checkpoint_found && lw_is_dir(row->checkpoint)) {
+        int r = model_shape_from_config_json(row->checkpoint, &row->shape, err);
+        if (r < 0) return -1;
+        row->have_shape = r;
+    }
+    if (!row->have_shape) row->have_shape = model_shape_builtin(cfg->model, &row->shape);
+
+    row->weights_per_gpu_bytes = row->read_per_rank_bytes = -1;
+    if (row->have_shape) {
+        row->params = model_shape_params(&row->shape);
+        row->weights_per_gpu_bytes = model_shape_bytes_per_rank(&row->shape, (int)row->ranks, compute_bytes_per_param(cfg));
+        row->read_per_rank_bytes =
+            model_shape_bytes_per_rank(&row->shape, (int)row->ranks, row->shape.bytes_per_param_disk);
+    } else if (row->checkpoint_found && !lw_is_dir(row->checkpoint)) {
+        // a single file (GGUF): its size, split over the ranks, bounds both
+        struct stat st;
+        if (stat(row->checkpoint, &st) == 0) row->read_per_rank_bytes = row->weights_per_gpu_bytes = st.st_size / row->ranks;
+    }
+    row->fits = !cfg->slurm_request_gpus || row->weights_per_gpu_bytes < 0 ||
+                row->weights_per_gpu_bytes <= cfg->plan_gpu_mem_gb * 1e9;
+    row->est_seconds = cfg->plan_overhead_s;
+    if (row->read_per_rank_bytes > 0) row->est_seconds += row->read_per_rank_bytes / (cfg->plan_read_gb_per_s * 1e9);
+    if (cfg->slurm_time && *cfg->slurm_time) snprintf(row->slurm_time, sizeof row->slurm_time, "%s", cfg->slurm_time);
+    else plan_format_slurm_time(row->slurm_time, sizeof row->slurm_time, fmax(900.0, 3.0 * row->est_seconds));
+
+    snprintf(row->h5_path, sizeof row->h5_path, "%s/%s.h5", cfg->out_dir, cfg->name);
+    row->status = plan_h5_status(row->h5_path, cfg->config_hash, row->status_detail, sizeof row->status_detail);
+    return 0;
+}
