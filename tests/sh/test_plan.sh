@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# `lensweep plan` on the ten real model configs with no weights present, then with two of them
+# found (one in the --local-dir layout under LENSWEEP_MODEL_ROOT, one in the Hugging Face cache
+# layout under HF_HUB_CACHE, both with the real config.json files of tests/fixtures/configs), and
+# `slurm/submit --dry-run` (the sbatch commands it would run). No Slurm daemon is needed here;
+# tests/sh/test_slurm.sh runs a real cluster.
+#
+# Expected sizes: TENSOR_PARALLEL.md §6 "Memory per GPU (bf16 weights)", copied below.
+source tests/lib.sh
+
+export HF_HUB_CACHE=$TMP/hub LENSWEEP_MODEL_ROOT=$TMP/models
+unset HF_HOME LENSWEEP_OUT
+mkdir -p "$HF_HUB_CACHE" "$LENSWEEP_MODEL_ROOT"
+SW=configs/sweeps/ten-models.yaml
+OUTD=$TMP/run
+
+# ---------------------------------------------------------------------------- nothing present
+expect_exit 0 "plan of the ten models without weights" -- "$LW" plan "$SW" --out "$OUTD"
+# model  GPUs/ranks  nodes  weights/GPU (TENSOR_PARALLEL.md §6 at the committed TP)
+while read -r m gr gb; do
+  if grep -Eq "^$m +$gr +1 +$gb GB .* missing +$OUTD/$m.h5 +to do\$" <<<"$OUT_TXT"; then pass "row $m: $gr GPUs/ranks, $gb GB, missing, to do"
+  else fail "row $m: $gr GPUs/ranks, $gb GB, missing, to do" "$(grep "^$m " <<<"$OUT_TXT")"; fi
+done <<'EOF'
+Mistral-7B-v0.1 1/1 14.5
+Meta-Llama-3-8B 1/1 16.1
+Qwen3-8B 1/1 16.4
+gemma-2-9b 1/1 18.5
+Qwen3-14B 1/1 29.5
+gemma-2-27b 1/1 54.5
+Yi-34B 1/1 68.8
+Meta-Llama-3-70B 2/2 70.6
+Mistral-Small-24B-Base-2501 1/1 47.1
+Qwen2.5-72B 2/2 72.7
+EOF
+expect_grep "0 done, 10 to do, 0 stale config, 0 incomplete; checkpoints found for 0 of 10" "summary line"
+expect_grep "Meta-Llama-3-70B: .*meta-llama/Meta-Llama-3-70B' not found; looked in: .*$TMP/models/meta-llama/Meta-Llama-3-70B; $TMP/models/Meta-Llama-3-70B; .*$TMP/hub/models--meta-llama--Meta-Llama-3-70B/snapshots" \
+  "a missing checkpoint lists where it looked (local-dir layout, then the HF cache)"
+
+expect_exit 0 "plan --format tsv" -- "$LW" plan "$SW" --out "$OUTD" --format tsv
+if [ "$(awk -F'\t' 'NR == 1 { print NF }' <<<"$OUT_TXT")" = 22 ] && [ "$(awk -F'\t' 'NF == 22' <<<"$OUT_TXT" | wc -l)" = 11 ] &&
+   [ "$(cut -f1-3 <<<"$OUT_TXT" | sed -n 9p)" = "$(printf 'Meta-Llama-3-70B\ttodo\t2')" ]; then pass "tsv: header + 10 rows of 22 fields"
+else fail "tsv: header + 10 rows of 22 fields" "$OUT_TXT"; fi
+if awk -F'\t' 'NR > 1 && ($8 != "-" || $11 != "00:15:00" || $14 != "yes" || $15 != "-") { bad = 1 } END { exit bad }' <<<"$OUT_TXT"; then
+  pass "tsv: empty fields are '-', time limit 15 min, fits, checkpoint '-'"
+else fail "tsv: empty fields are '-', time limit 15 min, fits, checkpoint '-'" "$OUT_TXT"; fi
+
+expect_exit 2 "plan --check refuses missing checkpoints" -- "$LW" plan "$SW" --out "$OUTD" --check
+expect_grep "error: Qwen2.5-72B: .*Qwen/Qwen2.5-72B' not found; looked in" "--check names each missing model"
+expect_grep "hint: download the checkpoint" "--check gives a hint"
+
+# ---------------------------------------------------------------------------- two present
+# Mistral-7B in the --local-dir layout, its config.json edited to 16 layers: sizes must come from
+# the file. Per layer (d 4096, q 4096, kv 1024, ff 14336): 4096*(4096+2*1024+4096) + 3*4096*14336
+# + 2*4096 norms = 218112000 params = 436224000 bf16 bytes; 16 layers fewer: 14483464192 -
+# 16*436224000 = 7503880192 bytes.
+mkdir -p "$TMP/models/mistralai/Mistral-7B-v0.1"
+jq '.num_hidden_layers = 16' tests/fixtures/configs/Mistral-7B-v0.1/config.json >"$TMP/models/mistralai/Mistral-7B-v0.1/config.json"
+# Qwen3-8B in the HF cache layout; refs/main names the snapshot to use (another one exists)
+q=$TMP/hub/models--Qwen--Qwen3-8B
+mkdir -p "$q/snapshots/1111" "$q/snapshots/2222" "$q/refs"
+cp tests/fixtures/configs/Qwen3-8B/config.json "$q/snapshots/2222/"
+cp tests/fixtures/configs/Qwen3-8B/config.json "$q/snapshots/1111/"
+echo 2222 >"$q/refs/main"
+expect_exit 0 "plan with two checkpoints present" -- "$LW" plan "$SW" --out "$OUTD" --format tsv
+row() { awk -F'\t' -v m="$1" '$1 == m' <<<"$OUT_TXT"; }
+r=$(row Mistral-7B-v0.1)
+if [ "$(cut -f13,15 <<<"$r")" = "$(printf '7503880192\t%s' "$TMP/models/mistralai/Mistral-7B-v0.1")" ]; then
+  pass "local-dir checkpoint found, sized from its config.json (16 layers)"
+else fail "local-dir checkpoint found, sized from its config.json (16 layers)" "$r"; fi
+r=$(row Qwen3-8B)
+# TENSOR_PARALLEL.md §6: Qwen3-8B 16.4 GB at TP 1
+if [ "$(cut -f15 <<<"$r")" = "$q/snapshots/2222" ] && [ "$(cut -f13 <<<"$r" | cut -c1-3)" = 163 ]; then
+  pass "HF cache checkpoint found at refs/main's snapshot, 16.4 GB"
+else fail "HF cache checkpoint found at refs/main's snapshot, 16.4 GB" "$r"; fi
+expect_exit 0 "table with two checkpoints" -- "$LW" plan "$SW" --out "$OUTD"
+expect_grep "checkpoints found for 2 of 10" "two of ten found"
+
+# ---------------------------------------------------------------------------- submit --dry-run
+cat >"$TMP/two.yaml" <<EOF
+name: two
+models:
+  - $PWD/configs/models/Mistral-7B-v0.1.yaml
+  - $PWD/configs/models/Qwen3-8B.yaml
+slurm:
+  cpus_per_task: 4
+  mem_per_cpu: 8G
+EOF
+expect_exit 0 "submit --dry-run of a two-model sweep" -- slurm/submit "$TMP/two.yaml" --dry-run --out "$OUTD" --partition gpu --time 0:30:00
+n_model=$(grep -c '^sbatch .*slurm/model.sbatch' <<<"$OUT_TXT")
+if [ "$n_model" = 2 ] && grep -q "^sbatch .*--job-name=lw-Qwen3-8B .*--requeue .*--ntasks=1 .*--cpus-per-task=4 --time=0:30:00 --gpus-per-task=1 --mem-per-cpu=8G --partition=gpu .*model.sbatch $PWD/bin/lensweep $OUTD/configs/Qwen3-8B.yaml $OUTD/Qwen3-8B.h5" <<<"$OUT_TXT"; then
+  pass "dry run: one sbatch per model, sized from the plan"
+else fail "dry run: one sbatch per model, sized from the plan" "$OUT_TXT"; fi
+expect_grep "^sbatch --dependency=afterany:<Mistral-7B-v0.1>:<Qwen3-8B> .*finish.sbatch" "dry run: the export/report job depends on both (afterany)"
+if [ ! -e "$OUTD" ]; then pass "dry run writes nothing"; else fail "dry run writes nothing" "$(find "$OUTD")"; fi
+
+mkdir -p "$TMP/models/meta-llama/Meta-Llama-3-70B"
+cp tests/fixtures/configs/Meta-Llama-3-70B/config.json "$TMP/models/meta-llama/Meta-Llama-3-70B/"
+expect_exit 0 "submit --dry-run of one model config" -- slurm/submit configs/models/Meta-Llama-3-70B.yaml --dry-run --out "$OUTD" --account proj
+expect_grep "^sbatch .*--job-name=lw-Meta-Llama-3-70B .*--nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=8 --time=00:15:00 --gpus-per-task=1 --account=proj " \
+  "single model: 2 ranks (TP 2), one GPU per rank"
+
+# ---------------------------------------------------------------------------- bad input
+printf 'models:\n  - %s/configs/models/Qwen3-8B.yaml\n  - nope.yaml\n' "$PWD" >"$TMP/bad.yaml"
+expect_exit 2 "submit: a sweep naming a missing model config" -- slurm/submit "$TMP/bad.yaml" --dry-run
+expect_grep "bad.yaml:3:5: models\[1\]: .*nope.yaml: no such model config" "the error names the sweep line and column"
+expect_grep "nothing submitted" "nothing submitted"
+expect_exit 2 "submit: a missing checkpoint" -- slurm/submit configs/models/Yi-34B.yaml --dry-run
+expect_grep "Yi-34B: .*01-ai/Yi-34B' not found; looked in: .*$TMP/models/01-ai/Yi-34B" "the error lists where it looked"
+expect_exit 2 "submit: a bad --time" -- slurm/submit configs/models/Qwen3-8B.yaml --dry-run --time 2h
+expect_grep "slurm.time: '2h' is not a Slurm time limit" "names the option"
+printf 'model: Qwen/Qwen3-8B\ntp_size: 3\n' >"$TMP/tp3.yaml"
+expect_exit 2 "plan: an impossible TP size" -- "$LW" plan "$TMP/tp3.yaml"
+expect_grep "tp3.yaml:2:10: tp_size: 3 is impossible for Qwen/Qwen3-8B: 3 ranks do not divide the 32 attention heads" "TP error at line:col"
