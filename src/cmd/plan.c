@@ -6,9 +6,10 @@
 // from it, so the two can never disagree. `--check` turns what would make a job fail later into
 // an error now (exit 2, nothing submitted): a model still to run whose checkpoint is not found
 // (the message lists every place looked in), or whose weights do not fit the GPUs. `--write-configs`
-// freezes the resolved configuration of every model still to run in <out_dir>/configs/<name>.yaml
-// (the sweep's shared keys and the command-line overrides folded in); the job runs that file, so
-// the HDF5 it writes carries exactly the config hash the plan compared against.
+// freezes the resolved configuration of every model in <out_dir>/configs/<name>.yaml (the sweep's
+// shared keys and the command-line overrides folded in); the job runs that file, so the HDF5 it
+// writes carries exactly the config hash the plan compared against, and the export job reads the
+// current settings of the models that were skipped as done.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@ static void plan_usage(FILE *f) {
           "config.json when it is found, else from the built-in table of the ten models.\n"
           "  --format tsv      tab-separated, one header line, '-' for empty fields (used by slurm/submit)\n"
           "  --check           exit 2 if a model still to run has no checkpoint or does not fit its GPUs\n"
-          "  --write-configs   write each model still to run as <out_dir>/configs/<name>.yaml (resolved)\n"
+          "  --write-configs   write each model's resolved configuration to <out_dir>/configs/<name>.yaml\n"
           "  --key value       any option (lensweep run --help), applied to every model, e.g. --slurm.partition gpu\n",
           f);
 }
@@ -128,8 +129,7 @@ int cmd_plan(int argc, char **argv) {
     }
     char **cfg_paths = xcalloc(sw.n, sizeof *cfg_paths);
     for (int i = 0; i < sw.n; i++)
-        cfg_paths[i] = write_configs && rows[i].status != PLAN_DONE ? write_resolved(&sw.models[i])
-                                                                    : xstrdup(sw.models[i].config_path);
+        cfg_paths[i] = write_configs ? write_resolved(&sw.models[i]) : xstrdup(sw.models[i].config_path);
 
     if (!strcmp(format, "tsv")) {
         printf("name\tstatus\tranks\tgpus\tnodes\ttasks_per_node\tcpus_per_task\tmem_per_cpu\tpartition\taccount\ttime"

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# A real Slurm cluster, started here (tools/slurm_cluster.sh: munged, slurmctld and slurmd on
+# localhost, in a private directory, no cgroups), running a sweep of three tiny models exactly as
+# a researcher would: slurm/submit, then wait, then look at the files.
+#
+#  1. a partition that does not exist: Slurm's error is shown, nothing is queued;
+#  2. the sweep (one model with 2 ranks launched by srun, one found by its id under model_root,
+#     one in the Hugging Face cache layout) runs, is exported and reported; the last job's table
+#     says 3 succeeded;
+#  3. resubmitted: no model job at all, the table says 3 skipped, no HDF5 file is touched;
+#  4. one output deleted: only that model runs again;
+#  5. one model's measured settings changed (stale config): only that model runs again;
+#  6. a job killed mid-run (scancel) leaves no complete-looking file; resubmitting finishes it.
+# The cluster is stopped at the end, also when a check fails (trap).
+#
+# Needs root and the Debian packages slurm-wlm and munge (tools/setup.sh installs them).
+source tests/lib.sh
+
+LW_SHARED=${LW_SHARED:-../shared}
+[ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
+TOK=$LW_SHARED/tokenizers/mistral-7b-v0.1/tokenizer.json # 32000 ids: the cheapest real tokenizer
+
+if [ "$(id -u)" != 0 ]; then fail "needs root (slurmd and munged are started by this test)"; exit 1; fi
+for b in sbatch squeue scontrol slurmctld slurmd munged; do
+  command -v $b >/dev/null || [ -x /usr/sbin/$b ] || { fail "$b not found: run tools/setup.sh (apt-get install slurm-wlm munge)"; exit 1; }
+done
+[ -f "$TOK" ] || { fail "tokenizer $TOK not found (set LW_SHARED)"; exit 1; }
+
+chmod 755 "$TMP" # munged (user munge) must reach its socket under $TMP
+C=$TMP/cluster
+cleanup() {
+  if [ -n "${SLURM_CONF:-}" ] && [ -f "$SLURM_CONF" ]; then
+    ids=$(squeue -h -o %i 2>/dev/null) # jobs of this private cluster only
+    [ -n "$ids" ] && scancel $ids 2>/dev/null && sleep 1
+  fi
+  tools/slurm_cluster.sh stop "$C"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+t0=$SECONDS
+if ! start_out=$(tools/slurm_cluster.sh start "$C" 2>&1); then fail "start the cluster" "$start_out"; exit 1; fi
+eval "$start_out"
+pass "cluster up in $((SECONDS - t0)) s ($(sinfo -h -N -o '%N %c CPUs %T'))"
+export SLURM_CONF
+
+# WAIT ID [SECONDS]: until job ID has ended; sets JOB_STATE (COMPLETED, FAILED, ...) and JOB_EXIT (0:0)
+wait_job() {
+  local id=$1 limit=${2:-300} i out
+  for ((i = 0; i < limit * 4; i++)); do
+    out=$(scontrol show job -o "$id" 2>/dev/null)
+    JOB_STATE=$(sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' <<<"$out")
+    JOB_EXIT=$(sed -n 's/.* ExitCode=\([0-9:]*\).*/\1/p' <<<"$out")
+    case $JOB_STATE in
+      COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|PREEMPTED|BOOT_FAIL|DEADLINE) return 0 ;;
+    esac
+    sleep 0.25
+  done
+  return 1
+}
+# SUBMIT ARGS...: runs slurm/submit; sets SUB_OUT, SUBMITTED (model job ids), FINISH (last job id)
+submit() {
+  SUB_OUT=$(LENSWEEP_BIN=$LW slurm/submit "$@" 2>&1); SUB_RC=$?
+  SUBMITTED=$(sed -n 's/^submitted=\([0-9 ]*\) finish=.*/\1/p' <<<"$SUB_OUT")
+  FINISH=$(sed -n 's/.* finish=\([0-9]*\) .*/\1/p' <<<"$SUB_OUT")
+}
+# FINISH_OK NAME: waits for the last job, checks it ended well; its log in $FIN_LOG
+finish_ok() {
+  if [ "$SUB_RC" != 0 ] || [ -z "$FINISH" ]; then fail "$1: submit" "exit $SUB_RC" "$SUB_OUT"; return 1; fi
+  if ! wait_job "$FINISH" 300; then fail "$1: the last job did not end in 300 s" "$(squeue 2>&1)"; return 1; fi
+  FIN_LOG=$(ls "$OUTD"/logs/finish-tiny3-"$FINISH".out 2>/dev/null)
+  if [ "$JOB_STATE $JOB_EXIT" = "COMPLETED 0:0" ]; then pass "$1: export/report job $FINISH completed"
+  else
+    fail "$1: export/report job $FINISH: $JOB_STATE $JOB_EXIT" "$(cat "$FIN_LOG" 2>/dev/null | tail -20)"
+    for f in "$OUTD"/logs/tiny-*.out; do echo "--- $f"; tail -15 "$f"; done
+    return 1
+  fi
+}
+mtimes() { stat -c '%n %.9Y' "$OUTD"/tiny-*.h5 2>/dev/null; }
+plan_status() { "$LW" plan "$SW" --format tsv | awk -F'\t' 'NR > 1 { printf "%s=%s ", $1, $2 }'; }
+
+# ---------------------------------------------------------------------------- three tiny models
+OUTD=$TMP/run
+M=$TMP/models HUB=$TMP/hub
+mk() { "$LW" mktiny --family "$1" --seed "$2" --out "$3" --tokenizer "$TOK" >/dev/null || fail "mktiny $3"; }
+mk mistral 1 "$M/tiny-a"                                   # by path, TP 2
+mk llama 2 "$M/lwtest/tiny-b"                              # by id, --local-dir layout under model_root
+mk mistral 3 "$HUB/models--lwtest--tiny-c/snapshots/r1"    # by id, Hugging Face cache layout
+mkdir -p "$HUB/models--lwtest--tiny-c/refs" && echo r1 >"$HUB/models--lwtest--tiny-c/refs/main"
+export HF_HUB_CACHE=$HUB
+unset HF_HOME LENSWEEP_MODEL_ROOT LENSWEEP_OUT
+mkdir -p "$TMP/cfg"
+SW=$TMP/cfg/tiny3.yaml
+cat >"$SW" <<EOF
+name: tiny3
+defaults: $PWD/configs/defaults.yaml
+out_dir: $OUTD
+device: cpu
+slurm:
+  request_gpus: false   # a CPU-only cluster: ranks, no GPUs
+  gpus_per_node: 2
+  cpus_per_task: 1
+  time: "00:10:00"
+models: [tiny-a.yaml, tiny-b.yaml, tiny-c.yaml]
+EOF
+printf 'model: %s\ntp_size: 2\n' "$M/tiny-a" >"$TMP/cfg/tiny-a.yaml"
+printf 'model: lwtest/tiny-b\nmodel_root: %s\ntp_size: 1\n' "$M" >"$TMP/cfg/tiny-b.yaml"
+printf 'model: lwtest/tiny-c\n' >"$TMP/cfg/tiny-c.yaml"
+
+# ---------------------------------------------------------------------------- 1. bad partition
+submit "$SW" --partition no-such-partition
+if [ "$SUB_RC" != 0 ] && grep -q "invalid partition specified: no-such-partition" <<<"$SUB_OUT" &&
+   grep -q "nothing submitted" <<<"$SUB_OUT"; then pass "bad partition: Slurm's error shown, exit $SUB_RC"
+else fail "bad partition: Slurm's error shown, non-zero exit" "exit $SUB_RC" "$SUB_OUT"; fi
+if [ -z "$(squeue -h -o %i)" ]; then pass "bad partition: nothing queued"; else fail "bad partition: nothing queued" "$(squeue)"; fi
+
+# ---------------------------------------------------------------------------- 2. the sweep
+st=$(plan_status)
+[ "$st" = "tiny-a=todo tiny-b=todo tiny-c=todo " ] && pass "plan: three to do" || fail "plan: three to do" "$st"
+t0=$SECONDS
+submit "$SW"
+if [ "$(wc -w <<<"$SUBMITTED")" = 3 ]; then pass "submit: three model jobs"; else fail "submit: three model jobs" "$SUB_OUT"; fi
+ja=$(awk '{print $1}' <<<"$SUBMITTED")
+info=$(scontrol show job -o "$ja")
+if grep -q "JobName=lw-tiny-a .*Requeue=1 .*NumTasks=2 " <<<"$info"; then pass "tiny-a: a requeueable job of 2 tasks"
+else fail "tiny-a: a requeueable job of 2 tasks" "$info"; fi
+# submitting again while they are queued or running adds no model job
+first_finish=$FINISH first_submitted=$SUBMITTED
+submit "$SW"
+if [ -z "$SUBMITTED" ] && [ "$(grep -c 'skipped: already queued as job' <<<"$SUB_OUT")" = 3 ]; then pass "submit while queued: no second job per model"
+else fail "submit while queued: no second job per model" "$SUB_OUT"; fi
+[ -n "$FINISH" ] && scancel "$FINISH" # its export job is not needed
+FINISH=$first_finish SUBMITTED=$first_submitted SUB_RC=0
+if finish_ok "sweep"; then
+  pass "sweep done in $((SECONDS - t0)) s"
+  fin_start=$(date -d "$(scontrol show job -o "$FINISH" | sed -n 's/.* StartTime=\([^ ]*\).*/\1/p')" +%s)
+  for j in $SUBMITTED; do
+    wait_job "$j" 10
+    [ "$JOB_STATE $JOB_EXIT" = "COMPLETED 0:0" ] && pass "model job $j completed" || fail "model job $j: $JOB_STATE $JOB_EXIT"
+    end=$(date -d "$(scontrol show job -o "$j" | sed -n 's/.* EndTime=\([^ ]*\).*/\1/p')" +%s)
+    [ "$fin_start" -ge "$end" ] && pass "the export/report job started after job $j ended (afterany)" ||
+      fail "the export/report job started after job $j ended" "start $fin_start, end $end"
+  done
+  st=$(plan_status)
+  [ "$st" = "tiny-a=done tiny-b=done tiny-c=done " ] && pass "plan: three done" || fail "plan: three done" "$st"
+  tp=$(h5dump -a /tp_size "$OUTD/tiny-a.h5" 2>&1 | sed -n 's/^ *(0): \([0-9]*\)/\1/p')
+  [ "$tp" = 2 ] && pass "tiny-a.h5 was written by 2 ranks (tp_size 2)" || fail "tiny-a.h5 tp_size = '$tp', wanted 2"
+  log=$OUTD/logs/tiny-a-$ja.out
+  grep -q "with 2 rank(s)" "$log" 2>/dev/null && pass "per-job log $log" || fail "per-job log $log" "$(ls "$OUTD/logs")"
+  for m in tiny-a tiny-b tiny-c; do
+    [ -s "$OUTD/output-$m.json" ] && pass "$m exported" || fail "$m exported (output-$m.json)" "$(ls "$OUTD")"
+  done
+  [ -s "$OUTD/report.html" ] && pass "cross-model report built" || fail "cross-model report built" "$(ls "$OUTD")"
+  if grep -q "3 models: 3 succeeded, 0 failed, 0 skipped" "$FIN_LOG" &&
+     [ "$(grep -cE '^tiny-[abc] +succeeded +[0-9]+ ' "$FIN_LOG")" = 3 ]; then pass "final table: 3 succeeded, with job ids"
+  else fail "final table: 3 succeeded" "$(tail -8 "$FIN_LOG")"; fi
+fi
+before=$(mtimes)
+
+# ---------------------------------------------------------------------------- 3. resubmit: nothing runs
+submit "$SW"
+if [ -z "$SUBMITTED" ] && [ "$(grep -c 'skipped: done' <<<"$SUB_OUT")" = 3 ]; then pass "resubmit: no model job, 3 skipped"
+else fail "resubmit: no model job, 3 skipped" "$SUB_OUT"; fi
+if finish_ok "resubmit"; then
+  grep -q "3 models: 0 succeeded, 0 failed, 3 skipped" "$FIN_LOG" && pass "resubmit: final table says 3 skipped" ||
+    fail "resubmit: final table says 3 skipped" "$(tail -6 "$FIN_LOG")"
+fi
+[ "$(mtimes)" = "$before" ] && pass "resubmit: no HDF5 file touched" || fail "resubmit: no HDF5 file touched" "$before" "$(mtimes)"
+
+# ---------------------------------------------------------------------------- 4. one output deleted
+rm "$OUTD/tiny-b.h5"
+st=$(plan_status)
+[ "$st" = "tiny-a=done tiny-b=todo tiny-c=done " ] && pass "plan: tiny-b to do again" || fail "plan: tiny-b to do again" "$st"
+submit "$SW"
+if [ "$(wc -w <<<"$SUBMITTED")" = 1 ] && grep -q "JobName=lw-tiny-b " <<<"$(scontrol show job -o "$SUBMITTED")"; then
+  pass "only tiny-b is submitted"
+else fail "only tiny-b is submitted" "$SUB_OUT"; fi
+if finish_ok "tiny-b again"; then
+  grep -q "3 models: 1 succeeded, 0 failed, 2 skipped" "$FIN_LOG" && pass "final table: 1 succeeded, 2 skipped" ||
+    fail "final table: 1 succeeded, 2 skipped" "$(tail -6 "$FIN_LOG")"
+  st=$(plan_status)
+  [ "$st" = "tiny-a=done tiny-b=done tiny-c=done " ] && pass "plan: three done again" || fail "plan: three done again" "$st"
+fi
+after=$(mtimes)
+if [ "$(grep -v tiny-b <<<"$after")" = "$(grep -v tiny-b <<<"$before")" ] &&
+   [ "$(grep tiny-b <<<"$after")" != "$(grep tiny-b <<<"$before")" ]; then pass "tiny-a and tiny-c untouched, tiny-b rewritten"
+else fail "tiny-a and tiny-c untouched, tiny-b rewritten" "$before" "$after"; fi
+
+# ---------------------------------------------------------------------------- 5. stale config
+echo "topk_pure: 6" >>"$TMP/cfg/tiny-c.yaml" # a measured setting (part of the config hash)
+st=$(plan_status)
+[ "$st" = "tiny-a=done tiny-b=done tiny-c=stale " ] && pass "plan: tiny-c stale config" || fail "plan: tiny-c stale config" "$st"
+submit "$SW"
+if [ "$(wc -w <<<"$SUBMITTED")" = 1 ] && grep -q "tiny-c  job $SUBMITTED (stale)" <<<"$SUB_OUT"; then pass "only the stale model is submitted"
+else fail "only the stale model is submitted" "$SUB_OUT"; fi
+if finish_ok "stale model"; then
+  st=$(plan_status)
+  [ "$st" = "tiny-a=done tiny-b=done tiny-c=done " ] && pass "plan: tiny-c done with the new hash" || fail "plan: tiny-c done with the new hash" "$st"
+fi
+
+# ---------------------------------------------------------------------------- 6. killed mid-run
+# A bigger tiny model so the run lasts a few seconds; cancelled once its temporary file exists.
+rm -rf "$M/lwtest/tiny-b" && "$LW" mktiny --family llama --seed 4 --out "$M/lwtest/tiny-b" --tokenizer "$TOK" \
+  --layers 12 --d-model 512 --heads 8 --kv-heads 4 --head-dim 64 --ff 1536 >/dev/null
+rm "$OUTD/tiny-b.h5"
+submit "$SW"
+jb=$SUBMITTED
+seen=""
+for ((i = 0; i < 1200; i++)); do # up to 60 s
+  compgen -G "$OUTD/tiny-b.h5.tmp.*" >/dev/null && { seen=yes; break; }
+  [ -e "$OUTD/tiny-b.h5" ] && break
+  sleep 0.05
+done
+if [ "$seen" = yes ]; then
+  scancel "$jb"
+  wait_job "$jb" 60
+  [ "$JOB_STATE" = CANCELLED ] && pass "job $jb cancelled mid-run" || fail "job $jb cancelled mid-run" "$JOB_STATE $JOB_EXIT"
+  wait_job "$FINISH" 120
+  if [ ! -e "$OUTD/tiny-b.h5" ]; then pass "no complete-looking tiny-b.h5 after the kill"; else fail "no complete-looking tiny-b.h5 after the kill"; fi
+  st=$(plan_status)
+  [[ "$st" == *"tiny-b=incomplete "* || "$st" == *"tiny-b=todo "* ]] && pass "plan: tiny-b not done ($st)" || fail "plan: tiny-b not done" "$st"
+  FIN_LOG=$OUTD/logs/finish-tiny3-$FINISH.out
+  grep -qE "^tiny-b +failed +$jb +.*CANCELLED" "$FIN_LOG" && pass "final table: tiny-b failed, with its job id and state" ||
+    fail "final table: tiny-b failed, with its job id and state" "$(tail -6 "$FIN_LOG")"
+  submit "$SW"
+  if finish_ok "after the kill"; then
+    st=$(plan_status)
+    [ "$st" = "tiny-a=done tiny-b=done tiny-c=done " ] && pass "resubmitted after the kill: all done" || fail "resubmitted after the kill: all done" "$st"
+    if compgen -G "$OUTD/tiny-b.h5.tmp.*" >/dev/null; then fail "leftover temporary file removed" "$(ls "$OUTD")"; else pass "leftover temporary file removed"; fi
+  fi
+else
+  fail "the run of tiny-b never showed a temporary file (finished too fast to kill?)" "$(ls "$OUTD")"
+  wait_job "$FINISH" 120
+fi
+
+pass "whole Slurm test: $SECONDS s"
