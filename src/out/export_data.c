@@ -182,7 +182,26 @@ static int ds_strs(Rd *r, const char *path, long want, long *n_out, char ***out)
     }
     if (!rc) {
         hid_t ft = H5Dget_type(d);
-        if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0) rc = rd_fail(r, path, "not variable-length strings");
+        if (H5Tget_class(ft) != H5T_STRING) rc = rd_fail(r, path, "not a list of strings");
+        else if (H5Tis_variable_str(ft) <= 0) { // fixed-length strings (NUL-padded)
+            size_t w = H5Tget_size(ft);
+            char *buf = xcalloc((n ? n : 1) * (w + 1), 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, w + 1);
+            if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) rc = rd_fail(r, path, "unreadable");
+            else {
+                char **v = xmalloc((n ? n : 1) * sizeof(char *));
+                for (hsize_t i = 0; i < n; i++) v[i] = xstrdup(buf + i * (w + 1));
+                *out = v;
+                *n_out = (long)n;
+            }
+            H5Tclose(mt);
+            free(buf);
+            H5Tclose(ft);
+            H5Sclose(sp);
+            H5Dclose(d);
+            return rc;
+        }
         H5Tclose(ft);
     }
     if (!rc) {

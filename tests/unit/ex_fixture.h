@@ -11,6 +11,8 @@
 
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +72,7 @@ static void fx_next(ExNext *x, const char *lens, int shift) {
         x->last_temp_kl = fx_d(25, 0);
         for (int i = 0; i < 25; i++) {
             x->temps[i] = (double)(float)pow(10.0, -1.0 + 2.0 * i / 24);
-            x->last_temp_kl[i] = fabs(i - 12) * 0.1; // minimum 0.0 at i = 12 (s = 1.0)
+            x->last_temp_kl[i] = abs(i - 12) * 0.1; // minimum 0.0 at i = 12 (s = 1.0)
         }
     } else if (!strcmp(lens, "raw")) {
         x->kl_norm_vs_raw_bits = fx_d(FX_L1, 0.1);
@@ -374,7 +376,7 @@ static hid_t fx_group(hid_t loc, const char *name) {
     return H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
 }
 
-static void fx_write(const ExRun *run, const char *path, const FxWriteOpts *o) {
+__attribute__((unused)) static void fx_write(const ExRun *run, const char *path, const FxWriteOpts *o) {
     fx_opts = o;
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     fx_attr_str(f, "schema", "lensweep");
