@@ -97,6 +97,7 @@ name: tiny3
 defaults: $PWD/configs/defaults.yaml
 out_dir: $OUTD
 device: cpu
+skip_layers_m: [2]      # the tiny models have 3 blocks
 slurm:
   request_gpus: false   # a CPU-only cluster: ranks, no GPUs
   gpus_per_node: 2
