@@ -10,7 +10,9 @@
 #  3. resubmitted: no model job at all, the table says 3 skipped, no HDF5 file is touched;
 #  4. one output deleted: only that model runs again;
 #  5. one model's measured settings changed (stale config): only that model runs again;
-#  6. a job killed mid-run (scancel) leaves no complete-looking file; resubmitting finishes it.
+#  6. a job killed mid-run (scancel) leaves no complete-looking file; resubmitting finishes it;
+#  7. a job requeued mid-run (scontrol requeue: what a node failure or preemption does) starts
+#     again, removes the interrupted attempt's temporary file and finishes.
 # The cluster is stopped at the end, also when a check fails (trap).
 #
 # Needs root and the Debian packages slurm-wlm and munge (tools/setup.sh installs them).
@@ -232,6 +234,37 @@ if [ "$seen" = yes ]; then
   fi
 else
   fail "the run of tiny-b never showed a temporary file (finished too fast to kill?)" "$(ls "$OUTD")"
+  wait_job "$FINISH" 120
+fi
+
+# ---------------------------------------------------------------------------- 7. requeued mid-run
+# What a node failure or preemption does: the job is requeued and starts again from the top.
+rm "$OUTD/tiny-b.h5"
+submit "$SW"
+jb=$SUBMITTED
+seen=""
+for ((i = 0; i < 1200; i++)); do
+  compgen -G "$OUTD/tiny-b.h5.tmp.*" >/dev/null && { seen=yes; break; }
+  [ -e "$OUTD/tiny-b.h5" ] && break
+  sleep 0.05
+done
+if [ "$seen" = yes ] && scontrol requeue "$jb"; then
+  # Slurm holds a requeued job back for a while (BeginTime); release it now
+  for ((i = 0; i < 40; i++)); do
+    grep -q "JobState=PENDING" <<<"$(scontrol show job -o "$jb")" && break
+    sleep 0.25
+  done
+  scontrol update JobId="$jb" StartTime=now
+  if finish_ok "requeued job"; then
+    log=$OUTD/logs/tiny-b-$jb.out
+    if grep -q "attempt 2" "$log" && grep -q "removing .*tiny-b.h5.tmp" "$log" && grep -q "tiny-b.h5 complete" "$log"; then
+      pass "job $jb requeued mid-run: attempt 2 removed the leftover and finished (one log)"
+    else fail "job $jb requeued mid-run: attempt 2 removed the leftover and finished" "$(grep -v '^\[' "$log")"; fi
+    grep -qE "^tiny-b +succeeded +$jb " "$FIN_LOG" && pass "final table: the requeued model succeeded" ||
+      fail "final table: the requeued model succeeded" "$(tail -6 "$FIN_LOG")"
+  fi
+else
+  fail "requeue job $jb mid-run (temporary file seen: '$seen')" "$(ls "$OUTD")"
   wait_job "$FINISH" 120
 fi
 
