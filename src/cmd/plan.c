@@ -29,6 +29,8 @@ static void plan_usage(FILE *f) {
           "incomplete: an interrupted run's file). No weight is loaded: shapes come from the checkpoint's\n"
           "config.json when it is found, else from the built-in table of the ten models.\n"
           "  --format tsv      tab-separated, one header line, '-' for empty fields (used by slurm/submit)\n"
+          "  --format export-args  one model's export settings (options outside the config hash), one\n"
+          "                    --key=value per line, for `lensweep export` (used by slurm/finish.sbatch)\n"
           "  --check           exit 2 if a model still to run has no checkpoint or does not fit its GPUs\n"
           "  --write-configs   write each model's resolved configuration to <out_dir>/configs/<name>.yaml\n"
           "  --key value       any option (lensweep run --help), applied to every model, e.g. --slurm.partition gpu\n",
@@ -65,6 +67,29 @@ static char *write_resolved(const LwRunConfig *c) {
     return path;
 }
 
+// `--format export-args`: the settings `lensweep export` applies (every option that is not part
+// of the config hash, less where the run went and the Slurm/plan keys), one `--key=value` per line.
+// A finished model is skipped when only such settings changed; the export job passes these so the
+// files it writes follow the current configuration, not the one recorded when the model ran.
+static int print_export_args(LwSweep *sw) {
+    static const char *const NOT_EXPORT[] = {"name", "model_root", "out_dir", "tp_size", "device", "probes", NULL};
+    if (sw->n != 1)
+        lw_die(LW_EXIT_INPUT, "give one model config (e.g. <out_dir>/configs/<name>.yaml)",
+               "plan: --format export-args: %s holds %d models", sw->path, sw->n);
+    for (int i = 0; i < LW_N_OPTIONS; i++) {
+        const LwOption *o = &LW_OPTIONS[i];
+        if (o->flags & (LW_OPTF_HASHED | LW_OPTF_SWEEP_ONLY)) continue;
+        int skip = 0;
+        for (int k = 0; NOT_EXPORT[k]; k++) skip |= !strcmp(o->name, NOT_EXPORT[k]);
+        if (skip) continue;
+        char *v = config_value_text(&sw->models[0], o);
+        printf("--%s=%s\n", o->name, v);
+        free(v);
+    }
+    sweep_free(sw);
+    return 0;
+}
+
 int cmd_plan(int argc, char **argv) {
     const char *format = "table", *sweep_path = NULL;
     int check = 0, write_configs = 0;
@@ -89,12 +114,13 @@ int cmd_plan(int argc, char **argv) {
         plan_usage(stderr);
         return LW_EXIT_INPUT;
     }
-    if (strcmp(format, "table") && strcmp(format, "tsv"))
-        lw_die(LW_EXIT_INPUT, "use --format table or --format tsv", "plan: --format: unknown format '%s'", format);
+    if (strcmp(format, "table") && strcmp(format, "tsv") && strcmp(format, "export-args"))
+        lw_die(LW_EXIT_INPUT, "use --format table, tsv or export-args", "plan: --format: unknown format '%s'", format);
 
     LwSweep sw;
     LwError err = {0};
     if (sweep_load(sweep_path, n_over, over, &sw, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    if (!strcmp(format, "export-args")) return print_export_args(&sw);
     PlanRow *rows = xcalloc(sw.n, sizeof *rows);
     for (int i = 0; i < sw.n; i++)
         if (plan_model(&sw.models[i], &rows[i], &err)) lw_die_err(&err, LW_EXIT_INPUT);

@@ -700,6 +700,37 @@ static void print_value(FILE *f, const LwRunConfig *cfg, const LwOption *o) {
     }
 }
 
+char *config_value_text(const LwRunConfig *cfg, const LwOption *o) {
+    char *buf = NULL, b[64];
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    LW_ASSERT(f);
+    switch (o->type) {
+    case LW_OPT_STRING: fputs(*FIELD(cfg, o, char *) ? *FIELD(cfg, o, char *) : "", f); break;
+    case LW_OPT_STRING_LIST: {
+        const LwStrList *l = FIELD(cfg, o, LwStrList);
+        for (int i = 0; i < l->n; i++) fprintf(f, "%s%s", i ? "," : "", l->v[i]);
+        break;
+    }
+    case LW_OPT_INT_LIST: {
+        const LwIntList *l = FIELD(cfg, o, LwIntList);
+        for (int i = 0; i < l->n; i++) fprintf(f, "%s%ld", i ? "," : "", l->v[i]);
+        break;
+    }
+    case LW_OPT_FLOAT_LIST: {
+        const LwFloatList *l = FIELD(cfg, o, LwFloatList);
+        for (int i = 0; i < l->n; i++) {
+            config_format_double(b, sizeof b, l->v[i]);
+            fprintf(f, "%s%s", i ? "," : "", b);
+        }
+        break;
+    }
+    default: print_value(f, cfg, o); break; // bool, int, float: the same text as in YAML
+    }
+    fclose(f);
+    return buf;
+}
+
 static void print_options(FILE *f, const LwRunConfig *cfg, unsigned need_flags) {
     char section[64] = "";
     for (int i = 0; i < LW_N_OPTIONS; i++) {

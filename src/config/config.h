@@ -255,6 +255,9 @@ int config_from_args(LwRunConfig *cfg, int argc, char **argv, LwError *err);
 int config_finalize(LwRunConfig *cfg, LwError *err);
 // Writes the canonical resolved YAML (every option, then the probe set) to f.
 void config_print(FILE *f, const LwRunConfig *cfg);
+// The value of one option as `--name VALUE` takes it (lists comma-separated, strings bare);
+// config_apply_cli() reads it back to the same value. Returns a malloc'd string.
+char *config_value_text(const LwRunConfig *cfg, const LwOption *o);
 // One line per option: --name TYPE (default) [env] help.
 void config_print_help(FILE *f);
 void config_free(LwRunConfig *cfg);

@@ -7,7 +7,8 @@
 #  2. the sweep (one model with 2 ranks launched by srun, one found by its id under model_root,
 #     one in the Hugging Face cache layout) runs, is exported and reported; the last job's table
 #     says 3 succeeded;
-#  3. resubmitted: no model job at all, the table says 3 skipped, no HDF5 file is touched;
+#  3. resubmitted: no model job at all, the table says 3 skipped, no HDF5 file is touched; then
+#     with a changed threshold (applied by export): still no model job, but the exports follow it;
 #  4. one output deleted: only that model runs again;
 #  5. one model's measured settings changed (stale config): only that model runs again;
 #  6. a job killed mid-run (scancel) leaves no complete-looking file; resubmitting finishes it;
@@ -170,6 +171,21 @@ if finish_ok "resubmit"; then
     fail "resubmit: final table says 3 skipped" "$(tail -6 "$FIN_LOG")"
 fi
 [ "$(mtimes)" = "$before" ] && pass "resubmit: no HDF5 file touched" || fail "resubmit: no HDF5 file touched" "$before" "$(mtimes)"
+
+# ---------------------------------------------------------------------------- 3b. a threshold changed
+# copy_threshold is applied by export, not measured: nothing re-runs, the exports follow it
+grep -q '"copy_thresh": 0.95,' "$OUTD/output-tiny-a.json" && pass "exported with copy_threshold 0.95" ||
+  fail "exported with copy_threshold 0.95" "$(grep -o '"copy_thresh": [^,]*' "$OUTD/output-tiny-a.json")"
+sed -i 's/^device: cpu$/device: cpu\ncopy_threshold: 0.9/' "$SW"
+submit "$SW"
+[ -z "$SUBMITTED" ] && pass "threshold changed: no model job" || fail "threshold changed: no model job" "$SUB_OUT"
+if finish_ok "threshold changed"; then
+  for m in tiny-a tiny-b tiny-c; do
+    grep -q '"copy_thresh": 0.9,' "$OUTD/output-$m.json" && pass "$m re-exported with copy_threshold 0.9" ||
+      fail "$m re-exported with copy_threshold 0.9" "$(grep -o '"copy_thresh": [^,]*' "$OUTD/output-$m.json")"
+  done
+fi
+[ "$(mtimes)" = "$before" ] && pass "threshold changed: no HDF5 file touched" || fail "threshold changed: no HDF5 file touched"
 
 # ---------------------------------------------------------------------------- 4. one output deleted
 rm "$OUTD/tiny-b.h5"

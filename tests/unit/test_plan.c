@@ -250,6 +250,24 @@ TEST(resolved_config_keeps_the_hash) {
         CHECKF(!err.set, "%s", err.msg);
         CHECK_STR(c.config_hash, sw.models[i].config_hash);
         CHECK(c.positions == 3 && c.copy_margin == 0.2 && c.tp_size == sw.models[i].tp_size);
+        // config_value_text -> --key=value -> the same value, for every option
+        LwRunConfig d;
+        config_defaults(&d);
+        for (int k = 0; k < LW_N_OPTIONS; k++) {
+            char *v = config_value_text(&c, &LW_OPTIONS[k]);
+            char *arg = xasprintf("--%s=%s", LW_OPTIONS[k].name, v);
+            char *a[1] = {arg};
+            CHECKF(config_apply_cli(&d, 1, a, &err) == 0, "%s: %s", arg, err.msg);
+            free(arg);
+            free(v);
+        }
+        d.probe_set_inline = 1; // the probe set itself is not an option
+        probe_set_free(&d.probe_set);
+        probe_set_reference(&d.probe_set);
+        CHECK(config_finalize(&d, &err) == 0);
+        CHECK_STR(d.config_hash, c.config_hash);
+        CHECK(d.copy_margin == 0.2 && d.copy_strict_sweep.n == 4 && d.copy_strict_sweep.v[3] == 0.95);
+        config_free(&d);
         config_free(&c);
     }
     sweep_free(&sw);
