@@ -13,7 +13,9 @@
 #  5. one model's measured settings changed (stale config): only that model runs again;
 #  6. a job killed mid-run (scancel) leaves no complete-looking file; resubmitting finishes it;
 #  7. a job requeued mid-run (scontrol requeue: what a node failure or preemption does) starts
-#     again, removes the interrupted attempt's temporary file and finishes.
+#     again, removes the interrupted attempt's temporary file and finishes;
+#  8. a model whose run fails (truncated weights) is listed as failed with its job id, Slurm's
+#     state and the run's first error line; the last job exits 1.
 # The cluster is stopped at the end, also when a check fails (trap).
 #
 # Needs root and the Debian packages slurm-wlm and munge (tools/setup.sh installs them).
@@ -283,5 +285,25 @@ else
   fail "requeue job $jb mid-run (temporary file seen: '$seen')" "$(ls "$OUTD")"
   wait_job "$FINISH" 120
 fi
+
+# ---------------------------------------------------------------------------- 8. a run that fails
+# A checkpoint that is found (config.json) but truncated: the job fails; the last job's table names
+# the model, the job id, Slurm's state and the run's first error line.
+mk mistral 5 "$M/tiny-broken"
+truncate -s -1000 "$M/tiny-broken/model.safetensors"
+printf 'defaults: %s/configs/defaults.yaml\nmodel: %s\nout_dir: %s\ndevice: cpu\nskip_layers_m: [2]\nslurm:\n  request_gpus: false\n  cpus_per_task: 1\n' \
+  "$PWD" "$M/tiny-broken" "$OUTD" >"$TMP/cfg/tiny-broken.yaml"
+submit "$TMP/cfg/tiny-broken.yaml"
+jx=$SUBMITTED
+if [ -n "$FINISH" ] && wait_job "$FINISH" 120; then
+  FIN_LOG=$OUTD/logs/finish-tiny-broken-$FINISH.out
+  [ "$JOB_STATE $JOB_EXIT" = "FAILED 1:0" ] && pass "a failed model makes the last job exit 1" ||
+    fail "a failed model makes the last job exit 1" "$JOB_STATE $JOB_EXIT"
+  if grep -qE "^tiny-broken +failed +$jx +HDF5 todo; job FAILED 2:0; lensweep: error: .*model.safetensors" "$FIN_LOG" &&
+     grep -q "1 models: 0 succeeded, 1 failed, 0 skipped" "$FIN_LOG"; then
+    pass "final table: failed, job id, state and the run's first error line"
+  else fail "final table: failed, job id, state and the run's first error line" "$(tail -5 "$FIN_LOG" 2>/dev/null)"; fi
+  [ ! -e "$OUTD/tiny-broken.h5" ] && pass "no HDF5 file for the failed run" || fail "no HDF5 file for the failed run"
+else fail "submit a model with a broken checkpoint" "$SUB_OUT"; fi
 
 pass "whole Slurm test: $SECONDS s"
