@@ -58,7 +58,7 @@ static char *write_resolved(const LwRunConfig *c) {
     if (!f) lw_die(LW_EXIT_RUNTIME, "check that the run directory is writable", "%s: cannot create", tmp);
     fprintf(f, "# %s as resolved by `lensweep plan` from %s%s%s\n", c->name, c->config_path ? c->config_path : "?",
             c->sweep_path ? " in sweep " : "", c->sweep_path ? c->sweep_path : "");
-    config_print(f, c);
+    config_print_sourced(f, c);
     if (ferror(f) | fclose(f)) lw_die(LW_EXIT_RUNTIME, "check free disk space", "%s: write failed", tmp);
     if (rename(tmp, path)) lw_die(LW_EXIT_RUNTIME, "check permissions", "%s: cannot rename to %s", tmp, path);
     lw_cleanup_forget(tmp);

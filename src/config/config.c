@@ -731,11 +731,14 @@ char *config_value_text(const LwRunConfig *cfg, const LwOption *o) {
     return buf;
 }
 
-static void print_options(FILE *f, const LwRunConfig *cfg, unsigned need_flags) {
+// need_flags: only options with one of these flags (0 = all). sourced: only options not at their
+// built-in default, each followed by a comment naming where its value came from.
+static void print_options_sel(FILE *f, const LwRunConfig *cfg, unsigned need_flags, int sourced) {
     char section[64] = "";
     for (int i = 0; i < LW_N_OPTIONS; i++) {
         const LwOption *o = &LW_OPTIONS[i];
         if (need_flags && !(o->flags & need_flags)) continue;
+        if (sourced && (!cfg->src[i].where[0] || !strcmp(cfg->src[i].where, "default"))) continue;
         const char *dot = strchr(o->name, '.');
         const char *leaf = o->name;
         if (dot) {
@@ -748,8 +751,21 @@ static void print_options(FILE *f, const LwRunConfig *cfg, unsigned need_flags) 
         } else section[0] = 0;
         fprintf(f, "%s%s: ", dot ? "  " : "", leaf);
         print_value(f, cfg, o);
+        if (sourced) fprintf(f, "  # %s", cfg->src[i].where);
         fputc('\n', f);
     }
+}
+
+static void print_options(FILE *f, const LwRunConfig *cfg, unsigned need_flags) {
+    print_options_sel(f, cfg, need_flags, 0);
+}
+
+void config_print_sourced(FILE *f, const LwRunConfig *cfg) {
+    fprintf(f, "# lensweep %s resolved configuration; config_hash %s\n", LENSWEEP_VERSION, cfg->config_hash);
+    fprintf(f, "# options at their built-in defaults are left out; each other value names its source\n");
+    print_options_sel(f, cfg, 0, 1);
+    fprintf(f, "probe_set:  # %s\n", cfg->probe_set.source ? cfg->probe_set.source : "built-in");
+    probe_set_print(f, &cfg->probe_set, "  ");
 }
 
 void config_print(FILE *f, const LwRunConfig *cfg) {

@@ -255,6 +255,11 @@ int config_from_args(LwRunConfig *cfg, int argc, char **argv, LwError *err);
 int config_finalize(LwRunConfig *cfg, LwError *err);
 // Writes the canonical resolved YAML (every option, then the probe set) to f.
 void config_print(FILE *f, const LwRunConfig *cfg);
+// Like config_print, but only the options whose value did not come from the built-in defaults,
+// each with a comment naming its source ("configs/sweeps/x.yaml:12:3", "--tp_size (command
+// line)"), so a program reading it sees the same values set by the same places as the original
+// files (checks that spare built-in defaults spare them here too) and the same config hash.
+void config_print_sourced(FILE *f, const LwRunConfig *cfg);
 // The value of one option as `--name VALUE` takes it (lists comma-separated, strings bare);
 // config_apply_cli() reads it back to the same value. Returns a malloc'd string.
 char *config_value_text(const LwRunConfig *cfg, const LwOption *o);

@@ -241,7 +241,7 @@ TEST(resolved_config_keeps_the_hash) {
         char p[600];
         snprintf(p, sizeof p, "%s/resolved-%d.yaml", g_dir, i);
         FILE *f = fopen(p, "w");
-        config_print(f, &sw.models[i]);
+        config_print_sourced(f, &sw.models[i]);
         fclose(f);
         LwRunConfig c;
         char *argv[] = {p};
