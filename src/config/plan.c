@@ -151,6 +151,34 @@ static int compute_bytes_per_param(const LwRunConfig *c) {
     return c->slurm_request_gpus ? 2 : 4;
 }
 
+static const char *where_of(const LwRunConfig *cfg, const char *name) {
+    const LwOption *o = config_option_find(name);
+    return cfg->src[o - LW_OPTIONS].where;
+}
+
+// What `lensweep run` would refuse once it knows the model's shapes, refused here before a job is
+// queued (same rules as run's: top-k lists within the vocabulary; an explicitly set skip-layer m
+// at most the number of blocks, METRICS.md §19.6).
+static int check_against_shape(const LwRunConfig *cfg, const LwModelShape *s, LwError *err) {
+    static const char *const TOPK[] = {"topk_pure", "topk_records", "topk_records_other", "topk_final",
+                                       "topk_test_prompts", "topk_temperature", "prompt_topk", NULL};
+    const long vals[] = {cfg->topk_pure, cfg->topk_records, cfg->topk_records_other, cfg->topk_final,
+                         cfg->topk_test_prompts, cfg->topk_temperature, cfg->prompt_topk};
+    for (int i = 0; TOPK[i]; i++)
+        if (vals[i] > s->vocab)
+            return lw_err(err, "top-k lists are taken over the vocabulary; use a value up to its size",
+                          "%s: %s: %ld is larger than the vocabulary of %s (%ld ids; shapes from %s)", where_of(cfg, TOPK[i]),
+                          TOPK[i], vals[i], cfg->model, s->vocab, s->source);
+    const char *w = where_of(cfg, "skip_layers_m");
+    if (strcmp(w, "default"))
+        for (int i = 0; i < cfg->skip_layers_m.n; i++)
+            if (cfg->skip_layers_m.v[i] > s->n_layers)
+                return lw_err(err, "skip_layers_m values are block counts from the top, at most the number of blocks",
+                              "%s: skip_layers_m: %ld is beyond the %ld blocks of %s (shapes from %s)", w,
+                              cfg->skip_layers_m.v[i], s->n_layers, cfg->model, s->source);
+    return 0;
+}
+
 int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
     memset(row, 0, sizeof *row);
     row->cfg = cfg;
@@ -179,6 +207,8 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         row->have_shape = r;
     }
     if (!row->have_shape) row->have_shape = model_shape_builtin(cfg->model, &row->shape);
+
+    if (row->have_shape && check_against_shape(cfg, &row->shape, err)) return -1;
 
     row->weights_per_gpu_bytes = row->read_per_rank_bytes = -1;
     if (row->have_shape) {

@@ -42,10 +42,11 @@ typedef struct {
     char status_detail[512];    // e.g. "config_hash 1234... != 5678..." or why incomplete
 } PlanRow;
 
-// Fills row for one finalized model config (resolves its checkpoint on a copy of model_dir
-// state; a missing checkpoint is recorded, not an error). Returns 0, or -1 with err for an error
-// that makes the model impossible to run (a found config.json that is unreadable, or whose shapes
-// do not split over tp_size).
+// Fills row for one finalized model config (resolves its checkpoint into cfg->model_dir; a missing
+// checkpoint is recorded, not an error). Returns 0, or -1 with err for what makes the model
+// impossible to run, named at the config line that set it: a found config.json that is
+// unreadable, shapes that do not split over tp_size, a top-k larger than the vocabulary, an
+// explicit skip_layers_m beyond the model's blocks.
 int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err);
 
 // Status of <out_dir>/<name>.h5 against the expected config hash (see the top of this file).

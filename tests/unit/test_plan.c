@@ -227,6 +227,20 @@ TEST(sizes_from_config_json_and_status) {
     }
     CHECK_CONTAINS(err.msg, "tp_size: 4 is impossible");
     CHECK_CONTAINS(err.msg, "2 attention heads");
+    // what run would refuse once it knows the shapes, refused before anything is queued:
+    // skip-layer m = 3 of a 2-block model, a top-k of 101 over 100 vocabulary ids
+    char *cli4[] = {"--skip_layers_m", "2,3"};
+    memset(&err, 0, sizeof err);
+    CHECK(sweep_load(cfgp, 2, cli4, &sw, &err) == 0);
+    CHECK(plan_model(&sw.models[0], &r, &err) == -1);
+    sweep_free(&sw);
+    CHECK_CONTAINS(err.msg, "--skip_layers_m (command line): skip_layers_m: 3 is beyond the 2 blocks of org-tiny");
+    char *cli5[] = {"--topk_records", "101"};
+    memset(&err, 0, sizeof err);
+    CHECK(sweep_load(cfgp, 2, cli5, &sw, &err) == 0);
+    CHECK(plan_model(&sw.models[0], &r, &err) == -1);
+    sweep_free(&sw);
+    CHECK_CONTAINS(err.msg, "topk_records: 101 is larger than the vocabulary of org-tiny (100 ids");
 }
 
 TEST(resolved_config_keeps_the_hash) {
