@@ -44,6 +44,15 @@ if awk -F'\t' 'NR > 1 && ($8 != "-" || $11 != "00:15:00" || $14 != "yes" || $15 
   pass "tsv: empty fields are '-', time limit 15 min, fits, checkpoint '-'"
 else fail "tsv: empty fields are '-', time limit 15 min, fits, checkpoint '-'" "$OUT_TXT"; fi
 
+# `slurm/submit configs/models/<model>.yaml` re-runs one model of the sweep: same output file, same
+# config hash, same resources as in the sweep, so it resumes the sweep's run directory
+sweep_rows=$(awk -F'\t' 'NR > 1 { print $1, $2, $3, $11, $17, $19 }' <<<"$OUT_TXT")
+single_rows=$(for f in $(sed -n 's|^  - \.\./models/||p' "$SW"); do
+  "$LW" plan "configs/models/$f" --out "$OUTD" --format tsv | awk -F'\t' 'NR > 1 { print $1, $2, $3, $11, $17, $19 }'; done)
+if [ "$sweep_rows" = "$single_rows" ] && [ "$(wc -l <<<"$single_rows")" = 10 ]; then
+  pass "each model config alone plans exactly as in the sweep (name, ranks, time, output, config hash)"
+else fail "each model config alone plans exactly as in the sweep" "$(diff <(echo "$sweep_rows") <(echo "$single_rows"))"; fi
+
 expect_exit 2 "plan --check refuses missing checkpoints" -- "$LW" plan "$SW" --out "$OUTD" --check
 expect_grep "error: Qwen2.5-72B: .*Qwen/Qwen2.5-72B' not found; looked in" "--check names each missing model"
 expect_grep "hint: download the checkpoint" "--check gives a hint"
