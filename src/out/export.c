@@ -900,11 +900,13 @@ static void j_copy_thresholds(const Ex *e, JsonW *j) {
     if (any) {
         if (c->quirk_copy_stability_mixed) stab = "mixed";
         else {
-            int l95 = -1, l70 = -1;
-            for (int i = 0; i < s->n_sweep; i++) {
-                if (c->copy_strict_sweep.v[i] == c->copy_threshold) l95 = s->L_sweep[i];
-                if (fabs(c->copy_strict_sweep.v[i] - 0.70) < 1e-12) l70 = s->L_sweep[i];
+            // intended rule: the sweep's highest threshold (0.95) against its lowest (0.70)
+            int l95 = -1, l70 = -1, ihi = 0, ilo = 0;
+            for (int i = 1; i < s->n_sweep; i++) {
+                if (c->copy_strict_sweep.v[i] > c->copy_strict_sweep.v[ihi]) ihi = i;
+                if (c->copy_strict_sweep.v[i] < c->copy_strict_sweep.v[ilo]) ilo = i;
             }
+            if (s->n_sweep) { l95 = s->L_sweep[ihi]; l70 = s->L_sweep[ilo]; }
             if (l95 >= 0 && l70 >= 0) {
                 int d = abs(l95 - l70);
                 stab = (d <= 2 || d <= 0.05 * e->n) ? "stable" : (d >= 6 || d >= 0.15 * e->n) ? "fragile" : "mixed";
@@ -1725,11 +1727,18 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
         files[i].fn(&e, f);
         if (ferror(f) | fclose(f)) rc = lw_err(err, "check free disk space", "%s: write failed", tmp[i]);
     }
-    for (int i = 0; i < nfiles; i++) {
+    // rename in list order, the JSON (the file that marks a model as exported) last; on a failure
+    // the files already renamed by this call are removed again
+    int renamed = 0;
+    for (int i = 0; i < nfiles && !rc; i++) {
         if (!tmp[i]) continue;
-        if (!rc && rename(tmp[i], fin[i]))
+        if (rename(tmp[i], fin[i]))
             rc = lw_err(err, "check the output directory", "%s: cannot rename to %s: %s", tmp[i], fin[i], strerror(errno));
+        else renamed = i + 1;
     }
+    if (rc)
+        for (int i = 0; i < renamed; i++)
+            if (fin[i] && tmp[i]) unlink(fin[i]);
     for (int i = 0; i < nfiles; i++) {
         if (!tmp[i]) continue;
         if (rc) unlink(tmp[i]);
