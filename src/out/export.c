@@ -1718,7 +1718,11 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     if (lw_mkdir_p(out_dir, err)) rc = -1;
     for (int i = 0; i < nfiles && !rc; i++) {
         if (files[i].sidecar && !cfg->sidecars) continue;
-        if (files[i].fn == write_window && !e.sums) continue;
+        if (files[i].fn == write_window) { // written when any window rows exist (OUTPUTS.md §1)
+            int rows = 0;
+            for (int k = 0; k < run->n_passes; k++) rows += e.sums[k].n_checked;
+            if (!rows) continue;
+        }
         fin[i] = xasprintf("%s/%s", out_dir, files[i].name);
         tmp[i] = xasprintf("%s/.%s.tmp.%ld", out_dir, files[i].name, (long)getpid());
         lw_cleanup_unlink_on_fail(tmp[i]);
