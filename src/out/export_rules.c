@@ -233,7 +233,7 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
         const double *pr = x->top_probs + (size_t)L * K, *lg = x->top_logits + (size_t)L * K;
         int t1 = ids[0];
         r->top1[L] = t1;
-        r->top1_raw[L] = w->top_ids[(size_t)L * w->K];
+        r->top1_raw[L] = w->present ? w->top_ids[(size_t)L * w->K] : -1;
         r->p_top1[L] = pr[0];
         float s5 = 0;
         double sd = 0;
@@ -279,10 +279,14 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
             r->copy_sweep[(size_t)L * nsw + i] = ex_copy_strict(hist + hlen - kk, kk, p->ctx_ids, p->Tc, p1, p2,
                                                                 c->copy_strict_sweep.v[i], c->copy_margin, wsp);
         // raw vs norm (§8.3, §15)
+        r->jac_consec[L] = L ? ex_jaccard(ids, kj, x->top_ids + (size_t)(L - 1) * K, kj) : NAN;
+        if (!w->present) {
+            r->jac_raw_norm[L] = r->jac10_raw_norm[L] = r->spearman_raw_norm[L] = NAN;
+            continue;
+        }
         const int *rids = w->top_ids + (size_t)L * w->K;
         int kr = w->K < kj ? w->K : kj;
         r->jac_raw_norm[L] = ex_jaccard(ids, kj, rids, kr);
-        r->jac_consec[L] = L ? ex_jaccard(ids, kj, x->top_ids + (size_t)(L - 1) * K, kj) : NAN;
         r->jac10_raw_norm[L] = ex_jaccard(ids, K < 10 ? K : 10, rids, w->K < 10 ? w->K : 10);
         double xs[50], ys[50];
         for (int i = 0; i < kj; i++) { xs[i] = i + 1; ys[i] = w->ranks_of_norm_top50[(size_t)L * 50 + i]; if (ys[i] < 0) ys[i] = (double)run->vocab; }
@@ -338,7 +342,7 @@ void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, c
 #undef STRONG
     FIRST(s->gap_ge_05, r->answer_logit_gap[L] >= 0.5);
     FIRST(s->gap_ge_10, r->answer_logit_gap[L] >= 1.0);
-    FIRST(s->L_semantic_raw, p->raw.answer_rank[L] == 1);
+    FIRST(s->L_semantic_raw, p->raw.present && p->raw.answer_rank[L] == 1);
     s->first_rank_le_5 = s->first_rank_le_10 = s->first_kl_le_1 = -1;
     for (int i = 0; i < s->n_rank; i++) {
         if (c->rank_milestones.v[i] == 5) s->first_rank_le_5 = s->first_rank[i];

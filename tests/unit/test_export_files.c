@@ -407,6 +407,36 @@ TEST(thresholds_and_quirks_are_options) {
     free(out2);
 }
 
+TEST(norm_lens_only_run) {
+    // a run with lenses: [norm] has no /lens/raw: the raw sidecars are not written, the JSON keeps
+    // every key with the raw-lens values null
+    ExRun run;
+    fx_make(&run);
+    char *h5 = xasprintf("%s/normonly/Tiny-Model.h5", tmpdir), *dir = xasprintf("%s/normonly", tmpdir);
+    char *cmd = xasprintf("mkdir -p %s", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    FxWriteOpts o = {0};
+    o.omit_raw = 1;
+    fx_write(&run, h5, &o);
+    ex_run_free(&run);
+    cmd = xasprintf("bin/lensweep export %s", h5);
+    char *err = NULL;
+    CHECKF(sh(cmd, &err) == 0, "%s", err);
+    CHECK(count_files(dir, "rawlens") == 0 && count_files(dir, "artifact-audit") == 0);
+    CHECK(count_files(dir, "-pure-next-token.csv") == 1 && count_files(dir, "-milestones.csv") == 1);
+    char *jp = xasprintf("%s/output-Tiny-Model.json", dir);
+    json_error_t je;
+    json_t *j = json_load_file(jp, 0, &je);
+    CHECK(j != NULL);
+    json_t *d = json_object_get(j, "diagnostics");
+    CHECK(json_is_null(json_object_get(json_object_get(d, "raw_lens_full"), "max_kl_norm_vs_raw_bits")));
+    CHECK_STR(json_string_value(json_object_get(json_object_get(d, "confirmed_semantics"), "confirmed_source")), "none");
+    CHECK(json_is_null(json_object_get(json_object_get(json_object_get(j, "evaluation_pack"), "citations"), "files")) == 0);
+    json_decref(j);
+    free(jp); free(err); free(cmd); free(h5); free(dir);
+}
+
 // ---------------------------------------------------------------------------- bad input
 
 static void expect_bad(const char *name, const FxWriteOpts *o, const char *needle) {
@@ -545,6 +575,7 @@ int main(void) {
     RUN(fixture_pure_values);
     RUN(fixture_milestones_audit_json);
     RUN(thresholds_and_quirks_are_options);
+    RUN(norm_lens_only_run);
     RUN(bad_input_files);
     RUN(failed_rename_leaves_nothing_complete);
     RUN(mktiny_run_export);
