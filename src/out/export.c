@@ -102,8 +102,8 @@ static void derive(Ex *e) {
     for (int i = 0; i < MAXF; i++) e->fact_orig[i] = e->fact_nf[i] = -1;
     for (int i = 0; i < run->n_passes; i++) {
         const ExPass *p = P(e, i);
-        ex_rows_build(c, run, p, &e->cc, &e->rows[i]);
-        ex_summary_build(c, run, p, &e->rows[i], &e->cc, &e->sums[i]);
+        ex_rows_build(c, run, p, &p->norm, &p->raw, &e->cc, &e->rows[i]);
+        ex_summary_build(c, run, p, &p->norm, &e->rows[i], &e->cc, &e->sums[i]);
         if (!strcmp(p->prompt_id, "ctl")) { if (e->ctl < 0) e->ctl = i; }
         else if (p->fact_index >= 0 && p->fact_index < MAXF) {
             if (!strcmp(p->variant, "orig")) e->fact_orig[p->fact_index] = i;

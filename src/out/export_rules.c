@@ -197,11 +197,13 @@ static int trimmed_eq(const char *tok, const char *ans) {
     return strlen(ans) == n && !memcmp(start, ans, n);
 }
 
-void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExCopyCols *cc, ExRows *r) {
+void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExNext *w_in,
+                   const ExCopyCols *cc, ExRows *r) {
     memset(r, 0, sizeof *r);
     int L1 = (int)run->n_layers + 1;
     r->L1 = L1;
-    const ExNext *x = &p->norm, *w = &p->raw;
+    static const ExNext absent;
+    const ExNext *w = w_in ? w_in : &absent;
     int K = x->K;
     r->top1 = NEWI(L1); r->top1_raw = NEWI(L1);
     r->p_top1 = NEWD(L1); r->p_top5 = NEWD(L1); r->rest_mass = NEWD(L1); r->amu = NEWD(L1);
@@ -309,12 +311,11 @@ void ex_rows_free(ExRows *r) {
 
 #define FIRST(var, cond) do { var = -1; for (int L = 0; L < L1; L++) if (cond) { var = L; break; } } while (0)
 
-void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExRows *r,
+void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExRows *r,
                       const ExCopyCols *cc, ExSummary *s) {
     memset(s, 0, sizeof *s);
     (void)run;
     int L1 = r->L1;
-    const ExNext *x = &p->norm;
     FIRST(s->L_copy, r->copy[(size_t)L * cc->n]); // column 0 = copy_collapse
     FIRST(s->L_copy_H, r->entropy_collapse[L]);
     FIRST(s->L_semantic, r->is_answer[L]);
