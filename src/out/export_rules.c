@@ -75,6 +75,14 @@ int ex_wsp(const char *s) {
     return all_ws_or_marker || all_ws_or_punct;
 }
 
+int ex_token_wsp(const ExRun *run, int id) {
+    if (id < 0 || id >= run->V) return 1;
+    const char *s = run->decoded[id];
+    // the byte 0x00: "<0x00>" (SentencePiece byte fallback) or "Ā" (byte-level BPE)
+    if (!s[0] && run->pieces && (!strcmp(run->pieces[id], "<0x00>") || !strcmp(run->pieces[id], "\xc4\x80"))) return 0;
+    return ex_wsp(s);
+}
+
 int ex_contig_subseq(const int *win, int k, const int *seq, int n) {
     if (k <= 0) return 0;
     for (int i = 0; i + k <= n; i++) {
@@ -222,7 +230,7 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
     r->prompt_vocab = NEWI(p->Tc + 1);
     for (int i = 0; i < p->Tc; i++) {
         int id = p->ctx_ids[i];
-        if (in_list(id, r->prompt_vocab, r->n_prompt_vocab) || ex_wsp(run->decoded[id])) continue;
+        if (in_list(id, r->prompt_vocab, r->n_prompt_vocab) || ex_token_wsp(run, id)) continue;
         r->prompt_vocab[r->n_prompt_vocab++] = id;
     }
     double inv_v = 1.0 / (double)run->vocab;
@@ -269,7 +277,7 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
         if (hlen == 3) { hist[0] = hist[1]; hist[1] = hist[2]; hlen = 2; }
         hist[hlen++] = t1;
         int kk = kwin < hlen ? kwin : hlen;
-        int wsp = t1 < 0 || ex_wsp(run->decoded[t1]);
+        int wsp = ex_token_wsp(run, t1);
         double p1 = pr[0], p2 = K > 1 ? pr[1] : 0;
         for (int i = 0; i < cc->n_strict; i++)
             r->copy[(size_t)L * cc->n + i] =

@@ -497,6 +497,21 @@ TEST(failed_rename_leaves_nothing_complete) {
 
 // ---------------------------------------------------------------------------- real run
 
+// diagnostics.copy_mask depends only on the tokenizer (the single-id decode of every id, M§2.4):
+// a tiny model with a reference model's real tokenizer must give the reference's copy_mask.
+static void check_copy_mask(const char *ours_json, const char *ref_model) {
+    char *rp = refpath(ref_model);
+    json_error_t je;
+    json_t *a = json_load_file(ours_json, 0, &je), *b = json_load_file(rp, 0, &je);
+    json_t *ma = json_object_get(json_object_get(a, "diagnostics"), "copy_mask");
+    json_t *mb = json_object_get(json_object_get(b, "diagnostics"), "copy_mask");
+    CHECKF(ma && mb && json_equal(ma, mb), "copy_mask differs from %s: size %lld vs %lld", ref_model,
+           json_integer_value(json_object_get(ma, "size")), json_integer_value(json_object_get(mb, "size")));
+    json_decref(a);
+    json_decref(b);
+    free(rp);
+}
+
 static long h5_len(const char *file, const char *path) {
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     hsize_t d[4] = {0};
@@ -550,6 +565,7 @@ TEST(mktiny_run_export) {
     csv_table_free(&t);
     free(w);
     char *jp = xasprintf("%s/output-tiny.json", dir);
+    check_copy_mask(jp, "output-Mistral-7B-v0.1.json");
     conditional_ok = 1;
     check_json_keys(jp);
     conditional_ok = 0;
@@ -559,6 +575,23 @@ TEST(mktiny_run_export) {
     err = NULL;
     CHECK(sh(cmd, &err) == 0);
     free(err); free(cmd); free(h5); free(dir);
+}
+
+TEST(copy_mask_qwen3_with_padding_rows) {
+    // Qwen3: 151936 unembedding rows, fewer tokenizer ids; the padding rows decode to "" (WSP)
+    char *tok = xasprintf("%s/tokenizers/qwen3/tokenizer.json", shared_dir());
+    char *cmd = xasprintf("bin/lensweep mktiny --family qwen3 --seed 3 --vocab 151936 --out %s/q3 --tokenizer %s && "
+                          "bin/lensweep run --model %s/q3 --out %s/q3run && bin/lensweep export %s/q3run/q3.h5",
+                          tmpdir, tok, tmpdir, tmpdir, tmpdir);
+    char *err = NULL;
+    int rc = sh(cmd, &err);
+    CHECKF(rc == 0, "exit %d: %s", rc, err);
+    if (!rc) {
+        char *jp = xasprintf("%s/q3run/output-q3.json", tmpdir);
+        check_copy_mask(jp, "output-Qwen3-8B.json");
+        free(jp);
+    }
+    free(err); free(cmd); free(tok);
 }
 
 int main(void) {
@@ -579,6 +612,7 @@ int main(void) {
     RUN(bad_input_files);
     RUN(failed_rename_leaves_nothing_complete);
     RUN(mktiny_run_export);
+    RUN(copy_mask_qwen3_with_padding_rows);
     char *cmd = xasprintf("rm -rf %s", tmpdir);
     if (system(cmd)) {}
     free(cmd);
