@@ -283,7 +283,7 @@ static void derive(Ex *e) {
     e->gs_min = NAN;
     for (int i = 0; i < 3; i++) {
         int L = gsc[i].layer;
-        if (L < 0 || L > n || p0->first_id < 0) continue;
+        if (L < 0 || L > n || p0->first_id < 0 || x->n_scales < 1) continue;
         int k = e->n_gs++;
         e->gs[k] = gsc[i];
         int S = x->n_scales, nu = 0, nt = 0, nb = 0;

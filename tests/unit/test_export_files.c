@@ -439,9 +439,12 @@ TEST(norm_lens_only_run) {
 
 // ---------------------------------------------------------------------------- bad input
 
+static int fx_bad_id; // plant an id outside the vocabulary
+
 static void expect_bad(const char *name, const FxWriteOpts *o, const char *needle) {
     ExRun run;
     fx_make(&run);
+    if (fx_bad_id) run.passes[3].norm.top_ids[7] = 999;
     char *h5 = xasprintf("%s/bad/Tiny-Model.h5", tmpdir);
     char *dir = xasprintf("%s/bad", tmpdir);
     char *cmd = xasprintf("rm -rf %s && mkdir -p %s", dir, dir);
@@ -473,6 +476,13 @@ TEST(bad_input_files) {
     FxWriteOpts o4 = {0};
     o4.omit_dataset = "/vocab/decoded";
     expect_bad("missing vocabulary", &o4, "/vocab/decoded");
+    FxWriteOpts o5 = {0};
+    o5.short_dataset = "/lens/raw/ctl_orig/next/js_divergence";
+    expect_bad("wrong shape", &o5, "/lens/raw/ctl_orig/next/js_divergence: dimension 0 is 4, expected 5");
+    FxWriteOpts o6 = {0};
+    fx_bad_id = 1;
+    expect_bad("id outside the vocabulary", &o6, "/lens/norm/pos_no_filler_1/next/top_ids: id outside the vocabulary");
+    fx_bad_id = 0;
     // not an HDF5 file at all
     char *p = xasprintf("%s/notes.h5", tmpdir);
     lw_write_file(p, "hello", 5, &(LwError){0});
