@@ -1754,6 +1754,14 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     if (rc)
         for (int i = 0; i < renamed; i++)
             if (fin[i] && tmp[i]) unlink(fin[i]);
+    // a file of this model's set that this export did not write (sidecars off, no raw lens) is
+    // stale: it would describe other thresholds than the new JSON
+    for (int i = 0; i < nfiles && !rc; i++) {
+        if (tmp[i]) continue;
+        char *stale = xasprintf("%s/%s", out_dir, files[i].name);
+        unlink(stale);
+        free(stale);
+    }
     for (int i = 0; i < nfiles; i++) {
         if (!tmp[i]) continue;
         if (rc) unlink(tmp[i]);

@@ -388,7 +388,7 @@ static int read_all(Rd *r, ExRun *run) {
         return lw_err(r->err, "this lensweep reads schema 1; export with the lensweep version that wrote the file",
                       "%s: attribute 'schema_version': is %ld, this build reads %d", r->path, ver, EX_SCHEMA_VERSION);
     long complete = 0;
-    if (attr_long(r, "/", "complete", &complete))
+    if (H5Aexists(r->file, "complete") <= 0 || attr_long(r, "/", "complete", &complete))
         return lw_err(r->err, "the run did not finish (killed or failed); re-run `lensweep run` for this model",
                       "%s: attribute 'complete': missing (unfinished run)", r->path);
     if (complete != 1)

@@ -404,6 +404,10 @@ TEST(thresholds_and_quirks_are_options) {
     CHECK_STR(json_string_value(json_object_get(json_object_get(json_object_get(j, "diagnostics"), "copy_thresholds"), "stability")), "stable");
     json_decref(j);
     free(jp);
+    // re-export without sidecars: the sidecars of the previous export are removed (stale)
+    fx_export("--no-sidecars", out2);
+    CHECK(count_files(out2, "rawlens") == 0 && count_files(out2, "milestones") == 0 && count_files(out2, "artifact") == 0);
+    CHECK(count_files(out2, "-pure-next-token.csv") == 1 && count_files(out2, "-records.csv") == 1);
     free(out2);
 }
 
