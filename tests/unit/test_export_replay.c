@@ -164,6 +164,7 @@ static void build(ExRun *run) {
         x->delta_resid_cos = nd(NL); x->raw_resid_norm = nd(NL); x->max_abs_logit = nd(NL); x->min_prob = nd(NL);
         x->nonfinite = ni(NL, 0); x->repeat_rank_dev = ni(NL, 0); x->repeat_top1_flip = ni(NL, 0);
         x->n_scales = 4; x->scales = nd(4); x->scaled_p_answer = nd(NL * 4);
+        x->scales[0] = 0.9; x->scales[1] = 0.95; x->scales[2] = 1.05; x->scales[3] = 1.1;
         x->n_temps = 1; x->temps = nd(1); x->last_temp_kl = nd(1);
         w->kl_norm_vs_raw_bits = nd(NL); w->kl_raw_to_norm_bits = nd(NL); w->js_divergence = nd(NL);
         w->l1_prob_diff = nd(NL); w->ranks_of_norm_top50 = ni(NL * 50, 1);
@@ -178,6 +179,9 @@ static void build(ExRun *run) {
                 x->top_probs[L * 5 + k] = D(&pure, r, c2);
             }
             x->entropy_bits[L] = D(&pure, r, "entropy");
+            // softmax(s·z)[a] is not in the files; P[a] itself stands in (the uniform-margin gate is
+            // far from its threshold at every reference target, so the 4 scales agree with s = 1)
+            for (int k = 0; k < 4; k++) x->scaled_p_answer[L * 4 + k] = D(&pure, r, "p_answer");
             x->p_answer[L] = D(&pure, r, "p_answer");
             x->answer_rank[L] = I(&pure, r, "answer_rank");
             x->kl_to_final_bits[L] = D(&pure, r, "kl_to_final_bits");
@@ -384,7 +388,7 @@ TEST(json_norm_summaries_equal_reference) {
         "diagnostics|micro_suite|aggregates|L_semantic_norm_median", "diagnostics|micro_suite|aggregates|L_semantic_norm_iqr",
         "diagnostics|micro_suite|aggregates|n_missing", "diagnostics|micro_suite|aggregates|L_semantic_margin_ok_norm_median",
         "diagnostics|micro_suite|citations", "evaluation_pack|norm_trajectory", "evaluation_pack|entropy",
-        "evaluation_pack|milestones|L_semantic_norm", "copy_flag_columns",
+        "evaluation_pack|milestones|L_semantic_norm", "copy_flag_columns", "diagnostics|gate_stability_small_scale",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) cmp_json(paths[i]);
 }
