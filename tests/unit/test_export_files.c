@@ -588,6 +588,13 @@ TEST(mktiny_run_export) {
     cmd = xasprintf("bin/lensweep report %s --format md --out %s/r.md", dir, tmpdir);
     err = NULL;
     CHECK(sh(cmd, &err) == 0);
+    char *md = xasprintf("%s/r.md", tmpdir);
+    size_t n;
+    LwError e2 = {0};
+    char *text = lw_read_file(md, &n, &e2);
+    CHECKF(text && strstr(text, "| tiny | ok | 3 |"), "the report does not list the model as ok");
+    free(text);
+    free(md);
     free(err); free(cmd); free(h5); free(dir);
 }
 
