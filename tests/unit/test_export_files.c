@@ -441,6 +441,39 @@ TEST(norm_lens_only_run) {
     free(jp); free(err); free(cmd); free(h5); free(dir);
 }
 
+TEST(gemma_like_last_layer_kl_warns) {
+    // Gemma-2-9B-like head mismatch (M§9): KL(P_n || P_final) = 1.0128875226902398 bits, best
+    // temperature brings it to 0.34989104995242076 -> warn (>= 0.25), reason listed first
+    ExRun run;
+    fx_make(&run);
+    ExNext *x = &run.passes[0].norm;
+    x->kl_to_final_bits[FX_N] = 1.0128875226902398;
+    x->kl_to_final_bits[3] = 2.0; // no layer <= 1.0 bit any more
+    for (int i = 0; i < 25; i++) x->last_temp_kl[i] = 0.34989104995242076 + (i == 17 ? 0 : 0.5);
+    char *dir = xasprintf("%s/gemma", tmpdir), *h5 = xasprintf("%s/gemma/Tiny-Model.h5", tmpdir);
+    char *cmd = xasprintf("mkdir -p %s", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    fx_write(&run, h5, NULL);
+    double t17 = x->temps[17];
+    ex_run_free(&run);
+    cmd = xasprintf("bin/lensweep export %s", h5);
+    char *err = NULL;
+    CHECKF(sh(cmd, &err) == 0, "%s", err);
+    char *jp = xasprintf("%s/output-Tiny-Model.json", dir);
+    json_error_t je;
+    json_t *j = json_load_file(jp, 0, &je), *d = json_object_get(j, "diagnostics");
+    json_t *ll = json_object_get(d, "last_layer_consistency");
+    CHECK(json_is_true(json_object_get(ll, "warn_high_last_layer_kl")));
+    CHECK(json_real_value(json_object_get(ll, "temp_est")) == t17);
+    CHECK_NEAR(json_real_value(json_object_get(json_object_get(ll, "gates"), "delta_kl_temp_bits")), 0.662996472737819, 1e-15);
+    CHECK(json_is_null(json_object_get(d, "first_kl_below_1.0")));
+    json_t *rs = json_object_get(json_object_get(j, "measurement_guidance"), "reasons");
+    CHECK_STR(json_string_value(json_array_get(rs, 0)), "warn_high_last_layer_kl");
+    json_decref(j);
+    free(jp); free(err); free(cmd); free(h5); free(dir);
+}
+
 // ---------------------------------------------------------------------------- bad input
 
 static int fx_bad_id; // plant an id outside the vocabulary
@@ -630,6 +663,7 @@ int main(void) {
     RUN(fixture_milestones_audit_json);
     RUN(thresholds_and_quirks_are_options);
     RUN(norm_lens_only_run);
+    RUN(gemma_like_last_layer_kl_warns);
     RUN(bad_input_files);
     RUN(failed_rename_leaves_nothing_complete);
     RUN(mktiny_run_export);
