@@ -245,10 +245,21 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
         r->top1[L] = t1;
         r->top1_raw[L] = w->present ? w->top_ids[(size_t)L * w->K] : -1;
         r->p_top1[L] = pr[0];
-        float s5 = 0;
-        double sd = 0;
-        for (int i = 0; i < 5 && i < K; i++) { s5 += (float)pr[i]; sd += pr[i]; }
+        // fp32 sum in the order torch's vectorized CPU reduction uses for 5 values (4 lanes, the
+        // 5th folded into lane 0, then the lanes in order): ((p1 + p5) + p2) + p3) + p4 — this
+        // order reproduces every p_top5 cell of the reference CSVs (6193 rows, all sidecars)
+        float s5;
+        if (K >= 5) {
+            s5 = (float)pr[0] + (float)pr[4];
+            s5 += (float)pr[1];
+            s5 += (float)pr[2];
+            s5 += (float)pr[3];
+        } else {
+            s5 = 0;
+            for (int i = 0; i < K; i++) s5 += (float)pr[i];
+        }
         r->p_top5[L] = s5;
+        double sd;
         int np = (int)(c->topk_pure < K ? c->topk_pure : K);
         sd = 0;
         for (int i = 0; i < np; i++) sd += pr[i];
