@@ -37,10 +37,23 @@ void lens_local_sums(const LensDist *d, int vl, float m, double *S, double *E) {
     *E = e;
 }
 
+// Every transform is non-decreasing in z (positive factors; tanh), so max x = x(max z): the max
+// pass runs once per distinct logit row (temperature grids share one row across many dists).
 void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out) {
     float *m = xmalloc(sizeof(float) * (n ? n : 1));
     double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
-    for (int r = 0; r < n; r++) m[r] = lens_local_max(&d[r], sh->vl);
+    const float *last_z = NULL;
+    float last_max = -INFINITY;
+    for (int r = 0; r < n; r++) {
+        int monotone = d[r].xf == LX_IDENT || d[r].a > 0;
+        if (!monotone) { m[r] = lens_local_max(&d[r], sh->vl); continue; }
+        if (d[r].z != last_z) {
+            LensDist raw = lens_dist(d[r].z);
+            last_max = lens_local_max(&raw, sh->vl);
+            last_z = d[r].z;
+        }
+        m[r] = isinf(last_max) && last_max < 0 ? last_max : lens_x(&d[r], last_max);
+    }
     allreduce_max_f32(sh, m, n);
     for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
     allreduce_sum_f64(sh, se, 2 * (size_t)n);
@@ -125,9 +138,14 @@ void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nr
 // ---------------------------------------------------------------------------- pair sums
 
 // ln(p + ε) for p = exp(lp): above 2^24·ε the fp32 sum p + ε rounds to p, so the guarded log is
-// ln p = lp (up to one rounding of lp), saving a logf per element; below, the guard matters.
-static inline float guarded_log(float p, float lp) {
-    return p > 1.7e-23f ? lp : logf(p + LENS_EPS);
+// ln p = lp (up to one rounding of lp) — true whenever lp > -52 (p > 2.6e-23). Below, the guard
+// matters and is evaluated as written. Saves a logf (and often the expf) per element.
+static inline float guarded_log(float lp) {
+    return lp > -52.0f ? lp : logf(expf(lp) + LENS_EPS);
+}
+
+static int same_dist(const LensDist *a, const LensNorm *na, const LensDist *b, const LensNorm *nb) {
+    return a->z == b->z && a->xf == b->xf && a->a == b->a && a->b == b->b && na->lse_f == nb->lse_f;
 }
 
 void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
@@ -136,22 +154,39 @@ void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const
     double *acc = xcalloc((size_t)n * NS + 1, sizeof(double));
     int need_q = (what & ~(unsigned)LP_HP) != 0;
     LW_ASSERT(!need_q || (Q && nQ));
+    int need_p = (what & (LP_KL_PQ | LP_L1 | LP_SUMS | LP_HP)) != 0;
+    // q and ln(q + ε) are cached while consecutive rows share the same Q (P_final of a pass)
+    float *qv = need_q ? xmalloc(sizeof(float) * (sh->vl ? sh->vl : 1)) : NULL;
+    float *lqv = need_q ? xmalloc(sizeof(float) * (sh->vl ? sh->vl : 1)) : NULL;
+    int cached = -1;
     for (int r = 0; r < n; r++) {
         double kl_pq = 0, kl_qp = 0, l1 = 0, sp = 0, sq = 0, hp = 0, hq = 0, ce = 0;
-        const LensDist *pd = &P[r], *qd = need_q ? &Q[r] : NULL;
-        for (int v = 0; v < sh->vl; v++) {
-            float xp = lens_x(pd, pd->z[v]) - nP[r].lse_f, p = expf(xp);
-            float lp = guarded_log(p, xp);
-            if (what & LP_HP) hp -= (double)p * lp;
-            if (!qd) continue;
-            float xq = lens_x(qd, qd->z[v]) - nQ[r].lse_f, q = expf(xq);
-            float lq = guarded_log(q, xq);
-            if (what & LP_KL_PQ) kl_pq += (double)(p * (lp - lq));
-            if (what & LP_KL_QP) kl_qp += (double)(q * (lq - lp));
-            if (what & LP_L1) l1 += fabsf(p - q);
-            if (what & LP_SUMS) { sp += p; sq += q; }
-            if (what & LP_HQ) hq -= (double)q * lq;
-            if (what & LP_CE_QP) ce -= (double)q * lp;
+        const LensDist *pd = &P[r];
+        if (need_q && (cached < 0 || !same_dist(&Q[r], &nQ[r], &Q[cached], &nQ[cached]))) {
+            for (int v = 0; v < sh->vl; v++) {
+                float xq = lens_x(&Q[r], Q[r].z[v]) - nQ[r].lse_f;
+                qv[v] = expf(xq);
+                lqv[v] = guarded_log(xq);
+            }
+            cached = r;
+        }
+        const float lse = nP[r].lse_f;
+        if (what == LP_CE_QP) { // the calibration grid: no exp of P needed at all
+            for (int v = 0; v < sh->vl; v++) ce -= (double)qv[v] * guarded_log(lens_x(pd, pd->z[v]) - lse);
+        } else {
+            for (int v = 0; v < sh->vl; v++) {
+                float xp = lens_x(pd, pd->z[v]) - lse;
+                float lp = guarded_log(xp), p = need_p ? expf(xp) : 0.0f;
+                if (what & LP_HP) hp -= (double)p * lp;
+                if (!need_q) continue;
+                float q = qv[v], lq = lqv[v];
+                if (what & LP_KL_PQ) kl_pq += (double)(p * (lp - lq));
+                if (what & LP_KL_QP) kl_qp += (double)(q * (lq - lp));
+                if (what & LP_L1) l1 += fabsf(p - q);
+                if (what & LP_SUMS) { sp += p; sq += q; }
+                if (what & LP_HQ) hq -= (double)q * lq;
+                if (what & LP_CE_QP) ce -= (double)q * lp;
+            }
         }
         double *a = acc + (size_t)r * NS;
         a[0] = kl_pq; a[1] = kl_qp; a[2] = l1; a[3] = sp; a[4] = sq; a[5] = hp; a[6] = hq; a[7] = ce;
@@ -163,6 +198,8 @@ void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const
                             .h_p = a[5], .h_q = a[6], .ce_qp = a[7]};
     }
     free(acc);
+    free(qv);
+    free(lqv);
 }
 
 void lens_js(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
@@ -175,7 +212,7 @@ void lens_js(const LensShard *sh, const LensDist *P, const LensNorm *nP, const L
             float xq = lens_x(&Q[r], Q[r].z[v]) - nQ[r].lse_f, q = expf(xq);
             float m = 0.5f * (p + q) * inv;
             float lm = logf(m + LENS_EPS);
-            s += 0.5 * (double)(p * (guarded_log(p, xp) - lm)) + 0.5 * (double)(q * (guarded_log(q, xq) - lm));
+            s += 0.5 * (double)(p * (guarded_log(xp) - lm)) + 0.5 * (double)(q * (guarded_log(xq) - lm));
         }
         js_nats[r] = s;
     }
