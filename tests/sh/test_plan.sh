@@ -108,6 +108,11 @@ expect_exit 0 "submit --dry-run of one model config" -- slurm/submit configs/mod
 expect_grep "^sbatch .*--job-name=lw-Meta-Llama-3-70B .*--nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=8 --time=00:15:00 --gpus-per-task=1 --account=proj " \
   "single model: 2 ranks (TP 2), one GPU per rank"
 
+# boolean options stand alone anywhere on the line (the option table says which are booleans)
+expect_exit 0 "submit: boolean flags before and after the config" -- slurm/submit --no-sidecars \
+  configs/models/Meta-Llama-3-70B.yaml --keep_residuals --dry-run --seed 7 --out "$OUTD"
+expect_grep "^sbatch .*lw-Meta-Llama-3-70B" "  ... and the model is submitted"
+
 # ---------------------------------------------------------------------------- bad input
 printf 'models:\n  - %s/configs/models/Qwen3-8B.yaml\n  - nope.yaml\n' "$PWD" >"$TMP/bad.yaml"
 expect_exit 2 "submit: a sweep naming a missing model config" -- slurm/submit "$TMP/bad.yaml" --dry-run
