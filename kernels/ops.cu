@@ -7,8 +7,9 @@
 // fp32 output, not bit for bit; tests/gpu/test_kernels.c states the tolerance.
 #include "kernels.h"
 
-#include <cuda_runtime.h>
 #include <math.h>
+
+#include "launch.cuh"
 
 #define BLOCK 256
 
@@ -59,7 +60,7 @@ __global__ static void rmsnorm_kernel(const float *x, const float *w, float *out
 extern "C" int cuda_rmsnorm(const float *x, const float *w, float *out, int rows, int n, float eps,
                             void *stream) {
     if (rows <= 0) return 0;
-    rmsnorm_kernel<<<rows, BLOCK, 0, (cudaStream_t)stream>>>(x, w, out, n, eps);
+    LW_LAUNCH(rmsnorm_kernel, rows, BLOCK, stream, x, w, out, n, eps);
     return launch_status();
 }
 
@@ -86,7 +87,7 @@ extern "C" int cuda_rope_apply(float *x, int T, int n_heads, int hd, int stride,
     size_t total = (size_t)T * n_heads * (hd / 2);
     if (total == 0) return 0;
     unsigned blocks = (unsigned)((total + BLOCK - 1) / BLOCK);
-    rope_kernel<<<blocks, BLOCK, 0, (cudaStream_t)stream>>>(x, T, n_heads, hd, stride, cos_tab, sin_tab);
+    LW_LAUNCH(rope_kernel, blocks, BLOCK, stream, x, T, n_heads, hd, stride, cos_tab, sin_tab);
     return launch_status();
 }
 
@@ -111,7 +112,7 @@ __global__ static void gated_act_kernel(float *gate, const float *up, size_t n, 
 
 extern "C" int cuda_gated_act(float *gate, const float *up, size_t n, int gelu, void *stream) {
     if (n == 0) return 0;
-    gated_act_kernel<<<(unsigned)((n + BLOCK - 1) / BLOCK), BLOCK, 0, (cudaStream_t)stream>>>(gate, up, n, gelu);
+    LW_LAUNCH(gated_act_kernel, (unsigned)((n + BLOCK - 1) / BLOCK), BLOCK, stream, gate, up, n, gelu);
     return launch_status();
 }
 
@@ -122,7 +123,7 @@ __global__ static void softcap_kernel(float *s, size_t n, float cap) {
 
 extern "C" int cuda_softcap(float *s, size_t n, float cap, void *stream) {
     if (n == 0) return 0;
-    softcap_kernel<<<(unsigned)((n + BLOCK - 1) / BLOCK), BLOCK, 0, (cudaStream_t)stream>>>(s, n, cap);
+    LW_LAUNCH(softcap_kernel, (unsigned)((n + BLOCK - 1) / BLOCK), BLOCK, stream, s, n, cap);
     return launch_status();
 }
 
@@ -155,6 +156,6 @@ __global__ static void row_softmax_partials_kernel(const float *z, int cols, int
 extern "C" int cuda_row_softmax_partials(const float *z, int rows, int cols, int ld, float *row_max,
                                          double *row_s, double *row_e, void *stream) {
     if (rows <= 0) return 0;
-    row_softmax_partials_kernel<<<rows, BLOCK, 0, (cudaStream_t)stream>>>(z, cols, ld, row_max, row_s, row_e);
+    LW_LAUNCH(row_softmax_partials_kernel, rows, BLOCK, stream, z, cols, ld, row_max, row_s, row_e);
     return launch_status();
 }

@@ -1,12 +1,15 @@
 // test_kernels — every CUDA kernel against its CPU twin (backend/cpu.h) on random inputs.
-// Needs a GPU: run by `make test-gpu` only (built, not run, by `make test` when nvcc is found).
+// Two builds of this one file: build/gpu-tests/test_kernels (nvcc kernels, needs a GPU: `make
+// test-gpu`), and build/tests/test_kernels_emu (the same kernel sources compiled by g++ on the CPU
+// emulation of kernels/emu, -DLW_CUDA_EMU: run by `make test` everywhere; smaller sizes, since
+// every emulated GPU thread is an OS thread).
 //
 // Tolerances: element-wise kernels use the same fp32 operations as their twins, but the device
 // libm (expf, tanhf, sinf) may differ from glibc by ~1-2 ulp: |Δ| ≤ 4 ulp-scale, checked as
 // |Δ| ≤ 1e-6 · max(1, |ref|). RMSNorm's sum of squares is a tree reduction in double instead of a
 // sequential one; after rounding the variance to fp32 the outputs agree to the same bound. The
 // softmax partials S and E are double sums of fp32 exp values in another order: ≤ 1e-6 relative.
-#include <cuda_runtime.h>
+#include <cuda_runtime.h> // the real runtime, or kernels/emu/include's emulation (LW_CUDA_EMU)
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +19,12 @@
 #include "backend/cuda.h"
 #include "kernels.h"
 #include "test.h"
+
+#ifdef LW_CUDA_EMU
+#define ELEMENTWISE_N ((size_t)1 << 16)
+#else
+#define ELEMENTWISE_N ((size_t)1 << 20)
+#endif
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) { // uniform in [-1, 1)
@@ -39,7 +48,7 @@ static double max_err(const float *a, const float *b, size_t n) {
     return m;
 }
 
-static void check_rmsnorm(void) {
+TEST(rmsnorm) {
     int rows = 37, n = 3584;
     size_t N = (size_t)rows * n;
     float *x = malloc(N * 4), *w = malloc(n * 4), *ref = malloc(N * 4), *got = malloc(N * 4);
@@ -50,11 +59,12 @@ static void check_rmsnorm(void) {
     CHECK(cuda_rmsnorm(dx, dw, dy, rows, n, 1e-6f, NULL) == 0);
     cudaMemcpy(got, dy, N * 4, cudaMemcpyDeviceToHost);
     double e = max_err(got, ref, N);
+    printf("rmsnorm: max rel err %.3g\n", e);
     CHECKF(e <= 1e-6, "rmsnorm rows=%d n=%d: max rel err %.3g (bound 1e-6)", rows, n, e);
     cudaFree(dx); cudaFree(dw); cudaFree(dy); free(x); free(w); free(ref); free(got);
 }
 
-static void check_rope(void) {
+TEST(rope) {
     int T = 300, H = 8, hd = 128, stride = H * hd;
     size_t N = (size_t)T * stride;
     float *x = malloc(N * 4), *ref = malloc(N * 4), *got = malloc(N * 4);
@@ -72,7 +82,7 @@ static void check_rope(void) {
 }
 
 static void check_gated(int gelu) {
-    size_t n = 1 << 20;
+    size_t n = ELEMENTWISE_N;
     float *g = malloc(n * 4), *u = malloc(n * 4), *ref = malloc(n * 4), *got = malloc(n * 4);
     for (size_t i = 0; i < n; i++) { ref[i] = g[i] = 8 * frand(); u[i] = frand(); }
     cpu_gated_act(ref, u, n, gelu);
@@ -84,8 +94,8 @@ static void check_gated(int gelu) {
     cudaFree(dg); cudaFree(du); free(g); free(u); free(ref); free(got);
 }
 
-static void check_softcap(void) {
-    size_t n = 1 << 20;
+TEST(softcap) {
+    size_t n = ELEMENTWISE_N;
     float *x = malloc(n * 4), *ref = malloc(n * 4), *got = malloc(n * 4);
     for (size_t i = 0; i < n; i++) ref[i] = x[i] = 100 * frand();
     cpu_softcap(ref, n, 30.0f);
@@ -97,7 +107,7 @@ static void check_softcap(void) {
     cudaFree(dx); free(x); free(ref); free(got);
 }
 
-static void check_softmax_partials(void) {
+TEST(softmax_partials) {
     int rows = 17, cols = 128256 / 2, ld = cols + 3; // one TP=2 shard of Llama-3's vocabulary
     size_t N = (size_t)rows * ld;
     float *z = malloc(N * 4), m_ref[17], m_got[17];
@@ -119,23 +129,31 @@ static void check_softmax_partials(void) {
         ee = fmax(ee, fabs(e_got[r] - e_ref[r]) / fmax(1.0, fabs(e_ref[r])));
     }
     CHECKF(max_same, "softmax partials: row maxima identical");
+    printf("softmax partials: S rel err %.3g, E rel err %.3g\n", es, ee);
     CHECKF(es <= 1e-6 && ee <= 1e-6, "softmax partials rows=%d cols=%d: S rel err %.3g, E rel err %.3g (bound 1e-6)",
            rows, cols, es, ee);
     cudaFree(dz); cudaFree(dm); cudaFree(dsum); cudaFree(de); free(z);
 }
 
+TEST(gated_silu) { check_gated(0); }
+TEST(gated_gelu_tanh) { check_gated(1); }
+
 int main(void) {
+#ifdef LW_CUDA_EMU
+    printf("device: CPU emulation of CUDA (kernels/emu), real kernel sources of kernels/\n");
+#else
     CudaDevices d;
     if (cuda_devices_query(&d) == 0) {
         printf("FAIL: test_kernels needs a GPU: %s\n", d.why);
         return 1;
     }
     printf("gpu 0: %s\n", d.dev[0].name);
-    check_rmsnorm();
-    check_rope();
-    check_gated(0);
-    check_gated(1);
-    check_softcap();
-    check_softmax_partials();
+#endif
+    RUN(rmsnorm);
+    RUN(rope);
+    RUN(gated_silu);
+    RUN(gated_gelu_tanh);
+    RUN(softcap);
+    RUN(softmax_partials);
     return test_summary();
 }
