@@ -183,7 +183,8 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
     memset(row, 0, sizeof *row);
     row->cfg = cfg;
     row->ranks = cfg->tp_size > 0 ? cfg->tp_size : 1;
-    row->gpus = cfg->slurm_request_gpus ? row->ranks : 0;
+    int on_gpus = cfg->slurm_request_gpus && strcmp(cfg->device, "cpu") != 0; // device: cpu never needs one
+    row->gpus = on_gpus ? row->ranks : 0;
     row->nodes = (row->ranks + cfg->slurm_gpus_per_node - 1) / cfg->slurm_gpus_per_node;
     row->tasks_per_node = row->ranks < cfg->slurm_gpus_per_node ? row->ranks : cfg->slurm_gpus_per_node;
 
@@ -221,7 +222,7 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         struct stat st;
         if (stat(row->checkpoint, &st) == 0) row->read_per_rank_bytes = row->weights_per_gpu_bytes = st.st_size / row->ranks;
     }
-    row->fits = !cfg->slurm_request_gpus || row->weights_per_gpu_bytes < 0 ||
+    row->fits = !on_gpus || row->weights_per_gpu_bytes < 0 ||
                 row->weights_per_gpu_bytes <= cfg->plan_gpu_mem_gb * 1e9;
     row->est_seconds = cfg->plan_overhead_s;
     if (row->read_per_rank_bytes > 0) row->est_seconds += row->read_per_rank_bytes / (cfg->plan_read_gb_per_s * 1e9);

@@ -2,8 +2,8 @@
 //
 // `lensweep plan` prints one row per model and `slurm/submit` sizes its jobs from the same rows
 // (`--format tsv`), so the two can never disagree. A row holds:
-// - resources: ranks = tp_size (0 counts as 1), GPUs = ranks when slurm.request_gpus, nodes =
-//   ceil(ranks / slurm.gpus_per_node);
+// - resources: ranks = tp_size (0 counts as 1), GPUs = ranks when slurm.request_gpus and device is
+//   not cpu, nodes = ceil(ranks / slurm.gpus_per_node);
 // - weights per GPU: TENSOR_PARALLEL.md §6 (norms replicated, the rest split over the ranks), from
 //   the checkpoint's config.json when it is found, else from the built-in table of the ten
 //   models (model_shape.h), at the compute dtype (bf16 on GPUs, fp32 on the CPU backend);
@@ -31,7 +31,7 @@ typedef struct {
     int64_t params;
     int64_t weights_per_gpu_bytes; // at the compute dtype; -1 unknown
     int64_t read_per_rank_bytes;   // at the on-disk dtype; -1 unknown
-    int fits;                   // weights_per_gpu_bytes <= plan.gpu_mem_gb (1 when no GPUs are requested)
+    int fits;                   // weights_per_gpu_bytes <= plan.gpu_mem_gb (1 when no GPUs are used)
     double est_seconds;         // estimated wall time of the job
     char slurm_time[32];        // the limit to request ([D-]HH:MM:SS)
     int checkpoint_found;

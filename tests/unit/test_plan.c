@@ -161,6 +161,14 @@ TEST(ten_models_without_weights) {
     CHECK(r.ranks == 8 && r.nodes == 2 && r.tasks_per_node == 4);
     CHECK_NEAR(r.weights_per_gpu_bytes / 1e9, 17.6, 0.05);
     sweep_free(&sw);
+    // device: cpu requests no GPU even where slurm.request_gpus is true, and holds fp32 weights
+    // (Mistral-7B: 2 x 14.48 GB); no GPU memory limit applies
+    char *cpu[] = {"--out", out, "--device", "cpu"};
+    CHECK(sweep_load("configs/models/Mistral-7B-v0.1.yaml", 4, cpu, &sw, &err) == 0);
+    plan_model(&sw.models[0], &r, &err);
+    CHECK(sw.models[0].slurm_request_gpus == 1 && r.gpus == 0 && r.ranks == 1 && r.fits);
+    CHECK_NEAR(r.weights_per_gpu_bytes / 1e9, 2 * 14.483464192, 0.001);
+    sweep_free(&sw);
     unsetenv("HF_HUB_CACHE");
 }
 
