@@ -270,10 +270,14 @@ for ((i = 0; i < 1200; i++)); do
 done
 if [ "$seen" = yes ] && scontrol requeue "$jb"; then
   # Slurm holds a requeued job back for a while (BeginTime); release it now
-  for ((i = 0; i < 40; i++)); do
-    grep -q "JobState=PENDING" <<<"$(scontrol show job -o "$jb")" && break
+  requeued=""
+  for ((i = 0; i < 80; i++)); do
+    grep -q "JobState=PENDING" <<<"$(scontrol show job -o "$jb")" && { requeued=yes; break; }
     sleep 0.25
   done
+  [ -n "$requeued" ] && pass "job $jb back in the queue after scontrol requeue" ||
+    fail "job $jb back in the queue after scontrol requeue" "$(scontrol show job -o "$jb")" \
+      "$(grep -E "JobId=$jb[^0-9]|job $jb[^0-9]|_$jb[^0-9]" "$C/log/slurmctld.log" | tail -15)"
   scontrol update JobId="$jb" StartTime=now
   if finish_ok "requeued job"; then
     log=$OUTD/logs/tiny-b-$jb.out
