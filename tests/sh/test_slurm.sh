@@ -259,26 +259,33 @@ fi
 
 # ---------------------------------------------------------------------------- 7. requeued mid-run
 # What a node failure or preemption does: the job is requeued and starts again from the top.
-rm "$OUTD/tiny-b.h5"
-submit "$SW"
-jb=$SUBMITTED
-seen=""
-for ((i = 0; i < 1200; i++)); do
-  compgen -G "$OUTD/tiny-b.h5.tmp.*" >/dev/null && { seen=yes; break; }
-  [ -e "$OUTD/tiny-b.h5" ] && break
-  sleep 0.05
-done
-if [ "$seen" = yes ] && scontrol requeue "$jb"; then
-  # Slurm holds a requeued job back for a while (BeginTime); release it now
-  requeued=""
+# Slurm 22.05 has a rare race (seen once in ~10 runs, on a loaded machine): the killed attempt's
+# completion reaches slurmctld after the requeue and the job ends FAILED instead of PENDING. That
+# is Slurm's doing, not ours (the next `slurm/submit` simply runs the model again), so a second
+# try is allowed; two failures in a row fail the test.
+requeue_try() { # -> 0: requeued and back in the queue (jb, FINISH set); 1: not
+  rm -f "$OUTD/tiny-b.h5" "$OUTD"/tiny-b.h5.tmp.* # (a failed first try leaves its temporary file)
+  submit "$SW"
+  jb=$SUBMITTED
+  local seen="" i
+  for ((i = 0; i < 1200; i++)); do
+    compgen -G "$OUTD/tiny-b.h5.tmp.*" >/dev/null && { seen=yes; break; }
+    [ -e "$OUTD/tiny-b.h5" ] && break
+    sleep 0.05
+  done
+  if [ "$seen" != yes ] || ! scontrol requeue "$jb"; then
+    REQ_WHY="no temporary file seen or scontrol requeue refused ($(ls "$OUTD" | tr '\n' ' '))"; return 1
+  fi
   for ((i = 0; i < 80; i++)); do
-    grep -q "JobState=PENDING" <<<"$(scontrol show job -o "$jb")" && { requeued=yes; break; }
+    grep -q "JobState=PENDING" <<<"$(scontrol show job -o "$jb")" && return 0
     sleep 0.25
   done
-  [ -n "$requeued" ] && pass "job $jb back in the queue after scontrol requeue" ||
-    fail "job $jb back in the queue after scontrol requeue" "$(scontrol show job -o "$jb")" \
-      "$(grep -E "JobId=$jb[^0-9]|job $jb[^0-9]|_$jb[^0-9]" "$C/log/slurmctld.log" | tail -15)"
-  scontrol update JobId="$jb" StartTime=now
+  REQ_WHY="$(scontrol show job -o "$jb" | grep -o 'JobState=[^ ]*\|ExitCode=[^ ]*\|Restarts=[^ ]*' | tr '\n' ' ')"
+  return 1
+}
+if requeue_try || { wait_job "$FINISH" 120; echo "note: first requeue try: $REQ_WHY"; requeue_try; }; then
+  pass "job $jb back in the queue after scontrol requeue"
+  scontrol update JobId="$jb" StartTime=now # Slurm holds a requeued job back (BeginTime): release it
   if finish_ok "requeued job"; then
     log=$OUTD/logs/tiny-b-$jb.out
     if grep -q "attempt 2" "$log" && grep -q "removing .*tiny-b.h5.tmp" "$log" && grep -q "tiny-b.h5 complete" "$log"; then
@@ -288,7 +295,8 @@ if [ "$seen" = yes ] && scontrol requeue "$jb"; then
       fail "final table: the requeued model succeeded" "$(tail -6 "$FIN_LOG")"
   fi
 else
-  fail "requeue job $jb mid-run (temporary file seen: '$seen')" "$(ls "$OUTD")"
+  fail "job $jb back in the queue after scontrol requeue (two tries)" "$REQ_WHY" \
+    "$(grep -E "JobId=$jb[^0-9]|job $jb[^0-9]|_$jb[^0-9]" "$C/log/slurmctld.log" | tail -15)"
   wait_job "$FINISH" 120
 fi
 
