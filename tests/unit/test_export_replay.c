@@ -227,10 +227,12 @@ static void build(ExRun *run) {
     run->n_test = 0; run->test_k = 10; run->n_temp = 0; run->temp_k = 15;
 }
 
+// JSON numbers must be equal doubles (so their repr text is equal), except where noted (cmp_loose)
+static int cmp_loose;
 static int num_eq(json_t *a, json_t *b) {
     if (json_is_number(a) && json_is_number(b)) {
         double x = json_number_value(a), y = json_number_value(b);
-        return x == y || fabs(x - y) <= 1e-12 * fmax(1, fabs(y));
+        return x == y || (cmp_loose && fabs(x - y) <= 1e-13 * fmax(1, fabs(y)));
     }
     if (json_is_array(a) && json_is_array(b)) {
         if (json_array_size(a) != json_array_size(b)) return 0;
@@ -256,6 +258,9 @@ static json_t *at(json_t *j, const char *path) {
 
 static void cmp_json(const char *path) {
     json_t *a = at(oj, path), *b = at(rj, path);
+    // the least-squares fit of the norm trajectory: the reference's summation order is not
+    // recoverable from its outputs (numpy vs Python sums each match some models); last-bit level
+    cmp_loose = strstr(path, "norm_trajectory") != NULL;
     CHECKF(b != NULL, "reference lacks %s", path);
     if (!num_eq(a, b)) {
         printf("    [%s]\n", model);
