@@ -19,7 +19,7 @@ static const char *model; // Mistral-7B-v0.1 has every CSV kind; the others only
 static int NL, NV, have_raw, have_rec;
 
 static char ref[512], outdir[64];
-static CsvTable pure, raw, rec, ours_pure, ours_raw, ours_rec, ours_ms, ref_ms;
+static CsvTable pure, raw, rec, ours_pure, ours_raw, ours_rec, ours_ms, ref_ms, ours_win;
 static json_t *rj, *oj;
 
 static const char *C(const CsvTable *t, size_t r, const char *col) { return csv_table_cell(t, r, csv_table_col(t, col)); }
@@ -272,7 +272,7 @@ static void cmp_json(const char *path) {
 }
 
 static void tables_free(void) {
-    CsvTable *ts[] = {&pure, &raw, &rec, &ours_pure, &ours_raw, &ours_rec, &ours_ms, &ref_ms};
+    CsvTable *ts[] = {&pure, &raw, &rec, &ours_pure, &ours_raw, &ours_rec, &ours_ms, &ref_ms, &ours_win};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) { if (ts[i]->cells || ts[i]->header) csv_table_free(ts[i]); memset(ts[i], 0, sizeof *ts[i]); }
     if (rj) json_decref(rj);
     if (oj) json_decref(oj);
@@ -318,6 +318,7 @@ static int setup(const char *m) {
     RD(ours_pure, outdir, "-pure-next-token");
     RD(ours_ms, outdir, "-milestones");
     if (have_raw) RD(ours_raw, outdir, "-pure-next-token-rawlens");
+    if (have_raw) RD(ours_win, outdir, "-pure-next-token-rawlens-window");
     if (have_rec) RD(ours_rec, outdir, "-records");
 #undef RD
     p = xasprintf("%s/output-%s.json", outdir, model);
@@ -365,6 +366,18 @@ TEST(rawlens_csv_cells_equal_reference) {
 TEST(records_csv_cells_equal_reference) { cmp_table(&ours_rec, &rec, NULL, "records"); }
 
 TEST(milestones_csv_equals_reference) { cmp_table(&ours_ms, &ref_ms, NULL, "milestones"); }
+
+// OUTPUTS.md §6: the Mistral window CSV has 398 rows (the file itself is not in the reference);
+// M§8.2: Germany orig checks 12 layers (radius 4), Germany no_filler 19 (radius 8: escalated)
+TEST(window_csv_row_count) {
+    CHECKF(ours_win.n_rows == 398, "%zu rows", ours_win.n_rows);
+    size_t orig = 0, nf = 0;
+    for (size_t r = 0; r < ours_win.n_rows; r++) {
+        if (strcmp(C(&ours_win, r, "fact_index"), "0")) continue;
+        if (!strcmp(C(&ours_win, r, "prompt_variant"), "orig")) orig++; else nf++;
+    }
+    CHECKF(orig == 2 * 12 && nf == 2 * 19, "Germany orig %zu rows, no_filler %zu", orig, nf);
+}
 
 // JSON values that need only the pure CSV (norm lens) and the JSON's own per-layer arrays
 TEST(json_norm_summaries_equal_reference) {
@@ -447,6 +460,7 @@ int main(void) {
             RUN(rawlens_csv_cells_equal_reference);
             RUN(records_csv_cells_equal_reference);
             RUN(milestones_csv_equals_reference);
+            RUN(window_csv_row_count);
             RUN(json_summaries_equal_reference);
         }
     }
