@@ -219,6 +219,15 @@ static void build(ExRun *run) {
     run->decoded = xcalloc(NV, sizeof(char *));
     run->pieces = xcalloc(NV, sizeof(char *));
     for (int i = 0; i < NV; i++) { run->decoded[i] = xstrdup(vocab[i] ? vocab[i] : ""); run->pieces[i] = xstrdup(""); }
+    // raw vocabulary strings of the answer ids, as the alignment entries show them
+    for (size_t i = 0; i < json_array_size(gp); i++) {
+        json_t *e = json_array_get(gp, i), *ids = json_object_get(e, "answer_ids"), *pcs = json_object_get(e, "pieces");
+        for (size_t k = 0; k < json_array_size(pcs) && k < json_array_size(ids); k++) {
+            int id = (int)json_integer_value(json_array_get(ids, k));
+            free(run->pieces[id]);
+            run->pieces[id] = xstrdup(json_string_value(json_array_get(pcs, k)));
+        }
+    }
     for (int i = 0; i < NV; i++) free(vocab[i]);
     free(vocab);
     json_t *tn = json_object_get(d, "tau_norm_per_layer");
@@ -403,6 +412,9 @@ TEST(json_norm_summaries_equal_reference) {
         "diagnostics|micro_suite|aggregates|n_missing", "diagnostics|micro_suite|aggregates|L_semantic_margin_ok_norm_median",
         "diagnostics|micro_suite|citations", "evaluation_pack|norm_trajectory", "evaluation_pack|entropy",
         "evaluation_pack|milestones|L_semantic_norm", "copy_flag_columns", "diagnostics|gate_stability_small_scale",
+        "diagnostics|decoding_point|targets", "diagnostics|decoding_point|strategies", "diagnostics|decoding_point|arch",
+        "diagnostics|gold_alignment_prompts", "diagnostics|gold_alignment", "gold_answer", "control_prompt|gold_answer",
+        "control_prompt|gold_alignment", "prompt", "prompts",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) cmp_json(paths[i]);
 }
@@ -438,6 +450,8 @@ TEST(json_summaries_equal_reference) {
         "evaluation_pack|artifact|pct_layers_kl_ge_1.0", "evaluation_pack|artifact|n_norm_only_semantics_layers",
         "evaluation_pack|artifact|earliest_norm_only_semantic", "evaluation_pack|citations|layers",
         "evaluation_pack|alignment", "diagnostics|normalization_provenance|per_layer",
+        "diagnostics|lens_consistency|targets", "diagnostics|normalization_provenance|strategy",
+        "diagnostics|layer_map", "diagnostics|gold_alignment_prompts", "diagnostics|raw_lens_window",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) cmp_json(paths[i]);
     // confirmed_semantics except the tuned layer (no tuned lens here)
