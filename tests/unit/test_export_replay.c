@@ -58,6 +58,14 @@ static void build(ExRun *run) {
         put(I(&raw, r, "top1_token_id_norm"), C(&raw, r, "top1_token_str_norm"));
         put(I(&raw, r, "top1_token_id_raw"), C(&raw, r, "top1_token_str_raw"));
     }
+    // decoding point (M§14): the reference's per-target values are the post_ln2 lens's measurements
+    // at those layers (and the norm lens's real top-1 id there)
+    json_t *dpt = json_object_get(json_object_get(d, "decoding_point"), "per_target");
+    for (size_t i = 0; i < json_array_size(dpt); i++) {
+        json_t *t = json_array_get(dpt, i);
+        int L = (int)json_integer_value(json_object_get(t, "layer"));
+        put((int)json_integer_value(json_object_get(t, "top1_id_next_ln1")), C(&pure, (size_t)L, "top1"));
+    }
     json_t *gp = json_object_get(d, "gold_alignment_prompts");
     // decoded[a] = the top-1 string of a row where the answer has rank 1 (the gold "string" lacks
     // the leading space byte-level tokenizers keep)
@@ -214,6 +222,16 @@ static void build(ExRun *run) {
             w->l1_prob_diff[L] = D(&raw, r, "l1_prob_diff");
             memcpy(q->top_ids + L * 5, x->top_ids + L * 5, 5 * sizeof(int));
             q->answer_rank[L] = x->answer_rank[L];
+        }
+        for (size_t i = 0; pi == 0 && i < json_array_size(dpt); i++) {
+            json_t *t = json_array_get(dpt, i);
+            int L = (int)json_integer_value(json_object_get(t, "layer"));
+            memcpy(q->top_ids + L * 5, x->top_ids + L * 5, 5 * sizeof(int));
+            x->top_ids[L * 5] = (int)json_integer_value(json_object_get(t, "top1_id_next_ln1"));
+            q->top_ids[L * 5] = (int)json_integer_value(json_object_get(t, "top1_id_post_ln2"));
+            q->answer_rank[L] = (int)json_integer_value(json_object_get(t, "answer_rank_post_ln2"));
+            q->p_answer[L] = json_real_value(json_object_get(t, "p_answer_post_ln2"));
+            q->top_probs[L * 5] = json_real_value(json_object_get(t, "p_top1_post_ln2"));
         }
     }
     run->decoded = xcalloc(NV, sizeof(char *));
@@ -417,6 +435,23 @@ TEST(json_norm_summaries_equal_reference) {
         "control_prompt|gold_alignment", "prompt", "prompts",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) cmp_json(paths[i]);
+    // decoding point per target and gate; Jaccard/Spearman need the top-50 lists (not in the files)
+    json_t *a = json_deep_copy(at(oj, "diagnostics|decoding_point")), *b = json_deep_copy(at(rj, "diagnostics|decoding_point"));
+    json_t *lists[2] = {json_object_get(a, "per_target"), json_object_get(b, "per_target")};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < json_array_size(lists[k]); i++) {
+            json_t *t = json_array_get(lists[k], i);
+            json_object_del(t, "spearman_top50");
+            json_object_del(t, "jaccard@10");
+            json_object_del(t, "jaccard@50");
+        }
+    if (!num_eq(a, b)) {
+        char *sa = json_dumps(a, JSON_COMPACT), *sb = json_dumps(b, JSON_COMPACT);
+        CHECKF(0, "%s decoding_point:\n      ours %.600s\n      ref  %.600s", model, sa, sb);
+        free(sa); free(sb);
+    }
+    json_decref(a);
+    json_decref(b);
 }
 
 TEST(json_summaries_equal_reference) {
