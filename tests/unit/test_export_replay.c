@@ -399,9 +399,12 @@ static int setup(const char *m) {
     p = xasprintf("%s/output-%s.json", outdir, model);
     oj = json_load_file(p, 0, &je);
     free(p);
-    char *cmd = xasprintf("rm -rf %s", outdir);
-    if (system(cmd)) {}
-    free(cmd);
+    if (getenv("LW_KEEP")) printf("kept %s\n", outdir); // for inspection
+    else {
+        char *cmd = xasprintf("rm -rf %s", outdir);
+        if (system(cmd)) {}
+        free(cmd);
+    }
     return oj ? 0 : -1;
 }
 
