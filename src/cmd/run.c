@@ -453,7 +453,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
         char why[256];
         if (tp_slice_plan(&mc, rank, R, &s, why, sizeof why))
             bad = lw_err(&err, "tensor parallelism splits whole heads, MLP rows and vocabulary rows (TENSOR_PARALLEL.md §3)",
-                         "%s: %d ranks are impossible for %s/config.json: %s", opt_where(&cfg, "tp_size"), R, cfg.model_dir, why);
+                         "%s: %d ranks are impossible for %s: %s", cfg.tp_size > 0 ? opt_where(&cfg, "tp_size") : "ranks of this job (mpirun -np / srun -n)",
+                         R, cfg.model_dir, why);
     }
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
 
