@@ -437,6 +437,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     // ---- configuration, checkpoint, TP size (identical on every rank)
     int bad = config_from_args(&cfg, argc, argv, &err) || config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    tp_set_uneven_heads(cfg.tp_uneven_heads); // before any slice is planned (model/tp.c)
     if (cfg.tp_size > 0 && cfg.tp_size != R)
         bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
                      "%s: tp_size: %ld, but the job has %d rank%s", opt_where(&cfg, "tp_size"), cfg.tp_size, R, R == 1 ? "" : "s");
