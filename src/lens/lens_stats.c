@@ -37,6 +37,13 @@ void lens_local_sums(const LensDist *d, int vl, float m, double *S, double *E) {
     *E = e;
 }
 
+static void norm_finish(LensNorm *o, float m, double S, double E) {
+    o->max = m;
+    o->lse = (double)m + log(S);
+    o->lse_f = (float)o->lse;
+    o->H_nats = log(S) - E / S;
+}
+
 // Every transform is non-decreasing in z (positive factors; tanh), so max x = x(max z): the max
 // pass runs once per distinct logit row (temperature grids share one row across many dists).
 void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out) {
@@ -57,13 +64,7 @@ void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out
     allreduce_max_f32(sh, m, n);
     for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
     allreduce_sum_f64(sh, se, 2 * (size_t)n);
-    for (int r = 0; r < n; r++) {
-        double S = se[2 * r], E = se[2 * r + 1];
-        out[r].max = m[r];
-        out[r].lse = (double)m[r] + log(S);
-        out[r].lse_f = (float)out[r].lse;
-        out[r].H_nats = log(S) - E / S;
-    }
+    for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
     free(m);
     free(se);
 }
@@ -245,12 +246,8 @@ static void topk_insert(XId *list, int k, XId e) {
     list[i] = e;
 }
 
-void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, int k, int32_t *ids, float *x,
-               double *probs) {
-    LW_ASSERT(k > 0);
-    int R = sh->comm ? sh->comm->size : 1;
-    size_t per = (size_t)n * k;
-    XId *local = xmalloc(sizeof(XId) * per);
+// Local top-k lists of n rows into local[n*k] (one pass over the shard).
+static void local_topk(const LensShard *sh, const LensDist *d, int n, int k, XId *local) {
     for (int r = 0; r < n; r++) {
         XId *list = local + (size_t)r * k;
         for (int j = 0; j < k; j++) list[j] = (XId){NAN, -1};
@@ -260,6 +257,13 @@ void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int 
             topk_insert(list, k, (XId){xv, sh->v0 + v});
         }
     }
+}
+
+// All-gather of the local lists and merge (value desc, id asc); probabilities from nrm.
+static void merge_topk(const LensShard *sh, const LensNorm *nrm, int n, int k, const XId *local, int32_t *ids, float *x,
+                       double *probs) {
+    int R = sh->comm ? sh->comm->size : 1;
+    size_t per = (size_t)n * k;
     XId *all = xmalloc(sizeof(XId) * per * R);
     if (sh->comm && R > 1) comm_allgather(sh->comm, local, all, sizeof(XId) * per);
     else memcpy(all, local, sizeof(XId) * per);
@@ -274,9 +278,35 @@ void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int 
             if (probs) probs[o] = cand[j].id < 0 ? NAN : (double)lens_prob(&nrm[r], cand[j].x);
         }
     }
-    free(local);
     free(all);
     free(cand);
+}
+
+void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, int k, int32_t *ids, float *x,
+               double *probs) {
+    LW_ASSERT(k > 0);
+    XId *local = xmalloc(sizeof(XId) * (size_t)n * k);
+    local_topk(sh, d, n, k, local);
+    merge_topk(sh, nrm, n, k, local, ids, x, probs);
+    free(local);
+}
+
+void lens_normalize_topk(const LensShard *sh, const LensDist *d, int n, int k, LensNorm *out, int32_t *ids, float *x,
+                         double *probs) {
+    LW_ASSERT(k > 0);
+    XId *local = xmalloc(sizeof(XId) * (size_t)n * k);
+    local_topk(sh, d, n, k, local);
+    float *m = xmalloc(sizeof(float) * (n ? n : 1));
+    double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
+    for (int r = 0; r < n; r++) m[r] = local[(size_t)r * k].id < 0 ? -INFINITY : local[(size_t)r * k].x; // local max
+    allreduce_max_f32(sh, m, n);
+    for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
+    allreduce_sum_f64(sh, se, 2 * (size_t)n);
+    for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
+    merge_topk(sh, out, n, k, local, ids, x, probs);
+    free(m);
+    free(se);
+    free(local);
 }
 
 // ---------------------------------------------------------------------------- dots, health
