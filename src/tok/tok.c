@@ -650,7 +650,9 @@ Tokenizer *tok_load(const char *path, LwError *err) {
     BpeModel bpe;
     json_t *root = tok_json_load_fast(path, &bpe, err);
     if (!root) return NULL;
+    double t0 = lw_now();
     Tokenizer *t = tok_build(root, path, bpe.vocab_slots ? &bpe : NULL, err);
+    if (getenv("LW_TOK_TIMING")) fprintf(stderr, "tok_load %s: components %.3f s\n", path, lw_now() - t0);
     if (bpe.vocab_slots) bpe_free(&bpe);
     json_decref(root);
     return t;
