@@ -684,10 +684,21 @@ void tok_free(Tokenizer *t) {
 
 // ---------------------------------------------------------------------------- encoding
 
+// Per-call cache of BPE results by word (HF caches words too): most words of a long text repeat.
+typedef struct {
+    uint64_t h;
+    uint32_t key_off, key_len, ids_off, ids_n;
+} WordCacheSlot;
+enum { WORD_CACHE_SLOTS = 1 << 15, WORD_CACHE_MAX_BYTES = 128 };
+
 typedef struct {
     const Tokenizer *t;
     IdVec *out;
     BpeScratch bpe;
+    WordCacheSlot *cache;
+    size_t cache_used;
+    Buf cache_keys;
+    IdVec cache_ids;
     Buf stage_buf[MAX_STAGES];   // ByteLevel output per stage
     PCRE2_SIZE *spans[MAX_STAGES]; // (start, end, is_match) triples per stage
     size_t spans_cap[MAX_STAGES];
@@ -768,7 +779,39 @@ static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n) {
     if (n == 0) return;
     const Tokenizer *t = c->t;
     if (stage == t->n_pre) {
+        if (n > WORD_CACHE_MAX_BYTES) {
+            bpe_encode_word(&t->bpe, s, n, &c->bpe, c->out);
+            return;
+        }
+        if (!c->cache) c->cache = xcalloc(WORD_CACHE_SLOTS, sizeof *c->cache);
+        uint64_t h = tok_hash_bytes(s, n) | 1; // h = 0 marks an empty slot
+        uint32_t j = (uint32_t)h & (WORD_CACHE_SLOTS - 1);
+        for (;; j = (j + 1) & (WORD_CACHE_SLOTS - 1)) {
+            WordCacheSlot *e = &c->cache[j];
+            if (!e->h) break;
+            if (e->h == h && e->key_len == n && !memcmp(c->cache_keys.p + e->key_off, s, n)) {
+                for (uint32_t k = 0; k < e->ids_n; k++) idvec_push(c->out, c->cache_ids.v[e->ids_off + k]);
+                return;
+            }
+        }
+        size_t n0 = c->out->n;
         bpe_encode_word(&t->bpe, s, n, &c->bpe, c->out);
+        if (c->cache_used >= WORD_CACHE_SLOTS / 2) { // full: start over
+            memset(c->cache, 0, WORD_CACHE_SLOTS * sizeof *c->cache);
+            c->cache_used = 0;
+            c->cache_keys.n = 0;
+            c->cache_ids.n = 0;
+            j = (uint32_t)h & (WORD_CACHE_SLOTS - 1);
+        }
+        WordCacheSlot *e = &c->cache[j];
+        e->h = h;
+        e->key_off = (uint32_t)c->cache_keys.n;
+        e->key_len = (uint32_t)n;
+        e->ids_off = (uint32_t)c->cache_ids.n;
+        e->ids_n = (uint32_t)(c->out->n - n0);
+        buf_add(&c->cache_keys, s, n);
+        for (size_t k = n0; k < c->out->n; k++) idvec_push(&c->cache_ids, c->out->v[k]);
+        c->cache_used++;
         return;
     }
     const PreTok *p = &t->pre[stage];
@@ -894,6 +937,9 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     for (int i = 0; i < MAX_STAGES; i++) free(c.stage_buf[i].p), free(c.spans[i]);
     free(c.norm_a.p);
     free(c.norm_b.p);
+    free(c.cache);
+    free(c.cache_keys.p);
+    free(c.cache_ids.v);
     if (!out.v) out.v = xmalloc(sizeof *out.v);
     *ids = out.v;
     return (int)out.n;
