@@ -45,7 +45,7 @@ expect_grep "line 1: invalid UTF-8 at byte offset 3" "invalid UTF-8: line and by
 printf '"ok"\nnot json\n' >"$TMP/bad_json"
 expect_exit 2 "a line that is not a JSON string exits 2" -- bash -c "\"$LW\" tokenize --tokenizer $TK/qwen3/tokenizer.json <$TMP/bad_json"
 expect_grep "stdin line 2" "the bad line is named"
-for kind in "model:type:WordPiece" "normalizer::NFKC" "pre_tokenizer::Metaspace" "post_processor::BertProcessing" "decoder::CTC"; do
+for kind in "model:type:WordPiece" "normalizer::NFKC" "pre_tokenizer::UnicodeScripts" "post_processor::BertProcessing" "decoder::CTC"; do
   IFS=: read -r member sub type <<<"$kind"
   if [ "$member" = model ]; then jq -c ".model.type = \"$type\"" "$TK/mistral-7b-v0.1/tokenizer.json" >"$TMP/t.json"
   else jq -c ".$member = {\"type\": \"$type\"}" "$TK/mistral-7b-v0.1/tokenizer.json" >"$TMP/t.json"; fi

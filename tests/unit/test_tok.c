@@ -21,8 +21,12 @@ static const char *shared_dir(void) {
     return "/work/shared";
 }
 
-static const char *NAMES[] = {"llama3", "qwen3", "mistral-7b-v0.1", "gemma3", "tekken"};
-enum { N_TOK = 5 };
+// The five real tokenizers, then the variants of tests/fixtures/tok/variants.json (a real file with
+// some components replaced, built through tok_from_json as the GGUF reader does).
+static const char *NAMES[] = {"llama3", "qwen3", "mistral-7b-v0.1", "gemma3", "tekken",
+                              "mistral-metaspace-first", "mistral-metaspace-always-split", "llama3-gpt2",
+                              "qwen3-split-behaviors"};
+enum { N_TOK = 9, N_REAL = 5 };
 static Tokenizer *g_tok[N_TOK];
 
 static char *tokenizer_path(const char *name) {
@@ -38,7 +42,36 @@ static char *tokenizer_path(const char *name) {
     return out;
 }
 
+static Tokenizer *variant_build(const char *name) {
+    json_error_t je;
+    json_t *vars = json_load_file(FIXTURES "/tok/variants.json", 0, &je);
+    json_t *v = json_object_get(vars, name);
+    if (!v) {
+        printf("    variants.json lacks %s (%s)\n", name, je.text);
+        json_decref(vars);
+        return NULL;
+    }
+    char *path = tokenizer_path(json_string_value(json_object_get(v, "base")));
+    json_t *root = json_load_file(path, 0, &je);
+    Tokenizer *t = NULL;
+    if (root) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(json_object_get(v, "set"), key, val) json_object_set(root, key, val);
+        LwError err = {0};
+        t = tok_from_json(root, name, &err);
+        if (!t) printf("    %s: %s\n", name, err.msg);
+        json_decref(root);
+    } else {
+        printf("    %s: %s\n", path, je.text);
+    }
+    free(path);
+    json_decref(vars);
+    return t;
+}
+
 static Tokenizer *get_tok(int k) {
+    if (!g_tok[k] && k >= N_REAL) g_tok[k] = variant_build(NAMES[k]);
     if (!g_tok[k]) {
         char *path = tokenizer_path(NAMES[k]);
         LwError err = {0};
@@ -204,6 +237,14 @@ TEST(qwen3_decode) { check_decode(1); }
 TEST(mistral_decode) { check_decode(2); }
 TEST(gemma3_decode) { check_decode(3); }
 TEST(tekken_decode) { check_decode(4); }
+TEST(variants_parity_and_decode) {
+    for (int k = N_REAL; k < N_TOK; k++) {
+        check_parity(k);
+        check_decode(k);
+        tok_free(g_tok[k]); // keep memory flat
+        g_tok[k] = NULL;
+    }
+}
 
 // ---------------------------------------------------------------------------- gold-answer alignment
 
@@ -272,7 +313,7 @@ TEST(byte_level_display) {
     CHECK(tok_template_bos(t) == -1); // this file's post-processor adds no BOS (tokenizers/README.md)
     // the probe prompt is 16 pieces for every model (TOKENIZERS.md §1)
     const char *p = "Give the city name only, plain text. The capital of Germany is called simply";
-    for (int k = 0; k < N_TOK; k++) {
+    for (int k = 0; k < N_REAL; k++) {
         Tokenizer *u = get_tok(k);
         if (!u) continue;
         int32_t *ids;
@@ -341,13 +382,14 @@ TEST(unknown_types_refused) {
     expect_refused("normalizer", "{\"type\":\"NFKC\"}", "NFKC");
     expect_refused("normalizer", "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Lowercase\"}]}", "Lowercase");
     expect_refused("normalizer", "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\" \"}", "Regex");
-    expect_refused("pre_tokenizer", "{\"type\":\"Metaspace\",\"replacement\":\"_\"}", "Metaspace");
+    expect_refused("pre_tokenizer", "{\"type\":\"UnicodeScripts\"}", "UnicodeScripts");
+    expect_refused("pre_tokenizer", "{\"type\":\"Metaspace\",\"replacement\":\"__\"}", "replacement");
     expect_refused("pre_tokenizer", "{\"type\":\"Whitespace\"}", "Whitespace");
     expect_refused("pre_tokenizer", "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\",\"invert\":false}", "Regex");
     expect_refused("post_processor", "{\"type\":\"BertProcessing\"}", "BertProcessing");
     expect_refused("post_processor", "{\"type\":\"RobertaProcessing\"}", "RobertaProcessing");
     expect_refused("decoder", "{\"type\":\"WordPiece\"}", "WordPiece");
-    expect_refused("decoder", "{\"type\":\"Metaspace\"}", "Metaspace");
+    expect_refused("decoder", "{\"type\":\"CTC\"}", "CTC");
     expect_refused("truncation", "{\"max_length\":8}", "truncation");
     expect_refused("added_tokens", "[{\"id\":3,\"content\":\"<s>\",\"normalized\":true}]", "normalized");
 }
@@ -385,6 +427,7 @@ int main(void) {
     RUN(mistral_decode);
     RUN(gemma3_decode);
     RUN(tekken_decode);
+    RUN(variants_parity_and_decode);
     RUN(llama3_align);
     RUN(qwen3_align);
     RUN(mistral_align);
