@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <utf8proc.h>
+
 #include "test.h"
 #include "tok/tok.h"
 
@@ -413,6 +415,133 @@ TEST(bad_files_refused) {
     free(bad);
 }
 
+// ---------------------------------------------------------------------------- properties
+
+static uint64_t g_rng = 316;
+static uint32_t rnd(void) {
+    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(g_rng >> 33);
+}
+
+// Random text: ASCII, whitespace, Latin/CJK/emoji/combining code points, special-token text.
+static size_t random_text(char *buf, size_t cap) {
+    static const char *pieces[] = {"<|begin_of_text|>", "<s>", " ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "123456"};
+    static const uint32_t ranges[][2] = {{0x20, 0x7E}, {0xA0, 0x24F}, {0x300, 0x36F}, {0x400, 0x4FF}, {0x4E00, 0x9FFF},
+                                         {0xAC00, 0xD7A3}, {0x1F300, 0x1FAFF}, {0x10000, 0x10FFFF}, {0x0, 0x1F}};
+    size_t n = 0, want = rnd() % 60;
+    for (size_t k = 0; k < want && n + 24 < cap; k++) {
+        if (rnd() % 5 == 0) {
+            const char *p = pieces[rnd() % 10];
+            memcpy(buf + n, p, strlen(p));
+            n += strlen(p);
+            continue;
+        }
+        const uint32_t *r = ranges[rnd() % 9];
+        uint32_t cp = r[0] + rnd() % (r[1] - r[0] + 1);
+        if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';
+        n += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)buf + n);
+    }
+    return n;
+}
+
+// Llama 3 has no normalizer: the bytes behind the tokens (GPT-2 byte table inverted, derived by
+// hand: printable bytes 0x21-0x7E, 0xA1-0xAC, 0xAE-0xFF are themselves, the other 68 are U+0100 +
+// their rank) concatenate back to the input, for any valid UTF-8 text.
+TEST(llama3_round_trip) {
+    Tokenizer *t = get_tok(0);
+    if (!t) { CHECK(t != NULL); return; }
+    int inv[324];
+    for (int i = 0; i < 324; i++) inv[i] = -1;
+    for (int b = 0, k = 0; b < 256; b++) {
+        int printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+        inv[printable ? b : 256 + k++] = b;
+    }
+    char text[2048], back[4096];
+    int bad = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = random_text(text, sizeof text);
+        int32_t *ids;
+        LwError err = {0};
+        int k = tok_encode(t, text, n, 0, &ids, &err);
+        size_t m = 0;
+        for (int i = 0; i < k; i++) {
+            const char *s = tok_id_to_token(t, ids[i]);
+            if (ids[i] >= 128000) { // special token: its text
+                memcpy(back + m, s, strlen(s));
+                m += strlen(s);
+                continue;
+            }
+            for (const char *q = s; *q;) {
+                utf8proc_int32_t cp;
+                q += utf8proc_iterate((const utf8proc_uint8_t *)q, -1, &cp);
+                back[m++] = cp < 324 && inv[cp] >= 0 ? (char)inv[cp] : '?';
+            }
+        }
+        if (k < 0 || m != n || memcmp(back, text, n)) bad++;
+        free(ids);
+    }
+    CHECKF(bad == 0, "%d of 3000 random texts do not round-trip", bad);
+}
+
+// Random bytes: invalid UTF-8 is an error naming the offset of the first bad byte, never a crash;
+// every prefix of a valid file and byte-flipped files either load or fail with a message.
+TEST(random_input_no_crash) {
+    Tokenizer *t = get_tok(2);
+    if (!t) { CHECK(t != NULL); return; }
+    unsigned char buf[64];
+    int bad = 0;
+    for (int iter = 0; iter < 5000; iter++) {
+        size_t n = rnd() % sizeof buf;
+        for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)(rnd() % 4 ? rnd() % 128 : rnd() % 256);
+        int32_t *ids = NULL;
+        LwError err = {0};
+        int k = tok_encode(t, (const char *)buf, n, iter & 1, &ids, &err);
+        utf8proc_ssize_t first_bad = -1;
+        for (size_t i = 0; i < n;) { // utf8proc as the independent validator
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t l = utf8proc_iterate(buf + i, (utf8proc_ssize_t)(n - i), &cp);
+            if (l < 0) { first_bad = (utf8proc_ssize_t)i; break; }
+            i += (size_t)l;
+        }
+        char want[64];
+        snprintf(want, sizeof want, "byte offset %ld ", (long)first_bad);
+        if (first_bad >= 0 ? (k != -1 || !strstr(err.msg, want)) : k < 0) bad++;
+        free(ids);
+    }
+    CHECKF(bad == 0, "%d of 5000 random byte strings handled wrongly", bad);
+    LwError err = {0};
+    LW_ASSERT(lw_mkdir_p("build/test-tmp", &err) == 0);
+    const char *p = "build/test-tmp/tok_fuzz.json";
+    size_t len = strlen(TINY);
+    char *mut = xmalloc(len + 1);
+    int loaded = 0, refused = 0, silent = 0;
+    for (size_t cut = 0; cut <= len; cut += 3) {
+        lw_write_file(p, TINY, cut, &err);
+        LwError e2 = {0};
+        Tokenizer *u = tok_load(p, &e2);
+        if (u) loaded++, tok_free(u);
+        else if (e2.msg[0]) refused++;
+        else silent++;
+    }
+    for (int iter = 0; iter < 400; iter++) {
+        memcpy(mut, TINY, len + 1);
+        for (int f = 0; f < 3; f++) mut[rnd() % len] = (char)(rnd() % 128);
+        lw_write_file(p, mut, len, &err);
+        LwError e2 = {0};
+        Tokenizer *u = tok_load(p, &e2);
+        if (u) {
+            int32_t *ids;
+            int k = tok_encode(u, "aab<s>ba", 8, 1, &ids, &e2);
+            if (k >= 0) free(ids);
+            tok_decode_one(u, 0);
+            loaded++, tok_free(u);
+        } else if (e2.msg[0]) refused++;
+        else silent++;
+    }
+    free(mut);
+    CHECKF(silent == 0 && refused > 0, "loaded %d, refused %d, failed without message %d", loaded, refused, silent);
+}
+
 int main(void) {
     RUN(tiny_bpe);
     RUN(unknown_types_refused);
@@ -434,6 +563,8 @@ int main(void) {
     RUN(gemma3_align);
     RUN(tekken_align);
     RUN(byte_level_display);
+    RUN(llama3_round_trip);
+    RUN(random_input_no_crash);
     for (int k = 0; k < N_TOK; k++) tok_free(g_tok[k]);
     return test_summary();
 }
