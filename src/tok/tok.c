@@ -742,6 +742,7 @@ typedef struct {
     PCRE2_SIZE *spans[MAX_STAGES]; // (start, end, is_match) triples per stage
     size_t spans_cap[MAX_STAGES];
     pcre2_match_data *md;
+    int regex_rc, regex_stage; // a PCRE2 failure other than "no match" (limits): encode fails
     Buf norm_a, norm_b;
 } EncodeCtx;
 
@@ -910,7 +911,11 @@ static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n, int at_
         size_t start = 0;
         while (start <= n) {
             int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, c->md, NULL);
-            if (rc < 0) break;
+            if (rc == PCRE2_ERROR_NOMATCH) break;
+            if (rc < 0) { // never tokenize the rest as one gap: report it
+                if (!c->regex_rc) c->regex_rc = rc, c->regex_stage = stage;
+                return;
+            }
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
             size_t a = ov[0], b = ov[1];
             if (a == b) { // zero-length match: advance one character
@@ -1001,6 +1006,14 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     encode_segment(&c, text + seg, len - seg, seg == 0);
     if (add_special)
         for (int i = 0; i < t->n_tpl_post; i++) idvec_push(&out, t->tpl_post[i]);
+    if (c.regex_rc) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(c.regex_rc, msg, sizeof msg);
+        lw_err(err, "split the text into shorter pieces",
+               "%s: pre-tokenizer stage %d: the regex engine failed on this text: %s", t->source, c.regex_stage, (char *)msg);
+        free(out.v);
+        out.v = NULL;
+    }
     pcre2_match_data_free(c.md);
     bpe_scratch_free(&c.bpe);
     for (int i = 0; i < MAX_STAGES; i++) free(c.stage_buf[i].p), free(c.spans[i]);
@@ -1009,6 +1022,7 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     free(c.cache);
     free(c.cache_keys.p);
     free(c.cache_ids.v);
+    if (c.regex_rc) return -1;
     if (!out.v) out.v = xmalloc(sizeof *out.v);
     *ids = out.v;
     return (int)out.n;
@@ -1057,7 +1071,7 @@ static void utf8_lossy(const unsigned char *s, size_t n, Buf *o) {
         }
         if (k == (size_t)need + 1) buf_add(o, s + i, k);
         else buf_add(o, "\xEF\xBF\xBD", 3);
-        i += k == (size_t)need + 1 ? k : k; // the valid prefix (at least the lead byte) is consumed
+        i += k; // the lead byte and the continuation bytes that fit are consumed
     }
 }
 
