@@ -24,9 +24,7 @@ typedef struct {
     size_t n_entries;      // strings in vocab_slots
     uint64_t *vocab_slots; // string -> id, open addressing: (hash tag << 32 | id), UINT64_MAX empty
     uint32_t vocab_mask;
-    uint64_t *merge_keys;  // (left << 32 | right), UINT64_MAX empty
-    uint32_t *merge_rank;
-    int32_t *merge_new;
+    struct BpeMergeSlot *merges; // (left << 32 | right) -> rank, merged id; key UINT64_MAX = empty
     uint32_t merge_mask;
     int n_merges;
     int ignore_merges, byte_fallback, fuse_unk;
