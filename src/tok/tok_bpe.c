@@ -82,6 +82,7 @@ void bpe_free(BpeModel *m) {
     free(m->str_len);
     free(m->vocab_slots);
     free(m->merges);
+    free(m->bmp_ids);
     memset(m, 0, sizeof *m);
 }
 
@@ -319,6 +320,20 @@ int bpe_finish(BpeModel *m, const char *unk, const char *source, LwError *err) {
         snprintf(name, sizeof name, "<0x%02X>", b);
         m->byte_ids[b] = bpe_token_id(m, name, 6);
     }
+    free(m->bmp_ids);
+    m->bmp_ids = xmalloc(0x10000 * sizeof *m->bmp_ids);
+    memset(m->bmp_ids, 0xff, 0x10000 * sizeof *m->bmp_ids);
+    for (int32_t id = 0; id < m->n_ids; id++) {
+        if (m->str_off[id] == UINT32_MAX || m->str_len[id] == 0 || m->str_len[id] > 3) continue;
+        const unsigned char *q = (const unsigned char *)m->arena + m->str_off[id];
+        uint32_t n = m->str_len[id], cp;
+        if (n == 1 && q[0] < 0x80) cp = q[0];
+        else if (n == 2 && (q[0] & 0xE0) == 0xC0) cp = (uint32_t)(q[0] & 0x1F) << 6 | (q[1] & 0x3F);
+        else if (n == 3 && (q[0] & 0xF0) == 0xE0) cp = (uint32_t)(q[0] & 0x0F) << 12 | (uint32_t)(q[1] & 0x3F) << 6 | (q[2] & 0x3F);
+        else continue;
+        // the vocabulary map decides which id a repeated string has
+        if (bpe_token_id(m, (const char *)q, n) == id) m->bmp_ids[cp] = id;
+    }
     m->unk_id = -1;
     if (unk) {
         m->unk_id = bpe_token_id(m, unk, strlen(unk));
@@ -406,9 +421,14 @@ void bpe_encode_word(const BpeModel *m, const char *w, size_t n, BpeScratch *sc,
     int32_t unk_pending = -1;
     uint32_t unk_len = 0;
     for (size_t i = 0; i < n;) {
-        uint32_t cl = (uint32_t)utf8_char_len((unsigned char)w[i]);
+        const unsigned char *q = (const unsigned char *)w + i;
+        uint32_t cl = (uint32_t)utf8_char_len(q[0]);
         if (i + cl > n) cl = (uint32_t)(n - i);
-        int32_t id = bpe_token_id(m, w + i, cl);
+        int32_t id;
+        if (cl == 1) id = m->bmp_ids[q[0]];
+        else if (cl == 2) id = m->bmp_ids[(q[0] & 0x1F) << 6 | (q[1] & 0x3F)];
+        else if (cl == 3) id = m->bmp_ids[(q[0] & 0x0F) << 12 | (q[1] & 0x3F) << 6 | (q[2] & 0x3F)];
+        else id = bpe_token_id(m, w + i, cl);
         if (id >= 0) {
             if (unk_pending >= 0) {
                 sym_add(sc, &ns, unk_pending, unk_len);

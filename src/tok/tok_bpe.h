@@ -30,6 +30,8 @@ typedef struct {
     int ignore_merges, byte_fallback, fuse_unk;
     int32_t unk_id;        // -1 when none
     int32_t byte_ids[256]; // id of "<0xHH>", -1 when absent
+    int32_t *bmp_ids;      // id of each one-character token below U+10000 (-1: none): the
+                           // initial symbols of a word without a hash lookup per character
 } BpeModel;
 
 // Reusable scratch for bpe_encode_word (symbols and heap); zero-initialize, free with bpe_scratch_free.
