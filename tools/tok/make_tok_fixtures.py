@@ -24,6 +24,7 @@ import random
 import sys
 
 import lzma
+import unicodedata
 
 import tokenizers
 from tokenizers import Tokenizer
@@ -32,6 +33,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, "tests", "fixtures", "tok")
 NAMES = ["llama3", "qwen3", "mistral-7b-v0.1", "gemma3", "tekken"]
 TEKKEN_XZ = os.path.join(OUT, "tekken_240718.tokenizer.json.xz")
+
+# Variants: a real file with some components replaced, for component types none of the real files
+# uses (Metaspace as converters write it today, Digits + ByteLevel's own regex as in GPT-2/SmolLM2
+# files, every Split behavior, a template with a suffix). Written to variants.json; the C test
+# applies the same replacements (tok_from_json) and compares with the fixtures made here.
+MS = "\u2581"
+VARIANTS = {
+    "mistral-metaspace-first": {"base": "mistral-7b-v0.1", "set": {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": MS, "prepend_scheme": "first", "split": False}}},
+    "mistral-metaspace-always-split": {"base": "mistral-7b-v0.1", "set": {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": MS, "prepend_scheme": "always", "split": True},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Metaspace", "replacement": MS, "prepend_scheme": "always", "split": True},
+            {"type": "ByteFallback"}, {"type": "Fuse"}]}}},
+    "llama3-gpt2": {"base": "llama3", "set": {
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
+        "post_processor": {"type": "TemplateProcessing",
+                           "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                                      {"Sequence": {"id": "A", "type_id": 0}},
+                                      {"SpecialToken": {"id": "<|end_of_text|>", "type_id": 0}}],
+                           "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                           "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [128000], "tokens": ["<|begin_of_text|>"]},
+                                              "<|end_of_text|>": {"id": "<|end_of_text|>", "ids": [128001], "tokens": ["<|end_of_text|>"]}}}}},
+    "qwen3-split-behaviors": {"base": "qwen3", "set": {
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "\\p{N}"}, "behavior": "Contiguous", "invert": False},
+            {"type": "Split", "pattern": {"String": ","}, "behavior": "Removed", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "[.!?]"}, "behavior": "MergedWithPrevious", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]}}},
+}
 
 
 def tekken_tokenizer():
@@ -127,6 +163,18 @@ BYTES = [
     "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "🀄🃏", "\U0001f9ff", "\U000e0001", "ᚠᛇᚻ runes", "ⴰⵣⵓⵍ", "ꦗꦮ", "𖹀", "\u0600\u0601", "\u061c",
 ]
 
+# Code points assigned in Unicode 15-16: HF's regex engine (Oniguruma) knows them; Debian 12's PCRE2
+# 10.42 (Unicode 14) does not, and lensweep widens its classes only up to utf8proc's Unicode 15.0
+# (docs/TOKENIZER.md), so a letter from 15.1/16 can split differently. Kept out of the random
+# mixes. Records holding a code point unassigned in Unicode 14 (Python 3.11's unicodedata) carry
+# "unicode14_cn": true (the CLI test leaves them out); the C test accepts a difference only on a
+# string holding a code point utf8proc calls unassigned, and counts them.
+NEW_UNICODE = [
+    "a\U00011f04\U00011f05b", "x \U0001e4d0\U0001e4d1y", "\U00031350\U00031351", "\U0002ebf0a", "b\U0001e030",
+    "\u0cf3x", "\U0001f6dc ok", "ab\U00010efdc", "\U0001fa75", "\U00011f50 12", "\U0001e030<s>x", "<\U0001e030s",
+    "it\U0001e030's", "\U00011f04 \U00011f05", "\U0001e4d0123", "it\U000105c0's", "it\U00011f04's", "it\U0002ebf0's",
+]
+
 CODE = [
     "def f(x):\n    return x ** 2\n", "int main(void) { return 0; }", "for (i = 0; i < n; i++) a[i] += b[i];",
     "https://example.com/path?q=1&r=two#frag", "user@example.org", "{\"key\": [1, 2, 3], \"b\": null}",
@@ -183,6 +231,7 @@ def corpus():
         texts += [s.upper() for s in group[::4]]
     texts += special_strings(rng)
     texts += random_mix(rng, 260)
+    texts += NEW_UNICODE
     texts.append(" ".join(MULTI))  # one long line
     seen, out = set(), []
     for t in texts:
@@ -199,14 +248,27 @@ def fnv1a64(data, h=0xcbf29ce484222325):
     return h
 
 
+def variant_tokenizer(shared, v):
+    with open(os.path.join(shared, "tokenizers", v["base"], "tokenizer.json"), encoding="utf-8") as f:
+        d = json.load(f)
+    d.update(v["set"])
+    return Tokenizer.from_str(json.dumps(d))
+
+
 def main():
+    assert unicodedata.unidata_version == "14.0.0", "the unicode14_cn flag needs Python 3.11's Unicode 14 tables"
     shared = shared_dir()
     os.makedirs(OUT, exist_ok=True)
     texts = corpus()
     print(f"corpus: {len(texts)} strings; tokenizers {tokenizers.__version__}")
-    for name in NAMES:
+    with open(os.path.join(OUT, "variants.json"), "w", encoding="utf-8") as f:
+        json.dump(VARIANTS, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    for name in NAMES + list(VARIANTS):
         if name == "tekken":
             tok = tekken_tokenizer()
+        elif name in VARIANTS:
+            tok = variant_tokenizer(shared, VARIANTS[name])
         else:
             tok = Tokenizer.from_file(os.path.join(shared, "tokenizers", name, "tokenizer.json"))
         with open(os.path.join(OUT, name + ".jsonl"), "w", encoding="utf-8") as f:
@@ -214,6 +276,8 @@ def main():
                 e0 = tok.encode(t, add_special_tokens=False)
                 e1 = tok.encode(t, add_special_tokens=True)
                 rec = {"text": t, "ids": e0.ids, "ids_special": e1.ids}
+                if any(unicodedata.category(ch) == "Cn" for ch in t):
+                    rec["unicode14_cn"] = True
                 if i % 7 == 0:
                     rec["tokens"] = e0.tokens
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
