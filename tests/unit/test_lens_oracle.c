@@ -9,8 +9,9 @@
 //      once as a single process and once as `mpirun --oversubscribe -np 2` (tensor parallel),
 //   3. compares the exported files with the fixtures, which transformers + torch + the `tokenizers`
 //      package computed from the spec (METRICS.md, OUTPUTS.md) without looking at lensweep's code:
-//        pure-next-token.csv, pure-next-token-rawlens.csv, records.csv, milestones.csv: header and
-//        row count exactly, then every cell; output-<case>.json: every key of the fixture's
+//        pure-next-token.csv, pure-next-token-rawlens.csv, records.csv, milestones.csv,
+//        pure-next-token-rawlens-window.csv, artifact-audit.csv: header and row count exactly, then
+//        every cell; output-<case>.json: every key of the fixture's
 //        summary.json (a subset with the same nesting) must exist with the same value.
 //
 // Comparison rules (cells parsed with libcsv through out/report_csv, JSON with jansson):
@@ -176,6 +177,8 @@ static const GroupRule GROUPS[] = {
 
 static const char *group_of(const char *file, const char *col) {
     if (!strcmp(file, "milestones.csv")) return "milestones";
+    if (!strcmp(file, "rawlens-window.csv")) return "window rows";
+    if (!strcmp(file, "artifact-audit.csv")) return "audit rows";
     for (int i = 0; GROUPS[i].pat; i++)
         if (!fnmatch(GROUPS[i].pat, col, 0)) return GROUPS[i].group;
     return "other";
@@ -438,8 +441,10 @@ static void run_case(const char *name, const char *tokdir, const char *tmp) {
         static const char *files[][2] = {{"pure-next-token.csv", "-pure-next-token.csv"},
                                          {"rawlens.csv", "-pure-next-token-rawlens.csv"},
                                          {"records.csv", "-records.csv"},
-                                         {"milestones.csv", "-milestones.csv"}};
-        for (int i = 0; i < 4; i++) {
+                                         {"milestones.csv", "-milestones.csv"},
+                                         {"rawlens-window.csv", "-pure-next-token-rawlens-window.csv"},
+                                         {"artifact-audit.csv", "-artifact-audit.csv"}};
+        for (int i = 0; i < 6; i++) {
             snprintf(pat, sizeof pat, "%s/output-%s%s", out, name, files[i][1]);
             char *p = glob_one(pat);
             compare_csv(label, fixdir, files[i][0], p, &allow);

@@ -71,6 +71,17 @@ FACTS = [("Germany→Berlin", "Germany", "Berlin"), ("France→Paris", "France",
          ("Italy→Rome", "Italy", "Rome"), ("Japan→Tokyo", "Japan", "Tokyo"),
          ("Canada→Ottawa", "Canada", "Ottawa")]
 CTL_PROMPT = ORIG.format(country="France")
+TEST_PROMPTS = [  # METRICS §1.4
+    "Berlin is the capital of", "Germany's capital city is called simply",
+    "The capital city of Germany is named simply", "Germany has its capital at the city called simply",
+    "In Germany the capital city is simply", "Germany's capital city is called", "The capital city of Germany is named",
+    "Germany has its capital at", "In Germany the capital city is known as",
+    "Give the country name only, plain text. Berlin is the capital of",
+    "Give the city name only, plain text. Germany's capital city is called",
+    "Give the city name only, plain text. The capital city of Germany is named simply",
+    "Give the city name only, plain text. Germany has its capital at",
+    "Give the city name only, plain text. In Germany, the capital city is known as"]
+
 
 # ---- constants (METRICS §0.5) ----
 COPY_THRESH, COPY_MARGIN = 0.95, 0.10
@@ -106,6 +117,10 @@ RAW_COLS = (ID_COLS + ["layer", "p_top1_raw", "top1_token_id_raw", "top1_token_s
                        "l1_prob_diff", "topk_jaccard_raw_norm@50", "topk_jaccard_consecutive@50",
                        "norm_only_semantics"])
 REC_COLS = ID_COLS + ["layer", "pos", "token", "entropy", "entropy_bits"] + TOPCOLS + ["rest_mass"]
+WIN_COLS = ID_COLS + ["layer", "lens", "p_top1", "top1_token_id", "top1_token_str", "p_answer", "answer_rank",
+                     "kl_norm_vs_raw_bits"]
+AUDIT_COLS = ["layer", "js_divergence", "kl_raw_to_norm_bits", "l1_prob_diff", "topk_jaccard_raw_norm@50",
+              "lens_artifact_score_v2", "risk_tier"]
 MS_COLS = ["layer", "csv_row_index", "is_copy_strict", "is_copy_soft_k", "is_semantic_norm",
            "is_semantic_confirmed", "answer_rank", "p_answer", "kl_to_final_bits", "entropy_bits", "lens"]
 
@@ -466,6 +481,7 @@ def pass_metrics(hf, tok, ps, taus):
         r["raw_top1_fragile"] = 0 in fr
         r["raw_jacc_fragile"] = (K_JACC - 1) in fr
         r["raw_top1"] = int(orr[0])
+        r["raw_p2"] = float(Q[orr[1]])
         r["raw_p_top1"] = float(Q[orr[0]])
         if a is not None:
             r["raw_p_answer"] = float(Q[a])
@@ -771,7 +787,151 @@ def summary_json(hf, tok, passes, taus):
         "max_control_top2_logit_gap": max(gaps_c) if gaps_c else None,
         "delta_top2_logit_ctl": 0.5}
     out["gold_answer"] = gold(prim)
+    out["prompt"] = {"type": "prompt", "context_prompt": prim["prompt"], "ground_truth": "Berlin",
+                     "fact_key": "Germany→Berlin", "fact_index": 0}
+    # §6.5 copy_thresholds: norm-only flags (raw window rows, radius 4) and the stability quirk
+    R = 4
+    _, checked = window_layers(prim, n, R)
+    nof = {}
+    for t in STRICT_SWEEP:
+        L0 = prim["L_copy_strict"][t]
+        if L0 is None:
+            nof[fmt_label(t)] = None
+            continue
+        hit = False
+        for L in checked:
+            if L0 - R <= L <= L0 + R:
+                r = rows[L]
+                if (r["raw_top1"] in prim["ctx"] and r["raw_p_top1"] > t and r["raw_p_top1"] - r["raw_p2"] > COPY_MARGIN
+                        and not wsp(tok.decode(r["raw_top1"]))):
+                    hit = True
+        nof[fmt_label(t)] = not hit
+    d["copy_thresholds"]["norm_only_flags"] = nof
+    d["copy_thresholds"]["stability"] = "none" if all(v is None for v in prim["L_copy_strict"].values()) else "mixed"
+    # §18 norm trajectory
+    Lsem_ = prim["L_semantic"]
+    spk = [L for L in Ls if (Lsem_ is None or L <= Lsem_)
+           and (rows[L]["resid_norm_ratio"] > 3.0 or rows[L]["delta_resid_cos"] < 0.8)]
+    xs = np.arange(n + 1, dtype=np.float64)
+    ys = np.log(np.array([rows[L]["raw_resid_norm"] for L in Ls]) + 1e-9)
+    slope, icpt = np.polyfit(xs, ys, 1)
+    sst = float(np.sum((ys - ys.mean()) ** 2))
+    r2 = 1.0 if sst == 0 else 1.0 - float(np.sum((ys - (slope * xs + icpt)) ** 2)) / sst
+    shape = ("spike" if spk else "plateau" if abs(slope) <= 0.01 else "monotonic" if r2 >= 0.70 else "non_monotonic")
+    d["norm_trajectory"] = {"shape": shape, "slope": float(slope), "r2": r2, "n_spikes": len(spk), "sampled_layers": n + 1}
+    d["repeatability"] = {"status": "ok", "layers_checked": n + 1, "max_rank_dev": 0.0, "p95_rank_dev": 0.0,
+                          "top1_flip_rate": 0.0}
+    # §2.4 copy mask
+    ign = [i for i in range(V) if wsp(tok.decode(i))]
+    d["copy_mask"] = {"ignored_token_ids": ign, "ignored_token_str_sample": [tok.decode(i) for i in ign[:16]],
+                      "size": len(ign)}
+    # §21 micro-suite aggregates
+    facts = d["micro_suite"]["facts"]
+    for k, f in enumerate(facts):
+        ps = passes[2 * k]
+        soft = [x for x in ps["L_copy_soft"].values() if x is not None]
+        base = ps["L_copy"] if ps["L_copy"] is not None else (min(soft) if soft else None)
+        f["L_semantic_confirmed"] = d["confirmed_semantics"]["L_semantic_confirmed"] if k == 0 else None
+        f["delta_hat"] = None if (f["L_semantic_norm"] is None or base is None) else (f["L_semantic_norm"] - base) / n
+    med = lambda key: (None if not [f[key] for f in facts if f[key] is not None]
+                       else round_half_even(pctl([f[key] for f in facts if f[key] is not None], .5)))
+    dh = [f["delta_hat"] for f in facts if f["delta_hat"] is not None]
+    agg = {"n": 5, "L_copy_strict_median": med("L_copy_strict"), "L_copy_soft_k1_median": med("L_copy_soft_k1"),
+           "L_semantic_norm_median": med("L_semantic_norm"), "L_semantic_confirmed_median": med("L_semantic_confirmed"),
+           "L_semantic_margin_ok_norm_median": med("L_semantic_margin_ok_norm"),
+           "delta_hat_median": round(pctl(dh, .5), 4) if dh else None,
+           "n_missing": sum(f["L_semantic_norm"] is None for f in facts),
+           "notes": "control is France→Paris; other positives do not add new controls"}
+    d["micro_suite"]["aggregates"] = agg
+    d["micro_suite"]["citations"] = {"fact_rows": {f["fact_key"]: f["row_index"] for f in facts}}
+    # §23 evaluation pack (the parts derived above)
+    soft = [(prim["L_copy_soft"][k], k) for k in SOFT_KS if prim["L_copy_soft"][k] is not None]
+    sl, sk = min(soft) if soft else (None, None)
+    f4 = lambda x: None if x is None else round(x / n, 4)
+    cs = d["confirmed_semantics"]
+    full = d["raw_lens_full"]
+    out["evaluation_pack"] = {
+        "n_layers": n,
+        "milestones": {"L_copy_strict": prim["L_copy"], "L_copy_soft": {"k": sk, "layer": sl},
+                       "L_semantic_norm": prim["L_semantic"],
+                       "L_semantic_confirmed": {"layer": cs["L_semantic_confirmed"], "source": cs["confirmed_source"]},
+                       "depth_fractions": {"copy_strict_frac": f4(prim["L_copy"]), "semantic_frac": f4(prim["L_semantic"]),
+                                           "delta_hat": None if facts[0]["delta_hat"] is None else round(facts[0]["delta_hat"], 4)}},
+        "artifact": {"lens_artifact_score": full["score"]["lens_artifact_score"],
+                     "lens_artifact_score_v2": full["score"]["lens_artifact_score_v2"],
+                     "js_divergence_p50": full["js_divergence_percentiles"]["p50"],
+                     "l1_prob_diff_p50": full["l1_prob_diff_percentiles"]["p50"],
+                     "first_js_le_0.1": full["first_js_le_0.1"], "first_l1_le_0.5": full["first_l1_le_0.5"],
+                     "jaccard_raw_norm_p50": full["topk_overlap"]["jaccard_raw_norm_p50"],
+                     "first_jaccard_raw_norm_ge_0.5": full["topk_overlap"]["first_jaccard_raw_norm_ge_0.5"],
+                     "pct_layers_kl_ge_1.0": full["pct_layers_kl_ge_1.0"],
+                     "n_norm_only_semantics_layers": full["n_norm_only_semantics_layers"],
+                     "earliest_norm_only_semantic": full["earliest_norm_only_semantic"], "risk_tier": full["score"]["tier"]},
+        "alignment": {"gold_alignment_rate": d["gold_alignment_rate"], "variant": prim["align"]["variant"]},
+        "norm_trajectory": {k: d["norm_trajectory"][k] for k in ("shape", "slope", "r2", "n_spikes")},
+        "entropy": {f"entropy_gap_bits_{p}": d["entropy_gap_bits_percentiles"][p] for p in ("p25", "p50", "p75")}}
     return out
+
+
+def window_layers(ps, n, R):
+    """METRICS §8.2: centres and checked layers of one pass."""
+    soft = [x for x in ps["L_copy_soft"].values() if x is not None]
+    centers = sorted({c for c in (ps["L_semantic"], ps["first_rank_le_5"], ps["first_kl_below_1.0"], ps["L_copy"],
+                                  min(soft) if soft else None) if c is not None and 0 <= c <= n})
+    return centers, sorted({L for c in centers for L in range(max(0, c - R), min(n, c + R) + 1)})
+
+
+def window_rows(tok, passes, n, summ):
+    """OUTPUTS §6; radius 4 for the primary pass, 8 for later passes when the run-level sampled check
+    (raw_lens_check.summary) says high risk or max KL >= 1.0 [REF-QUIRK §24.5]."""
+    sm = summ["raw_lens_check"]["summary"]
+    R_later = 8 if (sm["lens_artifact_risk"] == "high" or sm["max_kl_norm_vs_raw_bits"] >= 1.0) else 4
+    out = []
+    for pi, ps in enumerate(passes):
+        _, checked = window_layers(ps, n, 4 if pi == 0 else R_later)
+        for L in checked:
+            r = ps["rows"][L]
+            out.append(ident(ps) + [L, "norm", r["p_top1"], r["top1"], tok.decode(r["top1"]), r["p_answer"],
+                                    r["answer_rank"], r["kl_norm_raw"]])
+            out.append(ident(ps) + [L, "raw", r["raw_p_top1"], r["raw_top1"], tok.decode(r["raw_top1"]),
+                                    r["raw_p_answer"], r["raw_rank"], r["kl_norm_raw"]])
+    return out
+
+
+def audit_rows(passes, summ):
+    """OUTPUTS §10"""
+    rows = passes[0]["rows"]
+    full = summ["diagnostics"]["raw_lens_full"]
+    out = [["_summary", pctl([r["js"] for r in rows], .5), pctl([r["kl_raw_norm"] for r in rows], .5),
+            pctl([r["l1"] for r in rows], .5), full["topk_overlap"]["jaccard_raw_norm_p50"],
+            full["score"]["lens_artifact_score_v2"], full["score"]["tier"]]]
+    for r in rows:
+        out.append([r["layer"], r["js"], r["kl_raw_norm"], r["l1"], r["jacc_raw_norm"], None, None])
+    return out
+
+
+@torch.no_grad()
+def head_topk(tok, z, k):
+    P = softmax(z)
+    return [[tok.decode(i), float(P[i])] for i in order_desc(z)[:k]]
+
+
+@torch.no_grad()
+def aux_json(hf, tok, bos, prim):
+    """METRICS §1.4: test prompts (model head at the last position, top-10) and the temperature
+    exploration of the primary prompt (head logits / T, top-15)."""
+    tps = []
+    for text in TEST_PROMPTS:
+        ids = ([bos] if bos is not None else []) + tok.encode(text)
+        _, logits = hf.forward(ids)
+        z = logits[-1]
+        tps.append({"type": "test_prompt", "prompt": text, "entropy": entropy_logits_bits(z), "topk": head_topk(tok, z, 10)})
+    te = []
+    for T in (0.1, 2.0):
+        z = prim["z_final"] / torch.tensor(T, dtype=torch.float32)
+        te.append({"type": "temperature_exploration", "temperature": T, "entropy": entropy_logits_bits(z),
+                   "topk": head_topk(tok, z, 15)})
+    return tps, te
 
 
 def milestone_rows(passes, d):
@@ -843,6 +1003,24 @@ def allowances(passes, n, summ):
                 for j in ps["rec_swaps"][(L, t)]:
                     out.append(["records.csv", rec_base + L * ps["T"] + t, f"top{j}", None, None, "near-tie in the top-k order"])
         rec_base += ps["T"] * (n + 1)
+    # rawlens-window rows (same order as window_rows)
+    sm = summ["raw_lens_check"]["summary"]
+    R_later = 8 if (sm["lens_artifact_risk"] == "high" or sm["max_kl_norm_vs_raw_bits"] >= 1.0) else 4
+    wrow = 0
+    for pi, ps in enumerate(passes):
+        for L in window_layers(ps, n, 4 if pi == 0 else R_later)[1]:
+            r = ps["rows"][L]
+            if r["rank_bounds"][0] != r["rank_bounds"][1]:
+                out.append(["rawlens-window.csv", wrow, "answer_rank", *r["rank_bounds"], "near-tie of P[a] (norm lens)"])
+            if 1 in r["top_swaps"]:
+                for c in ("top1_token_id", "top1_token_str"):
+                    out.append(["rawlens-window.csv", wrow, c, None, None, "near-tie at top-1 (norm)"])
+            if r["raw_rank_bounds"][0] != r["raw_rank_bounds"][1]:
+                out.append(["rawlens-window.csv", wrow + 1, "answer_rank", *r["raw_rank_bounds"], "near-tie of P[a] (raw lens)"])
+            if r["raw_top1_fragile"]:
+                for c in ("top1_token_id", "top1_token_str"):
+                    out.append(["rawlens-window.csv", wrow + 1, c, None, None, "near-tie at top-1 (raw)"])
+            wrow += 2
     prim = passes[0]["rows"]
     for mi, c in enumerate(milestone_rows(passes, summ)):
         L = c[0]
@@ -881,11 +1059,14 @@ def run_case(name, lensweep, tokdir, outdir):
         for ps in passes:
             pass_metrics(hf, tok, ps, taus)
         summ = summary_json(hf, tok, passes, taus)
+        summ["test_prompts"], summ["temperature_exploration"] = aux_json(hf, tok, bos, passes[0])
         os.makedirs(outdir, exist_ok=True)
         write_csv(os.path.join(outdir, "pure-next-token.csv"), PURE_COLS, pure_rows(tok, passes))
         write_csv(os.path.join(outdir, "rawlens.csv"), RAW_COLS, raw_rows(tok, passes))
         write_csv(os.path.join(outdir, "records.csv"), REC_COLS, record_rows(passes, hf.n))
         write_csv(os.path.join(outdir, "milestones.csv"), MS_COLS, milestone_rows(passes, summ))
+        write_csv(os.path.join(outdir, "rawlens-window.csv"), WIN_COLS, window_rows(tok, passes, hf.n, summ))
+        write_csv(os.path.join(outdir, "artifact-audit.csv"), AUDIT_COLS, audit_rows(passes, summ))
         with open(os.path.join(outdir, "summary.json"), "w", encoding="utf-8") as f:
             json.dump(summ, f, ensure_ascii=False, indent=2)
             f.write("\n")
