@@ -435,6 +435,9 @@ static void run_case(const char *name, const char *tokdir, const char *tmp) {
                 ckdir, out, out);
         report(rc == 0, "%s: lensweep run (exit %d, log %s.run.log)", label, rc, out);
         if (rc) { sh("tail -5 %s.run.log", out); continue; }
+        // the HDF5 root attribute tp_size must say the model really was sharded over np ranks
+        rc = sh("h5dump -a /tp_size %s/%s.h5 | grep -q '(0): %d$'", out, name, np);
+        report(rc == 0, "%s: HDF5 root attribute tp_size = %d", label, np);
         rc = sh("bin/lensweep export %s/%s.h5 --out %s > %s.export.log 2>&1", out, name, out, out);
         report(rc == 0, "%s: lensweep export (exit %d, log %s.export.log)", label, rc, out);
         if (rc) { sh("tail -5 %s.export.log", out); continue; }

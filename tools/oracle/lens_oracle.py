@@ -27,10 +27,12 @@ Per case:
        rawlens.csv          (OUTPUTS §5, 25 columns)
        records.csv          (OUTPUTS §3, 50 columns, every position of every pass)
        milestones.csv       (OUTPUTS §9, 4 rows; no tuned lens, so confirmation = raw lens only)
+       rawlens-window.csv   (OUTPUTS §6) and artifact-audit.csv (OUTPUTS §10)
        summary.json         a subset of output-<model>.json with the same nesting: every key present
                             here must exist in lensweep's JSON with the same value (numbers within
                             tolerance, everything else exactly)
        MANIFEST.txt         the mktiny arguments and versions
+       allow.csv            cells decided by fp32 near-ties (see allowances())
   into tests/fixtures/oracle/<case>/.
 
 Usage (repository root, bin/lensweep built):
