@@ -241,6 +241,7 @@ static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p,
     snprintf(path, sizeof path, "%s/top_ids", base);
     if (ds_i32(r, path, 2, w2, got, &x->top_ids)) return -1;
     x->K = (int)got[1];
+    if (x->K < 2 || (!strcmp(lens, "norm") && x->K < 50)) return rd_fail(r, path, "too few columns (schema: 50)");
     hsize_t wk[2] = {L, (hsize_t)x->K};
     snprintf(path, sizeof path, "%s/top_probs", base);
     if (ds_f64(r, path, 2, wk, NULL, &x->top_probs)) return -1;
@@ -292,7 +293,7 @@ static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p,
         F1(kl_raw_to_norm_bits, "kl_raw_to_norm_bits");
         F1(js_divergence, "js_divergence");
         F1(l1_prob_diff, "l1_prob_diff");
-        hsize_t w50[2] = {L, 0};
+        hsize_t w50[2] = {L, 50};
         snprintf(path, sizeof path, "%s/ranks_of_norm_top50", base);
         if (ds_i32(r, path, 2, w50, NULL, &x->ranks_of_norm_top50)) return -1;
     }
@@ -350,7 +351,9 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
     if (ds_f64(r, path, 3, wLTk2, NULL, &p->rec_topk_probs)) return -1;
 
     if (read_next(r, run, "norm", p, &p->norm)) return -1;
-    if (read_next(r, run, "raw", p, &p->raw)) return -1;
+    if (link_exists(r->file, "/lens/raw")) { // the raw lens is optional (lenses: [norm])
+        if (read_next(r, run, "raw", p, &p->raw)) return -1;
+    } else memset(&p->raw, 0, sizeof p->raw);
     if (read_next(r, run, "post_ln2", p, &p->post_ln2)) return -1;
     // ids must be inside the vocabulary (they index /vocab/decoded)
     for (int i = 0; i < p->T; i++)
@@ -359,7 +362,7 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
         if (p->ctx_ids[i] < 0 || p->ctx_ids[i] >= run->V) { snprintf(path, sizeof path, "%s/ctx_ids", g); return rd_fail(r, path, "id outside the vocabulary"); }
     ExNext *xs[3] = {&p->norm, &p->raw, &p->post_ln2};
     for (int k = 0; k < 3; k++)
-        for (hsize_t i = 0; i < L * (hsize_t)xs[k]->K; i++)
+        for (hsize_t i = 0; xs[k]->present && i < L * (hsize_t)xs[k]->K; i++)
             if (xs[k]->top_ids[i] >= run->V || xs[k]->top_ids[i] < -1) {
                 snprintf(path, sizeof path, "/lens/%s/%s/next/top_ids", k == 0 ? "norm" : k == 1 ? "raw" : "post_ln2", p->name);
                 return rd_fail(r, path, "id outside the vocabulary");
@@ -385,7 +388,7 @@ static int read_all(Rd *r, ExRun *run) {
         return lw_err(r->err, "this lensweep reads schema 1; export with the lensweep version that wrote the file",
                       "%s: attribute 'schema_version': is %ld, this build reads %d", r->path, ver, EX_SCHEMA_VERSION);
     long complete = 0;
-    if (attr_long(r, "/", "complete", &complete))
+    if (H5Aexists(r->file, "complete") <= 0 || attr_long(r, "/", "complete", &complete))
         return lw_err(r->err, "the run did not finish (killed or failed); re-run `lensweep run` for this model",
                       "%s: attribute 'complete': missing (unfinished run)", r->path);
     if (complete != 1)
@@ -409,7 +412,7 @@ static int read_all(Rd *r, ExRun *run) {
         attr_double(r, "/", "final_softcap", &run->final_softcap) ||
         attr_double(r, "/", "wall_seconds", &run->wall_seconds))
         return -1;
-    if (run->n_layers < 1 || run->n_layers > 100000) return rd_fail(r, "attribute 'n_layers'", "out of range");
+    if (run->n_layers < 1 || run->n_layers > 4000) return rd_fail(r, "attribute 'n_layers'", "out of range (1..4000)");
     if (run->vocab < 2) return rd_fail(r, "attribute 'vocab'", "out of range");
     if (ds_strs(r, "/vocab/decoded", run->vocab, &run->V, &run->decoded)) return -1;
     long nv = 0;
@@ -467,7 +470,9 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     if (is <= 0)
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: not an HDF5 file", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return lw_err(err, "check the file's permissions", "%s: cannot open", path);
+    if (f < 0)
+        return lw_err(err, "the file is truncated or corrupt (or unreadable: check its permissions); re-run `lensweep run`",
+                      "%s: cannot open as HDF5", path);
     Rd r = {f, path, err};
     int rc = read_all(&r, run);
     H5Fclose(f);

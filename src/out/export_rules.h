@@ -18,6 +18,9 @@ double ex_percentile(const double *v, int n, double p);
 int ex_depth_layer(int n, double frac);
 // §2.4 whitespace/punctuation predicate on a decoded token string (UTF-8).
 int ex_wsp(const char *s);
+// WSP of token id (its /vocab/decoded string). A decode that is the single character U+0000 is
+// stored as "" (C strings): the byte tokens "<0x00>" / "Ā" are therefore not WSP, as in the reference.
+int ex_token_wsp(const ExRun *run, int id);
 // 1 when win[0..k) occurs contiguously in seq[0..n).
 int ex_contig_subseq(const int *win, int k, const int *seq, int n);
 // |A∩B| / |A∪B| of two id lists (ids < 0 ignored; duplicates counted once). NaN when both empty.
@@ -68,7 +71,10 @@ typedef struct {
     int *prompt_vocab; int n_prompt_vocab;
 } ExRows;
 
-void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExCopyCols *cc, ExRows *r);
+// x = the lens whose rows these are (norm today; tuned/Prism sidecars later, same layout), w = the
+// lens compared with it in the raw-vs-norm columns (the raw lens; NULL or not present = none).
+void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExNext *w,
+                   const ExCopyCols *cc, ExRows *r);
 void ex_rows_free(ExRows *r);
 
 // ---------------------------------------------------------------------------- per-pass summary
@@ -93,7 +99,7 @@ typedef struct {
     int n_checked; int *checked;             // sorted layers
 } ExSummary;
 
-void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExRows *r,
+void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExRows *r,
                       const ExCopyCols *cc, ExSummary *s);
 // Raw-lens window (needs the pass's radius): fills centers/checked.
 void ex_summary_window(const LwRunConfig *c, const ExRun *run, ExSummary *s, int radius);
