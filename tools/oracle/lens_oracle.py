@@ -607,6 +607,9 @@ def record_rows(passes, n):
     return [row for ps in passes for L in range(n + 1) for row in ps["rec"][L]]
 
 
+ABSENT = "__absent__"  # summary.json value meaning "this key must not exist" (test_lens_oracle.c)
+
+
 def summary_json(hf, tok, passes, taus):
     n, V = hf.n, hf.V
     prim, nf, ctl = passes[0], passes[1], passes[-1]
@@ -789,6 +792,14 @@ def summary_json(hf, tok, passes, taus):
         "max_control_top2_logit_gap": max(gaps_c) if gaps_c else None,
         "delta_top2_logit_ctl": 0.5}
     out["gold_answer"] = gold(prim)
+    # keys that exist only conditionally (OUTPUTS §11.2): ABSENT = must not be in lensweep's JSON
+    if conf is None:
+        d["L_semantic_confirmed"] = ABSENT
+        d["semantic_margin"]["L_semantic_confirmed_margin_ok_norm"] = ABSENT
+    if Lsem is None:
+        d["gate_stability_small_scale"] = ABSENT  # no target layer
+        d["position_window"] = ABSENT  # only when L_semantic exists
+    d["tuned_lens_skip_warning"] = ABSENT  # no tuned lens
     out["prompt"] = {"type": "prompt", "context_prompt": prim["prompt"], "ground_truth": "Berlin",
                      "fact_key": "Germany→Berlin", "fact_index": 0}
     # §6.5 copy_thresholds: norm-only flags (raw window rows, radius 4) and the stability quirk
