@@ -1631,7 +1631,7 @@ static void write_json(const Ex *e, FILE *f) {
     jw_k_opt_int(j, "L_semantic_norm", s->L_semantic);
     jw_key(j, "L_semantic_confirmed"); jw_obj(j);
     jw_k_opt_int(j, "layer", e->L_confirmed);
-    jw_k_str(j, "source", e->L_confirmed >= 0 ? e->confirmed_source : NULL);
+    jw_k_str(j, "source", e->confirmed_source); // "none" when unconfirmed (reference: Qwen2.5-72B)
     jw_end(j);
     jw_key(j, "depth_fractions"); jw_obj(j);
     jw_k_real(j, "copy_strict_frac", s->L_copy >= 0 ? py_round((double)s->L_copy / e->n, 4) : NAN);
