@@ -55,6 +55,9 @@ int model_config_from_gguf(const Gguf *g, ModelConfig *cfg, LwError *err) {
     if (key_int(g, "llama.attention.head_count_kv", 0, cfg->n_heads, 1, &cfg->n_kv_heads, err)) return -1;
     if (key_int(g, "llama.feed_forward_length", 1, 0, 1, &cfg->d_ff, err)) return -1;
     if (key_int(g, "llama.context_length", 1, 0, 1, &cfg->max_pos, err)) return -1;
+    if ((int64_t)cfg->n_layers * 9 > g->n_tensors) // 9 tensors per block
+        return lw_err(err, "the metadata and the tensor table disagree; the file is corrupt or incomplete",
+                      "%s: metadata \"llama.block_count\" = %d, but the file has only %lld tensors", g->path, cfg->n_layers, (long long)g->n_tensors);
     if (cfg->d_model % cfg->n_heads != 0 && !gguf_find_kv(g, "llama.attention.key_length"))
         return lw_err(err, "the file must state llama.attention.key_length", "%s: metadata \"llama.attention.key_length\" is absent and embedding_length %d is not divisible by head_count %d",
                       g->path, cfg->d_model, cfg->n_heads);

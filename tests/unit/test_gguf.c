@@ -435,6 +435,40 @@ TEST(truncated_files_are_errors) {
     free(path);
 }
 
+// Every byte of the small file's header and tensor table overwritten with 0x00, 0xFF and 0x7F in
+// turn: each variant loads or fails with an error; none may crash (a crash fails the program).
+TEST(corrupted_header_bytes_never_crash) {
+    Buf b = synth_gguf("llama", -1);
+    // header + tensor table = everything before the (32-aligned) data section
+    Gguf g;
+    LwError err = {0};
+    char *path = write_tmp("ok.gguf", b.p, b.n);
+    CHECK(gguf_open(path, &g, &err) == 0);
+    size_t hdr = g.data_start;
+    gguf_close(&g);
+    free(path);
+    int loaded = 0, failed = 0, unnamed = 0;
+    static const uint8_t FILL[3] = {0x00, 0xFF, 0x7F};
+    for (size_t i = 4; i < hdr; i++)
+        for (int f = 0; f < 3; f++) {
+            uint8_t keep = b.p[i];
+            if (keep == FILL[f]) continue;
+            b.p[i] = FILL[f];
+            path = write_tmp("flip.gguf", b.p, b.n);
+            LwError e = {0};
+            Model *m = model_load(path, 0, 1, &e);
+            if (m) loaded++;
+            else { failed++; unnamed += strstr(e.msg, path) == NULL; }
+            model_free(m);
+            free(path);
+            b.p[i] = keep;
+        }
+    printf("    %zu header bytes x 3 fills: %d loaded, %d refused with an error\n", hdr - 4, loaded, failed);
+    CHECKF(unnamed == 0, "%d errors do not name the file", unnamed);
+    CHECK(failed > 0);
+    free(b.p);
+}
+
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "%s/lwgguf.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(g_tmp)) { printf("FAIL: %s: mkdtemp\n", __FILE__); return 1; }
@@ -445,6 +479,7 @@ int main(void) {
     RUN(synthetic_blocks_and_permutation);
     RUN(unsupported_type_and_architecture_are_named);
     RUN(truncated_files_are_errors);
+    RUN(corrupted_header_bytes_never_crash);
     model_free(g_model);
     char *rm = xasprintf("rm -rf '%s'", g_tmp);
     if (system(rm) != 0) printf("    could not remove %s\n", g_tmp);
