@@ -1,0 +1,401 @@
+// tok_bpe — BPE vocabulary, merge table and word merging (see tok_bpe.h for the design).
+#include "tok/tok_bpe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---------------------------------------------------------------------------- hashing
+
+uint64_t tok_hash_bytes(const void *p, size_t n) {
+    // FNV-1a over 8-byte words, then a final avalanche: fast for short vocabulary strings.
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325ull ^ (n * 0x9E3779B97F4A7C15ull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0x100000001b3ull;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
+    return h;
+}
+
+static inline uint64_t pair_hash(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    k *= 0xc4ceb9fe1a85ec53ull;
+    k ^= k >> 33;
+    return k;
+}
+
+static uint32_t pow2_at_least(size_t n) {
+    uint32_t c = 1024;
+    while (c < n) c <<= 1;
+    return c;
+}
+
+// ---------------------------------------------------------------------------- building
+
+void bpe_init(BpeModel *m, size_t n_vocab_hint, size_t n_merges_hint, size_t arena_hint) {
+    memset(m, 0, sizeof *m);
+    uint32_t vc = pow2_at_least(n_vocab_hint * 2 + 16);
+    m->vocab_slots = xmalloc(vc * sizeof *m->vocab_slots);
+    memset(m->vocab_slots, 0xff, vc * sizeof *m->vocab_slots);
+    m->vocab_mask = vc - 1;
+    m->arena_cap = arena_hint + 64;
+    m->arena = xmalloc(m->arena_cap);
+    m->ids_cap = n_vocab_hint + 16;
+    m->str_off = xmalloc(m->ids_cap * sizeof *m->str_off);
+    m->str_len = xcalloc(m->ids_cap, sizeof *m->str_len);
+    memset(m->str_off, 0xff, m->ids_cap * sizeof *m->str_off);
+    uint32_t mc = pow2_at_least(n_merges_hint * 2 + 16);
+    m->merge_keys = xmalloc(mc * sizeof *m->merge_keys);
+    memset(m->merge_keys, 0xff, mc * sizeof *m->merge_keys);
+    m->merge_rank = xmalloc(mc * sizeof *m->merge_rank);
+    m->merge_new = xmalloc(mc * sizeof *m->merge_new);
+    m->merge_mask = mc - 1;
+    m->unk_id = -1;
+    for (int i = 0; i < 256; i++) m->byte_ids[i] = -1;
+}
+
+void bpe_free(BpeModel *m) {
+    free(m->arena);
+    free(m->str_off);
+    free(m->str_len);
+    free(m->vocab_slots);
+    free(m->merge_keys);
+    free(m->merge_rank);
+    free(m->merge_new);
+    memset(m, 0, sizeof *m);
+}
+
+static void slots_insert(int32_t *slots, uint32_t mask, const BpeModel *m, int32_t id) {
+    uint32_t j = (uint32_t)tok_hash_bytes(m->arena + m->str_off[id], m->str_len[id]) & mask;
+    while (slots[j] >= 0) j = (j + 1) & mask;
+    slots[j] = id;
+}
+
+static void vocab_grow(BpeModel *m) {
+    uint32_t oc = m->vocab_mask + 1, nc = oc * 2;
+    int32_t *slots = xmalloc(nc * sizeof *slots);
+    memset(slots, 0xff, nc * sizeof *slots);
+    for (uint32_t i = 0; i < oc; i++)
+        if (m->vocab_slots[i] >= 0) slots_insert(slots, nc - 1, m, m->vocab_slots[i]);
+    free(m->vocab_slots);
+    m->vocab_slots = slots;
+    m->vocab_mask = nc - 1;
+}
+
+// Slot index holding s, or the empty slot where it would go.
+static uint32_t vocab_find_slot(const BpeModel *m, const char *s, size_t len) {
+    uint32_t j = (uint32_t)tok_hash_bytes(s, len) & m->vocab_mask;
+    for (;;) {
+        int32_t id = m->vocab_slots[j];
+        if (id < 0) return j;
+        if (m->str_len[id] == len && memcmp(m->arena + m->str_off[id], s, len) == 0) return j;
+        j = (j + 1) & m->vocab_mask;
+    }
+}
+
+int32_t bpe_token_id(const BpeModel *m, const char *s, size_t len) {
+    return m->vocab_slots[vocab_find_slot(m, s, len)];
+}
+
+int bpe_add_token(BpeModel *m, const char *s, size_t len, int64_t id, const char *source, LwError *err) {
+    if (id < 0 || id >= 16 * 1024 * 1024)
+        return lw_err(err, "vocabulary ids must be integers in 0..16777215",
+                      "%s: model.vocab: token \"%.*s\" has id %lld", source, (int)(len > 40 ? 40 : len), s,
+                      (long long)id);
+    if ((size_t)id >= m->ids_cap) {
+        size_t nc = m->ids_cap * 2;
+        while (nc <= (size_t)id) nc *= 2;
+        m->str_off = xrealloc(m->str_off, nc * sizeof *m->str_off);
+        m->str_len = xrealloc(m->str_len, nc * sizeof *m->str_len);
+        memset(m->str_off + m->ids_cap, 0xff, (nc - m->ids_cap) * sizeof *m->str_off);
+        memset(m->str_len + m->ids_cap, 0, (nc - m->ids_cap) * sizeof *m->str_len);
+        m->ids_cap = nc;
+    }
+    if (m->arena_len + len + 1 > m->arena_cap) {
+        while (m->arena_len + len + 1 > m->arena_cap) m->arena_cap *= 2;
+        m->arena = xrealloc(m->arena, m->arena_cap);
+    }
+    if (2 * (m->n_entries + 1) + 16 > (size_t)m->vocab_mask + 1) vocab_grow(m);
+    // A repeated string keeps its last id (serde and jansson keep the last value of a repeated key);
+    // an id given to a second string keeps the last string.
+    uint32_t j = vocab_find_slot(m, s, len);
+    int32_t old = m->vocab_slots[j];
+    if (old >= 0 && old != id) m->str_off[old] = UINT32_MAX;
+    if (m->str_off[id] != UINT32_MAX && old != id) {
+        // the id had another string: drop that string's slot by rebuilding the table once
+        uint32_t k = vocab_find_slot(m, m->arena + m->str_off[id], m->str_len[id]);
+        m->vocab_slots[k] = -1;
+        int32_t *slots = m->vocab_slots;
+        uint32_t mask = m->vocab_mask;
+        // re-insert the cluster after k (linear probing deletion)
+        for (uint32_t q = (k + 1) & mask; slots[q] >= 0; q = (q + 1) & mask) {
+            int32_t moved = slots[q];
+            slots[q] = -1;
+            slots_insert(slots, mask, m, moved);
+        }
+        m->n_entries--;
+        j = vocab_find_slot(m, s, len);
+    }
+    m->str_off[id] = (uint32_t)m->arena_len;
+    m->str_len[id] = (uint32_t)len;
+    memcpy(m->arena + m->arena_len, s, len);
+    m->arena[m->arena_len + len] = 0;
+    m->arena_len += len + 1;
+    if (id >= m->n_ids) m->n_ids = (int)id + 1;
+    if (old < 0) m->n_entries++;
+    m->vocab_slots[j] = (int32_t)id;
+    return 0;
+}
+
+static inline int merge_get(const BpeModel *m, int32_t a, int32_t b, uint32_t *rank, int32_t *new_id) {
+    uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
+    uint32_t j = (uint32_t)pair_hash(key) & m->merge_mask;
+    for (;;) {
+        uint64_t k = m->merge_keys[j];
+        if (k == key) {
+            *rank = m->merge_rank[j];
+            *new_id = m->merge_new[j];
+            return 1;
+        }
+        if (k == UINT64_MAX) return 0;
+        j = (j + 1) & m->merge_mask;
+    }
+}
+
+static void merges_grow(BpeModel *m) {
+    uint32_t oc = m->merge_mask + 1, nc = oc * 2;
+    uint64_t *keys = xmalloc(nc * sizeof *keys);
+    uint32_t *rank = xmalloc(nc * sizeof *rank);
+    int32_t *nw = xmalloc(nc * sizeof *nw);
+    memset(keys, 0xff, nc * sizeof *keys);
+    for (uint32_t i = 0; i < oc; i++) {
+        if (m->merge_keys[i] == UINT64_MAX) continue;
+        uint32_t j = (uint32_t)pair_hash(m->merge_keys[i]) & (nc - 1);
+        while (keys[j] != UINT64_MAX) j = (j + 1) & (nc - 1);
+        keys[j] = m->merge_keys[i];
+        rank[j] = m->merge_rank[i];
+        nw[j] = m->merge_new[i];
+    }
+    free(m->merge_keys);
+    free(m->merge_rank);
+    free(m->merge_new);
+    m->merge_keys = keys;
+    m->merge_rank = rank;
+    m->merge_new = nw;
+    m->merge_mask = nc - 1;
+}
+
+int bpe_add_merge(BpeModel *m, const char *a, size_t alen, const char *b, size_t blen, int rank,
+                  const char *source, LwError *err) {
+    int32_t ia = bpe_token_id(m, a, alen), ib = bpe_token_id(m, b, blen);
+    if (ia < 0 || ib < 0) {
+        const char *s = ia < 0 ? a : b;
+        size_t n = ia < 0 ? alen : blen;
+        return lw_err(err, "every merge must join two vocabulary tokens (HF refuses this file too)",
+                      "%s: model.merges[%d]: token \"%.*s\" is not in model.vocab", source, rank,
+                      (int)(n > 60 ? 60 : n), s);
+    }
+    char small[256];
+    char *cat = alen + blen <= sizeof small ? small : xmalloc(alen + blen);
+    memcpy(cat, a, alen);
+    memcpy(cat + alen, b, blen);
+    int32_t inew = bpe_token_id(m, cat, alen + blen);
+    if (cat != small) free(cat);
+    if (inew < 0)
+        return lw_err(err, "every merge result must be a vocabulary token (HF refuses this file too)",
+                      "%s: model.merges[%d]: merged token \"%.*s%.*s\" is not in model.vocab", source, rank,
+                      (int)(alen > 40 ? 40 : alen), a, (int)(blen > 40 ? 40 : blen), b);
+    if (2 * ((size_t)m->n_merges + 1) + 16 > (size_t)m->merge_mask + 1) merges_grow(m);
+    uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
+    uint32_t j = (uint32_t)pair_hash(key) & m->merge_mask;
+    while (m->merge_keys[j] != UINT64_MAX && m->merge_keys[j] != key) j = (j + 1) & m->merge_mask;
+    if (m->merge_keys[j] == UINT64_MAX) m->n_merges++;
+    // A repeated pair keeps its last rank, as HF's HashMap collect does.
+    m->merge_keys[j] = key;
+    m->merge_rank[j] = (uint32_t)rank;
+    m->merge_new[j] = inew;
+    return 0;
+}
+
+int bpe_finish(BpeModel *m, const char *unk, const char *source, LwError *err) {
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        m->byte_ids[b] = bpe_token_id(m, name, 6);
+    }
+    m->unk_id = -1;
+    if (unk) {
+        m->unk_id = bpe_token_id(m, unk, strlen(unk));
+        if (m->unk_id < 0)
+            return lw_err(err, "unk_token must name a vocabulary token",
+                          "%s: model.unk_token: \"%s\" is not in model.vocab", source, unk);
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------- encoding one word
+
+struct BpeSym {
+    int32_t id, prev, next;
+    uint32_t len; // bytes; 0 = merged away
+};
+struct BpeMerge {
+    uint32_t rank;
+    int32_t pos, new_id;
+};
+
+static inline int merge_less(const struct BpeMerge *x, const struct BpeMerge *y) {
+    return x->rank != y->rank ? x->rank < y->rank : x->pos < y->pos;
+}
+
+static void heap_push(BpeScratch *sc, size_t *n, struct BpeMerge e) {
+    if (*n == sc->heap_cap) {
+        sc->heap_cap = sc->heap_cap ? sc->heap_cap * 2 : 256;
+        sc->heap = xrealloc(sc->heap, sc->heap_cap * sizeof *sc->heap);
+    }
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!merge_less(&e, &sc->heap[p])) break;
+        sc->heap[i] = sc->heap[p];
+        i = p;
+    }
+    sc->heap[i] = e;
+}
+
+static struct BpeMerge heap_pop(BpeScratch *sc, size_t *n) {
+    struct BpeMerge top = sc->heap[0], last = sc->heap[--(*n)];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && merge_less(&sc->heap[c + 1], &sc->heap[c])) c++;
+        if (!merge_less(&sc->heap[c], &last)) break;
+        sc->heap[i] = sc->heap[c];
+        i = c;
+    }
+    if (*n) sc->heap[i] = last;
+    return top;
+}
+
+static inline int utf8_char_len(unsigned char c) {
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+static void sym_add(BpeScratch *sc, size_t *n, int32_t id, uint32_t len) {
+    if (*n == sc->sym_cap) {
+        sc->sym_cap = sc->sym_cap ? sc->sym_cap * 2 : 256;
+        sc->sym = xrealloc(sc->sym, sc->sym_cap * sizeof *sc->sym);
+    }
+    struct BpeSym *s = &sc->sym[*n];
+    s->id = id;
+    s->len = len;
+    s->prev = (int32_t)*n - 1;
+    s->next = -1;
+    if (*n) sc->sym[*n - 1].next = (int32_t)*n;
+    (*n)++;
+}
+
+void bpe_encode_word(const BpeModel *m, const char *w, size_t n, BpeScratch *sc, IdVec *out) {
+    if (n == 0) return;
+    if (m->ignore_merges) {
+        int32_t id = bpe_token_id(m, w, n);
+        if (id >= 0) {
+            idvec_push(out, id);
+            return;
+        }
+    }
+    // Initial symbols: one per character (HF BPE::merge_word).
+    size_t ns = 0;
+    int32_t unk_pending = -1;
+    uint32_t unk_len = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cl = (uint32_t)utf8_char_len((unsigned char)w[i]);
+        if (i + cl > n) cl = (uint32_t)(n - i);
+        int32_t id = bpe_token_id(m, w + i, cl);
+        if (id >= 0) {
+            if (unk_pending >= 0) {
+                sym_add(sc, &ns, unk_pending, unk_len);
+                unk_pending = -1;
+            }
+            sym_add(sc, &ns, id, cl);
+        } else {
+            int done = 0;
+            if (m->byte_fallback) {
+                uint32_t k;
+                for (k = 0; k < cl; k++)
+                    if (m->byte_ids[(unsigned char)w[i + k]] < 0) break;
+                if (k == cl) {
+                    // HF adds the byte tokens without flushing a pending unknown first.
+                    for (k = 0; k < cl; k++) sym_add(sc, &ns, m->byte_ids[(unsigned char)w[i + k]], 1);
+                    done = 1;
+                }
+            }
+            if (!done && m->unk_id >= 0) {
+                if (unk_pending >= 0 && m->fuse_unk) unk_len += cl;
+                else {
+                    if (unk_pending >= 0) sym_add(sc, &ns, unk_pending, unk_len);
+                    unk_pending = m->unk_id;
+                    unk_len = cl;
+                }
+            }
+            // without unk_token HF drops the character silently; so do we
+        }
+        i += cl;
+    }
+    if (unk_pending >= 0) sym_add(sc, &ns, unk_pending, unk_len);
+    if (ns == 0) return;
+
+    // Merge loop (HF Word::merge_all): lowest rank first, leftmost among equal ranks.
+    size_t nh = 0;
+    for (size_t i = 0; i + 1 < ns; i++) {
+        uint32_t r;
+        int32_t nid;
+        if (merge_get(m, sc->sym[i].id, sc->sym[i + 1].id, &r, &nid))
+            heap_push(sc, &nh, (struct BpeMerge){r, (int32_t)i, nid});
+    }
+    while (nh) {
+        struct BpeMerge top = heap_pop(sc, &nh);
+        struct BpeSym *cur = &sc->sym[top.pos];
+        if (cur->len == 0 || cur->next < 0) continue;
+        int32_t next_pos = cur->next;
+        struct BpeSym *right = &sc->sym[next_pos];
+        uint32_t r;
+        int32_t nid;
+        if (!merge_get(m, cur->id, right->id, &r, &nid) || nid != top.new_id) continue;
+        cur->id = top.new_id;
+        cur->len += right->len;
+        cur->next = right->next;
+        right->len = 0;
+        if (cur->next >= 0) sc->sym[cur->next].prev = top.pos;
+        if (cur->prev >= 0) {
+            struct BpeSym *prev = &sc->sym[cur->prev];
+            if (merge_get(m, prev->id, cur->id, &r, &nid))
+                heap_push(sc, &nh, (struct BpeMerge){r, cur->prev, nid});
+        }
+        if (cur->next >= 0) {
+            if (merge_get(m, cur->id, sc->sym[cur->next].id, &r, &nid))
+                heap_push(sc, &nh, (struct BpeMerge){r, top.pos, nid});
+        }
+    }
+    for (int32_t i = 0; i >= 0 && (size_t)i < ns; i = sc->sym[i].next) idvec_push(out, sc->sym[i].id);
+}
+
+void bpe_scratch_free(BpeScratch *sc) {
+    free(sc->sym);
+    free(sc->heap);
+    memset(sc, 0, sizeof *sc);
+}
