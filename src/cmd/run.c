@@ -1,10 +1,617 @@
-// cmd/run — placeholder until its issue lands; refuses clearly instead of pretending to work.
+// cmd/run — `lensweep run CONFIG.yaml [--key value ...]` or `lensweep run --model DIR --out DIR`:
+// one model, R tensor-parallel ranks (mpirun/srun), rank 0 writes <out_dir>/<name>.h5
+// (docs/HDF5.md).
+//
+// Order (METRICS.md): validate everything that can be validated without weights (config, TP
+// size, tokenizer, every prompt, every gold answer, top-k sizes, layer indices) so bad input
+// costs seconds and leaves no file; then every rank loads only its slices; then
+//   1. the three calibration prompts (Germany orig, Germany no_filler, control) are run first,
+//      because the norm-temperature τ (§10) is needed by every pass's kl_to_final_bits_norm_temp;
+//      their residuals are kept and reused by the same three passes (same ids → same logits);
+//   2. the 11 passes in §1.2 order: forward, lens decode (lens/lens_pass.c), /prompts/<pass>;
+//   3. auxiliary prompts (§1.4): the test prompts' heads and the temperature exploration.
+// Failures: checks that give the same answer on every rank run on every rank; checks that can
+// differ per rank (a missing shard on one node) go through comm_first_failure, so every rank
+// stops together and rank 0 names the failing rank and its reason. Anything that dies later
+// (out of memory, disk full) goes through lw_die, whose cleanups remove the .tmp file.
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "backend/comm.h"
 #include "cmd/cmd.h"
+#include "config/config.h"
+#include "lens/lens_pass.h"
+#include "model/model.h"
+#include "out/h5.h"
+#include "tok/tok.h"
+#include "util/util.h"
+
+#define N_CALIB 3
+
+typedef struct {
+    char name[64];         // pos_orig_0, pos_no_filler_0, ..., ctl_orig
+    const char *prompt_id; // pos | ctl
+    const char *variant;   // orig | no_filler
+    int fact_index;        // -1 for ctl
+    char *text, *answer;
+    char key_text[256];    // config key naming the prompt text (errors)
+    char key_answer[256];  // config key naming the answer (errors)
+    TokAlign align;
+    int32_t *ctx_ids;
+    int n_ctx;
+    int32_t *ids;          // forward sequence ([BOS] + ctx)
+    int T;
+    int32_t *prompt_vocab; // unique non-WSP ctx ids (§7)
+    int n_prompt_vocab;
+    int32_t contrast_id;   // ctl: Berlin on the Germany orig prompt
+} Pass;
+
+typedef struct {
+    int32_t *ids;
+    int T;
+} Seq;
+
+// ---------------------------------------------------------------------------- failure agreement
+
+// Every rank passes its own status. When some rank failed, rank 0 prints the lowest failing
+// rank's message (broadcast from it) and every rank gets that rank's exit code.
+static int agree(Comm *c, int failed, const LwError *err, int code) {
+    int f = comm_first_failure(c, failed);
+    if (f < 0) return 0;
+    struct { LwError e; int code; } msg;
+    memset(&msg, 0, sizeof msg);
+    if (c->rank == f) { if (err) msg.e = *err; msg.code = code; }
+    comm_bcast(c, &msg, sizeof msg, f);
+    if (c->rank == 0) {
+        lw_progress_end();
+        if (c->size > 1) fprintf(stderr, "lensweep: error (rank %d of %d): %s\n", f, c->size, msg.e.msg);
+        else fprintf(stderr, "lensweep: error: %s\n", msg.e.msg);
+        if (msg.e.hint[0]) fprintf(stderr, "  hint: %s\n", msg.e.hint);
+        fflush(stderr);
+    }
+    return msg.code ? msg.code : LW_EXIT_RUNTIME;
+}
+
+// ---------------------------------------------------------------------------- helpers
+
+// WSP(s), METRICS.md §2.4: whitespace / ASCII punctuation only (after ▁ Ġ Ċ → space).
+static int is_wsp(const char *s) {
+    static const char *const MARKS[] = {"\xe2\x96\x81", "\xc4\xa0", "\xc4\x8a", NULL}; // ▁ Ġ Ċ
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int skip = 0;
+        for (int i = 0; MARKS[i]; i++) {
+            size_t n = strlen(MARKS[i]);
+            if (!strncmp((const char *)p, MARKS[i], n)) { skip = (int)n; break; }
+        }
+        if (skip) { p += skip; continue; }
+        if (*p == ' ' || (*p >= '\t' && *p <= '\r')) { p++; continue; }
+        if (*p < 0x80 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", *p)) { p++; continue; }
+        return 0;
+    }
+    return 1;
+}
+
+static const char *dtype_long_name(DType t) {
+    return t == DT_F32 ? "float32" : t == DT_BF16 ? "bfloat16" : t == DT_F16 ? "float16" : "unknown";
+}
+
+static void iso_now(char *buf, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *opt_where(const LwRunConfig *cfg, const char *name) {
+    const LwOption *o = config_option_find(name);
+    return o ? cfg->src[o - LW_OPTIONS].where : "config";
+}
+
+static const char *probe_where(const LwRunConfig *cfg) {
+    const LwProbeSet *ps = &cfg->probe_set;
+    if (cfg->probe_set_inline) return cfg->config_path && *cfg->config_path ? cfg->config_path : "probe_set";
+    return ps->source ? ps->source : "built-in probe set";
+}
+
+// The tokenizer of a checkpoint: <dir>/tokenizer.json (GGUF files carry theirs inside; not in
+// this build yet).
+static Tokenizer *checkpoint_tokenizer(const char *model_dir, LwError *err) {
+    if (!lw_is_dir(model_dir)) {
+        lw_err(err, "use a Hugging Face checkpoint directory (config.json, tokenizer.json, *.safetensors)",
+               "%s: reading the tokenizer of a single-file checkpoint is not supported by this build", model_dir);
+        return NULL;
+    }
+    char *p = xasprintf("%s/tokenizer.json", model_dir);
+    if (!lw_file_exists(p)) {
+        lw_err(err, "copy the model's tokenizer.json into the checkpoint directory", "%s: missing (every prompt is tokenized with it)", p);
+        free(p);
+        return NULL;
+    }
+    Tokenizer *t = tok_load(p, err);
+    free(p);
+    return t;
+}
+
+// ---------------------------------------------------------------------------- validation
+
+typedef struct {
+    Pass passes[2 * LW_MAX_FACTS + 1];
+    int n_passes;
+    Seq tests[LW_MAX_TEST_PROMPTS];
+    int n_tests;
+    int bos_id;
+    int calib[N_CALIB]; // pass indices of Germany orig, Germany no_filler, control
+} Plan;
+
+static int encode_seq(const Tokenizer *tok, const char *text, int bos, int V, const char *key, const char *where,
+                      int32_t **ctx, int *n_ctx, int32_t **ids, int *T, LwError *err) {
+    if (!text || !*text)
+        return lw_err(err, "every prompt needs some text", "%s: %s: empty prompt", where, key);
+    int32_t *c = NULL;
+    int n = tok_encode(tok, text, strlen(text), 0, &c, err);
+    if (n < 0) return -1;
+    if (n == 0) { free(c); return lw_err(err, "every prompt needs some text", "%s: %s: the prompt tokenizes to no ids", where, key); }
+    int off = bos >= 0 ? 1 : 0;
+    int32_t *s = xmalloc(sizeof(int32_t) * (n + off));
+    if (off) s[0] = bos;
+    for (int i = 0; i < n; i++) {
+        if (c[i] < 0 || c[i] >= V) {
+            free(c); free(s);
+            return lw_err(err, "the tokenizer does not belong to this checkpoint (its ids exceed the unembedding rows)",
+                          "%s: %s: token id %d is outside the model's vocabulary of %d", where, key, c[i], V);
+        }
+        s[i + off] = c[i];
+    }
+    if (ctx) { *ctx = c; *n_ctx = n; } else free(c);
+    *ids = s;
+    *T = n + off;
+    return 0;
+}
+
+static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Tokenizer *tok, Plan *pl, LwError *err) {
+    const LwProbeSet *ps = &cfg->probe_set;
+    const char *where = probe_where(cfg);
+    int V = mc->vocab, n = mc->n_layers;
+    memset(pl, 0, sizeof *pl);
+
+    // BOS (METRICS.md §0.3): none for Qwen; else config.json's bos_token_id, else the template's
+    int fam = mc->family;
+    pl->bos_id = -1;
+    if (fam != FAM_QWEN2 && fam != FAM_QWEN3) pl->bos_id = mc->bos_id >= 0 ? mc->bos_id : tok_template_bos(tok);
+    if (pl->bos_id >= V)
+        return lw_err(err, "the checkpoint's config.json and tokenizer disagree", "%s/config.json: bos_token_id: %d is outside the vocabulary of %d",
+                      cfg->model_dir, pl->bos_id, V);
+
+    if (ps->n_facts < 1) return lw_err(err, "a probe set needs at least one fact", "%s: facts: empty", where);
+    // passes in §1.2 order
+    for (int k = 0; k < ps->n_facts; k++)
+        for (int vi = 0; vi < 2; vi++) {
+            Pass *p = &pl->passes[pl->n_passes++];
+            p->prompt_id = "pos";
+            p->variant = vi ? "no_filler" : "orig";
+            p->fact_index = k;
+            snprintf(p->name, sizeof p->name, "pos_%s_%d", p->variant, k);
+            p->text = probe_set_prompt(ps, p->variant, k);
+            p->answer = ps->facts[k].answer;
+            snprintf(p->key_text, sizeof p->key_text, "templates.%s with facts[%d].country", p->variant, k);
+            snprintf(p->key_answer, sizeof p->key_answer, "facts[%d].answer", k);
+            p->contrast_id = -1;
+        }
+    Pass *ctl = &pl->passes[pl->n_passes++];
+    ctl->prompt_id = "ctl";
+    ctl->variant = "orig";
+    ctl->fact_index = -1;
+    snprintf(ctl->name, sizeof ctl->name, "ctl_orig");
+    ctl->text = xstrdup(ps->control_prompt ? ps->control_prompt : "");
+    ctl->answer = ps->control_answer ? ps->control_answer : "";
+    snprintf(ctl->key_text, sizeof ctl->key_text, "control.prompt");
+    snprintf(ctl->key_answer, sizeof ctl->key_answer, "control.answer");
+
+    for (int i = 0; i < pl->n_passes; i++) {
+        Pass *p = &pl->passes[i];
+        if (encode_seq(tok, p->text, pl->bos_id, V, p->key_text, where, &p->ctx_ids, &p->n_ctx, &p->ids, &p->T, err))
+            return -1;
+        if (!p->answer || !*p->answer)
+            return lw_err(err, "every fact names its gold answer", "%s: %s: empty answer", where, p->key_answer);
+        if (tok_align_answer(tok, p->text, p->answer, &p->align, err)) return -1;
+        if (!p->align.ok)
+            return lw_err(err, "choose an answer that adds tokens after the prompt (METRICS.md §2.2)",
+                          "%s: %s: \"%s\" cannot be aligned after the prompt \"%s\" (neither \" %s\" nor \"%s\" adds a token)",
+                          where, p->key_answer, p->answer, p->text, p->answer, p->answer);
+        if (p->align.first_id >= V)
+            return lw_err(err, "the tokenizer does not belong to this checkpoint", "%s: %s: answer id %d is outside the vocabulary of %d",
+                          where, p->key_answer, p->align.first_id, V);
+        p->prompt_vocab = xmalloc(sizeof(int32_t) * p->n_ctx);
+        for (int j = 0; j < p->n_ctx; j++) {
+            int32_t id = p->ctx_ids[j], dup = 0;
+            for (int q = 0; q < p->n_prompt_vocab; q++) dup |= p->prompt_vocab[q] == id;
+            if (!dup && !is_wsp(tok_decode_one(tok, id))) p->prompt_vocab[p->n_prompt_vocab++] = id;
+        }
+    }
+    ctl->contrast_id = pl->passes[0].align.first_id; // Berlin aligned on the Germany orig prompt (§1.3)
+    pl->calib[0] = 0;
+    pl->calib[1] = 1;
+    pl->calib[2] = pl->n_passes - 1;
+
+    for (int i = 0; i < ps->n_test_prompts; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "test_prompts[%d]", i);
+        if (encode_seq(tok, ps->test_prompts[i], pl->bos_id, V, key, where, NULL, NULL, &pl->tests[i].ids, &pl->tests[i].T, err))
+            return -1;
+    }
+    pl->n_tests = ps->n_test_prompts;
+
+    // top-k sizes cannot exceed the vocabulary
+    static const char *const TOPK[] = {"topk_pure", "topk_records", "topk_records_other", "topk_final",
+                                       "topk_test_prompts", "topk_temperature", "prompt_topk", NULL};
+    const long vals[] = {cfg->topk_pure, cfg->topk_records, cfg->topk_records_other, cfg->topk_final,
+                         cfg->topk_test_prompts, cfg->topk_temperature, cfg->prompt_topk};
+    for (int i = 0; TOPK[i]; i++)
+        if (vals[i] > V)
+            return lw_err(err, "top-k lists are taken over the vocabulary; use a value up to its size",
+                          "%s: %s: %ld is larger than the model's vocabulary (%d ids)", opt_where(cfg, TOPK[i]), TOPK[i], vals[i], V);
+    // layer indices: skip-layer m names block n-m (§19.6); an explicit m beyond the model is an error
+    const char *sw = opt_where(cfg, "skip_layers_m");
+    if (strcmp(sw, "default"))
+        for (int i = 0; i < cfg->skip_layers_m.n; i++)
+            if (cfg->skip_layers_m.v[i] > n)
+                return lw_err(err, "skip_layers_m values are block counts from the top, at most the number of blocks",
+                              "%s: skip_layers_m: %ld is beyond the model's %d blocks", sw, cfg->skip_layers_m.v[i], n);
+    for (int i = 0; i < cfg->lenses.n; i++)
+        if (!strcmp(cfg->lenses.v[i], "tuned") || !strcmp(cfg->lenses.v[i], "prism"))
+            return lw_err(err, "this build decodes the norm and raw lenses; drop tuned/prism from lenses",
+                          "%s: lenses: %s is not available in this build", opt_where(cfg, "lenses"), cfg->lenses.v[i]);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------- HDF5 pieces
+
+static void write_root(H5Out *h, const LwRunConfig *cfg, const Model *m, const Tokenizer *tok, const Plan *pl,
+                       int R, const char *start) {
+    const ModelConfig *c = &m->cfg;
+    h5_attr_str(h, "/", "schema", "lensweep");
+    h5_attr_int(h, "/", "schema_version", 1);
+    h5_attr_str(h, "/", "lensweep_version", LENSWEEP_VERSION);
+    h5_attr_str(h, "/", "lensweep_git", LENSWEEP_GIT);
+    h5_attr_str(h, "/", "model_name", cfg->name);
+    h5_attr_str(h, "/", "model_id", lw_is_dir(cfg->model) || lw_file_exists(cfg->model) ? cfg->name : cfg->model);
+    h5_attr_str(h, "/", "model_path", cfg->model_dir);
+    h5_attr_str(h, "/", "family", LW_FAMILIES[c->family].name);
+    h5_attr_str(h, "/", "architecture", "pre_norm");
+    h5_attr_int(h, "/", "n_layers", c->n_layers);
+    h5_attr_int(h, "/", "d_model", c->d_model);
+    h5_attr_int(h, "/", "n_heads", c->n_heads);
+    h5_attr_int(h, "/", "n_kv_heads", c->n_kv_heads);
+    h5_attr_int(h, "/", "head_dim", c->head_dim);
+    h5_attr_int(h, "/", "d_ff", c->d_ff);
+    h5_attr_int(h, "/", "vocab", c->vocab);
+    h5_attr_int(h, "/", "n_ctx", c->max_pos);
+    h5_attr_int(h, "/", "tokenizer_n_ids", tok_n_ids(tok));
+    h5_attr_int(h, "/", "bos_id", pl->bos_id);
+    h5_attr_f64(h, "/", "final_softcap", LW_FAMILIES[c->family].has_softcaps ? c->final_softcap : 0.0);
+    h5_attr_str(h, "/", "norm_type", "RMSNorm");
+    h5_attr_str(h, "/", "weights_dtype", dtype_long_name(m->embed.dtype));
+    h5_attr_str(h, "/", "compute_dtype", "float32");
+    h5_attr_str(h, "/", "backend", "cpu");
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    char *dev = xasprintf("CPU (%s), %d rank%s", host, R, R == 1 ? "" : "s");
+    h5_attr_str(h, "/", "device", dev);
+    free(dev);
+    h5_attr_int(h, "/", "tp_size", R);
+    h5_attr_str(h, "/", "config_yaml", cfg->yaml_text);
+    h5_attr_str(h, "/", "config_hash", cfg->config_hash);
+    h5_attr_str(h, "/", "start_time", start);
+}
+
+static void write_vocab(H5Out *h, const Tokenizer *tok, int V) {
+    if (!h) return;
+    const char **dec = xmalloc(sizeof(char *) * V), **pieces = xmalloc(sizeof(char *) * V);
+    int n_ids = tok_n_ids(tok);
+    for (int i = 0; i < V; i++) {
+        dec[i] = i < n_ids ? tok_decode_one(tok, i) : "";
+        const char *p = i < n_ids ? tok_id_to_token(tok, i) : NULL;
+        pieces[i] = p ? p : "";
+    }
+    h5_write_strs(h, "/vocab/decoded", V, dec);
+    h5_write_strs(h, "/vocab/pieces", V, pieces);
+    free(dec);
+    free(pieces);
+}
+
+static void write_pass_prompt(H5Out *h, const Pass *p, const Tokenizer *tok) {
+    if (!h) return;
+    char *g = xasprintf("/prompts/%s", p->name);
+    h5_group(h, g);
+    h5_attr_str(h, g, "prompt_id", p->prompt_id);
+    h5_attr_str(h, g, "prompt_variant", p->variant);
+    h5_attr_str(h, g, "fact_key", "");
+    h5_attr_int(h, g, "fact_index", p->fact_index);
+    h5_attr_str(h, g, "text", p->text);
+    h5_attr_str(h, g, "answer", p->answer);
+    h5_attr_int(h, g, "align_ok", p->align.ok);
+    h5_attr_str(h, g, "align_status", p->align.status);
+    h5_attr_str(h, g, "align_variant", p->align.variant);
+    h5_attr_i32s(h, g, "answer_ids", p->align.answer_ids, p->align.n_answer_ids);
+    h5_attr_int(h, g, "first_id", p->align.ok ? p->align.first_id : -1);
+    char *ds = xasprintf("%s/ids", g);
+    size_t T = p->T, Tc = p->n_ctx;
+    h5_write_i32(h, ds, 1, &T, p->ids);
+    free(ds);
+    ds = xasprintf("%s/ctx_ids", g);
+    h5_write_i32(h, ds, 1, &Tc, p->ctx_ids);
+    free(ds);
+    free(g);
+    (void)tok;
+}
+
+// ---------------------------------------------------------------------------- the run
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lensweep run CONFIG.yaml [--key value ...]\n"
+               "       lensweep run --model DIR --out DIR [--key value ...]\n"
+               "Probes one model: every layer through the norm and raw lenses (METRICS.md), rank 0 writes\n"
+               "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n"
+               "Options (YAML keys or --flags):\n");
+    config_print_help(f);
+}
+
+static int run_main(Comm *comm, int argc, char **argv) {
+    double t0 = lw_now();
+    char start[32];
+    iso_now(start, sizeof start);
+    LwError err = {0};
+    LwRunConfig cfg;
+    int R = comm->size, rank = comm->rank, rc;
+
+    // ---- configuration, checkpoint, TP size (identical on every rank)
+    int bad = config_from_args(&cfg, argc, argv, &err) || config_resolve_checkpoint(&cfg, &err);
+    if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    if (cfg.tp_size > 0 && cfg.tp_size != R)
+        bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
+                     "%s: tp_size: %ld, but the job has %d rank%s", opt_where(&cfg, "tp_size"), cfg.tp_size, R, R == 1 ? "" : "s");
+    if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+
+    ModelConfig mc;
+    memset(&mc, 0, sizeof mc);
+    bad = !lw_is_dir(cfg.model_dir)
+              ? lw_err(&err, "use a Hugging Face checkpoint directory", "%s: single-file checkpoints are not supported by this build", cfg.model_dir)
+              : model_config_load(cfg.model_dir, &mc, &err);
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+    {
+        TpSlice s;
+        char why[256];
+        if (tp_slice_plan(&mc, rank, R, &s, why, sizeof why))
+            bad = lw_err(&err, "tensor parallelism splits whole heads, MLP rows and vocabulary rows (TENSOR_PARALLEL.md §3)",
+                         "%s: %d ranks are impossible for %s/config.json: %s", opt_where(&cfg, "tp_size"), R, cfg.model_dir, why);
+    }
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+
+    // ---- tokenizer, prompts, answers, sizes (still no weights)
+    Tokenizer *tok = checkpoint_tokenizer(cfg.model_dir, &err);
+    if ((rc = agree(comm, tok == NULL, &err, LW_EXIT_INPUT))) return rc;
+    static Plan pl;
+    bad = plan_build(&cfg, &mc, tok, &pl, &err);
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+
+    char *out_path = xasprintf("%s/%s.h5", cfg.out_dir, cfg.name);
+    if (rank == 0) bad = lw_mkdir_p(cfg.out_dir, &err) != 0;
+    if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+
+    // ---- weights: each rank its slices
+    lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
+           LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
+    lw_progress("loading %s ...", cfg.model_dir);
+    double tl = lw_now();
+    Model *m = model_load(cfg.model_dir, rank, R, &err);
+    if ((rc = agree(comm, m == NULL, &err, LW_EXIT_INPUT))) return rc;
+    {
+        int64_t bytes = (int64_t)m->bytes_read;
+        comm_allreduce_sum_i64(comm, &bytes, 1);
+        double el = lw_now() - tl;
+        lw_progress_end();
+        lw_log("loaded %.3f GB in %.2f s (%.2f GB/s over %d rank%s; %.3f GB on rank 0)", bytes / 1e9, el,
+               el > 0 ? bytes / 1e9 / el : 0.0, R, R == 1 ? "" : "s", m->bytes_read / 1e9);
+    }
+
+    H5Out *h5 = NULL;
+    if (rank == 0) {
+        h5 = h5_create(out_path, &err);
+        bad = h5 == NULL;
+    }
+    if ((rc = agree(comm, bad, &err, LW_EXIT_RUNTIME))) return rc;
+
+    int n = mc.n_layers, n1 = n + 1, d = mc.d_model;
+    write_root(h5, &cfg, m, tok, &pl, R, start);
+    write_vocab(h5, tok, mc.vocab);
+    {
+        const char *order[2 * LW_MAX_FACTS + 1];
+        for (int i = 0; i < pl.n_passes; i++) order[i] = pl.passes[i].name;
+        h5_write_strs(h5, "/prompts/order", pl.n_passes, order);
+    }
+
+    LensRun lr;
+    lens_run_init(&lr, m, comm, h5);
+    lr.topk_all = (int)cfg.topk_records;
+    lr.topk_final = (int)cfg.topk_final;
+    lr.positions = cfg.positions;
+    for (int i = 0; i < cfg.lenses.n; i++) lr.want_raw |= !strcmp(cfg.lenses.v[i], "raw");
+    lr.n_scales = cfg.gate_stability_scales.n;
+    lr.scales = cfg.gate_stability_scales.v;
+    lr.keep_residuals = cfg.keep_residuals;
+    lr.keep_final_logits = cfg.keep_final_logits;
+    lr.transforms_known = !cfg.quirk_gemma_softcap_undetected;
+    // §9 grid: s = 10^(log10(min) + (log10(max) - log10(min))·i/(N-1)), fp32 like the reference
+    int n_last = (int)cfg.last_layer_temp_n;
+    double *last_temps = xmalloc(sizeof(double) * n_last);
+    for (int i = 0; i < n_last; i++) {
+        double a = log10(cfg.last_layer_temp_min), b = log10(cfg.last_layer_temp_max);
+        last_temps[i] = (float)pow(10.0, a + (b - a) * i / (n_last - 1));
+    }
+    lr.n_last_temps = n_last;
+    lr.last_temps = last_temps;
+
+    // ---- 1. calibration prompts first (§10); their residuals are reused by their passes
+    size_t resid_floats_max = 0;
+    for (int i = 0; i < pl.n_passes; i++) {
+        size_t f = (size_t)n1 * pl.passes[i].T * d;
+        if (f > resid_floats_max) resid_floats_max = f;
+    }
+    for (int i = 0; i < pl.n_tests; i++) {
+        size_t f = (size_t)n1 * pl.tests[i].T * d;
+        if (f > resid_floats_max) resid_floats_max = f;
+    }
+    float *calib_resid[N_CALIB];
+    int calib_T[N_CALIB];
+    double tc = lw_now();
+    for (int c = 0; c < N_CALIB; c++) {
+        Pass *p = &pl.passes[pl.calib[c]];
+        lw_progress("calibration forward %d/%d (%s, %d tokens)", c + 1, N_CALIB, p->name, p->T);
+        calib_resid[c] = xmalloc(sizeof(float) * (size_t)n1 * p->T * d);
+        model_forward(m, p->ids, p->T, calib_resid[c], comm);
+        calib_T[c] = p->T;
+    }
+    int G = (int)cfg.norm_temp_n;
+    double *grid = xmalloc(sizeof(double) * G), *tau = xmalloc(sizeof(double) * n1);
+    for (int g = 0; g < G; g++) {
+        double a = log(cfg.norm_temp_min), b = log(cfg.norm_temp_max);
+        grid[g] = (float)exp(a + (b - a) * g / (G - 1));
+    }
+    double *ce = xmalloc(sizeof(double) * N_CALIB * n1 * G);
+    lens_calibrate(&lr, N_CALIB, (const float *const *)calib_resid, calib_T, G, grid, ce, tau);
+    {
+        size_t dg = G, dn = n1, dce[3] = {N_CALIB, (size_t)n1, (size_t)G};
+        h5_write_f64(h5, "/calibration/tau_grid", 1, &dg, grid);
+        h5_write_f64(h5, "/calibration/tau_norm", 1, &dn, tau);
+        h5_write_f64(h5, "/calibration/ce", 3, dce, ce);
+        const char *cal_names[N_CALIB];
+        for (int c = 0; c < N_CALIB; c++) cal_names[c] = pl.passes[pl.calib[c]].name;
+        size_t nc = N_CALIB;
+        h5_write_strs(h5, "/calibration/prompts", nc, cal_names);
+    }
+    lw_progress_end();
+    lw_log("calibration: %d prompts x %d layers x %d temperatures in %.2f s", N_CALIB, n1, G, lw_now() - tc);
+    lr.tau = tau;
+
+    // ---- 2. the passes (METRICS.md §1.2 order)
+    float *resid = xmalloc(sizeof(float) * resid_floats_max);
+    LensPassSummary *sum = xcalloc(pl.n_passes, sizeof *sum);
+    double tp0 = lw_now();
+    uint64_t bytes0 = comm->bytes_sent;
+    for (int i = 0; i < pl.n_passes; i++) {
+        Pass *p = &pl.passes[i];
+        const float *r = NULL;
+        for (int c = 0; c < N_CALIB; c++)
+            if (pl.calib[c] == i) r = calib_resid[c];
+        double el = lw_now() - tp0;
+        char prog[160];
+        snprintf(prog, sizeof prog, "pass %d/%d %s", i + 1, pl.n_passes, p->name);
+        if (i > 0) lw_progress("%s (%d tokens): %.1f s elapsed, ~%.1f s left", prog, p->T, el, el / i * (pl.n_passes - i));
+        else lw_progress("%s (%d tokens)", prog, p->T);
+        if (!r) {
+            model_forward(m, p->ids, p->T, resid, comm);
+            r = resid;
+        }
+        write_pass_prompt(h5, p, tok);
+        if (p->fact_index >= 0) {
+            char *g = xasprintf("/prompts/%s", p->name);
+            h5_attr_str(h5, g, "fact_key", cfg.probe_set.facts[p->fact_index].key);
+            free(g);
+        } else {
+            h5_attr_int(h5, "/prompts/ctl_orig", "contrast_id", p->contrast_id);
+            h5_attr_str(h5, "/prompts/ctl_orig", "contrast_answer", cfg.probe_set.facts[0].answer);
+        }
+        LensPassSpec spec = {.name = p->name, .ids = p->ids, .T = p->T,
+                             .answer_id = p->align.ok ? p->align.first_id : -1, .contrast_id = p->contrast_id,
+                             .prompt_vocab_ids = p->prompt_vocab, .n_prompt_vocab = p->n_prompt_vocab};
+        lr.progress = prog;
+        lens_pass(&lr, &spec, r, &sum[i]);
+    }
+    double passes_s = lw_now() - tp0;
+    uint64_t pass_bytes = comm->bytes_sent - bytes0;
+    lw_progress_end();
+    lw_log("%d passes in %.2f s (%.3f s per pass; rank 0 sent %.1f KB in collectives, %.1f KB per layer per pass)",
+           pl.n_passes, passes_s, passes_s / pl.n_passes, pass_bytes / 1e3, pass_bytes / 1e3 / pl.n_passes / n1);
+
+    // ---- 3. auxiliary prompts (§1.4)
+    {
+        int nt = pl.n_tests, k = (int)cfg.topk_test_prompts;
+        double *H = xmalloc(sizeof(double) * (nt ? nt : 1)), *pr = xmalloc(sizeof(double) * (nt ? nt : 1) * k);
+        int32_t *ids = xmalloc(sizeof(int32_t) * (nt ? nt : 1) * k);
+        for (int i = 0; i < nt; i++) {
+            if (lw_log_is_tty()) lw_progress("test prompt %d/%d", i + 1, nt);
+            model_forward(m, pl.tests[i].ids, pl.tests[i].T, resid, comm);
+            lens_head_last(&lr, resid, pl.tests[i].T, 1.0, k, &H[i], ids + (size_t)i * k, pr + (size_t)i * k);
+        }
+        size_t dn = nt, dk[2] = {(size_t)nt, (size_t)k};
+        h5_write_strs(h5, "/aux/test_prompts/text", dn, (const char *const *)cfg.probe_set.test_prompts);
+        h5_write_f64(h5, "/aux/test_prompts/entropy_bits", 1, &dn, H);
+        h5_write_i32(h5, "/aux/test_prompts/topk_ids", 2, dk, ids);
+        h5_write_f64(h5, "/aux/test_prompts/topk_probs", 2, dk, pr);
+        free(H); free(pr); free(ids);
+
+        int ntp = cfg.probe_set.n_temps, kt = (int)cfg.topk_temperature;
+        H = xmalloc(sizeof(double) * (ntp ? ntp : 1));
+        pr = xmalloc(sizeof(double) * (ntp ? ntp : 1) * kt);
+        ids = xmalloc(sizeof(int32_t) * (ntp ? ntp : 1) * kt);
+        for (int i = 0; i < ntp; i++)
+            lens_head_last(&lr, calib_resid[0], calib_T[0], cfg.probe_set.temps[i], kt, &H[i], ids + (size_t)i * kt,
+                           pr + (size_t)i * kt);
+        size_t dt = ntp, dtk[2] = {(size_t)ntp, (size_t)kt};
+        h5_write_f64(h5, "/aux/temperature/temps", 1, &dt, cfg.probe_set.temps);
+        h5_write_f64(h5, "/aux/temperature/entropy_bits", 1, &dt, H);
+        h5_write_i32(h5, "/aux/temperature/topk_ids", 2, dtk, ids);
+        h5_write_f64(h5, "/aux/temperature/topk_probs", 2, dtk, pr);
+        free(H); free(pr); free(ids);
+    }
+    lw_progress_end();
+    lw_log("auxiliary prompts: %d test prompts, %d temperatures", pl.n_tests, cfg.probe_set.n_temps);
+
+    double wall = lw_now() - t0;
+    char end[32];
+    iso_now(end, sizeof end);
+    h5_attr_str(h5, "/", "end_time", end);
+    h5_attr_f64(h5, "/", "wall_seconds", wall);
+    if (rank == 0 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    comm_barrier(comm);
+
+    // ---- one-screen summary
+    const Pass *p0 = &pl.passes[0];
+    const LensPassSummary *s0 = &sum[0];
+    lw_log("summary: %s", cfg.name);
+    lw_log("  primary prompt: \"%s\" -> %s (id %d)", p0->text, p0->answer, p0->align.first_id);
+    if (s0->first_rank1 >= 0) lw_log("  answer reaches rank 1 at layer %d of %d (norm lens)", s0->first_rank1, n);
+    else lw_log("  answer never reaches rank 1 (norm lens, layers 0..%d)", n);
+    lw_log("  model head top-1: \"%s\" p=%.4f; teacher entropy %.3f bits", tok_decode_one(tok, s0->final_top1),
+           s0->final_top1_prob, s0->teacher_entropy_bits);
+    lw_log("  last-layer KL(P_n || P_final): %.4g bits%s", s0->kl_last_bits,
+           LW_FAMILIES[mc.family].has_softcaps ? " (Gemma: the lens does not apply the final soft-cap)" : "");
+    for (int i = 1; i < pl.n_passes; i++)
+        lw_log("  %-18s first rank-1 layer %3d, last-layer KL %.4g bits", pl.passes[i].name, sum[i].first_rank1,
+               sum[i].kl_last_bits);
+    lw_log("  wall %.2f s, peak RSS rank 0 %.1f MB", wall, lw_peak_rss_bytes() / 1e6);
+    lw_log("  wrote %s", out_path);
+
+    for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
+    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path);
+    model_free(m);
+    tok_free(tok);
+    config_free(&cfg);
+    return 0;
+}
 
 int cmd_run(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "lensweep: error: 'run' is not implemented in this build yet\n");
-    return 1;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+    if (argc < 2) { usage(stderr); return LW_EXIT_INPUT; }
+    Comm comm;
+    comm_init(&comm, &argc, &argv);
+    int rc = run_main(&comm, argc - 1, argv + 1);
+    comm_finalize(&comm);
+    return rc;
 }

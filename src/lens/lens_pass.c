@@ -1,0 +1,700 @@
+// lens_pass — see lens_pass.h. Dataset names and shapes are those of docs/HDF5.md.
+#include "lens/lens_pass.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+// Lens logits of one GEMM chunk stay below this many bytes per rank.
+#define CHUNK_BYTES ((size_t)256 << 20)
+
+void lens_run_init(LensRun *lr, const Model *m, Comm *comm, H5Out *h5) {
+    memset(lr, 0, sizeof *lr);
+    lr->m = m;
+    lr->comm = comm;
+    lr->h5 = h5;
+    lr->sh.comm = comm;
+    lr->sh.v0 = m->tp.vocab_start;
+    lr->sh.vl = m->tp.vocab_len;
+    lr->sh.V = m->cfg.vocab;
+    lr->topk_all = 20;
+    lr->topk_final = 20;
+}
+
+// ---------------------------------------------------------------------------- small helpers
+
+static int n_layers(const LensRun *lr) { return lr->m->cfg.n_layers; }
+
+// Norm-lens normalizer of layer L (METRICS.md §4.1).
+static const float *norm_weight(const Model *m, int L) {
+    return L < m->cfg.n_layers ? m->layers[L].ln_in : m->ln_final;
+}
+
+// post_ln2 decoding point (§14): block L-1's second norm (Gemma-2: pre_feedforward_layernorm).
+static const float *post_ln2_weight(const Model *m, int L) {
+    const LayerWeights *lw = &m->layers[L - 1];
+    return LW_FAMILIES[m->cfg.family].sandwich_norms ? lw->ln_pre_ffn : lw->ln_post_attn;
+}
+
+static float *falloc(size_t n) { return xmalloc(sizeof(float) * (n ? n : 1)); }
+static double *dalloc(size_t n) { return xmalloc(sizeof(double) * (n ? n : 1)); }
+static int32_t *ialloc(size_t n) { return xmalloc(sizeof(int32_t) * (n ? n : 1)); }
+
+static void fill_nan(double *v, size_t n) { for (size_t i = 0; i < n; i++) v[i] = NAN; }
+static void fill_i32(int32_t *v, size_t n, int32_t x) { for (size_t i = 0; i < n; i++) v[i] = x; }
+
+static char *dpath(const char *base, const char *name) { return xasprintf("%s/%s", base, name); }
+
+static void put_f64(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
+                    const double *v) {
+    if (!lr->h5) return;
+    size_t dims[3] = {d0, d1, d2};
+    char *p = dpath(base, name);
+    h5_write_f64(lr->h5, p, rank, dims, v);
+    free(p);
+}
+
+static void put_i32(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
+                    const int32_t *v) {
+    if (!lr->h5) return;
+    size_t dims[3] = {d0, d1, d2};
+    char *p = dpath(base, name);
+    h5_write_i32(lr->h5, p, rank, dims, v);
+    free(p);
+}
+
+static LensDist *dists_of_rows(const float *z, size_t ld, int n) {
+    LensDist *d = xmalloc(sizeof(LensDist) * (n ? n : 1));
+    for (int r = 0; r < n; r++) d[r] = lens_dist(z + (size_t)r * ld);
+    return d;
+}
+
+static LensDist *dists_repeat(const float *z, int n) {
+    LensDist *d = xmalloc(sizeof(LensDist) * (n ? n : 1));
+    for (int r = 0; r < n; r++) d[r] = lens_dist(z);
+    return d;
+}
+
+static LensNorm *norms_repeat(const LensNorm *x, int n) {
+    LensNorm *o = xmalloc(sizeof(LensNorm) * (n ? n : 1));
+    for (int r = 0; r < n; r++) o[r] = *x;
+    return o;
+}
+
+static float l2f(const float *x, int d) {
+    double s = 0;
+    for (int j = 0; j < d; j++) s += (double)x[j] * x[j];
+    return (float)sqrt(s);
+}
+
+// Rows ids[0..n) of the (full) unembedding on every rank: the owner widens its row, the others
+// contribute zeros; the all-reduce has one non-zero term per element, so it is exact.
+static float *unembed_rows(const LensRun *lr, const int32_t *ids, int n) {
+    const Model *m = lr->m;
+    int d = m->cfg.d_model;
+    float *out = xcalloc((size_t)(n ? n : 1) * d, sizeof(float));
+    size_t row_bytes = (size_t)d * dtype_size(m->unembed.dtype);
+    for (int i = 0; i < n; i++) {
+        int local = ids[i] - lr->sh.v0;
+        if (ids[i] >= 0 && local >= 0 && local < lr->sh.vl)
+            dtype_to_f32(m->unembed.dtype, (const uint8_t *)m->unembed.data + (size_t)local * row_bytes,
+                         out + (size_t)i * d, d);
+    }
+    if (lr->comm && n > 0) comm_allreduce_sum_f32(lr->comm, out, (size_t)n * d);
+    return out;
+}
+
+// cos(u, w) with u/(‖u‖+1e-12) for both vectors, fp32 (METRICS.md §7).
+static float cos_eps(const float *u, const float *w, int d) {
+    float nu = l2f(u, d) + 1e-12f, nw = l2f(w, d) + 1e-12f;
+    double s = 0;
+    for (int j = 0; j < d; j++) s += (double)(u[j] / nu) * (w[j] / nw);
+    return (float)s;
+}
+
+static unsigned nonfinite_bits(const float *x, int d, unsigned nan_bit, unsigned inf_bit) {
+    unsigned b = 0;
+    for (int j = 0; j < d; j++) {
+        if (isnan(x[j])) b |= nan_bit;
+        else if (isinf(x[j])) b |= inf_bit;
+    }
+    return b;
+}
+
+// ---------------------------------------------------------------------------- model head
+
+// Model-head logits (local shard) of rows positions [t0, t0 + rows) of a pass.
+static float *final_logits(const LensRun *lr, const float *resid, int T, int t0, int rows) {
+    const Model *m = lr->m;
+    size_t d = m->cfg.d_model;
+    float *y = falloc((size_t)rows * lr->sh.vl);
+    model_final_logits(m, resid + ((size_t)n_layers(lr) * T + t0) * d, rows, y);
+    return y;
+}
+
+void lens_head_last(const LensRun *lr, const float *resid, int T, double temp, int k, double *H_bits, int32_t *ids,
+                    double *probs) {
+    float *y = final_logits(lr, resid, T, T - 1, 1);
+    LensDist d = lens_dist(y);
+    if (temp != 1.0) { d.xf = LX_DIV; d.a = (float)temp; }
+    LensNorm nrm;
+    lens_normalize(&lr->sh, &d, 1, &nrm);
+    *H_bits = lens_bits(nrm.H_nats);
+    lens_topk(&lr->sh, &d, &nrm, 1, k, ids, NULL, probs);
+    free(y);
+}
+
+// ---------------------------------------------------------------------------- NEXT rows
+
+// Lens logits at NEXT for layers [L0, n]: normalized with weight(L) (NULL = raw), one GEMM.
+static float *next_logits(const LensRun *lr, const float *resid, int T, int L0,
+                          const float *(*weight)(const Model *, int), float *normed_out) {
+    const Model *m = lr->m;
+    int d = m->cfg.d_model, n1 = n_layers(lr) + 1, rows = n1 - L0;
+    float *x = falloc((size_t)rows * d);
+    for (int L = L0; L < n1; L++) {
+        const float *h = resid + ((size_t)L * T + (T - 1)) * d;
+        float *xr = x + (size_t)(L - L0) * d;
+        if (weight) model_rmsnorm(m, weight(m, L), h, xr, 1);
+        else memcpy(xr, h, sizeof(float) * d);
+    }
+    float *z = falloc((size_t)rows * lr->sh.vl);
+    model_unembed(m, x, rows, z);
+    if (normed_out) memcpy(normed_out, x, sizeof(float) * (size_t)rows * d);
+    free(x);
+    return z;
+}
+
+// answer / contrast probabilities, logits and ranks of n rows.
+static void tracked(const LensRun *lr, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p, double *logit,
+                    int32_t *rank) {
+    if (id < 0) {
+        if (p) fill_nan(p, n);
+        if (logit) fill_nan(logit, n);
+        if (rank) fill_i32(rank, n, -1);
+        return;
+    }
+    int32_t *ids = ialloc(n);
+    fill_i32(ids, n, id);
+    float *x = falloc(n);
+    lens_values_at(&lr->sh, D, n, ids, 1, x);
+    int64_t *above = rank ? xmalloc(sizeof(int64_t) * n) : NULL;
+    if (rank) lens_count_above(&lr->sh, D, N, n, ids, x, 1, 0, above);
+    for (int r = 0; r < n; r++) {
+        if (p) p[r] = isnan(x[r]) ? NAN : (double)lens_prob(&N[r], x[r]);
+        if (logit) logit[r] = x[r];
+        if (rank) rank[r] = above[r] < 0 ? -1 : (int32_t)(above[r] + 1);
+    }
+    free(ids); free(x); free(above);
+}
+
+// top-50 ids/probs/logits of n rows into [rows_total, 50] arrays at row offset `off`.
+static void next_topk(const LensRun *lr, const LensDist *D, const LensNorm *N, int n, int32_t *ids, double *probs,
+                      double *logits) {
+    float *x = falloc((size_t)n * LENS_NEXT_TOPK);
+    lens_topk(&lr->sh, D, N, n, LENS_NEXT_TOPK, ids, x, probs);
+    for (size_t i = 0; i < (size_t)n * LENS_NEXT_TOPK; i++) logits[i] = x[i];
+    free(x);
+}
+
+// ---------------------------------------------------------------------------- one pass
+
+// All positions, norm lens: entropy_bits [n+1, T] and top-K ids/probs [n+1, T, K], decoded in
+// row chunks of one GEMM each. Returns the NEXT rows' logits [n+1, vl] (kept for the NEXT metrics).
+static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const float *resid, const char *base) {
+    const Model *m = lr->m;
+    int d = m->cfg.d_model, n1 = n_layers(lr) + 1, T = ps->T, K = lr->topk_all, vl = lr->sh.vl;
+    int t0 = lr->positions > 0 && lr->positions < T ? T - (int)lr->positions : 0, Tp = T - t0;
+    size_t rows = (size_t)n1 * Tp;
+    size_t chunk = CHUNK_BYTES / ((size_t)vl * sizeof(float));
+    if (chunk < 1) chunk = 1;
+    if (chunk > rows) chunk = rows;
+
+    double *H = dalloc((size_t)n1 * T);
+    int32_t *tid = ialloc((size_t)n1 * T * K);
+    double *tp = dalloc((size_t)n1 * T * K);
+    fill_nan(H, (size_t)n1 * T);
+    fill_i32(tid, (size_t)n1 * T * K, -1);
+    fill_nan(tp, (size_t)n1 * T * K);
+    float *znext = falloc((size_t)n1 * vl);
+
+    float *x = falloc(chunk * d), *z = falloc(chunk * vl);
+    LensNorm *N = xmalloc(sizeof(LensNorm) * chunk);
+    int32_t *cid = ialloc(chunk * K);
+    double *cp = dalloc(chunk * K);
+    double t_start = lw_now();
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+        for (size_t r = 0; r < nr; r++) {
+            int L = (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
+            model_rmsnorm(m, norm_weight(m, L), resid + ((size_t)L * T + t) * d, x + r * d, 1);
+        }
+        model_unembed(m, x, (int)nr, z);
+        LensDist *D = dists_of_rows(z, vl, (int)nr);
+        lens_normalize(&lr->sh, D, (int)nr, N);
+        lens_topk(&lr->sh, D, N, (int)nr, K, cid, NULL, cp);
+        for (size_t r = 0; r < nr; r++) {
+            int L = (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
+            size_t o = (size_t)L * T + t;
+            H[o] = lens_bits(N[r].H_nats);
+            memcpy(tid + o * K, cid + r * K, sizeof(int32_t) * K);
+            memcpy(tp + o * K, cp + r * K, sizeof(double) * K);
+            if (t == T - 1) memcpy(znext + (size_t)L * vl, z + r * vl, sizeof(float) * vl);
+        }
+        free(D);
+        if (lr->progress && rows > chunk) {
+            size_t done = r0 + nr;
+            double el = lw_now() - t_start;
+            lw_progress("%s: layers × positions %zu/%zu decoded, %.1f s, ~%.1f s left", lr->progress, done, rows, el,
+                        el / done * (rows - done));
+        }
+    }
+    put_f64(lr, base, "entropy_bits", 2, n1, T, 0, H);
+    put_i32(lr, base, "topk_ids", 3, n1, T, K, tid);
+    put_f64(lr, base, "topk_probs", 3, n1, T, K, tp);
+    free(H); free(tid); free(tp); free(x); free(z); free(N); free(cid); free(cp);
+    return znext;
+}
+
+// /prompts/<pass>/final_*: entropy and top-K of the model head at every position (chunked by
+// positions). Returns the NEXT row of the head's logits [vl]. With keep_final_logits the whole
+// [T, V] matrix is gathered to rank 0 (small models only).
+static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, const float *resid, const char *pbase) {
+    int T = ps->T, K = lr->topk_final, vl = lr->sh.vl;
+    size_t chunk = CHUNK_BYTES / ((size_t)vl * sizeof(float));
+    if (chunk < 1) chunk = 1;
+    double *H = dalloc(T), *tp = dalloc((size_t)T * K);
+    int32_t *tid = ialloc((size_t)T * K);
+    float *ynext = falloc(vl);
+    LensNorm *N = xmalloc(sizeof(LensNorm) * (chunk < (size_t)T ? chunk : (size_t)T));
+    for (int t0 = 0; t0 < T; t0 += (int)chunk) {
+        int nr = T - t0 < (int)chunk ? T - t0 : (int)chunk;
+        float *y = final_logits(lr, resid, T, t0, nr);
+        LensDist *D = dists_of_rows(y, vl, nr);
+        lens_normalize(&lr->sh, D, nr, N);
+        lens_topk(&lr->sh, D, N, nr, K, tid + (size_t)t0 * K, NULL, tp + (size_t)t0 * K);
+        for (int r = 0; r < nr; r++) H[t0 + r] = lens_bits(N[r].H_nats);
+        if (t0 + nr == T) memcpy(ynext, y + (size_t)(nr - 1) * vl, sizeof(float) * vl);
+        free(D);
+        free(y);
+    }
+    put_f64(lr, pbase, "final_entropy_bits", 1, T, 0, 0, H);
+    put_i32(lr, pbase, "final_topk_ids", 2, T, K, 0, tid);
+    put_f64(lr, pbase, "final_topk_probs", 2, T, K, 0, tp);
+    if (lr->keep_final_logits) {
+        float *y = final_logits(lr, resid, T, 0, T);
+        int R = lr->comm ? lr->comm->size : 1;
+        size_t *counts = xmalloc(sizeof(size_t) * R);
+        for (int q = 0; q < R; q++) {
+            TpSlice s;
+            char why[256];
+            LW_ASSERT(tp_slice_plan(&lr->m->cfg, q, R, &s, why, sizeof why) == 0);
+            counts[q] = (size_t)T * s.vocab_len * sizeof(float);
+        }
+        size_t V = (size_t)lr->sh.V;
+        float *all = lr->h5 ? falloc((size_t)T * V) : NULL, *full = lr->h5 ? falloc((size_t)T * V) : NULL;
+        if (lr->comm && R > 1) comm_gatherv(lr->comm, y, (size_t)T * vl * sizeof(float), all, counts, 0);
+        else if (all) memcpy(all, y, (size_t)T * vl * sizeof(float));
+        if (lr->h5) { // blocks are [T, vl_q] per rank: reorder to [T, V]
+            size_t off = 0, v0 = 0;
+            for (int q = 0; q < R; q++) {
+                size_t vq = counts[q] / sizeof(float) / T;
+                for (int t = 0; t < T; t++) memcpy(full + (size_t)t * V + v0, all + off + (size_t)t * vq, sizeof(float) * vq);
+                off += (size_t)T * vq;
+                v0 += vq;
+            }
+            size_t dims[2] = {(size_t)T, V};
+            char *p = dpath(pbase, "final_logits");
+            h5_write_f32(lr->h5, p, 2, dims, full);
+            free(p);
+        }
+        free(all); free(full); free(counts); free(y);
+    }
+    free(H); free(tp); free(tid); free(N);
+    return ynext;
+}
+
+void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, LensPassSummary *out) {
+    const Model *m = lr->m;
+    const LensShard *sh = &lr->sh;
+    int n = n_layers(lr), n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl, K50 = LENS_NEXT_TOPK;
+    char *pbase = xasprintf("/prompts/%s", ps->name);
+    char *nbase = xasprintf("/lens/norm/%s", ps->name);
+    char *nnext = xasprintf("/lens/norm/%s/next", ps->name);
+    char *rnext = xasprintf("/lens/raw/%s/next", ps->name);
+    char *qnext = xasprintf("/lens/post_ln2/%s/next", ps->name);
+
+    if (lr->keep_residuals && lr->h5) {
+        size_t dims[3] = {(size_t)n1, (size_t)T, (size_t)d};
+        char *p = dpath(pbase, "residuals");
+        h5_write_f32(lr->h5, p, 3, dims, resid);
+        free(p);
+    }
+
+    // ---- model head and the norm lens at every position
+    float *ynext = head_all_positions(lr, ps, resid, pbase);
+    float *zn = all_positions(lr, ps, resid, nbase);
+
+    LensDist Y = lens_dist(ynext);
+    LensNorm NY;
+    lens_normalize(sh, &Y, 1, &NY);
+    LensPair tpair;
+    lens_pair(sh, &Y, &NY, NULL, NULL, 1, LP_HP, &tpair);
+    double teacher_bits = lens_bits(tpair.h_p);
+    h5_attr_f64(lr->h5, pbase, "teacher_entropy_bits", teacher_bits);
+    int32_t ftop;
+    double fprob;
+    lens_topk(sh, &Y, &NY, 1, 1, &ftop, NULL, &fprob);
+
+    // ---- norm lens at NEXT
+    LensDist *D = dists_of_rows(zn, vl, n1), *YD = dists_repeat(ynext, n1);
+    LensNorm *N = xmalloc(sizeof(LensNorm) * n1), *NYr = norms_repeat(&NY, n1);
+    lens_normalize(sh, D, n1, N);
+
+    int32_t *top_ids = ialloc((size_t)n1 * K50);
+    double *top_probs = dalloc((size_t)n1 * K50), *top_logits = dalloc((size_t)n1 * K50);
+    next_topk(lr, D, N, n1, top_ids, top_probs, top_logits);
+    put_i32(lr, nnext, "top_ids", 2, n1, K50, 0, top_ids);
+    put_f64(lr, nnext, "top_probs", 2, n1, K50, 0, top_probs);
+    put_f64(lr, nnext, "top_logits", 2, n1, K50, 0, top_logits);
+
+    double *v = dalloc(n1), *v2 = dalloc(n1);
+    int32_t *iv = ialloc(n1);
+    for (int L = 0; L < n1; L++) v[L] = lens_bits(N[L].H_nats);
+    put_f64(lr, nnext, "entropy_bits", 1, n1, 0, 0, v);
+
+    LensPair *pr = xmalloc(sizeof(LensPair) * n1);
+    lens_pair(sh, D, N, YD, NYr, n1, LP_KL_PQ | LP_HP, pr);
+    for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].h_p);
+    put_f64(lr, nnext, "entropy_bits_pv", 1, n1, 0, 0, v);
+    for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_pq);
+    put_f64(lr, nnext, "kl_to_final_bits", 1, n1, 0, 0, v);
+    out->kl_last_bits = v[n];
+
+    tracked(lr, D, N, n1, ps->answer_id, v, v2, iv);
+    put_f64(lr, nnext, "p_answer", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, "answer_logit", 1, n1, 0, 0, v2);
+    put_i32(lr, nnext, "answer_rank", 1, n1, 0, 0, iv);
+    out->first_rank1 = -1;
+    for (int L = 0; L < n1; L++)
+        if (iv[L] == 1) { out->first_rank1 = L; break; }
+    out->teacher_entropy_bits = teacher_bits;
+    out->final_top1 = ftop;
+    out->final_top1_prob = fprob;
+
+    tracked(lr, D, N, n1, ps->contrast_id, v, NULL, NULL);
+    put_f64(lr, nnext, "p_contrast", 1, n1, 0, 0, v);
+
+    // KL with the calibrated temperature (§10)
+    if (lr->tau) {
+        LensDist *DT = dists_of_rows(zn, vl, n1);
+        for (int L = 0; L < n1; L++) { DT[L].xf = LX_DIV; DT[L].a = (float)lr->tau[L]; }
+        LensNorm *NT = xmalloc(sizeof(LensNorm) * n1);
+        lens_normalize(sh, DT, n1, NT);
+        lens_pair(sh, DT, NT, YD, NYr, n1, LP_KL_PQ, pr);
+        for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_pq);
+        free(DT); free(NT);
+    } else {
+        fill_nan(v, n1);
+    }
+    put_f64(lr, nnext, "kl_to_final_bits_norm_temp", 1, n1, 0, 0, v);
+
+    // cos_to_final (§5.1): bias-free lens logits vs the head's logits direction
+    double *dots = dalloc((size_t)3 * n1);
+    lens_dots(sh, D, YD, n1, dots);
+    for (int L = 0; L < n1; L++) {
+        float ny = (float)sqrt(dots[3 * L + 2]) + 1e-12f, nz = (float)sqrt(dots[3 * L + 1]) + 1e-12f;
+        v[L] = (float)(dots[3 * L] / ny) / nz;
+    }
+    put_f64(lr, nnext, "cos_to_final", 1, n1, 0, 0, v);
+    free(dots);
+
+    // echo mass (§7): Σ P[t] over prompt_vocab_ids
+    if (ps->n_prompt_vocab > 0) {
+        int np = ps->n_prompt_vocab;
+        int32_t *ids = ialloc((size_t)n1 * np);
+        for (int L = 0; L < n1; L++) memcpy(ids + (size_t)L * np, ps->prompt_vocab_ids, sizeof(int32_t) * np);
+        float *x = falloc((size_t)n1 * np);
+        lens_values_at(sh, D, n1, ids, np, x);
+        for (int L = 0; L < n1; L++) {
+            double s = 0;
+            for (int j = 0; j < np; j++) s += lens_prob(&N[L], x[(size_t)L * np + j]);
+            v[L] = s;
+        }
+        free(ids); free(x);
+    } else {
+        for (int L = 0; L < n1; L++) v[L] = 0.0;
+    }
+    put_f64(lr, nnext, "echo_mass_prompt", 1, n1, 0, 0, v);
+
+    // geometry (§7) and normalization effect (§5.2): normalized NEXT residuals, replicated
+    float *g = falloc((size_t)n1 * d);
+    for (int L = 0; L < n1; L++)
+        model_rmsnorm(m, norm_weight(m, L), resid + ((size_t)L * T + T - 1) * d, g + (size_t)L * d, 1);
+    {
+        int np = ps->n_prompt_vocab;
+        int32_t *ids = ialloc(np + 1);
+        ids[0] = ps->answer_id;
+        memcpy(ids + 1, ps->prompt_vocab_ids, sizeof(int32_t) * np);
+        float *W = unembed_rows(lr, ids, np + 1);
+        for (int L = 0; L < n1; L++) {
+            const float *gl = g + (size_t)L * d;
+            v[L] = ps->answer_id >= 0 ? cos_eps(gl, W, d) : NAN;
+            double best = NAN;
+            for (int j = 0; j < np; j++) {
+                double c = cos_eps(gl, W + (size_t)(j + 1) * d, d);
+                if (isnan(best) || c > best) best = c;
+            }
+            v2[L] = best;
+        }
+        put_f64(lr, nnext, "cos_to_answer", 1, n1, 0, 0, v);
+        put_f64(lr, nnext, "cos_to_prompt_max", 1, n1, 0, 0, v2);
+        free(ids); free(W);
+    }
+    {
+        double *ratio = dalloc(n1), *dcos = dalloc(n1), *rn = dalloc(n1);
+        for (int L = 0; L < n1; L++) {
+            const float *r = resid + ((size_t)L * T + T - 1) * d, *mm = g + (size_t)L * d;
+            float nr = l2f(r, d), nm = l2f(mm, d);
+            double dot = 0;
+            for (int j = 0; j < d; j++) dot += (double)r[j] * mm[j];
+            ratio[L] = (nm + 1e-12f) / (nr + 1e-12f);
+            float c = (float)dot / (nr * nm + 1e-12f);
+            dcos[L] = c < -1 ? -1 : c > 1 ? 1 : c;
+            rn[L] = nr;
+            iv[L] = (int32_t)(nonfinite_bits(r, d, 1, 2) | nonfinite_bits(mm, d, 4, 8));
+        }
+        put_f64(lr, nnext, "resid_norm_ratio", 1, n1, 0, 0, ratio);
+        put_f64(lr, nnext, "delta_resid_cos", 1, n1, 0, 0, dcos);
+        put_f64(lr, nnext, "raw_resid_norm", 1, n1, 0, 0, rn);
+        free(ratio); free(dcos); free(rn);
+    }
+
+    // numeric health (§18)
+    {
+        float *ex = falloc((size_t)4 * n1);
+        lens_extremes(sh, D, n1, ex);
+        for (int L = 0; L < n1; L++) {
+            v[L] = ex[4 * L];
+            v2[L] = lens_prob(&N[L], ex[4 * L + 1]);
+            iv[L] |= (ex[4 * L + 2] > 0 ? 16 : 0) | (ex[4 * L + 3] > 0 ? 32 : 0);
+        }
+        put_f64(lr, nnext, "max_abs_logit", 1, n1, 0, 0, v);
+        put_f64(lr, nnext, "min_prob", 1, n1, 0, 0, v2);
+        put_i32(lr, nnext, "nonfinite", 1, n1, 0, 0, iv);
+        free(ex);
+    }
+
+    // gate stability (§16): softmax(s·z)[a] for each scale s
+    {
+        int S = lr->n_scales;
+        double *sp = dalloc((size_t)n1 * (S ? S : 1));
+        if (S > 0 && ps->answer_id >= 0) {
+            LensDist *DS = xmalloc(sizeof(LensDist) * n1 * S);
+            for (int L = 0; L < n1; L++)
+                for (int s = 0; s < S; s++) {
+                    DS[L * S + s] = lens_dist(zn + (size_t)L * vl);
+                    DS[L * S + s].xf = LX_MUL;
+                    DS[L * S + s].a = (float)lr->scales[s];
+                }
+            LensNorm *NS = xmalloc(sizeof(LensNorm) * n1 * S);
+            lens_normalize(sh, DS, n1 * S, NS);
+            int32_t *ids = ialloc((size_t)n1 * S);
+            fill_i32(ids, (size_t)n1 * S, ps->answer_id);
+            float *x = falloc((size_t)n1 * S);
+            lens_values_at(sh, DS, n1 * S, ids, 1, x);
+            for (int i = 0; i < n1 * S; i++) sp[i] = lens_prob(&NS[i], x[i]);
+            free(DS); free(NS); free(ids); free(x);
+        } else {
+            fill_nan(sp, (size_t)n1 * (S ? S : 1));
+        }
+        if (S > 0) {
+            put_f64(lr, nnext, "scaled_p_answer", 2, n1, S, 0, sp);
+            if (lr->h5) {
+                char *p = dpath(nnext, "scaled_p_answer");
+                h5_attr_f64s(lr->h5, p, "scales", lr->scales, S);
+                free(p);
+            }
+        }
+        free(sp);
+    }
+
+    // decode repeatability (§17.1): second decode of the same NEXT residuals
+    {
+        float *z2 = next_logits(lr, resid, T, 0, norm_weight, NULL);
+        LensDist *D2 = dists_of_rows(z2, vl, n1);
+        LensNorm *N2 = xmalloc(sizeof(LensNorm) * n1);
+        lens_normalize(sh, D2, n1, N2);
+        int32_t *t1 = ialloc(n1), *t2 = ialloc(n1);
+        for (int L = 0; L < n1; L++) t1[L] = top_ids[(size_t)L * K50];
+        float *x = falloc(n1);
+        lens_values_at(sh, D2, n1, t1, 1, x);
+        int64_t *above = xmalloc(sizeof(int64_t) * n1);
+        lens_count_above(sh, D2, N2, n1, t1, x, 1, 0, above);
+        lens_topk(sh, D2, N2, n1, 1, t2, NULL, NULL);
+        for (int L = 0; L < n1; L++) { iv[L] = above[L] < 0 ? -1 : (int32_t)above[L]; }
+        put_i32(lr, nnext, "repeat_rank_dev", 1, n1, 0, 0, iv);
+        for (int L = 0; L < n1; L++) iv[L] = t1[L] != t2[L];
+        put_i32(lr, nnext, "repeat_top1_flip", 1, n1, 0, 0, iv);
+        free(z2); free(D2); free(N2); free(t1); free(t2); free(x); free(above);
+    }
+
+    // last-layer temperature probe (§9) and head transforms
+    {
+        int nt = lr->n_last_temps;
+        if (nt > 0) {
+            LensDist *DT = xmalloc(sizeof(LensDist) * nt);
+            for (int i = 0; i < nt; i++) {
+                DT[i] = lens_dist(zn + (size_t)n * vl);
+                DT[i].xf = LX_DIV;
+                DT[i].a = (float)lr->last_temps[i];
+            }
+            LensNorm *NT = xmalloc(sizeof(LensNorm) * nt);
+            lens_normalize(sh, DT, nt, NT);
+            LensDist *YT = dists_repeat(ynext, nt);
+            LensNorm *NYT = norms_repeat(&NY, nt);
+            LensPair *pt = xmalloc(sizeof(LensPair) * nt);
+            lens_pair(sh, DT, NT, YT, NYT, nt, LP_KL_PQ, pt);
+            double *kl = dalloc(nt);
+            for (int i = 0; i < nt; i++) kl[i] = lens_bits(pt[i].kl_pq);
+            put_f64(lr, nnext, "last_temp_kl", 1, nt, 0, 0, kl);
+            if (lr->h5) {
+                char *p = dpath(nnext, "last_temp_kl");
+                h5_attr_f64s(lr->h5, p, "temps", lr->last_temps, nt);
+                free(p);
+            }
+            free(DT); free(NT); free(YT); free(NYT); free(pt); free(kl);
+        }
+        // §9 transforms: scale (no family has a logit scale), softcap (Gemma-2's final cap),
+        // scale_then_softcap (needs both). NaN when not applied.
+        double tk[3] = {NAN, NAN, NAN};
+        double cap = LW_FAMILIES[m->cfg.family].has_softcaps ? m->cfg.final_softcap : 0;
+        if (lr->transforms_known && cap > 0) {
+            LensDist DC = lens_dist(zn + (size_t)n * vl);
+            DC.xf = LX_SOFTCAP;
+            DC.a = (float)cap;
+            LensNorm NC;
+            lens_normalize(sh, &DC, 1, &NC);
+            LensPair pc;
+            lens_pair(sh, &DC, &NC, &Y, &NY, 1, LP_KL_PQ, &pc);
+            tk[1] = lens_bits(pc.kl_pq);
+        }
+        put_f64(lr, nnext, "transform_kl", 1, 3, 0, 0, tk);
+    }
+
+    // ---- raw lens at NEXT (§4.2, §8.3)
+    if (lr->want_raw) {
+        float *zr = next_logits(lr, resid, T, 0, NULL, NULL);
+        LensDist *DR = dists_of_rows(zr, vl, n1);
+        LensNorm *NR = xmalloc(sizeof(LensNorm) * n1);
+        lens_normalize(sh, DR, n1, NR);
+        int32_t *rids = ialloc((size_t)n1 * K50);
+        double *rp = dalloc((size_t)n1 * K50), *rl = dalloc((size_t)n1 * K50);
+        next_topk(lr, DR, NR, n1, rids, rp, rl);
+        put_i32(lr, rnext, "top_ids", 2, n1, K50, 0, rids);
+        put_f64(lr, rnext, "top_probs", 2, n1, K50, 0, rp);
+        put_f64(lr, rnext, "top_logits", 2, n1, K50, 0, rl);
+        tracked(lr, DR, NR, n1, ps->answer_id, v, NULL, iv);
+        put_f64(lr, rnext, "p_answer", 1, n1, 0, 0, v);
+        put_i32(lr, rnext, "answer_rank", 1, n1, 0, 0, iv);
+        lens_pair(sh, D, N, DR, NR, n1, LP_KL_PQ | LP_KL_QP | LP_L1 | LP_SUMS | LP_HQ, pr);
+        double *msum = dalloc(n1), *js = dalloc(n1);
+        for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].h_q);
+        put_f64(lr, rnext, "entropy_bits_pv", 1, n1, 0, 0, v);
+        for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_pq);
+        put_f64(lr, rnext, "kl_norm_vs_raw_bits", 1, n1, 0, 0, v);
+        for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_qp);
+        put_f64(lr, rnext, "kl_raw_to_norm_bits", 1, n1, 0, 0, v);
+        for (int L = 0; L < n1; L++) v[L] = pr[L].l1;
+        put_f64(lr, rnext, "l1_prob_diff", 1, n1, 0, 0, v);
+        for (int L = 0; L < n1; L++) msum[L] = 0.5 * (pr[L].sum_p + pr[L].sum_q);
+        lens_js(sh, D, N, DR, NR, n1, msum, js);
+        for (int L = 0; L < n1; L++) v[L] = lens_bits(js[L]);
+        put_f64(lr, rnext, "js_divergence", 1, n1, 0, 0, v);
+        // ranks under the raw lens of the norm lens's top-50 (full sort: p desc, id asc)
+        float *x = falloc((size_t)n1 * K50);
+        lens_values_at(sh, DR, n1, top_ids, K50, x);
+        int64_t *above = xmalloc(sizeof(int64_t) * n1 * K50);
+        lens_count_above(sh, DR, NR, n1, top_ids, x, K50, 1, above);
+        int32_t *rk = ialloc((size_t)n1 * K50);
+        for (size_t i = 0; i < (size_t)n1 * K50; i++) rk[i] = above[i] < 0 ? -1 : (int32_t)(above[i] + 1);
+        put_i32(lr, rnext, "ranks_of_norm_top50", 2, n1, K50, 0, rk);
+        free(zr); free(DR); free(NR); free(rids); free(rp); free(rl); free(msum); free(js); free(x); free(above);
+        free(rk);
+    }
+
+    // ---- post_ln2 decoding point at NEXT (§14): rows L = 1..n, row 0 missing
+    if (n >= 1) {
+        float *zq = next_logits(lr, resid, T, 1, post_ln2_weight, NULL);
+        LensDist *DQ = dists_of_rows(zq, vl, n);
+        LensNorm *NQ = xmalloc(sizeof(LensNorm) * n);
+        lens_normalize(sh, DQ, n, NQ);
+        int32_t *qids = ialloc((size_t)n1 * K50);
+        double *qp = dalloc((size_t)n1 * K50), *ql = dalloc((size_t)n1 * K50);
+        fill_i32(qids, K50, -1);
+        fill_nan(qp, K50);
+        fill_nan(ql, K50);
+        next_topk(lr, DQ, NQ, n, qids + K50, qp + K50, ql + K50);
+        put_i32(lr, qnext, "top_ids", 2, n1, K50, 0, qids);
+        put_f64(lr, qnext, "top_probs", 2, n1, K50, 0, qp);
+        put_f64(lr, qnext, "top_logits", 2, n1, K50, 0, ql);
+        v[0] = NAN;
+        iv[0] = -1;
+        tracked(lr, DQ, NQ, n, ps->answer_id, v + 1, NULL, iv + 1);
+        put_f64(lr, qnext, "p_answer", 1, n1, 0, 0, v);
+        put_i32(lr, qnext, "answer_rank", 1, n1, 0, 0, iv);
+        free(zq); free(DQ); free(NQ); free(qids); free(qp); free(ql);
+    }
+
+    free(D); free(YD); free(N); free(NYr); free(top_ids); free(top_probs); free(top_logits);
+    free(v); free(v2); free(iv); free(pr); free(g); free(zn); free(ynext);
+    free(pbase); free(nbase); free(nnext); free(rnext); free(qnext);
+}
+
+// ---------------------------------------------------------------------------- calibration
+
+void lens_calibrate(const LensRun *lr, int n_prompts, const float *const *resid, const int *T, int G,
+                    const double *grid, double *ce, double *tau) {
+    const LensShard *sh = &lr->sh;
+    int n1 = n_layers(lr) + 1, vl = sh->vl;
+    size_t rows = (size_t)n1 * G;
+    LensDist *D = xmalloc(sizeof(LensDist) * rows), *YD = xmalloc(sizeof(LensDist) * rows);
+    LensNorm *N = xmalloc(sizeof(LensNorm) * rows), *NY = xmalloc(sizeof(LensNorm) * rows);
+    LensPair *pr = xmalloc(sizeof(LensPair) * rows);
+    for (int p = 0; p < n_prompts; p++) {
+        float *z = next_logits(lr, resid[p], T[p], 0, norm_weight, NULL);
+        float *y = final_logits(lr, resid[p], T[p], T[p] - 1, 1);
+        LensDist yd = lens_dist(y);
+        LensNorm ny;
+        lens_normalize(sh, &yd, 1, &ny);
+        for (int L = 0; L < n1; L++)
+            for (int g = 0; g < G; g++) {
+                size_t i = (size_t)L * G + g;
+                D[i] = lens_dist(z + (size_t)L * vl);
+                D[i].xf = LX_DIV;
+                D[i].a = (float)grid[g];
+                YD[i] = yd;
+                NY[i] = ny;
+            }
+        lens_normalize(sh, D, (int)rows, N);
+        lens_pair(sh, D, N, YD, NY, (int)rows, LP_CE_QP, pr);
+        for (size_t i = 0; i < rows; i++) ce[(size_t)p * rows + i] = pr[i].ce_qp;
+        free(z);
+        free(y);
+    }
+    for (int L = 0; L < n1; L++) {
+        double best = INFINITY;
+        int bi = 0;
+        for (int g = 0; g < G; g++) {
+            double s = 0;
+            for (int p = 0; p < n_prompts; p++) s += ce[(size_t)p * rows + (size_t)L * G + g];
+            s /= n_prompts;
+            if (s < best) { best = s; bi = g; } // first minimum wins
+        }
+        tau[L] = grid[bi];
+    }
+    free(D); free(YD); free(N); free(NY); free(pr);
+}

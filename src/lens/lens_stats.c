@@ -1,0 +1,277 @@
+// lens_stats — see lens_stats.h. Local passes over the shard are plain fp32 loops with double
+// accumulators; each function ends in exactly one small collective (lens_normalize: two).
+#include "lens/lens_stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#define LN2 0.69314718055994530942
+
+static void allreduce_max_f32(const LensShard *sh, float *b, size_t n) { if (sh->comm) comm_allreduce_max_f32(sh->comm, b, n); }
+static void allreduce_sum_f64(const LensShard *sh, double *b, size_t n) { if (sh->comm) comm_allreduce_sum_f64(sh->comm, b, n); }
+static void allreduce_sum_i64(const LensShard *sh, int64_t *b, size_t n) { if (sh->comm) comm_allreduce_sum_i64(sh->comm, b, n); }
+
+// ---------------------------------------------------------------------------- normalization
+
+float lens_local_max(const LensDist *d, int vl) {
+    float m = -INFINITY;
+    for (int v = 0; v < vl; v++) {
+        float x = lens_x(d, d->z[v]);
+        if (x > m) m = x;
+    }
+    return m;
+}
+
+void lens_local_sums(const LensDist *d, int vl, float m, double *S, double *E) {
+    double s = 0.0, e = 0.0;
+    for (int v = 0; v < vl; v++) {
+        float dx = lens_x(d, d->z[v]) - m;
+        float w = expf(dx);
+        s += w;
+        e += (double)w * dx;
+    }
+    *S = s;
+    *E = e;
+}
+
+void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out) {
+    float *m = xmalloc(sizeof(float) * (n ? n : 1));
+    double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
+    for (int r = 0; r < n; r++) m[r] = lens_local_max(&d[r], sh->vl);
+    allreduce_max_f32(sh, m, n);
+    for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
+    allreduce_sum_f64(sh, se, 2 * (size_t)n);
+    for (int r = 0; r < n; r++) {
+        double S = se[2 * r], E = se[2 * r + 1];
+        out[r].max = m[r];
+        out[r].lse = (double)m[r] + log(S);
+        out[r].lse_f = (float)out[r].lse;
+        out[r].H_nats = log(S) - E / S;
+    }
+    free(m);
+    free(se);
+}
+
+// ---------------------------------------------------------------------------- tracked tokens
+
+void lens_values_at(const LensShard *sh, const LensDist *d, int n, const int32_t *ids, int nids, float *out) {
+    size_t N = (size_t)n * nids;
+    for (int r = 0; r < n; r++)
+        for (int j = 0; j < nids; j++) {
+            int32_t t = ids[(size_t)r * nids + j];
+            int local = t - sh->v0;
+            out[(size_t)r * nids + j] = t >= 0 && local >= 0 && local < sh->vl ? lens_x(&d[r], d[r].z[local]) : -INFINITY;
+        }
+    allreduce_max_f32(sh, out, N);
+    for (size_t i = 0; i < N; i++)
+        if (ids[i] < 0 || ids[i] >= sh->V) out[i] = NAN;
+}
+
+// Tracked token j "comes after" a vocabulary entry (p, v) when p > p_j, or (tie_by_id) p == p_j
+// and v < t_j. Thresholds are sorted in that order (p desc, id asc), so for each entry the
+// thresholds it beats form a suffix of the sorted list: one binary search per entry and a
+// difference array give all counts in O(vl · log nt), whatever nt is.
+typedef struct { float p; int32_t id; int j; } Thr;
+
+static int thr_cmp(const void *a, const void *b) {
+    const Thr *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static int entry_before(float p, int32_t v, const Thr *t, int tie_by_id) {
+    return p > t->p || (tie_by_id && p == t->p && v < t->id);
+}
+
+void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, const int32_t *ids,
+                      const float *xs, int nt, int tie_by_id, int64_t *out) {
+    size_t N = (size_t)n * nt;
+    Thr *thr = xmalloc(sizeof(Thr) * (nt ? nt : 1));
+    int64_t *diff = xmalloc(sizeof(int64_t) * (nt + 1));
+    for (int r = 0; r < n; r++) {
+        const LensDist *dr = &d[r];
+        int m = 0;
+        for (int j = 0; j < nt; j++) {
+            float pt = lens_prob(&nrm[r], xs[(size_t)r * nt + j]);
+            out[(size_t)r * nt + j] = 0;
+            if (!isnan(pt)) thr[m++] = (Thr){pt, ids[(size_t)r * nt + j], j};
+        }
+        qsort(thr, m, sizeof *thr, thr_cmp);
+        memset(diff, 0, sizeof(int64_t) * (nt + 1));
+        for (int v = 0; v < sh->vl; v++) {
+            float p = lens_prob(&nrm[r], lens_x(dr, dr->z[v]));
+            int32_t id = sh->v0 + v;
+            if (m == 0 || !entry_before(p, id, &thr[m - 1], tie_by_id)) continue; // beats none (most entries)
+            int lo = 0, hi = m - 1; // first threshold the entry comes before
+            while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (entry_before(p, id, &thr[mid], tie_by_id)) hi = mid; else lo = mid + 1;
+            }
+            diff[lo]++;
+        }
+        int64_t run = 0;
+        for (int i = 0; i < m; i++) { run += diff[i]; out[(size_t)r * nt + thr[i].j] = run; }
+    }
+    allreduce_sum_i64(sh, out, N);
+    for (size_t i = 0; i < N; i++)
+        if (isnan(xs[i])) out[i] = -1;
+    free(thr);
+    free(diff);
+}
+
+// ---------------------------------------------------------------------------- pair sums
+
+// ln(p + ε) for p = exp(lp): above 2^24·ε the fp32 sum p + ε rounds to p, so the guarded log is
+// ln p = lp (up to one rounding of lp), saving a logf per element; below, the guard matters.
+static inline float guarded_log(float p, float lp) {
+    return p > 1.7e-23f ? lp : logf(p + LENS_EPS);
+}
+
+void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
+               int n, unsigned what, LensPair *out) {
+    enum { NS = 8 };
+    double *acc = xcalloc((size_t)n * NS + 1, sizeof(double));
+    int need_q = (what & ~(unsigned)LP_HP) != 0;
+    LW_ASSERT(!need_q || (Q && nQ));
+    for (int r = 0; r < n; r++) {
+        double kl_pq = 0, kl_qp = 0, l1 = 0, sp = 0, sq = 0, hp = 0, hq = 0, ce = 0;
+        const LensDist *pd = &P[r], *qd = need_q ? &Q[r] : NULL;
+        for (int v = 0; v < sh->vl; v++) {
+            float xp = lens_x(pd, pd->z[v]) - nP[r].lse_f, p = expf(xp);
+            float lp = guarded_log(p, xp);
+            if (what & LP_HP) hp -= (double)p * lp;
+            if (!qd) continue;
+            float xq = lens_x(qd, qd->z[v]) - nQ[r].lse_f, q = expf(xq);
+            float lq = guarded_log(q, xq);
+            if (what & LP_KL_PQ) kl_pq += (double)(p * (lp - lq));
+            if (what & LP_KL_QP) kl_qp += (double)(q * (lq - lp));
+            if (what & LP_L1) l1 += fabsf(p - q);
+            if (what & LP_SUMS) { sp += p; sq += q; }
+            if (what & LP_HQ) hq -= (double)q * lq;
+            if (what & LP_CE_QP) ce -= (double)q * lp;
+        }
+        double *a = acc + (size_t)r * NS;
+        a[0] = kl_pq; a[1] = kl_qp; a[2] = l1; a[3] = sp; a[4] = sq; a[5] = hp; a[6] = hq; a[7] = ce;
+    }
+    allreduce_sum_f64(sh, acc, (size_t)n * NS);
+    for (int r = 0; r < n; r++) {
+        double *a = acc + (size_t)r * NS;
+        out[r] = (LensPair){.kl_pq = a[0], .kl_qp = a[1], .l1 = a[2], .sum_p = a[3], .sum_q = a[4],
+                            .h_p = a[5], .h_q = a[6], .ce_qp = a[7]};
+    }
+    free(acc);
+}
+
+void lens_js(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
+             int n, const double *msum, double *js_nats) {
+    for (int r = 0; r < n; r++) {
+        double s = 0.0;
+        float inv = (float)(1.0 / msum[r]);
+        for (int v = 0; v < sh->vl; v++) {
+            float xp = lens_x(&P[r], P[r].z[v]) - nP[r].lse_f, p = expf(xp);
+            float xq = lens_x(&Q[r], Q[r].z[v]) - nQ[r].lse_f, q = expf(xq);
+            float m = 0.5f * (p + q) * inv;
+            float lm = logf(m + LENS_EPS);
+            s += 0.5 * (double)(p * (guarded_log(p, xp) - lm)) + 0.5 * (double)(q * (guarded_log(q, xq) - lm));
+        }
+        js_nats[r] = s;
+    }
+    allreduce_sum_f64(sh, js_nats, n);
+}
+
+// ---------------------------------------------------------------------------- top-k
+
+typedef struct { float x; int32_t id; } XId;
+
+// a comes before b: larger logit first, then smaller id; padding (id -1) last.
+static int xid_before(const XId *a, const XId *b) {
+    if ((a->id < 0) != (b->id < 0)) return b->id < 0;
+    if (a->x != b->x) return a->x > b->x;
+    return a->id < b->id;
+}
+
+static int cmp_xid(const void *pa, const void *pb) {
+    const XId *a = pa, *b = pb;
+    if (xid_before(a, b)) return -1;
+    if (xid_before(b, a)) return 1;
+    return 0;
+}
+
+// Keeps list[0..k) sorted; inserts e when it beats the last entry.
+static void topk_insert(XId *list, int k, XId e) {
+    if (!xid_before(&e, &list[k - 1])) return;
+    int i = k - 1;
+    while (i > 0 && xid_before(&e, &list[i - 1])) { list[i] = list[i - 1]; i--; }
+    list[i] = e;
+}
+
+void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, int k, int32_t *ids, float *x,
+               double *probs) {
+    LW_ASSERT(k > 0);
+    int R = sh->comm ? sh->comm->size : 1;
+    size_t per = (size_t)n * k;
+    XId *local = xmalloc(sizeof(XId) * per);
+    for (int r = 0; r < n; r++) {
+        XId *list = local + (size_t)r * k;
+        for (int j = 0; j < k; j++) list[j] = (XId){NAN, -1};
+        for (int v = 0; v < sh->vl; v++) {
+            float xv = lens_x(&d[r], d[r].z[v]);
+            if (isnan(xv)) continue;
+            topk_insert(list, k, (XId){xv, sh->v0 + v});
+        }
+    }
+    XId *all = xmalloc(sizeof(XId) * per * R);
+    if (sh->comm && R > 1) comm_allgather(sh->comm, local, all, sizeof(XId) * per);
+    else memcpy(all, local, sizeof(XId) * per);
+    XId *cand = xmalloc(sizeof(XId) * (size_t)k * R);
+    for (int r = 0; r < n; r++) {
+        for (int q = 0; q < R; q++) memcpy(cand + (size_t)q * k, all + (size_t)q * per + (size_t)r * k, sizeof(XId) * k);
+        qsort(cand, (size_t)k * R, sizeof(XId), cmp_xid);
+        for (int j = 0; j < k; j++) {
+            size_t o = (size_t)r * k + j;
+            ids[o] = cand[j].id;
+            if (x) x[o] = cand[j].id < 0 ? NAN : cand[j].x;
+            if (probs) probs[o] = cand[j].id < 0 ? NAN : (double)lens_prob(&nrm[r], cand[j].x);
+        }
+    }
+    free(local);
+    free(all);
+    free(cand);
+}
+
+// ---------------------------------------------------------------------------- dots, health
+
+void lens_dots(const LensShard *sh, const LensDist *P, const LensDist *Q, int n, double *out) {
+    for (int r = 0; r < n; r++) {
+        double dpq = 0, dpp = 0, dqq = 0;
+        for (int v = 0; v < sh->vl; v++) {
+            float p = lens_x(&P[r], P[r].z[v]), q = lens_x(&Q[r], Q[r].z[v]);
+            dpq += (double)p * q;
+            dpp += (double)p * p;
+            dqq += (double)q * q;
+        }
+        out[3 * r] = dpq; out[3 * r + 1] = dpp; out[3 * r + 2] = dqq;
+    }
+    allreduce_sum_f64(sh, out, 3 * (size_t)n);
+}
+
+void lens_extremes(const LensShard *sh, const LensDist *d, int n, float *out) {
+    for (int r = 0; r < n; r++) {
+        float amax = 0.0f, nmin = -INFINITY, has_nan = 0, has_inf = 0;
+        for (int v = 0; v < sh->vl; v++) {
+            float xv = lens_x(&d[r], d[r].z[v]);
+            if (isnan(xv)) { has_nan = 1; continue; }
+            if (isinf(xv)) has_inf = 1;
+            if (fabsf(xv) > amax) amax = fabsf(xv);
+            if (-xv > nmin) nmin = -xv;
+        }
+        out[4 * r] = amax; out[4 * r + 1] = nmin; out[4 * r + 2] = has_nan; out[4 * r + 3] = has_inf;
+    }
+    allreduce_max_f32(sh, out, 4 * (size_t)n);
+    for (int r = 0; r < n; r++) out[4 * r + 1] = -out[4 * r + 1];
+}
+
+double lens_bits(double nats) { return nats / LN2; }
