@@ -1,0 +1,518 @@
+// export_data — see export_data.h. HDF5 C API directly (no h5lt string helpers: the strings are
+// variable-length UTF-8, which H5LT's fixed-buffer readers do not handle).
+#include "out/export_data.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    hid_t file;
+    const char *path;
+    LwError *err;
+} Rd;
+
+#define HINT_SCHEMA "the file is not a complete lensweep run file (docs/HDF5.md, schema 1); re-run `lensweep run`"
+
+static int rd_fail(Rd *r, const char *obj, const char *what) {
+    return lw_err(r->err, HINT_SCHEMA, "%s: %s: %s", r->path, obj, what);
+}
+
+static int link_exists(hid_t loc, const char *path) {
+    // every prefix must exist for H5Lexists to be safe
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        htri_t e = H5Lexists(loc, buf, H5P_DEFAULT);
+        *p = '/';
+        if (e <= 0) return 0;
+    }
+    return H5Lexists(loc, buf, H5P_DEFAULT) > 0;
+}
+
+// ---------------------------------------------------------------------------- attributes
+
+static hid_t attr_open(Rd *r, const char *obj, const char *name) {
+    if (strcmp(obj, "/") && !link_exists(r->file, obj)) return -1;
+    if (H5Aexists_by_name(r->file, obj, name, H5P_DEFAULT) <= 0) return -1;
+    return H5Aopen_by_name(r->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+static void attr_label(char *buf, size_t n, const char *obj, const char *name) {
+    snprintf(buf, n, "%s%sattribute '%s'", strcmp(obj, "/") ? obj : "", strcmp(obj, "/") ? ": " : "", name);
+}
+
+static int attr_str(Rd *r, const char *obj, const char *name, char **out) {
+    char lbl[600];
+    attr_label(lbl, sizeof lbl, obj, name);
+    hid_t a = attr_open(r, obj, name);
+    if (a < 0) return rd_fail(r, lbl, "missing");
+    hid_t t = H5Aget_type(a);
+    int rc = 0;
+    if (H5Tget_class(t) != H5T_STRING) rc = rd_fail(r, lbl, "not a string");
+    else if (H5Tis_variable_str(t) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        char *s = NULL;
+        if (H5Aread(a, mt, &s) < 0) rc = rd_fail(r, lbl, "unreadable");
+        else { *out = xstrdup(s ? s : ""); H5free_memory(s); }
+        H5Tclose(mt);
+    } else {
+        size_t n = H5Tget_size(t);
+        char *s = xcalloc(n + 1, 1);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, n + 1);
+        if (H5Aread(a, mt, s) < 0) { rc = rd_fail(r, lbl, "unreadable"); free(s); }
+        else *out = s;
+        H5Tclose(mt);
+    }
+    H5Tclose(t);
+    H5Aclose(a);
+    return rc;
+}
+
+static int attr_nums(Rd *r, const char *obj, const char *name, hid_t mtype, void *out, size_t max, size_t *n) {
+    char lbl[600];
+    attr_label(lbl, sizeof lbl, obj, name);
+    hid_t a = attr_open(r, obj, name);
+    if (a < 0) return rd_fail(r, lbl, "missing");
+    hid_t sp = H5Aget_space(a);
+    hssize_t cnt = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    int rc = 0;
+    if (cnt < 0 || (size_t)cnt > max) rc = rd_fail(r, lbl, "wrong size");
+    else if (H5Aread(a, mtype, out) < 0) rc = rd_fail(r, lbl, "not a number");
+    if (n) *n = cnt < 0 ? 0 : (size_t)cnt;
+    H5Aclose(a);
+    return rc;
+}
+static int attr_long(Rd *r, const char *obj, const char *name, long *v) {
+    long long x = 0;
+    if (attr_nums(r, obj, name, H5T_NATIVE_LLONG, &x, 1, NULL)) return -1;
+    *v = (long)x;
+    return 0;
+}
+static int attr_int(Rd *r, const char *obj, const char *name, int *v) {
+    long x;
+    if (attr_long(r, obj, name, &x)) return -1;
+    *v = (int)x;
+    return 0;
+}
+static int attr_double(Rd *r, const char *obj, const char *name, double *v) {
+    return attr_nums(r, obj, name, H5T_NATIVE_DOUBLE, v, 1, NULL);
+}
+static int attr_int_array(Rd *r, const char *obj, const char *name, int **v, int *n) {
+    int buf[4096];
+    size_t cnt = 0;
+    if (attr_nums(r, obj, name, H5T_NATIVE_INT, buf, 4096, &cnt)) return -1;
+    *v = xmalloc((cnt ? cnt : 1) * sizeof(int));
+    memcpy(*v, buf, cnt * sizeof(int));
+    *n = (int)cnt;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------- datasets
+
+// Reads a numeric dataset; dims checked against want[] (0 = any), rank must equal nd.
+static int ds_read(Rd *r, const char *path, hid_t mtype, size_t esize, int nd, const hsize_t *want, hsize_t *got,
+                   void **out) {
+    if (!link_exists(r->file, path)) return rd_fail(r, path, "missing dataset");
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) return rd_fail(r, path, "not a dataset");
+    hid_t sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[8] = {0};
+    int rc = 0;
+    if (rank != nd) {
+        char m[96];
+        snprintf(m, sizeof m, "has %d dimensions, expected %d", rank, nd);
+        rc = rd_fail(r, path, m);
+    } else {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        size_t total = 1;
+        for (int i = 0; i < nd; i++) {
+            if (want && want[i] && dims[i] != want[i]) {
+                char m[128];
+                snprintf(m, sizeof m, "dimension %d is %llu, expected %llu", i, (unsigned long long)dims[i],
+                         (unsigned long long)want[i]);
+                rc = rd_fail(r, path, m);
+                break;
+            }
+            total *= dims[i];
+            if (got) got[i] = dims[i];
+        }
+        if (!rc) {
+            void *buf = xmalloc((total ? total : 1) * esize);
+            if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+                free(buf);
+                rc = rd_fail(r, path, "unreadable (not numeric?)");
+            } else *out = buf;
+        }
+    }
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}
+static int ds_f64(Rd *r, const char *path, int nd, const hsize_t *want, hsize_t *got, double **out) {
+    return ds_read(r, path, H5T_NATIVE_DOUBLE, sizeof(double), nd, want, got, (void **)out);
+}
+static int ds_i32(Rd *r, const char *path, int nd, const hsize_t *want, hsize_t *got, int **out) {
+    return ds_read(r, path, H5T_NATIVE_INT, sizeof(int), nd, want, got, (void **)out);
+}
+
+static int ds_strs(Rd *r, const char *path, long want, long *n_out, char ***out) {
+    if (!link_exists(r->file, path)) return rd_fail(r, path, "missing dataset");
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) return rd_fail(r, path, "not a dataset");
+    hid_t sp = H5Dget_space(d);
+    hsize_t n = 0;
+    int rc = 0;
+    if (H5Sget_simple_extent_ndims(sp) != 1) rc = rd_fail(r, path, "not a 1-d string list");
+    else {
+        H5Sget_simple_extent_dims(sp, &n, NULL);
+        if (want >= 0 && (long)n != want) {
+            char m[96];
+            snprintf(m, sizeof m, "has %llu entries, expected %ld", (unsigned long long)n, want);
+            rc = rd_fail(r, path, m);
+        }
+    }
+    if (!rc) {
+        hid_t ft = H5Dget_type(d);
+        if (H5Tget_class(ft) != H5T_STRING) rc = rd_fail(r, path, "not a list of strings");
+        else if (H5Tis_variable_str(ft) <= 0) { // fixed-length strings (NUL-padded)
+            size_t w = H5Tget_size(ft);
+            char *buf = xcalloc((n ? n : 1) * (w + 1), 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, w + 1);
+            if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) rc = rd_fail(r, path, "unreadable");
+            else {
+                char **v = xmalloc((n ? n : 1) * sizeof(char *));
+                for (hsize_t i = 0; i < n; i++) v[i] = xstrdup(buf + i * (w + 1));
+                *out = v;
+                *n_out = (long)n;
+            }
+            H5Tclose(mt);
+            free(buf);
+            H5Tclose(ft);
+            H5Sclose(sp);
+            H5Dclose(d);
+            return rc;
+        }
+        H5Tclose(ft);
+    }
+    if (!rc) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        char **raw = xcalloc(n ? n : 1, sizeof(char *));
+        if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) rc = rd_fail(r, path, "unreadable");
+        else {
+            char **v = xmalloc((n ? n : 1) * sizeof(char *));
+            for (hsize_t i = 0; i < n; i++) v[i] = xstrdup(raw[i] ? raw[i] : "");
+            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, raw);
+            *out = v;
+            *n_out = (long)n;
+        }
+        free(raw);
+        H5Tclose(mt);
+    }
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------- groups
+
+static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p, ExNext *x) {
+    char base[300], path[400];
+    snprintf(base, sizeof base, "/lens/%s/%s/next", lens, p->name);
+    memset(x, 0, sizeof *x);
+    for (int i = 0; i < 3; i++) x->transform_kl[i] = NAN;
+    hsize_t L = (hsize_t)run->n_layers + 1;
+    hsize_t w1[1] = {L}, w2[2] = {L, 0}, got[2];
+#define F1(field, name) do { snprintf(path, sizeof path, "%s/%s", base, name); \
+        if (ds_f64(r, path, 1, w1, NULL, &x->field)) return -1; } while (0)
+#define I1(field, name) do { snprintf(path, sizeof path, "%s/%s", base, name); \
+        if (ds_i32(r, path, 1, w1, NULL, &x->field)) return -1; } while (0)
+    snprintf(path, sizeof path, "%s/top_ids", base);
+    if (ds_i32(r, path, 2, w2, got, &x->top_ids)) return -1;
+    x->K = (int)got[1];
+    hsize_t wk[2] = {L, (hsize_t)x->K};
+    snprintf(path, sizeof path, "%s/top_probs", base);
+    if (ds_f64(r, path, 2, wk, NULL, &x->top_probs)) return -1;
+    snprintf(path, sizeof path, "%s/top_logits", base);
+    if (ds_f64(r, path, 2, wk, NULL, &x->top_logits)) return -1;
+    F1(p_answer, "p_answer");
+    I1(answer_rank, "answer_rank");
+    if (!strcmp(lens, "norm")) {
+        F1(entropy_bits, "entropy_bits");
+        F1(entropy_bits_pv, "entropy_bits_pv");
+        F1(answer_logit, "answer_logit");
+        F1(p_contrast, "p_contrast");
+        F1(kl_to_final_bits, "kl_to_final_bits");
+        F1(kl_to_final_bits_norm_temp, "kl_to_final_bits_norm_temp");
+        F1(cos_to_final, "cos_to_final");
+        F1(cos_to_answer, "cos_to_answer");
+        F1(cos_to_prompt_max, "cos_to_prompt_max");
+        F1(echo_mass_prompt, "echo_mass_prompt");
+        F1(resid_norm_ratio, "resid_norm_ratio");
+        F1(delta_resid_cos, "delta_resid_cos");
+        F1(raw_resid_norm, "raw_resid_norm");
+        F1(max_abs_logit, "max_abs_logit");
+        F1(min_prob, "min_prob");
+        I1(nonfinite, "nonfinite");
+        I1(repeat_rank_dev, "repeat_rank_dev");
+        I1(repeat_top1_flip, "repeat_top1_flip");
+        snprintf(path, sizeof path, "%s/scaled_p_answer", base);
+        if (ds_f64(r, path, 2, w2, got, &x->scaled_p_answer)) return -1;
+        x->n_scales = (int)got[1];
+        x->scales = xcalloc(x->n_scales + 1, sizeof(double));
+        size_t ns = 0;
+        if (attr_nums(r, path, "scales", H5T_NATIVE_DOUBLE, x->scales, x->n_scales, &ns)) return -1;
+        if ((int)ns != x->n_scales) return rd_fail(r, path, "attribute 'scales' length differs from the dataset's columns");
+        snprintf(path, sizeof path, "%s/last_temp_kl", base);
+        if (ds_f64(r, path, 1, NULL, got, &x->last_temp_kl)) return -1;
+        x->n_temps = (int)got[0];
+        x->temps = xcalloc(x->n_temps + 1, sizeof(double));
+        if (attr_nums(r, path, "temps", H5T_NATIVE_DOUBLE, x->temps, x->n_temps, &ns)) return -1;
+        if ((int)ns != x->n_temps) return rd_fail(r, path, "attribute 'temps' length differs from the dataset");
+        double *tk = NULL;
+        hsize_t w3[1] = {3};
+        snprintf(path, sizeof path, "%s/transform_kl", base);
+        if (ds_f64(r, path, 1, w3, NULL, &tk)) return -1;
+        memcpy(x->transform_kl, tk, sizeof x->transform_kl);
+        free(tk);
+    } else if (!strcmp(lens, "raw")) {
+        F1(entropy_bits_pv, "entropy_bits_pv");
+        F1(kl_norm_vs_raw_bits, "kl_norm_vs_raw_bits");
+        F1(kl_raw_to_norm_bits, "kl_raw_to_norm_bits");
+        F1(js_divergence, "js_divergence");
+        F1(l1_prob_diff, "l1_prob_diff");
+        hsize_t w50[2] = {L, 0};
+        snprintf(path, sizeof path, "%s/ranks_of_norm_top50", base);
+        if (ds_i32(r, path, 2, w50, NULL, &x->ranks_of_norm_top50)) return -1;
+    }
+#undef F1
+#undef I1
+    x->present = 1;
+    return 0;
+}
+
+static int read_pass(Rd *r, ExRun *run, ExPass *p) {
+    char g[300], path[400];
+    snprintf(g, sizeof g, "/prompts/%s", p->name);
+    if (!link_exists(r->file, g)) return rd_fail(r, g, "missing group (listed in /prompts/order)");
+    if (attr_str(r, g, "prompt_id", &p->prompt_id) || attr_str(r, g, "prompt_variant", &p->variant) ||
+        attr_str(r, g, "fact_key", &p->fact_key) || attr_int(r, g, "fact_index", &p->fact_index) ||
+        attr_str(r, g, "text", &p->text) || attr_str(r, g, "answer", &p->answer) ||
+        attr_int(r, g, "align_ok", &p->align_ok) || attr_str(r, g, "align_status", &p->align_status) ||
+        attr_str(r, g, "align_variant", &p->align_variant) ||
+        attr_int_array(r, g, "answer_ids", &p->answer_ids, &p->n_answer_ids) ||
+        attr_int(r, g, "first_id", &p->first_id) ||
+        attr_double(r, g, "teacher_entropy_bits", &p->teacher_entropy_bits))
+        return -1;
+    p->contrast_id = -1;
+    if (!strcmp(p->prompt_id, "ctl")) {
+        if (attr_int(r, g, "contrast_id", &p->contrast_id) || attr_str(r, g, "contrast_answer", &p->contrast_answer))
+            return -1;
+    }
+    hsize_t got[3];
+    snprintf(path, sizeof path, "%s/ids", g);
+    if (ds_i32(r, path, 1, NULL, got, &p->ids)) return -1;
+    p->T = (int)got[0];
+    if (p->T < 1) return rd_fail(r, path, "empty forward sequence");
+    snprintf(path, sizeof path, "%s/ctx_ids", g);
+    if (ds_i32(r, path, 1, NULL, got, &p->ctx_ids)) return -1;
+    p->Tc = (int)got[0];
+    hsize_t wT[1] = {(hsize_t)p->T}, wT2[2] = {(hsize_t)p->T, 0};
+    snprintf(path, sizeof path, "%s/final_entropy_bits", g);
+    if (ds_f64(r, path, 1, wT, NULL, &p->final_entropy_bits)) return -1;
+    snprintf(path, sizeof path, "%s/final_topk_ids", g);
+    if (ds_i32(r, path, 2, wT2, got, &p->final_topk_ids)) return -1;
+    p->final_k = (int)got[1];
+    hsize_t wTk[2] = {(hsize_t)p->T, (hsize_t)p->final_k};
+    snprintf(path, sizeof path, "%s/final_topk_probs", g);
+    if (ds_f64(r, path, 2, wTk, NULL, &p->final_topk_probs)) return -1;
+
+    hsize_t L = (hsize_t)run->n_layers + 1;
+    hsize_t wLT[2] = {L, (hsize_t)p->T}, wLTk[3] = {L, (hsize_t)p->T, 0};
+    snprintf(path, sizeof path, "/lens/norm/%s/entropy_bits", p->name);
+    if (ds_f64(r, path, 2, wLT, NULL, &p->rec_entropy_bits)) return -1;
+    snprintf(path, sizeof path, "/lens/norm/%s/topk_ids", p->name);
+    if (ds_i32(r, path, 3, wLTk, got, &p->rec_topk_ids)) return -1;
+    p->rec_k = (int)got[2];
+    hsize_t wLTk2[3] = {L, (hsize_t)p->T, (hsize_t)p->rec_k};
+    snprintf(path, sizeof path, "/lens/norm/%s/topk_probs", p->name);
+    if (ds_f64(r, path, 3, wLTk2, NULL, &p->rec_topk_probs)) return -1;
+
+    if (read_next(r, run, "norm", p, &p->norm)) return -1;
+    if (read_next(r, run, "raw", p, &p->raw)) return -1;
+    if (read_next(r, run, "post_ln2", p, &p->post_ln2)) return -1;
+    // ids must be inside the vocabulary (they index /vocab/decoded)
+    for (int i = 0; i < p->T; i++)
+        if (p->ids[i] < 0 || p->ids[i] >= run->V) { snprintf(path, sizeof path, "%s/ids", g); return rd_fail(r, path, "id outside the vocabulary"); }
+    for (int i = 0; i < p->Tc; i++)
+        if (p->ctx_ids[i] < 0 || p->ctx_ids[i] >= run->V) { snprintf(path, sizeof path, "%s/ctx_ids", g); return rd_fail(r, path, "id outside the vocabulary"); }
+    ExNext *xs[3] = {&p->norm, &p->raw, &p->post_ln2};
+    for (int k = 0; k < 3; k++)
+        for (hsize_t i = 0; i < L * (hsize_t)xs[k]->K; i++)
+            if (xs[k]->top_ids[i] >= run->V || xs[k]->top_ids[i] < -1) {
+                snprintf(path, sizeof path, "/lens/%s/%s/next/top_ids", k == 0 ? "norm" : k == 1 ? "raw" : "post_ln2", p->name);
+                return rd_fail(r, path, "id outside the vocabulary");
+            }
+    for (hsize_t i = 0; i < L * (hsize_t)p->T * p->rec_k; i++)
+        if (p->rec_topk_ids[i] >= run->V || p->rec_topk_ids[i] < -1) {
+            snprintf(path, sizeof path, "/lens/norm/%s/topk_ids", p->name);
+            return rd_fail(r, path, "id outside the vocabulary");
+        }
+    if (p->first_id >= run->V) { snprintf(path, sizeof path, "%s: attribute 'first_id'", g); return rd_fail(r, path, "outside the vocabulary"); }
+    return 0;
+}
+
+static int read_all(Rd *r, ExRun *run) {
+    char *schema = NULL;
+    if (attr_str(r, "/", "schema", &schema)) return -1;
+    int bad = strcmp(schema, "lensweep") != 0;
+    free(schema);
+    if (bad) return rd_fail(r, "attribute 'schema'", "is not \"lensweep\"");
+    long ver = 0;
+    if (attr_long(r, "/", "schema_version", &ver)) return -1;
+    if (ver != EX_SCHEMA_VERSION)
+        return lw_err(r->err, "this lensweep reads schema 1; export with the lensweep version that wrote the file",
+                      "%s: attribute 'schema_version': is %ld, this build reads %d", r->path, ver, EX_SCHEMA_VERSION);
+    long complete = 0;
+    if (attr_long(r, "/", "complete", &complete))
+        return lw_err(r->err, "the run did not finish (killed or failed); re-run `lensweep run` for this model",
+                      "%s: attribute 'complete': missing (unfinished run)", r->path);
+    if (complete != 1)
+        return lw_err(r->err, "the run did not finish (killed or failed); re-run `lensweep run` for this model",
+                      "%s: attribute 'complete': is %ld, not 1 (unfinished run)", r->path, complete);
+    if (attr_str(r, "/", "model_name", &run->model_name) || attr_str(r, "/", "model_id", &run->model_id) ||
+        attr_str(r, "/", "model_path", &run->model_path) || attr_str(r, "/", "family", &run->family) ||
+        attr_str(r, "/", "architecture", &run->architecture) || attr_str(r, "/", "norm_type", &run->norm_type) ||
+        attr_str(r, "/", "weights_dtype", &run->weights_dtype) ||
+        attr_str(r, "/", "compute_dtype", &run->compute_dtype) || attr_str(r, "/", "backend", &run->backend) ||
+        attr_str(r, "/", "device", &run->device) || attr_str(r, "/", "config_yaml", &run->config_yaml) ||
+        attr_str(r, "/", "config_hash", &run->config_hash) ||
+        attr_str(r, "/", "lensweep_version", &run->lensweep_version) ||
+        attr_str(r, "/", "lensweep_git", &run->lensweep_git) || attr_str(r, "/", "start_time", &run->start_time) ||
+        attr_str(r, "/", "end_time", &run->end_time) || attr_long(r, "/", "n_layers", &run->n_layers) ||
+        attr_long(r, "/", "d_model", &run->d_model) || attr_long(r, "/", "n_heads", &run->n_heads) ||
+        attr_long(r, "/", "n_kv_heads", &run->n_kv_heads) || attr_long(r, "/", "head_dim", &run->head_dim) ||
+        attr_long(r, "/", "d_ff", &run->d_ff) || attr_long(r, "/", "vocab", &run->vocab) ||
+        attr_long(r, "/", "n_ctx", &run->n_ctx) || attr_long(r, "/", "tokenizer_n_ids", &run->tokenizer_n_ids) ||
+        attr_long(r, "/", "bos_id", &run->bos_id) || attr_long(r, "/", "tp_size", &run->tp_size) ||
+        attr_double(r, "/", "final_softcap", &run->final_softcap) ||
+        attr_double(r, "/", "wall_seconds", &run->wall_seconds))
+        return -1;
+    if (run->n_layers < 1 || run->n_layers > 100000) return rd_fail(r, "attribute 'n_layers'", "out of range");
+    if (run->vocab < 2) return rd_fail(r, "attribute 'vocab'", "out of range");
+    if (ds_strs(r, "/vocab/decoded", run->vocab, &run->V, &run->decoded)) return -1;
+    long nv = 0;
+    if (ds_strs(r, "/vocab/pieces", run->vocab, &nv, &run->pieces)) return -1;
+
+    long np = 0;
+    char **order = NULL;
+    if (ds_strs(r, "/prompts/order", -1, &np, &order)) return -1;
+    if (np < 1) return rd_fail(r, "/prompts/order", "empty");
+    run->n_passes = (int)np;
+    run->passes = xcalloc(np, sizeof(ExPass));
+    for (long i = 0; i < np; i++) run->passes[i].name = order[i];
+    free(order);
+    if (strcmp(run->passes[0].name, "pos_orig_0"))
+        return rd_fail(r, "/prompts/order", "the first pass is not pos_orig_0 (the primary prompt)");
+    for (int i = 0; i < run->n_passes; i++)
+        if (read_pass(r, run, &run->passes[i])) return -1;
+
+    hsize_t got[2], L = (hsize_t)run->n_layers + 1, wL[1] = {L};
+    if (ds_f64(r, "/calibration/tau_grid", 1, NULL, got, &run->tau_grid)) return -1;
+    run->n_tau = (int)got[0];
+    if (ds_f64(r, "/calibration/tau_norm", 1, wL, NULL, &run->tau_norm)) return -1;
+
+    long nt = 0;
+    if (ds_strs(r, "/aux/test_prompts/text", -1, &nt, &run->test_text)) return -1;
+    run->n_test = (int)nt;
+    hsize_t wn[1] = {(hsize_t)nt}, wn2[2] = {(hsize_t)nt, 0};
+    if (ds_f64(r, "/aux/test_prompts/entropy_bits", 1, wn, NULL, &run->test_entropy)) return -1;
+    if (ds_i32(r, "/aux/test_prompts/topk_ids", 2, wn2, got, &run->test_ids)) return -1;
+    run->test_k = (int)got[1];
+    hsize_t wnk[2] = {(hsize_t)nt, (hsize_t)run->test_k};
+    if (ds_f64(r, "/aux/test_prompts/topk_probs", 2, wnk, NULL, &run->test_probs)) return -1;
+    if (ds_f64(r, "/aux/temperature/temps", 1, NULL, got, &run->temp_values)) return -1;
+    run->n_temp = (int)got[0];
+    hsize_t wm[1] = {got[0]}, wm2[2] = {got[0], 0};
+    if (ds_f64(r, "/aux/temperature/entropy_bits", 1, wm, NULL, &run->temp_entropy)) return -1;
+    if (ds_i32(r, "/aux/temperature/topk_ids", 2, wm2, got, &run->temp_ids)) return -1;
+    run->temp_k = (int)got[1];
+    hsize_t wmk[2] = {(hsize_t)run->n_temp, (hsize_t)run->temp_k};
+    if (ds_f64(r, "/aux/temperature/topk_probs", 2, wmk, NULL, &run->temp_probs)) return -1;
+    for (long i = 0; i < nt * run->test_k; i++)
+        if (run->test_ids[i] >= run->V) return rd_fail(r, "/aux/test_prompts/topk_ids", "id outside the vocabulary");
+    for (long i = 0; i < (long)run->n_temp * run->temp_k; i++)
+        if (run->temp_ids[i] >= run->V) return rd_fail(r, "/aux/temperature/topk_ids", "id outside the vocabulary");
+    return 0;
+}
+
+int ex_run_read(const char *path, ExRun *run, LwError *err) {
+    memset(run, 0, sizeof *run);
+    run->path = xstrdup(path);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (!lw_file_exists(path))
+        return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: no such file", path);
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0)
+        return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return lw_err(err, "check the file's permissions", "%s: cannot open", path);
+    Rd r = {f, path, err};
+    int rc = read_all(&r, run);
+    H5Fclose(f);
+    return rc;
+}
+
+int ex_run_pass(const ExRun *run, const char *name) {
+    for (int i = 0; i < run->n_passes; i++)
+        if (!strcmp(run->passes[i].name, name)) return i;
+    return -1;
+}
+
+static void next_free(ExNext *x) {
+    void *ptrs[] = {x->top_ids, x->top_probs, x->top_logits, x->entropy_bits, x->entropy_bits_pv, x->p_answer,
+                    x->answer_logit, x->p_contrast, x->answer_rank, x->kl_to_final_bits,
+                    x->kl_to_final_bits_norm_temp, x->cos_to_final, x->cos_to_answer, x->cos_to_prompt_max,
+                    x->echo_mass_prompt, x->resid_norm_ratio, x->delta_resid_cos, x->raw_resid_norm,
+                    x->max_abs_logit, x->min_prob, x->nonfinite, x->scales, x->scaled_p_answer,
+                    x->repeat_rank_dev, x->repeat_top1_flip, x->temps, x->last_temp_kl,
+                    x->kl_norm_vs_raw_bits, x->kl_raw_to_norm_bits, x->js_divergence, x->l1_prob_diff,
+                    x->ranks_of_norm_top50};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+}
+
+void ex_run_free(ExRun *run) {
+    for (int i = 0; i < run->n_passes; i++) {
+        ExPass *p = &run->passes[i];
+        void *ptrs[] = {p->name, p->prompt_id, p->variant, p->fact_key, p->text, p->answer, p->align_status,
+                        p->align_variant, p->answer_ids, p->contrast_answer, p->ids, p->ctx_ids,
+                        p->final_entropy_bits, p->final_topk_ids, p->final_topk_probs, p->rec_entropy_bits,
+                        p->rec_topk_ids, p->rec_topk_probs};
+        for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
+        next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2);
+    }
+    free(run->passes);
+    if (run->decoded) for (long i = 0; i < run->V; i++) free(run->decoded[i]);
+    if (run->pieces) for (long i = 0; i < run->V; i++) free(run->pieces[i]);
+    free(run->decoded); free(run->pieces);
+    if (run->test_text) for (int i = 0; i < run->n_test; i++) free(run->test_text[i]);
+    void *ptrs[] = {run->path, run->model_name, run->model_id, run->model_path, run->family, run->architecture,
+                    run->norm_type, run->weights_dtype, run->compute_dtype, run->backend, run->device,
+                    run->config_yaml, run->config_hash, run->lensweep_version, run->lensweep_git,
+                    run->start_time, run->end_time, run->tau_grid, run->tau_norm, run->test_text,
+                    run->test_entropy, run->test_ids, run->test_probs, run->temp_values, run->temp_entropy,
+                    run->temp_ids, run->temp_probs};
+    for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
+    memset(run, 0, sizeof *run);
+}

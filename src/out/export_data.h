@@ -1,0 +1,93 @@
+// export_data — the measurements of one `lensweep run` HDF5 file (docs/HDF5.md, schema 1) read
+// into memory for `lensweep export`. Reading only: every rule over these numbers lives in
+// export_rules.c, every file layout in export_write.c.
+//
+// Missing values follow the file: NaN for floats, -1 for ids and ranks. A missing attribute or
+// dataset, a wrong shape, another schema, or a file without `complete = 1` is an LwError that
+// names the file and the object ("<file>: /lens/norm/pos_orig_0/next/p_answer: missing").
+#ifndef LW_EXPORT_DATA_H
+#define LW_EXPORT_DATA_H
+
+#include "util/util.h"
+
+#define EX_SCHEMA_VERSION 1
+
+// The NEXT-position measurements of one lens in one pass (`/lens/<lens>/<pass>/next/`).
+// Arrays are [n+1] unless stated; NULL when the lens does not store that dataset.
+typedef struct {
+    int present;
+    int K;                      // top list length (50)
+    int *top_ids;               // [n+1, K]
+    double *top_probs, *top_logits;
+    double *entropy_bits, *entropy_bits_pv;
+    double *p_answer, *answer_logit, *p_contrast;
+    int *answer_rank;
+    double *kl_to_final_bits, *kl_to_final_bits_norm_temp;
+    double *cos_to_final, *cos_to_answer, *cos_to_prompt_max, *echo_mass_prompt;
+    double *resid_norm_ratio, *delta_resid_cos, *raw_resid_norm;
+    double *max_abs_logit, *min_prob;
+    int *nonfinite;
+    int n_scales; double *scales, *scaled_p_answer; // [n+1, n_scales]
+    int *repeat_rank_dev, *repeat_top1_flip;
+    int n_temps; double *temps, *last_temp_kl;
+    double transform_kl[3];
+    // raw lens pairwise values (§8.3)
+    double *kl_norm_vs_raw_bits, *kl_raw_to_norm_bits, *js_divergence, *l1_prob_diff;
+    int *ranks_of_norm_top50;   // [n+1, 50]
+} ExNext;
+
+typedef struct {
+    char *name;            // pos_orig_0, pos_no_filler_0, ..., ctl_orig
+    char *prompt_id;       // pos / ctl
+    char *variant;         // orig / no_filler
+    char *fact_key;        // "" for ctl
+    int fact_index;        // -1 for ctl
+    char *text, *answer;
+    int align_ok;
+    char *align_status, *align_variant;
+    int n_answer_ids; int *answer_ids;
+    int first_id;          // -1 unresolved
+    int contrast_id;       // ctl only (else -1)
+    char *contrast_answer; // ctl only
+    double teacher_entropy_bits;
+    int T; int *ids;       // forward sequence
+    int Tc; int *ctx_ids;  // prompt ids without specials
+    double *final_entropy_bits; // [T]
+    int final_k; int *final_topk_ids; double *final_topk_probs; // [T, final_k]
+    // norm lens, all positions
+    double *rec_entropy_bits;   // [n+1, T]
+    int rec_k; int *rec_topk_ids; double *rec_topk_probs; // [n+1, T, rec_k]
+    ExNext norm, raw, post_ln2;
+} ExPass;
+
+typedef struct {
+    char *path;
+    // root attributes
+    char *model_name, *model_id, *model_path, *family, *architecture, *norm_type;
+    char *weights_dtype, *compute_dtype, *backend, *device, *config_yaml, *config_hash;
+    char *lensweep_version, *lensweep_git, *start_time, *end_time;
+    long n_layers, d_model, n_heads, n_kv_heads, head_dim, d_ff, vocab, n_ctx, tokenizer_n_ids;
+    long bos_id, tp_size;
+    double final_softcap, wall_seconds;
+    // /vocab
+    long V;
+    char **decoded, **pieces;
+    // /prompts
+    int n_passes;
+    ExPass *passes;
+    // /calibration
+    int n_tau; double *tau_grid;
+    double *tau_norm;      // [n+1]
+    // /aux
+    int n_test; char **test_text; double *test_entropy; int test_k; int *test_ids; double *test_probs;
+    int n_temp; double *temp_values, *temp_entropy; int temp_k; int *temp_ids; double *temp_probs;
+} ExRun;
+
+// Reads the whole file. Returns 0 or -1 with err set (file and object named, hint given).
+int ex_run_read(const char *path, ExRun *run, LwError *err);
+void ex_run_free(ExRun *run);
+
+// Index of the pass called name, or -1.
+int ex_run_pass(const ExRun *run, const char *name);
+
+#endif
