@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 LW=bin/lensweep
 CFG=configs/demo.yaml
 OUT=${LENSWEEP_DEMO_OUT:-runs/demo}
-TP=${LENSWEEP_DEMO_TP:-1}
+TP=${LENSWEEP_DEMO_TP:-3}
 NAME=SmolLM2-135M-Instruct
 TIMES=${LENSWEEP_DEMO_TIMES:-}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -88,7 +88,7 @@ for r in sorted(rows, key=lambda r: int(r["layer"])):
     L, rank = int(r["layer"]), int(float(r["answer_rank"]))
     if rank == 1 and first is None:
         first = L
-    tok = '"' + r["top1"].replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t") + '"'
+    tok = '"' + r["top1"].replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n").replace("\t", "\\t") + '"'
     print(f"{L:>5}  {tok:<16} {float(r['prob1']):>8.3g}  {rank:>12}  {float(r['kl_to_final_bits']):>18.3f}")
 n = max(int(r["layer"]) for r in rows)
 if first is None:

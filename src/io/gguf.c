@@ -529,3 +529,19 @@ int gguf_read_f32(Gguf *g, const GgufTensor *t, int64_t row0, int64_t nrows, int
     g->bytes_read += (size_t)nrows * row_bytes;
     return 0;
 }
+
+int gguf_weights_type(const char *path, char *out, size_t out_len) {
+    char file[1100];
+    if (!gguf_checkpoint_path(path, file, sizeof file)) return 0;
+    Gguf g;
+    LwError err = {0};
+    if (gguf_open(file, &g, &err)) return 0;
+    int count[64] = {0}, best = -1;
+    for (int64_t i = 0; i < g.n_tensors; i++)
+        if (g.tensors[i].ndim == 2 && g.tensors[i].type < 64) count[g.tensors[i].type]++;
+    for (int t = 0; t < 64; t++)
+        if (count[t] && (best < 0 || count[t] > count[best])) best = t;
+    if (best >= 0) snprintf(out, out_len, "%s", gguf_type_name((uint32_t)best));
+    gguf_close(&g);
+    return best >= 0;
+}

@@ -84,6 +84,10 @@ void gguf_close(Gguf *g);
 // exactly one *.gguf file and no *.safetensors. Fills file (when non-NULL) with the .gguf path.
 int gguf_checkpoint_path(const char *path, char *file, size_t file_len);
 
+// When path is a GGUF checkpoint: 1, with the most common tensor type of its matrices ("Q4_1")
+// in out — what the HDF5 file records as weights_dtype. 0 otherwise.
+int gguf_weights_type(const char *path, char *out, size_t out_len);
+
 const GgufKV *gguf_find_kv(const Gguf *g, const char *key);
 const GgufTensor *gguf_find_tensor(const Gguf *g, const char *name);
 const char *gguf_type_name(uint32_t ggml_type);   // "Q4_1", "Q6_K", ... or "type 99"

@@ -105,8 +105,13 @@ int model_config_from_gguf(const Gguf *g, ModelConfig *cfg, LwError *err) {
         return lw_err(err, "the metadata and the weights disagree; the file is corrupt", "%s: metadata \"llama.vocab_size\" = %d but token_embd.weight has %d rows",
                       g->path, vs, cfg->vocab);
     cfg->tied = gguf_find_tensor(g, "output.weight") == NULL;
+    // BOS: only when the file says the model's tokenizer adds it (tokenizer.ggml.add_bos_token,
+    // as llama.cpp and transformers' GGUF tokenizer read it); `run` prepends cfg->bos_id.
     int64_t bos, eos;
+    int add_bos;
+    if (gguf_get_bool(g, "tokenizer.ggml.add_bos_token", 0, 0, &add_bos, err)) return -1;
     if (gguf_get_int(g, "tokenizer.ggml.bos_token_id", 0, -1, &bos, err)) return -1;
+    if (!add_bos) bos = -1;
     if (gguf_get_int(g, "tokenizer.ggml.eos_token_id", 0, -1, &eos, err)) return -1;
     cfg->bos_id = bos >= 0 && bos < cfg->vocab ? (int)bos : -1;
     cfg->eos_id = eos >= 0 && eos < cfg->vocab ? (int)eos : -1;
