@@ -33,21 +33,25 @@ typedef struct {
 } Normalizer;
 
 typedef enum { SPLIT_ISOLATED, SPLIT_REMOVED, SPLIT_MERGED_PREV, SPLIT_MERGED_NEXT, SPLIT_CONTIGUOUS } SplitBehavior;
-typedef enum { PRE_SPLIT_REGEX, PRE_SPLIT_STRING, PRE_BYTELEVEL } PreKind;
+typedef enum { PRE_SPLIT_REGEX, PRE_SPLIT_STRING, PRE_BYTELEVEL, PRE_METASPACE } PreKind;
+typedef enum { PREPEND_ALWAYS, PREPEND_FIRST, PREPEND_NEVER } PrependScheme;
 typedef struct {
     PreKind kind;
     SplitBehavior behavior;
     pcre2_code *re;
-    char *lit;
+    char *lit;          // Split String pattern; Metaspace replacement character (UTF-8)
     size_t litlen;
+    PrependScheme prepend; // Metaspace
+    int split;             // Metaspace
 } PreTok;
 
-typedef enum { DEC_BYTELEVEL, DEC_REPLACE, DEC_BYTEFALLBACK, DEC_FUSE, DEC_STRIP } DecKind;
+typedef enum { DEC_BYTELEVEL, DEC_REPLACE, DEC_BYTEFALLBACK, DEC_FUSE, DEC_STRIP, DEC_METASPACE } DecKind;
 typedef struct {
     DecKind kind;
     char *a, *b; // Replace: pattern, content; Strip: a = content character (UTF-8)
     size_t alen, blen;
     int start, stop;
+    PrependScheme prepend; // Metaspace
 } Decoder;
 
 typedef struct {
@@ -274,6 +278,32 @@ static PreTok *pre_new(Tokenizer *t, const char *field, LwError *err) {
     return p;
 }
 
+// Metaspace options (pre-tokenizer and decoder): replacement character, prepend_scheme (or the
+// older add_prefix_space: true = always, false = never), split (default true).
+static int metaspace_options(Tokenizer *t, json_t *n, const char *field, char **rep, size_t *replen, PrependScheme *ps,
+                             int *split, LwError *err) {
+    json_t *r = json_object_get(n, "replacement");
+    const char *rs = json_is_string(r) ? json_string_value(r) : NULL;
+    utf8proc_int32_t cp;
+    if (!rs || !*rs || utf8proc_iterate((const utf8proc_uint8_t *)rs, -1, &cp) != (long)strlen(rs))
+        return lw_err(err, "Metaspace needs a one-character replacement", "%s: %s.replacement: missing or not one character", t->source, field);
+    const char *sch = jstr(n, "prepend_scheme");
+    if (sch) {
+        if (!strcmp(sch, "always")) *ps = PREPEND_ALWAYS;
+        else if (!strcmp(sch, "first")) *ps = PREPEND_FIRST;
+        else if (!strcmp(sch, "never")) *ps = PREPEND_NEVER;
+        else return lw_err(err, "prepend_scheme is always, first or never", "%s: %s.prepend_scheme: '%s'", t->source, field, sch);
+    } else {
+        json_t *aps = json_object_get(n, "add_prefix_space");
+        *ps = !aps || json_is_true(aps) ? PREPEND_ALWAYS : PREPEND_NEVER;
+    }
+    json_t *sp = json_object_get(n, "split");
+    if (split) *split = !sp || json_is_true(sp);
+    *replen = strlen(rs);
+    *rep = dupn(rs, *replen);
+    return 0;
+}
+
 static const char GPT2_REGEX[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 static int load_pretokenizer(Tokenizer *t, json_t *n, const char *field, LwError *err) {
@@ -344,7 +374,13 @@ static int load_pretokenizer(Tokenizer *t, json_t *n, const char *field, LwError
         const char *pat = json_is_true(json_object_get(n, "individual_digits")) ? "\\p{N}" : "\\p{N}+";
         return compile_regex(t, p, pat, strlen(pat), field, err);
     }
-    return refuse_type(err, t->source, field, type, "implemented pre-tokenizers: Split, ByteLevel, Digits, Sequence");
+    if (type && !strcmp(type, "Metaspace")) {
+        PreTok *p = pre_new(t, field, err);
+        if (!p) return -1;
+        p->kind = PRE_METASPACE;
+        return metaspace_options(t, n, field, &p->lit, &p->litlen, &p->prepend, &p->split, err);
+    }
+    return refuse_type(err, t->source, field, type, "implemented pre-tokenizers: Split, ByteLevel, Digits, Metaspace, Sequence");
 }
 
 static int load_decoder(Tokenizer *t, json_t *n, const char *field, LwError *err) {
@@ -391,8 +427,11 @@ static int load_decoder(Tokenizer *t, json_t *n, const char *field, LwError *err
         d->a = dupn(cs, d->alen);
         d->start = (int)json_integer_value(st);
         d->stop = (int)json_integer_value(sp);
+    } else if (type && !strcmp(type, "Metaspace")) {
+        d->kind = DEC_METASPACE;
+        if (metaspace_options(t, n, field, &d->a, &d->alen, &d->prepend, NULL, err)) return -1;
     } else {
-        return refuse_type(err, t->source, field, type, "implemented decoders: ByteLevel, Replace (String), ByteFallback, Fuse, Strip, Sequence");
+        return refuse_type(err, t->source, field, type, "implemented decoders: ByteLevel, Replace (String), ByteFallback, Fuse, Strip, Metaspace, Sequence");
     }
     t->n_dec++;
     return 0;
@@ -650,7 +689,9 @@ Tokenizer *tok_load(const char *path, LwError *err) {
     BpeModel bpe;
     json_t *root = tok_json_load_fast(path, &bpe, err);
     if (!root) return NULL;
+    double t0 = lw_now();
     Tokenizer *t = tok_build(root, path, bpe.vocab_slots ? &bpe : NULL, err);
+    if (getenv("LW_TOK_TIMING")) fprintf(stderr, "tok_load %s: components %.3f s\n", path, lw_now() - t0);
     if (bpe.vocab_slots) bpe_free(&bpe);
     json_decref(root);
     return t;
@@ -682,10 +723,21 @@ void tok_free(Tokenizer *t) {
 
 // ---------------------------------------------------------------------------- encoding
 
+// Per-call cache of BPE results by word (HF caches words too): most words of a long text repeat.
+typedef struct {
+    uint64_t h;
+    uint32_t key_off, key_len, ids_off, ids_n;
+} WordCacheSlot;
+enum { WORD_CACHE_SLOTS = 1 << 15, WORD_CACHE_MAX_BYTES = 128 };
+
 typedef struct {
     const Tokenizer *t;
     IdVec *out;
     BpeScratch bpe;
+    WordCacheSlot *cache;
+    size_t cache_used;
+    Buf cache_keys;
+    IdVec cache_ids;
     Buf stage_buf[MAX_STAGES];   // ByteLevel output per stage
     PCRE2_SIZE *spans[MAX_STAGES]; // (start, end, is_match) triples per stage
     size_t spans_cap[MAX_STAGES];
@@ -693,19 +745,19 @@ typedef struct {
     Buf norm_a, norm_b;
 } EncodeCtx;
 
-static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n);
+static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n, int at_start);
 
 // Emits the pieces of one Split stage according to its behavior.
-static void split_emit(EncodeCtx *c, int stage, const char *s, const PCRE2_SIZE *sp, size_t nsp) {
+static void split_emit(EncodeCtx *c, int stage, const char *s, const PCRE2_SIZE *sp, size_t nsp, int at_start) {
     const PreTok *p = &c->t->pre[stage];
     // sp: triples (start, end, is_match), covering s in order, none empty
     switch (p->behavior) {
     case SPLIT_ISOLATED:
-        for (size_t i = 0; i < nsp; i++) pretok_run(c, stage + 1, s + sp[3 * i], sp[3 * i + 1] - sp[3 * i]);
+        for (size_t i = 0; i < nsp; i++) pretok_run(c, stage + 1, s + sp[3 * i], sp[3 * i + 1] - sp[3 * i], at_start && sp[3 * i] == 0);
         break;
     case SPLIT_REMOVED:
         for (size_t i = 0; i < nsp; i++)
-            if (!sp[3 * i + 2]) pretok_run(c, stage + 1, s + sp[3 * i], sp[3 * i + 1] - sp[3 * i]);
+            if (!sp[3 * i + 2]) pretok_run(c, stage + 1, s + sp[3 * i], sp[3 * i + 1] - sp[3 * i], at_start && sp[3 * i] == 0);
         break;
     case SPLIT_MERGED_PREV:
     case SPLIT_CONTIGUOUS: {
@@ -718,14 +770,14 @@ static void split_emit(EncodeCtx *c, int stage, const char *s, const PCRE2_SIZE 
             int join = p->behavior == SPLIT_MERGED_PREV ? (m && !prev_match) : (m == prev_match);
             if (join && have) en = sp[3 * i + 1];
             else {
-                if (have) pretok_run(c, stage + 1, s + st, en - st);
+                if (have) pretok_run(c, stage + 1, s + st, en - st, at_start && st == 0);
                 st = sp[3 * i];
                 en = sp[3 * i + 1];
                 have = 1;
             }
             prev_match = m;
         }
-        if (have) pretok_run(c, stage + 1, s + st, en - st);
+        if (have) pretok_run(c, stage + 1, s + st, en - st, at_start && st == 0);
         break;
     }
     case SPLIT_MERGED_NEXT: {
@@ -743,7 +795,7 @@ static void split_emit(EncodeCtx *c, int stage, const char *s, const PCRE2_SIZE 
         size_t end = sp[3 * (nsp - 1) + 1];
         for (size_t k = nb; k-- > 0;) {
             size_t st = starts[k], en = k ? starts[k - 1] : end;
-            pretok_run(c, stage + 1, s + st, en - st);
+            pretok_run(c, stage + 1, s + st, en - st, at_start && st == 0);
         }
         free(starts);
         break;
@@ -762,11 +814,43 @@ static void spans_add(EncodeCtx *c, int stage, size_t *n, size_t a, size_t b, in
     (*n)++;
 }
 
-static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n) {
+static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n, int at_start) {
     if (n == 0) return;
     const Tokenizer *t = c->t;
     if (stage == t->n_pre) {
+        if (n > WORD_CACHE_MAX_BYTES) {
+            bpe_encode_word(&t->bpe, s, n, &c->bpe, c->out);
+            return;
+        }
+        if (!c->cache) c->cache = xcalloc(WORD_CACHE_SLOTS, sizeof *c->cache);
+        uint64_t h = tok_hash_bytes(s, n) | 1; // h = 0 marks an empty slot
+        uint32_t j = (uint32_t)h & (WORD_CACHE_SLOTS - 1);
+        for (;; j = (j + 1) & (WORD_CACHE_SLOTS - 1)) {
+            WordCacheSlot *e = &c->cache[j];
+            if (!e->h) break;
+            if (e->h == h && e->key_len == n && !memcmp(c->cache_keys.p + e->key_off, s, n)) {
+                for (uint32_t k = 0; k < e->ids_n; k++) idvec_push(c->out, c->cache_ids.v[e->ids_off + k]);
+                return;
+            }
+        }
+        size_t n0 = c->out->n;
         bpe_encode_word(&t->bpe, s, n, &c->bpe, c->out);
+        if (c->cache_used >= WORD_CACHE_SLOTS / 2) { // full: start over
+            memset(c->cache, 0, WORD_CACHE_SLOTS * sizeof *c->cache);
+            c->cache_used = 0;
+            c->cache_keys.n = 0;
+            c->cache_ids.n = 0;
+            j = (uint32_t)h & (WORD_CACHE_SLOTS - 1);
+        }
+        WordCacheSlot *e = &c->cache[j];
+        e->h = h;
+        e->key_off = (uint32_t)c->cache_keys.n;
+        e->key_len = (uint32_t)n;
+        e->ids_off = (uint32_t)c->cache_ids.n;
+        e->ids_n = (uint32_t)(c->out->n - n0);
+        buf_add(&c->cache_keys, s, n);
+        for (size_t k = n0; k < c->out->n; k++) idvec_push(&c->cache_ids, c->out->v[k]);
+        c->cache_used++;
         return;
     }
     const PreTok *p = &t->pre[stage];
@@ -779,7 +863,36 @@ static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n) {
             memcpy(b->p + b->n, g_byte_char[x], g_byte_char_len[x]);
             b->n += g_byte_char_len[x];
         }
-        pretok_run(c, stage + 1, b->p, b->n);
+        pretok_run(c, stage + 1, b->p, b->n, at_start);
+        return;
+    }
+    if (p->kind == PRE_METASPACE) {
+        // HF Metaspace: spaces -> replacement; prepend it (always / first = only on the piece at
+        // original offset 0) unless the piece starts with it; split keeps each replacement with
+        // the text after it (MergedWithNext).
+        Buf *b = &c->stage_buf[stage];
+        replace_all(s, n, " ", 1, p->lit, p->litlen, b);
+        int starts = b->n >= p->litlen && !memcmp(b->p, p->lit, p->litlen);
+        if (!starts && (p->prepend == PREPEND_ALWAYS || (p->prepend == PREPEND_FIRST && at_start))) {
+            buf_reserve(b, p->litlen);
+            memmove(b->p + p->litlen, b->p, b->n + 1);
+            memcpy(b->p, p->lit, p->litlen);
+            b->n += p->litlen;
+        }
+        if (!p->split) {
+            pretok_run(c, stage + 1, b->p, b->n, at_start);
+            return;
+        }
+        // pieces start at each replacement character (the buffer is this stage's own: deeper
+        // stages use their own buffers)
+        size_t st = 0;
+        for (size_t i = p->litlen; i + p->litlen <= b->n; i++) {
+            if (memcmp(b->p + i, p->lit, p->litlen)) continue;
+            pretok_run(c, stage + 1, b->p + st, i - st, at_start && st == 0);
+            st = i;
+            i += p->litlen - 1;
+        }
+        pretok_run(c, stage + 1, b->p + st, b->n - st, at_start && st == 0);
         return;
     }
     size_t nsp = 0, pos = 0;
@@ -813,7 +926,7 @@ static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n) {
     }
     spans_add(c, stage, &nsp, pos, n, 0);
     // spans of this stage may be overwritten by deeper stages only at deeper indices: safe.
-    split_emit(c, stage, s, c->spans[stage], nsp);
+    split_emit(c, stage, s, c->spans[stage], nsp, at_start);
 }
 
 // Normalizes one segment (between added tokens); returns a pointer into c's buffers or into s.
@@ -853,11 +966,12 @@ static const char *normalize(EncodeCtx *c, const char *s, size_t n, size_t *out_
     return cur;
 }
 
-static void encode_segment(EncodeCtx *c, const char *s, size_t n) {
+// at_start: the segment begins at offset 0 of the input (Metaspace prepend_scheme "first").
+static void encode_segment(EncodeCtx *c, const char *s, size_t n, int at_start) {
     if (n == 0) return;
     size_t len;
     const char *z = normalize(c, s, n, &len);
-    pretok_run(c, 0, z, len);
+    pretok_run(c, 0, z, len, at_start);
 }
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special, int32_t **ids, LwError *err) {
@@ -878,13 +992,13 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
             int32_t id;
             size_t m = added_match(t, text + i, len - i, &id);
             if (!m) continue;
-            encode_segment(&c, text + seg, i - seg);
+            encode_segment(&c, text + seg, i - seg, seg == 0);
             idvec_push(&out, id);
             seg = i + m;
             i = seg - 1;
         }
     }
-    encode_segment(&c, text + seg, len - seg);
+    encode_segment(&c, text + seg, len - seg, seg == 0);
     if (add_special)
         for (int i = 0; i < t->n_tpl_post; i++) idvec_push(&out, t->tpl_post[i]);
     pcre2_match_data_free(c.md);
@@ -892,6 +1006,9 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     for (int i = 0; i < MAX_STAGES; i++) free(c.stage_buf[i].p), free(c.spans[i]);
     free(c.norm_a.p);
     free(c.norm_b.p);
+    free(c.cache);
+    free(c.cache_keys.p);
+    free(c.cache_ids.v);
     if (!out.v) out.v = xmalloc(sizeof *out.v);
     *ids = out.v;
     return (int)out.n;
@@ -993,6 +1110,11 @@ static void decode_token(const Tokenizer *t, const char *tok, size_t n, Buf *o, 
         }
         case DEC_FUSE:
             buf_add(tmp, cur.p, cur.n);
+            break;
+        case DEC_METASPACE:
+            // HF: in the first token (a single id is always the first) every replacement character
+            // is dropped unless prepend_scheme is never; elsewhere it becomes a space.
+            replace_all(cur.p, cur.n, d->a, d->alen, d->prepend != PREPEND_NEVER ? "" : " ", d->prepend != PREPEND_NEVER ? 0 : 1, tmp);
             break;
         case DEC_STRIP: {
             // HF Strip: skip up to `start` leading content chars; keep (byte length - cuts) chars

@@ -78,39 +78,87 @@ void bpe_free(BpeModel *m) {
     memset(m, 0, sizeof *m);
 }
 
-static void slots_insert(int32_t *slots, uint32_t mask, const BpeModel *m, int32_t id) {
-    uint32_t j = (uint32_t)tok_hash_bytes(m->arena + m->str_off[id], m->str_len[id]) & mask;
-    while (slots[j] >= 0) j = (j + 1) & mask;
-    slots[j] = id;
+// A slot holds the string's hash tag (high 32 bits) next to its id, so probing rarely touches the
+// arena: at 262144 tokens the string table is far larger than the caches.
+// Layout: hash tag (24 bits) | min(length, 255) (8 bits) | id (32 bits).
+#define SLOT_EMPTY UINT64_MAX
+#define SLOT_KEY_MASK 0xFFFFFFFF00000000ull
+static inline uint64_t slot_key(uint64_t h, size_t len) {
+    return (h & 0xFFFFFF0000000000ull) | (uint64_t)(len < 255 ? len : 255) << 32;
+}
+static inline uint64_t slot_make(uint64_t h, size_t len, int32_t id) { return slot_key(h, len) | (uint32_t)id; }
+static inline int32_t slot_id(uint64_t s) { return (int32_t)(uint32_t)s; }
+
+static void slots_insert(uint64_t *slots, uint32_t mask, const BpeModel *m, int32_t id) {
+    uint64_t h = tok_hash_bytes(m->arena + m->str_off[id], m->str_len[id]);
+    uint32_t j = (uint32_t)h & mask;
+    while (slots[j] != SLOT_EMPTY) j = (j + 1) & mask;
+    slots[j] = slot_make(h, m->str_len[id], id);
 }
 
 static void vocab_grow(BpeModel *m) {
     uint32_t oc = m->vocab_mask + 1, nc = oc * 2;
-    int32_t *slots = xmalloc(nc * sizeof *slots);
+    uint64_t *slots = xmalloc(nc * sizeof *slots);
     memset(slots, 0xff, nc * sizeof *slots);
     for (uint32_t i = 0; i < oc; i++)
-        if (m->vocab_slots[i] >= 0) slots_insert(slots, nc - 1, m, m->vocab_slots[i]);
+        if (m->vocab_slots[i] != SLOT_EMPTY) slots_insert(slots, nc - 1, m, slot_id(m->vocab_slots[i]));
     free(m->vocab_slots);
     m->vocab_slots = slots;
     m->vocab_mask = nc - 1;
 }
 
 // Slot index holding s, or the empty slot where it would go.
-static uint32_t vocab_find_slot(const BpeModel *m, const char *s, size_t len) {
-    uint32_t j = (uint32_t)tok_hash_bytes(s, len) & m->vocab_mask;
+static inline uint32_t vocab_find_slot_h(const BpeModel *m, const char *s, size_t len, uint64_t h) {
+    uint32_t j = (uint32_t)h & m->vocab_mask;
+    uint64_t key = slot_key(h, len);
     for (;;) {
-        int32_t id = m->vocab_slots[j];
-        if (id < 0) return j;
-        if (m->str_len[id] == len && memcmp(m->arena + m->str_off[id], s, len) == 0) return j;
+        uint64_t sl = m->vocab_slots[j];
+        if (sl == SLOT_EMPTY) return j;
+        if ((sl & SLOT_KEY_MASK) == key) {
+            int32_t id = slot_id(sl);
+            const char *a = m->arena + m->str_off[id];
+            if (len < 255) { // the slot's length field is exact
+                size_t k = 0;
+                while (k < len && a[k] == s[k]) k++;
+                if (k == len) return j;
+            } else if (m->str_len[id] == len && memcmp(a, s, len) == 0) {
+                return j;
+            }
+        }
         j = (j + 1) & m->vocab_mask;
     }
 }
-
-int32_t bpe_token_id(const BpeModel *m, const char *s, size_t len) {
-    return m->vocab_slots[vocab_find_slot(m, s, len)];
+static inline uint32_t vocab_find_slot(const BpeModel *m, const char *s, size_t len) {
+    return vocab_find_slot_h(m, s, len, tok_hash_bytes(s, len));
 }
 
+int32_t bpe_token_id(const BpeModel *m, const char *s, size_t len) {
+    uint64_t sl = m->vocab_slots[vocab_find_slot(m, s, len)];
+    return sl == SLOT_EMPTY ? -1 : slot_id(sl);
+}
+
+static int add_token_h(BpeModel *m, const char *s, size_t len, int64_t id, uint64_t h, const char *source, LwError *err);
+
 int bpe_add_token(BpeModel *m, const char *s, size_t len, int64_t id, const char *source, LwError *err) {
+    return add_token_h(m, s, len, id, tok_hash_bytes(s, len), source, err);
+}
+
+int bpe_add_tokens(BpeModel *m, const BpeTokenIn *in, int n, const char *source, LwError *err) {
+    uint64_t h[64];
+    for (int b = 0; b < n; b += 64) {
+        int e = b + 64 < n ? b + 64 : n;
+        if (2 * (m->n_entries + (size_t)(e - b)) + 16 > (size_t)m->vocab_mask + 1) vocab_grow(m);
+        for (int i = b; i < e; i++) {
+            h[i - b] = tok_hash_bytes(in[i].s, in[i].len);
+            __builtin_prefetch(&m->vocab_slots[(uint32_t)h[i - b] & m->vocab_mask]);
+        }
+        for (int i = b; i < e; i++)
+            if (add_token_h(m, in[i].s, in[i].len, in[i].id, h[i - b], source, err)) return -1;
+    }
+    return 0;
+}
+
+static int add_token_h(BpeModel *m, const char *s, size_t len, int64_t id, uint64_t h, const char *source, LwError *err) {
     if (id < 0 || id >= 16 * 1024 * 1024)
         return lw_err(err, "vocabulary ids must be integers in 0..16777215",
                       "%s: model.vocab: token \"%.*s\" has id %lld", source, (int)(len > 40 ? 40 : len), s,
@@ -131,23 +179,23 @@ int bpe_add_token(BpeModel *m, const char *s, size_t len, int64_t id, const char
     if (2 * (m->n_entries + 1) + 16 > (size_t)m->vocab_mask + 1) vocab_grow(m);
     // A repeated string keeps its last id (serde and jansson keep the last value of a repeated key);
     // an id given to a second string keeps the last string.
-    uint32_t j = vocab_find_slot(m, s, len);
-    int32_t old = m->vocab_slots[j];
+    uint32_t j = vocab_find_slot_h(m, s, len, h);
+    int32_t old = m->vocab_slots[j] == SLOT_EMPTY ? -1 : slot_id(m->vocab_slots[j]);
     if (old >= 0 && old != id) m->str_off[old] = UINT32_MAX;
     if (m->str_off[id] != UINT32_MAX && old != id) {
         // the id had another string: drop that string's slot by rebuilding the table once
         uint32_t k = vocab_find_slot(m, m->arena + m->str_off[id], m->str_len[id]);
-        m->vocab_slots[k] = -1;
-        int32_t *slots = m->vocab_slots;
+        m->vocab_slots[k] = SLOT_EMPTY;
+        uint64_t *slots = m->vocab_slots;
         uint32_t mask = m->vocab_mask;
         // re-insert the cluster after k (linear probing deletion)
-        for (uint32_t q = (k + 1) & mask; slots[q] >= 0; q = (q + 1) & mask) {
-            int32_t moved = slots[q];
-            slots[q] = -1;
+        for (uint32_t q = (k + 1) & mask; slots[q] != SLOT_EMPTY; q = (q + 1) & mask) {
+            int32_t moved = slot_id(slots[q]);
+            slots[q] = SLOT_EMPTY;
             slots_insert(slots, mask, m, moved);
         }
         m->n_entries--;
-        j = vocab_find_slot(m, s, len);
+        j = vocab_find_slot_h(m, s, len, h);
     }
     m->str_off[id] = (uint32_t)m->arena_len;
     m->str_len[id] = (uint32_t)len;
@@ -156,7 +204,7 @@ int bpe_add_token(BpeModel *m, const char *s, size_t len, int64_t id, const char
     m->arena_len += len + 1;
     if (id >= m->n_ids) m->n_ids = (int)id + 1;
     if (old < 0) m->n_entries++;
-    m->vocab_slots[j] = (int32_t)id;
+    m->vocab_slots[j] = slot_make(h, len, (int32_t)id);
     return 0;
 }
 
@@ -227,6 +275,50 @@ int bpe_add_merge(BpeModel *m, const char *a, size_t alen, const char *b, size_t
     m->merge_keys[j] = key;
     m->merge_rank[j] = (uint32_t)rank;
     m->merge_new[j] = inew;
+    return 0;
+}
+
+int bpe_add_merges(BpeModel *m, const BpeMergeIn *in, int n, int first_rank, const char *source, LwError *err) {
+    enum { B = 32 };
+    uint64_t ha[B], hb[B], hab[B];
+    int32_t ids[B][3];
+    uint64_t keys[B];
+    for (int b = 0; b < n; b += B) {
+        int e = b + B < n ? b + B : n;
+        for (int i = b; i < e; i++) {
+            const BpeMergeIn *x = &in[i];
+            ha[i - b] = tok_hash_bytes(x->s, x->alen);
+            hb[i - b] = tok_hash_bytes(x->s + x->alen, x->blen);
+            hab[i - b] = tok_hash_bytes(x->s, x->alen + x->blen);
+            __builtin_prefetch(&m->vocab_slots[(uint32_t)ha[i - b] & m->vocab_mask]);
+            __builtin_prefetch(&m->vocab_slots[(uint32_t)hb[i - b] & m->vocab_mask]);
+            __builtin_prefetch(&m->vocab_slots[(uint32_t)hab[i - b] & m->vocab_mask]);
+        }
+        for (int i = b; i < e; i++) {
+            const BpeMergeIn *x = &in[i];
+            uint64_t sa = m->vocab_slots[vocab_find_slot_h(m, x->s, x->alen, ha[i - b])];
+            uint64_t sb = m->vocab_slots[vocab_find_slot_h(m, x->s + x->alen, x->blen, hb[i - b])];
+            uint64_t sab = m->vocab_slots[vocab_find_slot_h(m, x->s, x->alen + x->blen, hab[i - b])];
+            int32_t *d = ids[i - b];
+            d[0] = sa == SLOT_EMPTY ? -1 : slot_id(sa);
+            d[1] = sb == SLOT_EMPTY ? -1 : slot_id(sb);
+            d[2] = sab == SLOT_EMPTY ? -1 : slot_id(sab);
+            if (d[0] < 0 || d[1] < 0 || d[2] < 0) // the one-merge path words the error
+                return bpe_add_merge(m, x->s, x->alen, x->s + x->alen, x->blen, first_rank + i, source, err);
+            keys[i - b] = (uint64_t)(uint32_t)d[0] << 32 | (uint32_t)d[1];
+        }
+        if (2 * ((size_t)m->n_merges + (size_t)(e - b)) + 16 > (size_t)m->merge_mask + 1) merges_grow(m);
+        for (int i = b; i < e; i++) __builtin_prefetch(&m->merge_keys[(uint32_t)pair_hash(keys[i - b]) & m->merge_mask]);
+        for (int i = b; i < e; i++) {
+            uint64_t key = keys[i - b];
+            uint32_t j = (uint32_t)pair_hash(key) & m->merge_mask;
+            while (m->merge_keys[j] != UINT64_MAX && m->merge_keys[j] != key) j = (j + 1) & m->merge_mask;
+            if (m->merge_keys[j] == UINT64_MAX) m->n_merges++;
+            m->merge_keys[j] = key; // a repeated pair keeps its last rank, as HF's HashMap collect does
+            m->merge_rank[j] = (uint32_t)(first_rank + i);
+            m->merge_new[j] = ids[i - b][2];
+        }
+    }
     return 0;
 }
 

@@ -1,6 +1,7 @@
 // tok_json — fast path for the vocab and merges of a tokenizer.json (see tok_json.h).
 #include "tok/tok_json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +125,24 @@ fail:
     return 0;
 }
 
+// Skips a string at s->p (which is '"'): memchr to each quote, counting the backslashes before it.
+static void skip_string(Scan *s) {
+    const char *q = s->p + 1;
+    for (;;) {
+        q = memchr(q, '"', (size_t)(s->end - q));
+        if (!q) {
+            s->bad = 1;
+            s->p = s->end;
+            return;
+        }
+        const char *b = q;
+        while (b > s->p && b[-1] == '\\') b--;
+        if ((q - b) % 2 == 0) break;
+        q++;
+    }
+    s->p = q + 1;
+}
+
 // Skips one JSON value (any kind), checking only bracket structure and strings.
 static void skip_value(Scan *s) {
     ws(s);
@@ -131,10 +150,8 @@ static void skip_value(Scan *s) {
     while (s->p < s->end) {
         char c = *s->p;
         if (c == '"') {
-            s->p++;
-            while (s->p < s->end && *s->p != '"') s->p += *s->p == '\\' ? 2 : 1;
-            if (s->p >= s->end) break;
-            s->p++;
+            skip_string(s);
+            if (s->bad) return;
             if (depth == 0) return;
         } else if (c == '{' || c == '[') {
             depth++;
@@ -144,7 +161,7 @@ static void skip_value(Scan *s) {
             depth--;
             s->p++;
             if (depth == 0) return;
-        } else if (depth == 0 && (c == ',')) {
+        } else if (depth == 0 && c == ',') {
             return;
         } else {
             s->p++;
@@ -153,39 +170,19 @@ static void skip_value(Scan *s) {
     s->bad = 1;
 }
 
-// Finds member `key` of the object starting at s->p; returns value span [*b, *e) or 0.
-static int find_member(Scan s, const char *key, const char **b, const char **e, char *tmp) {
-    size_t klen = strlen(key);
-    int found = 0;
-    if (!expect(&s, '{')) return -1;
-    ws(&s);
-    if (s.p < s.end && *s.p == '}') return 0;
-    for (;;) {
-        size_t n = str_parse(&s, tmp);
-        if (s.bad || !expect(&s, ':')) return -1;
-        ws(&s);
-        const char *vb = s.p;
-        skip_value(&s);
-        if (s.bad) return -1;
-        if (n == klen && !memcmp(tmp, key, klen)) {
-            if (found) return -1; // duplicate member: let jansson decide
-            *b = vb;
-            *e = s.p;
-            found = 1;
-        }
-        ws(&s);
-        if (s.p < s.end && *s.p == ',') { s.p++; continue; }
-        if (s.p < s.end && *s.p == '}') return found;
-        return -1;
-    }
-}
+// Entries are decoded into buf one after another (the decoded text is never longer than the file)
+// and handed to the BPE tables in batches.
+enum { BATCH = 512 };
 
 static int parse_vocab(Scan *s, BpeModel *m, char *buf, const char *path, LwError *err) {
     if (!expect(s, '{')) return 0;
     ws(s);
     if (s->p < s->end && *s->p == '}') { s->p++; return 0; }
+    BpeTokenIn in[BATCH];
+    int nin = 0;
+    size_t pos = 0;
     for (;;) {
-        size_t n = str_parse(s, buf);
+        size_t n = str_parse(s, buf + pos);
         if (s->bad || !expect(s, ':')) return 0;
         ws(s);
         const char *q = s->p;
@@ -196,10 +193,17 @@ static int parse_vocab(Scan *s, BpeModel *m, char *buf, const char *path, LwErro
         while (q < s->end && *q >= '0' && *q <= '9' && q - d0 < 12) v = v * 10 + (*q++ - '0');
         if (q == d0 || (q < s->end && (*q == '.' || *q == 'e' || *q == 'E' || (*q >= '0' && *q <= '9')))) { s->bad = 1; return 0; }
         s->p = q;
-        if (bpe_add_token(m, buf, n, neg ? -v : v, path, err)) return -1;
+        in[nin++] = (BpeTokenIn){buf + pos, (uint32_t)n, neg ? -v : v};
+        pos += n;
         ws(s);
+        int last = s->p < s->end && *s->p == '}';
+        if (nin == BATCH || last) {
+            if (bpe_add_tokens(m, in, nin, path, err)) return -1;
+            nin = 0;
+            pos = 0;
+        }
         if (s->p < s->end && *s->p == ',') { s->p++; continue; }
-        if (s->p < s->end && *s->p == '}') { s->p++; return 0; }
+        if (last) { s->p++; return 0; }
         s->bad = 1;
         return 0;
     }
@@ -209,32 +213,40 @@ static int parse_merges(Scan *s, BpeModel *m, char *buf, const char *path, LwErr
     if (!expect(s, '[')) return 0;
     ws(s);
     if (s->p < s->end && *s->p == ']') { s->p++; return 0; }
+    BpeMergeIn in[BATCH];
+    int nin = 0, first_rank = 0;
+    size_t pos = 0;
     for (int rank = 0;; rank++) {
         ws(s);
         size_t na, nb;
-        const char *a, *b;
-        if (s->p < s->end && *s->p == '[') {
+        char *a = buf + pos;
+        if (s->p < s->end && *s->p == '[') { // ["a", "b"]
             s->p++;
-            na = str_parse(s, buf);
+            na = str_parse(s, a);
             if (s->bad || !expect(s, ',')) return 0;
-            nb = str_parse(s, buf + na);
+            nb = str_parse(s, a + na);
             if (s->bad || !expect(s, ']')) return 0;
-            a = buf;
-            b = buf + na;
-        } else {
-            size_t n = str_parse(s, buf);
+        } else { // "a b": split at the first space, then close the gap
+            size_t n = str_parse(s, a);
             if (s->bad) return 0;
-            const char *sp = memchr(buf, ' ', n);
-            if (!sp) { s->bad = 1; return 0; } // jansson path reports it
-            a = buf;
-            na = (size_t)(sp - buf);
-            b = sp + 1;
+            char *sp = memchr(a, ' ', n);
+            if (!sp) { s->bad = 1; return 0; } // the jansson path words the error
+            na = (size_t)(sp - a);
             nb = n - na - 1;
+            memmove(sp, sp + 1, nb);
         }
-        if (bpe_add_merge(m, a, na, b, nb, rank, path, err)) return -1;
+        in[nin++] = (BpeMergeIn){a, (uint32_t)na, (uint32_t)nb};
+        pos += na + nb;
         ws(s);
+        int last = s->p < s->end && *s->p == ']';
+        if (nin == BATCH || last) {
+            if (bpe_add_merges(m, in, nin, first_rank, path, err)) return -1;
+            first_rank += nin;
+            nin = 0;
+            pos = 0;
+        }
         if (s->p < s->end && *s->p == ',') { s->p++; continue; }
-        if (s->p < s->end && *s->p == ']') { s->p++; return 0; }
+        if (last) { s->p++; return 0; }
         s->bad = 1;
         return 0;
     }
@@ -249,40 +261,98 @@ static json_t *load_jansson(const char *path, const char *text, size_t len, LwEr
     return root;
 }
 
+// Member loop of an object at s->p: calls fn(key, key_len, s, ctx) positioned at each value; fn
+// must consume the value. Returns 0 (s->bad set when the fast path gives up) or fn's -1.
+typedef int (*MemberFn)(const char *key, size_t klen, Scan *s, void *ctx);
+static int for_members(Scan *s, char *keybuf, MemberFn fn, void *ctx) {
+    if (!expect(s, '{')) return 0;
+    ws(s);
+    if (s->p < s->end && *s->p == '}') { s->p++; return 0; }
+    for (;;) {
+        size_t n = str_parse(s, keybuf);
+        if (s->bad || !expect(s, ':')) return 0;
+        ws(s);
+        if (fn(keybuf, n, s, ctx)) return -1;
+        if (s->bad) return 0;
+        ws(s);
+        if (s->p < s->end && *s->p == ',') { s->p++; continue; }
+        if (s->p < s->end && *s->p == '}') { s->p++; return 0; }
+        s->bad = 1;
+        return 0;
+    }
+}
+
+typedef struct {
+    BpeModel *bpe;
+    char *buf;
+    const char *path;
+    LwError *err;
+    const char *vb, *ve, *gb, *ge; // spans of model.vocab and model.merges
+    int n_model, merges_parsed;
+} FastCtx;
+
+static int model_member(const char *key, size_t klen, Scan *s, void *vctx) {
+    FastCtx *c = vctx;
+    if (klen == 5 && !memcmp(key, "vocab", 5)) {
+        if (c->vb) { s->bad = 1; return 0; } // repeated member: jansson decides
+        c->vb = s->p;
+        if (parse_vocab(s, c->bpe, c->buf, c->path, c->err)) return -1;
+        c->ve = s->p;
+    } else if (klen == 6 && !memcmp(key, "merges", 6)) {
+        if (c->gb) { s->bad = 1; return 0; }
+        c->gb = s->p;
+        if (c->vb) { // the usual order: merges after vocab, parsed in place
+            if (parse_merges(s, c->bpe, c->buf, c->path, c->err)) return -1;
+            c->merges_parsed = 1;
+        } else {
+            skip_value(s);
+        }
+        c->ge = s->p;
+    } else {
+        skip_value(s);
+    }
+    return 0;
+}
+
+static int top_member(const char *key, size_t klen, Scan *s, void *vctx) {
+    FastCtx *c = vctx;
+    if (klen == 5 && !memcmp(key, "model", 5)) {
+        if (c->n_model++) { s->bad = 1; return 0; }
+        return for_members(s, c->buf, model_member, c);
+    }
+    skip_value(s);
+    return 0;
+}
+
 json_t *tok_json_load_fast(const char *path, BpeModel *bpe, LwError *err) {
     memset(bpe, 0, sizeof *bpe);
     size_t len;
+    int timing = getenv("LW_TOK_TIMING") != NULL; // phase times on stderr (tools/bench/bench_tok.sh)
+    double t0 = lw_now();
     char *text = lw_read_file(path, &len, err);
     if (!text) return NULL;
+    double t_read = lw_now();
     char *buf = xmalloc(len + 16);
     json_t *root = NULL;
-    const char *mb, *me, *vb, *ve, *gb = NULL, *ge = NULL;
+    // Tables sized from the file (~40-60 bytes per vocabulary entry or merge in practice); they grow.
+    bpe_init(bpe, len / 80 + 16, len / 80 + 16, len / 4 + 64);
+    FastCtx c = {.bpe = bpe, .buf = buf, .path = path, .err = err};
     Scan top = {text, text + len, 0};
-    if (find_member(top, "model", &mb, &me, buf) != 1) goto fallback;
-    Scan ms = {mb, me, 0};
-    if (find_member(ms, "vocab", &vb, &ve, buf) != 1) goto fallback;
-    int hm = find_member(ms, "merges", &gb, &ge, buf);
-    if (hm < 0) goto fallback;
-    if (hm == 0) gb = ge = NULL;
-
-    // vocab then merges, straight into the tables
-    size_t vbytes = (size_t)(ve - vb), gbytes = gb ? (size_t)(ge - gb) : 0;
-    bpe_init(bpe, vbytes / 12 + 16, gbytes / 12 + 16, vbytes / 2 + 64);
-    Scan vs = {vb, ve, 0};
-    if (parse_vocab(&vs, bpe, buf, path, err)) goto fail;
-    if (vs.bad) goto fallback;
-    if (gb) {
-        Scan gs = {gb, ge, 0};
+    if (for_members(&top, buf, top_member, &c)) goto fail;
+    if (top.bad || !c.vb) goto fallback;
+    if (c.gb && !c.merges_parsed) {
+        Scan gs = {c.gb, c.ge, 0};
         if (parse_merges(&gs, bpe, buf, path, err)) goto fail;
         if (gs.bad) goto fallback;
     }
+    double t_fast = lw_now();
     // the rest through jansson, with the two big members emptied
     {
         char *rest = xmalloc(len + 8);
         size_t n = 0;
-        const char *cut[2][2] = {{vb, ve}, {gb, ge}};
+        const char *cut[2][2] = {{c.vb, c.ve}, {c.gb, c.ge}};
         const char *rep[2] = {"{}", "[]"};
-        int order0 = !gb || vb < gb ? 0 : 1;
+        int order0 = !c.gb || c.vb < c.gb ? 0 : 1;
         const char *p = text;
         for (int k = 0; k < 2; k++) {
             int i = k == 0 ? order0 : 1 - order0;
@@ -300,19 +370,22 @@ json_t *tok_json_load_fast(const char *path, BpeModel *bpe, LwError *err) {
         free(rest);
         if (!root) goto fallback; // report the error against the original text
     }
+    if (timing)
+        fprintf(stderr, "tok_load %s: read %.3f s, vocab+merges %.3f s (%d tokens, %d merges), rest via jansson %.3f s\n", path,
+                t_read - t0, t_fast - t_read, bpe->n_ids, bpe->n_merges, lw_now() - t_fast);
     free(buf);
     free(text);
     return root;
 
 fallback:
-    if (bpe->vocab_slots) bpe_free(bpe);
+    bpe_free(bpe);
     memset(bpe, 0, sizeof *bpe);
     root = load_jansson(path, text, len, err);
     free(buf);
     free(text);
     return root;
 fail:
-    if (bpe->vocab_slots) bpe_free(bpe);
+    bpe_free(bpe);
     memset(bpe, 0, sizeof *bpe);
     free(buf);
     free(text);

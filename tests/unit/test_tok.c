@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <utf8proc.h>
+
 #include "test.h"
 #include "tok/tok.h"
 
@@ -21,8 +23,12 @@ static const char *shared_dir(void) {
     return "/work/shared";
 }
 
-static const char *NAMES[] = {"llama3", "qwen3", "mistral-7b-v0.1", "gemma3", "tekken"};
-enum { N_TOK = 5 };
+// The five real tokenizers, then the variants of tests/fixtures/tok/variants.json (a real file with
+// some components replaced, built through tok_from_json as the GGUF reader does).
+static const char *NAMES[] = {"llama3", "qwen3", "mistral-7b-v0.1", "gemma3", "tekken",
+                              "mistral-metaspace-first", "mistral-metaspace-always-split", "llama3-gpt2",
+                              "qwen3-split-behaviors"};
+enum { N_TOK = 9, N_REAL = 5 };
 static Tokenizer *g_tok[N_TOK];
 
 static char *tokenizer_path(const char *name) {
@@ -38,7 +44,36 @@ static char *tokenizer_path(const char *name) {
     return out;
 }
 
+static Tokenizer *variant_build(const char *name) {
+    json_error_t je;
+    json_t *vars = json_load_file(FIXTURES "/tok/variants.json", 0, &je);
+    json_t *v = json_object_get(vars, name);
+    if (!v) {
+        printf("    variants.json lacks %s (%s)\n", name, je.text);
+        json_decref(vars);
+        return NULL;
+    }
+    char *path = tokenizer_path(json_string_value(json_object_get(v, "base")));
+    json_t *root = json_load_file(path, 0, &je);
+    Tokenizer *t = NULL;
+    if (root) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(json_object_get(v, "set"), key, val) json_object_set(root, key, val);
+        LwError err = {0};
+        t = tok_from_json(root, name, &err);
+        if (!t) printf("    %s: %s\n", name, err.msg);
+        json_decref(root);
+    } else {
+        printf("    %s: %s\n", path, je.text);
+    }
+    free(path);
+    json_decref(vars);
+    return t;
+}
+
 static Tokenizer *get_tok(int k) {
+    if (!g_tok[k] && k >= N_REAL) g_tok[k] = variant_build(NAMES[k]);
     if (!g_tok[k]) {
         char *path = tokenizer_path(NAMES[k]);
         LwError err = {0};
@@ -204,6 +239,14 @@ TEST(qwen3_decode) { check_decode(1); }
 TEST(mistral_decode) { check_decode(2); }
 TEST(gemma3_decode) { check_decode(3); }
 TEST(tekken_decode) { check_decode(4); }
+TEST(variants_parity_and_decode) {
+    for (int k = N_REAL; k < N_TOK; k++) {
+        check_parity(k);
+        check_decode(k);
+        tok_free(g_tok[k]); // keep memory flat
+        g_tok[k] = NULL;
+    }
+}
 
 // ---------------------------------------------------------------------------- gold-answer alignment
 
@@ -272,7 +315,7 @@ TEST(byte_level_display) {
     CHECK(tok_template_bos(t) == -1); // this file's post-processor adds no BOS (tokenizers/README.md)
     // the probe prompt is 16 pieces for every model (TOKENIZERS.md §1)
     const char *p = "Give the city name only, plain text. The capital of Germany is called simply";
-    for (int k = 0; k < N_TOK; k++) {
+    for (int k = 0; k < N_REAL; k++) {
         Tokenizer *u = get_tok(k);
         if (!u) continue;
         int32_t *ids;
@@ -341,13 +384,14 @@ TEST(unknown_types_refused) {
     expect_refused("normalizer", "{\"type\":\"NFKC\"}", "NFKC");
     expect_refused("normalizer", "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFC\"},{\"type\":\"Lowercase\"}]}", "Lowercase");
     expect_refused("normalizer", "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\" \"}", "Regex");
-    expect_refused("pre_tokenizer", "{\"type\":\"Metaspace\",\"replacement\":\"_\"}", "Metaspace");
+    expect_refused("pre_tokenizer", "{\"type\":\"UnicodeScripts\"}", "UnicodeScripts");
+    expect_refused("pre_tokenizer", "{\"type\":\"Metaspace\",\"replacement\":\"__\"}", "replacement");
     expect_refused("pre_tokenizer", "{\"type\":\"Whitespace\"}", "Whitespace");
     expect_refused("pre_tokenizer", "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\",\"invert\":false}", "Regex");
     expect_refused("post_processor", "{\"type\":\"BertProcessing\"}", "BertProcessing");
     expect_refused("post_processor", "{\"type\":\"RobertaProcessing\"}", "RobertaProcessing");
     expect_refused("decoder", "{\"type\":\"WordPiece\"}", "WordPiece");
-    expect_refused("decoder", "{\"type\":\"Metaspace\"}", "Metaspace");
+    expect_refused("decoder", "{\"type\":\"CTC\"}", "CTC");
     expect_refused("truncation", "{\"max_length\":8}", "truncation");
     expect_refused("added_tokens", "[{\"id\":3,\"content\":\"<s>\",\"normalized\":true}]", "normalized");
 }
@@ -371,6 +415,133 @@ TEST(bad_files_refused) {
     free(bad);
 }
 
+// ---------------------------------------------------------------------------- properties
+
+static uint64_t g_rng = 316;
+static uint32_t rnd(void) {
+    g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(g_rng >> 33);
+}
+
+// Random text: ASCII, whitespace, Latin/CJK/emoji/combining code points, special-token text.
+static size_t random_text(char *buf, size_t cap) {
+    static const char *pieces[] = {"<|begin_of_text|>", "<s>", " ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "123456"};
+    static const uint32_t ranges[][2] = {{0x20, 0x7E}, {0xA0, 0x24F}, {0x300, 0x36F}, {0x400, 0x4FF}, {0x4E00, 0x9FFF},
+                                         {0xAC00, 0xD7A3}, {0x1F300, 0x1FAFF}, {0x10000, 0x10FFFF}, {0x0, 0x1F}};
+    size_t n = 0, want = rnd() % 60;
+    for (size_t k = 0; k < want && n + 24 < cap; k++) {
+        if (rnd() % 5 == 0) {
+            const char *p = pieces[rnd() % 10];
+            memcpy(buf + n, p, strlen(p));
+            n += strlen(p);
+            continue;
+        }
+        const uint32_t *r = ranges[rnd() % 9];
+        uint32_t cp = r[0] + rnd() % (r[1] - r[0] + 1);
+        if (cp >= 0xD800 && cp <= 0xDFFF) cp = 'x';
+        n += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)buf + n);
+    }
+    return n;
+}
+
+// Llama 3 has no normalizer: the bytes behind the tokens (GPT-2 byte table inverted, derived by
+// hand: printable bytes 0x21-0x7E, 0xA1-0xAC, 0xAE-0xFF are themselves, the other 68 are U+0100 +
+// their rank) concatenate back to the input, for any valid UTF-8 text.
+TEST(llama3_round_trip) {
+    Tokenizer *t = get_tok(0);
+    if (!t) { CHECK(t != NULL); return; }
+    int inv[324];
+    for (int i = 0; i < 324; i++) inv[i] = -1;
+    for (int b = 0, k = 0; b < 256; b++) {
+        int printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+        inv[printable ? b : 256 + k++] = b;
+    }
+    char text[2048], back[4096];
+    int bad = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = random_text(text, sizeof text);
+        int32_t *ids;
+        LwError err = {0};
+        int k = tok_encode(t, text, n, 0, &ids, &err);
+        size_t m = 0;
+        for (int i = 0; i < k; i++) {
+            const char *s = tok_id_to_token(t, ids[i]);
+            if (ids[i] >= 128000) { // special token: its text
+                memcpy(back + m, s, strlen(s));
+                m += strlen(s);
+                continue;
+            }
+            for (const char *q = s; *q;) {
+                utf8proc_int32_t cp;
+                q += utf8proc_iterate((const utf8proc_uint8_t *)q, -1, &cp);
+                back[m++] = cp < 324 && inv[cp] >= 0 ? (char)inv[cp] : '?';
+            }
+        }
+        if (k < 0 || m != n || memcmp(back, text, n)) bad++;
+        free(ids);
+    }
+    CHECKF(bad == 0, "%d of 3000 random texts do not round-trip", bad);
+}
+
+// Random bytes: invalid UTF-8 is an error naming the offset of the first bad byte, never a crash;
+// every prefix of a valid file and byte-flipped files either load or fail with a message.
+TEST(random_input_no_crash) {
+    Tokenizer *t = get_tok(2);
+    if (!t) { CHECK(t != NULL); return; }
+    unsigned char buf[64];
+    int bad = 0;
+    for (int iter = 0; iter < 5000; iter++) {
+        size_t n = rnd() % sizeof buf;
+        for (size_t i = 0; i < n; i++) buf[i] = (unsigned char)(rnd() % 4 ? rnd() % 128 : rnd() % 256);
+        int32_t *ids = NULL;
+        LwError err = {0};
+        int k = tok_encode(t, (const char *)buf, n, iter & 1, &ids, &err);
+        utf8proc_ssize_t first_bad = -1;
+        for (size_t i = 0; i < n;) { // utf8proc as the independent validator
+            utf8proc_int32_t cp;
+            utf8proc_ssize_t l = utf8proc_iterate(buf + i, (utf8proc_ssize_t)(n - i), &cp);
+            if (l < 0) { first_bad = (utf8proc_ssize_t)i; break; }
+            i += (size_t)l;
+        }
+        char want[64];
+        snprintf(want, sizeof want, "byte offset %ld ", (long)first_bad);
+        if (first_bad >= 0 ? (k != -1 || !strstr(err.msg, want)) : k < 0) bad++;
+        free(ids);
+    }
+    CHECKF(bad == 0, "%d of 5000 random byte strings handled wrongly", bad);
+    LwError err = {0};
+    LW_ASSERT(lw_mkdir_p("build/test-tmp", &err) == 0);
+    const char *p = "build/test-tmp/tok_fuzz.json";
+    size_t len = strlen(TINY);
+    char *mut = xmalloc(len + 1);
+    int loaded = 0, refused = 0, silent = 0;
+    for (size_t cut = 0; cut <= len; cut += 3) {
+        lw_write_file(p, TINY, cut, &err);
+        LwError e2 = {0};
+        Tokenizer *u = tok_load(p, &e2);
+        if (u) loaded++, tok_free(u);
+        else if (e2.msg[0]) refused++;
+        else silent++;
+    }
+    for (int iter = 0; iter < 400; iter++) {
+        memcpy(mut, TINY, len + 1);
+        for (int f = 0; f < 3; f++) mut[rnd() % len] = (char)(rnd() % 128);
+        lw_write_file(p, mut, len, &err);
+        LwError e2 = {0};
+        Tokenizer *u = tok_load(p, &e2);
+        if (u) {
+            int32_t *ids;
+            int k = tok_encode(u, "aab<s>ba", 8, 1, &ids, &e2);
+            if (k >= 0) free(ids);
+            tok_decode_one(u, 0);
+            loaded++, tok_free(u);
+        } else if (e2.msg[0]) refused++;
+        else silent++;
+    }
+    free(mut);
+    CHECKF(silent == 0 && refused > 0, "loaded %d, refused %d, failed without message %d", loaded, refused, silent);
+}
+
 int main(void) {
     RUN(tiny_bpe);
     RUN(unknown_types_refused);
@@ -385,12 +556,15 @@ int main(void) {
     RUN(mistral_decode);
     RUN(gemma3_decode);
     RUN(tekken_decode);
+    RUN(variants_parity_and_decode);
     RUN(llama3_align);
     RUN(qwen3_align);
     RUN(mistral_align);
     RUN(gemma3_align);
     RUN(tekken_align);
     RUN(byte_level_display);
+    RUN(llama3_round_trip);
+    RUN(random_input_no_crash);
     for (int k = 0; k < N_TOK; k++) tok_free(g_tok[k]);
     return test_summary();
 }

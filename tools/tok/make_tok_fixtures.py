@@ -33,6 +33,41 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "tok")
 NAMES = ["llama3", "qwen3", "mistral-7b-v0.1", "gemma3", "tekken"]
 TEKKEN_XZ = os.path.join(OUT, "tekken_240718.tokenizer.json.xz")
 
+# Variants: a real file with some components replaced, for component types none of the real files
+# uses (Metaspace as converters write it today, Digits + ByteLevel's own regex as in GPT-2/SmolLM2
+# files, every Split behavior, a template with a suffix). Written to variants.json; the C test
+# applies the same replacements (tok_from_json) and compares with the fixtures made here.
+MS = "\u2581"
+VARIANTS = {
+    "mistral-metaspace-first": {"base": "mistral-7b-v0.1", "set": {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": MS, "prepend_scheme": "first", "split": False}}},
+    "mistral-metaspace-always-split": {"base": "mistral-7b-v0.1", "set": {
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Metaspace", "replacement": MS, "prepend_scheme": "always", "split": True},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Metaspace", "replacement": MS, "prepend_scheme": "always", "split": True},
+            {"type": "ByteFallback"}, {"type": "Fuse"}]}}},
+    "llama3-gpt2": {"base": "llama3", "set": {
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
+        "post_processor": {"type": "TemplateProcessing",
+                           "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}},
+                                      {"Sequence": {"id": "A", "type_id": 0}},
+                                      {"SpecialToken": {"id": "<|end_of_text|>", "type_id": 0}}],
+                           "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                           "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [128000], "tokens": ["<|begin_of_text|>"]},
+                                              "<|end_of_text|>": {"id": "<|end_of_text|>", "ids": [128001], "tokens": ["<|end_of_text|>"]}}}}},
+    "qwen3-split-behaviors": {"base": "qwen3", "set": {
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "\\p{N}"}, "behavior": "Contiguous", "invert": False},
+            {"type": "Split", "pattern": {"String": ","}, "behavior": "Removed", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "[.!?]"}, "behavior": "MergedWithPrevious", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]}}},
+}
+
 
 def tekken_tokenizer():
     import mistral_common
@@ -199,14 +234,26 @@ def fnv1a64(data, h=0xcbf29ce484222325):
     return h
 
 
+def variant_tokenizer(shared, v):
+    with open(os.path.join(shared, "tokenizers", v["base"], "tokenizer.json"), encoding="utf-8") as f:
+        d = json.load(f)
+    d.update(v["set"])
+    return Tokenizer.from_str(json.dumps(d))
+
+
 def main():
     shared = shared_dir()
     os.makedirs(OUT, exist_ok=True)
     texts = corpus()
     print(f"corpus: {len(texts)} strings; tokenizers {tokenizers.__version__}")
-    for name in NAMES:
+    with open(os.path.join(OUT, "variants.json"), "w", encoding="utf-8") as f:
+        json.dump(VARIANTS, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    for name in NAMES + list(VARIANTS):
         if name == "tekken":
             tok = tekken_tokenizer()
+        elif name in VARIANTS:
+            tok = variant_tokenizer(shared, VARIANTS[name])
         else:
             tok = Tokenizer.from_file(os.path.join(shared, "tokenizers", name, "tokenizer.json"))
         with open(os.path.join(OUT, name + ".jsonl"), "w", encoding="utf-8") as f:
