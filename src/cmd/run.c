@@ -492,7 +492,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
     float *resid = xmalloc(sizeof(float) * resid_floats_max);
     LensPassSummary *sum = xcalloc(pl.n_passes, sizeof *sum);
     double tp0 = lw_now();
-    uint64_t bytes0 = comm->bytes_sent;
+    uint64_t bytes0 = comm->bytes_sent, lens_bytes = 0;
+    double forward_s = 0, lens_s = 0;
     for (int i = 0; i < pl.n_passes; i++) {
         Pass *p = &pl.passes[i];
         const float *r = NULL;
@@ -504,7 +505,9 @@ static int run_main(Comm *comm, int argc, char **argv) {
         if (i > 0) lw_progress("%s (%d tokens): %.1f s elapsed, ~%.1f s left", prog, p->T, el, el / i * (pl.n_passes - i));
         else lw_progress("%s (%d tokens)", prog, p->T);
         if (!r) {
+            double tf = lw_now();
             model_forward(m, p->ids, p->T, resid, comm);
+            forward_s += lw_now() - tf;
             r = resid;
         }
         write_pass_prompt(h5, p, tok);
@@ -520,13 +523,21 @@ static int run_main(Comm *comm, int argc, char **argv) {
                              .answer_id = p->align.ok ? p->align.first_id : -1, .contrast_id = p->contrast_id,
                              .prompt_vocab_ids = p->prompt_vocab, .n_prompt_vocab = p->n_prompt_vocab};
         lr.progress = prog;
+        uint64_t b0 = comm->bytes_sent;
+        double tl0 = lw_now();
         lens_pass(&lr, &spec, r, &sum[i]);
+        lens_s += lw_now() - tl0;
+        lens_bytes += comm->bytes_sent - b0;
     }
     double passes_s = lw_now() - tp0;
     uint64_t pass_bytes = comm->bytes_sent - bytes0;
     lw_progress_end();
-    lw_log("%d passes in %.2f s (%.3f s per pass; rank 0 sent %.1f KB in collectives, %.1f KB per layer per pass)",
-           pl.n_passes, passes_s, passes_s / pl.n_passes, pass_bytes / 1e3, pass_bytes / 1e3 / pl.n_passes / n1);
+    lw_log("%d passes in %.2f s (%.3f s per pass: forward %.3f s, lens decode + HDF5 %.3f s, rest %.3f s)", pl.n_passes,
+           passes_s, passes_s / pl.n_passes, forward_s / (pl.n_passes - N_CALIB > 0 ? pl.n_passes - N_CALIB : 1),
+           lens_s / pl.n_passes, (passes_s - forward_s - lens_s) / pl.n_passes);
+    if (R > 1)
+        lw_log("collectives: rank 0 sent %.1f KB per layer per pass for the lens statistics (%.1f KB incl. forward)",
+               lens_bytes / 1e3 / pl.n_passes / n1, pass_bytes / 1e3 / pl.n_passes / n1);
 
     // ---- 3. auxiliary prompts (§1.4)
     {

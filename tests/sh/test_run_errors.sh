@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# `lensweep run` refuses bad input before loading weights: one error line naming the config key
+# (and where it was set), a hint, exit 2, and no output file. A failure on one rank only (its
+# copy of the checkpoint lacks the weights, as on a node with a stale file system) stops every
+# rank with a message naming that rank. A killed run never leaves a file named <name>.h5.
+. tests/lib.sh
+LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
+TOKS=$LW_SHARED/tokenizers
+M=$TMP/tiny
+"$LW" mktiny --family llama --seed 3 --out "$M" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null
+
+no_output() { # name dir
+  if [ -z "$(ls -A "$2" 2>/dev/null)" ]; then pass "$1: no output file"; else fail "$1: no output file" "$(ls -la "$2")"; fi
+}
+
+refuse() { # name pattern args...
+  local name=$1 pat=$2; shift 2
+  local out=$TMP/out_${name// /_}
+  expect_exit 2 "$name: exit 2" -- "$LW" run --model "$M" --out "$out" "$@"
+  expect_grep "$pat" "$name: message names the key"
+  expect_grep "hint:" "$name: hint line"
+  no_output "$name" "$out"
+}
+
+probe() { # file, then sed expressions applied to a minimal valid probe set
+  cat >"$1" <<'EOF'
+name: t
+templates:
+  orig: "Give the city name only, plain text. The capital of {country} is called simply"
+  no_filler: "Give the city name only, plain text. The capital of {country} is called"
+facts:
+  - {key: "Germany→Berlin", index: 0, country: Germany, answer: Berlin}
+control:
+  prompt: "Give the city name only, plain text. The capital of France is called simply"
+  answer: Paris
+test_prompts:
+  - "Berlin is the capital of"
+temperature_exploration: [0.1, 2.0]
+EOF
+  local f=$1; shift
+  for e in "$@"; do sed -i "$e" "$f"; done
+}
+
+refuse "top-k beyond the vocabulary" "prompt_topk: 50000 is larger than the model's vocabulary \(32000" --prompt_topk 50000
+refuse "bad layer index" "skip_layers_m: 99 is beyond the model's 3 blocks" --skip_layers_m 2,99
+refuse "tp_size vs ranks" "tp_size: 2, but the job has 1 rank" --tp_size 2
+refuse "lens not available" "lenses: tuned" --lenses norm,tuned
+probe "$TMP/p_empty_ctl.yaml" 's/^  prompt: .*/  prompt: ""/'
+refuse "empty control prompt" "control|prompt" --probes "$TMP/p_empty_ctl.yaml"
+probe "$TMP/p_empty_test.yaml" 's/^  - "Berlin is the capital of"/  - ""/'
+refuse "empty test prompt" "test_prompts(\[0\])?" --probes "$TMP/p_empty_test.yaml"
+probe "$TMP/p_empty_answer.yaml" 's/answer: Berlin}/answer: ""}/'
+refuse "empty answer" "answer" --probes "$TMP/p_empty_answer.yaml"
+# missing tokenizer
+cp -r "$M" "$TMP/notok" && rm "$TMP/notok/tokenizer.json"
+expect_exit 2 "missing tokenizer.json: exit 2" -- "$LW" run --model "$TMP/notok" --out "$TMP/out_notok"
+expect_grep "tokenizer.json" "missing tokenizer.json: named"
+no_output "missing tokenizer.json" "$TMP/out_notok"
+
+# one rank fails: rank 1's checkpoint copy has no weights (MPMD launch: same job, other path)
+mkdir -p "$TMP/stale" && cp "$M/config.json" "$M/tokenizer.json" "$TMP/stale/"
+OUT_TXT=$(timeout 120 mpirun -np 1 "$LW" run --model "$M" --name same --out "$TMP/out_rank" : \
+                         -np 1 "$LW" run --model "$TMP/stale" --name same --out "$TMP/out_rank" 2>&1); rc=$?
+[ $rc != 0 ] && pass "rank 1 fails: job exits non-zero ($rc)" || fail "rank 1 fails: job exits non-zero" "exit 0"
+expect_grep "rank 1 of 2" "rank 1 fails: message names rank 1"
+expect_grep "safetensors|weights|tensor" "rank 1 fails: message says why"
+n=$(grep -c "^lensweep: error" <<<"$OUT_TXT")
+[ "$n" = 1 ] && pass "rank 1 fails: one error message, not one per rank" || fail "rank 1 fails: one error message" "$OUT_TXT"
+[ ! -e "$TMP/out_rank/same.h5" ] && [ -z "$(ls "$TMP/out_rank" 2>/dev/null | grep tmp)" ] \
+  && pass "rank 1 fails: no output file" || fail "rank 1 fails: no output file" "$(ls -la "$TMP/out_rank")"
+
+# killed mid-run: whatever is left is not named <name>.h5
+G=$TMP/gemma
+"$LW" mktiny --family gemma2 --seed 3 --out "$G" --tokenizer "$TOKS/gemma3/tokenizer.json" --layers 2 --d-model 32 \
+  --heads 2 --kv-heads 1 --head-dim 16 --ff 48 >/dev/null
+timeout -s KILL 3 "$LW" run --model "$G" --out "$TMP/out_kill" >/dev/null 2>&1
+[ ! -e "$TMP/out_kill/gemma.h5" ] && pass "killed run leaves no gemma.h5 ($(ls "$TMP/out_kill" 2>/dev/null | tr '\n' ' '))" \
+  || fail "killed run leaves no gemma.h5"
