@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     const LwRunConfig *c;
     const ExRun *run;
+    int has_raw; // the raw lens is in the file (lenses include raw)
     ExCopyCols cc;
     int n, L1;
     ExRows *rows;
@@ -101,8 +102,8 @@ static void derive(Ex *e) {
     for (int i = 0; i < MAXF; i++) e->fact_orig[i] = e->fact_nf[i] = -1;
     for (int i = 0; i < run->n_passes; i++) {
         const ExPass *p = P(e, i);
-        ex_rows_build(c, run, p, &e->cc, &e->rows[i]);
-        ex_summary_build(c, run, p, &e->rows[i], &e->cc, &e->sums[i]);
+        ex_rows_build(c, run, p, &p->norm, &p->raw, &e->cc, &e->rows[i]);
+        ex_summary_build(c, run, p, &p->norm, &e->rows[i], &e->cc, &e->sums[i]);
         if (!strcmp(p->prompt_id, "ctl")) { if (e->ctl < 0) e->ctl = i; }
         else if (p->fact_index >= 0 && p->fact_index < MAXF) {
             if (!strcmp(p->variant, "orig")) e->fact_orig[p->fact_index] = i;
@@ -127,6 +128,8 @@ static void derive(Ex *e) {
             if (!dup && cand[i] <= n) layers[nl++] = cand[i];
         }
     }
+    e->has_raw = P(e, 0)->raw.present;
+    if (!e->has_raw) nl = 0;
     e->samples = xcalloc((size_t)MAXF * (nl + 1), sizeof(ExSample));
     for (int f = 0; f < e->n_facts; f++) {
         if (e->fact_orig[f] < 0) continue;
@@ -153,6 +156,7 @@ static void derive(Ex *e) {
         int radius = (int)((escalate && !(i == 0 && is_primary_window_quirk(e))) ? c->raw_lens_window_radius_escalated
                                                                                  : c->raw_lens_window_radius);
         ex_summary_window(c, run, &e->sums[i], radius);
+        if (!e->has_raw) e->sums[i].n_checked = 0; // window rows compare with the raw lens
     }
     // window summary (primary)
     e->window_max_kl = NAN;
@@ -166,7 +170,7 @@ static void derive(Ex *e) {
     // §8.5 confirmed semantics
     e->L_confirmed = -1;
     e->confirmed_source = "none";
-    if (s0->L_semantic >= 0) {
+    if (s0->L_semantic >= 0 && e->has_raw) {
         int W = (int)c->confirmed_window, raw_ok = 0;
         for (int L = s0->L_semantic - W; L <= s0->L_semantic + W; L++)
             if (L >= 0 && L <= n && p0->raw.answer_rank[L] == 1) raw_ok = 1;
@@ -177,7 +181,7 @@ static void derive(Ex *e) {
     int kge1 = 0, kge05 = 0;
     e->max_kl_full = NAN;
     e->earliest_norm_only = e->first_js_le_01 = e->first_l1_le_05 = e->first_jac_ge_05 = -1;
-    for (int L = 0; L < L1; L++) {
+    for (int L = 0; L < L1 && e->has_raw; L++) {
         double kl = p0->raw.kl_norm_vs_raw_bits[L];
         kge1 += kl >= 1.0;
         kge05 += kl >= 0.5;
@@ -187,17 +191,23 @@ static void derive(Ex *e) {
         if (e->first_l1_le_05 < 0 && p0->raw.l1_prob_diff[L] <= 0.5) e->first_l1_le_05 = L;
         if (e->first_jac_ge_05 < 0 && r0->jac_raw_norm[L] >= 0.5) e->first_jac_ge_05 = L;
     }
-    e->pct_kl_ge_1 = (double)kge1 / L1;
-    e->pct_kl_ge_05 = (double)kge05 / L1;
     const double qs[3] = {0.25, 0.5, 0.75};
-    for (int i = 0; i < 3; i++) {
-        e->js_p[i] = ex_percentile(p0->raw.js_divergence, L1, qs[i]);
-        e->l1_p[i] = ex_percentile(p0->raw.l1_prob_diff, L1, qs[i]);
+    if (e->has_raw) {
+        e->pct_kl_ge_1 = (double)kge1 / L1;
+        e->pct_kl_ge_05 = (double)kge05 / L1;
+        for (int i = 0; i < 3; i++) {
+            e->js_p[i] = ex_percentile(p0->raw.js_divergence, L1, qs[i]);
+            e->l1_p[i] = ex_percentile(p0->raw.l1_prob_diff, L1, qs[i]);
+        }
+        e->jac_p50 = ex_percentile(r0->jac_raw_norm, L1, 0.5);
+        e->score = ex_artifact_score(c, e->pct_kl_ge_1, e->n_norm_only, e->max_kl_full);
+        e->score_v2 = ex_artifact_score_v2(c, e->score, e->js_p[1], e->l1_p[1]);
+        e->tier = ex_artifact_tier(c, e->score);
+    } else {
+        e->pct_kl_ge_1 = e->pct_kl_ge_05 = e->jac_p50 = e->score = e->score_v2 = NAN;
+        for (int i = 0; i < 3; i++) e->js_p[i] = e->l1_p[i] = NAN;
+        e->tier = NULL;
     }
-    e->jac_p50 = ex_percentile(r0->jac_raw_norm, L1, 0.5);
-    e->score = ex_artifact_score(c, e->pct_kl_ge_1, e->n_norm_only, e->max_kl_full);
-    e->score_v2 = ex_artifact_score_v2(c, e->score, e->js_p[1], e->l1_p[1]);
-    e->tier = ex_artifact_tier(c, e->score);
 
     // §9 last layer
     const ExNext *x = &p0->norm;
@@ -881,7 +891,7 @@ static void j_copy_thresholds(const Ex *e, JsonW *j) {
     for (int i = 0; i < s->n_sweep; i++) {
         jw_key(j, label(c->copy_strict_sweep.v[i], lb));
         int L = s->L_sweep[i];
-        if (L < 0) { jw_null(j); continue; }
+        if (L < 0 || !e->has_raw) { jw_null(j); continue; }
         any = 1;
         int raw_hit = 0;
         const ExNext *w = &p->raw;
@@ -900,11 +910,13 @@ static void j_copy_thresholds(const Ex *e, JsonW *j) {
     if (any) {
         if (c->quirk_copy_stability_mixed) stab = "mixed";
         else {
-            int l95 = -1, l70 = -1;
-            for (int i = 0; i < s->n_sweep; i++) {
-                if (c->copy_strict_sweep.v[i] == c->copy_threshold) l95 = s->L_sweep[i];
-                if (fabs(c->copy_strict_sweep.v[i] - 0.70) < 1e-12) l70 = s->L_sweep[i];
+            // intended rule: the sweep's highest threshold (0.95) against its lowest (0.70)
+            int l95 = -1, l70 = -1, ihi = 0, ilo = 0;
+            for (int i = 1; i < s->n_sweep; i++) {
+                if (c->copy_strict_sweep.v[i] > c->copy_strict_sweep.v[ihi]) ihi = i;
+                if (c->copy_strict_sweep.v[i] < c->copy_strict_sweep.v[ilo]) ilo = i;
             }
+            if (s->n_sweep) { l95 = s->L_sweep[ihi]; l70 = s->L_sweep[ilo]; }
             if (l95 >= 0 && l70 >= 0) {
                 int d = abs(l95 - l70);
                 stab = (d <= 2 || d <= 0.05 * e->n) ? "stable" : (d >= 6 || d >= 0.15 * e->n) ? "fragile" : "mixed";
@@ -1098,7 +1110,7 @@ static int reasons(const Ex *e, const char **out) {
     if (e->ll_warn) out[n++] = "warn_high_last_layer_kl";
     if (e->n_window_norm_only) out[n++] = "norm_only_semantics_window";
     if (e->rc_risk && !strcmp(e->rc_risk, "high")) out[n++] = "high_lens_artifact_risk";
-    if (!strcmp(e->tier, "high")) out[n++] = "high_lens_artifact_score";
+    if (e->tier && !strcmp(e->tier, "high")) out[n++] = "high_lens_artifact_score";
     if (e->rep_high) out[n++] = "repeatability_variance_high";
     if (e->align_rate < 1) out[n++] = "gold_alignment_partial";
     if (!strcmp(e->nt_shape, "spike")) out[n++] = "normalization_spike";
@@ -1676,7 +1688,7 @@ static void write_json(const Ex *e, FILE *f) {
     jw_key(j, "files"); jw_obj(j);
     jw_k_str(j, "pure_csv", e->f_pure);
     jw_k_null(j, "tuned_pure_csv");
-    jw_k_str(j, "rawlens_full_csv", c->sidecars ? e->f_raw : NULL);
+    jw_k_str(j, "rawlens_full_csv", c->sidecars && e->has_raw ? e->f_raw : NULL);
     jw_k_null(j, "tuned_variants_csv");
     jw_k_null(j, "positions_audit_csv");
     jw_end(j);
@@ -1696,7 +1708,7 @@ static void write_json(const Ex *e, FILE *f) {
 typedef struct {
     const char *name;
     void (*fn)(const Ex *, FILE *);
-    int sidecar;
+    int sidecar, needs_raw;
 } ExFile;
 
 int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwError *err) {
@@ -1706,9 +1718,9 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     e.run = run;
     derive(&e);
     ExFile files[] = {
-        {e.f_records, write_records, 0}, {e.f_pure, write_pure, 0},      {e.f_raw, write_rawlens, 1},
-        {e.f_window, write_window, 1},   {e.f_ms, write_milestones, 1},  {e.f_audit, write_audit, 1},
-        {e.f_json, write_json, 0},
+        {e.f_records, write_records, 0, 0}, {e.f_pure, write_pure, 0, 0},     {e.f_raw, write_rawlens, 1, 1},
+        {e.f_window, write_window, 1, 1},   {e.f_ms, write_milestones, 1, 0}, {e.f_audit, write_audit, 1, 1},
+        {e.f_json, write_json, 0, 0},
     };
     int nfiles = (int)(sizeof files / sizeof files[0]);
     char *tmp[16] = {0}, *fin[16] = {0};
@@ -1716,7 +1728,12 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     if (lw_mkdir_p(out_dir, err)) rc = -1;
     for (int i = 0; i < nfiles && !rc; i++) {
         if (files[i].sidecar && !cfg->sidecars) continue;
-        if (files[i].fn == write_window && !e.sums) continue;
+        if (files[i].needs_raw && !e.has_raw) continue;
+        if (files[i].fn == write_window) { // written when any window rows exist (OUTPUTS.md §1)
+            int rows = 0;
+            for (int k = 0; k < run->n_passes; k++) rows += e.sums[k].n_checked;
+            if (!rows) continue;
+        }
         fin[i] = xasprintf("%s/%s", out_dir, files[i].name);
         tmp[i] = xasprintf("%s/.%s.tmp.%ld", out_dir, files[i].name, (long)getpid());
         lw_cleanup_unlink_on_fail(tmp[i]);
@@ -1725,11 +1742,18 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
         files[i].fn(&e, f);
         if (ferror(f) | fclose(f)) rc = lw_err(err, "check free disk space", "%s: write failed", tmp[i]);
     }
-    for (int i = 0; i < nfiles; i++) {
+    // rename in list order, the JSON (the file that marks a model as exported) last; on a failure
+    // the files already renamed by this call are removed again
+    int renamed = 0;
+    for (int i = 0; i < nfiles && !rc; i++) {
         if (!tmp[i]) continue;
-        if (!rc && rename(tmp[i], fin[i]))
+        if (rename(tmp[i], fin[i]))
             rc = lw_err(err, "check the output directory", "%s: cannot rename to %s: %s", tmp[i], fin[i], strerror(errno));
+        else renamed = i + 1;
     }
+    if (rc)
+        for (int i = 0; i < renamed; i++)
+            if (fin[i] && tmp[i]) unlink(fin[i]);
     for (int i = 0; i < nfiles; i++) {
         if (!tmp[i]) continue;
         if (rc) unlink(tmp[i]);

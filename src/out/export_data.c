@@ -350,7 +350,9 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
     if (ds_f64(r, path, 3, wLTk2, NULL, &p->rec_topk_probs)) return -1;
 
     if (read_next(r, run, "norm", p, &p->norm)) return -1;
-    if (read_next(r, run, "raw", p, &p->raw)) return -1;
+    if (link_exists(r->file, "/lens/raw")) { // the raw lens is optional (lenses: [norm])
+        if (read_next(r, run, "raw", p, &p->raw)) return -1;
+    } else memset(&p->raw, 0, sizeof p->raw);
     if (read_next(r, run, "post_ln2", p, &p->post_ln2)) return -1;
     // ids must be inside the vocabulary (they index /vocab/decoded)
     for (int i = 0; i < p->T; i++)
@@ -359,7 +361,7 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
         if (p->ctx_ids[i] < 0 || p->ctx_ids[i] >= run->V) { snprintf(path, sizeof path, "%s/ctx_ids", g); return rd_fail(r, path, "id outside the vocabulary"); }
     ExNext *xs[3] = {&p->norm, &p->raw, &p->post_ln2};
     for (int k = 0; k < 3; k++)
-        for (hsize_t i = 0; i < L * (hsize_t)xs[k]->K; i++)
+        for (hsize_t i = 0; xs[k]->present && i < L * (hsize_t)xs[k]->K; i++)
             if (xs[k]->top_ids[i] >= run->V || xs[k]->top_ids[i] < -1) {
                 snprintf(path, sizeof path, "/lens/%s/%s/next/top_ids", k == 0 ? "norm" : k == 1 ? "raw" : "post_ln2", p->name);
                 return rd_fail(r, path, "id outside the vocabulary");

@@ -197,11 +197,13 @@ static int trimmed_eq(const char *tok, const char *ans) {
     return strlen(ans) == n && !memcmp(start, ans, n);
 }
 
-void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExCopyCols *cc, ExRows *r) {
+void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExNext *w_in,
+                   const ExCopyCols *cc, ExRows *r) {
     memset(r, 0, sizeof *r);
     int L1 = (int)run->n_layers + 1;
     r->L1 = L1;
-    const ExNext *x = &p->norm, *w = &p->raw;
+    static const ExNext absent;
+    const ExNext *w = w_in ? w_in : &absent;
     int K = x->K;
     r->top1 = NEWI(L1); r->top1_raw = NEWI(L1);
     r->p_top1 = NEWD(L1); r->p_top5 = NEWD(L1); r->rest_mass = NEWD(L1); r->amu = NEWD(L1);
@@ -233,7 +235,7 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
         const double *pr = x->top_probs + (size_t)L * K, *lg = x->top_logits + (size_t)L * K;
         int t1 = ids[0];
         r->top1[L] = t1;
-        r->top1_raw[L] = w->top_ids[(size_t)L * w->K];
+        r->top1_raw[L] = w->present ? w->top_ids[(size_t)L * w->K] : -1;
         r->p_top1[L] = pr[0];
         float s5 = 0;
         double sd = 0;
@@ -279,10 +281,14 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
             r->copy_sweep[(size_t)L * nsw + i] = ex_copy_strict(hist + hlen - kk, kk, p->ctx_ids, p->Tc, p1, p2,
                                                                 c->copy_strict_sweep.v[i], c->copy_margin, wsp);
         // raw vs norm (§8.3, §15)
+        r->jac_consec[L] = L ? ex_jaccard(ids, kj, x->top_ids + (size_t)(L - 1) * K, kj) : NAN;
+        if (!w->present) {
+            r->jac_raw_norm[L] = r->jac10_raw_norm[L] = r->spearman_raw_norm[L] = NAN;
+            continue;
+        }
         const int *rids = w->top_ids + (size_t)L * w->K;
         int kr = w->K < kj ? w->K : kj;
         r->jac_raw_norm[L] = ex_jaccard(ids, kj, rids, kr);
-        r->jac_consec[L] = L ? ex_jaccard(ids, kj, x->top_ids + (size_t)(L - 1) * K, kj) : NAN;
         r->jac10_raw_norm[L] = ex_jaccard(ids, K < 10 ? K : 10, rids, w->K < 10 ? w->K : 10);
         double xs[50], ys[50];
         for (int i = 0; i < kj; i++) { xs[i] = i + 1; ys[i] = w->ranks_of_norm_top50[(size_t)L * 50 + i]; if (ys[i] < 0) ys[i] = (double)run->vocab; }
@@ -305,12 +311,11 @@ void ex_rows_free(ExRows *r) {
 
 #define FIRST(var, cond) do { var = -1; for (int L = 0; L < L1; L++) if (cond) { var = L; break; } } while (0)
 
-void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExRows *r,
+void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExRows *r,
                       const ExCopyCols *cc, ExSummary *s) {
     memset(s, 0, sizeof *s);
     (void)run;
     int L1 = r->L1;
-    const ExNext *x = &p->norm;
     FIRST(s->L_copy, r->copy[(size_t)L * cc->n]); // column 0 = copy_collapse
     FIRST(s->L_copy_H, r->entropy_collapse[L]);
     FIRST(s->L_semantic, r->is_answer[L]);
@@ -338,7 +343,7 @@ void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, c
 #undef STRONG
     FIRST(s->gap_ge_05, r->answer_logit_gap[L] >= 0.5);
     FIRST(s->gap_ge_10, r->answer_logit_gap[L] >= 1.0);
-    FIRST(s->L_semantic_raw, p->raw.answer_rank[L] == 1);
+    FIRST(s->L_semantic_raw, p->raw.present && p->raw.answer_rank[L] == 1);
     s->first_rank_le_5 = s->first_rank_le_10 = s->first_kl_le_1 = -1;
     for (int i = 0; i < s->n_rank; i++) {
         if (c->rank_milestones.v[i] == 5) s->first_rank_le_5 = s->first_rank[i];

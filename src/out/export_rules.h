@@ -68,7 +68,10 @@ typedef struct {
     int *prompt_vocab; int n_prompt_vocab;
 } ExRows;
 
-void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExCopyCols *cc, ExRows *r);
+// x = the lens whose rows these are (norm today; tuned/Prism sidecars later, same layout), w = the
+// lens compared with it in the raw-vs-norm columns (the raw lens; NULL or not present = none).
+void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExNext *w,
+                   const ExCopyCols *cc, ExRows *r);
 void ex_rows_free(ExRows *r);
 
 // ---------------------------------------------------------------------------- per-pass summary
@@ -93,7 +96,7 @@ typedef struct {
     int n_checked; int *checked;             // sorted layers
 } ExSummary;
 
-void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExRows *r,
+void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExRows *r,
                       const ExCopyCols *cc, ExSummary *s);
 // Raw-lens window (needs the pass's radius): fills centers/checked.
 void ex_summary_window(const LwRunConfig *c, const ExRun *run, ExSummary *s, int radius);

@@ -271,6 +271,7 @@ typedef struct {
     int omit_complete;        // leave out the `complete` attribute
     int schema_version;       // 0 = 1
     const char *omit_dataset; // full path of one dataset not to write
+    int omit_raw;             // no /lens/raw (a run with lenses: [norm])
 } FxWriteOpts;
 
 static const FxWriteOpts *fx_opts;
@@ -449,6 +450,7 @@ __attribute__((unused)) static void fx_write(const ExRun *run, const char *path,
         const ExNext *xs[3] = {&p->norm, &p->raw, &p->post_ln2};
         hid_t lg = fx_group(f, "lens");
         for (int k = 0; k < 3; k++) {
+            if (k == 1 && o && o->omit_raw) continue;
             hid_t l = fx_group(lg, lenses[k]);
             hid_t pg = fx_group(l, p->name);
             if (k == 0) {

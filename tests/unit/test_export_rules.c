@@ -278,7 +278,7 @@ TEST(fixture_rows_and_summary) {
     CHECK_STR(cc.names[4], "copy_soft_k1@0.5");
     CHECK_STR(cc.names[6], "copy_soft_k3@0.5");
     ExRows r;
-    ex_rows_build(&c, &run, &run.passes[0], &cc, &r);
+    ex_rows_build(&c, &run, &run.passes[0], &run.passes[0].norm, &run.passes[0].raw, &cc, &r);
 #define CP(L, col) r.copy[(L) * cc.n + (col)]
     // planted (see ex_fixture.h): L0 strict copy; L1 soft k1,k2 only; L2 WSP top-1: strict vetoed, soft k1..k3 fire
     CHECK(CP(0, 0) && CP(0, 1) && CP(0, 4) && !CP(0, 5) && !CP(0, 6));
@@ -296,7 +296,7 @@ TEST(fixture_rows_and_summary) {
     CHECK_NEAR(r.answer_vs_top1_gap[0], 5.0 - 10.0, 1e-12);
     CHECK(r.norm_only_semantics[3] && !r.norm_only_semantics[4]); // raw ranks 2 and 1
     ExSummary s;
-    ex_summary_build(&c, &run, &run.passes[0], &r, &cc, &s);
+    ex_summary_build(&c, &run, &run.passes[0], &run.passes[0].norm, &r, &cc, &s);
     CHECK(s.L_copy == 0 && s.L_copy_H == 0 && s.L_semantic == 3);
     CHECK(s.L_copy_soft[0] == 0 && s.L_copy_soft[1] == 1 && s.L_copy_soft[2] == 2);
     CHECK(s.first_rank[0] == 3 && s.first_rank[1] == 2 && s.first_rank[2] == 2); // le_1, le_5, le_10
@@ -312,14 +312,14 @@ TEST(fixture_rows_and_summary) {
     // answer-rank ties: the answer shares the top probability but another id has the top logit:
     // rank stays 1 (strictly-greater count), is_answer true, but answer_logit_gap needs argmax == a
     run.passes[0].norm.top_ids[3 * FX_K] = 5;
-    ex_rows_build(&c, &run, &run.passes[0], &cc, &r);
+    ex_rows_build(&c, &run, &run.passes[0], &run.passes[0].norm, &run.passes[0].raw, &cc, &r);
     CHECK(r.is_answer[3] == 1);
     CHECK(isnan(r.answer_logit_gap[3]) && isnan(r.answer_vs_top1_gap[3]));
     ex_rows_free(&r);
     // unresolved answer: is_answer falls back to the trimmed top-1 decode == answer string
     run.passes[0].first_id = -1;
     run.passes[0].norm.top_ids[3 * FX_K] = 2; // " Berlin"
-    ex_rows_build(&c, &run, &run.passes[0], &cc, &r);
+    ex_rows_build(&c, &run, &run.passes[0], &run.passes[0].norm, &run.passes[0].raw, &cc, &r);
     CHECK(r.is_answer[3] == 1 && r.is_answer[2] == 0 && isnan(r.amu[3]));
     ex_rows_free(&r);
     ex_run_free(&run);
