@@ -44,3 +44,6 @@ cp "$GGUF" "$TMP/arch.gguf"
 printf 'gptx2' | dd of="$TMP/arch.gguf" bs=1 seek=$((off + 20 + 4 + 8)) conv=notrunc status=none
 expect_exit 2 "run on an unsupported GGUF architecture exits 2" -- "$LW" run configs/demo.yaml --model "$TMP/arch.gguf" --out_dir "$TMP/bad2"
 expect_grep 'unsupported GGUF architecture "gptx2"' "the error names the architecture"
+# tp_size 2 is refused before anything is loaded: SmolLM2's 9 heads (GGUF metadata) do not split in 2
+expect_exit 2 "tp_size 2 on the GGUF is refused at config time" -- "$LW" run configs/demo.yaml --tp_size 2 --out_dir "$TMP/bad3"
+expect_grep "9 attention heads .*shapes from GGUF metadata" "the error gives the head count read from the GGUF"
