@@ -21,6 +21,17 @@ expect_grep "tensor parallel over 3 MPI ranks" "the run is split over 3 ranks"
 # p(" Berlin") at the head from transformers' fp32 logits (logits_0.f32): 0.62520; entropy 2.7638 bits
 expect_grep '^ +30  " Berlin" +0\.625 +1 +0\.000$' "last layer: top-1 \" Berlin\", p = 0.625 (transformers 0.62520), rank 1, KL 0 bits"
 expect_grep 'teacher entropy 2\.76[34] bits' "head entropy 2.764 bits (transformers 2.7638)"
+# Every row against transformers' norm lens on the same GGUF (tests/fixtures/gguf/demo_table.txt:
+# layer top1_id p_top1 rank kl_bits p_top2). The table prints p with 3 significant digits and KL
+# with 3 decimals, so: p within 0.6 % (+1e-7), KL within 0.0015 bits, rank within 0.1 % (+2: ties
+# among the near-zero-probability tail).
+grep -E '^ +[0-9]+  "' <<<"$OUT_TXT" | awk '{print $1, $(NF-2), $(NF-1), $NF}' >"$TMP/table.txt"
+bad=$(awk 'NR == FNR { p[$1] = $3; r[$1] = $4; k[$1] = $5; next }
+           { d = $2 - p[$1]; if (d < 0) d = -d; if (d > 0.006 * p[$1] + 1e-7) print "layer " $1 ": p " $2 " vs " p[$1];
+             d = $3 - r[$1]; if (d < 0) d = -d; if (d > 0.001 * r[$1] + 2) print "layer " $1 ": rank " $3 " vs " r[$1];
+             d = $4 - k[$1]; if (d < 0) d = -d; if (d > 0.0015) print "layer " $1 ": KL " $4 " vs " k[$1];
+             n++ } END { if (n != 31) print n " rows" }' tests/fixtures/gguf/demo_table.txt "$TMP/table.txt")
+[ -z "$bad" ] && pass "all 31 rows match transformers' norm lens (p, rank of Berlin, KL to final)" || fail "rows match transformers' norm lens" "$bad"
 rows=$(grep -cE '^ +[0-9]+  "' <<<"$OUT_TXT")
 [ "$rows" = 31 ] && pass "table has layers 0..30 (31 rows)" || fail "table has layers 0..30" "$rows rows"
 expect_grep '" Berlin" first reaches rank 1 at layer [0-9]+ of 30' "the table ends with the first rank-1 layer"

@@ -13,12 +13,19 @@ Writes tests/fixtures/gguf/:
                    pipeline of SmolLM2's own tokenizer.json (Digits(individual) + ByteLevel),
                    rebuilt from the GGUF vocabulary and merges, for texts with digits
   meta.json        the GGUF's header numbers read by the `gguf` package (tensor count, types)
+  demo_table.txt   the per-layer norm-lens table `make demo` prints for the positive prompt
+                   (METRICS.md §4.1 norm lens at NEXT: r_L normed with layers[L].input_layernorm,
+                   L = n with model.norm, times the tied unembedding; P_final = the model's own
+                   softmax; answer = " Berlin"'s first id; rank = strict-greater count + 1;
+                   KL(P_L || P_final) in bits with the 1e-30 guard), one line per layer:
+                   "layer top1_id p_top1 answer_rank kl_bits p_top2"
 
 Usage: python3 tools/gguf/make_gguf_fixtures.py [.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf]
 Needs: torch, transformers, gguf, tokenizers, numpy (pip). Run tools/fetch_demo_model.sh first.
 """
 import collections
 import json
+import math
 import os
 import sys
 
@@ -40,6 +47,36 @@ TOKEN_TEXTS = [
     "<|im_start|>system\nYou are SmolLM.<|im_end|>\n<|endoftext|>",
     "don't I'll we've   trailing ",
 ]
+
+
+def demo_table(model, tok, prompt, answer, path):
+    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    ctx = len(ids)
+    ans = tok(prompt + answer, add_special_tokens=False)["input_ids"][ctx]  # with_space variant
+    layers = model.model.layers
+    captured = {}
+    hook = layers[-1].register_forward_hook(lambda m, i, o: captured.__setitem__("raw", (o[0] if isinstance(o, tuple) else o).detach()))
+    with torch.no_grad():
+        outp = model(torch.tensor([ids]), output_hidden_states=True)
+    hook.remove()
+    n = len(layers)
+    hs = [h[0, -1] for h in outp.hidden_states[:n]] + [captured["raw"][0, -1]]
+    W = model.get_output_embeddings().weight.float()
+    final = torch.log_softmax(outp.logits[0, -1].float(), -1)
+    pf = final.exp()
+    lines = []
+    with torch.no_grad():
+        for L in range(n + 1):
+            normed = layers[L].input_layernorm(hs[L][None])[0] if L < n else model.model.norm(hs[L][None])[0]
+            logits = normed.float() @ W.T
+            lp = torch.log_softmax(logits, -1)
+            p = lp.exp()
+            top2 = torch.topk(p, 2)
+            rank = int((logits > logits[ans]).sum()) + 1
+            kl = float((p * (torch.log(p + 1e-30) - torch.log(pf + 1e-30))).sum() / math.log(2))
+            lines.append(f"{L} {int(top2.indices[0])} {float(top2.values[0]):.9g} {rank} {kl:.9g} {float(top2.values[1]):.9g}")
+    with open(path, "w") as fp:
+        fp.write("\n".join(lines) + "\n")
 
 
 def main():
@@ -92,6 +129,7 @@ def main():
                       "top10": [int(i) for i in top], "top1_token": tok.decode([int(top[0])]),
                       "logsumexp": float(torch.logsumexp(torch.tensor(logits, dtype=torch.float64), 0))})
         print(k, repr(text[:40]), len(ids), "top-1", int(top[0]), repr(tok.decode([int(top[0])])))
+    demo_table(model, tok, PROMPTS[0], " Berlin", f"{out}/demo_table.txt")
     with open(f"{out}/logits.json", "w") as fp:
         json.dump({"source": "transformers %s AutoModelForCausalLM.from_pretrained(gguf_file=...), fp32" %
                    __import__("transformers").__version__, "cases": cases}, fp, indent=1)
