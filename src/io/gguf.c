@@ -6,7 +6,16 @@
 //   Q4_0: 32 weights = f16 d, 16 bytes of nibbles;    w = (q - 8)·d
 //   Q4_1: 32 weights = f16 d, f16 m, 16 bytes;        w = q·d + m
 //   Q8_0: 32 weights = f16 d, 32 int8;                w = q·d
-// In the 4-bit blocks byte j holds weight j in its low nibble and weight j + 16 in its high one.
+//   Q5_0 / Q5_1: as Q4_0 / Q4_1 (offset 16 instead of 8) with a u32 of fifth bits after the
+//        scale(s): bit j is weight j's, bit j + 16 weight (j + 16)'s
+// In the 4/5-bit blocks byte j holds weight j in its low nibble and weight j + 16 in its high one.
+// k-quants: super-blocks of 256 weights in sub-blocks of 16 or 32, each with its own scale
+// (and min), the sub-block scales themselves quantized against the f16 super-block d (dmin):
+//   Q2_K (84 B): scales[16] (low nibble scale, high nibble min), qs[64] (2-bit), d, dmin
+//   Q3_K (110 B): hmask[32] (third bit), qs[64] (2 low bits), scales[12] (16 × 6-bit, offset 32), d
+//   Q4_K (144 B): d, dmin, scales[12] (8 × 6-bit scale + 8 × 6-bit min), qs[128] (4-bit)
+//   Q5_K (176 B): d, dmin, scales[12] (as Q4_K), qh[32] (fifth bit), qs[128]
+//   Q6_K (210 B): ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (int8), d; offset 32
 #include "io/gguf.h"
 
 #include <dirent.h>
@@ -48,7 +57,11 @@ const char *gguf_type_name(uint32_t t) {
 }
 
 static int type_supported(uint32_t t) {
-    return t == GGML_F32 || t == GGML_F16 || t == GGML_BF16 || t == GGML_Q4_0 || t == GGML_Q4_1 || t == GGML_Q8_0;
+    switch (t) {
+    case GGML_F32: case GGML_F16: case GGML_BF16: case GGML_Q4_0: case GGML_Q4_1: case GGML_Q5_0: case GGML_Q5_1:
+    case GGML_Q8_0: case GGML_Q2_K: case GGML_Q3_K: case GGML_Q4_K: case GGML_Q5_K: case GGML_Q6_K: return 1;
+    default: return 0;
+    }
 }
 
 const char *gguf_value_type_name(uint32_t v) {
@@ -459,8 +472,38 @@ int gguf_get_int_array(const Gguf *g, const char *key, int64_t **out, int64_t *n
 
 int gguf_check_type(const Gguf *g, const GgufTensor *t, LwError *err) {
     if (type_supported(t->type)) return 0;
-    return lw_err(err, "lensweep dequantizes F32, F16, BF16, Q4_0, Q4_1 and Q8_0 GGUF tensors; re-quantize the model to one of these (llama-quantize) or use the safetensors checkpoint",
+    return lw_err(err, "lensweep dequantizes F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K GGUF tensors; re-quantize the model to one of these (llama-quantize) or use the safetensors checkpoint",
                   "%s: tensor \"%s\" has unsupported GGUF tensor type %s", g->path, t->name, gguf_type_name(t->type));
+}
+
+static float f16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return f16_to_f32(h);
+}
+
+// Q4_K / Q5_K: 8 six-bit scales and 8 six-bit mins in 12 bytes. Sub-blocks 0-3 take the low 6
+// bits of bytes 0-3 (scale) and 4-7 (min); sub-blocks 4-7 take a nibble of bytes 8-11 plus the
+// top 2 bits of bytes 0-3 (scale) / 4-7 (min).
+static void k4_scale_min(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0x0F) | (s[j - 4] >> 6) << 4;
+        *m = (s[j + 4] >> 4) | (s[j] >> 6) << 4;
+    }
+}
+
+// Q3_K: 16 six-bit scales in 12 bytes: the low 4 bits of scale i are the low nibble of byte i
+// (i < 8) or the high nibble of byte i - 8; the top 2 bits are bits 2·(i / 4) .. 2·(i / 4) + 1 of
+// byte 8 + i % 4.
+static void unpack_q3k_scales(const uint8_t *s, int8_t *out) {
+    for (int i = 0; i < 16; i++) {
+        int lo = i < 8 ? s[i] & 0x0F : s[i - 8] >> 4;
+        int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+        out[i] = (int8_t)(lo | hi << 4);
+    }
 }
 
 static void dequant_row(uint32_t type, const uint8_t *src, int64_t n, float *dst) {
@@ -503,6 +546,92 @@ static void dequant_row(uint32_t type, const uint8_t *src, int64_t n, float *dst
             memcpy(&h, src, 2);
             float d = f16_to_f32(h);
             for (int j = 0; j < 32; j++) dst[j] = (float)(int8_t)src[2 + j] * d;
+        }
+        break;
+    case GGML_Q5_0:
+    case GGML_Q5_1: {
+        int has_min = type == GGML_Q5_1, bytes = has_min ? 24 : 22, hdr = has_min ? 4 : 2;
+        for (int64_t b = 0; b < n / 32; b++, src += bytes, dst += 32) {
+            float d = f16_at(src), m = has_min ? f16_at(src + 2) : -16.0f * d;
+            uint32_t qh;
+            memcpy(&qh, src + hdr, 4);
+            const uint8_t *qs = src + hdr + 4;
+            for (int j = 0; j < 16; j++) {
+                int lo = (qs[j] & 0x0F) | (int)((qh >> j) & 1) << 4;
+                int hi = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+                dst[j] = has_min ? (float)lo * d + m : (float)(lo - 16) * d;
+                dst[j + 16] = has_min ? (float)hi * d + m : (float)(hi - 16) * d;
+            }
+        }
+        break;
+    }
+    case GGML_Q2_K:
+        for (int64_t b = 0; b < n / 256; b++, src += 84) {
+            const uint8_t *sc = src, *q = src + 16;
+            float d = f16_at(src + 80), dmin = f16_at(src + 82);
+            for (int half = 0; half < 2; half++, q += 32)      // 128 weights from 32 bytes
+                for (int shift = 0; shift < 8; shift += 2)     // 4 × 2 sub-blocks of 16
+                    for (int k = 0; k < 2; k++, sc++) {
+                        float dl = d * (float)(*sc & 0x0F), ml = dmin * (float)(*sc >> 4);
+                        for (int l = 0; l < 16; l++) *dst++ = dl * (float)((q[16 * k + l] >> shift) & 3) - ml;
+                    }
+        }
+        break;
+    case GGML_Q3_K:
+        for (int64_t b = 0; b < n / 256; b++, src += 110) {
+            const uint8_t *hm = src, *q = src + 32, *s12 = src + 96;
+            float d = f16_at(src + 108);
+            int8_t sc[16];
+            unpack_q3k_scales(s12, sc);
+            int is = 0;
+            uint8_t mbit = 1;
+            for (int half = 0; half < 2; half++, q += 32)
+                for (int shift = 0; shift < 8; shift += 2, mbit <<= 1)
+                    for (int k = 0; k < 2; k++) {
+                        float dl = d * (float)(sc[is++] - 32);
+                        for (int l = 0; l < 16; l++) {
+                            int lo = (q[16 * k + l] >> shift) & 3, high = hm[16 * k + l] & mbit ? 0 : 4;
+                            *dst++ = dl * (float)(lo - high);
+                        }
+                    }
+        }
+        break;
+    case GGML_Q4_K:
+    case GGML_Q5_K: {
+        int five = type == GGML_Q5_K, bytes = five ? 176 : 144;
+        for (int64_t b = 0; b < n / 256; b++, src += bytes) {
+            float d = f16_at(src), dmin = f16_at(src + 2);
+            const uint8_t *s12 = src + 4, *qh = src + 16, *q = src + (five ? 48 : 16);
+            for (int g = 0; g < 4; g++, q += 32) { // 64 weights: low nibbles (sub-block 2g), high (2g+1)
+                int sc0, m0, sc1, m1;
+                k4_scale_min(s12, 2 * g, &sc0, &m0);
+                k4_scale_min(s12, 2 * g + 1, &sc1, &m1);
+                float d0 = d * (float)sc0, mm0 = dmin * (float)m0, d1 = d * (float)sc1, mm1 = dmin * (float)m1;
+                for (int l = 0; l < 32; l++) *dst++ = d0 * (float)((q[l] & 0x0F) + (five && (qh[l] >> (2 * g) & 1) ? 16 : 0)) - mm0;
+                for (int l = 0; l < 32; l++) *dst++ = d1 * (float)((q[l] >> 4) + (five && (qh[l] >> (2 * g + 1) & 1) ? 16 : 0)) - mm1;
+            }
+        }
+        break;
+    }
+    case GGML_Q6_K:
+        for (int64_t b = 0; b < n / 256; b++, src += 210, dst += 256) {
+            const uint8_t *ql = src, *qh = src + 128;
+            const int8_t *sc = (const int8_t *)(src + 192);
+            float d = f16_at(src + 208);
+            for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) { // 128 weights per half
+                float *y = dst + 128 * h;
+                for (int l = 0; l < 32; l++) {
+                    int is = l / 16;
+                    int q1 = ((ql[l] & 0x0F) | ((qh[l] >> 0) & 3) << 4) - 32;
+                    int q2 = ((ql[l + 32] & 0x0F) | ((qh[l] >> 2) & 3) << 4) - 32;
+                    int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
+                    int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
+                    y[l] = d * (float)sc[is] * (float)q1;
+                    y[l + 32] = d * (float)sc[is + 2] * (float)q2;
+                    y[l + 64] = d * (float)sc[is + 4] * (float)q3;
+                    y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+                }
+            }
         }
         break;
     default:

@@ -13,9 +13,10 @@
 // open, reads trust the table. Data is dequantized on demand, block by block, straight from the
 // mapping into the caller's fp32 buffer, so a tensor-parallel rank only touches its own rows.
 //
-// Tensor types implemented (from the ggml block definitions): F32, F16, BF16, Q4_0, Q4_1, Q8_0 —
-// which covers the demo model (F32 norms, Q4_1 matrices, Q8_0 token embedding) and the other
-// "legacy" quantizations of the same size class. Others are refused by name (gguf_check_type).
+// Tensor types implemented (from the ggml block definitions): F32, F16, BF16, Q4_0, Q4_1, Q5_0,
+// Q5_1, Q8_0 and the k-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K — the demo model (F32 norms, Q4_1
+// matrices, Q8_0 token embedding) and the types llama.cpp's usual presets (Q4_K_M, Q5_K_M, Q6_K,
+// Q3_K_M, ...) write. The i-quants (IQ*), TQ*, MXFP4 are refused by name (gguf_check_type).
 #ifndef LW_GGUF_H
 #define LW_GGUF_H
 
@@ -34,7 +35,10 @@ typedef enum {
 } GgufValueType;
 
 // ggml tensor types this reader dequantizes (numbering of ggml.h; others only have a name).
-enum { GGML_F32 = 0, GGML_F16 = 1, GGML_Q4_0 = 2, GGML_Q4_1 = 3, GGML_Q8_0 = 8, GGML_BF16 = 30 };
+enum {
+    GGML_F32 = 0, GGML_F16 = 1, GGML_Q4_0 = 2, GGML_Q4_1 = 3, GGML_Q5_0 = 6, GGML_Q5_1 = 7, GGML_Q8_0 = 8,
+    GGML_Q2_K = 10, GGML_Q3_K = 11, GGML_Q4_K = 12, GGML_Q5_K = 13, GGML_Q6_K = 14, GGML_BF16 = 30
+};
 
 typedef struct {
     const char *key;        // NUL-terminated copy

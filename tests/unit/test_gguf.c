@@ -206,6 +206,38 @@ TEST(tp3_slices_equal_tp1_rows) {
     CHECK(bad == NULL && strstr(err.msg, "valid sizes: 1, 3"));
 }
 
+// Every quantized type against the `gguf` package's dequantizer on random blocks
+// (tests/fixtures/gguf/quants.gguf written by its GGUFWriter; quants_<TYPE>.f32 by gguf.dequantize;
+// tools/gguf/make_quant_fixture.py). Whole rows and a column slice (100..300 of row 1).
+TEST(block_decoders_match_gguf_package) {
+    Gguf g;
+    LwError err = {0};
+    CHECKF(gguf_open(FIX "/quants.gguf", &g, &err) == 0, "%s", err.msg);
+    if (err.set) return;
+    CHECK(g.n_tensors == 10);
+    for (int64_t i = 0; i < g.n_tensors; i++) {
+        const GgufTensor *t = &g.tensors[i];
+        const char *tn = gguf_type_name(t->type);
+        char path[256];
+        snprintf(path, sizeof path, FIX "/quants_%s.f32", tn);
+        int64_t rows = gguf_rows(t), cols = t->dims[0];
+        float *want = read_f32_file(path, (size_t)(rows * cols));
+        float *got = xmalloc((size_t)(rows * cols) * sizeof *got), slice[200];
+        CHECKF(gguf_read_f32(&g, t, 0, rows, 0, cols, got, &err) == 0, "%s: %s", tn, err.msg);
+        CHECKF(gguf_read_f32(&g, t, 1, 1, 100, 200, slice, &err) == 0, "%s: %s", tn, err.msg);
+        if (want) {
+            double worst = 0;
+            for (int64_t k = 0; k < rows * cols; k++) worst = fmax(worst, fabs((double)got[k] - want[k]) / (fabs(want[k]) + 1e-6));
+            int slice_ok = !memcmp(slice, got + cols + 100, sizeof slice);
+            printf("    %-5s max relative difference to gguf.dequantize %.3g\n", tn, worst);
+            CHECKF(worst <= 1e-6, "%s: worst relative difference %.3g", tn, worst);
+            CHECKF(slice_ok, "%s: column slice differs from the whole row", tn);
+        }
+        free(want); free(got);
+    }
+    gguf_close(&g);
+}
+
 // ---------------------------------------------------------------------------- synthetic files
 
 typedef struct { uint8_t *p; size_t n, cap; } Buf;
@@ -273,9 +305,9 @@ static void put_tensor_data(Buf *b, int k, const STensor *t, uint32_t type) {
                 put(b, &d, 2);
                 for (int j = 0; j < 32; j++) { int8_t q = (int8_t)(blk * 32 + j - r); put(b, &q, 1); }
             }
-        } else { // an unsupported type: fill with a plausible size (Q6_K: 210 bytes per 256)
-            uint8_t z[210] = {0};
-            put(b, z, 210);
+        } else { // an unsupported type: IQ4_NL, 18 bytes per 32 weights
+            uint8_t z[18] = {0};
+            for (int64_t blk = 0; blk < t->cols / 32; blk++) put(b, z, 18);
         }
     }
 }
@@ -299,7 +331,7 @@ static Buf synth_gguf(const char *arch, int bad_type_tensor) {
     Buf data = {0};
     for (int k = 0; k < N_ST; k++) {
         const STensor *t = &STENSORS[k];
-        uint32_t type = k == bad_type_tensor ? 14u /* Q6_K */ : t->type;
+        uint32_t type = k == bad_type_tensor ? 20u /* IQ4_NL */ : t->type;
         put_str(&b, t->name);
         int nd = t->rows == 1 ? 1 : 2;
         put_u32(&b, nd);
@@ -374,11 +406,11 @@ TEST(synthetic_blocks_and_permutation) {
 
 TEST(unsupported_type_and_architecture_are_named) {
     LwError err = {0};
-    Buf b = synth_gguf("llama", 6); // ffn_up as Q6_K
+    Buf b = synth_gguf("llama", 6); // ffn_up as IQ4_NL
     char *path = write_tmp("q6k.gguf", b.p, b.n);
     Model *m = model_load(path, 0, 1, &err);
     CHECK(m == NULL);
-    CHECKF(strstr(err.msg, "Q6_K") && strstr(err.msg, "blk.0.ffn_up.weight") && strstr(err.msg, path), "%s", err.msg);
+    CHECKF(strstr(err.msg, "IQ4_NL") && strstr(err.msg, "blk.0.ffn_up.weight") && strstr(err.msg, path), "%s", err.msg);
     free(path); free(b.p);
     memset(&err, 0, sizeof err);
     b = synth_gguf("gpt2", -1);
@@ -477,6 +509,7 @@ int main(void) {
     RUN(header_matches_gguf_package);
     RUN(final_logits_match_transformers);
     RUN(tp3_slices_equal_tp1_rows);
+    RUN(block_decoders_match_gguf_package);
     RUN(synthetic_blocks_and_permutation);
     RUN(unsupported_type_and_architecture_are_named);
     RUN(truncated_files_are_errors);
