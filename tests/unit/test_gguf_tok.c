@@ -45,8 +45,21 @@ TEST(load_from_gguf_metadata) {
     CHECK(tok_template_bos(g_tok) == -1); // tokenizer.ggml.add_bos_token = false
     CHECK_STR(tok_id_to_token(g_tok, 11452), "ĠBerlin");
     Tokenizer *t2 = checkpoint_tokenizer_load(".cache/models", &err);
-    CHECKF(t2 != NULL, "directory form: %s", err.msg);
+    CHECKF(t2 != NULL && tok_n_ids(t2) == 49152, "directory form: %s", err.msg);
     tok_free(t2);
+    // A GGUF directory with a tokenizer.json added uses that file (here Llama 3's: 128256 ids).
+    char tmpl[] = "/tmp/lwggdir.XXXXXX";
+    CHECK(mkdtemp(tmpl) != NULL);
+    char *cmd = xasprintf("ln -s \"$PWD/%s\" %s/m.gguf && cp %s/tokenizers/llama3/tokenizer.json %s/", DEMO, tmpl,
+                          lw_is_dir("../shared/tokenizers") ? "../shared" : "/work/shared", tmpl);
+    CHECK(system(cmd) == 0);
+    t2 = checkpoint_tokenizer_load(tmpl, &err);
+    CHECKF(t2 != NULL && tok_n_ids(t2) == 128256, "tokenizer.json next to the .gguf: %s", err.msg);
+    tok_free(t2);
+    free(cmd);
+    cmd = xasprintf("rm -rf %s", tmpl);
+    CHECK(system(cmd) == 0);
+    free(cmd);
 }
 
 TEST(encode_matches_tokenizers_package) {
