@@ -169,13 +169,22 @@ static int cur_value(Cur *c, GgufKV *kv) {
 
 // ---------------------------------------------------------------------------- open / close
 
-static char *arena_copy(Gguf *g, size_t *used, size_t cap, const char *s, uint64_t n) {
-    LW_ASSERT(*used + n + 1 <= cap);
-    char *d = g->strings + *used;
+static char *str_copy(const char *s, uint64_t n) {
+    char *d = xmalloc(n + 1);
     memcpy(d, s, n);
     d[n] = 0;
-    *used += n + 1;
     return d;
+}
+
+// Grows a zeroed array to hold index i (arrays grow with what was parsed, never with what the
+// header claims: a corrupt count cannot make us allocate more than the file justifies).
+static void *grow(void *v, int64_t *cap, int64_t i, size_t elem) {
+    if (i < *cap) return v;
+    int64_t nc = *cap ? 2 * *cap : 64;
+    v = xrealloc(v, (size_t)nc * elem);
+    memset((char *)v + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+    *cap = nc;
+    return v;
 }
 
 int gguf_open(const char *path, Gguf *g, LwError *err) {
@@ -209,30 +218,25 @@ int gguf_open(const char *path, Gguf *g, LwError *err) {
         goto fail;
     }
     if (cur_u64(&c, &n_t) || cur_u64(&c, &n_kv)) goto fail;
-    // Each pair / tensor info takes at least 12 / 24 bytes: larger counts cannot be true.
-    if (n_kv > g->size / 12 || n_t > g->size / 24) {
-        snprintf(c.where, sizeof c.where, "the header (%llu metadata pairs and %llu tensor infos cannot fit in the file)", (unsigned long long)n_kv, (unsigned long long)n_t);
-        cur_need(&c, UINT64_MAX);
+    // Counts beyond 2^40 are corrupt, not truncated; otherwise the parse below finds where the
+    // file ends (arrays grow as entries are parsed).
+    if (n_kv > (1ull << 40) || n_t > (1ull << 40)) {
+        lw_err(err, "the file is corrupt", "%s: header claims %llu metadata pairs and %llu tensors", path, (unsigned long long)n_kv, (unsigned long long)n_t);
         goto fail;
     }
-    g->n_kv = (int64_t)n_kv;
-    g->n_tensors = (int64_t)n_t;
-    g->kv = xcalloc(n_kv ? n_kv : 1, sizeof *g->kv);
-    g->tensors = xcalloc(n_t ? n_t : 1, sizeof *g->tensors);
-    // Keys and names are copied (NUL-terminated) into one block; their total length is bounded by
-    // the file size.
-    size_t cap = g->size + n_kv + n_t + 1, used = 0;
-    g->strings = xmalloc(cap);
+    int64_t cap_kv = 0, cap_t = 0;
 
     g->alignment = 32;
-    for (int64_t i = 0; i < g->n_kv; i++) {
+    for (int64_t i = 0; i < (int64_t)n_kv; i++) {
+        g->kv = grow(g->kv, &cap_kv, i, sizeof *g->kv);
         GgufKV *kv = &g->kv[i];
         const char *k;
         uint64_t kl;
-        snprintf(c.where, sizeof c.where, "metadata pair %lld of %lld", (long long)i + 1, (long long)g->n_kv);
+        g->n_kv = i + 1; // entries parsed so far (freed by gguf_close)
+        snprintf(c.where, sizeof c.where, "metadata pair %lld of %llu", (long long)i + 1, (unsigned long long)n_kv);
         if (cur_str(&c, &k, &kl)) goto fail;
-        kv->key = arena_copy(g, &used, cap, k, kl);
-        snprintf(c.where, sizeof c.where, "metadata pair %lld of %lld (key \"%.100s\")", (long long)i + 1, (long long)g->n_kv, kv->key);
+        kv->key = str_copy(k, kl);
+        snprintf(c.where, sizeof c.where, "metadata pair %lld of %llu (key \"%.100s\")", (long long)i + 1, (unsigned long long)n_kv, kv->key);
         if (cur_u32(&c, &kv->type)) goto fail;
         if (value_type_ok(&c, kv->type, kv->key)) goto fail;
         if (cur_value(&c, kv)) goto fail;
@@ -244,15 +248,17 @@ int gguf_open(const char *path, Gguf *g, LwError *err) {
             g->alignment = kv->u;
         }
     }
-    for (int64_t i = 0; i < g->n_tensors; i++) {
+    for (int64_t i = 0; i < (int64_t)n_t; i++) {
+        g->tensors = grow(g->tensors, &cap_t, i, sizeof *g->tensors);
         GgufTensor *t = &g->tensors[i];
         const char *nm;
         uint64_t nl;
         uint32_t nd;
-        snprintf(c.where, sizeof c.where, "tensor info %lld of %lld", (long long)i + 1, (long long)g->n_tensors);
+        g->n_tensors = i + 1;
+        snprintf(c.where, sizeof c.where, "tensor info %lld of %llu", (long long)i + 1, (unsigned long long)n_t);
         if (cur_str(&c, &nm, &nl)) goto fail;
-        t->name = arena_copy(g, &used, cap, nm, nl);
-        snprintf(c.where, sizeof c.where, "tensor info %lld of %lld (\"%.100s\")", (long long)i + 1, (long long)g->n_tensors, t->name);
+        t->name = str_copy(nm, nl);
+        snprintf(c.where, sizeof c.where, "tensor info %lld of %llu (\"%.100s\")", (long long)i + 1, (unsigned long long)n_t, t->name);
         if (cur_u32(&c, &nd)) goto fail;
         if (nd < 1 || nd > GGUF_MAX_DIMS) {
             lw_err(err, "the file is corrupt", "%s: tensor \"%s\": %u dimensions (1..%d allowed)", path, t->name, nd, GGUF_MAX_DIMS);
@@ -312,9 +318,10 @@ fail:
 
 void gguf_close(Gguf *g) {
     if (g->map) munmap((void *)g->map, g->size);
+    for (int64_t i = 0; i < g->n_kv; i++) free((char *)g->kv[i].key);
+    for (int64_t i = 0; i < g->n_tensors; i++) free((char *)g->tensors[i].name);
     free(g->kv);
     free(g->tensors);
-    free(g->strings);
     char p[sizeof g->path];
     memcpy(p, g->path, sizeof p);
     memset(g, 0, sizeof *g);

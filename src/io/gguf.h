@@ -8,8 +8,10 @@
 // + bytes (no NUL). Arrays are u32 element type, u64 count, elements.
 //
 // The file is mapped read-only and every field is bounds-checked at open: a header that runs past
-// the end, a count that cannot fit, a tensor whose bytes lie outside the file, an unknown value
-// type — each is an LwError naming the file and the field, never a read past the mapping. Once
+// the end (the message says where: which metadata pair or tensor info), a tensor whose bytes lie
+// outside the file, an unknown value type — each is an LwError naming the file and the field,
+// never a read past the mapping. Arrays grow with what is parsed, not with the counts the header
+// claims, so a corrupt count cannot make us allocate more than the file justifies. Once
 // open, reads trust the table. Data is dequantized on demand, block by block, straight from the
 // mapping into the caller's fp32 buffer, so a tensor-parallel rank only touches its own rows.
 //
@@ -74,7 +76,6 @@ typedef struct {
     int64_t n_tensors;
     uint64_t alignment;
     uint64_t data_start;    // absolute offset of the data section
-    char *strings;          // backing store of the key/name copies
     size_t bytes_read;      // tensor payload bytes dequantized so far
 } Gguf;
 
