@@ -70,6 +70,13 @@ LIB_SRCS := $(shell find src -name '*.c' ! -path src/main.c | sort)
 LIB_OBJS := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) $(CU_OBJS)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRCS))
+GPU_TEST_SRCS := $(wildcard tests/gpu/test_*.c)
+GPU_TEST_BINS := $(if $(filter 1,$(USE_CUDA)),$(patsubst tests/gpu/%.c,build/gpu-tests/%,$(GPU_TEST_SRCS)))
+# The same kernel sources on the CPU emulation of CUDA (kernels/emu): built and run by `make test`
+# on every machine, GPU or not (g++, C++20 threads and barriers).
+CXX := g++
+EMU_OBJS := $(patsubst kernels/%.cu,build/emu/%.o,$(CU_SRCS)) build/emu/cuda_runtime_emu.o
+EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu)
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 BENCH_BINS := $(patsubst tools/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
@@ -108,14 +115,40 @@ build/tests/%: tests/unit/%.c build/liblensweep.a tests/unit/test.h
 	@echo "  TEST  $@"
 	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/liblensweep.a $(LDLIBS)
 
+build/gpu-tests/%: tests/gpu/%.c build/liblensweep.a tests/unit/test.h kernels/kernels.h
+	@mkdir -p $(dir $@)
+	@echo "  GPUT  $@"
+	@$(CC) $(CFLAGS) -Itests/unit -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
+
+build/emu/%.o: kernels/%.cu kernels/emu/cuda_emu.h kernels/launch.cuh kernels/kernels.h
+	@mkdir -p $(dir $@)
+	@echo "  EMU   $<"
+	@$(CXX) -O2 -g -std=c++20 -Wall -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -x c++ -c $< -o $@
+
+build/emu/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include/cuda_runtime.h
+	@mkdir -p $(dir $@)
+	@$(CC) -O2 -g -Wall -Ikernels/emu/include -c $< -o $@
+
+build/tests/test_kernels_emu: tests/gpu/test_kernels.c $(EMU_OBJS) build/liblensweep.a tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (CUDA emulation)"
+	@$(CC) $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS)) -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Itests/unit \
+	  -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+
 build/bench/%: tools/bench/%.c build/liblensweep.a
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"
 	@$(CC) $(CFLAGS) -o $@ $< build/liblensweep.a $(LDLIBS)
 
-# `make test` needs nothing beyond Debian packages: no Python, no network.
-test: all $(TEST_BINS)
+# `make test` needs nothing beyond Debian packages: no Python, no network. With nvcc it also
+# builds (does not run) the GPU tests, so kernel code cannot rot on CPU-only CI.
+test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS)
 	@tests/run.sh
+
+# Kernels vs their CPU twins on a real GPU (tests/gpu/).
+test-gpu: all $(GPU_TEST_BINS)
+	@if [ "$(USE_CUDA)" != 1 ]; then echo "test-gpu: this build has no CUDA (nvcc not found, or NO_CUDA=1)" >&2; exit 2; fi
+	@tests/run.sh --gpu
 
 test-slurm: all
 	@tools/setup.sh --slurm

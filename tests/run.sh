@@ -4,15 +4,16 @@
 # Tests: each program build/tests/test_* (C unit tests) and each script tests/sh/test_*.sh.
 # Both print "PASS: ..." / "FAIL: ..." lines; a program that crashes or exits non-zero without a
 # FAIL line counts as one failure. Options: --only PATTERN (substring of the test file name),
-# --verbose (print every PASS line too). Logs of each test under build/test-logs/.
+# --verbose (print every PASS line too), --gpu (only the GPU tests of build/gpu-tests/). Logs of each test under build/test-logs/.
 set -u
 cd "$(dirname "$0")/.."
-only="" verbose=0
+only="" verbose=0 gpu=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only=$2; shift 2 ;;
     --verbose|-v) verbose=1; shift ;;
-    *) echo "usage: tests/run.sh [--only PATTERN] [--verbose]" >&2; exit 2 ;;
+    --gpu) gpu=1; shift ;;
+    *) echo "usage: tests/run.sh [--only PATTERN] [--verbose] [--gpu]" >&2; exit 2 ;;
   esac
 done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
@@ -20,7 +21,9 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 mkdir -p build/test-logs
 npass=0 nfail=0
 tests=()
-for t in build/tests/test_* tests/sh/test_*.sh; do
+candidates=(build/tests/test_* tests/sh/test_*.sh)
+[ $gpu = 1 ] && candidates=(build/gpu-tests/test_*)   # make test-gpu: kernels vs CPU twins
+for t in "${candidates[@]}"; do
   [ -e "$t" ] || continue
   case "$t" in *.d) continue ;; esac
   [ -n "$only" ] && [[ "$t" != *"$only"* ]] && continue

@@ -180,3 +180,25 @@ void cpu_gated_act(float *gate, const float *up, size_t n, int gelu) {
 void cpu_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
+
+// ---------------------------------------------------------------------------- lens partials
+
+void cpu_row_softmax_partials(const float *z, int rows, int cols, int ld, float *row_max,
+                              double *row_s, double *row_e) {
+    LW_ASSERT(z && row_max && row_s && row_e && rows >= 0 && cols > 0 && ld >= cols);
+    for (int r = 0; r < rows; r++) {
+        const float *zr = z + (size_t)r * (size_t)ld;
+        float m = -INFINITY;
+        for (int k = 0; k < cols; k++) m = zr[k] > m ? zr[k] : m;
+        double s = 0.0, e = 0.0;
+        for (int k = 0; k < cols; k++) {
+            float d = zr[k] - m;
+            double p = (double)expf(d);
+            s += p;
+            e += p * (double)d;
+        }
+        row_max[r] = m;
+        row_s[r] = s;
+        row_e[r] = e;
+    }
+}

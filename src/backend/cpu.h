@@ -80,4 +80,11 @@ void cpu_gated_act(float *gate, const float *up, size_t n, int gelu);
 // y[i] += x[i].
 void cpu_add(float *y, const float *x, size_t n);
 
+// Per-row softmax partials of `rows` rows of `cols` logits (leading dimension ld): the local max
+// m, S = Σ exp(z − m) and E = Σ exp(z − m)·(z − m) (exp in fp32, sums in double). Entropy of the
+// row in nats = log S − E / S; the lens merges these across vocabulary shards (TENSOR_PARALLEL.md
+// §5). The oracle of kernels/ops.cu's cuda_row_softmax_partials.
+void cpu_row_softmax_partials(const float *z, int rows, int cols, int ld, float *row_max,
+                              double *row_s, double *row_e);
+
 #endif

@@ -16,5 +16,6 @@ int cmd_plan(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_mktiny(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 #endif

@@ -35,6 +35,8 @@ const LwOption LW_OPTIONS[] = {
       "run directory: <name>.h5, exports, logs/"),
     O("tp_size", NULL, LW_OPT_INT, tp_size, "0", 0, 64, NULL, NULL, 0,
       "tensor-parallel ranks = GPUs (TENSOR_PARALLEL.md §6); 0 = the rank count of mpirun/srun"),
+    O("tp_uneven_heads", NULL, LW_OPT_BOOL, tp_uneven_heads, "false", 0, 0, NULL, NULL, 0,
+      "allow tp_size values that do not divide the heads: balanced whole-head ranges per rank (model/tp.c)"),
     O("dtype", NULL, LW_OPT_STRING, dtype, "auto", 0, 0, "auto|bf16|fp16|fp32", NULL, H,
       "weight/compute dtype; auto = bf16 on GPUs, fp32 on the CPU backend (DESIGN.md Numerics)"),
     O("device", NULL, LW_OPT_STRING, device, "auto", 0, 0, "auto|cpu|cuda", NULL, 0,

@@ -113,6 +113,7 @@ typedef struct {
     char *model_root;      // where HF ids are looked up (--local-dir or HF cache layout); $LENSWEEP_MODEL_ROOT
     char *out_dir;         // run directory (HDF5, exports, logs); $LENSWEEP_OUT
     long tp_size;          // tensor-parallel ranks; 0 = take the rank count from mpirun/srun
+    int tp_uneven_heads;   // allow R that does not divide H (balanced whole-head ranges, model/tp.c)
     char *dtype;           // auto|bf16|fp16|fp32: weight/compute dtype on the device
     char *device;          // auto|cpu|cuda
     LwStrList lenses;      // subset of norm|raw|tuned|prism

@@ -241,7 +241,7 @@ int config_check_tp(const LwRunConfig *cfg, LwError *err) {
     if (!have) have = model_shape_builtin(cfg->model, &s);
     if (!have) return 0;
     char why[256];
-    if (model_shape_check_tp(&s, cfg->tp_size, why, sizeof why) == 0) return 0;
+    if (model_shape_check_tp(&s, cfg->tp_size, cfg->tp_uneven_heads, why, sizeof why) == 0) return 0;
     const LwOption *o = config_option_find("tp_size");
     return lw_err(err, "tensor parallelism splits whole heads, MLP columns and vocabulary rows "
                        "(TENSOR_PARALLEL.md §3); use 1, 2, 4 or 8 for the ten models",

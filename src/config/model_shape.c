@@ -153,10 +153,24 @@ int64_t model_shape_bytes_per_rank(const LwModelShape *s, int tp, int bytes_per_
     return (split / tp + repl) * bytes_per_param;
 }
 
-int model_shape_check_tp(const LwModelShape *s, long tp, char *why, size_t why_len) {
+int model_shape_check_tp(const LwModelShape *s, long tp, int uneven, char *why, size_t why_len) {
     if (tp <= 1) return 0;
+    // Vocabulary: shards of ceil(V/R) rows, the last one may be shorter but not empty (model/tp.c).
+    long shard = (s->vocab + tp - 1) / tp;
+    if ((tp - 1) * shard >= s->vocab) {
+        snprintf(why, why_len, "%ld ranks leave the last one no row of the %ld vocabulary rows", tp, s->vocab);
+        return -1;
+    }
+    if (uneven) {
+        if (tp > s->n_heads) {
+            snprintf(why, why_len, "%ld ranks exceed the %ld attention heads (each rank needs a whole head)", tp, s->n_heads);
+            return -1;
+        }
+        return 0;
+    }
     if (s->n_heads % tp) {
-        snprintf(why, why_len, "%ld ranks do not divide the %ld attention heads", tp, s->n_heads);
+        snprintf(why, why_len, "%ld ranks do not divide the %ld attention heads (tp_uneven_heads: true allows balanced uneven splits)",
+                 tp, s->n_heads);
         return -1;
     }
     if (tp <= s->n_kv_heads ? s->n_kv_heads % tp : tp % s->n_kv_heads) {
@@ -165,10 +179,6 @@ int model_shape_check_tp(const LwModelShape *s, long tp, char *why, size_t why_l
     }
     if (s->d_ff % tp) {
         snprintf(why, why_len, "%ld ranks do not divide the MLP width %ld", tp, s->d_ff);
-        return -1;
-    }
-    if (s->vocab % tp) {
-        snprintf(why, why_len, "%ld ranks do not divide the %ld vocabulary rows", tp, s->vocab);
         return -1;
     }
     return 0;

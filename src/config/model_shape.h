@@ -28,6 +28,7 @@ int64_t model_shape_params(const LwModelShape *s);
 // Weight bytes held by each of `tp` ranks at `bytes_per_param` (2 for bf16 on GPUs).
 int64_t model_shape_bytes_per_rank(const LwModelShape *s, int tp, int bytes_per_param);
 // 0 if the shape splits over tp ranks (TENSOR_PARALLEL.md §3), else -1 with a reason in why.
-int model_shape_check_tp(const LwModelShape *s, long tp, char *why, size_t why_len);
+// Same rules as model/tp.c's tp_slice_plan (uneven = option tp_uneven_heads): 0, or -1 with why.
+int model_shape_check_tp(const LwModelShape *s, long tp, int uneven, char *why, size_t why_len);
 
 #endif

@@ -81,6 +81,10 @@ typedef struct {
 
 // Fills s for rank r of R, or returns -1 and explains in why (naming head counts and valid sizes).
 int tp_slice_plan(const ModelConfig *cfg, int r, int R, TpSlice *s, char *why, size_t why_len);
+// Process-wide policy (option tp_uneven_heads, default off): allow any R <= H with balanced
+// whole-head ranges and the kv heads they use loaded on each rank (model/tp.c). Set before loading.
+void tp_set_uneven_heads(int on);
+int tp_uneven_heads(void);
 
 // ---------------------------------------------------------------------------- weights
 typedef struct {

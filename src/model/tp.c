@@ -15,13 +15,51 @@
 //   [r·ceil(V/R), min(V, (r+1)·ceil(V/R))); only the last shard may be shorter. This allows any
 //   V (the spec's ten models all divide evenly for R <= 16, but padded vocabularies such as
 //   151936 with R = 3 need not); a size for which the last rank would get no row is refused.
+// * Uneven heads (opt-in, option tp_uneven_heads; off by default, so the rules above hold): any R
+//   up to H. Rank r owns a balanced contiguous range of whole query heads (the first H mod R ranks
+//   one more) and the contiguous range of kv heads those query heads use — a kv head whose group
+//   straddles two ranks is loaded (and computed) on both, the general form of the replication
+//   above. MLP rows are split the same balanced way. Needed by models whose head count has no
+//   useful divisor: SmolLM2-135M (the demo) has 9 query and 3 kv heads, so without it only 1, 3
+//   and 9 ranks are possible. The forward pass needs nothing else: it already works on head ranges
+//   (o_proj columns of the rank's heads, all-reduce of the partial sums).
 #include <stdio.h>
 #include <string.h>
 
 #include "model/model.h"
 
+static int g_uneven_heads;
+
+void tp_set_uneven_heads(int on) { g_uneven_heads = on != 0; }
+int tp_uneven_heads(void) { return g_uneven_heads; }
+
+// Balanced split of n items over R ranks: rank r gets [start, start + len).
+static void balanced(int n, int R, int r, int *start, int *len) {
+    int base = n / R, extra = n % R;
+    *start = r * base + (r < extra ? r : extra);
+    *len = base + (r < extra ? 1 : 0);
+}
+
+static int check_vocab(const ModelConfig *c, int R, char *why, size_t len) {
+    int64_t shard = ((int64_t)c->vocab + R - 1) / R;
+    if ((int64_t)(R - 1) * shard >= c->vocab) {
+        snprintf(why, len, "vocabulary of %d rows leaves the last of %d ranks no row (shards of %lld)", c->vocab, R, (long long)shard);
+        return -1;
+    }
+    return 0;
+}
+
 static int check_size(const ModelConfig *c, int R, char *why, size_t len) {
     if (R < 1) { snprintf(why, len, "tensor-parallel size %d must be >= 1", R); return -1; }
+    if (g_uneven_heads) {
+        if (R > c->n_heads) {
+            snprintf(why, len, "%d ranks exceed the %d query heads (each rank needs a whole head; H=%d, KV=%d)", R,
+                     c->n_heads, c->n_heads, c->n_kv_heads);
+            return -1;
+        }
+        if (R > c->d_ff) { snprintf(why, len, "%d ranks exceed the MLP width ff=%d", R, c->d_ff); return -1; }
+        return check_vocab(c, R, why, len);
+    }
     if (c->n_heads % R != 0) {
         snprintf(why, len, "%d query heads (H=%d, KV=%d) cannot be split evenly over %d ranks", c->n_heads, c->n_heads, c->n_kv_heads, R);
         return -1;
@@ -32,12 +70,7 @@ static int check_size(const ModelConfig *c, int R, char *why, size_t len) {
         return -1;
     }
     if (c->d_ff % R != 0) { snprintf(why, len, "MLP width ff=%d is not divisible by %d ranks", c->d_ff, R); return -1; }
-    int64_t shard = ((int64_t)c->vocab + R - 1) / R;
-    if ((int64_t)(R - 1) * shard >= c->vocab) {
-        snprintf(why, len, "vocabulary of %d rows leaves the last of %d ranks no row (shards of %lld)", c->vocab, R, (long long)shard);
-        return -1;
-    }
-    return 0;
+    return check_vocab(c, R, why, len);
 }
 
 int tp_slice_plan(const ModelConfig *cfg, int r, int R, TpSlice *s, char *why, size_t why_len) {
@@ -51,13 +84,26 @@ int tp_slice_plan(const ModelConfig *cfg, int r, int R, TpSlice *s, char *why, s
             char dummy[256];
             if (check_size(cfg, k, dummy, sizeof dummy) == 0) o += snprintf(valid + o, sizeof valid - o, "%s%d", o ? ", " : "", k);
         }
-        snprintf(why, why_len, "%s; valid sizes: %s", tmp, valid);
+        snprintf(why, why_len, "%s; valid sizes: %s%s", tmp, valid,
+                 g_uneven_heads ? "" : " (or set tp_uneven_heads: true for uneven whole-head splits)");
         return -1;
     }
     if (r < 0 || r >= R) { snprintf(why, why_len, "rank %d is outside 0..%d", r, R - 1); return -1; }
     memset(s, 0, sizeof *s);
     s->rank = r;
     s->size = R;
+    if (g_uneven_heads) {
+        // Balanced head ranges; the kv heads this rank's query heads use (h uses h / (H/KV)).
+        int q_per_kv = cfg->n_heads / cfg->n_kv_heads;
+        balanced(cfg->n_heads, R, r, &s->head_start, &s->n_heads);
+        s->kv_start = s->head_start / q_per_kv;
+        s->n_kv = (s->head_start + s->n_heads - 1) / q_per_kv - s->kv_start + 1;
+        balanced(cfg->d_ff, R, r, &s->ff_start, &s->ff_len);
+        int64_t shard = ((int64_t)cfg->vocab + R - 1) / R;
+        s->vocab_start = (int)(r * shard);
+        s->vocab_len = (int)((int64_t)cfg->vocab - s->vocab_start < shard ? cfg->vocab - s->vocab_start : shard);
+        return 0;
+    }
     s->n_heads = cfg->n_heads / R;
     s->head_start = r * s->n_heads;
     if (R <= cfg->n_kv_heads) {

@@ -16,3 +16,12 @@ for np in 2 4; do
     fail "tp$np: exit $rc, $npass fixtures passed, $nfail failed" "$(grep -A3 '^FAIL\|check failed\|error' <<<"$OUT_TXT" | head -20)"
   fi
 done
+# Uneven heads (tp_uneven_heads): the tiny models have H=4, KV=2, ff=96, V=256, so 3 ranks hold
+# 2/1/1 query heads, kv heads {0}/{1}/{1}, 32 MLP rows each and vocabulary shards of 86/86/84 rows.
+OUT_TXT=$(LW_TP_UNEVEN=1 timeout 600 mpirun -np 3 "$BIN" 2>&1); rc=$?
+npass=$(grep -c '^PASS: .*golden ' <<<"$OUT_TXT"); nfail=$(grep -c '^FAIL: ' <<<"$OUT_TXT")
+if [ "$rc" = 0 ] && [ "$nfail" = 0 ] && [ "$npass" -ge 10 ]; then
+  pass "tp3 uneven heads: all $npass fixtures match transformers at 3 ranks"
+else
+  fail "tp3 uneven heads: exit $rc, $npass fixtures passed, $nfail failed" "$(grep -A3 '^FAIL\|check failed\|error' <<<"$OUT_TXT" | head -20)"
+fi

@@ -213,6 +213,9 @@ TEST(all_families_have_fixtures) {
 
 int main(int argc, char **argv) {
     comm_init(&g_comm, &argc, &argv);
+    // LW_TP_UNEVEN=1: balanced uneven head splits (option tp_uneven_heads), e.g. 4 heads on 3 ranks.
+    const char *uneven = getenv("LW_TP_UNEVEN");
+    if (uneven && *uneven == '1') tp_set_uneven_heads(1);
     if (g_comm.rank != 0) { // only rank 0 reports; other ranks still run every collective
         if (!freopen("/dev/null", "w", stdout)) return 1;
     }

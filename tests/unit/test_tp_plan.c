@@ -87,6 +87,36 @@ TEST(invalid_sizes_explained) {
 }
 
 // TENSOR_PARALLEL.md §3: q/kv heads per rank at R = 1, 2, 4, 8 (and 16), ff and V per rank at R = 8.
+// Uneven heads (tp_uneven_heads), SmolLM2-135M's shape: H=9, KV=3 (q_per_kv 3), ff=1536,
+// V=49152, R=2. Balanced: rank 0 heads [0,5), rank 1 heads [5,9). Query heads 0..4 use kv heads
+// 0,0,0,1,1 -> rank 0 loads kv [0,2); heads 5..8 use 1,2,2,2 -> rank 1 loads kv [1,3) (kv head 1
+// on both). ff 768 each, vocab 24576 each. At R=4 the heads are 3,2,2,2: [0,3) kv{0}, [3,5)
+// kv{1}, [5,7) kv{1,2}, [7,9) kv{2}. Without the option, R=2 is refused and the option is named.
+TEST(uneven_heads_smollm2) {
+    ModelConfig c = shape(9, 3, 1536, 49152);
+    char why[512];
+    TpSlice s;
+    CHECK(tp_slice_plan(&c, 0, 2, &s, why, sizeof why) == -1);
+    CHECKF(strstr(why, "tp_uneven_heads") != NULL, "%s", why);
+    tp_set_uneven_heads(1);
+    const int hs2[2][4] = {{0, 5, 0, 2}, {5, 4, 1, 2}}; // head_start, n_heads, kv_start, n_kv
+    for (int r = 0; r < 2; r++) {
+        CHECKF(tp_slice_plan(&c, r, 2, &s, why, sizeof why) == 0, "%s", why);
+        CHECK(s.head_start == hs2[r][0] && s.n_heads == hs2[r][1] && s.kv_start == hs2[r][2] && s.n_kv == hs2[r][3]);
+        CHECK(s.ff_start == 768 * r && s.ff_len == 768);
+        CHECK(s.vocab_start == 24576 * r && s.vocab_len == 24576);
+    }
+    const int hs4[4][4] = {{0, 3, 0, 1}, {3, 2, 1, 1}, {5, 2, 1, 2}, {7, 2, 2, 1}};
+    for (int r = 0; r < 4; r++) {
+        CHECKF(tp_slice_plan(&c, r, 4, &s, why, sizeof why) == 0, "%s", why);
+        CHECK(s.head_start == hs4[r][0] && s.n_heads == hs4[r][1] && s.kv_start == hs4[r][2] && s.n_kv == hs4[r][3]);
+        CHECK(s.ff_len == 384);
+    }
+    CHECK(tp_slice_plan(&c, 0, 10, &s, why, sizeof why) == -1); // more ranks than heads
+    CHECKF(strstr(why, "exceed the 9 query heads") != NULL, "%s", why);
+    tp_set_uneven_heads(0);
+}
+
 TEST(spec_table_ten_models) {
     static const struct { const char *m; int H, KV, ff8, v8; int r16_ok, kv16_rep; } T[] = {
         {"Mistral-7B-v0.1", 32, 8, 1792, 4000, 1, 1},   {"Meta-Llama-3-8B", 32, 8, 1792, 16032, 1, 1},
@@ -118,5 +148,6 @@ int main(void) {
     RUN(tiny_vocab_shards);
     RUN(invalid_sizes_explained);
     RUN(spec_table_ten_models);
+    RUN(uneven_heads_smollm2);
     return test_summary();
 }

@@ -1,0 +1,54 @@
+// cuda — device discovery for the CUDA backend (see cuda.h for why it is shaped so).
+#include "backend/cuda.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef LENSWEEP_CUDA
+#include <cuda_runtime.h>
+#ifdef LENSWEEP_NCCL
+#include <nccl.h>
+#endif
+
+int cuda_devices_query(CudaDevices *d) {
+    memset(d, 0, sizeof *d);
+    d->built_with_cuda = 1;
+#ifdef LENSWEEP_NCCL
+    d->built_with_nccl = 1;
+    int nv = 0;
+    if (ncclGetVersion(&nv) == ncclSuccess) d->nccl_version = nv;
+#endif
+    cudaRuntimeGetVersion(&d->runtime_version);
+    cudaDriverGetVersion(&d->driver_version);
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n <= 0) {
+        snprintf(d->why, sizeof d->why, "cudaGetDeviceCount: %s",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+        cudaGetLastError(); // clear the sticky error so later CPU-only work is unaffected
+        return 0;
+    }
+    for (int i = 0; i < n && d->count < LW_MAX_GPUS; i++) {
+        struct cudaDeviceProp p;
+        if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
+        int k = d->count++;
+        snprintf(d->dev[k].name, sizeof d->dev[k].name, "%s", p.name);
+        d->dev[k].total_bytes = p.totalGlobalMem;
+        d->dev[k].cc_major = p.major;
+        d->dev[k].cc_minor = p.minor;
+        size_t fr = 0, tot = 0;
+        if (cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&fr, &tot) == cudaSuccess) d->dev[k].free_bytes = fr;
+    }
+    if (d->count == 0) snprintf(d->why, sizeof d->why, "no device answered cudaGetDeviceProperties");
+    return d->count;
+}
+
+#else
+
+int cuda_devices_query(CudaDevices *d) {
+    memset(d, 0, sizeof *d);
+    snprintf(d->why, sizeof d->why, "built without CUDA (nvcc was not found at build time, or NO_CUDA=1)");
+    return 0;
+}
+
+#endif
