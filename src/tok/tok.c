@@ -73,6 +73,9 @@ struct Tokenizer {
     Decoder dec[MAX_STAGES];
     int n_dec;
     int has_decoder;
+    int has_regex;          // a pre-tokenizer stage uses a regex
+    pcre2_code *re_cn;      // \p{Cn}: code points PCRE2's Unicode tables do not know
+    int warned_unicode;     // the warning below is printed once per tokenizer
     // added tokens and their byte trie (edges in one open-addressing table)
     AddedToken *added;
     int n_added;
@@ -265,6 +268,12 @@ static int compile_regex(Tokenizer *t, PreTok *p, const char *pattern, size_t le
                       "%s: %s.pattern.Regex: %s at offset %zu", t->source, field, (char *)msg, (size_t)eo);
     }
     pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE); // falls back to the interpreter when JIT is unavailable
+    if (!t->re_cn) {
+        t->re_cn = pcre2_compile((PCRE2_SPTR) "\\p{Cn}", PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+        LW_ASSERT(t->re_cn);
+        pcre2_jit_compile(t->re_cn, PCRE2_JIT_COMPLETE);
+    }
+    t->has_regex = 1;
     return 0;
 }
 
@@ -701,6 +710,7 @@ void tok_free(Tokenizer *t) {
     if (!t) return;
     bpe_free(&t->bpe);
     for (int i = 0; i < t->n_norm; i++) free(t->norm[i].a), free(t->norm[i].b);
+    if (t->re_cn) pcre2_code_free(t->re_cn);
     for (int i = 0; i < t->n_pre; i++) {
         if (t->pre[i].re) pcre2_code_free(t->pre[i].re);
         free(t->pre[i].lit);
@@ -742,6 +752,7 @@ typedef struct {
     PCRE2_SIZE *spans[MAX_STAGES]; // (start, end, is_match) triples per stage
     size_t spans_cap[MAX_STAGES];
     pcre2_match_data *md;
+    int regex_rc, regex_stage; // a PCRE2 failure other than "no match" (limits): encode fails
     Buf norm_a, norm_b;
 } EncodeCtx;
 
@@ -910,7 +921,11 @@ static void pretok_run(EncodeCtx *c, int stage, const char *s, size_t n, int at_
         size_t start = 0;
         while (start <= n) {
             int rc = pcre2_match(p->re, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, c->md, NULL);
-            if (rc < 0) break;
+            if (rc == PCRE2_ERROR_NOMATCH) break;
+            if (rc < 0) { // never tokenize the rest as one gap: report it
+                if (!c->regex_rc) c->regex_rc = rc, c->regex_stage = stage;
+                return;
+            }
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
             size_t a = ov[0], b = ov[1];
             if (a == b) { // zero-length match: advance one character
@@ -983,6 +998,22 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     IdVec out = {0};
     EncodeCtx c = {.t = t, .out = &out};
     c.md = pcre2_match_data_create(1, NULL);
+    if (t->has_regex && !__atomic_load_n(&t->warned_unicode, __ATOMIC_RELAXED)) {
+        // Debian 12's PCRE2 (10.42) has Unicode 14 tables, HF's Oniguruma Unicode 16: a letter,
+        // digit or mark assigned since then falls in other regex classes here, and the split can
+        // differ (e.g. U+1E030 before "'s"). Said once; the ids are still produced.
+        size_t k = 0;
+        while (k < len && (unsigned char)text[k] < 0x80) k++;
+        if (k < len && pcre2_match(t->re_cn, (PCRE2_SPTR)text, len, k, PCRE2_NO_UTF_CHECK, c.md, NULL) >= 0) {
+            size_t at = pcre2_get_ovector_pointer(c.md)[0];
+            utf8proc_int32_t cp;
+            utf8proc_iterate((const utf8proc_uint8_t *)text + at, (utf8proc_ssize_t)(len - at), &cp);
+            __atomic_store_n(&((Tokenizer *)t)->warned_unicode, 1, __ATOMIC_RELAXED);
+            lw_warn("%s: the text has U+%04X at byte offset %zu, a code point PCRE2's Unicode 14 tables do not know; "
+                    "if it is assigned in a later Unicode version, the pre-tokenizer may split it differently from HF "
+                    "(said once)", t->source, (unsigned)cp, at);
+        }
+    }
     if (add_special)
         for (int i = 0; i < t->n_tpl_pre; i++) idvec_push(&out, t->tpl_pre[i]);
     size_t seg = 0;
@@ -1001,6 +1032,14 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     encode_segment(&c, text + seg, len - seg, seg == 0);
     if (add_special)
         for (int i = 0; i < t->n_tpl_post; i++) idvec_push(&out, t->tpl_post[i]);
+    if (c.regex_rc) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(c.regex_rc, msg, sizeof msg);
+        lw_err(err, "split the text into shorter pieces",
+               "%s: pre-tokenizer stage %d: the regex engine failed on this text: %s", t->source, c.regex_stage, (char *)msg);
+        free(out.v);
+        out.v = NULL;
+    }
     pcre2_match_data_free(c.md);
     bpe_scratch_free(&c.bpe);
     for (int i = 0; i < MAX_STAGES; i++) free(c.stage_buf[i].p), free(c.spans[i]);
@@ -1009,6 +1048,7 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     free(c.cache);
     free(c.cache_keys.p);
     free(c.cache_ids.v);
+    if (c.regex_rc) return -1;
     if (!out.v) out.v = xmalloc(sizeof *out.v);
     *ids = out.v;
     return (int)out.n;
@@ -1057,7 +1097,7 @@ static void utf8_lossy(const unsigned char *s, size_t n, Buf *o) {
         }
         if (k == (size_t)need + 1) buf_add(o, s + i, k);
         else buf_add(o, "\xEF\xBF\xBD", 3);
-        i += k == (size_t)need + 1 ? k : k; // the valid prefix (at least the lead byte) is consumed
+        i += k; // the lead byte and the continuation bytes that fit are consumed
     }
 }
 

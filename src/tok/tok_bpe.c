@@ -45,6 +45,18 @@ static uint32_t pow2_at_least(size_t n) {
 
 // ---------------------------------------------------------------------------- building
 
+struct BpeMergeSlot { // one cache line holds four: a lookup touches one
+    uint64_t key;
+    uint32_t rank;
+    int32_t new_id;
+};
+
+static struct BpeMergeSlot *merge_slots_new(uint32_t n) {
+    struct BpeMergeSlot *m = xmalloc(n * sizeof *m);
+    for (uint32_t i = 0; i < n; i++) m[i].key = UINT64_MAX;
+    return m;
+}
+
 void bpe_init(BpeModel *m, size_t n_vocab_hint, size_t n_merges_hint, size_t arena_hint) {
     memset(m, 0, sizeof *m);
     uint32_t vc = pow2_at_least(n_vocab_hint * 2 + 16);
@@ -58,10 +70,7 @@ void bpe_init(BpeModel *m, size_t n_vocab_hint, size_t n_merges_hint, size_t are
     m->str_len = xcalloc(m->ids_cap, sizeof *m->str_len);
     memset(m->str_off, 0xff, m->ids_cap * sizeof *m->str_off);
     uint32_t mc = pow2_at_least(n_merges_hint * 2 + 16);
-    m->merge_keys = xmalloc(mc * sizeof *m->merge_keys);
-    memset(m->merge_keys, 0xff, mc * sizeof *m->merge_keys);
-    m->merge_rank = xmalloc(mc * sizeof *m->merge_rank);
-    m->merge_new = xmalloc(mc * sizeof *m->merge_new);
+    m->merges = merge_slots_new(mc);
     m->merge_mask = mc - 1;
     m->unk_id = -1;
     for (int i = 0; i < 256; i++) m->byte_ids[i] = -1;
@@ -72,9 +81,8 @@ void bpe_free(BpeModel *m) {
     free(m->str_off);
     free(m->str_len);
     free(m->vocab_slots);
-    free(m->merge_keys);
-    free(m->merge_rank);
-    free(m->merge_new);
+    free(m->merges);
+    free(m->bmp_ids);
     memset(m, 0, sizeof *m);
 }
 
@@ -212,38 +220,37 @@ static inline int merge_get(const BpeModel *m, int32_t a, int32_t b, uint32_t *r
     uint64_t key = (uint64_t)(uint32_t)a << 32 | (uint32_t)b;
     uint32_t j = (uint32_t)pair_hash(key) & m->merge_mask;
     for (;;) {
-        uint64_t k = m->merge_keys[j];
-        if (k == key) {
-            *rank = m->merge_rank[j];
-            *new_id = m->merge_new[j];
+        const struct BpeMergeSlot *e = &m->merges[j];
+        if (e->key == key) {
+            *rank = e->rank;
+            *new_id = e->new_id;
             return 1;
         }
-        if (k == UINT64_MAX) return 0;
+        if (e->key == UINT64_MAX) return 0;
         j = (j + 1) & m->merge_mask;
     }
 }
 
 static void merges_grow(BpeModel *m) {
     uint32_t oc = m->merge_mask + 1, nc = oc * 2;
-    uint64_t *keys = xmalloc(nc * sizeof *keys);
-    uint32_t *rank = xmalloc(nc * sizeof *rank);
-    int32_t *nw = xmalloc(nc * sizeof *nw);
-    memset(keys, 0xff, nc * sizeof *keys);
+    struct BpeMergeSlot *t = merge_slots_new(nc);
     for (uint32_t i = 0; i < oc; i++) {
-        if (m->merge_keys[i] == UINT64_MAX) continue;
-        uint32_t j = (uint32_t)pair_hash(m->merge_keys[i]) & (nc - 1);
-        while (keys[j] != UINT64_MAX) j = (j + 1) & (nc - 1);
-        keys[j] = m->merge_keys[i];
-        rank[j] = m->merge_rank[i];
-        nw[j] = m->merge_new[i];
+        if (m->merges[i].key == UINT64_MAX) continue;
+        uint32_t j = (uint32_t)pair_hash(m->merges[i].key) & (nc - 1);
+        while (t[j].key != UINT64_MAX) j = (j + 1) & (nc - 1);
+        t[j] = m->merges[i];
     }
-    free(m->merge_keys);
-    free(m->merge_rank);
-    free(m->merge_new);
-    m->merge_keys = keys;
-    m->merge_rank = rank;
-    m->merge_new = nw;
+    free(m->merges);
+    m->merges = t;
     m->merge_mask = nc - 1;
+}
+
+// Inserts or overwrites: a repeated pair keeps its last rank, as HF's HashMap collect does.
+static void merge_put(BpeModel *m, uint64_t key, uint32_t rank, int32_t new_id) {
+    uint32_t j = (uint32_t)pair_hash(key) & m->merge_mask;
+    while (m->merges[j].key != UINT64_MAX && m->merges[j].key != key) j = (j + 1) & m->merge_mask;
+    if (m->merges[j].key == UINT64_MAX) m->n_merges++;
+    m->merges[j] = (struct BpeMergeSlot){key, rank, new_id};
 }
 
 int bpe_add_merge(BpeModel *m, const char *a, size_t alen, const char *b, size_t blen, int rank,
@@ -267,14 +274,7 @@ int bpe_add_merge(BpeModel *m, const char *a, size_t alen, const char *b, size_t
                       "%s: model.merges[%d]: merged token \"%.*s%.*s\" is not in model.vocab", source, rank,
                       (int)(alen > 40 ? 40 : alen), a, (int)(blen > 40 ? 40 : blen), b);
     if (2 * ((size_t)m->n_merges + 1) + 16 > (size_t)m->merge_mask + 1) merges_grow(m);
-    uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
-    uint32_t j = (uint32_t)pair_hash(key) & m->merge_mask;
-    while (m->merge_keys[j] != UINT64_MAX && m->merge_keys[j] != key) j = (j + 1) & m->merge_mask;
-    if (m->merge_keys[j] == UINT64_MAX) m->n_merges++;
-    // A repeated pair keeps its last rank, as HF's HashMap collect does.
-    m->merge_keys[j] = key;
-    m->merge_rank[j] = (uint32_t)rank;
-    m->merge_new[j] = inew;
+    merge_put(m, (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib, (uint32_t)rank, inew);
     return 0;
 }
 
@@ -308,16 +308,8 @@ int bpe_add_merges(BpeModel *m, const BpeMergeIn *in, int n, int first_rank, con
             keys[i - b] = (uint64_t)(uint32_t)d[0] << 32 | (uint32_t)d[1];
         }
         if (2 * ((size_t)m->n_merges + (size_t)(e - b)) + 16 > (size_t)m->merge_mask + 1) merges_grow(m);
-        for (int i = b; i < e; i++) __builtin_prefetch(&m->merge_keys[(uint32_t)pair_hash(keys[i - b]) & m->merge_mask]);
-        for (int i = b; i < e; i++) {
-            uint64_t key = keys[i - b];
-            uint32_t j = (uint32_t)pair_hash(key) & m->merge_mask;
-            while (m->merge_keys[j] != UINT64_MAX && m->merge_keys[j] != key) j = (j + 1) & m->merge_mask;
-            if (m->merge_keys[j] == UINT64_MAX) m->n_merges++;
-            m->merge_keys[j] = key; // a repeated pair keeps its last rank, as HF's HashMap collect does
-            m->merge_rank[j] = (uint32_t)(first_rank + i);
-            m->merge_new[j] = ids[i - b][2];
-        }
+        for (int i = b; i < e; i++) __builtin_prefetch(&m->merges[(uint32_t)pair_hash(keys[i - b]) & m->merge_mask]);
+        for (int i = b; i < e; i++) merge_put(m, keys[i - b], (uint32_t)(first_rank + i), ids[i - b][2]);
     }
     return 0;
 }
@@ -327,6 +319,20 @@ int bpe_finish(BpeModel *m, const char *unk, const char *source, LwError *err) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
         m->byte_ids[b] = bpe_token_id(m, name, 6);
+    }
+    free(m->bmp_ids);
+    m->bmp_ids = xmalloc(0x10000 * sizeof *m->bmp_ids);
+    memset(m->bmp_ids, 0xff, 0x10000 * sizeof *m->bmp_ids);
+    for (int32_t id = 0; id < m->n_ids; id++) {
+        if (m->str_off[id] == UINT32_MAX || m->str_len[id] == 0 || m->str_len[id] > 3) continue;
+        const unsigned char *q = (const unsigned char *)m->arena + m->str_off[id];
+        uint32_t n = m->str_len[id], cp;
+        if (n == 1 && q[0] < 0x80) cp = q[0];
+        else if (n == 2 && (q[0] & 0xE0) == 0xC0) cp = (uint32_t)(q[0] & 0x1F) << 6 | (q[1] & 0x3F);
+        else if (n == 3 && (q[0] & 0xF0) == 0xE0) cp = (uint32_t)(q[0] & 0x0F) << 12 | (uint32_t)(q[1] & 0x3F) << 6 | (q[2] & 0x3F);
+        else continue;
+        // the vocabulary map decides which id a repeated string has
+        if (bpe_token_id(m, (const char *)q, n) == id) m->bmp_ids[cp] = id;
     }
     m->unk_id = -1;
     if (unk) {
@@ -415,9 +421,14 @@ void bpe_encode_word(const BpeModel *m, const char *w, size_t n, BpeScratch *sc,
     int32_t unk_pending = -1;
     uint32_t unk_len = 0;
     for (size_t i = 0; i < n;) {
-        uint32_t cl = (uint32_t)utf8_char_len((unsigned char)w[i]);
+        const unsigned char *q = (const unsigned char *)w + i;
+        uint32_t cl = (uint32_t)utf8_char_len(q[0]);
         if (i + cl > n) cl = (uint32_t)(n - i);
-        int32_t id = bpe_token_id(m, w + i, cl);
+        int32_t id;
+        if (cl == 1) id = m->bmp_ids[q[0]];
+        else if (cl == 2) id = m->bmp_ids[(q[0] & 0x1F) << 6 | (q[1] & 0x3F)];
+        else if (cl == 3) id = m->bmp_ids[(q[0] & 0x0F) << 12 | (q[1] & 0x3F) << 6 | (q[2] & 0x3F)];
+        else id = bpe_token_id(m, w + i, cl);
         if (id >= 0) {
             if (unk_pending >= 0) {
                 sym_add(sc, &ns, unk_pending, unk_len);

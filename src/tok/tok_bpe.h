@@ -24,14 +24,14 @@ typedef struct {
     size_t n_entries;      // strings in vocab_slots
     uint64_t *vocab_slots; // string -> id, open addressing: (hash tag << 32 | id), UINT64_MAX empty
     uint32_t vocab_mask;
-    uint64_t *merge_keys;  // (left << 32 | right), UINT64_MAX empty
-    uint32_t *merge_rank;
-    int32_t *merge_new;
+    struct BpeMergeSlot *merges; // (left << 32 | right) -> rank, merged id; key UINT64_MAX = empty
     uint32_t merge_mask;
     int n_merges;
     int ignore_merges, byte_fallback, fuse_unk;
     int32_t unk_id;        // -1 when none
     int32_t byte_ids[256]; // id of "<0xHH>", -1 when absent
+    int32_t *bmp_ids;      // id of each one-character token below U+10000 (-1: none): the
+                           // initial symbols of a word without a hash lookup per character
 } BpeModel;
 
 // Reusable scratch for bpe_encode_word (symbols and heap); zero-initialize, free with bpe_scratch_free.
