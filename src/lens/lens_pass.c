@@ -234,8 +234,7 @@ static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const flo
         }
         model_unembed(m, x, (int)nr, z);
         LensDist *D = dists_of_rows(z, vl, (int)nr);
-        lens_normalize(&lr->sh, D, (int)nr, N);
-        lens_topk(&lr->sh, D, N, (int)nr, K, cid, NULL, cp);
+        lens_normalize_topk(&lr->sh, D, (int)nr, K, N, cid, NULL, cp);
         for (size_t r = 0; r < nr; r++) {
             int L = (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
             size_t o = (size_t)L * T + t;
@@ -274,8 +273,7 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
         int nr = T - t0 < (int)chunk ? T - t0 : (int)chunk;
         float *y = final_logits(lr, resid, T, t0, nr);
         LensDist *D = dists_of_rows(y, vl, nr);
-        lens_normalize(&lr->sh, D, nr, N);
-        lens_topk(&lr->sh, D, N, nr, K, tid + (size_t)t0 * K, NULL, tp + (size_t)t0 * K);
+        lens_normalize_topk(&lr->sh, D, nr, K, N, tid + (size_t)t0 * K, NULL, tp + (size_t)t0 * K);
         for (int r = 0; r < nr; r++) H[t0 + r] = lens_bits(N[r].H_nats);
         if (t0 + nr == T) memcpy(ynext, y + (size_t)(nr - 1) * vl, sizeof(float) * vl);
         free(D);

@@ -37,20 +37,34 @@ void lens_local_sums(const LensDist *d, int vl, float m, double *S, double *E) {
     *E = e;
 }
 
+static void norm_finish(LensNorm *o, float m, double S, double E) {
+    o->max = m;
+    o->lse = (double)m + log(S);
+    o->lse_f = (float)o->lse;
+    o->H_nats = log(S) - E / S;
+}
+
+// Every transform is non-decreasing in z (positive factors; tanh), so max x = x(max z): the max
+// pass runs once per distinct logit row (temperature grids share one row across many dists).
 void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out) {
     float *m = xmalloc(sizeof(float) * (n ? n : 1));
     double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
-    for (int r = 0; r < n; r++) m[r] = lens_local_max(&d[r], sh->vl);
+    const float *last_z = NULL;
+    float last_max = -INFINITY;
+    for (int r = 0; r < n; r++) {
+        int monotone = d[r].xf == LX_IDENT || d[r].a > 0;
+        if (!monotone) { m[r] = lens_local_max(&d[r], sh->vl); continue; }
+        if (d[r].z != last_z) {
+            LensDist raw = lens_dist(d[r].z);
+            last_max = lens_local_max(&raw, sh->vl);
+            last_z = d[r].z;
+        }
+        m[r] = isinf(last_max) && last_max < 0 ? last_max : lens_x(&d[r], last_max);
+    }
     allreduce_max_f32(sh, m, n);
     for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
     allreduce_sum_f64(sh, se, 2 * (size_t)n);
-    for (int r = 0; r < n; r++) {
-        double S = se[2 * r], E = se[2 * r + 1];
-        out[r].max = m[r];
-        out[r].lse = (double)m[r] + log(S);
-        out[r].lse_f = (float)out[r].lse;
-        out[r].H_nats = log(S) - E / S;
-    }
+    for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
     free(m);
     free(se);
 }
@@ -125,9 +139,14 @@ void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nr
 // ---------------------------------------------------------------------------- pair sums
 
 // ln(p + ε) for p = exp(lp): above 2^24·ε the fp32 sum p + ε rounds to p, so the guarded log is
-// ln p = lp (up to one rounding of lp), saving a logf per element; below, the guard matters.
-static inline float guarded_log(float p, float lp) {
-    return p > 1.7e-23f ? lp : logf(p + LENS_EPS);
+// ln p = lp (up to one rounding of lp) — true whenever lp > -52 (p > 2.6e-23). Below, the guard
+// matters and is evaluated as written. Saves a logf (and often the expf) per element.
+static inline float guarded_log(float lp) {
+    return lp > -52.0f ? lp : logf(expf(lp) + LENS_EPS);
+}
+
+static int same_dist(const LensDist *a, const LensNorm *na, const LensDist *b, const LensNorm *nb) {
+    return a->z == b->z && a->xf == b->xf && a->a == b->a && a->b == b->b && na->lse_f == nb->lse_f;
 }
 
 void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
@@ -136,22 +155,39 @@ void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const
     double *acc = xcalloc((size_t)n * NS + 1, sizeof(double));
     int need_q = (what & ~(unsigned)LP_HP) != 0;
     LW_ASSERT(!need_q || (Q && nQ));
+    int need_p = (what & (LP_KL_PQ | LP_L1 | LP_SUMS | LP_HP)) != 0;
+    // q and ln(q + ε) are cached while consecutive rows share the same Q (P_final of a pass)
+    float *qv = need_q ? xmalloc(sizeof(float) * (sh->vl ? sh->vl : 1)) : NULL;
+    float *lqv = need_q ? xmalloc(sizeof(float) * (sh->vl ? sh->vl : 1)) : NULL;
+    int cached = -1;
     for (int r = 0; r < n; r++) {
         double kl_pq = 0, kl_qp = 0, l1 = 0, sp = 0, sq = 0, hp = 0, hq = 0, ce = 0;
-        const LensDist *pd = &P[r], *qd = need_q ? &Q[r] : NULL;
-        for (int v = 0; v < sh->vl; v++) {
-            float xp = lens_x(pd, pd->z[v]) - nP[r].lse_f, p = expf(xp);
-            float lp = guarded_log(p, xp);
-            if (what & LP_HP) hp -= (double)p * lp;
-            if (!qd) continue;
-            float xq = lens_x(qd, qd->z[v]) - nQ[r].lse_f, q = expf(xq);
-            float lq = guarded_log(q, xq);
-            if (what & LP_KL_PQ) kl_pq += (double)(p * (lp - lq));
-            if (what & LP_KL_QP) kl_qp += (double)(q * (lq - lp));
-            if (what & LP_L1) l1 += fabsf(p - q);
-            if (what & LP_SUMS) { sp += p; sq += q; }
-            if (what & LP_HQ) hq -= (double)q * lq;
-            if (what & LP_CE_QP) ce -= (double)q * lp;
+        const LensDist *pd = &P[r];
+        if (need_q && (cached < 0 || !same_dist(&Q[r], &nQ[r], &Q[cached], &nQ[cached]))) {
+            for (int v = 0; v < sh->vl; v++) {
+                float xq = lens_x(&Q[r], Q[r].z[v]) - nQ[r].lse_f;
+                qv[v] = expf(xq);
+                lqv[v] = guarded_log(xq);
+            }
+            cached = r;
+        }
+        const float lse = nP[r].lse_f;
+        if (what == LP_CE_QP) { // the calibration grid: no exp of P needed at all
+            for (int v = 0; v < sh->vl; v++) ce -= (double)qv[v] * guarded_log(lens_x(pd, pd->z[v]) - lse);
+        } else {
+            for (int v = 0; v < sh->vl; v++) {
+                float xp = lens_x(pd, pd->z[v]) - lse;
+                float lp = guarded_log(xp), p = need_p ? expf(xp) : 0.0f;
+                if (what & LP_HP) hp -= (double)p * lp;
+                if (!need_q) continue;
+                float q = qv[v], lq = lqv[v];
+                if (what & LP_KL_PQ) kl_pq += (double)(p * (lp - lq));
+                if (what & LP_KL_QP) kl_qp += (double)(q * (lq - lp));
+                if (what & LP_L1) l1 += fabsf(p - q);
+                if (what & LP_SUMS) { sp += p; sq += q; }
+                if (what & LP_HQ) hq -= (double)q * lq;
+                if (what & LP_CE_QP) ce -= (double)q * lp;
+            }
         }
         double *a = acc + (size_t)r * NS;
         a[0] = kl_pq; a[1] = kl_qp; a[2] = l1; a[3] = sp; a[4] = sq; a[5] = hp; a[6] = hq; a[7] = ce;
@@ -163,6 +199,8 @@ void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const
                             .h_p = a[5], .h_q = a[6], .ce_qp = a[7]};
     }
     free(acc);
+    free(qv);
+    free(lqv);
 }
 
 void lens_js(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
@@ -175,7 +213,7 @@ void lens_js(const LensShard *sh, const LensDist *P, const LensNorm *nP, const L
             float xq = lens_x(&Q[r], Q[r].z[v]) - nQ[r].lse_f, q = expf(xq);
             float m = 0.5f * (p + q) * inv;
             float lm = logf(m + LENS_EPS);
-            s += 0.5 * (double)(p * (guarded_log(p, xp) - lm)) + 0.5 * (double)(q * (guarded_log(q, xq) - lm));
+            s += 0.5 * (double)(p * (guarded_log(xp) - lm)) + 0.5 * (double)(q * (guarded_log(xq) - lm));
         }
         js_nats[r] = s;
     }
@@ -208,12 +246,8 @@ static void topk_insert(XId *list, int k, XId e) {
     list[i] = e;
 }
 
-void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, int k, int32_t *ids, float *x,
-               double *probs) {
-    LW_ASSERT(k > 0);
-    int R = sh->comm ? sh->comm->size : 1;
-    size_t per = (size_t)n * k;
-    XId *local = xmalloc(sizeof(XId) * per);
+// Local top-k lists of n rows into local[n*k] (one pass over the shard).
+static void local_topk(const LensShard *sh, const LensDist *d, int n, int k, XId *local) {
     for (int r = 0; r < n; r++) {
         XId *list = local + (size_t)r * k;
         for (int j = 0; j < k; j++) list[j] = (XId){NAN, -1};
@@ -223,6 +257,13 @@ void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int 
             topk_insert(list, k, (XId){xv, sh->v0 + v});
         }
     }
+}
+
+// All-gather of the local lists and merge (value desc, id asc); probabilities from nrm.
+static void merge_topk(const LensShard *sh, const LensNorm *nrm, int n, int k, const XId *local, int32_t *ids, float *x,
+                       double *probs) {
+    int R = sh->comm ? sh->comm->size : 1;
+    size_t per = (size_t)n * k;
     XId *all = xmalloc(sizeof(XId) * per * R);
     if (sh->comm && R > 1) comm_allgather(sh->comm, local, all, sizeof(XId) * per);
     else memcpy(all, local, sizeof(XId) * per);
@@ -237,9 +278,35 @@ void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int 
             if (probs) probs[o] = cand[j].id < 0 ? NAN : (double)lens_prob(&nrm[r], cand[j].x);
         }
     }
-    free(local);
     free(all);
     free(cand);
+}
+
+void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, int k, int32_t *ids, float *x,
+               double *probs) {
+    LW_ASSERT(k > 0);
+    XId *local = xmalloc(sizeof(XId) * (size_t)n * k);
+    local_topk(sh, d, n, k, local);
+    merge_topk(sh, nrm, n, k, local, ids, x, probs);
+    free(local);
+}
+
+void lens_normalize_topk(const LensShard *sh, const LensDist *d, int n, int k, LensNorm *out, int32_t *ids, float *x,
+                         double *probs) {
+    LW_ASSERT(k > 0);
+    XId *local = xmalloc(sizeof(XId) * (size_t)n * k);
+    local_topk(sh, d, n, k, local);
+    float *m = xmalloc(sizeof(float) * (n ? n : 1));
+    double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
+    for (int r = 0; r < n; r++) m[r] = local[(size_t)r * k].id < 0 ? -INFINITY : local[(size_t)r * k].x; // local max
+    allreduce_max_f32(sh, m, n);
+    for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
+    allreduce_sum_f64(sh, se, 2 * (size_t)n);
+    for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
+    merge_topk(sh, out, n, k, local, ids, x, probs);
+    free(m);
+    free(se);
+    free(local);
 }
 
 // ---------------------------------------------------------------------------- dots, health

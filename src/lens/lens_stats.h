@@ -108,6 +108,10 @@ void lens_js(const LensShard *sh, const LensDist *P, const LensNorm *nP, const L
 void lens_topk(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, int k, int32_t *ids, float *x,
                double *probs);
 
+// lens_normalize and lens_topk of the same rows in one pass less: the local top-1 is the local max.
+void lens_normalize_topk(const LensShard *sh, const LensDist *d, int n, int k, LensNorm *out, int32_t *ids, float *x,
+                         double *probs);
+
 // Dot products of logit vectors: out[3r..3r+2] = Σ x_P·x_Q, Σ x_P², Σ x_Q² (double). One collective.
 void lens_dots(const LensShard *sh, const LensDist *P, const LensDist *Q, int n, double *out);
 

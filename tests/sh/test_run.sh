@@ -66,3 +66,49 @@ fid=$(h5dump -a /prompts/pos_orig_0/first_id "$F" | sed -n 's/.*(0): //p')
 ok=1
 for g in /lens /prompts /calibration /aux /vocab; do h5diff "$F" "$TMP/b/tiny_llama.h5" $g $g >/dev/null || ok=0; done
 [ $ok = 1 ] && pass "two identical runs: h5diff of /lens /prompts /calibration /aux /vocab equal" || fail "identical runs differ"
+
+# keep_residuals / keep_final_logits: [n+1, T, d] and [T, V] (the latter gathered from the vocab
+# shards to rank 0 and put back in id order): R = 2 equals R = 1 up to the forward's summation order.
+cat >"$TMP/probe.yaml" <<'EOP'
+name: small
+templates:
+  orig: "Give the city name only, plain text. The capital of {country} is called simply"
+  no_filler: "Give the city name only, plain text. The capital of {country} is called"
+facts:
+  - {key: "Germany→Berlin", index: 0, country: Germany, answer: Berlin}
+control:
+  prompt: "Give the city name only, plain text. The capital of France is called simply"
+  answer: Paris
+test_prompts:
+  - "Berlin is the capital of"
+temperature_exploration: [0.1, 2.0]
+EOP
+for np in 1 2; do
+  mpirun -np $np "$LW" run --model "$M" --out "$TMP/k$np" --probes "$TMP/probe.yaml" --keep_residuals --keep_final_logits >/dev/null 2>&1
+done
+K1=$TMP/k1/tiny_llama.h5 K2=$TMP/k2/tiny_llama.h5
+[ "$(h5dims "$K1" /prompts/pos_orig_0/residuals)" = "4, $T, 64" ] && [ "$(h5dims "$K2" /prompts/ctl_orig/final_logits)" = "$T, 32000" ] \
+  && pass "residuals [4, T, 64] and final_logits [T, 32000] stored" \
+  || fail "kept residuals / final logits shapes" "$(h5dims "$K1" /prompts/pos_orig_0/residuals) / $(h5dims "$K2" /prompts/ctl_orig/final_logits)"
+if h5diff -d 1e-4 "$K1" "$K2" /prompts/pos_orig_0/final_logits /prompts/pos_orig_0/final_logits >/dev/null \
+   && h5diff -d 1e-4 "$K1" "$K2" /prompts/pos_orig_0/residuals /prompts/pos_orig_0/residuals >/dev/null; then
+  pass "final logits gathered from 2 shards = 1 rank's (|Δ| <= 1e-4)"
+else
+  fail "final logits gathered from 2 shards differ" "$(h5diff -d 1e-4 "$K1" "$K2" /prompts/pos_orig_0/final_logits /prompts/pos_orig_0/final_logits | tail -3)"
+fi
+# the stored head logits are the ones the statistics used: their argmax at NEXT is final_topk_ids[NEXT, 0]
+am=$(h5vals "$K2" /prompts/pos_orig_0/final_logits | tail -32000 | awk 'NR == 1 || $1 > m {m = $1; i = NR - 1} END {print i}')
+ft=$(h5vals "$K2" /prompts/pos_orig_0/final_topk_ids | tail -20 | head -1)
+[ "$am" = "$ft" ] && pass "argmax of stored final logits at NEXT = final_topk_ids top-1 ($am)" || fail "stored logits argmax" "$am vs $ft"
+
+# §9 head transform with the quirk off (Gemma-2): the lens at L = n soft-capped like the head is the
+# head itself, so KL after `softcap` is exactly 0, while scale / scale_then_softcap stay NaN.
+G=$TMP/gemma
+"$LW" mktiny --family gemma2 --seed 4 --out "$G" --tokenizer "$TOKS/gemma3/tokenizer.json" --layers 2 --d-model 32 \
+  --heads 2 --kv-heads 1 --head-dim 16 --ff 48 >/dev/null
+"$LW" run --model "$G" --out "$TMP/g" --probes "$TMP/probe.yaml" --no-quirks.gemma_softcap_undetected >/dev/null 2>&1
+tk=$(h5vals "$TMP/g/gemma.h5" /lens/norm/pos_orig_0/next/transform_kl | tr '\n' ' ')
+[ "$tk" = "nan 0 nan " ] && pass "gemma2: transform_kl = [nan, 0, nan] with the softcap quirk off" || fail "gemma2 transform_kl" "got '$tk'"
+kl=$(h5vals "$TMP/g/gemma.h5" /lens/norm/pos_orig_0/next/kl_to_final_bits | tail -1)
+awk -v k="$kl" 'BEGIN {exit !(k > 0.01)}' && pass "gemma2: plain lens KL at L = n > 0 (soft-cap not applied by the lens: $kl bits)" \
+  || fail "gemma2: last-layer KL" "$kl"
