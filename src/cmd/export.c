@@ -68,6 +68,14 @@ int cmd_export(int argc, char **argv) {
                 !strncmp(a, "--out_dir=", 10))
                 out_given = 1;
             const LwOption *o = strchr(a, '=') ? NULL : config_option_find(a + 2);
+            if (!o && !strchr(a, '=') && strncmp(a, "--no-", 5)) { // unknown: the option table names the nearest
+                LwError e = {0};
+                LwRunConfig tmp;
+                config_defaults(&tmp);
+                char *one[1] = {argv[i]};
+                if (config_apply_cli(&tmp, 1, one, &e)) lw_die_err(&e, LW_EXIT_INPUT);
+                config_free(&tmp);
+            }
             if (o && o->type != LW_OPT_BOOL && i + 1 < argc) opts[nopt++] = argv[++i];
             else if (o && o->type == LW_OPT_BOOL && i + 1 < argc && is_bool_word(argv[i + 1])) opts[nopt++] = argv[++i];
             continue;

@@ -283,7 +283,7 @@ static void derive(Ex *e) {
     e->gs_min = NAN;
     for (int i = 0; i < 3; i++) {
         int L = gsc[i].layer;
-        if (L < 0 || L > n || p0->first_id < 0) continue;
+        if (L < 0 || L > n || p0->first_id < 0 || x->n_scales < 1) continue;
         int k = e->n_gs++;
         e->gs[k] = gsc[i];
         int S = x->n_scales, nu = 0, nt = 0, nb = 0;
@@ -901,7 +901,7 @@ static void j_copy_thresholds(const Ex *e, JsonW *j) {
             if (t1 < 0) continue;
             raw_hit |= ex_copy_strict(&t1, 1, p->ctx_ids, p->Tc, w->top_probs[(size_t)LL * w->K],
                                       w->K > 1 ? w->top_probs[(size_t)LL * w->K + 1] : 0, c->copy_strict_sweep.v[i],
-                                      c->copy_margin, ex_wsp(tok(e, t1)));
+                                      c->copy_margin, ex_token_wsp(e->run, t1));
         }
         jw_bool(j, !raw_hit);
     }
@@ -1186,11 +1186,11 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     jw_key(j, "copy_mask"); jw_obj(j);
     long size = 0;
     jw_key(j, "ignored_token_ids"); jw_arr(j);
-    for (long id = 0; id < run->V; id++) if (ex_wsp(run->decoded[id])) { jw_int(j, id); size++; }
+    for (long id = 0; id < run->V; id++) if (ex_token_wsp(run, (int)id)) { jw_int(j, id); size++; }
     jw_end(j);
     jw_key(j, "ignored_token_str_sample"); jw_arr(j);
     int ns = 0;
-    for (long id = 0; id < run->V && ns < 16; id++) if (ex_wsp(run->decoded[id])) { jw_str(j, run->decoded[id]); ns++; }
+    for (long id = 0; id < run->V && ns < 16; id++) if (ex_token_wsp(run, (int)id)) { jw_str(j, run->decoded[id]); ns++; }
     jw_end(j);
     jw_k_int(j, "size", size);
     jw_end(j);
@@ -1754,6 +1754,14 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     if (rc)
         for (int i = 0; i < renamed; i++)
             if (fin[i] && tmp[i]) unlink(fin[i]);
+    // a file of this model's set that this export did not write (sidecars off, no raw lens) is
+    // stale: it would describe other thresholds than the new JSON
+    for (int i = 0; i < nfiles && !rc; i++) {
+        if (tmp[i]) continue;
+        char *stale = xasprintf("%s/%s", out_dir, files[i].name);
+        unlink(stale);
+        free(stale);
+    }
     for (int i = 0; i < nfiles; i++) {
         if (!tmp[i]) continue;
         if (rc) unlink(tmp[i]);

@@ -241,6 +241,7 @@ static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p,
     snprintf(path, sizeof path, "%s/top_ids", base);
     if (ds_i32(r, path, 2, w2, got, &x->top_ids)) return -1;
     x->K = (int)got[1];
+    if (x->K < 2 || (!strcmp(lens, "norm") && x->K < 50)) return rd_fail(r, path, "too few columns (schema: 50)");
     hsize_t wk[2] = {L, (hsize_t)x->K};
     snprintf(path, sizeof path, "%s/top_probs", base);
     if (ds_f64(r, path, 2, wk, NULL, &x->top_probs)) return -1;
@@ -292,7 +293,7 @@ static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p,
         F1(kl_raw_to_norm_bits, "kl_raw_to_norm_bits");
         F1(js_divergence, "js_divergence");
         F1(l1_prob_diff, "l1_prob_diff");
-        hsize_t w50[2] = {L, 0};
+        hsize_t w50[2] = {L, 50};
         snprintf(path, sizeof path, "%s/ranks_of_norm_top50", base);
         if (ds_i32(r, path, 2, w50, NULL, &x->ranks_of_norm_top50)) return -1;
     }
@@ -387,7 +388,7 @@ static int read_all(Rd *r, ExRun *run) {
         return lw_err(r->err, "this lensweep reads schema 1; export with the lensweep version that wrote the file",
                       "%s: attribute 'schema_version': is %ld, this build reads %d", r->path, ver, EX_SCHEMA_VERSION);
     long complete = 0;
-    if (attr_long(r, "/", "complete", &complete))
+    if (H5Aexists(r->file, "complete") <= 0 || attr_long(r, "/", "complete", &complete))
         return lw_err(r->err, "the run did not finish (killed or failed); re-run `lensweep run` for this model",
                       "%s: attribute 'complete': missing (unfinished run)", r->path);
     if (complete != 1)
@@ -411,7 +412,7 @@ static int read_all(Rd *r, ExRun *run) {
         attr_double(r, "/", "final_softcap", &run->final_softcap) ||
         attr_double(r, "/", "wall_seconds", &run->wall_seconds))
         return -1;
-    if (run->n_layers < 1 || run->n_layers > 100000) return rd_fail(r, "attribute 'n_layers'", "out of range");
+    if (run->n_layers < 1 || run->n_layers > 4000) return rd_fail(r, "attribute 'n_layers'", "out of range (1..4000)");
     if (run->vocab < 2) return rd_fail(r, "attribute 'vocab'", "out of range");
     if (ds_strs(r, "/vocab/decoded", run->vocab, &run->V, &run->decoded)) return -1;
     long nv = 0;

@@ -75,6 +75,14 @@ int ex_wsp(const char *s) {
     return all_ws_or_marker || all_ws_or_punct;
 }
 
+int ex_token_wsp(const ExRun *run, int id) {
+    if (id < 0 || id >= run->V) return 1;
+    const char *s = run->decoded[id];
+    // the byte 0x00: "<0x00>" (SentencePiece byte fallback) or "Ā" (byte-level BPE)
+    if (!s[0] && run->pieces && (!strcmp(run->pieces[id], "<0x00>") || !strcmp(run->pieces[id], "\xc4\x80"))) return 0;
+    return ex_wsp(s);
+}
+
 int ex_contig_subseq(const int *win, int k, const int *seq, int n) {
     if (k <= 0) return 0;
     for (int i = 0; i + k <= n; i++) {
@@ -222,7 +230,7 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
     r->prompt_vocab = NEWI(p->Tc + 1);
     for (int i = 0; i < p->Tc; i++) {
         int id = p->ctx_ids[i];
-        if (in_list(id, r->prompt_vocab, r->n_prompt_vocab) || ex_wsp(run->decoded[id])) continue;
+        if (in_list(id, r->prompt_vocab, r->n_prompt_vocab) || ex_token_wsp(run, id)) continue;
         r->prompt_vocab[r->n_prompt_vocab++] = id;
     }
     double inv_v = 1.0 / (double)run->vocab;
@@ -237,10 +245,21 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
         r->top1[L] = t1;
         r->top1_raw[L] = w->present ? w->top_ids[(size_t)L * w->K] : -1;
         r->p_top1[L] = pr[0];
-        float s5 = 0;
-        double sd = 0;
-        for (int i = 0; i < 5 && i < K; i++) { s5 += (float)pr[i]; sd += pr[i]; }
+        // fp32 sum in the order torch's vectorized CPU reduction uses for 5 values (4 lanes, the
+        // 5th folded into lane 0, then the lanes in order): ((p1 + p5) + p2) + p3) + p4 — this
+        // order reproduces every p_top5 cell of the reference CSVs (6193 rows, all sidecars)
+        float s5;
+        if (K >= 5) {
+            s5 = (float)pr[0] + (float)pr[4];
+            s5 += (float)pr[1];
+            s5 += (float)pr[2];
+            s5 += (float)pr[3];
+        } else {
+            s5 = 0;
+            for (int i = 0; i < K; i++) s5 += (float)pr[i];
+        }
         r->p_top5[L] = s5;
+        double sd;
         int np = (int)(c->topk_pure < K ? c->topk_pure : K);
         sd = 0;
         for (int i = 0; i < np; i++) sd += pr[i];
@@ -269,7 +288,7 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
         if (hlen == 3) { hist[0] = hist[1]; hist[1] = hist[2]; hlen = 2; }
         hist[hlen++] = t1;
         int kk = kwin < hlen ? kwin : hlen;
-        int wsp = t1 < 0 || ex_wsp(run->decoded[t1]);
+        int wsp = ex_token_wsp(run, t1);
         double p1 = pr[0], p2 = K > 1 ? pr[1] : 0;
         for (int i = 0; i < cc->n_strict; i++)
             r->copy[(size_t)L * cc->n + i] =

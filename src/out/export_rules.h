@@ -18,6 +18,9 @@ double ex_percentile(const double *v, int n, double p);
 int ex_depth_layer(int n, double frac);
 // §2.4 whitespace/punctuation predicate on a decoded token string (UTF-8).
 int ex_wsp(const char *s);
+// WSP of token id (its /vocab/decoded string). A decode that is the single character U+0000 is
+// stored as "" (C strings): the byte tokens "<0x00>" / "Ā" are therefore not WSP, as in the reference.
+int ex_token_wsp(const ExRun *run, int id);
 // 1 when win[0..k) occurs contiguously in seq[0..n).
 int ex_contig_subseq(const int *win, int k, const int *seq, int n);
 // |A∩B| / |A∪B| of two id lists (ids < 0 ignored; duplicates counted once). NaN when both empty.

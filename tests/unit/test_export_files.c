@@ -404,6 +404,10 @@ TEST(thresholds_and_quirks_are_options) {
     CHECK_STR(json_string_value(json_object_get(json_object_get(json_object_get(j, "diagnostics"), "copy_thresholds"), "stability")), "stable");
     json_decref(j);
     free(jp);
+    // re-export without sidecars: the sidecars of the previous export are removed (stale)
+    fx_export("--no-sidecars", out2);
+    CHECK(count_files(out2, "rawlens") == 0 && count_files(out2, "milestones") == 0 && count_files(out2, "artifact") == 0);
+    CHECK(count_files(out2, "-pure-next-token.csv") == 1 && count_files(out2, "-records.csv") == 1);
     free(out2);
 }
 
@@ -437,11 +441,47 @@ TEST(norm_lens_only_run) {
     free(jp); free(err); free(cmd); free(h5); free(dir);
 }
 
+TEST(gemma_like_last_layer_kl_warns) {
+    // Gemma-2-9B-like head mismatch (M§9): KL(P_n || P_final) = 1.0128875226902398 bits, best
+    // temperature brings it to 0.34989104995242076 -> warn (>= 0.25), reason listed first
+    ExRun run;
+    fx_make(&run);
+    ExNext *x = &run.passes[0].norm;
+    x->kl_to_final_bits[FX_N] = 1.0128875226902398;
+    x->kl_to_final_bits[3] = 2.0; // no layer <= 1.0 bit any more
+    for (int i = 0; i < 25; i++) x->last_temp_kl[i] = 0.34989104995242076 + (i == 17 ? 0 : 0.5);
+    char *dir = xasprintf("%s/gemma", tmpdir), *h5 = xasprintf("%s/gemma/Tiny-Model.h5", tmpdir);
+    char *cmd = xasprintf("mkdir -p %s", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    fx_write(&run, h5, NULL);
+    double t17 = x->temps[17];
+    ex_run_free(&run);
+    cmd = xasprintf("bin/lensweep export %s", h5);
+    char *err = NULL;
+    CHECKF(sh(cmd, &err) == 0, "%s", err);
+    char *jp = xasprintf("%s/output-Tiny-Model.json", dir);
+    json_error_t je;
+    json_t *j = json_load_file(jp, 0, &je), *d = json_object_get(j, "diagnostics");
+    json_t *ll = json_object_get(d, "last_layer_consistency");
+    CHECK(json_is_true(json_object_get(ll, "warn_high_last_layer_kl")));
+    CHECK(json_real_value(json_object_get(ll, "temp_est")) == t17);
+    CHECK_NEAR(json_real_value(json_object_get(json_object_get(ll, "gates"), "delta_kl_temp_bits")), 0.662996472737819, 1e-15);
+    CHECK(json_is_null(json_object_get(d, "first_kl_below_1.0")));
+    json_t *rs = json_object_get(json_object_get(j, "measurement_guidance"), "reasons");
+    CHECK_STR(json_string_value(json_array_get(rs, 0)), "warn_high_last_layer_kl");
+    json_decref(j);
+    free(jp); free(err); free(cmd); free(h5); free(dir);
+}
+
 // ---------------------------------------------------------------------------- bad input
+
+static int fx_bad_id; // plant an id outside the vocabulary
 
 static void expect_bad(const char *name, const FxWriteOpts *o, const char *needle) {
     ExRun run;
     fx_make(&run);
+    if (fx_bad_id) run.passes[3].norm.top_ids[7] = 999;
     char *h5 = xasprintf("%s/bad/Tiny-Model.h5", tmpdir);
     char *dir = xasprintf("%s/bad", tmpdir);
     char *cmd = xasprintf("rm -rf %s && mkdir -p %s", dir, dir);
@@ -473,6 +513,13 @@ TEST(bad_input_files) {
     FxWriteOpts o4 = {0};
     o4.omit_dataset = "/vocab/decoded";
     expect_bad("missing vocabulary", &o4, "/vocab/decoded");
+    FxWriteOpts o5 = {0};
+    o5.short_dataset = "/lens/raw/ctl_orig/next/js_divergence";
+    expect_bad("wrong shape", &o5, "/lens/raw/ctl_orig/next/js_divergence: dimension 0 is 4, expected 5");
+    FxWriteOpts o6 = {0};
+    fx_bad_id = 1;
+    expect_bad("id outside the vocabulary", &o6, "/lens/norm/pos_no_filler_1/next/top_ids: id outside the vocabulary");
+    fx_bad_id = 0;
     // not an HDF5 file at all
     char *p = xasprintf("%s/notes.h5", tmpdir);
     lw_write_file(p, "hello", 5, &(LwError){0});
@@ -496,6 +543,21 @@ TEST(failed_rename_leaves_nothing_complete) {
 }
 
 // ---------------------------------------------------------------------------- real run
+
+// diagnostics.copy_mask depends only on the tokenizer (the single-id decode of every id, M§2.4):
+// a tiny model with a reference model's real tokenizer must give the reference's copy_mask.
+static void check_copy_mask(const char *ours_json, const char *ref_model) {
+    char *rp = refpath(ref_model);
+    json_error_t je;
+    json_t *a = json_load_file(ours_json, 0, &je), *b = json_load_file(rp, 0, &je);
+    json_t *ma = json_object_get(json_object_get(a, "diagnostics"), "copy_mask");
+    json_t *mb = json_object_get(json_object_get(b, "diagnostics"), "copy_mask");
+    CHECKF(ma && mb && json_equal(ma, mb), "copy_mask differs from %s: size %lld vs %lld", ref_model,
+           json_integer_value(json_object_get(ma, "size")), json_integer_value(json_object_get(mb, "size")));
+    json_decref(a);
+    json_decref(b);
+    free(rp);
+}
 
 static long h5_len(const char *file, const char *path) {
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -550,6 +612,7 @@ TEST(mktiny_run_export) {
     csv_table_free(&t);
     free(w);
     char *jp = xasprintf("%s/output-tiny.json", dir);
+    check_copy_mask(jp, "output-Mistral-7B-v0.1.json");
     conditional_ok = 1;
     check_json_keys(jp);
     conditional_ok = 0;
@@ -558,7 +621,31 @@ TEST(mktiny_run_export) {
     cmd = xasprintf("bin/lensweep report %s --format md --out %s/r.md", dir, tmpdir);
     err = NULL;
     CHECK(sh(cmd, &err) == 0);
+    char *md = xasprintf("%s/r.md", tmpdir);
+    size_t n;
+    LwError e2 = {0};
+    char *text = lw_read_file(md, &n, &e2);
+    CHECKF(text && strstr(text, "| tiny | ok | 3 |"), "the report does not list the model as ok");
+    free(text);
+    free(md);
     free(err); free(cmd); free(h5); free(dir);
+}
+
+TEST(copy_mask_qwen3_with_padding_rows) {
+    // Qwen3: 151936 unembedding rows, fewer tokenizer ids; the padding rows decode to "" (WSP)
+    char *tok = xasprintf("%s/tokenizers/qwen3/tokenizer.json", shared_dir());
+    char *cmd = xasprintf("bin/lensweep mktiny --family qwen3 --seed 3 --vocab 151936 --out %s/q3 --tokenizer %s && "
+                          "bin/lensweep run --model %s/q3 --out %s/q3run && bin/lensweep export %s/q3run/q3.h5",
+                          tmpdir, tok, tmpdir, tmpdir, tmpdir);
+    char *err = NULL;
+    int rc = sh(cmd, &err);
+    CHECKF(rc == 0, "exit %d: %s", rc, err);
+    if (!rc) {
+        char *jp = xasprintf("%s/q3run/output-q3.json", tmpdir);
+        check_copy_mask(jp, "output-Qwen3-8B.json");
+        free(jp);
+    }
+    free(err); free(cmd); free(tok);
 }
 
 int main(void) {
@@ -576,9 +663,11 @@ int main(void) {
     RUN(fixture_milestones_audit_json);
     RUN(thresholds_and_quirks_are_options);
     RUN(norm_lens_only_run);
+    RUN(gemma_like_last_layer_kl_warns);
     RUN(bad_input_files);
     RUN(failed_rename_leaves_nothing_complete);
     RUN(mktiny_run_export);
+    RUN(copy_mask_qwen3_with_padding_rows);
     char *cmd = xasprintf("rm -rf %s", tmpdir);
     if (system(cmd)) {}
     free(cmd);

@@ -19,7 +19,7 @@ static const char *model; // Mistral-7B-v0.1 has every CSV kind; the others only
 static int NL, NV, have_raw, have_rec;
 
 static char ref[512], outdir[64];
-static CsvTable pure, raw, rec, ours_pure, ours_raw, ours_rec, ours_ms, ref_ms;
+static CsvTable pure, raw, rec, ours_pure, ours_raw, ours_rec, ours_ms, ref_ms, ours_win;
 static json_t *rj, *oj;
 
 static const char *C(const CsvTable *t, size_t r, const char *col) { return csv_table_cell(t, r, csv_table_col(t, col)); }
@@ -164,6 +164,7 @@ static void build(ExRun *run) {
         x->delta_resid_cos = nd(NL); x->raw_resid_norm = nd(NL); x->max_abs_logit = nd(NL); x->min_prob = nd(NL);
         x->nonfinite = ni(NL, 0); x->repeat_rank_dev = ni(NL, 0); x->repeat_top1_flip = ni(NL, 0);
         x->n_scales = 4; x->scales = nd(4); x->scaled_p_answer = nd(NL * 4);
+        x->scales[0] = 0.9; x->scales[1] = 0.95; x->scales[2] = 1.05; x->scales[3] = 1.1;
         x->n_temps = 1; x->temps = nd(1); x->last_temp_kl = nd(1);
         w->kl_norm_vs_raw_bits = nd(NL); w->kl_raw_to_norm_bits = nd(NL); w->js_divergence = nd(NL);
         w->l1_prob_diff = nd(NL); w->ranks_of_norm_top50 = ni(NL * 50, 1);
@@ -178,6 +179,9 @@ static void build(ExRun *run) {
                 x->top_probs[L * 5 + k] = D(&pure, r, c2);
             }
             x->entropy_bits[L] = D(&pure, r, "entropy");
+            // softmax(s·z)[a] is not in the files; P[a] itself stands in (the uniform-margin gate is
+            // far from its threshold at every reference target, so the 4 scales agree with s = 1)
+            for (int k = 0; k < 4; k++) x->scaled_p_answer[L * 4 + k] = D(&pure, r, "p_answer");
             x->p_answer[L] = D(&pure, r, "p_answer");
             x->answer_rank[L] = I(&pure, r, "answer_rank");
             x->kl_to_final_bits[L] = D(&pure, r, "kl_to_final_bits");
@@ -223,10 +227,12 @@ static void build(ExRun *run) {
     run->n_test = 0; run->test_k = 10; run->n_temp = 0; run->temp_k = 15;
 }
 
+// JSON numbers must be equal doubles (so their repr text is equal), except where noted (cmp_loose)
+static int cmp_loose;
 static int num_eq(json_t *a, json_t *b) {
     if (json_is_number(a) && json_is_number(b)) {
         double x = json_number_value(a), y = json_number_value(b);
-        return x == y || fabs(x - y) <= 1e-12 * fmax(1, fabs(y));
+        return x == y || (cmp_loose && fabs(x - y) <= 1e-13 * fmax(1, fabs(y)));
     }
     if (json_is_array(a) && json_is_array(b)) {
         if (json_array_size(a) != json_array_size(b)) return 0;
@@ -252,6 +258,9 @@ static json_t *at(json_t *j, const char *path) {
 
 static void cmp_json(const char *path) {
     json_t *a = at(oj, path), *b = at(rj, path);
+    // the least-squares fit of the norm trajectory: the reference's summation order is not
+    // recoverable from its outputs (numpy vs Python sums each match some models); last-bit level
+    cmp_loose = strstr(path, "norm_trajectory") != NULL;
     CHECKF(b != NULL, "reference lacks %s", path);
     if (!num_eq(a, b)) {
         printf("    [%s]\n", model);
@@ -263,7 +272,7 @@ static void cmp_json(const char *path) {
 }
 
 static void tables_free(void) {
-    CsvTable *ts[] = {&pure, &raw, &rec, &ours_pure, &ours_raw, &ours_rec, &ours_ms, &ref_ms};
+    CsvTable *ts[] = {&pure, &raw, &rec, &ours_pure, &ours_raw, &ours_rec, &ours_ms, &ref_ms, &ours_win};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) { if (ts[i]->cells || ts[i]->header) csv_table_free(ts[i]); memset(ts[i], 0, sizeof *ts[i]); }
     if (rj) json_decref(rj);
     if (oj) json_decref(oj);
@@ -309,6 +318,7 @@ static int setup(const char *m) {
     RD(ours_pure, outdir, "-pure-next-token");
     RD(ours_ms, outdir, "-milestones");
     if (have_raw) RD(ours_raw, outdir, "-pure-next-token-rawlens");
+    if (have_raw) RD(ours_win, outdir, "-pure-next-token-rawlens-window");
     if (have_rec) RD(ours_rec, outdir, "-records");
 #undef RD
     p = xasprintf("%s/output-%s.json", outdir, model);
@@ -338,18 +348,14 @@ static void cmp_table(const CsvTable *o, const CsvTable *r, const char *const *s
 
 TEST(pure_csv_cells_equal_reference) {
     // not derivable from what the reference files show: top-50 lists (jaccards, prompt mass in the
-    // top-50) and p_top5 (an fp32 sum over probabilities the CSV shows only as doubles); without
-    // the records CSV the prompt ids (copy rules) are unknown too
-    const char *skip_full[] = {"topk_jaccard_raw_norm@50", "topk_jaccard_consecutive@50", "topk_prompt_mass@50", "p_top5", NULL};
-    const char *skip_pure[] = {"topk_jaccard_raw_norm@50", "topk_jaccard_consecutive@50", "topk_prompt_mass@50", "p_top5",
+    // top-50); without the records CSV the prompt ids (copy rules) are unknown too
+    const char *skip_full[] = {"topk_jaccard_raw_norm@50", "topk_jaccard_consecutive@50", "topk_prompt_mass@50", NULL};
+    const char *skip_pure[] = {"topk_jaccard_raw_norm@50", "topk_jaccard_consecutive@50", "topk_prompt_mass@50",
                                "copy_collapse", "copy_strict@0.95", "copy_strict@0.7", "copy_strict@0.8", "copy_strict@0.9",
                                "copy_soft_k1@0.5", "copy_soft_k2@0.5", "copy_soft_k3@0.5", NULL};
     char what[96];
     snprintf(what, sizeof what, "%s pure", model);
     cmp_table(&ours_pure, &pure, have_rec ? skip_full : skip_pure, what);
-    double worst = 0;
-    for (size_t r = 0; r < pure.n_rows; r++) worst = fmax(worst, fabs(D(&ours_pure, r, "p_top5") - D(&pure, r, "p_top5")));
-    CHECKF(worst < 1e-6, "p_top5 differs by %g", worst);
 }
 
 TEST(rawlens_csv_cells_equal_reference) {
@@ -360,6 +366,18 @@ TEST(rawlens_csv_cells_equal_reference) {
 TEST(records_csv_cells_equal_reference) { cmp_table(&ours_rec, &rec, NULL, "records"); }
 
 TEST(milestones_csv_equals_reference) { cmp_table(&ours_ms, &ref_ms, NULL, "milestones"); }
+
+// OUTPUTS.md §6: the Mistral window CSV has 398 rows (the file itself is not in the reference);
+// M§8.2: Germany orig checks 12 layers (radius 4), Germany no_filler 19 (radius 8: escalated)
+TEST(window_csv_row_count) {
+    CHECKF(ours_win.n_rows == 398, "%zu rows", ours_win.n_rows);
+    size_t orig = 0, nf = 0;
+    for (size_t r = 0; r < ours_win.n_rows; r++) {
+        if (strcmp(C(&ours_win, r, "fact_index"), "0")) continue;
+        if (!strcmp(C(&ours_win, r, "prompt_variant"), "orig")) orig++; else nf++;
+    }
+    CHECKF(orig == 2 * 12 && nf == 2 * 19, "Germany orig %zu rows, no_filler %zu", orig, nf);
+}
 
 // JSON values that need only the pure CSV (norm lens) and the JSON's own per-layer arrays
 TEST(json_norm_summaries_equal_reference) {
@@ -384,7 +402,7 @@ TEST(json_norm_summaries_equal_reference) {
         "diagnostics|micro_suite|aggregates|L_semantic_norm_median", "diagnostics|micro_suite|aggregates|L_semantic_norm_iqr",
         "diagnostics|micro_suite|aggregates|n_missing", "diagnostics|micro_suite|aggregates|L_semantic_margin_ok_norm_median",
         "diagnostics|micro_suite|citations", "evaluation_pack|norm_trajectory", "evaluation_pack|entropy",
-        "evaluation_pack|milestones|L_semantic_norm", "copy_flag_columns",
+        "evaluation_pack|milestones|L_semantic_norm", "copy_flag_columns", "diagnostics|gate_stability_small_scale",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) cmp_json(paths[i]);
 }
@@ -442,6 +460,7 @@ int main(void) {
             RUN(rawlens_csv_cells_equal_reference);
             RUN(records_csv_cells_equal_reference);
             RUN(milestones_csv_equals_reference);
+            RUN(window_csv_row_count);
             RUN(json_summaries_equal_reference);
         }
     }
