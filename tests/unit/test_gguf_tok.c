@@ -131,7 +131,7 @@ TEST(unsupported_tokenizer_is_named) {
     char tmpl[] = "/tmp/lwggtok.XXXXXX";
     CHECK(mkdtemp(tmpl) != NULL);
     char *path = xasprintf("%s/patched.gguf", tmpl);
-    memcpy(pm + 8, "bert", 4);
+    memcpy(pm + 8, "bert", 4); // (SentencePiece "llama" is read: see the test below)
     CHECK(lw_write_file(path, all, len, &err) == 0);
     Tokenizer *t = gguf_tokenizer_load(path, &err);
     CHECKF(!t && strstr(err.msg, "unsupported GGUF tokenizer \"bert\"") && strstr(err.msg, "tokenizer.ggml.model"), "%s", err.msg);
@@ -147,11 +147,46 @@ TEST(unsupported_tokenizer_is_named) {
     free(all);
 }
 
+// SentencePiece-BPE GGUF (model "llama": tokens + scores, no merges): Mistral-7B-v0.1's vocabulary
+// written as llama.cpp's converter does (tests/fixtures/gguf/spm-mistral.gguf,
+// tools/gguf/make_spm_fixture.py). Expected ids come from the real Mistral-7B-v0.1 tokenizer.json
+// run by the `tokenizers` package (its legacy ▁ handling: " leading" -> ▁, ▁leading).
+TEST(sentencepiece_gguf_matches_mistral_tokenizer_json) {
+    LwError err = {0};
+    Tokenizer *t = gguf_tokenizer_load(FIX "/spm-mistral.gguf", &err);
+    CHECKF(t != NULL, "%s (hint: %s)", err.msg, err.hint);
+    json_error_t je;
+    json_t *fx = json_load_file(FIX "/spm-mistral.json", 0, &je);
+    CHECKF(fx != NULL, "%s", je.text);
+    if (!t || !fx) { tok_free(t); json_decref(fx); return; }
+    CHECK(tok_n_ids(t) == 32000);
+    CHECK(tok_template_bos(t) == 1); // add_bos_token = true: <s>
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(fx, "cases"), i, c) {
+        const char *text = json_string_value(json_object_get(c, "text"));
+        for (int special = 0; special < 2; special++) {
+            int32_t *ids = NULL;
+            char key[32];
+            snprintf(key, sizeof key, "ids_special%d", special);
+            int n = tok_encode(t, text, strlen(text), special, &ids, &err);
+            CHECKF(n >= 0 && ids_equal(ids, n, json_object_get(c, key)), "text %zu (add_special %d) differs from Mistral's tokenizer.json", i, special);
+            free(ids);
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(fx, "decode"), k, v) CHECK_STR(tok_decode_one(t, atoi(k)), json_string_value(v));
+    tok_free(t);
+    json_decref(fx);
+}
+
 int main(void) {
     RUN(load_from_gguf_metadata);
     RUN(encode_matches_tokenizers_package);
     RUN(positive_prompt_predicts_berlin);
     RUN(unsupported_tokenizer_is_named);
+    RUN(sentencepiece_gguf_matches_mistral_tokenizer_json);
     tok_free(g_tok);
     return test_summary();
 }
