@@ -43,6 +43,6 @@ for tp in ${BENCH_DEMO_TP:-1}; do
   LENSWEEP_DEMO_OUT="$TMP/out" LENSWEEP_DEMO_TP=$tp LENSWEEP_DEMO_TIMES="$TMP/times" \
     /usr/bin/time -f "%M" -o "$TMP/rss" tools/demo.sh >"$TMP/demo.log" 2>&1 || { tail -20 "$TMP/demo.log"; exit 1; }
   echo "demo TP=$tp: $(tr '\n' ' ' <"$TMP/times") s; peak RSS (largest process) $(( $(cat "$TMP/rss") / 1024 )) MiB"
-  grep -E "\] (loaded |calibration: |[0-9]+ passes in |wall )" "$TMP/demo.log" | sed 's/^\[[^]]*\] */   run log: /'
+  grep -E "\] +(loaded |calibration: |[0-9]+ passes in |wall )" "$TMP/demo.log" | sed 's/^\[[^]]*\] */   run log: /'
   rm -f "$TMP/times"
 done
