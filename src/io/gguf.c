@@ -214,7 +214,11 @@ int gguf_open(const char *path, Gguf *g, LwError *err) {
     uint64_t n_t, n_kv;
     if (cur_u32(&c, &g->version)) goto fail;
     if (g->version != 2 && g->version != 3) {
-        lw_err(err, "re-convert the model with a current llama.cpp (GGUF v2 and v3 are read)", "%s: unsupported GGUF version %u", path, g->version);
+        if (g->version == 0x02000000u || g->version == 0x03000000u)
+            lw_err(err, "lensweep reads little-endian GGUF files (what llama.cpp writes by default); re-convert without --bigendian",
+                   "%s: big-endian GGUF (version %u byte-swapped) is not supported", path, __builtin_bswap32(g->version));
+        else
+            lw_err(err, "re-convert the model with a current llama.cpp (GGUF v2 and v3 are read)", "%s: unsupported GGUF version %u", path, g->version);
         goto fail;
     }
     if (cur_u64(&c, &n_t) || cur_u64(&c, &n_kv)) goto fail;

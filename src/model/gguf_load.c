@@ -45,6 +45,11 @@ int model_config_from_gguf(const Gguf *g, ModelConfig *cfg, LwError *err) {
         return -1;
     }
     free(arch);
+    int64_t experts;
+    if (gguf_get_int(g, "llama.expert_count", 0, 0, &experts, err)) return -1;
+    if (experts > 0)
+        return lw_err(err, "mixture-of-experts models (Mixtral-style llama GGUFs) are not implemented; use a dense model",
+                      "%s: metadata \"llama.expert_count\" = %lld: unsupported mixture of experts", g->path, (long long)experts);
     cfg->family = FAM_LLAMA;
     snprintf(cfg->arch, sizeof cfg->arch, "%s", LW_FAMILIES[FAM_LLAMA].hf_arch);
     snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "float32"); // dequantized on load

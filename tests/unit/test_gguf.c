@@ -312,13 +312,16 @@ static void put_tensor_data(Buf *b, int k, const STensor *t, uint32_t type) {
     }
 }
 
-// Writes the tiny model; `arch` and `bad_type_tensor` (index, or -1) make the broken variants.
+// Writes the tiny model; `arch`, `bad_type_tensor` (index, or -1) and `experts` (> 0: a
+// llama.expert_count key) make the broken variants.
+static int g_experts;
 static Buf synth_gguf(const char *arch, int bad_type_tensor) {
     Buf b = {0};
     put(&b, "GGUF", 4);
     put_u32(&b, 3);
     put_u64(&b, N_ST);
-    put_u64(&b, 9);
+    put_u64(&b, g_experts ? 10 : 9);
+    if (g_experts) kv_u32(&b, "llama.expert_count", (uint32_t)g_experts);
     kv_str(&b, "general.architecture", arch);
     kv_u32(&b, "llama.block_count", 1);
     kv_u32(&b, "llama.embedding_length", SD);
@@ -418,6 +421,23 @@ TEST(unsupported_type_and_architecture_are_named) {
     m = model_load(path, 0, 1, &err);
     CHECK(m == NULL);
     CHECKF(strstr(err.msg, "unsupported GGUF architecture \"gpt2\"") && strstr(err.msg, path), "%s", err.msg);
+    free(path); free(b.p);
+    memset(&err, 0, sizeof err);
+    g_experts = 8;
+    b = synth_gguf("llama", -1);
+    g_experts = 0;
+    path = write_tmp("moe.gguf", b.p, b.n);
+    CHECK(model_load(path, 0, 1, &err) == NULL);
+    CHECKF(strstr(err.msg, "llama.expert_count") && strstr(err.msg, "mixture of experts"), "%s", err.msg);
+    free(path); free(b.p);
+    // big-endian files: the version reads byte-swapped
+    b = synth_gguf("llama", -1);
+    uint32_t be = 0x03000000u;
+    memcpy(b.p + 4, &be, 4);
+    path = write_tmp("be.gguf", b.p, b.n);
+    memset(&err, 0, sizeof err);
+    CHECK(model_load(path, 0, 1, &err) == NULL);
+    CHECKF(strstr(err.msg, "big-endian GGUF"), "%s", err.msg);
     free(path); free(b.p);
 }
 
