@@ -470,7 +470,9 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     if (is <= 0)
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: not an HDF5 file", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return lw_err(err, "check the file's permissions", "%s: cannot open", path);
+    if (f < 0)
+        return lw_err(err, "the file is truncated or corrupt (or unreadable: check its permissions); re-run `lensweep run`",
+                      "%s: cannot open as HDF5", path);
     Rd r = {f, path, err};
     int rc = read_all(&r, run);
     H5Fclose(f);

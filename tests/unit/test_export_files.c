@@ -520,6 +520,15 @@ TEST(bad_input_files) {
     fx_bad_id = 1;
     expect_bad("id outside the vocabulary", &o6, "/lens/norm/pos_no_filler_1/next/top_ids: id outside the vocabulary");
     fx_bad_id = 0;
+    // a truncated file (the HDF5 signature is there, the rest is not)
+    {
+        char *src = xasprintf("%s/Tiny-Model.h5", tmpdir), *dst = xasprintf("%s/trunc.h5", tmpdir);
+        char *cp = xasprintf("head -c 200000 %s > %s", src, dst), *err2 = NULL;
+        CHECK(system(cp) == 0);
+        char *c2 = xasprintf("bin/lensweep export %s", dst);
+        CHECK(sh(c2, &err2) == 2 && strstr(err2, dst) && strstr(err2, "truncated or corrupt"));
+        free(src); free(dst); free(cp); free(c2); free(err2);
+    }
     // not an HDF5 file at all
     char *p = xasprintf("%s/notes.h5", tmpdir);
     lw_write_file(p, "hello", 5, &(LwError){0});

@@ -48,15 +48,24 @@ static void build(ExRun *run) {
     json_t *d = json_object_get(rj, "diagnostics");
     run->path = xstrdup("replay");
     run->model_name = xstrdup(model);
-    run->model_id = xstrdup(model);
+    run->model_id = xstrdup(json_string_value(json_object_get(json_object_get(rj, "diagnostics"), "model")));
     run->architecture = xstrdup("pre_norm"); run->norm_type = xstrdup("RMSNorm");
-    run->compute_dtype = xstrdup("float32"); run->backend = xstrdup("cpu");
+    const char *dc = json_string_value(json_object_get(json_object_get(json_object_get(rj, "provenance"), "env"), "dtype_compute"));
+    run->compute_dtype = xstrdup(dc && strstr(dc, "bfloat16") ? "bfloat16" : "float32"); run->backend = xstrdup("cpu");
     run->lensweep_version = xstrdup("t"); run->lensweep_git = xstrdup("t");
     run->n_layers = NL - 1; run->d_model = 4096; run->n_heads = 32; run->vocab = NV; run->n_ctx = 2048; run->V = NV;
     // known ids first
     for (size_t r = 0; have_raw && r < raw.n_rows; r++) {
         put(I(&raw, r, "top1_token_id_norm"), C(&raw, r, "top1_token_str_norm"));
         put(I(&raw, r, "top1_token_id_raw"), C(&raw, r, "top1_token_str_raw"));
+    }
+    // decoding point (M§14): the reference's per-target values are the post_ln2 lens's measurements
+    // at those layers (and the norm lens's real top-1 id there)
+    json_t *dpt = json_object_get(json_object_get(d, "decoding_point"), "per_target");
+    for (size_t i = 0; i < json_array_size(dpt); i++) {
+        json_t *t = json_array_get(dpt, i);
+        int L = (int)json_integer_value(json_object_get(t, "layer"));
+        put((int)json_integer_value(json_object_get(t, "top1_id_next_ln1")), C(&pure, (size_t)L, "top1"));
     }
     json_t *gp = json_object_get(d, "gold_alignment_prompts");
     // decoded[a] = the top-1 string of a row where the answer has rank 1 (the gold "string" lacks
@@ -215,16 +224,82 @@ static void build(ExRun *run) {
             memcpy(q->top_ids + L * 5, x->top_ids + L * 5, 5 * sizeof(int));
             q->answer_rank[L] = x->answer_rank[L];
         }
+        for (size_t i = 0; pi == 0 && i < json_array_size(dpt); i++) {
+            json_t *t = json_array_get(dpt, i);
+            int L = (int)json_integer_value(json_object_get(t, "layer"));
+            memcpy(q->top_ids + L * 5, x->top_ids + L * 5, 5 * sizeof(int));
+            x->top_ids[L * 5] = (int)json_integer_value(json_object_get(t, "top1_id_next_ln1"));
+            q->top_ids[L * 5] = (int)json_integer_value(json_object_get(t, "top1_id_post_ln2"));
+            q->answer_rank[L] = (int)json_integer_value(json_object_get(t, "answer_rank_post_ln2"));
+            q->p_answer[L] = json_real_value(json_object_get(t, "p_answer_post_ln2"));
+            q->top_probs[L * 5] = json_real_value(json_object_get(t, "p_top1_post_ln2"));
+        }
     }
+    // auxiliary prompts and the model head as the JSON shows them (their writers are checked)
+    json_t *tp = json_object_get(rj, "test_prompts"), *te = json_object_get(rj, "temperature_exploration");
+    run->n_test = (int)json_array_size(tp);
+    run->test_k = 10;
+    run->test_text = xcalloc(run->n_test + 1, sizeof(char *));
+    run->test_entropy = nd(run->n_test + 1);
+    run->test_ids = ni((size_t)(run->n_test + 1) * 10, -1);
+    run->test_probs = nd((size_t)(run->n_test + 1) * 10);
+    for (int i = 0; i < run->n_test; i++) {
+        json_t *e = json_array_get(tp, i), *tk = json_object_get(e, "topk");
+        run->test_text[i] = xstrdup(json_string_value(json_object_get(e, "prompt")));
+        run->test_entropy[i] = json_real_value(json_object_get(e, "entropy"));
+        for (size_t k = 0; k < json_array_size(tk) && k < 10; k++) {
+            run->test_ids[i * 10 + k] = id_of(json_string_value(json_array_get(json_array_get(tk, k), 0)));
+            run->test_probs[i * 10 + k] = json_real_value(json_array_get(json_array_get(tk, k), 1));
+        }
+    }
+    run->n_temp = (int)json_array_size(te);
+    run->temp_k = 15;
+    run->temp_values = nd(run->n_temp + 1);
+    run->temp_entropy = nd(run->n_temp + 1);
+    run->temp_ids = ni((size_t)(run->n_temp + 1) * 15, -1);
+    run->temp_probs = nd((size_t)(run->n_temp + 1) * 15);
+    for (int i = 0; i < run->n_temp; i++) {
+        json_t *e = json_array_get(te, i), *tk = json_object_get(e, "topk");
+        run->temp_values[i] = json_real_value(json_object_get(e, "temperature"));
+        run->temp_entropy[i] = json_real_value(json_object_get(e, "entropy"));
+        for (size_t k = 0; k < json_array_size(tk) && k < 15; k++) {
+            run->temp_ids[i * 15 + k] = id_of(json_string_value(json_array_get(json_array_get(tk, k), 0)));
+            run->temp_probs[i * 15 + k] = json_real_value(json_array_get(json_array_get(tk, k), 1));
+        }
+    }
+    ExPass *p0 = &run->passes[0];
+    int NEXT = p0->T - 1;
+    json_t *fp = json_object_get(rj, "final_prediction"), *ftk = json_object_get(fp, "topk");
+    p0->final_entropy_bits[NEXT] = json_real_value(json_object_get(fp, "entropy"));
+    for (size_t k = 0; k < json_array_size(ftk) && k < 20; k++) {
+        p0->final_topk_ids[NEXT * 20 + k] = id_of(json_string_value(json_array_get(json_array_get(ftk, k), 0)));
+        p0->final_topk_probs[NEXT * 20 + k] = json_real_value(json_array_get(json_array_get(ftk, k), 1));
+    }
+    // §9 temperature probe: only its minimum is in the JSON
+    json_t *ll = json_object_get(d, "last_layer_consistency");
+    p0->norm.temps[0] = json_real_value(json_object_get(ll, "temp_est"));
+    p0->norm.last_temp_kl[0] = json_real_value(json_object_get(ll, "kl_after_temp_bits"));
+    json_t *ms = json_object_get(rj, "model_stats");
+    run->n_heads = json_integer_value(json_object_get(ms, "n_heads"));
+    run->d_model = json_integer_value(json_object_get(ms, "d_model"));
+    run->n_ctx = json_integer_value(json_object_get(ms, "n_ctx"));
     run->decoded = xcalloc(NV, sizeof(char *));
     run->pieces = xcalloc(NV, sizeof(char *));
     for (int i = 0; i < NV; i++) { run->decoded[i] = xstrdup(vocab[i] ? vocab[i] : ""); run->pieces[i] = xstrdup(""); }
+    // raw vocabulary strings of the answer ids, as the alignment entries show them
+    for (size_t i = 0; i < json_array_size(gp); i++) {
+        json_t *e = json_array_get(gp, i), *ids = json_object_get(e, "answer_ids"), *pcs = json_object_get(e, "pieces");
+        for (size_t k = 0; k < json_array_size(pcs) && k < json_array_size(ids); k++) {
+            int id = (int)json_integer_value(json_array_get(ids, k));
+            free(run->pieces[id]);
+            run->pieces[id] = xstrdup(json_string_value(json_array_get(pcs, k)));
+        }
+    }
     for (int i = 0; i < NV; i++) free(vocab[i]);
     free(vocab);
     json_t *tn = json_object_get(d, "tau_norm_per_layer");
     run->tau_norm = nd(NL);
     for (int L = 0; L < NL; L++) run->tau_norm[L] = json_real_value(json_array_get(tn, L));
-    run->n_test = 0; run->test_k = 10; run->n_temp = 0; run->temp_k = 15;
 }
 
 // JSON numbers must be equal doubles (so their repr text is equal), except where noted (cmp_loose)
@@ -324,9 +399,12 @@ static int setup(const char *m) {
     p = xasprintf("%s/output-%s.json", outdir, model);
     oj = json_load_file(p, 0, &je);
     free(p);
-    char *cmd = xasprintf("rm -rf %s", outdir);
-    if (system(cmd)) {}
-    free(cmd);
+    if (getenv("LW_KEEP")) printf("kept %s\n", outdir); // for inspection
+    else {
+        char *cmd = xasprintf("rm -rf %s", outdir);
+        if (system(cmd)) {}
+        free(cmd);
+    }
     return oj ? 0 : -1;
 }
 
@@ -403,8 +481,41 @@ TEST(json_norm_summaries_equal_reference) {
         "diagnostics|micro_suite|aggregates|n_missing", "diagnostics|micro_suite|aggregates|L_semantic_margin_ok_norm_median",
         "diagnostics|micro_suite|citations", "evaluation_pack|norm_trajectory", "evaluation_pack|entropy",
         "evaluation_pack|milestones|L_semantic_norm", "copy_flag_columns", "diagnostics|gate_stability_small_scale",
+        "diagnostics|decoding_point|targets", "diagnostics|decoding_point|strategies", "diagnostics|decoding_point|arch",
+        "diagnostics|gold_alignment_prompts", "diagnostics|gold_alignment", "gold_answer", "control_prompt|gold_answer",
+        "control_prompt|gold_alignment", "prompt", "prompts", "test_prompts", "temperature_exploration",
+        "final_prediction", "model_stats", "diagnostics|last_layer_consistency", "diagnostics|repeatability_forward",
+        "diagnostics|type", "diagnostics|model", "diagnostics|device", "diagnostics|use_norm_lens",
+        "diagnostics|use_fp32_unembed", "diagnostics|unembed_dtype", "diagnostics|first_block_ln1_type",
+        "diagnostics|final_ln_type", "diagnostics|layernorm_bias_fix", "diagnostics|norm_alignment_fix",
+        "diagnostics|layer0_norm_fix", "diagnostics|mixed_precision_fix", "diagnostics|layer0_position_info",
+        "diagnostics|context_prompt", "diagnostics|target_prediction", "diagnostics|surface_diagnostics_config",
+        "diagnostics|answer_margin_unit", "diagnostics|unembed_bias", "diagnostics|copy_soft_config",
+        "diagnostics|copy_thresh", "diagnostics|copy_window_k", "diagnostics|copy_match_level",
+        "diagnostics|copy_soft_threshold", "diagnostics|copy_soft_window_ks", "diagnostics|config",
+        "measurement_guidance|notes", "measurement_guidance|notes_append", "provenance|env|dtype_compute",
+        "provenance|env|device", "provenance|env|seed", "provenance|env|deterministic_algorithms",
+        "provenance|env|cudnn_benchmark", "evaluation_pack|model", "evaluation_pack|n_layers",
+        "raw_lens_check|mode",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) cmp_json(paths[i]);
+    // decoding point per target and gate; Jaccard/Spearman need the top-50 lists (not in the files)
+    json_t *a = json_deep_copy(at(oj, "diagnostics|decoding_point")), *b = json_deep_copy(at(rj, "diagnostics|decoding_point"));
+    json_t *lists[2] = {json_object_get(a, "per_target"), json_object_get(b, "per_target")};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < json_array_size(lists[k]); i++) {
+            json_t *t = json_array_get(lists[k], i);
+            json_object_del(t, "spearman_top50");
+            json_object_del(t, "jaccard@10");
+            json_object_del(t, "jaccard@50");
+        }
+    if (!num_eq(a, b)) {
+        char *sa = json_dumps(a, JSON_COMPACT), *sb = json_dumps(b, JSON_COMPACT);
+        CHECKF(0, "%s decoding_point:\n      ours %.600s\n      ref  %.600s", model, sa, sb);
+        free(sa); free(sb);
+    }
+    json_decref(a);
+    json_decref(b);
 }
 
 TEST(json_summaries_equal_reference) {
@@ -438,6 +549,8 @@ TEST(json_summaries_equal_reference) {
         "evaluation_pack|artifact|pct_layers_kl_ge_1.0", "evaluation_pack|artifact|n_norm_only_semantics_layers",
         "evaluation_pack|artifact|earliest_norm_only_semantic", "evaluation_pack|citations|layers",
         "evaluation_pack|alignment", "diagnostics|normalization_provenance|per_layer",
+        "diagnostics|lens_consistency|targets", "diagnostics|normalization_provenance|strategy",
+        "diagnostics|layer_map", "diagnostics|gold_alignment_prompts", "diagnostics|raw_lens_window",
     };
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) cmp_json(paths[i]);
     // confirmed_semantics except the tuned layer (no tuned lens here)
