@@ -22,6 +22,7 @@
 
 #include "tok/tok_bpe.h"
 #include "tok/tok_json.h"
+#include "tok/tok_regex.h"
 
 // ---------------------------------------------------------------------------- components
 
@@ -74,8 +75,7 @@ struct Tokenizer {
     int n_dec;
     int has_decoder;
     int has_regex;          // a pre-tokenizer stage uses a regex
-    pcre2_code *re_cn;      // \p{Cn}: code points PCRE2's Unicode tables do not know
-    int warned_unicode;     // the warning below is printed once per tokenizer
+    int warned_unicode;     // the Unicode-version warning of tok_encode is printed once
     // added tokens and their byte trie (edges in one open-addressing table)
     AddedToken *added;
     int n_added;
@@ -257,22 +257,25 @@ static int load_normalizer(Tokenizer *t, json_t *n, const char *field, LwError *
     return 0;
 }
 
+// Compiles the pattern as written (errors name offsets in it), then its Unicode-widened form
+// (tok_regex.h), which is the one used.
 static int compile_regex(Tokenizer *t, PreTok *p, const char *pattern, size_t len, const char *field, LwError *err) {
     int ec;
     PCRE2_SIZE eo;
-    p->re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK, &ec, &eo, NULL);
-    if (!p->re) {
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(ec, msg, sizeof msg);
         return lw_err(err, "the pattern must be a regex PCRE2 accepts (Perl/Oniguruma syntax)",
                       "%s: %s.pattern.Regex: %s at offset %zu", t->source, field, (char *)msg, (size_t)eo);
     }
+    pcre2_code_free(re);
+    size_t wlen;
+    char *wide = tok_regex_widen(pattern, len, &wlen);
+    p->re = pcre2_compile((PCRE2_SPTR)wide, wlen, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
+    free(wide);
+    LW_ASSERT(p->re); // only classes were extended
     pcre2_jit_compile(p->re, PCRE2_JIT_COMPLETE); // falls back to the interpreter when JIT is unavailable
-    if (!t->re_cn) {
-        t->re_cn = pcre2_compile((PCRE2_SPTR) "\\p{Cn}", PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, NULL);
-        LW_ASSERT(t->re_cn);
-        pcre2_jit_compile(t->re_cn, PCRE2_JIT_COMPLETE);
-    }
     t->has_regex = 1;
     return 0;
 }
@@ -710,7 +713,6 @@ void tok_free(Tokenizer *t) {
     if (!t) return;
     bpe_free(&t->bpe);
     for (int i = 0; i < t->n_norm; i++) free(t->norm[i].a), free(t->norm[i].b);
-    if (t->re_cn) pcre2_code_free(t->re_cn);
     for (int i = 0; i < t->n_pre; i++) {
         if (t->pre[i].re) pcre2_code_free(t->pre[i].re);
         free(t->pre[i].lit);
@@ -999,19 +1001,17 @@ int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special
     EncodeCtx c = {.t = t, .out = &out};
     c.md = pcre2_match_data_create(1, NULL);
     if (t->has_regex && !__atomic_load_n(&t->warned_unicode, __ATOMIC_RELAXED)) {
-        // Debian 12's PCRE2 (10.42) has Unicode 14 tables, HF's Oniguruma Unicode 16: a letter,
-        // digit or mark assigned since then falls in other regex classes here, and the split can
-        // differ (e.g. U+1E030 before "'s"). Said once; the ids are still produced.
-        size_t k = 0;
-        while (k < len && (unsigned char)text[k] < 0x80) k++;
-        if (k < len && pcre2_match(t->re_cn, (PCRE2_SPTR)text, len, k, PCRE2_NO_UTF_CHECK, c.md, NULL) >= 0) {
-            size_t at = pcre2_get_ovector_pointer(c.md)[0];
+        // The regex classes know Unicode 15.0 (tok_regex.h), HF's Oniguruma Unicode 16: a letter,
+        // digit or mark assigned since then falls in other classes here, and the split can differ
+        // next to it. Said once per tokenizer; the ids are still produced.
+        long at = tok_regex_first_unassigned(text, len);
+        if (at >= 0) {
             utf8proc_int32_t cp;
-            utf8proc_iterate((const utf8proc_uint8_t *)text + at, (utf8proc_ssize_t)(len - at), &cp);
+            utf8proc_iterate((const utf8proc_uint8_t *)text + at, (utf8proc_ssize_t)(len - (size_t)at), &cp);
             __atomic_store_n(&((Tokenizer *)t)->warned_unicode, 1, __ATOMIC_RELAXED);
-            lw_warn("%s: the text has U+%04X at byte offset %zu, a code point PCRE2's Unicode 14 tables do not know; "
-                    "if it is assigned in a later Unicode version, the pre-tokenizer may split it differently from HF "
-                    "(said once)", t->source, (unsigned)cp, at);
+            lw_warn("%s: the text has U+%04X at byte offset %ld, a code point unassigned in the Unicode %s tables here; "
+                    "if a later Unicode version assigns it, the pre-tokenizer may split it differently from HF (said once)",
+                    t->source, (unsigned)cp, at, utf8proc_unicode_version());
         }
     }
     if (add_special)

@@ -346,6 +346,8 @@ json_t *tok_json_load_fast(const char *path, BpeModel *bpe, LwError *err) {
         if (gs.bad) goto fallback;
     }
     double t_fast = lw_now();
+    free(buf);
+    buf = NULL;
     // the rest through jansson, with the two big members emptied
     {
         char *rest = xmalloc(len + 8);

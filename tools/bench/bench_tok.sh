@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # tools/bench/bench_tok.sh — tokenizer load time and encode throughput, C (build/bench/bench_tok)
 # next to the `tokenizers` package (Python) on the same files, input and machine.
-#   load: tok_load best of 3 (and plain jansson json_load_file / jansson + tok_from_json, to show
+#   load: tok_load best of 5 (and plain jansson json_load_file / jansson + tok_from_json, to show
 #         where the time would go without the fast vocab/merges reader); HF Tokenizer.from_file.
 #   encode: 1 MB of mixed text (random lines of words from the fixture corpus: prose prompts, 40+
 #         scripts, emoji, code, digits, special-token text, whitespace runs) as ONE string, no special
-#         tokens, best of 3; HF Tokenizer.encode(text, add_special_tokens=False) (single string:
+#         tokens, C best of 5, HF best of 3; HF Tokenizer.encode(text, add_special_tokens=False) (single string:
 #         one thread). The ids of both are compared as well.
-# Needs python3 with `tokenizers`; the Tekken file is the unpacked test fixture. Results:
+# CPU time (process time) is reported next to wall time because the machine may be shared: on a
+# busy machine the wall clock also counts waiting for a core. Needs python3 with `tokenizers`; the Tekken file is the unpacked test fixture. Results:
 # BENCHMARKS.md, section "Tokenizer".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,29 +35,35 @@ text = "\n".join(out).encode()[:1_000_000].decode("utf-8", "ignore")
 open(sys.argv[1], "w", encoding="utf-8", newline="").write(text)
 PY
 echo "input: $(stat -c %s "$TMP/text.txt") bytes of mixed text; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| tokenizer | file | C load | (jansson parse / + build) | HF load | C encode | HF encode | ids identical |\n|---|---|---|---|---|---|---|---|\n'
+printf '| tokenizer | file | C load: wall / CPU | jansson CPU: parse / + build | HF load CPU | C encode: wall / CPU | HF encode CPU | ids identical | C peak RSS |\n|---|---|---|---|---|---|---|---|---|\n'
 for name in llama3 qwen3 mistral-7b-v0.1 gemma3 tekken; do
   f=$SHARED/tokenizers/$name/tokenizer.json
   [ $name = tekken ] && f=$TMP/tekken.json
-  $BIN "$f" "$TMP/text.txt" --repeat 3 --jansson --ids "$TMP/c.ids" >"$TMP/c.out"
+  $BIN "$f" "$TMP/text.txt" --repeat 5 --jansson --ids "$TMP/c.ids" >"$TMP/c.out" 2>/dev/null
+  echo '"The capital of Germany is called simply"' | /usr/bin/time -f %M -o "$TMP/rss" bin/lensweep tokenize --tokenizer "$f" >/dev/null
   python3 - "$f" "$TMP/text.txt" "$TMP/py.ids" >"$TMP/py.out" <<'PY'
 import sys, time
 from tokenizers import Tokenizer
 path, text = sys.argv[1], open(sys.argv[2], encoding="utf-8", newline="").read()
-best = 1e9
+best = bestc = 1e9
 for _ in range(3):
-    t0 = time.perf_counter(); tok = Tokenizer.from_file(path); best = min(best, time.perf_counter() - t0)
-print("load_s", best)
-best = 1e9
+    t0, c0 = time.perf_counter(), time.process_time()
+    tok = Tokenizer.from_file(path)
+    best, bestc = min(best, time.perf_counter() - t0), min(bestc, time.process_time() - c0)
+print("load_s", best); print("load_cpu_s", bestc)
+best = bestc = 1e9
 for _ in range(3):
-    t0 = time.perf_counter(); enc = tok.encode(text, add_special_tokens=False); best = min(best, time.perf_counter() - t0)
-print("encode_MB_per_s", len(text.encode()) / best / 1e6)
+    t0, c0 = time.perf_counter(), time.process_time()
+    enc = tok.encode(text, add_special_tokens=False)
+    best, bestc = min(best, time.perf_counter() - t0), min(bestc, time.process_time() - c0)
+print("encode_MB_per_s", len(text.encode()) / best / 1e6); print("encode_cpu_MB_per_s", len(text.encode()) / bestc / 1e6)
 open(sys.argv[3], "w").write("".join(f"{i}\n" for i in enc.ids))
 PY
   g() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
   same=$(cmp -s "$TMP/c.ids" "$TMP/py.ids" && echo "yes ($(wc -l <"$TMP/c.ids") ids)" || echo NO)
-  printf '| %s | %.1f MB | %.3f s | %.3f s / %.3f s | %.3f s | %.1f MB/s | %.1f MB/s | %s |\n' $name \
-    "$(awk -v b="$(stat -c %s "$f")" 'BEGIN { print b / 1e6 }')" "$(g load_s "$TMP/c.out")" \
-    "$(g jansson_parse_s "$TMP/c.out")" "$(g jansson_plus_build_s "$TMP/c.out")" "$(g load_s "$TMP/py.out")" \
-    "$(g encode_MB_per_s "$TMP/c.out")" "$(g encode_MB_per_s "$TMP/py.out")" "$same"
+  printf '| %s | %.1f MB | %.3f / %.3f s | %.3f / %.3f s | %.3f s | %.1f / %.1f MB/s | %.1f MB/s | %s | %.0f MB |\n' $name \
+    "$(awk -v b="$(stat -c %s "$f")" 'BEGIN { print b / 1e6 }')" "$(g load_s "$TMP/c.out")" "$(g load_cpu_s "$TMP/c.out")" \
+    "$(g jansson_parse_cpu_s "$TMP/c.out")" "$(g jansson_plus_build_cpu_s "$TMP/c.out")" "$(g load_cpu_s "$TMP/py.out")" \
+    "$(g encode_MB_per_s "$TMP/c.out")" "$(g encode_cpu_MB_per_s "$TMP/c.out")" "$(g encode_cpu_MB_per_s "$TMP/py.out")" "$same" \
+    "$(awk '{ print $1 / 1024 }' "$TMP/rss")"
 done
