@@ -84,22 +84,37 @@ static int agree(Comm *c, int failed, const LwError *err, int code) {
 
 // ---------------------------------------------------------------------------- helpers
 
-// WSP(s), METRICS.md §2.4: whitespace / ASCII punctuation only (after ▁ Ġ Ċ → space).
-static int is_wsp(const char *s) {
-    static const char *const MARKS[] = {"\xe2\x96\x81", "\xc4\xa0", "\xc4\x8a", NULL}; // ▁ Ġ Ċ
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int skip = 0;
-        for (int i = 0; MARKS[i]; i++) {
-            size_t n = strlen(MARKS[i]);
-            if (!strncmp((const char *)p, MARKS[i], n)) { skip = (int)n; break; }
-        }
-        if (skip) { p += skip; continue; }
-        if (*p == ' ' || (*p >= '\t' && *p <= '\r')) { p++; continue; }
-        if (*p < 0x80 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", *p)) { p++; continue; }
-        return 0;
+// WSP(s), METRICS.md §2.4, as the reference's Python: (1) s.strip() is empty; or (2) it is empty
+// after replacing ▁ (U+2581), Ġ (U+0120), Ċ (U+010A) by spaces; or (3) every character of s is
+// whitespace (str.isspace) or one of the 32 ASCII punctuation characters.
+static int utf8_next(const unsigned char **p) {
+    const unsigned char *s = *p;
+    int c = s[0], n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    int cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) { *p = s + 1; return 0xfffd; }
+        cp = (cp << 6) | (s[i] & 0x3f);
     }
-    return 1;
+    *p = s + n;
+    return cp;
+}
+
+static int py_isspace(int c) { // Python's str.isspace
+    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+static int is_wsp(const char *s) {
+    int only_space = 1, only_space_or_marker = 1, only_space_or_punct = 1;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int c = utf8_next(&p);
+        int sp = py_isspace(c), marker = c == 0x2581 || c == 0x120 || c == 0x10a;
+        int punct = c < 0x80 && c > 0x20 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", c) != NULL;
+        only_space &= sp;
+        only_space_or_marker &= sp || marker;
+        only_space_or_punct &= sp || punct;
+    }
+    return only_space || only_space_or_marker || only_space_or_punct;
 }
 
 static const char *dtype_long_name(DType t) {
@@ -427,6 +442,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     // ---- configuration, checkpoint, TP size (identical on every rank)
     int bad = config_from_args(&cfg, argc, argv, &err) || config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    tp_set_uneven_heads(cfg.tp_uneven_heads); // before any slice is planned (model/tp.c)
     if (cfg.tp_size > 0 && cfg.tp_size != R)
         bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
                      "%s: tp_size: %ld, but the job has %d rank%s", opt_where(&cfg, "tp_size"), cfg.tp_size, R, R == 1 ? "" : "s");

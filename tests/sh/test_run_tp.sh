@@ -96,6 +96,16 @@ run_family qwen2 qwen3
 run_family qwen3 qwen3
 run_family gemma2 gemma3
 
+# uneven whole-head split (option tp_uneven_heads): 4 heads / 2 kv heads over 3 ranks
+if [ -f "$TMP/f_llama_1" ]; then
+  OUT_TXT=$(timeout 300 mpirun -np 3 "$LW" run --model "$TMP/m_llama" --out "$TMP/o_llama_3" --probes "$TMP/probe.yaml" --tp_uneven_heads 2>&1)
+  if [ -f "$TMP/o_llama_3/m_llama.h5" ] && flat "$TMP/o_llama_3/m_llama.h5" >"$TMP/f_llama_3" && v=$(cmp_flat "$TMP/f_llama_1" "$TMP/f_llama_3"); then
+    pass "llama: R=1 vs R=3 with tp_uneven_heads same measurements ($v)"
+  else
+    fail "llama: R=3 with tp_uneven_heads" "$v" "$(tail -3 <<<"$OUT_TXT")"
+  fi
+fi
+
 # the comparison itself can fail: a perturbed file is caught
 if [ -f "$TMP/f_llama_1" ]; then
   awk '$1 ~ /top_ids/ && !done { $3 = $3 + 1; done = 1 } { print }' "$TMP/f_llama_1" >"$TMP/f_pert"

@@ -2,7 +2,8 @@
 # bench_run.sh — `lensweep run` (the whole lens probe: 3 calibration forwards, 11 passes, 14 test
 # prompts, HDF5) on a random checkpoint of SmolLM2-135M's shape (30 layers, d 576, 9 heads, 3 kv,
 # ff 1536, V 49152; untied, fp32; the Mistral-7B tokenizer, whose 32000 ids fit in V), at
-# R = 1 and 3 ranks (9 query heads, 3 kv heads: 2 and 4 ranks cannot split them, TP §3): wall time, time per pass (forward / lens), peak RSS per rank, bytes every
+# R = 1, 2, 3, 4 ranks (9 query heads, 3 kv heads: 2 and 4 ranks need the uneven whole-head split,
+# option tp_uneven_heads): wall time, time per pass (forward / lens), peak RSS per rank, bytes every
 # rank contributes to collectives per layer and pass (comm.bytes_sent) next to the
 # TENSOR_PARALLEL.md §5 estimate; then a plain transformers logit lens on the same checkpoint
 # (tools/bench/logit_lens_hf.py: the same per-layer entropy / top-20 / KL-to-final, 11 passes)
@@ -21,11 +22,11 @@ $LW mktiny --family llama --seed 1 --layers 30 --d-model 576 --heads 9 --kv-head
   --vocab 49152 --tokenizer "$LW_SHARED/tokenizers/mistral-7b-v0.1/tokenizer.json" --out "$M" | sed 's/^/# /'
 cat "$M"/*.safetensors >/dev/null # warm page cache for every contender
 
-run_lw() { # ranks threads
-  local R=$1 th=$2 log=$DIR/log_$1_$2
+run_lw() { # ranks threads [extra options]
+  local R=$1 th=$2 log=$DIR/log_$1_$2; shift 2
   local t0=$EPOCHREALTIME
   OPENBLAS_NUM_THREADS=$th mpirun -np "$R" /usr/bin/time -f "rank-peak-rss %M KB" $LW run --model "$M" \
-    --out "$DIR/out_$R" >"$log" 2>&1
+    --out "$DIR/out_$R" "$@" >"$log" 2>&1
   local wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
   local pass=$(sed -n 's/.*passes in [0-9.]* s (\([0-9.]*\) s per pass: forward \([0-9.]*\) s, lens decode + HDF5 \([0-9.]*\) s.*/\1 s (forward \2, lens \3)/p' "$log")
   local cal=$(sed -n 's/.*temperatures in \([0-9.]*\) s/\1 s/p' "$log")
@@ -34,12 +35,15 @@ run_lw() { # ranks threads
   printf '| %d | %d | %s | %s | %s | %s MB | %s |\n' "$R" "$th" "$wall" "$cal" "$pass" "$rss" "${kb:-—}"
 }
 
+if [ -z "${BENCH_PAIR_ONLY:-}" ]; then # BENCH_PAIR_ONLY=1: only the head-to-head below
 echo
 echo "| ranks | BLAS threads/rank | wall s (end to end) | calibration (3 prompts × 31 layers × 25 τ) | per pass | peak RSS per rank | sent per layer per pass (rank 0) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 run_lw 1 1
 run_lw 1 2
+run_lw 2 1 --tp_uneven_heads
 run_lw 3 1
+run_lw 4 1 --tp_uneven_heads
 # TENSOR_PARALLEL.md §5 estimate for the lens part, per layer and pass: every position sends a few
 # scalars (max 4 B; S, E 16 B) plus its local top-20 (20 × 8 B) for the records; the NEXT row adds
 # the top-50 lists of three lenses and a few dozen scalars (≈ 50·8·3 + 64·8 B).
@@ -47,7 +51,14 @@ T=17 K=20
 echo
 echo "spec estimate (lens, per layer and pass, T=$T): $(( T * (4 + 16 + 8 * K) + 50 * 8 * 3 + 64 * 8 )) B;" \
      "forward all-reduces (2·T·d·4 B): $(( 2 * T * 576 * 4 )) B"
+fi
 echo
-for th in 2; do
-  /usr/bin/time -f "hf-wall %e s, peak RSS %M KB" python3 tools/bench/logit_lens_hf.py "$M" --threads $th 2>&1 | grep -E "hf_logit_lens|hf-wall"
+# Head to head on a shared machine: lensweep (R = 1, 1 BLAS thread) and the transformers script
+# (2 torch threads) alternately, twice each; wall and CPU seconds (user + sys, all threads) of
+# the whole process, best of two. CPU seconds are the fairer measure when other jobs share the cores.
+for i in 1 2; do
+  OPENBLAS_NUM_THREADS=1 /usr/bin/time -f "lensweep-run: wall %e s, cpu %U+%S s, peak RSS %M KB" $LW run --model "$M" \
+    --out "$DIR/out_pair" 2>&1 | grep "^lensweep-run"
+  /usr/bin/time -f "hf-logit-lens: wall %e s, cpu %U+%S s, peak RSS %M KB" python3 tools/bench/logit_lens_hf.py "$M" \
+    --threads 2 2>&1 | grep -E "^hf_logit_lens|^hf-logit-lens"
 done
