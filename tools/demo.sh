@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 LW=bin/lensweep
 CFG=configs/demo.yaml
 OUT=${LENSWEEP_DEMO_OUT:-runs/demo}
-TP=${LENSWEEP_DEMO_TP:-3}
+TP=${LENSWEEP_DEMO_TP:-2}
 NAME=SmolLM2-135M-Instruct
 TIMES=${LENSWEEP_DEMO_TIMES:-}
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -56,7 +56,9 @@ mkdir -p "$OUT"
 t=$(now)
 run_args=(run "$CFG" --out_dir "$OUT")
 if [ "$TP" -gt 1 ]; then
-  mpirun --oversubscribe -np "$TP" "$LW" "${run_args[@]}" --tp_size "$TP"
+  uneven=()
+  [ $((9 % TP)) = 0 ] || uneven=(--tp_uneven_heads) # 9 query heads
+  mpirun --oversubscribe -np "$TP" "$LW" "${run_args[@]}" --tp_size "$TP" "${uneven[@]}"
 else
   "$LW" "${run_args[@]}"
 fi

