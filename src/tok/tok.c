@@ -8,7 +8,9 @@
 // pieces is ever materialized), and each final piece is one BPE "word". Components are parsed
 // into small tagged structs at load; an unknown component type is refused by name.
 // Single-id decoding is precomputed for the whole vocabulary on first use (the lens exporter
-// decodes every id), into one arena.
+// decodes every id), into one arena. Around this file: tok_bpe (vocabulary, merges, the merge
+// loop), tok_json (fast reading of model.vocab / model.merges), tok_regex (regex Unicode classes
+// widened to utf8proc's tables). docs/TOKENIZER.md lists what is implemented and what is refused.
 #define _GNU_SOURCE
 #include "tok/tok.h"
 
