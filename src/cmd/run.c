@@ -696,10 +696,11 @@ int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     if (argc < 2) { usage(stderr); return LW_EXIT_INPUT; }
-    // Lens buffers of 0.1-1 GB are allocated and freed per pass: keep them in the heap instead of
-    // fresh mmaps, whose pages the kernel would zero again every time (measured: ~20% of a run).
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    // Per-pass buffers up to 32 MiB (glibc's largest mmap threshold) stay in the heap instead of
+    // fresh mmaps whose pages the kernel would zero again every time; the one bigger buffer (the
+    // lens logit chunk) is kept by lens_pass itself.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     Comm comm;
     comm_init(&comm, &argc, &argv);
     int rc = run_main(&comm, argc - 1, argv + 1);

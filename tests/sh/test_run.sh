@@ -112,3 +112,17 @@ tk=$(h5vals "$TMP/g/gemma.h5" /lens/norm/pos_orig_0/next/transform_kl | tr '\n' 
 kl=$(h5vals "$TMP/g/gemma.h5" /lens/norm/pos_orig_0/next/kl_to_final_bits | tail -1)
 awk -v k="$kl" 'BEGIN {exit !(k > 0.01)}' && pass "gemma2: plain lens KL at L = n > 0 (soft-cap not applied by the lens: $kl bits)" \
   || fail "gemma2: last-layer KL" "$kl"
+
+# positions: 2 lenses only the last two positions in the all-position datasets (others NaN / -1);
+# the NEXT metrics and the lensed positions equal the full run's.
+"$LW" run --model "$M" --out "$TMP/p2" --probes "$TMP/probe.yaml" --positions 2 >/dev/null 2>&1
+P2=$TMP/p2/tiny_llama.h5
+h5vals "$P2" /lens/norm/pos_orig_0/entropy_bits | awk -v T="$T" '{t = (NR - 1) % T; if ((t < T - 2) != ($1 == "nan")) b = 1} END {exit b}' \
+  && pass "positions: 2: entropy rows NaN except the last two positions" || fail "positions: 2: NaN pattern"
+if diff <(h5vals "$P2" /lens/norm/pos_orig_0/entropy_bits | awk -v T="$T" '(NR - 1) % T >= T - 2') \
+        <(h5vals "$K1" /lens/norm/pos_orig_0/entropy_bits | awk -v T="$T" '(NR - 1) % T >= T - 2') >/dev/null \
+   && h5diff "$P2" "$K1" /lens/norm/pos_orig_0/next /lens/norm/pos_orig_0/next >/dev/null; then
+  pass "positions: 2: lensed positions and NEXT metrics identical to the full run"
+else
+  fail "positions: 2: values differ from the full run"
+fi
