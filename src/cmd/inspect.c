@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "model/load.h"
 #include "model/model.h"
@@ -65,7 +66,9 @@ int cmd_inspect(int argc, char **argv) {
     if (model_config_load(dir, &c, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     SafeTensors st;
     int have_st = 0;
-    if (!config_only) {
+    char gguf[1100];
+    int is_gguf = gguf_checkpoint_path(dir, gguf, sizeof gguf); // weights checked by --load
+    if (!config_only && !is_gguf) {
         if (st_open(dir, &st, &err) || model_check_tensors(&c, &st, &err)) {
             if (have_st) st_close(&st);
             lw_die_err(&err, LW_EXIT_INPUT);
@@ -102,6 +105,17 @@ int cmd_inspect(int argc, char **argv) {
             if (counts[t]) { printf("%s%s x %d", first ? "" : ", ", dtype_name((DType)t), counts[t]); first = 0; }
         printf(" (%d tensors in %d file%s; config torch_dtype %s)\n", st.n_tensors, st.n_files, st.n_files == 1 ? "" : "s",
                c.torch_dtype[0] ? c.torch_dtype : "absent");
+    } else if (is_gguf) {
+        Gguf g;
+        if (gguf_open(gguf, &g, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+        printf("stored dtype    GGUF v%u:", g.version);
+        for (uint32_t t = 0; t < 64; t++) {
+            int n = 0;
+            for (int64_t i = 0; i < g.n_tensors; i++) n += g.tensors[i].type == t;
+            if (n) printf(" %s x %d", gguf_type_name(t), n);
+        }
+        printf(" (%lld tensors; dequantized to float32 on load)\n", (long long)g.n_tensors);
+        gguf_close(&g);
     } else {
         printf("stored dtype    %s (from config.json; weights not checked)\n", c.torch_dtype[0] ? c.torch_dtype : "absent, bf16 assumed");
     }

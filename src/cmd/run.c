@@ -28,9 +28,11 @@
 #include "backend/comm.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
+#include "io/gguf.h"
 #include "lens/lens_pass.h"
 #include "model/model.h"
 #include "out/h5.h"
+#include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
 #include "util/util.h"
 
@@ -137,23 +139,10 @@ static const char *probe_where(const LwRunConfig *cfg) {
     return ps->source ? ps->source : "built-in probe set";
 }
 
-// The tokenizer of a checkpoint: <dir>/tokenizer.json (GGUF files carry theirs inside; not in
-// this build yet).
+// The tokenizer of a checkpoint: <dir>/tokenizer.json, or a GGUF file's tokenizer metadata
+// (tok/checkpoint_tok.h).
 static Tokenizer *checkpoint_tokenizer(const char *model_dir, LwError *err) {
-    if (!lw_is_dir(model_dir)) {
-        lw_err(err, "use a Hugging Face checkpoint directory (config.json, tokenizer.json, *.safetensors)",
-               "%s: reading the tokenizer of a single-file checkpoint is not supported by this build", model_dir);
-        return NULL;
-    }
-    char *p = xasprintf("%s/tokenizer.json", model_dir);
-    if (!lw_file_exists(p)) {
-        lw_err(err, "copy the model's tokenizer.json into the checkpoint directory", "%s: missing (every prompt is tokenized with it)", p);
-        free(p);
-        return NULL;
-    }
-    Tokenizer *t = tok_load(p, err);
-    free(p);
-    return t;
+    return checkpoint_tokenizer_load(model_dir, err);
 }
 
 // ---------------------------------------------------------------------------- validation
@@ -314,7 +303,8 @@ static void write_root(H5Out *h, const LwRunConfig *cfg, const Model *m, const T
     h5_attr_int(h, "/", "bos_id", pl->bos_id);
     h5_attr_f64(h, "/", "final_softcap", LW_FAMILIES[c->family].has_softcaps ? c->final_softcap : 0.0);
     h5_attr_str(h, "/", "norm_type", "RMSNorm");
-    h5_attr_str(h, "/", "weights_dtype", dtype_long_name(m->embed.dtype));
+    char gguf_type[32];
+    h5_attr_str(h, "/", "weights_dtype", gguf_weights_type(m->dir, gguf_type, sizeof gguf_type) ? gguf_type : dtype_long_name(m->embed.dtype));
     h5_attr_str(h, "/", "compute_dtype", "float32");
     h5_attr_str(h, "/", "backend", "cpu");
     char host[256] = "";
@@ -460,7 +450,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
 
     ModelConfig mc;
     memset(&mc, 0, sizeof mc);
-    bad = !lw_is_dir(cfg.model_dir)
+    bad = !lw_is_dir(cfg.model_dir) && !gguf_checkpoint_path(cfg.model_dir, NULL, 0)
               ? lw_err(&err, "use a Hugging Face checkpoint directory", "%s: single-file checkpoints are not supported by this build", cfg.model_dir)
               : model_config_load(cfg.model_dir, &mc, &err);
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
@@ -706,10 +696,11 @@ int cmd_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     if (argc < 2) { usage(stderr); return LW_EXIT_INPUT; }
-    // Lens buffers of 0.1-1 GB are allocated and freed per pass: keep them in the heap instead of
-    // fresh mmaps, whose pages the kernel would zero again every time (measured: ~20% of a run).
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    // Per-pass buffers up to 32 MiB (glibc's largest mmap threshold) stay in the heap instead of
+    // fresh mmaps whose pages the kernel would zero again every time; the one bigger buffer (the
+    // lens logit chunk) is kept by lens_pass itself.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     Comm comm;
     comm_init(&comm, &argc, &argv);
     int rc = run_main(&comm, argc - 1, argv + 1);

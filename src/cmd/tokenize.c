@@ -12,10 +12,12 @@
 
 #include "cmd/cmd.h"
 #include "tok/tok.h"
+#include "io/gguf.h"
+#include "tok/checkpoint_tok.h"
 #include "util/util.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lensweep tokenize --tokenizer FILE [--special] [--tokens]\n"
+    fprintf(f, "usage: lensweep tokenize --tokenizer FILE [--special] [--tokens]   (FILE: tokenizer.json or .gguf)\n"
                "Reads one JSON string per line on stdin and prints per line the token ids, space-separated.\n"
                "  --special  apply the tokenizer's post-processor (e.g. prepend BOS)\n"
                "  --tokens   print a JSON array of the token strings instead of ids\n");
@@ -55,7 +57,8 @@ int cmd_tokenize(int argc, char **argv) {
         return LW_EXIT_INPUT;
     }
     LwError err = {0};
-    Tokenizer *t = tok_load(path, &err);
+    // a .gguf file carries its tokenizer in its metadata (io/gguf_tok.h)
+    Tokenizer *t = gguf_checkpoint_path(path, NULL, 0) ? checkpoint_tokenizer_load(path, &err) : tok_load(path, &err);
     if (!t) lw_die_err(&err, LW_EXIT_INPUT);
 
     char *line = NULL;

@@ -7,6 +7,7 @@
 // A checkpoint directory must hold config.json (or a .gguf file is given directly). When nothing
 // is found, the error lists every place that was tried, in order, so the user can see the typo.
 #include "config/config_internal.h"
+#include "io/gguf.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static void tried_add(Tried *t, char *p) {
 
 static int is_checkpoint_dir(const char *dir) {
     char *cj = xasprintf("%s/config.json", dir);
-    int ok = lw_file_exists(cj);
+    int ok = lw_file_exists(cj) || gguf_checkpoint_path(dir, NULL, 0); // or exactly one .gguf
     free(cj);
     return ok;
 }

@@ -1,6 +1,9 @@
 // model_shape — see model_shape.h. The built-in table is ARCHITECTURES.md §1, row for row.
 #include "config/model_shape.h"
 
+#include "io/gguf.h"
+#include "model/gguf_load.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,8 +68,22 @@ static long json_long(json_t *o, const char *key, long dflt) {
     return json_is_integer(v) ? (long)json_integer_value(v) : dflt;
 }
 
+// A GGUF checkpoint: the shapes from its metadata (model/gguf_load.h).
+static int shape_from_gguf(const char *file, LwModelShape *s, LwError *err) {
+    ModelConfig c;
+    if (model_config_load_gguf(file, &c, err)) return -1;
+    memset(s, 0, sizeof *s);
+    snprintf(s->family, sizeof s->family, "%s", LW_FAMILIES[c.family].name);
+    s->n_layers = c.n_layers; s->d_model = c.d_model; s->n_heads = c.n_heads; s->n_kv_heads = c.n_kv_heads;
+    s->head_dim = c.head_dim; s->d_ff = c.d_ff; s->vocab = c.vocab; s->tied_embeddings = c.tied;
+    s->bytes_per_param_disk = 1; // 4-8 bit blocks: under one byte per parameter on disk (fp32 in memory)
+    snprintf(s->source, sizeof s->source, "GGUF metadata of %.500s", file);
+    return 1;
+}
+
 int model_shape_from_config_json(const char *dir, LwModelShape *s, LwError *err) {
     char path[4096];
+    if (gguf_checkpoint_path(dir, path, sizeof path)) return shape_from_gguf(path, s, err);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!lw_file_exists(path)) return 0;
     json_error_t je;

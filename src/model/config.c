@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model/gguf_load.h"
 #include "model/model.h"
 
 typedef struct {
@@ -223,6 +224,7 @@ static int read_fields(CfgReader *c, ModelConfig *cfg) {
 int model_config_load(const char *dir, ModelConfig *cfg, LwError *err) {
     memset(cfg, 0, sizeof *cfg);
     char path[1100];
+    if (gguf_checkpoint_path(dir, path, sizeof path)) return model_config_load_gguf(path, cfg, err);
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!lw_file_exists(path))
         return lw_err(err, lw_is_dir(dir) ? "a Hugging Face checkpoint directory holds config.json next to its *.safetensors files"

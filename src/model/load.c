@@ -9,6 +9,8 @@
 // Gemma's (1 + w) added here in fp32 so every norm later multiplies by the vector as is.
 #include "model/load.h"
 
+#include "model/gguf_load.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -172,6 +174,8 @@ DType model_config_dtype(const ModelConfig *cfg) {
 }
 
 Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
+    char gguf[1100];
+    if (gguf_checkpoint_path(dir, gguf, sizeof gguf)) return model_load_gguf(gguf, tp_rank, tp_size, err);
     ModelConfig cfg;
     if (model_config_load(dir, &cfg, err)) return NULL;
     TpSlice s;

@@ -1,0 +1,276 @@
+// model/gguf_load — GGUF checkpoints (gguf_load.h).
+//
+// llama.cpp names (convert_hf_to_gguf.py's tensor map) against the Hugging Face ones:
+//   token_embd            model.embed_tokens      [V, d]   (GGUF dims are [d, V]: fastest first)
+//   blk.N.attn_q/k/v      self_attn.q/k/v_proj    rows cut per rank; q/k rows permuted (below)
+//   blk.N.attn_output     self_attn.o_proj        columns cut per rank
+//   blk.N.ffn_gate/up     mlp.gate/up_proj        rows cut per rank
+//   blk.N.ffn_down        mlp.down_proj           columns cut per rank
+//   blk.N.attn_norm       input_layernorm
+//   blk.N.ffn_norm        post_attention_layernorm
+//   output_norm           model.norm
+//   output                lm_head                 absent when the embeddings are tied
+// Only general.architecture = "llama" is read (Llama, Mistral, SmolLM, Yi use it); its q/k rows
+// are stored in the interleaved-RoPE order: inside every head, HF row h·hd/2 + j is GGUF row
+// 2j + h (h ∈ {0, 1}, j < hd/2). We copy each row back to its HF place, so the half-split RoPE
+// of forward.c applies unchanged.
+//
+// The whole model is dequantized to fp32 at load (the CPU backend computes in fp32): 135M
+// parameters are 0.54 GB. Each rank decodes only the rows / columns of its TpSlice.
+#include "model/gguf_load.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static int key_int(const Gguf *g, const char *key, int required, int64_t dflt, int min, int *out, LwError *err) {
+    int64_t v;
+    if (gguf_get_int(g, key, required, dflt, &v, err)) return -1;
+    if (v < min || v > 2147483647)
+        return lw_err(err, "check the value against the model card; the file may be corrupt",
+                      "%s: metadata \"%s\" = %lld is out of range (must be >= %d)", g->path, key, (long long)v, min);
+    *out = (int)v;
+    return 0;
+}
+
+int model_config_from_gguf(const Gguf *g, ModelConfig *cfg, LwError *err) {
+    memset(cfg, 0, sizeof *cfg);
+    char *arch = NULL;
+    if (gguf_get_str(g, "general.architecture", 1, &arch, err)) return -1;
+    if (strcmp(arch, "llama") != 0) {
+        lw_err(err, "lensweep reads GGUF files of architecture \"llama\" (Llama, Mistral, SmolLM); use the model's safetensors checkpoint for other families",
+               "%s: metadata \"general.architecture\": unsupported GGUF architecture \"%.100s\"", g->path, arch);
+        free(arch);
+        return -1;
+    }
+    free(arch);
+    int64_t experts;
+    if (gguf_get_int(g, "llama.expert_count", 0, 0, &experts, err)) return -1;
+    if (experts > 0)
+        return lw_err(err, "mixture-of-experts models (Mixtral-style llama GGUFs) are not implemented; use a dense model",
+                      "%s: metadata \"llama.expert_count\" = %lld: unsupported mixture of experts", g->path, (long long)experts);
+    cfg->family = FAM_LLAMA;
+    snprintf(cfg->arch, sizeof cfg->arch, "%s", LW_FAMILIES[FAM_LLAMA].hf_arch);
+    snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "float32"); // dequantized on load
+
+    if (key_int(g, "llama.block_count", 1, 0, 1, &cfg->n_layers, err)) return -1;
+    if (key_int(g, "llama.embedding_length", 1, 0, 1, &cfg->d_model, err)) return -1;
+    if (key_int(g, "llama.attention.head_count", 1, 0, 1, &cfg->n_heads, err)) return -1;
+    if (key_int(g, "llama.attention.head_count_kv", 0, cfg->n_heads, 1, &cfg->n_kv_heads, err)) return -1;
+    if (key_int(g, "llama.feed_forward_length", 1, 0, 1, &cfg->d_ff, err)) return -1;
+    if (key_int(g, "llama.context_length", 1, 0, 1, &cfg->max_pos, err)) return -1;
+    if ((int64_t)cfg->n_layers * 9 > g->n_tensors) // 9 tensors per block
+        return lw_err(err, "the metadata and the tensor table disagree; the file is corrupt or incomplete",
+                      "%s: metadata \"llama.block_count\" = %d, but the file has only %lld tensors", g->path, cfg->n_layers, (long long)g->n_tensors);
+    if (cfg->d_model % cfg->n_heads != 0 && !gguf_find_kv(g, "llama.attention.key_length"))
+        return lw_err(err, "the file must state llama.attention.key_length", "%s: metadata \"llama.attention.key_length\" is absent and embedding_length %d is not divisible by head_count %d",
+                      g->path, cfg->d_model, cfg->n_heads);
+    if (key_int(g, "llama.attention.key_length", 0, cfg->d_model / cfg->n_heads, 2, &cfg->head_dim, err)) return -1;
+    int vlen;
+    if (key_int(g, "llama.attention.value_length", 0, cfg->head_dim, 1, &vlen, err)) return -1;
+    if (cfg->head_dim % 2 != 0 || vlen != cfg->head_dim)
+        return lw_err(err, "rotary embeddings need an even head size, equal for keys and values", "%s: metadata \"llama.attention.key_length\" = %d / value_length = %d are not supported",
+                      g->path, cfg->head_dim, vlen);
+    if (cfg->n_heads % cfg->n_kv_heads != 0)
+        return lw_err(err, "grouped-query attention needs whole groups of query heads per kv head",
+                      "%s: metadata \"llama.attention.head_count_kv\" = %d does not divide head_count = %d", g->path, cfg->n_kv_heads, cfg->n_heads);
+    int rope_dims;
+    if (key_int(g, "llama.rope.dimension_count", 0, cfg->head_dim, 1, &rope_dims, err)) return -1;
+    if (rope_dims != cfg->head_dim)
+        return lw_err(err, "partial rotary embeddings are not implemented", "%s: metadata \"llama.rope.dimension_count\" = %d differs from the head size %d",
+                      g->path, rope_dims, cfg->head_dim);
+    char *scaling = NULL;
+    if (gguf_get_str(g, "llama.rope.scaling.type", 0, &scaling, err)) return -1;
+    if (scaling && strcmp(scaling, "none") != 0) {
+        lw_err(err, "only plain RoPE is implemented", "%s: metadata \"llama.rope.scaling.type\": unsupported rope scaling \"%.60s\"", g->path, scaling);
+        free(scaling);
+        return -1;
+    }
+    free(scaling);
+    if (gguf_find_tensor(g, "rope_freqs.weight"))
+        return lw_err(err, "only plain RoPE is implemented (Llama 3.1-style frequency factors are not)",
+                      "%s: tensor \"rope_freqs.weight\": unsupported rope frequency factors", g->path);
+    if (gguf_get_float(g, "llama.rope.freq_base", 0, 10000.0, &cfg->rope_theta, err)) return -1;
+    if (gguf_get_float(g, "llama.attention.layer_norm_rms_epsilon", 1, 0, &cfg->rms_eps, err)) return -1;
+    if (!(cfg->rope_theta > 0) || !isfinite(cfg->rope_theta))
+        return lw_err(err, "rope theta must be positive", "%s: metadata \"llama.rope.freq_base\" = %g", g->path, cfg->rope_theta);
+    if (!(cfg->rms_eps > 0) || !isfinite(cfg->rms_eps))
+        return lw_err(err, "the norm epsilon must be positive", "%s: metadata \"llama.attention.layer_norm_rms_epsilon\" = %g", g->path, cfg->rms_eps);
+
+    // The vocabulary is what the embedding holds (llama.vocab_size is optional and must agree).
+    const GgufTensor *emb = gguf_find_tensor(g, "token_embd.weight");
+    if (!emb || emb->ndim != 2)
+        return lw_err(err, "every llama GGUF has a 2-D token_embd.weight; the file is incomplete", "%s: tensor \"token_embd.weight\" is %s",
+                      g->path, emb ? "not 2-D" : "missing");
+    cfg->vocab = (int)emb->dims[1];
+    int vs;
+    if (key_int(g, "llama.vocab_size", 0, cfg->vocab, 1, &vs, err)) return -1;
+    if (vs != cfg->vocab)
+        return lw_err(err, "the metadata and the weights disagree; the file is corrupt", "%s: metadata \"llama.vocab_size\" = %d but token_embd.weight has %d rows",
+                      g->path, vs, cfg->vocab);
+    cfg->tied = gguf_find_tensor(g, "output.weight") == NULL;
+    // BOS: only when the file says the model's tokenizer adds it (tokenizer.ggml.add_bos_token,
+    // as llama.cpp and transformers' GGUF tokenizer read it); `run` prepends cfg->bos_id.
+    int64_t bos, eos;
+    int add_bos;
+    if (gguf_get_bool(g, "tokenizer.ggml.add_bos_token", 0, 0, &add_bos, err)) return -1;
+    if (gguf_get_int(g, "tokenizer.ggml.bos_token_id", 0, -1, &bos, err)) return -1;
+    if (!add_bos) bos = -1;
+    if (gguf_get_int(g, "tokenizer.ggml.eos_token_id", 0, -1, &eos, err)) return -1;
+    cfg->bos_id = bos >= 0 && bos < cfg->vocab ? (int)bos : -1;
+    cfg->eos_id = eos >= 0 && eos < cfg->vocab ? (int)eos : -1;
+    return 0;
+}
+
+int model_config_load_gguf(const char *path, ModelConfig *cfg, LwError *err) {
+    Gguf g;
+    if (gguf_open(path, &g, err)) return -1;
+    int rc = model_config_from_gguf(&g, cfg, err);
+    gguf_close(&g);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------- loading
+
+typedef enum { CUT_ROWS, CUT_COLS } Cut;
+
+typedef struct {
+    char name[64];
+    int64_t rows, cols;   // full matrix as in HF ([out, in]); GGUF dims are {cols, rows}
+    Cut cut;
+    int64_t start, len;
+    int perm_heads;       // > 0: q/k row permutation with this many heads in the full tensor
+    Mat *mat;
+    float **vec;          // 1-D: destination
+} GJob;
+
+static GJob *gjob(GJob *v, int *n, const char *name, int64_t rows, int64_t cols, Cut cut, int64_t start, int64_t len) {
+    GJob *j = &v[(*n)++];
+    memset(j, 0, sizeof *j);
+    snprintf(j->name, sizeof j->name, "%s", name);
+    j->rows = rows;
+    j->cols = cols;
+    j->cut = cut;
+    j->start = start;
+    j->len = len;
+    return j;
+}
+
+static int check_tensor(const Gguf *g, const GJob *j, const GgufTensor *t, LwError *err) {
+    if (!t)
+        return lw_err(err, "the GGUF is incomplete or not a llama-architecture conversion; re-convert it with llama.cpp",
+                      "%s: tensor \"%s\" is missing", g->path, j->name);
+    int want_nd = j->vec ? 1 : 2;
+    int ok = t->ndim == want_nd && t->dims[0] == j->cols && (want_nd == 1 || t->dims[1] == j->rows);
+    if (!ok)
+        return lw_err(err, "the metadata and the weights disagree; the file is corrupt",
+                      "%s: tensor \"%s\" has GGUF dims [%lld, %lld], expected [%lld, %lld] from the metadata", g->path, j->name,
+                      (long long)t->dims[0], (long long)(t->ndim > 1 ? t->dims[1] : 1), (long long)j->cols, (long long)(j->vec ? 1 : j->rows));
+    return gguf_check_type(g, t, err);
+}
+
+Model *model_load_gguf(const char *path, int tp_rank, int tp_size, LwError *err) {
+    Gguf g;
+    if (gguf_open(path, &g, err)) return NULL;
+    ModelConfig cfg;
+    if (model_config_from_gguf(&g, &cfg, err)) { gguf_close(&g); return NULL; }
+    TpSlice s;
+    char why[512];
+    if (tp_slice_plan(&cfg, tp_rank, tp_size, &s, why, sizeof why)) {
+        lw_err(err, "choose a tensor-parallel size from the valid ones listed", "%s: tensor-parallel size %d: %s", path, tp_size, why);
+        gguf_close(&g);
+        return NULL;
+    }
+    Model *m = xcalloc(1, sizeof *m);
+    m->cfg = cfg;
+    m->tp = s;
+    m->layers = xcalloc(cfg.n_layers, sizeof *m->layers);
+    snprintf(m->dir, sizeof m->dir, "%s", path);
+    snprintf(m->name, sizeof m->name, "%s", lw_basename(path));
+    size_t nl = strlen(m->name);
+    if (nl > 5 && !strcmp(m->name + nl - 5, ".gguf")) m->name[nl - 5] = 0;
+
+    int64_t d = cfg.d_model, hd = cfg.head_dim, q = (int64_t)cfg.n_heads * hd, kv = (int64_t)cfg.n_kv_heads * hd;
+    int64_t q0 = (int64_t)s.head_start * hd, qn = (int64_t)s.n_heads * hd;
+    int64_t k0 = (int64_t)s.kv_start * hd, kn = (int64_t)s.n_kv * hd;
+    int cap = 4 + 9 * cfg.n_layers, n = 0;
+    GJob *jobs = xcalloc(cap, sizeof *jobs);
+    char nm[64];
+    gjob(jobs, &n, "token_embd.weight", cfg.vocab, d, CUT_ROWS, s.vocab_start, s.vocab_len)->mat = &m->embed;
+    for (int i = 0; i < cfg.n_layers; i++) {
+        LayerWeights *L = &m->layers[i];
+#define NM(suffix) (snprintf(nm, sizeof nm, "blk.%d.%s", i, suffix), nm)
+        GJob *j = gjob(jobs, &n, NM("attn_q.weight"), q, d, CUT_ROWS, q0, qn);
+        j->mat = &L->wq;
+        j->perm_heads = cfg.n_heads;
+        j = gjob(jobs, &n, NM("attn_k.weight"), kv, d, CUT_ROWS, k0, kn);
+        j->mat = &L->wk;
+        j->perm_heads = cfg.n_kv_heads;
+        gjob(jobs, &n, NM("attn_v.weight"), kv, d, CUT_ROWS, k0, kn)->mat = &L->wv;
+        gjob(jobs, &n, NM("attn_output.weight"), d, q, CUT_COLS, q0, qn)->mat = &L->wo;
+        gjob(jobs, &n, NM("ffn_gate.weight"), cfg.d_ff, d, CUT_ROWS, s.ff_start, s.ff_len)->mat = &L->wgate;
+        gjob(jobs, &n, NM("ffn_up.weight"), cfg.d_ff, d, CUT_ROWS, s.ff_start, s.ff_len)->mat = &L->wup;
+        gjob(jobs, &n, NM("ffn_down.weight"), d, cfg.d_ff, CUT_COLS, s.ff_start, s.ff_len)->mat = &L->wdown;
+        gjob(jobs, &n, NM("attn_norm.weight"), 1, d, CUT_COLS, 0, d)->vec = &L->ln_in;
+        gjob(jobs, &n, NM("ffn_norm.weight"), 1, d, CUT_COLS, 0, d)->vec = &L->ln_post_attn;
+#undef NM
+    }
+    gjob(jobs, &n, "output_norm.weight", 1, d, CUT_COLS, 0, d)->vec = &m->ln_final;
+    if (!cfg.tied) gjob(jobs, &n, "output.weight", cfg.vocab, d, CUT_ROWS, s.vocab_start, s.vocab_len)->mat = &m->unembed;
+    LW_ASSERT(n <= cap);
+
+    // Validate everything before allocating or decoding anything.
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (check_tensor(&g, &jobs[i], gguf_find_tensor(&g, jobs[i].name), err)) goto fail;
+        int64_t other = jobs[i].cut == CUT_ROWS ? jobs[i].cols : jobs[i].rows;
+        total += ((size_t)jobs[i].len * (size_t)other * 4 + 63) & ~(size_t)63;
+    }
+    // 2 MiB-aligned with transparent huge pages, as model/load.c does: fewer first-touch faults.
+    size_t align = total >= (64u << 20) ? (2u << 20) : 64;
+    if (posix_memalign(&m->arena, align, total) != 0)
+        lw_die(LW_EXIT_RUNTIME, "use more tensor-parallel ranks or a node with more memory",
+               "out of memory allocating %zu bytes for the dequantized weights of %s", total, path);
+#ifdef MADV_HUGEPAGE
+    if (align > 64) madvise(m->arena, total & ~(size_t)((2u << 20) - 1), MADV_HUGEPAGE);
+#endif
+    m->arena_bytes = total;
+
+    char *p = m->arena;
+    for (int i = 0; i < n; i++) {
+        GJob *j = &jobs[i];
+        const GgufTensor *t = gguf_find_tensor(&g, j->name);
+        float *dst = (float *)p;
+        int64_t other = j->cut == CUT_ROWS ? j->cols : j->rows;
+        if (j->vec) {
+            if (gguf_read_f32(&g, t, 0, 1, 0, j->cols, dst, err)) goto fail;
+            *j->vec = dst;
+        } else if (j->cut == CUT_COLS) {
+            if (gguf_read_f32(&g, t, 0, j->rows, j->start, j->len, dst, err)) goto fail;
+            *j->mat = (Mat){DT_F32, j->rows, j->len, dst};
+        } else if (j->perm_heads > 0) {
+            // HF row r = head·hd + h·hd/2 + jj  <-  GGUF row head·hd + 2·jj + h.
+            for (int64_t r = j->start; r < j->start + j->len; r++) {
+                int64_t head = r / hd, within = r % hd, h = within / (hd / 2), jj = within % (hd / 2);
+                int64_t src = head * hd + 2 * jj + h;
+                if (gguf_read_f32(&g, t, src, 1, 0, j->cols, dst + (size_t)(r - j->start) * j->cols, err)) goto fail;
+            }
+            *j->mat = (Mat){DT_F32, j->len, j->cols, dst};
+        } else {
+            if (gguf_read_f32(&g, t, j->start, j->len, 0, j->cols, dst, err)) goto fail;
+            *j->mat = (Mat){DT_F32, j->len, j->cols, dst};
+        }
+        p += ((size_t)j->len * (size_t)other * 4 + 63) & ~(size_t)63;
+    }
+    if (cfg.tied) m->unembed = m->embed;
+    m->bytes_read = g.bytes_read;
+    free(jobs);
+    gguf_close(&g);
+    return m;
+fail:
+    free(jobs);
+    gguf_close(&g);
+    model_free(m);
+    return NULL;
+}

