@@ -630,11 +630,14 @@ static int run_main(Comm *comm, int argc, char **argv) {
         int nt = pl.n_tests, k = (int)cfg.topk_test_prompts;
         double *H = xmalloc(sizeof(double) * (nt ? nt : 1)), *pr = xmalloc(sizeof(double) * (nt ? nt : 1) * k);
         int32_t *ids = xmalloc(sizeof(int32_t) * (nt ? nt : 1) * k);
+        float *last = xmalloc(sizeof(float) * (nt ? nt : 1) * d);
         for (int i = 0; i < nt; i++) {
             if (lw_log_is_tty()) lw_progress("test prompt %d/%d", i + 1, nt);
             model_forward(m, pl.tests[i].ids, pl.tests[i].T, resid, comm);
-            lens_head_last(&lr, resid, pl.tests[i].T, 1.0, k, &H[i], ids + (size_t)i * k, pr + (size_t)i * k);
+            memcpy(last + (size_t)i * d, resid + ((size_t)n * pl.tests[i].T + pl.tests[i].T - 1) * d, sizeof(float) * d);
         }
+        if (nt > 0) lens_head_rows(&lr, last, nt, NULL, k, H, ids, pr);
+        free(last);
         size_t dn = nt, dk[2] = {(size_t)nt, (size_t)k};
         h5_write_strs(h5, "/aux/test_prompts/text", dn, (const char *const *)cfg.probe_set.test_prompts);
         h5_write_f64(h5, "/aux/test_prompts/entropy_bits", 1, &dn, H);
@@ -646,9 +649,13 @@ static int run_main(Comm *comm, int argc, char **argv) {
         H = xmalloc(sizeof(double) * (ntp ? ntp : 1));
         pr = xmalloc(sizeof(double) * (ntp ? ntp : 1) * kt);
         ids = xmalloc(sizeof(int32_t) * (ntp ? ntp : 1) * kt);
-        for (int i = 0; i < ntp; i++)
-            lens_head_last(&lr, calib_resid[0], calib_T[0], cfg.probe_set.temps[i], kt, &H[i], ids + (size_t)i * kt,
-                           pr + (size_t)i * kt);
+        if (ntp > 0) {
+            float *last = xmalloc(sizeof(float) * ntp * d);
+            for (int i = 0; i < ntp; i++)
+                memcpy(last + (size_t)i * d, calib_resid[0] + ((size_t)n * calib_T[0] + calib_T[0] - 1) * d, sizeof(float) * d);
+            lens_head_rows(&lr, last, ntp, cfg.probe_set.temps, kt, H, ids, pr);
+            free(last);
+        }
         size_t dt = ntp, dtk[2] = {(size_t)ntp, (size_t)kt};
         h5_write_f64(h5, "/aux/temperature/temps", 1, &dt, cfg.probe_set.temps);
         h5_write_f64(h5, "/aux/temperature/entropy_bits", 1, &dt, H);

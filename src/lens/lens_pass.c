@@ -149,16 +149,20 @@ static float *final_logits(const LensRun *lr, const float *resid, int T, int t0,
     return y;
 }
 
-void lens_head_last(const LensRun *lr, const float *resid, int T, double temp, int k, double *H_bits, int32_t *ids,
-                    double *probs) {
-    float *y = final_logits(lr, resid, T, T - 1, 1);
-    LensDist d = lens_dist(y);
-    if (temp != 1.0) { d.xf = LX_DIV; d.a = (float)temp; }
-    LensNorm nrm;
-    lens_normalize(&lr->sh, &d, 1, &nrm);
-    *H_bits = lens_bits(nrm.H_nats);
-    lens_topk(&lr->sh, &d, &nrm, 1, k, ids, NULL, probs);
+void lens_head_rows(const LensRun *lr, const float *r_last, int n, const double *temps, int k, double *H_bits,
+                    int32_t *ids, double *probs) {
+    int vl = lr->sh.vl;
+    float *y = falloc((size_t)n * vl);
+    model_final_logits(lr->m, r_last, n, y); // one GEMM for all rows
+    LensDist *D = dists_of_rows(y, vl, n);
+    for (int r = 0; r < n; r++)
+        if (temps && temps[r] != 1.0) { D[r].xf = LX_DIV; D[r].a = (float)temps[r]; }
+    LensNorm *N = xmalloc(sizeof(LensNorm) * (n ? n : 1));
+    lens_normalize_topk(&lr->sh, D, n, k, N, ids, NULL, probs);
+    for (int r = 0; r < n; r++) H_bits[r] = lens_bits(N[r].H_nats);
     free(y);
+    free(D);
+    free(N);
 }
 
 // ---------------------------------------------------------------------------- NEXT rows
@@ -178,6 +182,25 @@ static float *next_logits(const LensRun *lr, const float *resid, int T, int L0,
     float *z = falloc((size_t)rows * lr->sh.vl);
     model_unembed(m, x, rows, z);
     if (normed_out) memcpy(normed_out, x, sizeof(float) * (size_t)rows * d);
+    free(x);
+    return z;
+}
+
+// The three extra NEXT decodes of a pass in ONE GEMM (each GEMM call streams the whole
+// unembedding shard): rows [0, n] norm lens again (repeatability, §17.1), [n+1, 2n+1] raw lens
+// (§4.2), [2n+2, 3n+1] post_ln2 for L = 1..n (§14). Returns [(3n+2), vl].
+static float *next_logits_extra(const LensRun *lr, const float *resid, int T) {
+    const Model *m = lr->m;
+    int d = m->cfg.d_model, n = n_layers(lr), n1 = n + 1, rows = 2 * n1 + n;
+    float *x = falloc((size_t)rows * d);
+    for (int L = 0; L < n1; L++) {
+        const float *h = resid + ((size_t)L * T + (T - 1)) * d;
+        model_rmsnorm(m, norm_weight(m, L), h, x + (size_t)L * d, 1);
+        memcpy(x + (size_t)(n1 + L) * d, h, sizeof(float) * d);
+        if (L >= 1) model_rmsnorm(m, post_ln2_weight(m, L), h, x + (size_t)(2 * n1 + L - 1) * d, 1);
+    }
+    float *z = falloc((size_t)rows * lr->sh.vl);
+    model_unembed(m, x, rows, z);
     free(x);
     return z;
 }
@@ -534,9 +557,11 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         free(sp);
     }
 
+    float *zx = next_logits_extra(lr, resid, T);
+
     // decode repeatability (§17.1): second decode of the same NEXT residuals
     {
-        float *z2 = next_logits(lr, resid, T, 0, norm_weight, NULL);
+        float *z2 = zx;
         LensDist *D2 = dists_of_rows(z2, vl, n1);
         LensNorm *N2 = xmalloc(sizeof(LensNorm) * n1);
         lens_normalize(sh, D2, n1, N2);
@@ -551,7 +576,7 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         put_i32(lr, nnext, "repeat_rank_dev", 1, n1, 0, 0, iv);
         for (int L = 0; L < n1; L++) iv[L] = t1[L] != t2[L];
         put_i32(lr, nnext, "repeat_top1_flip", 1, n1, 0, 0, iv);
-        free(z2); free(D2); free(N2); free(t1); free(t2); free(x); free(above);
+        free(D2); free(N2); free(t1); free(t2); free(x); free(above);
     }
 
     // last-layer temperature probe (§9) and head transforms
@@ -599,7 +624,7 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
 
     // ---- raw lens at NEXT (§4.2, §8.3)
     if (lr->want_raw) {
-        float *zr = next_logits(lr, resid, T, 0, NULL, NULL);
+        float *zr = zx + (size_t)n1 * vl;
         LensDist *DR = dists_of_rows(zr, vl, n1);
         LensNorm *NR = xmalloc(sizeof(LensNorm) * n1);
         lens_normalize(sh, DR, n1, NR);
@@ -634,13 +659,13 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         int32_t *rk = ialloc((size_t)n1 * K50);
         for (size_t i = 0; i < (size_t)n1 * K50; i++) rk[i] = above[i] < 0 ? -1 : (int32_t)(above[i] + 1);
         put_i32(lr, rnext, "ranks_of_norm_top50", 2, n1, K50, 0, rk);
-        free(zr); free(DR); free(NR); free(rids); free(rp); free(rl); free(msum); free(js); free(x); free(above);
+        free(DR); free(NR); free(rids); free(rp); free(rl); free(msum); free(js); free(x); free(above);
         free(rk);
     }
 
     // ---- post_ln2 decoding point at NEXT (§14): rows L = 1..n, row 0 missing
     if (n >= 1) {
-        float *zq = next_logits(lr, resid, T, 1, post_ln2_weight, NULL);
+        float *zq = zx + (size_t)2 * n1 * vl;
         LensDist *DQ = dists_of_rows(zq, vl, n);
         LensNorm *NQ = xmalloc(sizeof(LensNorm) * n);
         lens_normalize(sh, DQ, n, NQ);
@@ -658,9 +683,10 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         tracked(lr, DQ, NQ, n, ps->answer_id, v + 1, NULL, iv + 1);
         put_f64(lr, qnext, "p_answer", 1, n1, 0, 0, v);
         put_i32(lr, qnext, "answer_rank", 1, n1, 0, 0, iv);
-        free(zq); free(DQ); free(NQ); free(qids); free(qp); free(ql);
+        free(DQ); free(NQ); free(qids); free(qp); free(ql);
     }
 
+    free(zx);
     free(D); free(YD); free(N); free(NYr); free(top_ids); free(top_probs); free(top_logits);
     free(v); free(v2); free(iv); free(pr); free(g); free(zn); free(ynext);
     free(pbase); free(nbase); free(nnext); free(rnext); free(qnext);

@@ -72,9 +72,10 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
 void lens_calibrate(const LensRun *lr, int n_prompts, const float *const *resid, const int *T, int G,
                     const double *grid, double *ce, double *tau);
 
-// Model head at the last position of a forward (resid of that forward): entropy in bits of
-// softmax(y / temp) from logits and its top-k (ids, probs). temp = 1 for the plain head.
-void lens_head_last(const LensRun *lr, const float *resid, int T, double temp, int k, double *H_bits, int32_t *ids,
-                    double *probs);
+// Model head of n raw last-layer residual rows r_last[n, d] (e.g. the last position of each test
+// prompt, METRICS.md §1.4), one GEMM: entropy in bits of softmax(y / temps[r]) from logits and its
+// top-k (ids, probs) per row. temps NULL = 1.
+void lens_head_rows(const LensRun *lr, const float *r_last, int n, const double *temps, int k, double *H_bits,
+                    int32_t *ids, double *probs);
 
 #endif
