@@ -75,6 +75,14 @@ finish_ok() {
   if [ "$SUB_RC" != 0 ] || [ -z "$FINISH" ]; then fail "$1: submit" "exit $SUB_RC" "$SUB_OUT"; return 1; fi
   if ! wait_job "$FINISH" 300; then fail "$1: the last job did not end in 300 s" "$(squeue 2>&1)"; return 1; fi
   FIN_LOG=$(ls "$OUTD"/logs/finish-tiny3-"$FINISH".out 2>/dev/null)
+  # A finish job that found a model job still live (requeued) hands over to a new one: follow it.
+  local next
+  while next=$(grep -o 'handed to job [0-9]*' "$FIN_LOG" 2>/dev/null | grep -o '[0-9]*$') && [ -n "$next" ]; do
+    echo "note: finish job $FINISH handed over to job $next"
+    FINISH=$next
+    if ! wait_job "$FINISH" 300; then fail "$1: the handed-over last job did not end in 300 s" "$(squeue 2>&1)"; return 1; fi
+    FIN_LOG=$(ls "$OUTD"/logs/finish-tiny3-"$FINISH".out 2>/dev/null)
+  done
   if [ "$JOB_STATE $JOB_EXIT" = "COMPLETED 0:0" ]; then pass "$1: export/report job $FINISH completed"
   else
     fail "$1: export/report job $FINISH: $JOB_STATE $JOB_EXIT" "$(cat "$FIN_LOG" 2>/dev/null | tail -20)"
