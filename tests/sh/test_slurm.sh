@@ -328,4 +328,30 @@ if [ -n "$FINISH" ] && wait_job "$FINISH" 120; then
   [ ! -e "$OUTD/tiny-broken.h5" ] && pass "no HDF5 file for the failed run" || fail "no HDF5 file for the failed run"
 else fail "submit a model with a broken checkpoint" "$SUB_OUT"; fi
 
+# ---------------------------------------------------------------------------- 9. hand-over
+# The finish job must not report while a model job is still live (a requeued job satisfies
+# afterany on its way back to the queue). Made deterministic here: a manifest names a model job
+# that is still running (sleep 6) and the finish job is submitted without any dependency. It must
+# hand over to a new finish job that starts only after the model job has ended.
+jl=$(sbatch --parsable --job-name=lw-live --output=/dev/null --ntasks=1 --cpus-per-task=1 --wrap "sleep 6")
+jl=${jl%%;*}
+MAN=$OUTD/logs/handover-test.manifest.tsv
+printf 'name\taction\tjob\tconfig\th5\tout_dir\tlog\n' >"$MAN"
+printf 'tiny-live\trun\t%s\t%s\t%s\t%s\t%s\n' "$jl" "$TMP/cfg/tiny-broken.yaml" "$OUTD/tiny-live.h5" "$OUTD" "$OUTD/logs/none.out" >>"$MAN"
+f1=$(sbatch --parsable --job-name=lw-finish-handover-test --output="$OUTD/logs/finish-handover-test-%j.out" --ntasks=1 \
+       --cpus-per-task=1 slurm/finish.sbatch "$LW" "$MAN" "$PWD/slurm/finish.sbatch")
+f1=${f1%%;*}
+if wait_job "$f1" 60 && next=$(grep -o 'handed to job [0-9]*' "$OUTD/logs/finish-handover-test-$f1.out" | grep -o '[0-9]*$') && [ -n "$next" ]; then
+  pass "a finish job that finds its model job still running hands over (job $f1 -> $next)"
+  if wait_job "$next" 60 && wait_job "$jl" 60; then
+    end_live=$(scontrol show job -o "$jl" | grep -o 'EndTime=[^ ]*' | cut -d= -f2)
+    start_next=$(scontrol show job -o "$next" | grep -o 'StartTime=[^ ]*' | cut -d= -f2)
+    [[ ! "$start_next" < "$end_live" ]] && grep -q "sweep summary" "$OUTD/logs/finish-handover-test-$next.out" &&
+      pass "the new finish job ran after the model job ended ($start_next >= $end_live) and wrote the table" ||
+      fail "the new finish job waited for the model job" "started $start_next, model ended $end_live" "$(tail -3 "$OUTD/logs/finish-handover-test-$next.out")"
+  else fail "the handed-over finish job ended" "$JOB_STATE"; fi
+else
+  fail "a finish job that finds its model job still running hands over" "$(cat "$OUTD/logs/finish-handover-test-$f1.out" 2>/dev/null | head -5)"
+fi
+
 pass "whole Slurm test: $SECONDS s"
