@@ -23,25 +23,6 @@ static void usage(FILE *f) {
                "  --tokens   print a JSON array of the token strings instead of ids\n");
 }
 
-// Byte offset of the first invalid UTF-8 byte in s, or -1 (strict: no overlongs, no surrogates).
-static long first_invalid_utf8(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
-        int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        if (!len || i + len > n) return (long)i;
-        unsigned cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-        for (int k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return (long)i;
-            cp = cp << 6 | (s[i + k] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return (long)i;
-        i += len;
-    }
-    return -1;
-}
-
 int cmd_tokenize(int argc, char **argv) {
     const char *path = NULL;
     int special = 0, tokens = 0;
@@ -68,7 +49,7 @@ int cmd_tokenize(int argc, char **argv) {
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-        long bad = first_invalid_utf8((const unsigned char *)line, (size_t)n);
+        long bad = tok_utf8_invalid_at((const unsigned char *)line, (size_t)n);
         if (bad >= 0)
             lw_die(LW_EXIT_INPUT, "input lines must be UTF-8 JSON strings",
                    "tokenize: stdin line %ld: invalid UTF-8 at byte offset %ld (byte 0x%02X)", lineno, bad, (unsigned char)line[bad]);

@@ -113,8 +113,8 @@ static char *dupn(const char *s, size_t n) {
     return d;
 }
 
-// Byte offset of the first byte that is not valid UTF-8, or -1.
-static long utf8_invalid_at(const unsigned char *s, size_t n) {
+// Byte offset of the first byte that is not valid UTF-8, or -1 (tok.h).
+long tok_utf8_invalid_at(const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
@@ -995,7 +995,7 @@ static void encode_segment(EncodeCtx *c, const char *s, size_t n, int at_start) 
 
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_special, int32_t **ids, LwError *err) {
     *ids = NULL;
-    long bad = utf8_invalid_at((const unsigned char *)text, len);
+    long bad = tok_utf8_invalid_at((const unsigned char *)text, len);
     if (bad >= 0)
         return lw_err(err, "the text must be valid UTF-8", "%s: input text: invalid UTF-8 at byte offset %ld (byte 0x%02X)",
                       t->source, bad, (unsigned char)text[bad]);

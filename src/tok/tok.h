@@ -47,6 +47,10 @@ int tok_n_ids(const Tokenizer *t);
 // BOS id the post-processor template prepends, or -1 when it adds none.
 int tok_template_bos(const Tokenizer *t);
 
+// Byte offset of the first byte of s[0..n) that is not valid UTF-8 (strict: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or -1 when all of it is valid.
+long tok_utf8_invalid_at(const unsigned char *s, size_t n);
+
 // Gold-answer alignment (METRICS.md §2.2): ctx = encode(S), ws = encode(S + " " + A),
 // ns = encode(S + A), all without special tokens; with_space if len(ws) > len(ctx), else no_space
 // if len(ns) > len(ctx), else unresolved.

@@ -69,20 +69,7 @@ for g in /lens /prompts /calibration /aux /vocab; do h5diff "$F" "$TMP/b/tiny_ll
 
 # keep_residuals / keep_final_logits: [n+1, T, d] and [T, V] (the latter gathered from the vocab
 # shards to rank 0 and put back in id order): R = 2 equals R = 1 up to the forward's summation order.
-cat >"$TMP/probe.yaml" <<'EOP'
-name: small
-templates:
-  orig: "Give the city name only, plain text. The capital of {country} is called simply"
-  no_filler: "Give the city name only, plain text. The capital of {country} is called"
-facts:
-  - {key: "Germany→Berlin", index: 0, country: Germany, answer: Berlin}
-control:
-  prompt: "Give the city name only, plain text. The capital of France is called simply"
-  answer: Paris
-test_prompts:
-  - "Berlin is the capital of"
-temperature_exploration: [0.1, 2.0]
-EOP
+cp tests/fixtures/probes/one-fact.yaml "$TMP/probe.yaml"   # 3 passes: one fact, control, one test prompt
 for np in 1 2; do
   mpirun -np $np "$LW" run --model "$M" --out "$TMP/k$np" --probes "$TMP/probe.yaml" --keep_residuals --keep_final_logits >/dev/null 2>&1
 done

@@ -23,20 +23,7 @@ refuse() { # name pattern args...
 }
 
 probe() { # file, then sed expressions applied to a minimal valid probe set
-  cat >"$1" <<'EOF'
-name: t
-templates:
-  orig: "Give the city name only, plain text. The capital of {country} is called simply"
-  no_filler: "Give the city name only, plain text. The capital of {country} is called"
-facts:
-  - {key: "Germany→Berlin", index: 0, country: Germany, answer: Berlin}
-control:
-  prompt: "Give the city name only, plain text. The capital of France is called simply"
-  answer: Paris
-test_prompts:
-  - "Berlin is the capital of"
-temperature_exploration: [0.1, 2.0]
-EOF
+  cp tests/fixtures/probes/one-fact.yaml "$1"
   local f=$1; shift
   for e in "$@"; do sed -i "$e" "$f"; done
 }

@@ -11,20 +11,7 @@
 LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
 TOKS=$LW_SHARED/tokenizers
 
-cat >"$TMP/probe.yaml" <<'EOF'
-name: tp-test
-templates:
-  orig: "Give the city name only, plain text. The capital of {country} is called simply"
-  no_filler: "Give the city name only, plain text. The capital of {country} is called"
-facts:
-  - {key: "Germany→Berlin", index: 0, country: Germany, answer: Berlin}
-control:
-  prompt: "Give the city name only, plain text. The capital of France is called simply"
-  answer: Paris
-test_prompts:
-  - "Berlin is the capital of"
-temperature_exploration: [0.1, 2.0]
-EOF
+cp tests/fixtures/probes/one-fact.yaml "$TMP/probe.yaml"   # 3 passes: one fact, control, one test prompt
 
 . tests/lib_h5.sh   # flat, cmp_flat: the HDF5 measurement comparison
 
