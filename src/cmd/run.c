@@ -685,9 +685,12 @@ static int run_main(Comm *comm, int argc, char **argv) {
            s0->final_top1_prob, s0->teacher_entropy_bits);
     lw_log("  last-layer KL(P_n || P_final): %.4g bits%s", s0->kl_last_bits,
            LW_FAMILIES[mc.family].has_softcaps ? " (Gemma: the lens does not apply the final soft-cap)" : "");
-    for (int i = 1; i < pl.n_passes; i++)
-        lw_log("  %-18s first rank-1 layer %3d, last-layer KL %.4g bits", pl.passes[i].name, sum[i].first_rank1,
-               sum[i].kl_last_bits);
+    for (int i = 1; i < pl.n_passes; i++) {
+        char first[16];
+        if (sum[i].first_rank1 >= 0) snprintf(first, sizeof first, "%d", sum[i].first_rank1);
+        else snprintf(first, sizeof first, "never");
+        lw_log("  %-18s first rank-1 layer %5s, last-layer KL %.4g bits", pl.passes[i].name, first, sum[i].kl_last_bits);
+    }
     lw_log("  wall %.2f s, peak RSS rank 0 %.1f MB", wall, lw_peak_rss_bytes() / 1e6);
     lw_log("  wrote %s", out_path);
 
