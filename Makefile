@@ -27,6 +27,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 GIT_HASH := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The objects that embed the hash (HDF5 provenance, report footer, --version) are rebuilt when it
+# changes: build/git-hash is rewritten only when its content differs.
+GIT_STAMP := build/git-hash
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+$(shell mkdir -p build && (echo '$(GIT_HASH)' | cmp -s - $(GIT_STAMP) || echo '$(GIT_HASH)' > $(GIT_STAMP)))
+endif
 VERSION := 0.1.0
 
 OPT ?= -O2
@@ -99,6 +105,8 @@ bin/lensweep: build/obj/main.o build/liblensweep.a
 build/liblensweep.a: $(LIB_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
+
+build/obj/main.o build/obj/cmd/run.o build/obj/out/report_html.o: $(GIT_STAMP)
 
 build/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
