@@ -84,39 +84,6 @@ static int agree(Comm *c, int failed, const LwError *err, int code) {
 
 // ---------------------------------------------------------------------------- helpers
 
-// WSP(s), METRICS.md §2.4, as the reference's Python: (1) s.strip() is empty; or (2) it is empty
-// after replacing ▁ (U+2581), Ġ (U+0120), Ċ (U+010A) by spaces; or (3) every character of s is
-// whitespace (str.isspace) or one of the 32 ASCII punctuation characters.
-static int utf8_next(const unsigned char **p) {
-    const unsigned char *s = *p;
-    int c = s[0], n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    int cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) { *p = s + 1; return 0xfffd; }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    *p = s + n;
-    return cp;
-}
-
-static int py_isspace(int c) { // Python's str.isspace
-    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
-static int is_wsp(const char *s) {
-    int only_space = 1, only_space_or_marker = 1, only_space_or_punct = 1;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int c = utf8_next(&p);
-        int sp = py_isspace(c), marker = c == 0x2581 || c == 0x120 || c == 0x10a;
-        int punct = c < 0x80 && c > 0x20 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", c) != NULL;
-        only_space &= sp;
-        only_space_or_marker &= sp || marker;
-        only_space_or_punct &= sp || punct;
-    }
-    return only_space || only_space_or_marker || only_space_or_punct;
-}
-
 static const char *dtype_long_name(DType t) {
     return t == DT_F32 ? "float32" : t == DT_BF16 ? "bfloat16" : t == DT_F16 ? "float16" : "unknown";
 }
@@ -238,7 +205,7 @@ static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Token
         for (int j = 0; j < p->n_ctx; j++) {
             int32_t id = p->ctx_ids[j], dup = 0;
             for (int q = 0; q < p->n_prompt_vocab; q++) dup |= p->prompt_vocab[q] == id;
-            if (!dup && !is_wsp(tok_decode_one(tok, id))) p->prompt_vocab[p->n_prompt_vocab++] = id;
+            if (!dup && !tok_wsp_token(tok_decode_one(tok, id), tok_id_to_token(tok, id))) p->prompt_vocab[p->n_prompt_vocab++] = id;
         }
     }
     ctl->contrast_id = pl->passes[0].align.first_id; // Berlin aligned on the Germany orig prompt (§1.3)

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "out/pyfmt.h"
+#include "tok/tok.h"
+#include "util/utf8.h"
 
 // ---------------------------------------------------------------------------- small rules
 
@@ -41,46 +43,9 @@ int ex_depth_layer(int n, double frac) {
     return (int)l;
 }
 
-// Next code point of a UTF-8 string (invalid bytes are returned as themselves).
-static unsigned utf8_next(const unsigned char **pp) {
-    const unsigned char *p = *pp;
-    unsigned c = *p++;
-    int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-    if (extra) {
-        c &= 0x3F >> extra;
-        for (int i = 0; i < extra && (*p & 0xC0) == 0x80; i++) c = (c << 6) | (*p++ & 0x3F);
-    }
-    *pp = p;
-    return c;
-}
-
-// Python str.isspace()
-static int py_isspace(unsigned c) {
-    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-           c == 0x3000;
-}
-
-int ex_wsp(const char *s) {
-    int all_ws_or_marker = 1, all_ws_or_punct = 1;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = utf8_next(&p);
-        int ws = py_isspace(c);
-        int marker = c == 0x2581 || c == 0x0120 || c == 0x010A;
-        int punct = c < 0x80 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", (int)c) && c != 0;
-        if (!ws && !marker) all_ws_or_marker = 0;
-        if (!ws && !punct) all_ws_or_punct = 0;
-    }
-    return all_ws_or_marker || all_ws_or_punct;
-}
-
 int ex_token_wsp(const ExRun *run, int id) {
     if (id < 0 || id >= run->V) return 1;
-    const char *s = run->decoded[id];
-    // the byte 0x00: "<0x00>" (SentencePiece byte fallback) or "Ā" (byte-level BPE)
-    if (!s[0] && run->pieces && (!strcmp(run->pieces[id], "<0x00>") || !strcmp(run->pieces[id], "\xc4\x80"))) return 0;
-    return ex_wsp(s);
+    return tok_wsp_token(run->decoded[id], run->pieces ? run->pieces[id] : NULL);
 }
 
 int ex_contig_subseq(const int *win, int k, const int *seq, int n) {
@@ -198,7 +163,7 @@ static int trimmed_eq(const char *tok, const char *ans) {
     while (*p) {
         const unsigned char *q = p;
         unsigned c = utf8_next(&p);
-        if (!py_isspace(c)) { if (!seen) start = q; seen = 1; end = p; }
+        if (!utf8_py_isspace(c)) { if (!seen) start = q; seen = 1; end = p; }
     }
     if (!seen) return ans[0] == 0;
     size_t n = (size_t)(end - start);

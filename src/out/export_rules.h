@@ -16,8 +16,6 @@
 double ex_percentile(const double *v, int n, double p);
 // Depth-percentile layer: round-half-even(n·frac) clamped to [0, n] (n=42, 0.25 -> 10).
 int ex_depth_layer(int n, double frac);
-// §2.4 whitespace/punctuation predicate on a decoded token string (UTF-8).
-int ex_wsp(const char *s);
 // WSP of token id (its /vocab/decoded string). A decode that is the single character U+0000 is
 // stored as "" (C strings): the byte tokens "<0x00>" / "Ā" are therefore not WSP, as in the reference.
 int ex_token_wsp(const ExRun *run, int id);

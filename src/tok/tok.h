@@ -51,6 +51,14 @@ int tok_template_bos(const Tokenizer *t);
 // surrogates, nothing above U+10FFFF), or -1 when all of it is valid.
 long tok_utf8_invalid_at(const unsigned char *s, size_t n);
 
+// METRICS.md §2.4 WSP(s) on a decoded token string: true when s is empty or whitespace after
+// str.strip(), or only whitespace and the markers ▁ Ġ Ċ, or only whitespace and the 32 ASCII
+// punctuation characters (Python's str.isspace for whitespace).
+int tok_wsp(const char *s);
+// WSP of one token given its decode (tok_decode_one) and raw piece (tok_id_to_token; may be NULL):
+// the token that decodes to U+0000 (held as "") is not WSP. NULL decode = not a token: WSP.
+int tok_wsp_token(const char *decoded, const char *piece);
+
 // Gold-answer alignment (METRICS.md §2.2): ctx = encode(S), ws = encode(S + " " + A),
 // ns = encode(S + A), all without special tokens; with_space if len(ws) > len(ctx), else no_space
 // if len(ns) > len(ctx), else unresolved.

@@ -8,6 +8,7 @@
 #include "ex_fixture.h"
 #include "out/export_rules.h"
 #include "out/pyfmt.h"
+#include "tok/tok.h"
 #include "test.h"
 
 static const char *ref_dir(void) {
@@ -157,18 +158,18 @@ TEST(copy_rules) {
 }
 
 TEST(wsp_predicate) {
-    CHECK(ex_wsp(""));
-    CHECK(ex_wsp("   "));
-    CHECK(ex_wsp(","));
-    CHECK(ex_wsp(" ...!"));
-    CHECK(ex_wsp("\xe2\x96\x81"));          // ▁
-    CHECK(ex_wsp("\xc4\xa0\xc4\x8a"));      // ĠĊ
-    CHECK(ex_wsp("\\"));
-    CHECK(ex_wsp("\xc2\xa0"));              // NBSP is whitespace for str.strip()
-    CHECK(!ex_wsp("\xe2\x80\x9c"));         // “ is not ASCII punctuation
-    CHECK(!ex_wsp(" Berlin"));
-    CHECK(!ex_wsp("\xe2\x96\x81" "Berlin"));
-    CHECK(!ex_wsp("\xc4\xa0!"));            // marker + punctuation: neither rule covers it
+    CHECK(tok_wsp(""));
+    CHECK(tok_wsp("   "));
+    CHECK(tok_wsp(","));
+    CHECK(tok_wsp(" ...!"));
+    CHECK(tok_wsp("\xe2\x96\x81"));          // ▁
+    CHECK(tok_wsp("\xc4\xa0\xc4\x8a"));      // ĠĊ
+    CHECK(tok_wsp("\\"));
+    CHECK(tok_wsp("\xc2\xa0"));              // NBSP is whitespace for str.strip()
+    CHECK(!tok_wsp("\xe2\x80\x9c"));         // “ is not ASCII punctuation
+    CHECK(!tok_wsp(" Berlin"));
+    CHECK(!tok_wsp("\xe2\x96\x81" "Berlin"));
+    CHECK(!tok_wsp("\xc4\xa0!"));            // marker + punctuation: neither rule covers it
 }
 
 TEST(percentiles_and_depth_layers) {
