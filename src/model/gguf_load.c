@@ -22,7 +22,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+
+#include "model/load.h"
 
 static int key_int(const Gguf *g, const char *key, int required, int64_t dflt, int min, int *out, LwError *err) {
     int64_t v;
@@ -227,14 +228,7 @@ Model *model_load_gguf(const char *path, int tp_rank, int tp_size, LwError *err)
         int64_t other = jobs[i].cut == CUT_ROWS ? jobs[i].cols : jobs[i].rows;
         total += ((size_t)jobs[i].len * (size_t)other * 4 + 63) & ~(size_t)63;
     }
-    // 2 MiB-aligned with transparent huge pages, as model/load.c does: fewer first-touch faults.
-    size_t align = total >= (64u << 20) ? (2u << 20) : 64;
-    if (posix_memalign(&m->arena, align, total) != 0)
-        lw_die(LW_EXIT_RUNTIME, "use more tensor-parallel ranks or a node with more memory",
-               "out of memory allocating %zu bytes for the dequantized weights of %s", total, path);
-#ifdef MADV_HUGEPAGE
-    if (align > 64) madvise(m->arena, total & ~(size_t)((2u << 20) - 1), MADV_HUGEPAGE);
-#endif
+    m->arena = model_arena_alloc(total, "dequantized weights", path);
     m->arena_bytes = total;
 
     char *p = m->arena;

@@ -197,16 +197,7 @@ Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
 
     size_t total = 0;
     for (int i = 0; i < jl.n; i++) total += job_bytes(&jl.v[i], &st, DT_BF16);
-    // Big arenas: 2 MiB aligned and marked for transparent huge pages, so that the first touch
-    // of 1 GB of fresh memory costs 512 page faults instead of 262144 (warm loads were bound by
-    // those faults, not by copying; BENCHMARKS.md). Still freed with free().
-    size_t align = total >= (64u << 20) ? (2u << 20) : 64;
-    if (posix_memalign(&m->arena, align, total ? total : 64) != 0)
-        lw_die(LW_EXIT_RUNTIME, "use more tensor-parallel ranks or a node with more memory",
-               "out of memory allocating %zu bytes for the weights of %s", total, dir);
-#ifdef MADV_HUGEPAGE
-    if (align > 64) madvise(m->arena, total & ~(size_t)((2u << 20) - 1), MADV_HUGEPAGE);
-#endif
+    m->arena = model_arena_alloc(total, "weights", dir);
     m->arena_bytes = total;
 
     char *p = m->arena;
@@ -253,4 +244,16 @@ void model_free(Model *m) {
     free(m->arena);
     free(m->layers);
     free(m);
+}
+
+void *model_arena_alloc(size_t total, const char *what, const char *path) {
+    size_t align = total >= (64u << 20) ? (2u << 20) : 64;
+    void *arena = NULL;
+    if (posix_memalign(&arena, align, total ? total : 64) != 0)
+        lw_die(LW_EXIT_RUNTIME, "use more tensor-parallel ranks or a node with more memory",
+               "out of memory allocating %zu bytes for the %s of %s", total, what, path);
+#ifdef MADV_HUGEPAGE
+    if (align > 64) madvise(arena, total & ~(size_t)((2u << 20) - 1), MADV_HUGEPAGE);
+#endif
+    return arena;
 }
