@@ -16,19 +16,18 @@ flat() {
 }
 
 # cmp_flat A B: ids/ranks/strings equal, floats |a-b| <= rtol·max(|a|,|b|) + atol
-# (probabilities rtol 2e-5; other floats rtol 1e-4, atol 1e-6). Prints a verdict line.
-# One exception, measured: ranks deeper than 1000 (a random model's answer sits at rank ~10^5 of
-# 262145) may move by 1e-4 relative — there, neighbouring probabilities differ by less than the
-# forward pass's summation-order noise, so no implementation can keep them bit-stable across R.
-# Ranks up to 1000 (every milestone: rank 1, 5, 10) must be identical.
-# Tolerances: CMP_PROB_RTOL (2e-5), CMP_RTOL (1e-4), CMP_ATOL (1e-6) in the environment.
+# (probabilities rtol 1e-6, the issue's bound; other floats rtol 1e-9, atol 1e-12). Tensor
+# parallelism is exact by construction (the row-parallel products are accumulated and all-reduced
+# in double, forward.c), so R = 1, 2, 4 give bit-identical residual streams; what remains is the
+# order of the double sums over vocabulary shards in the lens statistics (~1e-14 relative).
+# Tolerances: CMP_PROB_RTOL, CMP_RTOL, CMP_ATOL in the environment.
 cmp_flat() {
-  paste -d' ' "$1" "$2" | awk -v prtol="${CMP_PROB_RTOL:-2e-5}" -v rtol="${CMP_RTOL:-1e-4}" -v atol="${CMP_ATOL:-1e-6}" '
+  paste -d' ' "$1" "$2" | awk -v prtol="${CMP_PROB_RTOL:-1e-6}" -v rtol="${CMP_RTOL:-1e-9}" -v atol="${CMP_ATOL:-1e-12}" '
     function abs(x) { return x < 0 ? -x : x }
     { n++
       if ($1 != $4 || $2 != $5) { print "structure differs at line " n ": " $1 " vs " $4; bad++; exit }
       if ($2 != "F") {
-        if ($3 != $6 && !($1 ~ /rank/ && $3 + 0 > 1000 && abs($3 - $6) <= 1e-4 * $3)) { if (bad < 5) print "exact value differs: " $1 " " $3 " vs " $6; bad++ }
+        if ($3 != $6) { if (bad < 5) print "exact value differs: " $1 " " $3 " vs " $6; bad++ }
         next }
       if ($3 == $6) next
       if ($3 == "nan" || $6 == "nan") { if (bad < 5) print "nan mismatch: " $1; bad++; next }

@@ -45,6 +45,58 @@ void cpu_matmul(const float *x, int T, DType wdtype, const void *w, int64_t out,
         }
 }
 
+// y (double, leading dimension ld) or yf (fp32, rounded once) = x · Wᵀ, see cpu.h.
+static void matmul_dgemm(const float *x, int T, DType wdtype, const void *w, int64_t out,
+                         int64_t in, double *y, float *yf, const float *bias) {
+    LW_ASSERT(x && w && (y || yf) && T >= 0 && out > 0 && in > 0);
+    LW_ASSERT(wdtype == DT_F32 || wdtype == DT_BF16 || wdtype == DT_F16);
+    if (T == 0) return;
+    size_t xn = (size_t)T * (size_t)in;
+    double *xd = xmalloc(xn * sizeof(double));
+    for (size_t i = 0; i < xn; i++) xd[i] = x[i];
+    // tile of widened weight rows: half the fp32 tile's row count, so the same ~4 MiB
+    int64_t nb = (int64_t)(TILE_FLOATS / 2 / (size_t)in);
+    if (nb < TILE_MIN_ROWS) nb = TILE_MIN_ROWS;
+    if (nb > out) nb = out;
+    float *tf = wdtype == DT_F32 ? NULL : xmalloc((size_t)nb * (size_t)in * sizeof(float));
+    double *td = xmalloc((size_t)nb * (size_t)in * sizeof(double));
+    double *yd = yf ? xmalloc((size_t)T * (size_t)nb * sizeof(double)) : NULL;
+    size_t esz = dtype_size(wdtype);
+    const uint8_t *wb = w;
+    for (int64_t r0 = 0; r0 < out; r0 += nb) {
+        int64_t n = out - r0 < nb ? out - r0 : nb;
+        size_t cnt = (size_t)n * (size_t)in;
+        const float *src = (const float *)(wb + (size_t)r0 * (size_t)in * esz);
+        if (tf) { dtype_to_f32(wdtype, src, tf, cnt); src = tf; }
+        for (size_t i = 0; i < cnt; i++) td[i] = src[i];
+        if (y) {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)n, (int)in, 1.0, xd, (int)in,
+                        td, (int)in, 0.0, y + r0, (int)out);
+        } else {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)n, (int)in, 1.0, xd, (int)in,
+                        td, (int)in, 0.0, yd, (int)n);
+            for (int t = 0; t < T; t++) {
+                float *yr = yf + (size_t)t * (size_t)out + r0;
+                const double *dr = yd + (size_t)t * (size_t)n;
+                for (int64_t o = 0; o < n; o++) yr[o] = (float)dr[o];
+                if (bias) for (int64_t o = 0; o < n; o++) yr[o] += bias[r0 + o];
+            }
+        }
+    }
+    free(xd); free(tf); free(td); free(yd);
+}
+
+void cpu_matmul_f64(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                    double *y) {
+    matmul_dgemm(x, T, wdtype, w, out, in, y, NULL, NULL);
+}
+
+void cpu_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                      const float *bias, float *y) {
+    LW_ASSERT((const void *)x != (const void *)y);
+    matmul_dgemm(x, T, wdtype, w, out, in, NULL, y, bias);
+}
+
 // ---------------------------------------------------------------------------- norm
 
 void cpu_rmsnorm(const float *x, const float *w, float *out, int rows, int n, float eps) {

@@ -25,6 +25,19 @@
 void cpu_matmul(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
                 const float *bias, float *y);
 
+// The same product accumulated in double: every product and sum in double (dgemm on widened
+// copies of x and of one block of weight rows at a time). A product of two fp32 numbers is exact
+// in double and the double sum's rounding sits ~2^-29 of an fp32 ulp below the result, so the
+// result rounded to fp32 depends neither on how the sum over `in` is split and ordered nor on
+// how the `out` columns are blocked (OpenBLAS's sgemm does depend on the latter: its small-matrix
+// kernels round differently for some shapes). cpu_matmul_f64 leaves y in double (the row-parallel
+// partial sums, all-reduced in double by the forward pass); cpu_matmul_exact rounds it to fp32
+// and adds the bias in fp32. This is what makes tensor parallelism exact at any rank count.
+void cpu_matmul_f64(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                    double *y);
+void cpu_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                      const float *bias, float *y);
+
 // RMSNorm of `rows` rows of length n, as HF's LlamaRMSNorm / Gemma2RMSNorm in fp32:
 // var = mean(x²) (squares summed in double, rounded to fp32 once), r = 1 / sqrtf(var + eps)
 // in fp32, out = (x · r) · w in fp32. w already carries Gemma's (1 + w). out may alias x.

@@ -453,6 +453,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     Model *m = model_load(cfg.model_dir, rank, R, &err);
     if (watching) { watch.stop = 1; pthread_join(watch_thread, NULL); }
     if ((rc = agree(comm, m == NULL, &err, LW_EXIT_INPUT))) return rc;
+    m->fp32_sums = !cfg.tp_exact;
     {
         int64_t bytes = (int64_t)m->bytes_read;
         comm_allreduce_sum_i64(comm, &bytes, 1);

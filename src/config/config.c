@@ -38,6 +38,8 @@ const LwOption LW_OPTIONS[] = {
       "tensor-parallel ranks = GPUs (TENSOR_PARALLEL.md §6); 0 = the rank count of mpirun/srun"),
     O("tp_uneven_heads", NULL, LW_OPT_BOOL, tp_uneven_heads, "false", 0, 0, NULL, NULL, 0,
       "allow tp_size values that do not divide the heads: balanced whole-head ranges per rank (model/tp.c)"),
+    O("tp_exact", NULL, LW_OPT_BOOL, tp_exact, "true", 0, 0, NULL, NULL, 0,
+      "forward products accumulated in double: identical results at any tp_size (false: fp32 sgemm, faster, ~1e-5 relative across tp_size)"),
     O("dtype", NULL, LW_OPT_STRING, dtype, "auto", 0, 0, "auto|bf16|fp16|fp32", NULL, H,
       "weight/compute dtype; auto = bf16 on GPUs, fp32 on the CPU backend (DESIGN.md Numerics)"),
     O("device", NULL, LW_OPT_STRING, device, "auto", 0, 0, "auto|cpu|cuda", NULL, 0,

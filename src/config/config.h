@@ -114,6 +114,7 @@ typedef struct {
     char *out_dir;         // run directory (HDF5, exports, logs); $LENSWEEP_OUT
     long tp_size;          // tensor-parallel ranks; 0 = take the rank count from mpirun/srun
     int tp_uneven_heads;   // allow R that does not divide H (balanced whole-head ranges, model/tp.c)
+    int tp_exact;          // forward products accumulated in double (results independent of R)
     char *dtype;           // auto|bf16|fp16|fp32: weight/compute dtype on the device
     char *device;          // auto|cpu|cuda
     LwStrList lenses;      // subset of norm|raw|tuned|prism

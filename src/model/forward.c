@@ -4,11 +4,11 @@
 // holds a single decoder loop (ARCHITECTURES.md §4):
 //
 //   h = E[ids] (· sqrt(d) for Gemma)                          vocab-parallel: all-reduce #0
-//   per layer: a = norm_in(h); attention on the local heads; P = attn · Woᵀ (partial)
-//              all-reduce #1(P); [Gemma: P = norm_post_attn(P)]; h += P
+//   per layer: a = norm_in(h); attention on the local heads; P = attn · Woᵀ (partial, double)
+//              all-reduce #1(P) in double, rounded to fp32; [Gemma: P = norm_post_attn(P)]; h += P
 //              m = norm(h) (Llama: post_attention_layernorm; Gemma: pre_feedforward)
-//              P = act(m·Wgᵀ) ⊙ (m·Wuᵀ) · Wdᵀ (partial over the local ff slice)
-//              all-reduce #2(P); [Gemma: P = norm_post_ffn(P)]; h += P
+//              P = act(m·Wgᵀ) ⊙ (m·Wuᵀ) · Wdᵀ (partial over the local ff slice, double)
+//              all-reduce #2(P) in double, rounded to fp32; [Gemma: P = norm_post_ffn(P)]; h += P
 //
 // Tensor parallelism (TENSOR_PARALLEL.md §2-4) is the only code path: with comm NULL or of size 1
 // the all-reduces are no-ops, and a rank with the whole model simply owns every head, every ff
@@ -24,12 +24,33 @@
 #include "backend/cpu.h"
 #include "model/model.h"
 
-static void matmul(const float *x, int T, const Mat *w, const float *bias, float *y) {
-    cpu_matmul(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
+// Column-parallel products (q/k/v, gate/up): each output column has its whole sum on this rank.
+// By default accumulated in double and rounded once (cpu_matmul_exact): OpenBLAS's sgemm may
+// round a column differently depending on how many columns it is given, i.e. on the TP size.
+static void matmul(const Model *m, const float *x, int T, const Mat *w, const float *bias, float *y) {
+    if (m->fp32_sums) cpu_matmul(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
+    else cpu_matmul_exact(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
 }
 
 static void allreduce(Comm *comm, float *buf, size_t n) {
     if (comm) comm_allreduce_sum_f32(comm, buf, n);
+}
+
+// A row-parallel product and its all-reduce: part = Σ_ranks x_r · W_rᵀ. Accumulated and reduced in
+// double and rounded to fp32 once, so the sum does not depend on how the inner dimension is split
+// across ranks (cpu_matmul_f64): R = 1, 2, 4 give the same fp32 result, not one within summation
+// noise. acc is a [T, d] double scratch buffer.
+static void row_parallel(const Model *m, const float *x, int T, const Mat *w, double *acc, float *part,
+                         Comm *comm) {
+    size_t n = (size_t)T * (size_t)w->rows;
+    if (m->fp32_sums) { // option tp_exact: false
+        cpu_matmul(x, T, w->dtype, w->data, w->rows, w->cols, NULL, part);
+        allreduce(comm, part, n);
+        return;
+    }
+    cpu_matmul_f64(x, T, w->dtype, w->data, w->rows, w->cols, acc);
+    if (comm) comm_allreduce_sum_f64(comm, acc, n);
+    for (size_t i = 0; i < n; i++) part[i] = (float)acc[i];
 }
 
 void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows) {
@@ -38,7 +59,10 @@ void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, i
 
 void model_unembed(const Model *m, const float *x, int rows, float *out) {
     LW_ASSERT(m->unembed.rows == m->tp.vocab_len && m->unembed.cols == m->cfg.d_model);
-    matmul(x, rows, &m->unembed, NULL, out);
+    // The lens decode (all layers × positions × the vocab shard) is the bulk of a run: fp32 sgemm.
+    // Its shapes are large, where OpenBLAS's result per column does not depend on the shard width
+    // (measured: R = 1, 2, 4 identical probabilities with vocabularies of 32003 and 262145 rows).
+    cpu_matmul(x, rows, m->unembed.dtype, m->unembed.data, m->unembed.rows, m->unembed.cols, NULL, out);
 }
 
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out) {
@@ -93,7 +117,8 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
     cpu_rope_tables(inv_freq, hd, T, cos_tab, sin_tab);
 
     float *a = xmalloc(Td * sizeof(float));        // normed block input
-    float *part = xmalloc(Td * sizeof(float));     // o_proj / down_proj partial sums
+    float *part = xmalloc(Td * sizeof(float));     // o_proj / down_proj output (all-reduced)
+    double *acc = xmalloc(Td * sizeof(double));    // their partial sums, in double
     float *q = xmalloc((size_t)T * qw * sizeof(float));
     float *k = xmalloc((size_t)T * kw * sizeof(float));
     float *v = xmalloc((size_t)T * kw * sizeof(float));
@@ -119,9 +144,9 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
 
         // attention
         model_rmsnorm(m, lw->ln_in, h, a, T);
-        matmul(a, T, &lw->wq, lw->bq, q);
-        matmul(a, T, &lw->wk, lw->bk, k);
-        matmul(a, T, &lw->wv, lw->bv, v);
+        matmul(m, a, T, &lw->wq, lw->bq, q);
+        matmul(m, a, T, &lw->wk, lw->bk, k);
+        matmul(m, a, T, &lw->wv, lw->bv, v);
         if (fam->qk_norm) {
             cpu_rmsnorm(q, lw->q_norm, q, T * nh, hd, eps);
             cpu_rmsnorm(k, lw->k_norm, k, T * nkv, hd, eps);
@@ -130,22 +155,20 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
         cpu_rope_apply(k, T, nkv, hd, kw, cos_tab, sin_tab);
         ap.window = c->sliding_window > 0 && (!fam->sliding_even_layers || i % 2 == 0) ? c->sliding_window : 0;
         cpu_attention(q, k, v, T, &ap, att);
-        matmul(att, T, &lw->wo, NULL, part);
-        allreduce(comm, part, Td);
+        row_parallel(m, att, T, &lw->wo, acc, part, comm);
         if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_attn, part, part, T);
         cpu_add(h, part, Td);
 
         // gated MLP
         model_rmsnorm(m, fam->sandwich_norms ? lw->ln_pre_ffn : lw->ln_post_attn, h, a, T);
-        matmul(a, T, &lw->wgate, NULL, gate);
-        matmul(a, T, &lw->wup, NULL, up);
+        matmul(m, a, T, &lw->wgate, NULL, gate);
+        matmul(m, a, T, &lw->wup, NULL, up);
         cpu_gated_act(gate, up, (size_t)T * ff, fam->gelu_tanh);
-        matmul(gate, T, &lw->wdown, NULL, part);
-        allreduce(comm, part, Td);
+        row_parallel(m, gate, T, &lw->wdown, acc, part, comm);
         if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_ffn, part, part, T);
         cpu_add(h, part, Td);
     }
 
     free(inv_freq); free(cos_tab); free(sin_tab);
-    free(a); free(part); free(q); free(k); free(v); free(att); free(gate); free(up);
+    free(a); free(part); free(acc); free(q); free(k); free(v); free(att); free(gate); free(up);
 }

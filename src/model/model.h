@@ -116,6 +116,8 @@ typedef struct Model {
     void *arena;              // one allocation carved into all tensors above
     size_t arena_bytes;
     size_t bytes_read;        // checkpoint bytes this rank read
+    int fp32_sums;            // 1: plain fp32 sgemm products (option tp_exact: false); 0: double
+                              // accumulation, results independent of the TP size (forward.c)
 } Model;
 
 // Loads this rank's slice of the checkpoint at dir (HF safetensors directory; later also GGUF).

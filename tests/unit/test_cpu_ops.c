@@ -281,6 +281,62 @@ TEST(attention_long_blocked_vs_definition) {
     free(q); free(k); free(v); free(o); free(ref);
 }
 
+// The double-accumulating products (cpu_matmul_exact / cpu_matmul_f64) against a direct
+// definition: every product and sum in long double, rounded to fp32 once. Shape T = 17, out = 128,
+// in = 64 is one where OpenBLAS's fp32 sgemm rounds a column differently when it is given 128
+// columns than when it is given 64 (measured), i.e. where a tensor-parallel split would change
+// the result. Checked: (1) exact = definition bit for bit, (2) the two column halves computed
+// separately (two ranks of a column-parallel product) give the same bits, (3) the two halves of
+// the inner dimension, summed in double (two ranks of a row-parallel product), give the same bits,
+// for fp32 and bf16 weights, with a bias.
+TEST(matmul_exact_split_invariant) {
+    enum { T = 17, OUT = 128, IN = 64 };
+    static float x[T * IN], wf[OUT * IN], bias[OUT], y[T * OUT], yh[T * OUT], xa[T * IN / 2], xb[T * IN / 2];
+    static uint16_t wh[OUT * IN], wa[OUT * IN / 2], wb[OUT * IN / 2];
+    static double da[T * OUT], db[T * OUT];
+    uint64_t st = 7;
+    for (int i = 0; i < T * IN; i++) x[i] = (float)lcg_uniform(&st);
+    for (int i = 0; i < OUT * IN; i++) wf[i] = (float)lcg_uniform(&st);
+    for (int o = 0; o < OUT; o++) bias[o] = (float)lcg_uniform(&st);
+    for (int dt = 0; dt < 2; dt++) {
+        DType d = dt ? DT_BF16 : DT_F32;
+        const void *w = wf;
+        if (d == DT_BF16) { dtype_from_f32(d, wf, wh, OUT * IN); dtype_to_f32(d, wh, wf, OUT * IN); w = wh; }
+        int bad_def = 0, bad_col = 0, bad_row = 0;
+        cpu_matmul_exact(x, T, d, w, OUT, IN, bias, y);
+        for (int t = 0; t < T; t++)
+            for (int o = 0; o < OUT; o++) {
+                long double s = 0;
+                for (int i = 0; i < IN; i++) s += (long double)x[t * IN + i] * wf[o * IN + i];
+                bad_def += y[t * OUT + o] != (float)(double)s + bias[o];
+            }
+        // column halves: rows 0..63 and 64..127 of W, written into the two halves of each output row
+        size_t es = dtype_size(d);
+        float tmp[T * OUT / 2];
+        for (int hlf = 0; hlf < 2; hlf++) {
+            cpu_matmul_exact(x, T, d, (const uint8_t *)w + (size_t)hlf * (OUT / 2) * IN * es, OUT / 2, IN, bias + hlf * OUT / 2, tmp);
+            for (int t = 0; t < T; t++)
+                for (int o = 0; o < OUT / 2; o++) yh[t * OUT + hlf * OUT / 2 + o] = tmp[t * OUT / 2 + o];
+        }
+        for (int i = 0; i < T * OUT; i++) bad_col += y[i] != yh[i];
+        // inner halves: x[:, :32]·W[:, :32]ᵀ + x[:, 32:]·W[:, 32:]ᵀ, each in double, summed in double
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < IN / 2; i++) { xa[t * IN / 2 + i] = x[t * IN + i]; xb[t * IN / 2 + i] = x[t * IN + IN / 2 + i]; }
+        for (int o = 0; o < OUT; o++)
+            for (int i = 0; i < IN / 2; i++) { wa[o * IN / 2 + i] = wh[o * IN + i]; wb[o * IN / 2 + i] = wh[o * IN + IN / 2 + i]; }
+        float *fa = malloc(sizeof(float) * OUT * IN / 2), *fb = malloc(sizeof(float) * OUT * IN / 2);
+        for (int o = 0; o < OUT; o++)
+            for (int i = 0; i < IN / 2; i++) { fa[o * IN / 2 + i] = wf[o * IN + i]; fb[o * IN / 2 + i] = wf[o * IN + IN / 2 + i]; }
+        cpu_matmul_f64(xa, T, d, d == DT_BF16 ? (const void *)wa : fa, OUT, IN / 2, da);
+        cpu_matmul_f64(xb, T, d, d == DT_BF16 ? (const void *)wb : fb, OUT, IN / 2, db);
+        for (int t = 0; t < T; t++)
+            for (int o = 0; o < OUT; o++) bad_row += y[t * OUT + o] != (float)(da[t * OUT + o] + db[t * OUT + o]) + bias[o];
+        free(fa); free(fb);
+        CHECKF(bad_def == 0 && bad_col == 0 && bad_row == 0, "%s: %d outputs differ from the definition, %d with split columns, %d with a split inner dimension",
+               dtype_name(d), bad_def, bad_col, bad_row);
+    }
+}
+
 int main(void) {
     RUN(rmsnorm_small_vector);
     RUN(rope_inv_freq_bit_exact_theta_1e4_hd_128);
@@ -295,5 +351,6 @@ int main(void) {
     RUN(activations_by_hand);
     RUN(matmul_small_all_dtypes);
     RUN(matmul_tiled_bf16_exact);
+    RUN(matmul_exact_split_invariant);
     return test_summary();
 }

@@ -16,10 +16,13 @@ $LW mktiny --family llama --seed 1 --dtype bf16 --layers 30 --d-model 576 --head
 # ~0.5B Llama shape
 $LW mktiny --family llama --seed 2 --dtype bf16 --layers 28 --d-model 1024 --heads 16 --kv-heads 8 \
   --head-dim 64 --ff 4096 --vocab 32000 --out "$DIR/llama-0.5b" >/dev/null
+# sums: exact = the default (tp_exact: true, projections accumulated in double), fp32 = tp_exact: false
 for threads in 1 2; do
   export OPENBLAS_NUM_THREADS=$threads
-  $BENCH "$DIR/tiny" 64 20
-  $BENCH "$DIR/smol-shape" 17 5
-  $BENCH "$DIR/llama-0.5b" 17 3
-  $BENCH "$DIR/llama-0.5b" 128 3
+  for sums in exact fp32; do
+    $BENCH "$DIR/tiny" 64 20 $sums
+    $BENCH "$DIR/smol-shape" 17 5 $sums
+    $BENCH "$DIR/llama-0.5b" 17 3 $sums
+    $BENCH "$DIR/llama-0.5b" 128 3 $sums
+  done
 done
