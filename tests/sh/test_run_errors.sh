@@ -38,6 +38,34 @@ probe "$TMP/p_empty_test.yaml" 's/^  - "Berlin is the capital of"/  - ""/'
 refuse "empty test prompt" "test_prompts(\[0\])?" --probes "$TMP/p_empty_test.yaml"
 probe "$TMP/p_empty_answer.yaml" 's/answer: Berlin}/answer: ""}/'
 refuse "empty answer" "answer" --probes "$TMP/p_empty_answer.yaml"
+# a gold answer the tokenizer cannot align (METRICS.md §2.2): the fixture tokenizer (made and
+# checked with the tokenizers package by tools/tok/make_unalignable.py) merges "is", "is x" and
+# "isx" into single tokens, so after "... Germany is" the answer "x" adds a token neither with nor
+# without a space; the run names the key and both variants, exits 2, writes nothing.
+U=$TMP/unalignable
+"$LW" mktiny --family llama --seed 3 --vocab 72 --out "$U" --tokenizer tests/fixtures/tok/unalignable/tokenizer.json >/dev/null ||
+  fail "mktiny with the unalignable tokenizer"
+cat >"$TMP/p_unal.yaml" <<'YAML'
+name: unalignable
+templates:
+  orig: "The capital of {country} is"
+  no_filler: "The capital of {country} is"
+facts:
+  - {key: "Germany→x", index: 0, country: Germany, answer: x}
+control:
+  prompt: "The capital of France is called simply"
+  answer: Paris
+test_prompts:
+  - "Berlin is the capital of"
+temperature_exploration: [0.1, 2.0]
+YAML
+expect_exit 2 "unalignable answer: exit 2" -- "$LW" run --model "$U" --out "$TMP/out_unal" --probes "$TMP/p_unal.yaml"
+expect_grep 'facts\[0\]\.answer: "x" cannot be aligned after the prompt "The capital of Germany is"' "unalignable answer: message names the key, the answer and the prompt"
+expect_grep "hint: .*METRICS.md §2.2" "unalignable answer: hint"
+no_output "unalignable answer" "$TMP/out_unal"
+# the same model and probe set with an answer that does align runs (so the refusal is the answer's)
+sed -i 's/answer: x}/answer: Berlin}/' "$TMP/p_unal.yaml"
+expect_exit 0 "same tokenizer, answer Berlin: runs" -- "$LW" run --model "$U" --out "$TMP/out_al" --probes "$TMP/p_unal.yaml"
 # missing tokenizer
 cp -r "$M" "$TMP/notok" && rm "$TMP/notok/tokenizer.json"
 expect_exit 2 "missing tokenizer.json: exit 2" -- "$LW" run --model "$TMP/notok" --out "$TMP/out_notok"
