@@ -32,16 +32,18 @@ run_lw() { # ranks threads [extra options]
   local cal=$(sed -n 's/.*temperatures in \([0-9.]*\) s/\1 s/p' "$log")
   local rss=$(sed -n 's/rank-peak-rss \([0-9]*\) KB/\1/p' "$log" | awk '{printf "%s%.0f", (NR > 1 ? "/" : ""), $1 / 1024}')
   local kb=$(sed -n 's/.*rank 0 sent \([0-9.]*\) KB per layer per pass for the lens statistics (\([0-9.]*\) KB incl. forward).*/\1 KB lens, \2 KB incl. forward/p' "$log")
-  printf '| %d | %d | %s | %s | %s | %s MB | %s |\n' "$R" "$th" "$wall" "$cal" "$pass" "$rss" "${kb:-—}"
+  printf '| %d | %d | %s | %s | %s | %s | %s MB | %s |\n' "$R" "$th" "${*:-—}" "$wall" "$cal" "$pass" "$rss" "${kb:-—}"
 }
 
 if [ -z "${BENCH_PAIR_ONLY:-}" ]; then # BENCH_PAIR_ONLY=1: only the head-to-head below
 echo
-echo "| ranks | BLAS threads/rank | wall s (end to end) | calibration (3 prompts × 31 layers × 25 τ) | per pass | peak RSS per rank | sent per layer per pass (rank 0) |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "| ranks | BLAS threads/rank | options | wall s (end to end) | calibration (3 prompts × 31 layers × 25 τ) | per pass | peak RSS per rank | sent per layer per pass (rank 0) |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 run_lw 1 1
+run_lw 1 1 --tp_exact=false
 run_lw 1 2
 run_lw 2 1 --tp_uneven_heads
+run_lw 2 1 --tp_uneven_heads --tp_exact=false
 run_lw 3 1
 run_lw 4 1 --tp_uneven_heads
 # TENSOR_PARALLEL.md §5 estimate for the lens part, per layer and pass: every position sends a few
@@ -50,7 +52,7 @@ run_lw 4 1 --tp_uneven_heads
 T=17 K=20
 echo
 echo "spec estimate (lens, per layer and pass, T=$T): $(( T * (4 + 16 + 8 * K) + 50 * 8 * 3 + 64 * 8 )) B;" \
-     "forward all-reduces (2·T·d·4 B): $(( 2 * T * 576 * 4 )) B"
+     "forward all-reduces (2·T·d values; 8 B each with tp_exact: true, the default, 4 B without): $(( 2 * T * 576 * 8 )) B / $(( 2 * T * 576 * 4 )) B"
 fi
 echo
 # Head to head on a shared machine: lensweep (R = 1, 1 BLAS thread) and the transformers script
