@@ -187,11 +187,22 @@ static int add_token_h(BpeModel *m, const char *s, size_t len, int64_t id, uint6
     if (2 * (m->n_entries + 1) + 16 > (size_t)m->vocab_mask + 1) vocab_grow(m);
     // A repeated string keeps its last id (serde and jansson keep the last value of a repeated key);
     // an id given to a second string keeps the last string.
+    // Every slot's id keeps a valid string until its slot is overwritten below: probing and
+    // re-hashing read that string (found by fuzzing: dropping `old` first made the removal
+    // below probe or re-hash a dropped string, reading past the arena).
     uint32_t j = vocab_find_slot_h(m, s, len, h);
     int32_t old = m->vocab_slots[j] == SLOT_EMPTY ? -1 : slot_id(m->vocab_slots[j]);
-    if (old >= 0 && old != id) m->str_off[old] = UINT32_MAX;
     if (m->str_off[id] != UINT32_MAX && old != id) {
-        // the id had another string: drop that string's slot by rebuilding the table once
+        // The id had another string (a malformed file: no real tokenizer does this). HF keeps both
+        // strings for encoding and decodes the id to either; lensweep keeps the last one only.
+        if (!m->warned_dup_id) {
+            m->warned_dup_id = 1;
+            lw_warn("%s: model.vocab gives id %lld to both \"%.*s\" and \"%.*s\"; lensweep keeps the last, so the first "
+                    "becomes unknown (Hugging Face tokenizers would encode both to %lld): ids may differ from HF's",
+                    source, (long long)id, (int)(m->str_len[id] > 40 ? 40 : m->str_len[id]), m->arena + m->str_off[id],
+                    (int)(len > 40 ? 40 : len), s, (long long)id);
+        }
+        // drop that string's slot
         uint32_t k = vocab_find_slot(m, m->arena + m->str_off[id], m->str_len[id]);
         m->vocab_slots[k] = SLOT_EMPTY;
         uint64_t *slots = m->vocab_slots;
@@ -203,8 +214,9 @@ static int add_token_h(BpeModel *m, const char *s, size_t len, int64_t id, uint6
             slots_insert(slots, mask, m, moved);
         }
         m->n_entries--;
-        j = vocab_find_slot_h(m, s, len, h);
+        j = vocab_find_slot_h(m, s, len, h); // the cluster moved: s's slot (or old's) may have too
     }
+    if (old >= 0 && old != id) m->str_off[old] = UINT32_MAX; // old's slot now goes to id
     m->str_off[id] = (uint32_t)m->arena_len;
     m->str_len[id] = (uint32_t)len;
     memcpy(m->arena + m->arena_len, s, len);

@@ -29,6 +29,7 @@ typedef struct {
     int n_merges;
     int ignore_merges, byte_fallback, fuse_unk;
     int32_t unk_id;        // -1 when none
+    int warned_dup_id;     // the "one id, two strings" warning of add_token_h is printed once
     int32_t byte_ids[256]; // id of "<0xHH>", -1 when absent
     int32_t *bmp_ids;      // id of each one-character token below U+10000 (-1: none): the
                            // initial symbols of a word without a hash lookup per character

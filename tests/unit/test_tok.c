@@ -560,6 +560,39 @@ TEST(random_input_no_crash) {
     CHECKF(silent == 0 && refused > 0, "loaded %d, refused %d, failed without message %d", loaded, refused, silent);
 }
 
+// A vocabulary that gives one id to two strings (malformed; found by tools/fuzz/run.sh, which
+// crashed the loader on it: the removal of the id's first string probed a dropped string). The
+// documented rule (tok_bpe.c): a repeated string keeps its last id, an id keeps its last string,
+// the earlier string becomes unknown. Expected ids derived by hand from that rule:
+//   {"<unk>":0,"a":1,"b":2,"a":2,"c":3}         -> a=2, b gone, c=3:        "abc" = [2, 0, 3]
+//   {"<unk>":0,"a":1,"b":2,"c":3,"b":1,"a":3}   -> b=1 (a gone), a=3 (c gone): "abc" = [3, 1, 0]
+// (HF tokenizers keeps the earlier strings for encoding: [2, 2, 3] and [3, 1, 3]; lensweep warns.)
+TEST(vocab_one_id_two_strings) {
+    static const char *vocabs[2] = {"{\"<unk>\":0,\"a\":1,\"b\":2,\"a\":2,\"c\":3}",
+                                    "{\"<unk>\":0,\"a\":1,\"b\":2,\"c\":3,\"b\":1,\"a\":3}"};
+    static const int32_t want[2][3] = {{2, 0, 3}, {3, 1, 0}};
+    LwError err = {0};
+    LW_ASSERT(lw_mkdir_p("build/test-tmp", &err) == 0);
+    for (int v = 0; v < 2; v++) {
+        char *json = xasprintf("{\"version\":\"1.0\",\"added_tokens\":[],\"normalizer\":null,\"pre_tokenizer\":null,"
+                               "\"post_processor\":null,\"decoder\":null,\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\","
+                               "\"vocab\":%s,\"merges\":[]}}", vocabs[v]);
+        const char *p = "build/test-tmp/tok_dup_id.json";
+        lw_write_file(p, json, strlen(json), &err);
+        free(json);
+        LwError e2 = {0};
+        Tokenizer *t = tok_load(p, &e2);
+        CHECKF(t != NULL, "vocab %d: %s", v, e2.msg);
+        if (!t) continue;
+        int32_t *ids = NULL;
+        int n = tok_encode(t, "abc", 3, 0, &ids, &e2);
+        CHECKF(n == 3 && ids[0] == want[v][0] && ids[1] == want[v][1] && ids[2] == want[v][2],
+               "vocab %d: n=%d ids %d %d %d", v, n, n > 0 ? ids[0] : -1, n > 1 ? ids[1] : -1, n > 2 ? ids[2] : -1);
+        free(ids);
+        tok_free(t);
+    }
+}
+
 int main(void) {
     RUN(tiny_bpe);
     RUN(unknown_types_refused);
@@ -583,6 +616,7 @@ int main(void) {
     RUN(byte_level_display);
     RUN(llama3_round_trip);
     RUN(random_input_no_crash);
+    RUN(vocab_one_id_two_strings);
     for (int k = 0; k < N_TOK; k++) tok_free(g_tok[k]);
     return test_summary();
 }
