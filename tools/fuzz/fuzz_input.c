@@ -1,0 +1,106 @@
+// fuzz_input — libFuzzer harness for lensweep's readers of untrusted files (not part of make test).
+//
+// Built once per target by tools/fuzz/run.sh with -DFUZZ_<TARGET>; each input is written to a
+// per-process file and handed to the reader exactly as `lensweep run` would open it. A reader must
+// return an error (LwError set) or succeed; a crash, a sanitizer report, a leak or a call to
+// lw_die (abort) is a finding. Targets: SAFETENSORS (a checkpoint directory's
+// model.safetensors, header and data), GGUF (gguf_open, every small tensor dequantized, the
+// model config and the tokenizer built from its metadata), TOKENIZER
+// (tokenizer.json, then encode/decode of a fixed string), CONFIG (a run config YAML), PROBES
+// (a probe-set YAML).
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "io/gguf.h"
+#include "io/gguf_tok.h"
+#include "model/gguf_load.h"
+#include "io/safetensors.h"
+#include "tok/tok.h"
+#include "util/util.h"
+
+static char dir[256], path[512];
+
+static void write_input(const uint8_t *data, size_t size, const char *name) {
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/lw-fuzz-%d", (int)getpid());
+        mkdir(dir, 0700);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    if (size && fwrite(data, 1, size, f) != size) abort();
+    fclose(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    LwError err = {0};
+#if defined(FUZZ_SAFETENSORS)
+    write_input(data, size, "model.safetensors");
+    SafeTensors st;
+    if (st_open(dir, &st, &err) == 0) {
+        for (int i = 0; i < st.n_tensors; i++) {
+            const StTensor *t = &st.tensors[i];
+            if (t->nbytes > (1 << 20)) continue;
+            void *buf = malloc(t->nbytes ? t->nbytes : 1);
+            LwError e2 = {0};
+            st_read_all(&st, t, t->dtype, buf, &e2);
+            free(buf);
+        }
+        st_close(&st);
+    }
+#elif defined(FUZZ_GGUF)
+    write_input(data, size, "model.gguf");
+    Gguf g;
+    if (gguf_open(path, &g, &err) == 0) {
+        for (int64_t i = 0; i < g.n_tensors; i++) {
+            const GgufTensor *t = &g.tensors[i];
+            LwError e2 = {0};
+            if (gguf_check_type(&g, t, &e2) != 0) continue;
+            int64_t rows = gguf_rows(t), cols = t->dims[0];
+            if (rows <= 0 || cols <= 0 || rows > (1 << 12) || cols > (1 << 12)) continue;
+            float *dst = malloc((size_t)(rows * cols) * sizeof(float));
+            gguf_read_f32(&g, t, 0, rows, 0, cols, dst, &e2);
+            free(dst);
+        }
+        ModelConfig mc;
+        LwError e3 = {0};
+        model_config_from_gguf(&g, &mc, &e3);
+        json_t *tj = gguf_tokenizer_json(&g, &e3);
+        if (tj) {
+            Tokenizer *tk = tok_from_json(tj, path, &e3);
+            if (tk) tok_free(tk);
+            json_decref(tj);
+        }
+        gguf_close(&g);
+    }
+#elif defined(FUZZ_TOKENIZER)
+    write_input(data, size, "tokenizer.json");
+    Tokenizer *t = tok_load(path, &err);
+    if (t) {
+        static const char s[] = "Give the city name only. The capital of Germany is called simply \xc3\xa9 \xe2\x86\x92 \t\n 12345";
+        int32_t *ids = NULL;
+        int n = tok_encode(t, s, sizeof s - 1, 1, &ids, &err);
+        for (int i = 0; i < n; i++) (void)tok_decode_one(t, ids[i]);
+        free(ids);
+        tok_free(t);
+    }
+#elif defined(FUZZ_CONFIG)
+    write_input(data, size, "config.yaml");
+    LwRunConfig cfg;
+    config_defaults(&cfg);
+    config_load_file(path, &cfg, &err);
+    config_free(&cfg);
+#elif defined(FUZZ_PROBES)
+    write_input(data, size, "probes.yaml");
+    LwProbeSet ps;
+    if (probe_set_load(path, &ps, &err) == 0) probe_set_free(&ps);
+#else
+#error "define one FUZZ_<TARGET>"
+#endif
+    return 0;
+}
