@@ -58,7 +58,7 @@ static void matmul_dgemm(const float *x, int T, DType wdtype, const void *w, int
     int64_t nb = (int64_t)(TILE_FLOATS / 2 / (size_t)in);
     if (nb < TILE_MIN_ROWS) nb = TILE_MIN_ROWS;
     if (nb > out) nb = out;
-    float *tf = wdtype == DT_F32 ? NULL : xmalloc((size_t)nb * (size_t)in * sizeof(float));
+    float *tf = wdtype == DT_F16 ? xmalloc((size_t)nb * (size_t)in * sizeof(float)) : NULL;
     double *td = xmalloc((size_t)nb * (size_t)in * sizeof(double));
     double *yd = yf ? xmalloc((size_t)T * (size_t)nb * sizeof(double)) : NULL;
     size_t esz = dtype_size(wdtype);
@@ -66,9 +66,15 @@ static void matmul_dgemm(const float *x, int T, DType wdtype, const void *w, int
     for (int64_t r0 = 0; r0 < out; r0 += nb) {
         int64_t n = out - r0 < nb ? out - r0 : nb;
         size_t cnt = (size_t)n * (size_t)in;
-        const float *src = (const float *)(wb + (size_t)r0 * (size_t)in * esz);
-        if (tf) { dtype_to_f32(wdtype, src, tf, cnt); src = tf; }
-        for (size_t i = 0; i < cnt; i++) td[i] = src[i];
+        const void *blk = wb + (size_t)r0 * (size_t)in * esz;
+        if (wdtype == DT_BF16) { // one pass, bf16 -> double (exact)
+            const uint16_t *h = blk;
+            for (size_t i = 0; i < cnt; i++) td[i] = bf16_to_f32(h[i]);
+        } else {
+            const float *src = blk;
+            if (tf) { dtype_to_f32(wdtype, blk, tf, cnt); src = tf; }
+            for (size_t i = 0; i < cnt; i++) td[i] = src[i];
+        }
         if (y) {
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, (int)n, (int)in, 1.0, xd, (int)in,
                         td, (int)in, 0.0, y + r0, (int)out);
