@@ -6,7 +6,8 @@
 // lw_die (abort) is a finding. Targets: SAFETENSORS (a checkpoint directory's
 // model.safetensors, header and data), GGUF (gguf_open, every small tensor dequantized, the
 // model config and the tokenizer built from its metadata), TOKENIZER
-// (tokenizer.json, then encode/decode of a fixed string), CONFIG (a run config YAML), PROBES
+// (tokenizer.json, then encode/decode of a fixed string), ENCODE (arbitrary text through a real
+// tokenizer, LW_FUZZ_TOKENIZER), CONFIG (a run config YAML), PROBES
 // (a probe-set YAML).
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +89,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < n; i++) (void)tok_decode_one(t, ids[i]);
         free(ids);
         tok_free(t);
+    }
+#elif defined(FUZZ_ENCODE)
+    // a real tokenizer (LW_FUZZ_TOKENIZER, loaded once) encodes the input as text, with and
+    // without the post-processor, and decodes every id
+    static Tokenizer *t;
+    if (!t) {
+        const char *tp = getenv("LW_FUZZ_TOKENIZER");
+        if (!tp || !(t = tok_load(tp, &err))) { fprintf(stderr, "set LW_FUZZ_TOKENIZER to a tokenizer.json\n"); abort(); }
+    }
+    for (int special = 0; special < 2; special++) {
+        int32_t *ids = NULL;
+        LwError e2 = {0};
+        int n = tok_encode(t, (const char *)data, size, special, &ids, &e2);
+        for (int i = 0; i < n; i++) {
+            if (ids[i] < 0 || ids[i] >= tok_n_ids(t)) abort(); // an id outside the vocabulary
+            (void)tok_decode_one(t, ids[i]);
+        }
+        if (n < 0 && !e2.msg[0]) abort(); // a refusal must say why
+        free(ids);
     }
 #elif defined(FUZZ_CONFIG)
     write_input(data, size, "config.yaml");
