@@ -437,6 +437,9 @@ static int run_main(Comm *comm, int argc, char **argv) {
     static Plan pl;
     bad = plan_build(&cfg, &mc, tok, &pl, &err);
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+    // Every id a pass needs is in the plan now; only rank 0 still decodes (/vocab, the summary).
+    // The other ranks drop the tokenizer before loading weights: 20-80 MB each (gemma's).
+    if (rank != 0) { tok_free(tok); tok = NULL; }
 
     char *out_path = xasprintf("%s/%s.h5", cfg.out_dir, cfg.name);
     if (rank == 0) bad = lw_mkdir_p(cfg.out_dir, &err) != 0;
@@ -471,8 +474,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = agree(comm, bad, &err, LW_EXIT_RUNTIME))) return rc;
 
     int n = mc.n_layers, n1 = n + 1, d = mc.d_model;
-    write_root(h5, &cfg, m, tok, &pl, R, start);
-    write_vocab(h5, tok, mc.vocab);
+    if (rank == 0) {
+        write_root(h5, &cfg, m, tok, &pl, R, start);
+        write_vocab(h5, tok, mc.vocab);
+    }
     {
         const char *order[2 * LW_MAX_FACTS + 1];
         for (int i = 0; i < pl.n_passes; i++) order[i] = pl.passes[i].name;
@@ -642,15 +647,16 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank == 0 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
     comm_barrier(comm);
 
-    // ---- one-screen summary
+    // ---- one-screen summary (rank 0)
     const Pass *p0 = &pl.passes[0];
     const LensPassSummary *s0 = &sum[0];
     lw_log("summary: %s", cfg.name);
     lw_log("  primary prompt: \"%s\" -> %s (id %d)", p0->text, p0->answer, p0->align.first_id);
     if (s0->first_rank1 >= 0) lw_log("  answer reaches rank 1 at layer %d of %d (norm lens)", s0->first_rank1, n);
     else lw_log("  answer never reaches rank 1 (norm lens, layers 0..%d)", n);
-    lw_log("  model head top-1: \"%s\" p=%.4f; teacher entropy %.3f bits", tok_decode_one(tok, s0->final_top1),
-           s0->final_top1_prob, s0->teacher_entropy_bits);
+    if (rank == 0)
+        lw_log("  model head top-1: \"%s\" p=%.4f; teacher entropy %.3f bits", tok_decode_one(tok, s0->final_top1),
+               s0->final_top1_prob, s0->teacher_entropy_bits);
     lw_log("  last-layer KL(P_n || P_final): %.4g bits%s", s0->kl_last_bits,
            LW_FAMILIES[mc.family].has_softcaps ? " (Gemma: the lens does not apply the final soft-cap)" : "");
     for (int i = 1; i < pl.n_passes; i++) {
