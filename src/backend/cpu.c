@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/util.h"
 
@@ -101,6 +102,28 @@ void cpu_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_
                       const float *bias, float *y) {
     LW_ASSERT((const void *)x != (const void *)y);
     matmul_dgemm(x, T, wdtype, w, out, in, NULL, y, bias);
+}
+
+// OpenBLAS maps one work buffer of 128 MiB (BUFFER_SIZE on x86-64; seen in gdb as its mmap size)
+// per thread that runs a GEMM. That room is checked with an mmap of our own first: where it fails
+// (an address-space limit: ulimit -v, Slurm's VSizeFactor), OpenBLAS would retry forever.
+#define BLAS_BUFFER_BYTES ((size_t)128 << 20)
+int openblas_get_num_threads(void);
+
+void cpu_blas_warmup(void) {
+    enum { N = 256 };
+    int th = openblas_get_num_threads();
+    size_t need = (size_t)(th > 0 ? th : 1) * BLAS_BUFFER_BYTES + BLAS_BUFFER_BYTES / 8;
+    void *room = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (room == MAP_FAILED)
+        lw_die(LW_EXIT_RUNTIME, "the process may not map enough memory (ulimit -v, or Slurm's VSizeFactor); raise the limit or use a bigger node",
+               "out of memory: no room for OpenBLAS's work buffers (%zu MiB for %d thread%s)", need >> 20, th, th == 1 ? "" : "s");
+    munmap(room, need);
+    float *a = xcalloc((size_t)N * N, sizeof(float)), *c = xmalloc((size_t)N * N * sizeof(float));
+    double *ad = xcalloc((size_t)N * N, sizeof(double)), *cd = xmalloc((size_t)N * N * sizeof(double));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, a, N, 0.0f, c, N);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0, ad, N, ad, N, 0.0, cd, N);
+    free(a); free(c); free(ad); free(cd);
 }
 
 // ---------------------------------------------------------------------------- norm

@@ -100,4 +100,13 @@ void cpu_add(float *y, const float *x, size_t n);
 void cpu_row_softmax_partials(const float *z, int rows, int cols, int ld, float *row_max,
                               double *row_s, double *row_e);
 
+// Makes OpenBLAS allocate its work buffers now (one sgemm and one dgemm large enough to use every
+// BLAS thread). OpenBLAS maps them on first use and, when that mmap fails, retries forever
+// instead of failing: on one rank short of memory mid-run, the whole job would hang in the next
+// collective. So the room is first checked with an mmap of our own (no room: lw_die, which names
+// the rank and stops every rank), then the buffers are taken, before the weights are loaded; a
+// rank short of memory later fails in an allocation of ours, with a message naming the rank
+// (measured with ulimit -v on one of two ranks: tests/sh/test_run_errors.sh).
+void cpu_blas_warmup(void);
+
 #endif

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "backend/comm.h"
+#include "backend/cpu.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "io/gguf.h"
@@ -448,6 +449,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     // ---- weights: each rank its slices
     lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
+    cpu_blas_warmup(); // OpenBLAS's buffers before the weights (cpu.h: it hangs when it cannot map them later)
     lw_progress("loading %s ...", cfg.model_dir);
     double tl = lw_now();
     LoadWatch watch = {.stop = 0, .t0 = tl, .total_bytes = rank == 0 ? checkpoint_bytes(cfg.model_dir) : 0, .ranks = R};

@@ -84,6 +84,28 @@ n=$(grep -c "^lensweep: error" <<<"$OUT_TXT")
 [ ! -e "$TMP/out_rank/same.h5" ] && [ -z "$(ls "$TMP/out_rank" 2>/dev/null | grep tmp)" ] \
   && pass "rank 1 fails: no output file" || fail "rank 1 fails: no output file" "$(ls -la "$TMP/out_rank")"
 
+# one rank runs out of memory (issue 6: "out of memory"): rank 1 under an address-space limit
+# (ulimit -v, what Slurm's VSizeFactor sets) of 600000 KiB, with a 257 MB bf16 model (128 MB of
+# weights per rank). Measured here: MPI alone maps ~430 MiB, OpenBLAS's buffers 128 MiB, the run
+# needs ~720000 KiB. Rank 1 fails when it checks the room for OpenBLAS's buffers or when it
+# allocates its weights, depending on how much MPI maps on the machine; either way every rank
+# stops with one message naming rank 1, nothing looks complete, and the job does not hang.
+# Before cpu_blas_warmup this very case hung forever (the weights fit, then OpenBLAS retried its
+# failed mmap while rank 0 waited in an all-reduce): this test then fails on the 60 s timeout.
+B=$TMP/big
+"$LW" mktiny --family llama --seed 1 --dtype bf16 --layers 4 --d-model 1024 --heads 8 --kv-heads 4 --head-dim 128 \
+  --ff 4096 --vocab 32000 --out "$B" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null || fail "mktiny (257 MB model)"
+OUT_TXT=$(timeout 60 mpirun -np 1 "$LW" run --model "$B" --out "$TMP/out_oom" --probes tests/fixtures/probes/one-fact.yaml : \
+  -np 1 bash -c "ulimit -v 600000 && exec $LW run --model $B --out $TMP/out_oom --probes tests/fixtures/probes/one-fact.yaml" 2>&1); rc=$?
+[ $rc != 0 ] && [ $rc != 124 ] && pass "rank 1 out of memory: job exits non-zero ($rc), no hang" || fail "rank 1 out of memory: exits non-zero without hanging" "exit $rc" "$(tail -5 <<<"$OUT_TXT")"
+expect_grep "error \(rank 1 of 2\): out of memory" "rank 1 out of memory: message names rank 1 and says out of memory"
+expect_grep "hint: " "rank 1 out of memory: hint"
+[ ! -e "$TMP/out_oom/big.h5" ] && pass "rank 1 out of memory: no complete-looking file" || fail "rank 1 out of memory: no complete-looking file" "$(ls -la "$TMP/out_oom")"
+# the same job without the limit runs (so the failure above is the limit's)
+OUT_TXT=$(timeout 300 mpirun -np 2 "$LW" run --model "$B" --out "$TMP/out_nolimit" --probes tests/fixtures/probes/one-fact.yaml 2>&1)
+[ -f "$TMP/out_nolimit/big.h5" ] && pass "the same job without the memory limit completes" || fail "the same job without the limit" "$(tail -3 <<<"$OUT_TXT")"
+rm -rf "$B"
+
 # killed mid-run: whatever is left is not named <name>.h5
 G=$TMP/gemma
 "$LW" mktiny --family gemma2 --seed 3 --out "$G" --tokenizer "$TOKS/gemma3/tokenizer.json" --layers 2 --d-model 32 \
