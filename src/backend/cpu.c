@@ -46,11 +46,6 @@ void cpu_matmul(const float *x, int T, DType wdtype, const void *w, int64_t out,
         }
 }
 
-// Widened double tile: small enough (~256 KiB) to stay in L2 between widening and dgemm packing.
-#ifndef DTILE_DOUBLES
-#define DTILE_DOUBLES ((size_t)1 << 15)
-#endif
-
 // y (double, leading dimension ld) or yf (fp32, rounded once) = x · Wᵀ, see cpu.h.
 static void matmul_dgemm(const float *x, int T, DType wdtype, const void *w, int64_t out,
                          int64_t in, double *y, float *yf, const float *bias) {
@@ -61,7 +56,7 @@ static void matmul_dgemm(const float *x, int T, DType wdtype, const void *w, int
     double *xd = xmalloc(xn * sizeof(double));
     for (size_t i = 0; i < xn; i++) xd[i] = x[i];
     // tile of widened weight rows: half the fp32 tile's row count, so the same ~4 MiB
-    int64_t nb = (int64_t)(DTILE_DOUBLES / (size_t)in);
+    int64_t nb = (int64_t)(TILE_FLOATS / 2 / (size_t)in);
     if (nb < TILE_MIN_ROWS) nb = TILE_MIN_ROWS;
     if (nb > out) nb = out;
     float *tf = wdtype == DT_F16 ? xmalloc((size_t)nb * (size_t)in * sizeof(float)) : NULL;
