@@ -229,6 +229,14 @@ static void tracked(const LensRun *lr, const LensDist *D, const LensNorm *N, int
 }
 
 // top-50 ids/probs/logits of n rows into [rows_total, 50] arrays at row offset `off`.
+// The three [n1, LENS_NEXT_TOPK] datasets of a lens's top-k at NEXT under group `base`.
+static void put_next_topk(const LensRun *lr, const char *base, size_t n1, const int32_t *ids, const double *probs,
+                          const double *logits) {
+    put_i32(lr, base, "top_ids", 2, n1, LENS_NEXT_TOPK, 0, ids);
+    put_f64(lr, base, "top_probs", 2, n1, LENS_NEXT_TOPK, 0, probs);
+    put_f64(lr, base, "top_logits", 2, n1, LENS_NEXT_TOPK, 0, logits);
+}
+
 static void next_topk(const LensRun *lr, const LensDist *D, const LensNorm *N, int n, int32_t *ids, double *probs,
                       double *logits) {
     float *x = falloc((size_t)n * LENS_NEXT_TOPK);
@@ -392,9 +400,7 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
     int32_t *top_ids = ialloc((size_t)n1 * K50);
     double *top_probs = dalloc((size_t)n1 * K50), *top_logits = dalloc((size_t)n1 * K50);
     next_topk(lr, D, N, n1, top_ids, top_probs, top_logits);
-    put_i32(lr, nnext, "top_ids", 2, n1, K50, 0, top_ids);
-    put_f64(lr, nnext, "top_probs", 2, n1, K50, 0, top_probs);
-    put_f64(lr, nnext, "top_logits", 2, n1, K50, 0, top_logits);
+    put_next_topk(lr, nnext, n1, top_ids, top_probs, top_logits);
 
     double *v = dalloc(n1), *v2 = dalloc(n1);
     int32_t *iv = ialloc(n1);
@@ -631,9 +637,7 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         int32_t *rids = ialloc((size_t)n1 * K50);
         double *rp = dalloc((size_t)n1 * K50), *rl = dalloc((size_t)n1 * K50);
         next_topk(lr, DR, NR, n1, rids, rp, rl);
-        put_i32(lr, rnext, "top_ids", 2, n1, K50, 0, rids);
-        put_f64(lr, rnext, "top_probs", 2, n1, K50, 0, rp);
-        put_f64(lr, rnext, "top_logits", 2, n1, K50, 0, rl);
+        put_next_topk(lr, rnext, n1, rids, rp, rl);
         tracked(lr, DR, NR, n1, ps->answer_id, v, NULL, iv);
         put_f64(lr, rnext, "p_answer", 1, n1, 0, 0, v);
         put_i32(lr, rnext, "answer_rank", 1, n1, 0, 0, iv);
@@ -675,9 +679,7 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         fill_nan(qp, K50);
         fill_nan(ql, K50);
         next_topk(lr, DQ, NQ, n, qids + K50, qp + K50, ql + K50);
-        put_i32(lr, qnext, "top_ids", 2, n1, K50, 0, qids);
-        put_f64(lr, qnext, "top_probs", 2, n1, K50, 0, qp);
-        put_f64(lr, qnext, "top_logits", 2, n1, K50, 0, ql);
+        put_next_topk(lr, qnext, n1, qids, qp, ql);
         v[0] = NAN;
         iv[0] = -1;
         tracked(lr, DQ, NQ, n, ps->answer_id, v + 1, NULL, iv + 1);
