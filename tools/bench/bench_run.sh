@@ -11,6 +11,7 @@
 # "Run (lens probe)", with this exact command:  tools/bench/bench_run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tools/bench/lib_runlog.sh
 LW=bin/lensweep
 LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/lw-bench-run.XXXXXX")
@@ -28,10 +29,10 @@ run_lw() { # ranks threads [extra options]
   OPENBLAS_NUM_THREADS=$th mpirun -np "$R" /usr/bin/time -f "rank-peak-rss %M KB" $LW run --model "$M" \
     --out "$DIR/out_$R" "$@" >"$log" 2>&1
   local wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
-  local pass=$(sed -n 's/.*passes in [0-9.]* s (\([0-9.]*\) s per pass: forward \([0-9.]*\) s, lens decode + HDF5 \([0-9.]*\) s.*/\1 s (forward \2, lens \3)/p' "$log")
+  local pass=$(runlog_pass "$log")
   local cal=$(sed -n 's/.*temperatures in \([0-9.]*\) s/\1 s/p' "$log")
-  local rss=$(sed -n 's/rank-peak-rss \([0-9]*\) KB/\1/p' "$log" | awk '{printf "%s%.0f", (NR > 1 ? "/" : ""), $1 / 1024}')
-  local kb=$(sed -n 's/.*rank 0 sent \([0-9.]*\) KB per layer per pass for the lens statistics (\([0-9.]*\) KB incl. forward).*/\1 KB lens, \2 KB incl. forward/p' "$log")
+  local rss=$(runlog_rss "$log")
+  local kb=$(runlog_sent "$log")
   printf '| %d | %d | %s | %s | %s | %s | %s MB | %s |\n' "$R" "$th" "${*:-—}" "$wall" "$cal" "$pass" "$rss" "${kb:-—}"
 }
 

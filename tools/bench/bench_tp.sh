@@ -8,6 +8,7 @@
 # with this exact command:  tools/bench/bench_tp.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. tools/bench/lib_runlog.sh
 LW=bin/lensweep
 LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/lw-bench-tp.XXXXXX")
@@ -26,9 +27,9 @@ for R in 1 2 4; do
   log=$DIR/log_$R t0=$EPOCHREALTIME
   OPENBLAS_NUM_THREADS=1 mpirun -np "$R" /usr/bin/time -f "rank-peak-rss %M KB" $LW run --model "$M" --out "$DIR/out_$R" >"$log" 2>&1
   wall=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
-  pass=$(sed -n 's/.*passes in [0-9.]* s (\([0-9.]*\) s per pass: forward \([0-9.]*\) s, lens decode + HDF5 \([0-9.]*\) s.*/\1 s (forward \2, lens \3)/p' "$log")
-  rss=$(sed -n 's/rank-peak-rss \([0-9]*\) KB/\1/p' "$log" | awk '{printf "%s%.0f", (NR > 1 ? "/" : ""), $1 / 1024}')
+  pass=$(runlog_pass "$log")
+  rss=$(runlog_rss "$log")
   rank0=$(sed -n 's/.*loaded [0-9.]* GB in .*; \([0-9.]*\) GB on rank 0).*/\1/p' "$log" | awk '{printf "%.0f", $1 * 1e9 / 1048576}')
-  kb=$(sed -n 's/.*rank 0 sent \([0-9.]*\) KB per layer per pass for the lens statistics (\([0-9.]*\) KB incl. forward).*/\1 KB lens, \2 KB incl. forward/p' "$log")
+  kb=$(runlog_sent "$log")
   printf '| %d | %s | %s | %s | %s | %.0f | %s |\n' "$R" "$wall" "$pass" "$rank0" "$rss" "$(awk -v w="$W" -v r="$R" 'BEGIN{print w / r * 1.1 / 1048576}')" "${kb:-—}"
 done
