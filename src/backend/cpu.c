@@ -108,7 +108,6 @@ void cpu_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_
 // per thread that runs a GEMM. That room is checked with an mmap of our own first: where it fails
 // (an address-space limit: ulimit -v, Slurm's VSizeFactor), OpenBLAS would retry forever.
 #define BLAS_BUFFER_BYTES ((size_t)128 << 20)
-int openblas_get_num_threads(void);
 
 void cpu_blas_warmup(void) {
     enum { N = 256 };
