@@ -106,7 +106,7 @@ build/liblensweep.a: $(LIB_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-build/obj/main.o build/obj/cmd/run.o build/obj/out/report_html.o: $(GIT_STAMP)
+build/obj/main.o build/obj/cmd/run.o build/obj/report/report_html.o: $(GIT_STAMP)
 
 build/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)

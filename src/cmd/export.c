@@ -13,8 +13,8 @@
 
 #include "cmd/cmd.h"
 #include "config/config.h"
-#include "out/export.h"
-#include "out/export_data.h"
+#include "export/export.h"
+#include "runfile/run_read.h"
 #include "util/util.h"
 
 static void export_usage(FILE *f) {

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
-#include "out/report_html.h"
-#include "out/report_model.h"
-#include "out/report_table.h"
+#include "report/report_html.h"
+#include "report/report_model.h"
+#include "report/report_table.h"
 #include "util/util.h"
 
 static void report_usage(FILE *f) {

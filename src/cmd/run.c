@@ -32,7 +32,7 @@
 #include "io/gguf.h"
 #include "lens/lens_pass.h"
 #include "model/model.h"
-#include "out/h5.h"
+#include "runfile/h5.h"
 #include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
 #include "util/util.h"

@@ -20,7 +20,7 @@
 
 #include "lens/lens_stats.h"
 #include "model/model.h"
-#include "out/h5.h"
+#include "runfile/h5.h"
 
 #define LENS_NEXT_TOPK 50 // top-50 at NEXT (METRICS.md §5, §7 K=50, §8.3 Jaccard@50)
 

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "out/export_data.h"
+#include "runfile/run_read.h"
 
 #define FX_N 4
 #define FX_L1 5

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 
 #include "ex_fixture.h"
-#include "out/report_csv.h"
+#include "report/report_csv.h"
 #include "test.h"
 
 static char tmpdir[64];

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 
 #include "config/config.h"
-#include "out/export.h"
-#include "out/report_csv.h"
+#include "export/export.h"
+#include "report/report_csv.h"
 #include "test.h"
 
 static const char *model; // Mistral-7B-v0.1 has every CSV kind; the others only the pure CSV

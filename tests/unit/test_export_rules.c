@@ -1,4 +1,4 @@
-// Unit tests of `lensweep export`'s rules and text formats (src/out/export_rules.c, pyfmt.c):
+// Unit tests of `lensweep export`'s rules and text formats (src/export/export_rules.c, pyfmt.c):
 // expectations are derived by hand (explained at each check) or read from the reference outputs
 // of the Python pipeline (../shared/reference/logos-run-latest, an independent source).
 #define _GNU_SOURCE
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 
 #include "ex_fixture.h"
-#include "out/export_rules.h"
-#include "out/pyfmt.h"
+#include "export/export_rules.h"
+#include "export/pyfmt.h"
 #include "tok/tok.h"
 #include "test.h"
 

@@ -15,7 +15,7 @@
 //        summary.json (a subset with the same nesting) must exist with the same value, and a key
 //        whose fixture value is "__absent__" must not exist (conditional keys, OUTPUTS §11.2).
 //
-// Comparison rules (cells parsed with libcsv through out/report_csv, JSON with jansson):
+// Comparison rules (cells parsed with libcsv through report/report_csv, JSON with jansson):
 //   * text (token strings, ids of passes, lens names) and booleans (True/False): exactly;
 //   * integers (layers, positions, ids, ranks): exactly, except the cells listed in the fixture's
 //     allow.csv: there an fp32 near-tie (two values within 1e-5 relative, which another correct
@@ -41,7 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "out/report_csv.h"
+#include "report/report_csv.h"
 #include <sys/wait.h>
 
 #define FIXTURES "tests/fixtures"  // as in tests/unit/test.h (not included: PASS/FAIL lines are printed here per column group)

@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "out/report_csv.h"
-#include "out/report_json.h"
-#include "out/report_model.h"
-#include "out/report_svg.h"
-#include "out/report_table.h"
+#include "report/report_csv.h"
+#include "report/report_json.h"
+#include "report/report_model.h"
+#include "report/report_svg.h"
+#include "report/report_table.h"
 #include "test.h"
 
 #define REF "../shared/reference/logos-run-latest"

@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "out/report_model.h"
+#include "report/report_model.h"
 
 typedef enum { CELL_INT, CELL_FLOAT, CELL_DELTA, CELL_BOOL, CELL_STR } ReportCellKind;
 

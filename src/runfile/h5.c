@@ -1,5 +1,5 @@
 // h5 — see h5.h. Serial HDF5 (pkg-config hdf5-serial), one file handle, every call checked.
-#include "out/h5.h"
+#include "runfile/h5.h"
 
 #include <errno.h>
 #include <hdf5.h>

@@ -1,5 +1,5 @@
 // report_json — see report_json.h.
-#include "out/report_json.h"
+#include "report/report_json.h"
 
 #include <string.h>
 

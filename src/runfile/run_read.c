@@ -1,6 +1,6 @@
-// export_data — see export_data.h. HDF5 C API directly (no h5lt string helpers: the strings are
+// run_read — see run_read.h. HDF5 C API directly (no h5lt string helpers: the strings are
 // variable-length UTF-8, which H5LT's fixed-buffer readers do not handle).
-#include "out/export_data.h"
+#include "runfile/run_read.h"
 
 #include <hdf5.h>
 #include <math.h>

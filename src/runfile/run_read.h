@@ -1,12 +1,12 @@
-// export_data — the measurements of one `lensweep run` HDF5 file (docs/HDF5.md, schema 1) read
+// run_read — the measurements of one `lensweep run` HDF5 file (docs/HDF5.md, schema 1) read
 // into memory for `lensweep export`. Reading only: every rule over these numbers lives in
-// export_rules.c, every file layout in export_write.c.
+// export_rules.c, every file layout in export.c.
 //
 // Missing values follow the file: NaN for floats, -1 for ids and ranks. A missing attribute or
 // dataset, a wrong shape, another schema, or a file without `complete = 1` is an LwError that
 // names the file and the object ("<file>: /lens/norm/pos_orig_0/next/p_answer: missing").
-#ifndef LW_EXPORT_DATA_H
-#define LW_EXPORT_DATA_H
+#ifndef LW_RUN_READ_H
+#define LW_RUN_READ_H
 
 #include "util/util.h"
 

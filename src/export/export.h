@@ -9,7 +9,7 @@
 #define LW_EXPORT_H
 
 #include "config/config.h"
-#include "out/export_data.h"
+#include "runfile/run_read.h"
 
 // Writes every file of one model into out_dir. Returns 0 or -1 with err set.
 int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwError *err);

@@ -1,5 +1,5 @@
 // report_csv — see report_csv.h. libcsv parses the quoting; we undo the backslash escapes.
-#include "out/report_csv.h"
+#include "report/report_csv.h"
 
 #include <csv.h>
 #include <errno.h>

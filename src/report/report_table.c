@@ -1,12 +1,12 @@
 // report_table — see report_table.h.
-#include "out/report_table.h"
+#include "report/report_table.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "out/report_json.h"
-#include "out/report_svg.h"
+#include "report/report_json.h"
+#include "report/report_svg.h"
 
 #define D "diagnostics/"
 #define TUNED "tuned_lens/summary/metrics/kl_bits_at_percentiles/delta/"

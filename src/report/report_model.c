@@ -1,6 +1,6 @@
 // report_model — see report_model.h. Reads the exported files of one run directory.
 #define _GNU_SOURCE
-#include "out/report_model.h"
+#include "report/report_model.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "out/report_csv.h"
-#include "out/report_json.h"
+#include "report/report_csv.h"
+#include "report/report_json.h"
 
 const char *const REPORT_LENS_NAME[N_LENSES] = {"norm", "raw", "tuned", "prism"};
 

@@ -1,5 +1,5 @@
 // export — see export.h. Section numbers: METRICS.md (M§) and OUTPUTS.md (O§).
-#include "out/export.h"
+#include "export/export.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "out/export_rules.h"
-#include "out/pyfmt.h"
+#include "export/export_rules.h"
+#include "export/pyfmt.h"
 
 #define MAXF 64
 

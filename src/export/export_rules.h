@@ -1,5 +1,5 @@
 // export_rules — the threshold rules and summaries of METRICS.md applied to the measurements of
-// export_data.h. Pure functions over arrays; every threshold comes from the LwRunConfig option
+// runfile/run_read.h. Pure functions over arrays; every threshold comes from the LwRunConfig option
 // table, so changing one re-exports without re-running the model (DESIGN.md).
 //
 // Layers: 0..n ("first layer where X" = scan upward, -1 = none/null). Ranks and ids: -1 = missing.
@@ -7,7 +7,7 @@
 #define LW_EXPORT_RULES_H
 
 #include "config/config.h"
-#include "out/export_data.h"
+#include "runfile/run_read.h"
 
 // ---------------------------------------------------------------------------- small rules
 

@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "out/report_model.h"
+#include "report/report_model.h"
 
 typedef struct {
     const char *label;

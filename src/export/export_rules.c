@@ -1,11 +1,11 @@
 // export_rules — see export_rules.h. Section numbers refer to METRICS.md.
-#include "out/export_rules.h"
+#include "export/export_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "out/pyfmt.h"
+#include "export/pyfmt.h"
 #include "tok/tok.h"
 #include "util/utf8.h"
 

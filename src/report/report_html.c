@@ -1,14 +1,14 @@
 // report_html — see report_html.h.
-#include "out/report_html.h"
+#include "report/report_html.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "out/report_json.h"
-#include "out/report_svg.h"
-#include "out/report_table.h"
+#include "report/report_json.h"
+#include "report/report_svg.h"
+#include "report/report_table.h"
 
 static const char *const LENS_COLOR[N_LENSES] = {"#1f77b4", "#7f7f7f", "#d62728", "#2ca02c"};
 static const char *const LENS_DASH[N_LENSES] = {NULL, "5 3", NULL, "2 2"};

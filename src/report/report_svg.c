@@ -1,5 +1,5 @@
 // report_svg — see report_svg.h.
-#include "out/report_svg.h"
+#include "report/report_svg.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 // pyfmt — see pyfmt.h.
-#include "out/pyfmt.h"
+#include "export/pyfmt.h"
 
 #include <math.h>
 #include <stdlib.h>
