@@ -59,10 +59,14 @@ void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, i
 
 void model_unembed(const Model *m, const float *x, int rows, float *out) {
     LW_ASSERT(m->unembed.rows == m->tp.vocab_len && m->unembed.cols == m->cfg.d_model);
-    // The lens decode (all layers × positions × the vocab shard) is the bulk of a run: fp32 sgemm.
-    // Its shapes are large, where OpenBLAS's result per column does not depend on the shard width
-    // (measured: R = 1, 2, 4 identical probabilities with vocabularies of 32003 and 262145 rows).
-    cpu_matmul(x, rows, m->unembed.dtype, m->unembed.data, m->unembed.rows, m->unembed.cols, NULL, out);
+    // The lens decode (all layers × positions × the vocab shard) is the bulk of a run. OpenBLAS's
+    // sgemm rounds one logit differently depending on the call's shape and on the logit's place
+    // in it (measured on AMD Zen: a 1000-logit sample differs from the full product for every
+    // sub-shape tried, and by placement within one fixed shape), i.e. on the shard width and the
+    // chunk rows. So the decode is accumulated in double like the column-parallel products:
+    // every logit is the same fp32 number at any rank count and chunking, and the lens at the
+    // last layer equals the final logits bit for bit (KL exactly 0). tp_exact: false keeps sgemm.
+    matmul(m, x, rows, &m->unembed, NULL, out);
 }
 
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out) {

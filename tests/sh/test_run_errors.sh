@@ -85,16 +85,18 @@ n=$(grep -c "^lensweep: error" <<<"$OUT_TXT")
   && pass "rank 1 fails: no output file" || fail "rank 1 fails: no output file" "$(ls -la "$TMP/out_rank")"
 
 # one rank runs out of memory (issue 6: "out of memory"): rank 1 under an address-space limit
-# (ulimit -v, what Slurm's VSizeFactor sets) of 600000 KiB, with a 257 MB bf16 model (128 MB of
-# weights per rank). Measured here: MPI alone maps ~430 MiB, OpenBLAS's buffers 128 MiB, the run
-# needs ~720000 KiB. Rank 1 fails when it checks the room for OpenBLAS's buffers or when it
+# (ulimit -v, what Slurm's VSizeFactor sets) of 600000 KiB, with a 559 MB bf16 model (292 MB of
+# weights per rank). What MPI alone maps differs from machine to machine (measured: ~430 MiB on one,
+# under 260 MiB on an AMD EPYC host, where a 257 MB model still fit under this limit), so the
+# model is big enough that the run needs more than the limit on both: MPI + OpenBLAS's 128 MiB of
+# buffers + 279 MiB of weights. Rank 1 fails when it checks the room for OpenBLAS's buffers or when it
 # allocates its weights, depending on how much MPI maps on the machine; either way every rank
 # stops with one message naming rank 1, nothing looks complete, and the job does not hang.
 # Before cpu_blas_warmup this very case hung forever (the weights fit, then OpenBLAS retried its
 # failed mmap while rank 0 waited in an all-reduce): this test then fails on the 60 s timeout.
 B=$TMP/big
-"$LW" mktiny --family llama --seed 1 --dtype bf16 --layers 4 --d-model 1024 --heads 8 --kv-heads 4 --head-dim 128 \
-  --ff 4096 --vocab 32000 --out "$B" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null || fail "mktiny (257 MB model)"
+"$LW" mktiny --family llama --seed 1 --dtype bf16 --layers 8 --d-model 1024 --heads 8 --kv-heads 4 --head-dim 128 \
+  --ff 8192 --vocab 32000 --out "$B" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null || fail "mktiny (559 MB model)"
 OUT_TXT=$(timeout 60 mpirun -np 1 "$LW" run --model "$B" --out "$TMP/out_oom" --probes tests/fixtures/probes/one-fact.yaml : \
   -np 1 bash -c "ulimit -v 600000 && exec $LW run --model $B --out $TMP/out_oom --probes tests/fixtures/probes/one-fact.yaml" 2>&1); rc=$?
 [ $rc != 0 ] && [ $rc != 124 ] && pass "rank 1 out of memory: job exits non-zero ($rc), no hang" || fail "rank 1 out of memory: exits non-zero without hanging" "exit $rc" "$(tail -5 <<<"$OUT_TXT")"
