@@ -71,6 +71,14 @@ else
   CU_OBJS :=
 endif
 
+# Objects are rebuilt when the build configuration changes (NO_CUDA=1 after a CUDA build, another
+# OPT or EXTRA_CFLAGS): build/config is rewritten only when its content differs, like build/git-hash.
+BUILD_CONFIG := cuda=$(USE_CUDA) nccl=$(HAVE_NCCL) opt=$(OPT) extra=$(EXTRA_CFLAGS) cc=$(CC)
+CONFIG_STAMP := build/config
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+$(shell mkdir -p build && (echo '$(BUILD_CONFIG)' | cmp -s - $(CONFIG_STAMP) || echo '$(BUILD_CONFIG)' > $(CONFIG_STAMP)))
+endif
+
 # ---------------------------------------------------------------------------- sources
 LIB_SRCS := $(shell find src -name '*.c' ! -path src/main.c | sort)
 LIB_OBJS := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) $(CU_OBJS)
@@ -97,23 +105,23 @@ info:
 	  "  CUDA   $(if $(filter 1,$(USE_CUDA)),✓ $(NVCC) ($(words $(CU_SRCS)) kernel files),✗ off (nvcc not found or NO_CUDA=1); CPU backend only)" \
 	  "  NCCL   $(if $(filter 1,$(USE_CUDA)),$(if $(filter 1,$(HAVE_NCCL)),✓ found,✗ not found),✗ off)"
 
-bin/lensweep: build/obj/main.o build/liblensweep.a
+bin/lensweep: build/obj/main.o build/liblensweep.a $(CONFIG_STAMP)
 	@mkdir -p bin
 	@echo "  LD    $@"
-	@$(CC) -o $@ $^ $(LDLIBS)
+	@$(CC) -o $@ build/obj/main.o build/liblensweep.a $(LDLIBS)
 
-build/liblensweep.a: $(LIB_OBJS)
+build/liblensweep.a: $(LIB_OBJS) $(CONFIG_STAMP)
 	@rm -f $@
-	@ar rcs $@ $^
+	@ar rcs $@ $(LIB_OBJS)
 
 build/obj/main.o build/obj/cmd/run.o build/obj/report/report_html.o: $(GIT_STAMP)
 
-build/obj/%.o: src/%.c
+build/obj/%.o: src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-build/cuda/%.o: kernels/%.cu
+build/cuda/%.o: kernels/%.cu $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $<"
 	@$(NVCC) $(NVCCFLAGS) -c $< -o $@
