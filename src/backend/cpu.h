@@ -38,6 +38,17 @@ void cpu_matmul_f64(const float *x, int T, DType wdtype, const void *w, int64_t 
 void cpu_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
                       const float *bias, float *y);
 
+// y[T, out] = x[T, in] · Wᵀ in fp32, each output computed by one fixed sequence of fp32
+// operations that depends only on its own row of x and row of W: lane j (0..7) sums
+// x[k]·w[k] for k ≡ j (mod 8), k < in − in mod 8 (multiply rounded, then add rounded; no FMA), the
+// lanes are added as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail k ≥ in − in mod 8 is added
+// in order. So an output does not depend on T, on `out`, on where the call starts in the vocabulary
+// or on which row of the call it is (sgemm's does: measured on AMD Zen), and the same instructions
+// run with SSE or AVX2 (two clones, chosen at load time). The lens decode: logits identical at any
+// rank count and chunking, and the lens at the last layer equals the final head bit for bit.
+void cpu_matmul_rowdot(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                       float *y);
+
 // RMSNorm of `rows` rows of length n, as HF's LlamaRMSNorm / Gemma2RMSNorm in fp32:
 // var = mean(x²) (squares summed in double, rounded to fp32 once), r = 1 / sqrtf(var + eps)
 // in fp32, out = (x · r) · w in fp32. w already carries Gemma's (1 + w). out may alias x.

@@ -63,10 +63,10 @@ void model_unembed(const Model *m, const float *x, int rows, float *out) {
     // sgemm rounds one logit differently depending on the call's shape and on the logit's place
     // in it (measured on AMD Zen: a 1000-logit sample differs from the full product for every
     // sub-shape tried, and by placement within one fixed shape), i.e. on the shard width and the
-    // chunk rows. So the decode is accumulated in double like the column-parallel products:
-    // every logit is the same fp32 number at any rank count and chunking, and the lens at the
-    // last layer equals the final logits bit for bit (KL exactly 0). tp_exact: false keeps sgemm.
-    matmul(m, x, rows, &m->unembed, NULL, out);
+    // chunk rows. cpu_matmul_rowdot computes every logit by one fixed sequence of fp32 operations:
+    // the same number at any rank count and chunking, and the lens at the last layer equals the
+    // final logits bit for bit (KL exactly 0), at fp32 speed. Both tp_exact settings use it.
+    cpu_matmul_rowdot(x, rows, m->unembed.dtype, m->unembed.data, m->unembed.rows, m->unembed.cols, out);
 }
 
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out) {
