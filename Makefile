@@ -82,7 +82,12 @@ GPU_TEST_BINS := $(if $(filter 1,$(USE_CUDA)),$(patsubst tests/gpu/%.c,build/gpu
 # on every machine, GPU or not (g++, C++20 threads and barriers).
 CXX := g++
 EMU_OBJS := $(patsubst kernels/%.cu,build/emu/%.o,$(CU_SRCS)) build/emu/cuda_runtime_emu.o
-EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu)
+EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu build/tests/test_cuda_semantics_emu)
+EMU_HDRS := kernels/emu/cuda_emu.h kernels/emu/include/cuda_runtime.h kernels/emu/include/cuda_bf16.h \
+            kernels/emu/include/cuda_fp16.h kernels/launch.cuh kernels/kernels.h
+EMU_CXX := $(CXX) -O2 -g -std=c++20 -Wall -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -Itests/gpu -x c++
+EMU_TEST_CFLAGS = $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS)) -DLW_CUDA_EMU \
+                  -Ikernels/emu/include -Ikernels -Itests/unit -Itests/gpu
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 BENCH_BINS := $(patsubst tools/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
@@ -128,10 +133,21 @@ build/gpu-tests/%: tests/gpu/%.c build/liblensweep.a tests/unit/test.h kernels/k
 	@echo "  GPUT  $@"
 	@$(CC) $(CFLAGS) -Itests/unit -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
 
-build/emu/%.o: kernels/%.cu kernels/emu/cuda_emu.h kernels/launch.cuh kernels/kernels.h
+build/emu/%.o: kernels/%.cu $(EMU_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  EMU   $<"
-	@$(CXX) -O2 -g -std=c++20 -Wall -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -x c++ -c $< -o $@
+	@$(EMU_CXX) -c $< -o $@
+
+# Probe kernels of the tests (tests/gpu/*.cu), for the emulation and for nvcc.
+build/emu/tests/%.o: tests/gpu/%.cu tests/gpu/%.h $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  EMU   $<"
+	@$(EMU_CXX) -c $< -o $@
+
+build/cuda/tests/%.o: tests/gpu/%.cu tests/gpu/%.h kernels/launch.cuh
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $<"
+	@$(NVCC) $(NVCCFLAGS) -Itests/gpu -c $< -o $@
 
 build/emu/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include/cuda_runtime.h
 	@mkdir -p $(dir $@)
@@ -140,8 +156,20 @@ build/emu/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include
 build/tests/test_kernels_emu: tests/gpu/test_kernels.c $(EMU_OBJS) build/liblensweep.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (CUDA emulation)"
-	@$(CC) $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS)) -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Itests/unit \
-	  -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+
+build/tests/test_cuda_semantics_emu: tests/gpu/test_cuda_semantics.c build/emu/tests/semantics.o \
+                                     build/emu/cuda_runtime_emu.o build/liblensweep.a tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (CUDA emulation)"
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/tests/semantics.o build/emu/cuda_runtime_emu.o \
+	  build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+
+build/gpu-tests/test_cuda_semantics: tests/gpu/test_cuda_semantics.c build/cuda/tests/semantics.o build/liblensweep.a \
+                                     tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "  GPUT  $@"
+	@$(CC) $(CFLAGS) -Itests/unit -Itests/gpu -Ikernels -o $@ $< build/cuda/tests/semantics.o build/liblensweep.a $(LDLIBS)
 
 build/bench/%: tools/bench/%.c build/liblensweep.a
 	@mkdir -p $(dir $@)
