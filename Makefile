@@ -85,7 +85,7 @@ EMU_OBJS := $(patsubst kernels/%.cu,build/emu/%.o,$(CU_SRCS)) build/emu/cuda_run
 EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu build/tests/test_cuda_semantics_emu)
 EMU_HDRS := kernels/emu/cuda_emu.h kernels/emu/include/cuda_runtime.h kernels/emu/include/cuda_bf16.h \
             kernels/emu/include/cuda_fp16.h kernels/launch.cuh kernels/kernels.h
-EMU_CXX := $(CXX) -O2 -g -std=c++20 -Wall -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -Itests/gpu -x c++
+EMU_CXX := $(CXX) -O2 -g -std=c++20 -Wall -Wno-unknown-pragmas -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -Itests/gpu -x c++
 EMU_TEST_CFLAGS = $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS)) -DLW_CUDA_EMU \
                   -Ikernels/emu/include -Ikernels -Itests/unit -Itests/gpu
 BENCH_SRCS := $(wildcard tools/bench/*.c)

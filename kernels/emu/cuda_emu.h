@@ -58,7 +58,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
+#include <climits>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -72,6 +72,8 @@
 #include <type_traits>
 #include <vector>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cuda_bf16.h"    // the emulated __nv_bfloat16 (kernels/emu/include)
@@ -148,10 +150,9 @@ class Barrier {
     void leave(unsigned tid, const Launch &L);
 
   private:
-    std::mutex m_;
-    std::condition_variable cv_;
+    std::mutex m_; // guards the arrival bookkeeping; waiters sleep on gen_ (a futex), not on m_
+    std::atomic<uint32_t> gen_{0};
     unsigned expected_ = 0, arrived_ = 0;
-    unsigned long gen_ = 0;
     Site site_;
     unsigned first_tid_ = 0;
     unsigned long exit_seq_ = ~0ul; // the block (launch-local sequence number) lanes exited in
@@ -213,22 +214,35 @@ inline void Barrier::arrive_and_wait(const Site &s, unsigned tid, const Launch &
     }
     if (++arrived_ == expected_) {
         arrived_ = 0;
-        gen_++;
-        cv_.notify_all();
+        gen_.fetch_add(1, std::memory_order_release);
+        lk.unlock();
+        syscall(SYS_futex, &gen_, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
         return;
     }
-    unsigned long g = gen_;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s());
-    while (gen_ == g)
-        if (cv_.wait_until(lk, deadline) == std::cv_status::timeout && gen_ == g) {
+    uint32_t g = gen_.load(std::memory_order_relaxed);
+    lk.unlock();
+    // Sleep on the generation word: the last arrival wakes every waiter at once, and none of them
+    // has to take the mutex again (a condition variable's wake-up stampede cost most of the time).
+    double limit = timeout_s();
+    auto t0 = std::chrono::steady_clock::now();
+    while (gen_.load(std::memory_order_acquire) == g) {
+        double left = limit - std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (left <= 0) {
+            lk.lock();
+            if (gen_.load() != g) break;
             char sb[300];
             describe_thread(L, first_tid_, b, sizeof b);
             fatal("kernel %s, block (%u,%u,%u): %u of %u threads of the %s waited %.0f s at %s (first: thread "
                   "%s); the others never arrived (a divergent barrier, or a thread stuck in a loop; "
                   "LW_EMU_TIMEOUT_S sets the limit)",
-                  L.kernel, blockIdx.x, blockIdx.y, blockIdx.z, arrived_, expected_, scope, timeout_s(),
+                  L.kernel, blockIdx.x, blockIdx.y, blockIdx.z, arrived_, expected_, scope, limit,
                   site_.describe(sb, sizeof sb), b);
         }
+        struct timespec ts;
+        ts.tv_sec = (time_t)left;
+        ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+        syscall(SYS_futex, &gen_, FUTEX_WAIT_PRIVATE, g, &ts, nullptr, 0);
+    }
 }
 
 inline void Barrier::leave(unsigned tid, const Launch &L) {
