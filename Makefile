@@ -82,7 +82,8 @@ GPU_TEST_BINS := $(if $(filter 1,$(USE_CUDA)),$(patsubst tests/gpu/%.c,build/gpu
 # on every machine, GPU or not (g++, C++20 threads and barriers).
 CXX := g++
 EMU_OBJS := $(patsubst kernels/%.cu,build/emu/%.o,$(CU_SRCS)) build/emu/cuda_runtime_emu.o
-EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu build/tests/test_cuda_semantics_emu build/tests/test_cublas_emu)
+EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu build/tests/test_cuda_semantics_emu build/tests/test_cublas_emu \
+                 build/tests/nccl_emu_probe)
 EMU_HDRS := kernels/emu/cuda_emu.h kernels/emu/include/cuda_runtime.h kernels/emu/include/cuda_bf16.h \
             kernels/emu/include/cuda_fp16.h kernels/launch.cuh kernels/kernels.h
 EMU_CXX := $(CXX) -O2 -g -std=c++20 -Wall -Wno-unknown-pragmas -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -Itests/gpu -x c++
@@ -175,6 +176,16 @@ build/tests/test_cublas_emu: tests/gpu/test_cublas.c build/emu/cublas_emu.o buil
 	@echo "  TEST  $@ (cuBLAS stand-in)"
 	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/cublas_emu.o build/emu/cuda_runtime_emu.o build/liblensweep.a \
 	  $(LDLIBS) -pthread
+
+build/emu/nccl_emu.o: kernels/emu/nccl_emu.c kernels/emu/include/nccl.h kernels/emu/include/cuda_runtime.h
+	@mkdir -p $(dir $@)
+	@$(CC) -O2 -g -Wall $(PKG_CFLAGS) -Ikernels/emu/include -c $< -o $@
+
+# Not a test_* program: tests/sh/test_nccl_emu.sh runs it under mpirun.
+build/tests/nccl_emu_probe: tests/gpu/nccl_probe.c build/emu/nccl_emu.o
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (NCCL stand-in, run by tests/sh/test_nccl_emu.sh)"
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/nccl_emu.o $(LDLIBS)
 
 build/gpu-tests/test_cuda_semantics: tests/gpu/test_cuda_semantics.c build/cuda/tests/semantics.o build/liblensweep.a \
                                      tests/unit/test.h
