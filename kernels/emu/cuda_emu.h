@@ -38,12 +38,20 @@
 //     message naming the kernel, the block, the threads and the call sites. A barrier that waits
 //     longer than LW_EMU_TIMEOUT_S seconds (default 60) — a thread stuck elsewhere — stops the
 //     program the same way. Those stops print "cuda emulation: ..." on stderr and _exit(1).
+//   - Device memory: host memory, but every cudaMalloc allocation is registered and sits between
+//     guard pages (kernels/emu/cuda_runtime_emu.c). A pointer argument of a launch that is
+//     neither NULL nor inside a live allocation (a host pointer, freed memory) stops the program
+//     naming the kernel and the argument; an access past either end of an allocation faults in a
+//     guard page and is reported with the kernel, the allocation and the offset; copies, memsets
+//     and cudaFree outside the registry return cudaErrorInvalidValue.
 // NOT EMULATED:
 //   - Streams and events: launches and copies are synchronous and ordered; the stream argument
-//     is ignored. No asynchronous error reporting (kernel faults are host segfaults).
-//   - Memory spaces: device memory is host memory (cudaMalloc = malloc); a host pointer passed to
-//     a kernel, or an out-of-bounds access, is not caught here (compute-sanitizer on a GPU, or
-//     ASan on this build, catches the latter).
+//     is ignored. No asynchronous, sticky errors: a kernel fault stops the program with a message
+//     (above) instead of surfacing as cudaErrorIllegalAddress at the next synchronisation.
+//   - Memory spaces: only what the registry above checks; pointers computed inside a kernel or
+//     held in structs are not checked, and an overrun within the up to 255 bytes of alignment
+//     slack after an allocation whose size is not a multiple of 256 goes unnoticed
+//     (compute-sanitizer on a GPU catches those).
 //   - Static __shared__ sizes are not counted against the 48 KiB limit here: nvcc's ptxas refuses
 //     that at compile time (every build with nvcc compiles kernels/*.cu).
 //   - Independent thread scheduling subtleties, memory-model weaker than sequential consistency,
@@ -325,9 +333,24 @@ inline unsigned ballot(const Site &s, unsigned mask, int pred) {
     return b;
 }
 
-// Runs f() for every thread of every block (see the file comment).
-template <class F>
-void launch(const char *kernel, const void *func, dim3 grid, dim3 block, size_t shmem, F f) {
+// Every pointer argument of a launch must be NULL or device memory (see the file comment).
+template <class... A> void check_args(const char *kernel, const A &...args) {
+    int idx = 0;
+    auto one = [&](const auto &a) {
+        using T = std::decay_t<decltype(a)>;
+        if constexpr (std::is_pointer_v<T>)
+            if (a && !lw_emu_is_device_ptr((const void *)a))
+                fatal("kernel %s: argument %d (%p) is not device memory (not from cudaMalloc, or freed); on a GPU "
+                      "a kernel faults with an illegal address where it dereferences it", kernel, idx, (const void *)a);
+        idx++;
+    };
+    (one(args), ...);
+}
+
+// Runs f() for every thread of every block (see the file comment); check() validates the
+// arguments once the launch configuration is accepted.
+template <class F, class C>
+void launch(const char *kernel, const void *func, dim3 grid, dim3 block, size_t shmem, F f, C check) {
     unsigned long long nt = (unsigned long long)block.x * block.y * block.z;
     if (block.x == 0 || block.y == 0 || block.z == 0 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
         nt > LW_EMU_MAX_THREADS_PER_BLOCK || block.x > LW_EMU_MAX_BLOCK_X || block.y > LW_EMU_MAX_BLOCK_Y ||
@@ -340,6 +363,7 @@ void launch(const char *kernel, const void *func, dim3 grid, dim3 block, size_t 
         lw_emu_set_last_error(cudaErrorInvalidValue);
         return;
     }
+    check();
     Launch L;
     L.kernel = kernel;
     L.grid = grid;
@@ -359,6 +383,7 @@ void launch(const char *kernel, const void *func, dim3 grid, dim3 block, size_t 
     }
     gridDim = grid;
     blockDim = block;
+    lw_emu_set_current_kernel(kernel);
     const Site end{"end of kernel", "", 0};
     auto body = [&](unsigned t) {
         self = ThreadState{&L, t, 0};
@@ -385,6 +410,7 @@ void launch(const char *kernel, const void *func, dim3 grid, dim3 block, size_t 
               block.y, block.z, e.what());
     }
     for (auto &th : pool) th.join();
+    lw_emu_set_current_kernel(nullptr);
 }
 
 } // namespace lw_emu
@@ -478,8 +504,9 @@ inline int __float_as_int(float f) { return (int)(uint32_t)lw_emu::to_bits(f); }
 inline double __longlong_as_double(long long i) { return lw_emu::from_bits<double>((uint64_t)i); }
 inline long long __double_as_longlong(double d) { return (long long)lw_emu::to_bits(d); }
 
-#define LW_LAUNCH_SHM(kernel, grid, block, shmem, stream, ...) \
-    lw_emu::launch(#kernel, (const void *)&kernel, dim3(grid), dim3(block), (size_t)(shmem), [&] { kernel(__VA_ARGS__); })
+#define LW_LAUNCH_SHM(kernel, grid, block, shmem, stream, ...)                                                   \
+    lw_emu::launch(#kernel, (const void *)&kernel, dim3(grid), dim3(block), (size_t)(shmem),                     \
+                   [&] { kernel(__VA_ARGS__); }, [&] { lw_emu::check_args(#kernel, __VA_ARGS__); })
 #define LW_LAUNCH(kernel, grid, block, stream, ...) LW_LAUNCH_SHM(kernel, grid, block, 0, stream, __VA_ARGS__)
 #define LW_DYN_SHARED(type, name) type *name = (type *)lw_emu_dyn_shared()
 

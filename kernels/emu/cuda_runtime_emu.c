@@ -1,10 +1,25 @@
 // cuda_runtime_emu.c — the emulated runtime calls (see include/cuda_runtime.h): device memory is
 // host memory and launches are synchronous, so the only pending error is a refused launch.
+//
+// Device allocations are registered: each lives in its own mapping between two PROT_NONE guard
+// pages, its start 256-byte aligned (as cudaMalloc's) and its end within 255 bytes of the
+// guard after it (exactly at it when the size is a multiple of 256). A kernel that reads or
+// writes past either end faults in a guard page, and the SIGSEGV handler names the kernel, the
+// allocation and the offset; a fault elsewhere during a kernel (a host pointer that slipped
+// through, freed memory) is reported with the kernel's name too. Copies and memsets must stay
+// inside one allocation on their device side (else cudaErrorInvalidValue), and cudaFree of a
+// pointer that cudaMalloc did not return is cudaErrorInvalidValue, as on a GPU.
+#define _GNU_SOURCE
 #include "cuda_runtime.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static cudaError_t last_error = cudaSuccess;
@@ -14,17 +29,160 @@ static cudaError_t last_error = cudaSuccess;
 static struct { const void *func; size_t bytes; } func_attr[MAX_FUNCS];
 static int n_func_attr;
 
-cudaError_t lw_emu_cudaMalloc(void **p, size_t bytes) {
-    *p = malloc(bytes ? bytes : 1);
-    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+// ---------------------------------------------------------------------------- allocations
+
+typedef struct {
+    char *base;   // what cudaMalloc returned
+    size_t bytes; // what was asked for
+    char *map;    // the mapping: guard page, data pages, guard page
+    size_t map_len;
+} Alloc;
+static Alloc *allocs;
+static size_t n_allocs, cap_allocs;
+static size_t page;
+static const char *volatile current_kernel; // set by the emulated launch while a kernel runs
+
+void lw_emu_set_current_kernel(const char *name) { current_kernel = name; }
+
+static void say(const char *msg) {
+    ssize_t r = write(2, msg, strlen(msg));
+    (void)r;
 }
-cudaError_t lw_emu_cudaFree(void *p) { free(p); return cudaSuccess; }
+
+static void on_segv(int sig, siginfo_t *si, void *ctx) {
+    (void)ctx;
+    char *a = si->si_addr, msg[512];
+    const char *k = current_kernel;
+    for (size_t i = 0; i < n_allocs; i++) {
+        Alloc *al = &allocs[i];
+        char *back = al->map + al->map_len - page;
+        if (a >= al->map && a < al->map + page) {
+            snprintf(msg, sizeof msg, "cuda emulation: %s%s: invalid access at %p, %zu bytes before the start of a "
+                     "%zu-byte cudaMalloc allocation at %p (out of bounds)\n", k ? "kernel " : "host code",
+                     k ? k : "", (void *)a, (size_t)(al->base - a), al->bytes, (void *)al->base);
+            say(msg);
+            _exit(1);
+        }
+        if (a >= back && a < back + page) {
+            snprintf(msg, sizeof msg, "cuda emulation: %s%s: invalid access at %p, %zu bytes past the end of a "
+                     "%zu-byte cudaMalloc allocation at %p (out of bounds)\n", k ? "kernel " : "host code",
+                     k ? k : "", (void *)a, (size_t)(a - (al->base + al->bytes)), al->bytes, (void *)al->base);
+            say(msg);
+            _exit(1);
+        }
+    }
+    if (k) {
+        snprintf(msg, sizeof msg, "cuda emulation: kernel %s: invalid memory access at %p (not device memory: a host "
+                 "pointer, freed memory, or far out of bounds)\n", k, (void *)a);
+        say(msg);
+        _exit(1);
+    }
+    signal(sig, SIG_DFL); // a crash of the host code: the default action, on return
+}
+
+static void install_handler(void) {
+    static int done;
+    if (done) return;
+    done = 1;
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+// The allocation containing [p, p + bytes) (p + bytes may be its end), or NULL. Caller holds mu.
+static Alloc *find(const void *p, size_t bytes) {
+    const char *c = p;
+    for (size_t i = 0; i < n_allocs; i++)
+        if (c >= allocs[i].base && c <= allocs[i].base + allocs[i].bytes &&
+            bytes <= (size_t)(allocs[i].base + allocs[i].bytes - c))
+            return &allocs[i];
+    return NULL;
+}
+
+int lw_emu_is_device_ptr(const void *p) {
+    pthread_mutex_lock(&mu);
+    int r = find(p, 0) != NULL;
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
+cudaError_t lw_emu_cudaMalloc(void **p, size_t bytes) {
+    if (!p) return cudaErrorInvalidValue;
+    pthread_mutex_lock(&mu);
+    install_handler();
+    size_t b = bytes ? bytes : 1, rounded = (b + 255) & ~(size_t)255, data = (rounded + page - 1) / page * page;
+    size_t len = data + 2 * page;
+    char *map = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cudaError_t rc = cudaSuccess;
+    if (map == MAP_FAILED || mprotect(map + page, data, PROT_READ | PROT_WRITE) != 0) rc = cudaErrorMemoryAllocation;
+    if (rc == cudaSuccess && n_allocs == cap_allocs) {
+        size_t nc = cap_allocs ? 2 * cap_allocs : 64;
+        Alloc *na = realloc(allocs, nc * sizeof *na);
+        if (na) { allocs = na; cap_allocs = nc; } else rc = cudaErrorMemoryAllocation;
+    }
+    if (rc != cudaSuccess) {
+        if (map != MAP_FAILED) munmap(map, len);
+        pthread_mutex_unlock(&mu);
+        *p = NULL;
+        return rc;
+    }
+    Alloc *a = &allocs[n_allocs++];
+    a->map = map;
+    a->map_len = len;
+    a->bytes = bytes;
+    a->base = map + page + data - rounded;
+    *p = a->base;
+    pthread_mutex_unlock(&mu);
+    return cudaSuccess;
+}
+
+cudaError_t lw_emu_cudaFree(void *p) {
+    if (!p) return cudaSuccess;
+    pthread_mutex_lock(&mu);
+    size_t i = 0;
+    while (i < n_allocs && allocs[i].base != p) i++;
+    if (i == n_allocs) {
+        pthread_mutex_unlock(&mu);
+        return cudaErrorInvalidValue;
+    }
+    munmap(allocs[i].map, allocs[i].map_len);
+    allocs[i] = allocs[--n_allocs];
+    pthread_mutex_unlock(&mu);
+    return cudaSuccess;
+}
+
+static int device_range(const void *p, size_t bytes) {
+    pthread_mutex_lock(&mu);
+    int r = find(p, bytes) != NULL;
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
 cudaError_t lw_emu_cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind) {
-    (void)kind;
+    if (bytes == 0) return cudaSuccess;
+    if (!dst || !src) return cudaErrorInvalidValue;
+    int dst_dev = device_range(dst, bytes), src_dev = device_range(src, bytes);
+    int ok;
+    switch (kind) {
+    case cudaMemcpyHostToHost: ok = 1; break;
+    case cudaMemcpyHostToDevice: ok = dst_dev; break;
+    case cudaMemcpyDeviceToHost: ok = src_dev; break;
+    case cudaMemcpyDeviceToDevice: ok = dst_dev && src_dev; break;
+    case cudaMemcpyDefault: ok = 1; break; // unified addressing: any mix (ranges inside, if device)
+    default: ok = 0; break;
+    }
+    if (!ok) return cudaErrorInvalidValue;
     memmove(dst, src, bytes);
     return cudaSuccess;
 }
 cudaError_t lw_emu_cudaMemset(void *p, int value, size_t bytes) {
+    if (bytes == 0) return cudaSuccess;
+    if (!device_range(p, bytes)) return cudaErrorInvalidValue;
     memset(p, value, bytes);
     return cudaSuccess;
 }

@@ -140,4 +140,11 @@ extern "C" int sem_diverge(int mode, int *flag) {
     LW_LAUNCH(diverge_kernel, 2, 128, 0, mode, flag);
     return status();
 }
+
+__global__ static void poke_kernel(float *p, long long idx) { p[idx] = 1.0f; }
+
+extern "C" int sem_poke(float *p, long long idx) {
+    LW_LAUNCH(poke_kernel, 1, 1, 0, p, idx);
+    return status();
+}
 #endif

@@ -27,6 +27,8 @@ int sem_launch_flag(int *flag, const int grid[3], const int block[3]);
 int sem_convert(const float *in, unsigned short *bf, unsigned short *hf, float *bf_back, float *hf_back, int n);
 // Emulation only: a kernel whose threads diverge around a barrier (mode 0, 1, 2: see the kernel).
 int sem_diverge(int mode, int *flag);
+// Emulation only: one thread writes p[idx] = 1.
+int sem_poke(float *p, long long idx);
 
 #ifdef __cplusplus
 }

@@ -237,9 +237,9 @@ TEST(bf16_half_rounding) {
 }
 
 #ifdef LW_CUDA_EMU
-// Runs sem_diverge(mode) in a child with LW_EMU_TIMEOUT_S = 2; returns its exit status (-1: it
-// had to be killed after 60 s, i.e. the emulation hung) and its stderr in msg.
-static int run_diverge(int mode, char *msg, size_t cap, double *secs) {
+// Runs f(mode) in a child with LW_EMU_TIMEOUT_S = 2; returns its exit status (-1: it had to be
+// killed after 60 s, i.e. the emulation hung) and its stderr in msg.
+static int run_child(void (*f)(int), int mode, char *msg, size_t cap, double *secs) {
     int fd[2];
     if (pipe(fd) != 0) return -2;
     struct timespec t0, t1;
@@ -250,8 +250,7 @@ static int run_diverge(int mode, char *msg, size_t cap, double *secs) {
         dup2(fd[1], 2);
         close(fd[0]);
         setenv("LW_EMU_TIMEOUT_S", "2", 1);
-        int *flag = dev_alloc(4);
-        sem_diverge(mode, flag);
+        f(mode);
         _exit(0); // the emulation let it through: the test fails on status 0
     }
     close(fd[1]);
@@ -278,6 +277,9 @@ static int run_diverge(int mode, char *msg, size_t cap, double *secs) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+static void diverge(int mode) { sem_diverge(mode, dev_alloc(4)); }
+static int run_diverge(int mode, char *msg, size_t cap, double *secs) { return run_child(diverge, mode, msg, cap, secs); }
+
 TEST(divergent_barriers_are_named_errors) {
     static const struct { const char *must[3]; const char *what; } M[] = {
         {{"kernel diverge_kernel", "__syncthreads at tests/gpu/semantics.cu:", "end of kernel"},
@@ -296,6 +298,53 @@ TEST(divergent_barriers_are_named_errors) {
         if (mode == 1) CHECKF(secs >= 1.9, "timeout after %.1f s, want >= 2", secs);
         else CHECKF(secs < 10, "a divergence found at once, not after a timeout: %.1f s", secs);
     }
+}
+
+// Mode 0/1: one element past the end / before the start of a 4096-byte allocation; 2: a host
+// pointer; 3: a freed allocation (the launch is refused: arguments are checked); 4: the host
+// pointer of mode 2 given to a launch that only checks it (flag_kernel).
+static void bad_access(int mode) {
+    float *d = dev_alloc(1024 * sizeof(float)), host[4];
+    const int one[3] = {1, 1, 1};
+    switch (mode) {
+    case 0: sem_poke(d, 1024); break;
+    case 1: sem_poke(d, -1); break;
+    case 2: sem_poke(host, 0); break;
+    case 3: cudaFree(d); sem_poke(d, 0); break;
+    default: sem_launch_flag((int *)host, one, one); break;
+    }
+}
+
+TEST(device_memory_registry) {
+    static const struct { const char *must[2]; const char *what; } M[] = {
+        {{"kernel poke_kernel", "0 bytes past the end of a 4096-byte cudaMalloc allocation"}, "write past the end"},
+        {{"kernel poke_kernel", "4 bytes before the start of a 4096-byte cudaMalloc allocation"}, "write before the start"},
+        {{"kernel poke_kernel: argument 0", "is not device memory"}, "host pointer argument"},
+        {{"kernel poke_kernel: argument 0", "or freed"}, "freed allocation"},
+        {{"kernel flag_kernel: argument 0", "is not device memory"}, "host pointer, unused by the kernel"},
+    };
+    for (int mode = 0; mode < 5; mode++) {
+        char msg[4096];
+        double secs = 0;
+        int st = run_child(bad_access, mode, msg, sizeof msg, &secs);
+        printf("%s: exit %d: %s", M[mode].what, st, msg);
+        CHECKF(st == 1, "%s: exit status %d, want 1", M[mode].what, st);
+        for (int k = 0; k < 2; k++)
+            CHECKF(strstr(msg, M[mode].must[k]), "%s: message lacks \"%s\"", M[mode].what, M[mode].must[k]);
+    }
+    // copies and memsets stay inside one allocation on their device side; cudaFree knows its own
+    float *d = dev_alloc(1000 * sizeof(float)), host[1001] = {0};
+    CHECK(cudaMemcpy(d, host, 1000 * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess);
+    CHECKF(cudaMemcpy(d, host, 1001 * sizeof(float), cudaMemcpyHostToDevice) == cudaErrorInvalidValue,
+           "a copy one float past the end: cudaErrorInvalidValue");
+    CHECKF(cudaMemcpy(host, d + 1, 1000 * sizeof(float), cudaMemcpyDeviceToHost) == cudaErrorInvalidValue,
+           "a copy from one float past the start, 1000 floats: cudaErrorInvalidValue");
+    CHECKF(cudaMemcpy(host, host + 1, 4, cudaMemcpyHostToDevice) == cudaErrorInvalidValue,
+           "HostToDevice to a host pointer: cudaErrorInvalidValue");
+    CHECKF(cudaMemset(d + 999, 0, 8) == cudaErrorInvalidValue, "memset past the end: cudaErrorInvalidValue");
+    CHECKF(cudaFree(host) == cudaErrorInvalidValue, "cudaFree of a host pointer: cudaErrorInvalidValue");
+    CHECK(cudaFree(d) == cudaSuccess);
+    CHECKF(cudaFree(d) == cudaErrorInvalidValue, "a second cudaFree: cudaErrorInvalidValue");
 }
 #endif
 
@@ -317,6 +366,7 @@ int main(void) {
     RUN(bf16_half_rounding);
 #ifdef LW_CUDA_EMU
     RUN(divergent_barriers_are_named_errors);
+    RUN(device_memory_registry);
 #endif
     return test_summary();
 }

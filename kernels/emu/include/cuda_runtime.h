@@ -22,7 +22,7 @@ enum {
     cudaErrorLaunchOutOfResources = 701,
 };
 enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2,
-                      cudaMemcpyDeviceToDevice = 3 };
+                      cudaMemcpyDeviceToDevice = 3, cudaMemcpyDefault = 4 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 
 // The emulated device: the launch limits of an H100 (sm_90), which the emulation enforces.
@@ -46,6 +46,8 @@ enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 #define cudaGetErrorName lw_emu_cudaGetErrorName
 #define cudaFuncSetAttribute lw_emu_cudaFuncSetAttribute
 
+// Device memory is host memory in a registered, guarded mapping (see cuda_runtime_emu.c); copies
+// and memsets must stay inside one allocation on their device side, else cudaErrorInvalidValue.
 cudaError_t lw_emu_cudaMalloc(void **p, size_t bytes);
 cudaError_t lw_emu_cudaFree(void *p);
 cudaError_t lw_emu_cudaMemcpy(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind);
@@ -64,6 +66,10 @@ cudaError_t lw_emu_cudaFuncSetAttribute(const void *func, enum cudaFuncAttribute
 // For the emulated launch (cuda_emu.h): record an error for cudaGetLastError, and the dynamic
 // shared memory a kernel may use (LW_EMU_SHARED_PER_BLOCK unless raised by the attribute above).
 void lw_emu_set_last_error(cudaError_t e);
+// Whether p points into (or at the end of) a live cudaMalloc allocation; the kernel running now
+// (NULL between launches), for the fault handler's message. See cuda_runtime_emu.c.
+int lw_emu_is_device_ptr(const void *p);
+void lw_emu_set_current_kernel(const char *name);
 size_t lw_emu_func_max_dynamic_shared(const void *func);
 
 #ifdef __cplusplus
