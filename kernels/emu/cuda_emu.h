@@ -45,8 +45,9 @@
 //     guard page and is reported with the kernel, the allocation and the offset; copies, memsets
 //     and cudaFree outside the registry return cudaErrorInvalidValue.
 // NOT EMULATED:
-//   - Streams and events: launches and copies are synchronous and ordered; the stream argument
-//     is ignored. No asynchronous, sticky errors: a kernel fault stops the program with a message
+//   - Streams and events as concurrency: every launch, copy and event completes before its call
+//     returns, which is one valid, fully ordered schedule (include/cuda_runtime.h); a missing
+//     stream synchronisation is not caught here. No asynchronous, sticky errors: a kernel fault stops the program with a message
 //     (above) instead of surfacing as cudaErrorIllegalAddress at the next synchronisation.
 //   - Memory spaces: only what the registry above checks; pointers computed inside a kernel or
 //     held in structs are not checked, and an overrun within the up to 255 bytes of alignment

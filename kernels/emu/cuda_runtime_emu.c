@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -214,6 +215,8 @@ const char *lw_emu_cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     default: return "unknown error";
     }
@@ -224,6 +227,8 @@ const char *lw_emu_cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
     default: return "cudaErrorUnknown";
     }
@@ -253,4 +258,106 @@ size_t lw_emu_func_max_dynamic_shared(const void *func) {
         if (func_attr[i].func == func) bytes = func_attr[i].bytes;
     pthread_mutex_unlock(&mu);
     return bytes;
+}
+
+// ---------------------------------------------------------------------------- streams, events, host memory
+
+#define STREAM_MAGIC 0x5354524du // "STRM"
+#define EVENT_MAGIC 0x45564e54u  // "EVNT"
+struct lw_emu_stream { unsigned magic; };
+struct lw_emu_event { unsigned magic, flags; int recorded; struct timespec t; };
+
+static int stream_ok(cudaStream_t s) { return !s || ((struct lw_emu_stream *)s)->magic == STREAM_MAGIC; }
+static int event_ok(cudaEvent_t e) { return e && e->magic == EVENT_MAGIC; }
+
+cudaError_t lw_emu_cudaMemcpyAsync(void *dst, const void *src, size_t bytes, enum cudaMemcpyKind kind,
+                                   cudaStream_t stream) {
+    return stream_ok(stream) ? lw_emu_cudaMemcpy(dst, src, bytes, kind) : cudaErrorInvalidResourceHandle;
+}
+cudaError_t lw_emu_cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t stream) {
+    return stream_ok(stream) ? lw_emu_cudaMemset(p, value, bytes) : cudaErrorInvalidResourceHandle;
+}
+cudaError_t lw_emu_cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags) {
+    (void)flags;
+    if (!s) return cudaErrorInvalidValue;
+    struct lw_emu_stream *st = malloc(sizeof *st);
+    if (!st) return cudaErrorMemoryAllocation;
+    st->magic = STREAM_MAGIC;
+    *s = st;
+    return cudaSuccess;
+}
+cudaError_t lw_emu_cudaStreamCreate(cudaStream_t *s) { return lw_emu_cudaStreamCreateWithFlags(s, 0); }
+cudaError_t lw_emu_cudaStreamDestroy(cudaStream_t s) {
+    if (!s || !stream_ok(s)) return cudaErrorInvalidResourceHandle;
+    ((struct lw_emu_stream *)s)->magic = 0;
+    free(s);
+    return cudaSuccess;
+}
+cudaError_t lw_emu_cudaStreamSynchronize(cudaStream_t s) { return stream_ok(s) ? cudaSuccess : cudaErrorInvalidResourceHandle; }
+cudaError_t lw_emu_cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags) {
+    (void)flags;
+    return stream_ok(s) && event_ok(e) ? cudaSuccess : cudaErrorInvalidResourceHandle;
+}
+cudaError_t lw_emu_cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags) {
+    if (!e) return cudaErrorInvalidValue;
+    struct lw_emu_event *ev = calloc(1, sizeof *ev);
+    if (!ev) return cudaErrorMemoryAllocation;
+    ev->magic = EVENT_MAGIC;
+    ev->flags = flags;
+    *e = ev;
+    return cudaSuccess;
+}
+cudaError_t lw_emu_cudaEventCreate(cudaEvent_t *e) { return lw_emu_cudaEventCreateWithFlags(e, cudaEventDefault); }
+cudaError_t lw_emu_cudaEventDestroy(cudaEvent_t e) {
+    if (!event_ok(e)) return cudaErrorInvalidResourceHandle;
+    e->magic = 0;
+    free(e);
+    return cudaSuccess;
+}
+cudaError_t lw_emu_cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
+    if (!event_ok(e) || !stream_ok(s)) return cudaErrorInvalidResourceHandle;
+    clock_gettime(CLOCK_MONOTONIC, &e->t); // everything before it on any stream is done
+    e->recorded = 1;
+    return cudaSuccess;
+}
+cudaError_t lw_emu_cudaEventSynchronize(cudaEvent_t e) { return event_ok(e) ? cudaSuccess : cudaErrorInvalidResourceHandle; }
+cudaError_t lw_emu_cudaEventQuery(cudaEvent_t e) { return event_ok(e) ? cudaSuccess : cudaErrorInvalidResourceHandle; }
+cudaError_t lw_emu_cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
+    if (!ms) return cudaErrorInvalidValue;
+    if (!event_ok(start) || !event_ok(end) || !start->recorded || !end->recorded ||
+        (start->flags & cudaEventDisableTiming) || (end->flags & cudaEventDisableTiming))
+        return cudaErrorInvalidResourceHandle;
+    *ms = (float)((end->t.tv_sec - start->t.tv_sec) * 1e3 + (end->t.tv_nsec - start->t.tv_nsec) * 1e-6);
+    return cudaSuccess;
+}
+
+cudaError_t lw_emu_cudaHostAlloc(void **p, size_t bytes, unsigned flags) {
+    (void)flags;
+    if (!p) return cudaErrorInvalidValue;
+    *p = malloc(bytes ? bytes : 1);
+    return *p ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+cudaError_t lw_emu_cudaMallocHost(void **p, size_t bytes) { return lw_emu_cudaHostAlloc(p, bytes, 0); }
+cudaError_t lw_emu_cudaFreeHost(void *p) { free(p); return cudaSuccess; }
+
+cudaError_t lw_emu_cudaGetDeviceCount(int *n) {
+    if (!n) return cudaErrorInvalidValue;
+    *n = 1;
+    return cudaSuccess;
+}
+cudaError_t lw_emu_cudaSetDevice(int dev) { return dev == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t lw_emu_cudaGetDevice(int *dev) {
+    if (!dev) return cudaErrorInvalidValue;
+    *dev = 0;
+    return cudaSuccess;
+}
+cudaError_t lw_emu_cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    if (!free_bytes || !total_bytes) return cudaErrorInvalidValue;
+    size_t total = (size_t)80 << 30, used = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n_allocs; i++) used += allocs[i].map_len;
+    pthread_mutex_unlock(&mu);
+    *total_bytes = total;
+    *free_bytes = used < total ? total - used : 0;
+    return cudaSuccess;
 }

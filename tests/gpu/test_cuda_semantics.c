@@ -236,6 +236,37 @@ TEST(bf16_half_rounding) {
     free(in); free(bfb); free(hfb); free(bf); free(hf);
 }
 
+// Work queued on one stream runs in order: H2D copy, memset of half, D2H copy of the result,
+// events around it; the host sees the result after cudaStreamSynchronize.
+TEST(streams_and_events) {
+    enum { N = 1 << 16 };
+    float *h = NULL, *d = NULL, ms = -1;
+    cudaStream_t s;
+    cudaEvent_t e0, e1;
+    CHECK(cudaMallocHost((void **)&h, N * sizeof(float)) == cudaSuccess);
+    CHECK(cudaMalloc((void **)&d, N * sizeof(float)) == cudaSuccess);
+    CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) == cudaSuccess);
+    CHECK(cudaEventCreate(&e0) == cudaSuccess && cudaEventCreate(&e1) == cudaSuccess);
+    for (int i = 0; i < N; i++) h[i] = (float)i;
+    CHECK(cudaEventRecord(e0, s) == cudaSuccess);
+    CHECK(cudaMemcpyAsync(d, h, N * sizeof(float), cudaMemcpyHostToDevice, s) == cudaSuccess);
+    CHECK(cudaMemsetAsync(d, 0, N / 2 * sizeof(float), s) == cudaSuccess);
+    CHECK(cudaMemcpyAsync(h, d, N * sizeof(float), cudaMemcpyDeviceToHost, s) == cudaSuccess);
+    CHECK(cudaEventRecord(e1, s) == cudaSuccess);
+    CHECK(cudaStreamSynchronize(s) == cudaSuccess);
+    int bad = 0;
+    for (int i = 0; i < N; i++) bad += h[i] != (i < N / 2 ? 0.0f : (float)i);
+    CHECKF(bad == 0, "stream order: %d of %d wrong", bad, N);
+    CHECK(cudaEventSynchronize(e1) == cudaSuccess);
+    CHECKF(cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess && ms >= 0, "elapsed %g ms", ms);
+    cudaEvent_t never;
+    CHECK(cudaEventCreate(&never) == cudaSuccess);
+    CHECKF(cudaEventElapsedTime(&ms, e0, never) != cudaSuccess, "elapsed time to an event never recorded must fail");
+    CHECK(cudaEventDestroy(e0) == cudaSuccess && cudaEventDestroy(e1) == cudaSuccess && cudaEventDestroy(never) == cudaSuccess);
+    CHECK(cudaStreamDestroy(s) == cudaSuccess);
+    CHECK(cudaFree(d) == cudaSuccess && cudaFreeHost(h) == cudaSuccess);
+}
+
 #ifdef LW_CUDA_EMU
 // Runs f(mode) in a child with LW_EMU_TIMEOUT_S = 2; returns its exit status (-1: it had to be
 // killed after 60 s, i.e. the emulation hung) and its stderr in msg.
@@ -364,6 +395,7 @@ int main(void) {
     RUN(warp_ops);
     RUN(atomics);
     RUN(bf16_half_rounding);
+    RUN(streams_and_events);
 #ifdef LW_CUDA_EMU
     RUN(divergent_barriers_are_named_errors);
     RUN(device_memory_registry);
