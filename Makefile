@@ -92,7 +92,7 @@ EMU_TEST_CFLAGS = $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 BENCH_BINS := $(patsubst tools/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test test-gpu test-slurm demo bench clean info help
+.PHONY: all test test-gpu test-tsan test-slurm demo bench clean info help
 all: info bin/lensweep
 
 info:
@@ -186,6 +186,39 @@ build/tests/nccl_emu_probe: tests/gpu/nccl_probe.c build/emu/nccl_emu.o
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (NCCL stand-in, run by tests/sh/test_nccl_emu.sh)"
 	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/nccl_emu.o $(LDLIBS)
+
+# The emulated kernel tests under ThreadSanitizer (`make test-tsan`; about 2 minutes on 2 cores,
+# so not part of `make test`): a race between the emulated GPU threads of a block — a missing
+# __syncthreads, two threads writing one element — is reported and fails the run.
+TSAN := -O1 -g -fsanitize=thread
+TSAN_BINS := build/tsan/test_kernels_emu build/tsan/test_cuda_semantics_emu
+build/tsan/%.o: kernels/%.cu $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  TSAN  $<"
+	@$(EMU_CXX:-O2=$(TSAN)) -c $< -o $@
+build/tsan/tests/%.o: tests/gpu/%.cu tests/gpu/%.h $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  TSAN  $<"
+	@$(EMU_CXX:-O2=$(TSAN)) -c $< -o $@
+build/tsan/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include/cuda_runtime.h
+	@mkdir -p $(dir $@)
+	@$(CC) $(TSAN) -Wall -Ikernels/emu/include -c $< -o $@
+build/tsan/test_kernels_emu: tests/gpu/test_kernels.c $(patsubst kernels/%.cu,build/tsan/%.o,$(CU_SRCS)) \
+                             build/tsan/cuda_runtime_emu.o build/liblensweep.a
+	@echo "  TSAN  $@"
+	@$(CC) $(TSAN) $(EMU_TEST_CFLAGS) -o $@ $(filter-out build/liblensweep.a,$^) build/liblensweep.a $(LDLIBS) -lstdc++
+build/tsan/test_cuda_semantics_emu: tests/gpu/test_cuda_semantics.c build/tsan/tests/semantics.o \
+                                    build/tsan/cuda_runtime_emu.o build/liblensweep.a
+	@echo "  TSAN  $@"
+	@$(CC) $(TSAN) $(EMU_TEST_CFLAGS) -o $@ $(filter-out build/liblensweep.a,$^) build/liblensweep.a $(LDLIBS) -lstdc++
+
+test-tsan: $(TSAN_BINS)
+	@rc=0; for t in $(TSAN_BINS); do \
+	  echo "== $$t (ThreadSanitizer)"; \
+	  TSAN_OPTIONS=halt_on_error=1:exitcode=66 $$t > $$t.log 2>&1; r=$$?; \
+	  grep -E '^(PASS|FAIL): |WARNING: ThreadSanitizer|SUMMARY: ThreadSanitizer' $$t.log; \
+	  if [ $$r != 0 ]; then echo "FAIL: $$t exited $$r (log: $$t.log)"; rc=1; fi; \
+	done; exit $$rc
 
 build/gpu-tests/test_cuda_semantics: tests/gpu/test_cuda_semantics.c build/cuda/tests/semantics.o build/liblensweep.a \
                                      tests/unit/test.h

@@ -90,7 +90,9 @@ extern "C" int sem_reverse_optin(int bytes) {
     return (int)cudaFuncSetAttribute(reverse_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
 }
 
-__global__ static void flag_kernel(int *flag) { *flag = 1; }
+__global__ static void flag_kernel(int *flag) {
+    if (threadIdx.x + threadIdx.y + threadIdx.z + blockIdx.x + blockIdx.y + blockIdx.z == 0) *flag = 1;
+}
 
 extern "C" int sem_launch_flag(int *flag, const int grid[3], const int block[3]) {
     LW_LAUNCH(flag_kernel, dim3(grid[0], grid[1], grid[2]), dim3(block[0], block[1], block[2]), 0, flag);
