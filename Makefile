@@ -8,6 +8,8 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make demo       SmolLM2-135M end to end on this machine (see README)
 #   make bench      benchmarks in tools/bench (results in BENCHMARKS.md)
+#   make test-gpu   kernels, CUDA semantics and cuBLAS on a real GPU (tools/gpu/check.sh runs it)
+#   make test-tsan  the CUDA-emulation kernel tests under ThreadSanitizer (~2 min)
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -255,6 +257,6 @@ clean:
 	rm -rf build bin
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,16p' Makefile
 
 -include $(shell find build -name '*.d' 2>/dev/null)

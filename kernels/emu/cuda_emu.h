@@ -376,9 +376,10 @@ void launch(const char *kernel, const void *func, dim3 grid, dim3 block, size_t 
         L.warps[i].lanes = std::min(32u, L.nthreads - (unsigned)i * 32);
         L.warps[i].bar.init(L.warps[i].lanes);
     }
-    std::unique_ptr<unsigned char[]> dyn;
+    std::unique_ptr<unsigned char, void (*)(void *)> dyn(nullptr, free);
     if (shmem) {
-        dyn.reset(new (std::align_val_t(256)) unsigned char[shmem]);
+        dyn.reset((unsigned char *)aligned_alloc(256, (shmem + 255) / 256 * 256));
+        if (!dyn) fatal("kernel %s: no host memory for %zu bytes of dynamic shared memory", kernel, shmem);
         L.dyn_shared = dyn.get();
         L.dyn_bytes = shmem;
     }
