@@ -257,6 +257,6 @@ clean:
 	rm -rf build bin
 
 help:
-	@sed -n '1,16p' Makefile
+	@sed -n '1,12p' Makefile
 
 -include $(shell find build -name '*.d' 2>/dev/null)
