@@ -161,14 +161,17 @@ TEST(rmsnorm_odd_sizes) { // row lengths that are not multiples of the block (25
 // The gather's twin is model/forward.c's embed_lookup, per row: dtype_to_f32 of the owned row,
 // zeros for ids of other shards. Widening is exact, so the comparison is exact.
 static void check_embed(DType dt) {
-    int V = 1000, d = 300, T = 77, vocab_start = 250, vocab_len = 500; // the second of 4 shards... of 2000 ids
+    int V = 1000, d = 300, T = 77, vocab_start = 250, vocab_len = 500; // a shard owning ids 250..749 of 1000
     size_t esz = dtype_size(dt), rows = (size_t)vocab_len;
     float *f = malloc(rows * d * 4), *ref = malloc((size_t)T * d * 4), *got = malloc((size_t)T * d * 4);
     void *table = malloc(rows * d * esz);
     for (size_t i = 0; i < rows * d; i++) f[i] = 4 * frand();
     dtype_from_f32(dt, f, table, rows * d);
     int32_t ids[77];
-    for (int t = 0; t < T; t++) ids[t] = (int32_t)((rng >> 33) % (uint64_t)V), frand();
+    for (int t = 0; t < T; t++) {
+        frand(); // next random state
+        ids[t] = (int32_t)((rng >> 33) % (uint64_t)V);
+    }
     ids[0] = vocab_start; ids[1] = vocab_start + vocab_len - 1; ids[2] = vocab_start - 1; ids[3] = vocab_start + vocab_len;
     for (int t = 0; t < T; t++) {
         int local = ids[t] - vocab_start;
