@@ -228,6 +228,13 @@ build/gpu-tests/test_cuda_semantics: tests/gpu/test_cuda_semantics.c build/cuda/
 	@echo "  GPUT  $@"
 	@$(CC) $(CFLAGS) -Itests/unit -Itests/gpu -Ikernels -o $@ $< build/cuda/tests/semantics.o build/liblensweep.a $(LDLIBS)
 
+# GPU benchmarks (tools/bench/gpu/, need nvcc to build and a GPU to run; tools/gpu/check.sh runs them).
+build/bench/gpu/%: tools/bench/gpu/%.c build/liblensweep.a kernels/kernels.h
+	@if [ "$(USE_CUDA)" != 1 ]; then echo "$@: this build has no CUDA (nvcc not found, or NO_CUDA=1)" >&2; exit 2; fi
+	@mkdir -p $(dir $@)
+	@echo "  BENCH $@"
+	@$(CC) $(CFLAGS) -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
+
 build/bench/%: tools/bench/%.c build/liblensweep.a
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"

@@ -6,10 +6,12 @@
 # Steps, each bounded by `timeout` so the whole run fits in 8 minutes (CHECK_BUDGET_S, default 470):
 #   1. build with CUDA (make CUDA=1: bin/lensweep and build/gpu-tests/*)
 #   2. make test-gpu (every kernel vs its CPU twin, CUDA semantics, cuBLAS, on the GPU)
-#   3. compute-sanitizer --tool memcheck on each build/gpu-tests/test_*
-#   4. compute-sanitizer --tool racecheck on each build/gpu-tests/test_*
-# Not yet here (they need the CUDA backend of issue 12): the whole-model GPU-vs-CPU comparison and
-# the GPU benchmarks; the summary says so.
+#   3. build/bench/gpu/bench_kernels: kernel times at 8B shapes next to the HBM peak (its lines
+#      are copied into the summary, for BENCHMARKS.md)
+#   4. compute-sanitizer --tool memcheck on each build/gpu-tests/test_*
+#   5. compute-sanitizer --tool racecheck on each build/gpu-tests/test_*
+# Not yet here (it needs the CUDA backend of issue 12): the whole-model GPU-vs-CPU comparison;
+# the summary says so.
 #
 # Output folder: summary.txt (one line per step: ok / FAIL / TIMEOUT / skipped, seconds, and the
 # PASS/FAIL counts of the tests), gpu.txt (nvidia-smi), one log per step. Exit 0 when every step
@@ -87,8 +89,9 @@ step() {
 
 jobs=$(nproc 2>/dev/null || echo 4)
 gpu_tests=$(ls tests/gpu/test_*.c 2>/dev/null | sed 's|tests/gpu/\(.*\)\.c|build/gpu-tests/\1|')
-if step build 240 make -j"$jobs" CUDA=1 NVCC="$nvcc" all $gpu_tests; then
+if step build 240 make -j"$jobs" CUDA=1 NVCC="$nvcc" all $gpu_tests build/bench/gpu/bench_kernels; then
   step test-gpu 90 make CUDA=1 NVCC="$nvcc" test-gpu
+  step bench-kernels 60 build/bench/gpu/bench_kernels && grep '^bench' "$out/bench-kernels.log" | sed 's/^/    /' >>"$summary"
   if [ -n "$sanitizer" ]; then
     for tool in memcheck racecheck; do
       for t in $gpu_tests; do
@@ -103,7 +106,7 @@ if step build 240 make -j"$jobs" CUDA=1 NVCC="$nvcc" all $gpu_tests; then
 else
   echo "(build failed: no tests run)" >>"$summary"
 fi
-echo "whole-model GPU vs CPU, GPU benchmarks: not yet available (need the CUDA backend, issue 12)" >>"$summary"
+echo "whole-model GPU vs CPU: not yet available (needs the CUDA backend, issue 12)" >>"$summary"
 echo "total $((SECONDS - start))s of $budget s; $([ $failed = 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED')" >>"$summary"
 cat "$summary"
 exit $failed
