@@ -27,7 +27,9 @@
 //     warp) returns a poison value (NaN / all bits set), where a GPU returns garbage.
 //   - Atomics (std::atomic_ref, sequentially consistent): atomicAdd on int, unsigned, unsigned long
 //     long, float, double; atomicMax / atomicMin on int, unsigned, long long, unsigned long long;
-//     atomicExch and atomicCAS on int, unsigned, unsigned long long.
+//     atomicExch and atomicCAS on int, unsigned, unsigned long long. Exactly CUDA 13's overloads
+//     (it has no atomicMax on float or double; a float maximum is an atomicCAS loop, as on a GPU),
+//     so what compiles here compiles with nvcc.
 //   - __nv_bfloat16 / __half (include/cuda_bf16.h, cuda_fp16.h): conversions from float round to
 //     nearest even (overflow to inf, half subnormals), NaN becomes the canonical 0x7fff, as
 //     CUDA's __float2bfloat16 / __float2half; widening to float is exact.

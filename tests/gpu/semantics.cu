@@ -55,17 +55,29 @@ extern "C" int sem_warp(float *down_sum, float *xor_sum, int *bcast, int *up, un
 
 // ---------------------------------------------------------------------------- atomics
 
-__global__ static void atomics_kernel(int *icount, float *fsum, double *dsum, int *imax, int *imin) {
+// CUDA has no atomicMax on float: the usual atomicCAS loop on the bits (atomicAdd(p, 0) reads).
+__device__ static void atomic_max_float(float *addr, float v) {
+    int *a = (int *)addr, old = atomicAdd(a, 0), assumed;
+    do {
+        assumed = old;
+        if (__int_as_float(assumed) >= v) return;
+        old = atomicCAS(a, assumed, __float_as_int(v));
+    } while (old != assumed);
+}
+
+__global__ static void atomics_kernel(int *icount, float *fsum, double *dsum, int *imax, int *imin, float *fmax) {
     int gid = blockIdx.x * blockDim.x + threadIdx.x;
     atomicAdd(icount, 1);
     atomicAdd(fsum, 1.0f);
     atomicAdd(dsum, 0.25);
     atomicMax(imax, (gid * 37) % 1000);
     atomicMin(imin, 1000 - (gid * 53) % 997);
+    atomic_max_float(fmax, (float)((gid * 91) % 1009) * 0.5f - 300.0f);
 }
 
-extern "C" int sem_atomics(int blocks, int threads, int *icount, float *fsum, double *dsum, int *imax, int *imin) {
-    LW_LAUNCH(atomics_kernel, blocks, threads, 0, icount, fsum, dsum, imax, imin);
+extern "C" int sem_atomics(int blocks, int threads, int *icount, float *fsum, double *dsum, int *imax, int *imin,
+                           float *fmax) {
+    LW_LAUNCH(atomics_kernel, blocks, threads, 0, icount, fsum, dsum, imax, imin, fmax);
     return status();
 }
 

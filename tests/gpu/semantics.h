@@ -16,7 +16,9 @@ int sem_index3d(unsigned *out, unsigned *dims, const int grid[3], const int bloc
 // per warp the ballot of (tid % 3 == 0) and three votes (see the kernel).
 int sem_warp(float *down_sum, float *xor_sum, int *bcast, int *up, unsigned *ballot, int *all_any,
              const int block[3]);
-int sem_atomics(int blocks, int threads, int *icount, float *fsum, double *dsum, int *imax, int *imin);
+// Per thread gid: atomicAdd 1 / 1.0f / 0.25, atomicMax (gid·37) % 1000, atomicMin 1000 − (gid·53) % 997,
+// and a float maximum of (gid·91) % 1009 · 0.5 − 300 through atomicCAS.
+int sem_atomics(int blocks, int threads, int *icount, float *fsum, double *dsum, int *imax, int *imin, float *fmax);
 // Reverses blocks of threads * per floats through threads * per * 4 bytes of dynamic shared memory.
 int sem_reverse(const float *in, float *out, int blocks, int threads, int per);
 // cudaFuncSetAttribute(reverse kernel, MaxDynamicSharedMemorySize, bytes).

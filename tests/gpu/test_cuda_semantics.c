@@ -148,23 +148,29 @@ TEST(warp_ops) {
 TEST(atomics) {
     int blocks = 7, threads = 96, n = blocks * threads;
     int *ic = dev_alloc(4), *imax = dev_alloc(4), *imin = dev_alloc(4), big = 1 << 30, h[3];
-    float *fs = dev_alloc(4), f;
+    float *fs = dev_alloc(4), f, *fm = dev_alloc(4), fmax, lowest = -1e30f;
     double *ds = dev_alloc(8), d;
     cudaMemcpy(imin, &big, 4, cudaMemcpyHostToDevice);
-    CHECK(sem_atomics(blocks, threads, ic, fs, ds, imax, imin) == cudaSuccess);
+    cudaMemcpy(fm, &lowest, 4, cudaMemcpyHostToDevice);
+    CHECK(sem_atomics(blocks, threads, ic, fs, ds, imax, imin, fm) == cudaSuccess);
     cudaDeviceSynchronize();
     to_host(&h[0], ic, 4); to_host(&h[1], imax, 4); to_host(&h[2], imin, 4); to_host(&f, fs, 4); to_host(&d, ds, 8);
+    to_host(&fmax, fm, 4);
     int wmax = 0, wmin = big;
+    float wfmax = lowest;
     for (int g = 0; g < n; g++) {
         if ((g * 37) % 1000 > wmax) wmax = (g * 37) % 1000;
         if (1000 - (g * 53) % 997 < wmin) wmin = 1000 - (g * 53) % 997;
+        float v = (float)((g * 91) % 1009) * 0.5f - 300.0f;
+        if (v > wfmax) wfmax = v;
     }
+    CHECKF(fmax == wfmax, "float max via atomicCAS: %g, want %g", fmax, wfmax);
     CHECKF(h[0] == n, "atomicAdd(int): %d, want %d", h[0], n);
     CHECKF(f == (float)n, "atomicAdd(float 1): %g, want %d (exact below 2^24)", f, n);
     CHECKF(d == 0.25 * n, "atomicAdd(double 0.25): %g, want %g", d, 0.25 * n);
     CHECKF(h[1] == wmax, "atomicMax(int): %d, want %d", h[1], wmax);
     CHECKF(h[2] == wmin, "atomicMin(int): %d, want %d", h[2], wmin);
-    cudaFree(ic); cudaFree(imax); cudaFree(imin); cudaFree(fs); cudaFree(ds);
+    cudaFree(ic); cudaFree(imax); cudaFree(imin); cudaFree(fs); cudaFree(ds); cudaFree(fm);
 }
 
 static float f_of(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
