@@ -31,3 +31,14 @@ out=$(expect_exit 0 "inner run" -- bash -c 'echo "PASS: fake: 1"; echo "PASS: fa
 if [ "$(count PASS "$out")" = 0 ] && [ "$(count FAIL "$out")" = 1 ]; then
   pass "expect_exit on a failing command: its PASS lines do not count"
 else fail "expect_exit on a failing command counts once" "$(sed 's/^/| /' <<<"$out")"; fi
+
+# tests/lib_h5.sh's cmp_flat: equal files pass, a changed value fails, and empty input fails
+# (a comparison of nothing is not evidence of equality)
+. tests/lib_h5.sh
+printf '/lens/a F 0.5\n/lens/b I 3\n' >"$TMP/f1"
+cp "$TMP/f1" "$TMP/f2"; printf '/lens/a F 0.5\n/lens/b I 4\n' >"$TMP/f3"; : >"$TMP/empty"
+if cmp_flat "$TMP/f1" "$TMP/f2" >/dev/null && ! cmp_flat "$TMP/f1" "$TMP/f3" >/dev/null; then
+  pass "cmp_flat: equal files pass, a changed integer fails"
+else fail "cmp_flat: equal pass, changed fail"; fi
+if out=$(cmp_flat "$TMP/empty" "$TMP/empty"); then fail "cmp_flat fails on empty input" "$out"
+else pass "cmp_flat fails on empty input ($out)"; fi
