@@ -281,6 +281,8 @@ def lens_pass(resid, ctx, a, contrast=None, check_topk=True):
         r["strict"] = {tau: (top1 in ctx and p1 > tau and p1 - p2 > 0.10 and not wsp(ID2TOK[top1]))
                        for tau in (0.7, 0.8, 0.9, 0.95)}
         r["soft"] = {k: (len(window) >= k and contiguous(window[-k:], ctx) and p1 > 0.5) for k in (1, 2, 3)}
+        zr = resid[L, -1] @ w["lm_head.weight"].T  # raw lens (§4.2): no normalization
+        r["rank_raw"] = 1 + int(np.sum(zr > zr[a]))
         r["gap"] = float(z[a] - np.sort(z)[-2]) if rank == 1 and top1 == a else None
         if contrast is not None:
             r["ctl_margin"] = float(p[a] - p[contrast])
@@ -373,6 +375,15 @@ def main():
     strong = lambda r: r["rank"] == 1 and r["p_a"] - V_inv >= 0.002 and r["gap"] is not None and r["gap"] >= 0.5
     m["strong"] = first(rows, strong)
     m["strong_run2"] = first(rows, lambda r: r["L"] < N and strong(r) and strong(rows[r["L"] + 1]))
+    # §8.5: the raw lens is the same direction scaled (|h_L|^2 / d = 1 here), so it agrees on ranks
+    m["sem_raw"] = first(rows, lambda r: r["rank_raw"] == 1)
+    conf = m["rank1"] is not None and any(r["rank_raw"] == 1 for r in rows if abs(r["L"] - m["rank1"]) <= 2)
+    m["confirmed"] = m["rank1"] if conf else None
+    m["n_norm_only"] = sum(1 for r in rows if r["rank"] == 1 and r["rank_raw"] != 1)
+    # §8.2: window centers = L_semantic, first_rank_le_5, first_kl_below_1.0, L_copy, min soft layer
+    m["centers"] = sorted({v for v in (m["rank1"], m["rank5"], m["kl1.0"], m["L_copy"],
+                                        min(x for x in (m["soft1"], m["soft2"], m["soft3"]) if x is not None))
+                           if v is not None})
     for thr in (0.2, 0.4, 0.6):
         m[f"cos{thr}"] = first(rows, lambda r: r["cos_final"] >= thr)
     m["ctl_pos"] = first(ctl_rows, lambda r: r["ctl_margin"] > 0)
@@ -398,7 +409,7 @@ def main():
     assert rows[11]["rank"] == 1 and not ok(rows[11]), "L11: rank 1, margin not ok (rank_only_near_uniform)"
 
     def jv(v):
-        return json.dumps(v)
+        return json.dumps(v, separators=(",", ":"))
 
     frac = lambda v: None if v is None else round(v / N, 3)
     lines = [
@@ -426,6 +437,12 @@ def main():
         ('["diagnostics","depth_fractions","L_semantic_frac"]', frac(m["rank1"])),
         ('["diagnostics","depth_fractions","first_rank_le_5_frac"]', frac(m["rank5"])),
         ('["diagnostics","depth_fractions","L_copy_strict_frac"]', frac(m["L_copy"])),
+        ('["diagnostics","confirmed_semantics","L_semantic_raw"]', m["sem_raw"]),
+        ('["diagnostics","confirmed_semantics","L_semantic_confirmed"]', m["confirmed"]),
+        ('["diagnostics","confirmed_semantics","confirmed_source"]', "raw" if m["confirmed"] is not None else "none"),
+        ('["diagnostics","L_semantic_confirmed"]', m["confirmed"]),
+        ('["diagnostics","raw_lens_full","n_norm_only_semantics_layers"]', m["n_norm_only"]),
+        ('["diagnostics","raw_lens_window","center_layers"]', m["centers"]),
         ('["ablation_summary","L_copy_orig"]', m["L_copy"]), ('["ablation_summary","L_sem_orig"]', m["rank1"]),
         ('["control_summary","first_control_margin_pos"]', m["ctl_pos"]),
         ('["control_summary","first_control_strong_pos"]', m["ctl_strong"]),
