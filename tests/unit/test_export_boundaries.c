@@ -131,6 +131,49 @@ TEST(cos_milestones_inclusive) {
     case_close(&k);
 }
 
+TEST(topk_prompt_decay_inclusive) {
+    Case k;
+    ExNext *x = case_open(&k);
+    // the fixture's prompt vocabulary is {30, 3, 4, 11} (ctx [30, 3, 4, 1, 11] without the WSP ",");
+    // each layer's top-50 list gets 50 other ids, then " Germany" (3) at the top with mass m_L, so
+    // topk_prompt_mass@50 = m_L: just above 0.33, exactly 0.33 (fires: ≤), below
+    double m[FX_L1] = {0.5, nextafter(0.33, 1.0), 0.33, 0.1, 0.2};
+    for (int L = 0; L < FX_L1; L++) {
+        int k2 = 0;
+        for (int id = 0; id < FX_V && k2 < FX_K; id++)
+            if (id != 3 && id != 4 && id != 11 && id != 30) x->top_ids[L * FX_K + k2++] = id;
+        x->top_ids[L * FX_K] = 3;
+        x->top_probs[L * FX_K] = m[L];
+    }
+    CHECK(k.c.prompt_topk_tau == 0.33);
+    case_build(&k);
+    CHECK(k.r.n_prompt_vocab == 4);
+    for (int L = 0; L < FX_L1; L++) CHECKF(k.r.topk_prompt_mass[L] == m[L], "L%d: %.17g", L, k.r.topk_prompt_mass[L]);
+    CHECK(k.s.L_topk_decay == 2);
+    case_close(&k);
+}
+
+TEST(semantic_margin_inclusive) {
+    Case k;
+    ExNext *x = case_open(&k);
+    // rank 1 from L1 on; p_answer - 1/V just below 0.002 at L1 and at least 0.002 at L2, one ulp of
+    // p_answer apart (no double p gives p - 1/64 == fl(0.002) exactly, so ≥ vs > is not separable here)
+    double d = k.c.semantic_delta_abs, inv_v = 1.0 / FX_V;
+    CHECK(d == 0.002);
+    double at = inv_v + d;
+    while (at - inv_v < d) at = nextafter(at, 1.0);
+    while (nextafter(at, 0.0) - inv_v >= d) at = nextafter(at, 0.0);
+    CHECK(at - inv_v >= d && nextafter(at, 0.0) - inv_v < d);
+    int rk[FX_L1] = {2, 1, 1, 1, 1};
+    double pa[FX_L1] = {0.5, nextafter(at, 0.0), at, 0.3, 0.6};
+    memcpy(x->answer_rank, rk, sizeof rk);
+    memcpy(x->p_answer, pa, sizeof pa);
+    case_build(&k);
+    CHECK(!k.r.margin_ok[0] && !k.r.margin_ok[1] && k.r.margin_ok[2]); // L0: p large but rank 2
+    CHECK(k.s.L_semantic == 1 && k.s.L_margin_ok == 2);
+    case_close(&k);
+}
+
 TEST(copy_threshold_strict_both_sides) {
     // §6.2: p1 > τ and p1 - p2 > margin, both strict: exactly τ or exactly the margin does not fire,
     // the next double above does
@@ -152,6 +195,8 @@ int main(void) {
     RUN(surface_to_meaning_needs_delta);
     RUN(geom_crossover_needs_gamma);
     RUN(cos_milestones_inclusive);
+    RUN(topk_prompt_decay_inclusive);
+    RUN(semantic_margin_inclusive);
     RUN(copy_threshold_strict_both_sides);
     return test_summary();
 }
