@@ -21,6 +21,23 @@ TEST(rmsnorm_small_vector) {
     CHECK_NEAR(xx[0], 1 / sqrt(7.5), 1e-7);
 }
 
+// Epsilon must be visible: x = [1e-3, -2e-3, 2e-3, -1e-3] has mean(x²) = 10e-6 / 4 = 2.5e-6, so
+// with eps = 1e-6 the scale is 1 / sqrt(3.5e-6) and y_k = (x_k / 1e-3) · w_k / sqrt(3.5)
+// (1 / sqrt(3.5) = 0.5345224838248488, Python's math module); dropping eps would give
+// 1 / sqrt(2.5) = 0.6324555320336759, 18% more, far outside the 1e-6 relative tolerance. An
+// all-zero row normalises to zeros (eps keeps 0 / sqrt(0) away), not NaN.
+TEST(rmsnorm_sees_epsilon) {
+    float x[8] = {1e-3f, -2e-3f, 2e-3f, -1e-3f, 0, 0, 0, 0}, w[4] = {1, 0.5f, 2, -1}, y[8];
+    cpu_rmsnorm(x, w, y, 2, 4, 1e-6f);
+    const double s = 0.5345224838248488;
+    const double want[4] = {1 * 1 * s, -2 * 0.5 * s, 2 * 2 * s, -1 * -1 * s};
+    for (int k = 0; k < 4; k++) CHECK_NEAR(y[k], want[k], 1e-6 * fabs(want[k]));
+    for (int k = 4; k < 8; k++) CHECK(y[k] == 0.0f);
+    // eps = 1e-5 (Gemma-2's rms_norm_eps is 1e-6, Llama-2's 1e-5): scale 1 / sqrt(12.5e-6) = 1e3 / sqrt(12.5)
+    cpu_rmsnorm(x, w, y, 1, 4, 1e-5f);
+    CHECK_NEAR(y[0], 1 / sqrt(12.5), 1e-6 / sqrt(12.5));
+}
+
 // theta = 10000, hd = 128: the 64 inverse frequencies as fp32 bit patterns, printed from
 // transformers 5.24.0 / torch 2.15.0 with
 //   LlamaRotaryEmbedding(LlamaConfig(hidden_size=4096, num_attention_heads=32,
@@ -400,6 +417,7 @@ TEST(matmul_rowdot_fixed_order) {
 
 int main(void) {
     RUN(rmsnorm_small_vector);
+    RUN(rmsnorm_sees_epsilon);
     RUN(rope_inv_freq_bit_exact_theta_1e4_hd_128);
     RUN(rope_inv_freq_theta_1e8_hd_128_within_1_ulp);
     RUN(rope_rotate_half_known_angle);
