@@ -105,8 +105,7 @@ int cmd_plan(int argc, char **argv) {
         else if (!strncmp(a, "--", 2)) {
             // an option override: keep its value with it (booleans may stand alone)
             over[n_over++] = argv[i];
-            const LwOption *o = strchr(a, '=') ? NULL : config_option_find(a + 2);
-            if (o && o->type != LW_OPT_BOOL && i + 1 < argc) over[n_over++] = argv[++i];
+            if (config_cli_words(argc, argv, i) == 2) over[n_over++] = argv[++i];
         } else if (!sweep_path) sweep_path = a;
         else lw_die(LW_EXIT_INPUT, "give one sweep or model config", "plan: unexpected argument '%s'", a);
     }

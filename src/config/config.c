@@ -575,6 +575,25 @@ int config_apply_env(LwRunConfig *cfg, LwError *err) {
 
 // ---------------------------------------------------------------------------- CLI
 
+// A boolean option's name: `--flag` or `--no-flag` (*negated = 1). NULL for any other word.
+static const LwOption *bool_option(const char *key, int *negated) {
+    const LwOption *o = config_option_find(key);
+    *negated = 0;
+    if (!o && !strncmp(key, "no-", 3)) {
+        o = config_option_find(key + 3);
+        *negated = 1;
+    }
+    return o && o->type == LW_OPT_BOOL ? o : NULL;
+}
+
+int config_cli_words(int argc, char *const *argv, int i) {
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) || strchr(a, '=')) return 1;
+    int negated, b;
+    if (bool_option(a + 2, &negated)) return i + 1 < argc && parse_bool(argv[i + 1], &b) == 0 ? 2 : 1;
+    return config_option_find(a + 2) && i + 1 < argc ? 2 : 1;
+}
+
 int config_apply_cli(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -587,13 +606,9 @@ int config_apply_cli(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
         const char *val = NULL;
         char *eq = strchr(key, '=');
         if (eq) { *eq = 0; val = a + 2 + (eq - key) + 1; }
-        const LwOption *o = config_option_find(key);
         int negated = 0;
-        if (!o && !strncmp(key, "no-", 3)) {
-            o = config_option_find(key + 3);
-            if (o && o->type == LW_OPT_BOOL) negated = 1;
-            else o = NULL;
-        }
+        const LwOption *o = bool_option(key, &negated);
+        if (!o) o = config_option_find(key);
         if (!o) {
             const char *near = config_nearest_key(key);
             char hint[300];
@@ -603,15 +618,14 @@ int config_apply_cli(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
         }
         char where[300];
         snprintf(where, sizeof where, "--%s (command line)", o->name);
-        if (o->type == LW_OPT_BOOL && !val) {
-            // `--flag` alone, or `--flag true|false`
+        if (o->type == LW_OPT_BOOL) {
+            // `--flag`, `--flag true|false`, `--flag=VALUE`; `--no-flag` (and its forms) negates
             int b;
-            if (i + 1 < argc && parse_bool(argv[i + 1], &b) == 0) { val = argv[++i]; }
-            else val = "true";
-            if (negated) {
-                if (parse_bool(val, &b)) b = 1;
-                val = b ? "false" : "true";
-            }
+            if (!val) val = config_cli_words(argc, argv, i) == 2 ? argv[++i] : "true";
+            if (parse_bool(val, &b))
+                return lw_err(err, "write --flag, --flag true|false or --flag=true|false",
+                              "%s: %s: expects %s, got '%s'", where, o->name, type_name(o->type), val);
+            if (negated) val = b ? "false" : "true";
         } else if (!val) {
             if (i + 1 >= argc)
                 return lw_err(err, "give a value after the option, e.g. --tp_size 2",
@@ -629,14 +643,27 @@ int config_from_args(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
     int file_at = -1;
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "--", 2)) {
-            // skip the value of a non-boolean option written as two words
-            const LwOption *o = strchr(argv[i], '=') ? NULL : config_option_find(argv[i] + 2);
-            if (o && o->type != LW_OPT_BOOL) i++;
+            // skip the option's value when it is written as a second word (`--flag true` too); an
+            // unknown option takes the word after it, so config_apply_cli() names the option
+            int words = config_cli_words(argc, argv, i);
+            int negated;
+            if (words == 1 && !strchr(argv[i], '=') && !config_option_find(argv[i] + 2) &&
+                !bool_option(argv[i] + 2, &negated) && i + 1 < argc && strncmp(argv[i + 1], "--", 2))
+                words = 2;
+            i += words - 1;
             continue;
         }
         file_at = i;
         break;
     }
+    int negated;
+    const LwOption *before = file_at > 0 && !strncmp(argv[file_at - 1], "--", 2) && !strchr(argv[file_at - 1], '=')
+                                 ? bool_option(argv[file_at - 1] + 2, &negated) : NULL;
+    if (before && !lw_file_exists(argv[file_at]) && !lw_is_dir(argv[file_at]))
+        // `--flag maybe`: the word after a boolean that is not true/false reads as a config path
+        return lw_err(err, "write --flag, --flag true|false or --flag=true|false (a config file is given as a path)",
+                      "--%s (command line): %s: expects %s, got '%s' (and no config file has that name)",
+                      before->name, before->name, type_name(before->type), argv[file_at]);
     if (file_at >= 0 && config_load_file(argv[file_at], cfg, err)) return -1;
     char **rest = xmalloc((argc + 1) * sizeof *rest);
     int n = 0;
