@@ -71,7 +71,45 @@ if h5ls -r "$F" 2>/dev/null | grep -q "^/prompts/pos_orig_0/residuals "; then pa
 else fail "--keep_residuals true: residuals stored" "$(h5ls -r "$F" 2>&1 | grep -i residuals | head -3)"; fi
 h5dump -a /config_yaml "$F" | grep -q "keep_residuals: true" && pass "--keep_residuals true: recorded in config_yaml" \
   || fail "--keep_residuals true: recorded in config_yaml"
+RUN_LOG=$OUT_TXT
 printf 'model: %s\nout_dir: %s\nkeep_residuals: true\n' "$M" "$TMP/r3" >"$TMP/r3.yaml"
 expect_exit 0 "run CONFIG.yaml --keep_residuals false" -- "$LW" run "$TMP/r3.yaml" --keep_residuals false
 if [ -f "$TMP/r3/tiny.h5" ] && ! h5ls -r "$TMP/r3/tiny.h5" | grep -q "/residuals "; then pass "--keep_residuals false after a config: no residuals"
 else fail "--keep_residuals false after a config: no residuals" "$(ls "$TMP/r3" 2>&1)"; fi
+
+# ---------------------------------------------------------------------------- device (item 1)
+# What cannot run is refused before a weight is read (exit 2, nothing written); auto says what it
+# picked; the file records what ran. Why CUDA cannot run depends on the build, which `lensweep
+# devices` reports on its first line.
+h5attr() { h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p'; }
+if "$LW" devices 2>/dev/null | grep -q "^build: CUDA yes"; then why_cuda="the CUDA backend is not complete yet|no usable GPU"
+else why_cuda="this build has no CUDA backend"; fi
+expect_exit 2 "run --device cuda --dtype bf16 where CUDA cannot run: exit 2" -- \
+  "$LW" run --model "$M" --out "$TMP/d1" --device cuda --dtype bf16
+expect_grep "^lensweep: error: --device \(command line\): device cuda cannot run: ($why_cuda)" "  ... one line says why ($why_cuda)"
+if ! grep -q "load" <<<"$OUT_TXT" && [ ! -e "$TMP/d1" ]; then pass "  ... before loading, nothing written"
+else fail "  ... before loading, nothing written" "$OUT_TXT" "$(ls -R "$TMP/d1" 2>&1)"; fi
+expect_exit 2 "run --dtype bf16 (device auto, the CPU backend): exit 2" -- "$LW" run --model "$M" --out "$TMP/d2" --dtype bf16
+expect_grep "error: --dtype \(command line\): dtype bf16 cannot run on the CPU backend, which computes in fp32 only" "  ... says the CPU backend computes in fp32"
+[ ! -e "$TMP/d2" ] && pass "  ... nothing written" || fail "  ... nothing written" "$(ls -R "$TMP/d2")"
+printf 'model: %s\nout_dir: %s\ndevice: cuda\n' "$M" "$TMP/d3" >"$TMP/d3.yaml"
+expect_exit 2 "run CONFIG.yaml with device: cuda: exit 2" -- "$LW" run "$TMP/d3.yaml"
+expect_grep "d3.yaml:3:9: device cuda cannot run" "  ... the error names the config line"
+expect_exit 2 "run --device cpu --dtype fp16: exit 2" -- "$LW" run --model "$M" --out "$TMP/d4" --device cpu --dtype fp16
+expect_grep "dtype fp16 cannot run on the CPU backend" "  ... names the dtype"
+grep -Eq "device auto: the CPU backend; the CUDA backend cannot run: ($why_cuda)" <<<"$RUN_LOG" \
+  && pass "run with device auto says it picked the CPU backend and why" || fail "device auto says it picked the CPU" "$(head -3 <<<"$RUN_LOG")"
+[ "$(h5attr "$F" backend)/$(h5attr "$F" compute_dtype)" = cpu/float32 ] && pass "the file records backend cpu, compute_dtype float32" \
+  || fail "the file records backend cpu, compute_dtype float32" "$(h5attr "$F" backend)/$(h5attr "$F" compute_dtype)"
+
+# plan says which backend and dtype each job will use, and --check refuses what run would refuse
+expect_exit 0 "plan of a model with device auto" -- "$LW" plan "$TMP/tiny.yaml" --out "$TMP/p1"
+expect_grep "^tiny +1/1 +1 .* cpu fp32 +found " "  ... row: runs on cpu fp32"
+expect_grep "^note: 1 of 1 model computes on the CPU backend in fp32, not on the GPUs requested" "  ... says the GPUs requested stay unused"
+expect_exit 0 "plan with --device cuda" -- "$LW" plan "$TMP/tiny.yaml" --out "$TMP/p1" --device cuda
+expect_grep "^tiny .* refused ! +found " "  ... row: refused"
+expect_grep "^! tiny: device cuda cannot run: ($why_cuda)" "  ... and why"
+expect_exit 2 "plan --check with --dtype bf16 on the CPU backend: exit 2" -- "$LW" plan "$TMP/tiny.yaml" --out "$TMP/p1" --dtype bf16 --check
+expect_grep "error: tiny: dtype bf16 cannot run on the CPU backend" "  ... names the model and why"
+expect_exit 0 "plan with --device cpu" -- "$LW" plan "$TMP/tiny.yaml" --out "$TMP/p1" --device cpu
+expect_grep "^tiny +-/1 +1 .* cpu fp32 +found " "  ... row: no GPU, cpu fp32"
