@@ -87,8 +87,13 @@ int cmd_export(int argc, char **argv) {
     if (config_from_run(&run, &cfg, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     if (config_apply_cli(&cfg, nopt, opts, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     char *dir;
-    if (out_given) dir = xstrdup(cfg.out_dir);
-    else {
+    if (out_given) {
+        // a file in the way is bad input (exit 2), found before anything is written
+        if (access(cfg.out_dir, F_OK) == 0 && !lw_is_dir(cfg.out_dir))
+            lw_die(LW_EXIT_INPUT, "--out names a directory (it is created when missing); remove the file or choose another name",
+                   "--out (command line): %s exists and is not a directory", cfg.out_dir);
+        dir = xstrdup(cfg.out_dir);
+    } else {
         dir = xstrdup(h5);
         char *slash = strrchr(dir, '/');
         if (slash) *slash = 0; else strcpy(dir, ".");

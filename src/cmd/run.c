@@ -397,8 +397,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: lensweep run CONFIG.yaml [--key value ...]\n"
                "       lensweep run --model DIR --out DIR [--key value ...]\n"
                "Probes one model: every layer through the norm and raw lenses (METRICS.md), rank 0 writes\n"
-               "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n"
-               "Options (YAML keys or --flags):\n");
+               "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n");
     config_print_help(f);
 }
 

@@ -256,23 +256,6 @@ const LwOption *config_option_find(const char *name) {
     return NULL;
 }
 
-static int levenshtein(const char *a, const char *b) {
-    int la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int d[64][64];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            char x = a[i - 1] == '-' ? '_' : a[i - 1], y = b[j - 1] == '-' ? '_' : b[j - 1];
-            int c = d[i - 1][j - 1] + (x != y);
-            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[la][lb];
-}
-
 static const char *const STRUCT_KEYS[] = {"defaults", "models", "probe_set", NULL};
 
 const char *config_nearest_key(const char *key) {
@@ -280,14 +263,14 @@ const char *config_nearest_key(const char *key) {
     int bd = 1 << 30;
     for (int i = 0; i < LW_N_OPTIONS; i++) {
         const char *n = LW_OPTIONS[i].name;
-        int d = levenshtein(key, n);
+        int d = lw_edit_distance(key, n);
         // A key given without its section ("partition") matches "slurm.partition".
         const char *dot = strchr(n, '.');
-        if (dot && levenshtein(key, dot + 1) < d) d = levenshtein(key, dot + 1);
+        if (dot && lw_edit_distance(key, dot + 1) < d) d = lw_edit_distance(key, dot + 1);
         if (d < bd) { bd = d; best = n; }
     }
     for (int i = 0; STRUCT_KEYS[i]; i++) {
-        int d = levenshtein(key, STRUCT_KEYS[i]);
+        int d = lw_edit_distance(key, STRUCT_KEYS[i]);
         if (d < bd) { bd = d; best = STRUCT_KEYS[i]; }
     }
     int len = strlen(key);

@@ -113,3 +113,41 @@ expect_exit 2 "plan --check with --dtype bf16 on the CPU backend: exit 2" -- "$L
 expect_grep "error: tiny: dtype bf16 cannot run on the CPU backend" "  ... names the model and why"
 expect_exit 0 "plan with --device cpu" -- "$LW" plan "$TMP/tiny.yaml" --out "$TMP/p1" --device cpu
 expect_grep "^tiny +-/1 +1 .* cpu fp32 +found " "  ... row: no GPU, cpu fp32"
+
+# ---------------------------------------------------------------------------- small ones (item 10)
+expect_exit 0 "run --help" -- "$LW" run --help
+[ "$(grep -ci '^options' <<<"$OUT_TXT")" = 1 ] && pass "run --help: one options header" || fail "run --help: one options header" "$(grep -i '^options' <<<"$OUT_TXT")"
+expect_exit 2 "lensweep expor: exit 2" -- "$LW" expor
+expect_grep "hint: did you mean 'lensweep export'" "lensweep expor suggests export"
+expect_exit 2 "lensweep plna: exit 2" -- "$LW" plna
+expect_grep "did you mean 'lensweep plan'" "lensweep plna suggests plan"
+echo keep >"$TMP/afile"
+expect_exit 2 "export --out EXISTING_FILE: exit 2 (bad input)" -- "$LW" export "$F" --out "$TMP/afile"
+expect_grep "afile exists and is not a directory" "  ... names the file"
+[ "$(cat "$TMP/afile")" = keep ] && pass "  ... the file is left as it was" || fail "  ... the file is left as it was"
+expect_exit 2 "run CHECKPOINT_DIR: exit 2" -- "$LW" run "$M"
+expect_grep "tiny: is a directory, not a config file" "  ... says it is a directory"
+expect_grep "hint: a checkpoint is given with --model" "  ... suggests --model"
+# docs cite the spec by file name ("the spec's METRICS.md"); no machine path, and the README says where it lives
+bad=$(grep -nE "(/work/shared|\.\./shared)/spec|[^']s? spec/[A-Z]" docs/*.md)
+[ -z "$bad" ] && pass "docs: no path to the spec (it is not in the repository)" || fail "docs: no path to the spec" "$bad"
+bad=""
+for d in docs/*.md; do
+  for s in METRICS OUTPUTS ARCHITECTURES TENSOR_PARALLEL TOKENIZERS; do
+    first=$(grep -oE "(the spec's )?$s\.md" "$d" | head -1)
+    [ -z "$first" ] || [ "$first" = "the spec's $s.md" ] || bad="$bad $d:$s.md"
+  done
+done
+[ -z "$bad" ] && pass "docs: the first mention of each spec file says it is the spec's" || fail "docs: first mention of a spec file" "$bad"
+grep -q '`../shared/spec/`' README.md && pass "README says where the spec lives" || fail "README says where the spec lives"
+# the README's mpirun line runs as written: -np is the config's tp_size; the Open MPI flags are named
+line=$(grep -E '^mpirun -np [0-9]+ bin/lensweep run configs/' README.md | head -1)
+np=$(awk '{ print $3 }' <<<"$line"); cfg=$(awk '{ print $6 }' <<<"$line")
+tp=$(sed -n 's/^tp_size: *\([0-9]*\).*/\1/p' "$cfg" 2>/dev/null)
+[ -n "$np" ] && [ "$np" = "$tp" ] && pass "README: mpirun -np $np matches tp_size of $cfg" || fail "README: mpirun -np matches tp_size" "$line; tp_size '$tp'"
+grep -q -- "--oversubscribe" README.md && grep -q -- "--allow-run-as-root" README.md && pass "README names --oversubscribe and --allow-run-as-root" \
+  || fail "README names --oversubscribe and --allow-run-as-root"
+# `make test` (tests/run.sh) says that it skipped the GPU tests, and why
+out=$(tests/run.sh --only test_cli.sh 2>&1)
+grep -Eq "^GPU tests: skipped \((this build has no CUDA|[0-9]+ built under build/gpu-tests/; make test-gpu runs them)" <<<"$out" \
+  && pass "tests/run.sh says the GPU tests were skipped and why" || fail "tests/run.sh says the GPU tests were skipped" "$out"
