@@ -417,7 +417,6 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (device_choose(cfg.device, cfg.dtype, 1, &dev))
         bad = lw_err(&err, dev.hint, "%s: %s", opt_where(&cfg, !strncmp(dev.why, "dtype", 5) ? "dtype" : "device"), dev.why);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
-    if (rank == 0 && dev.why[0]) lw_log("%s", dev.why);
     bad = config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     tp_set_uneven_heads(cfg.tp_uneven_heads); // before any slice is planned (model/tp.c)
@@ -457,6 +456,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- weights: each rank its slices
+    if (rank == 0 && dev.why[0]) lw_log("%s", dev.why); // device auto: what it picked and why
     lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
     cpu_blas_warmup(); // OpenBLAS's buffers before the weights (cpu.h: it hangs when it cannot map them later)

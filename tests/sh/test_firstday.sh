@@ -151,3 +151,17 @@ grep -q -- "--oversubscribe" README.md && grep -q -- "--allow-run-as-root" READM
 out=$(tests/run.sh --only test_cli.sh 2>&1)
 grep -Eq "^GPU tests: skipped \((this build has no CUDA|[0-9]+ built under build/gpu-tests/; make test-gpu runs them)" <<<"$out" \
   && pass "tests/run.sh says the GPU tests were skipped and why" || fail "tests/run.sh says the GPU tests were skipped" "$out"
+
+# ---------------------------------------------------------------------------- mktiny's tokenizer (item 8)
+expect_exit 2 "mktiny --tokenizer MISSING: exit 2" -- "$LW" mktiny --family llama --seed 1 --out "$TMP/mk1" --tokenizer "$TMP/nope/tokenizer.json"
+expect_grep "mktiny: --tokenizer $TMP/nope/tokenizer.json: no such file" "  ... names the file"
+expect_grep "hint: --tokenizer takes the path of a Hugging Face tokenizer.json" "  ... with a hint"
+[ ! -e "$TMP/mk1" ] && pass "  ... no directory left behind" || fail "  ... no directory left behind" "$(ls -la "$TMP/mk1")"
+expect_exit 2 "mktiny --tokenizer DIRECTORY: exit 2" -- "$LW" mktiny --family llama --seed 1 --out "$TMP/mk1" --tokenizer "$TOKS/mistral-7b-v0.1"
+expect_grep "is a directory, not a tokenizer.json file" "  ... says it is a directory"
+[ ! -e "$TMP/mk1" ] && pass "  ... no directory left behind" || fail "  ... no directory left behind (directory)" "$(ls -la "$TMP/mk1")"
+expect_exit 0 "mktiny without --tokenizer" -- "$LW" mktiny --family llama --seed 1 --out "$TMP/mk2"
+expect_grep "note: no --tokenizer, so .* has no tokenizer.json: .*lensweep run. cannot probe it" "  ... says run cannot probe it"
+expect_exit 2 "run on a mktiny checkpoint without a tokenizer: exit 2" -- "$LW" run --model "$TMP/mk2" --out "$TMP/mk2o"
+expect_grep "tokenizer.json: missing" "  ... says the tokenizer is missing"
+expect_grep "hint: .*a checkpoint from .lensweep mktiny. has one only when made with --tokenizer" "  ... the hint applies to mktiny checkpoints"
