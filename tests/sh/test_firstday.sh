@@ -165,3 +165,21 @@ expect_grep "note: no --tokenizer, so .* has no tokenizer.json: .*lensweep run. 
 expect_exit 2 "run on a mktiny checkpoint without a tokenizer: exit 2" -- "$LW" run --model "$TMP/mk2" --out "$TMP/mk2o"
 expect_grep "tokenizer.json: missing" "  ... says the tokenizer is missing"
 expect_grep "hint: .*a checkpoint from .lensweep mktiny. has one only when made with --tokenizer" "  ... the hint applies to mktiny checkpoints"
+
+# ---------------------------------------------------------------------------- configs/defaults.yaml (item 5)
+# A sweep that names the committed defaults file behaves as the built-in defaults: it validates
+# and runs on a 3-block model, with the same config hash as a model config without it.
+printf 'defaults: %s/configs/defaults.yaml\nmodel: %s\nname: tiny\nout_dir: %s\n' "$PWD" "$M" "$TMP/dy" >"$TMP/with_defaults.yaml"
+printf 'model: %s\nname: tiny\nout_dir: %s\n' "$M" "$TMP/dy" >"$TMP/without_defaults.yaml"
+printf 'name: small\ndefaults: %s/configs/defaults.yaml\nmodels:\n  - %s\n' "$PWD" "$TMP/with_defaults.yaml" >"$TMP/sweep_defaults.yaml"
+expect_exit 0 "plan --check of a sweep including configs/defaults.yaml on a 3-block model" -- "$LW" plan "$TMP/sweep_defaults.yaml" --check
+h_with=$("$LW" plan "$TMP/sweep_defaults.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $19 }')
+h_without=$("$LW" plan "$TMP/without_defaults.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $19 }')
+[ -n "$h_with" ] && [ "$h_with" = "$h_without" ] && pass "config hash with configs/defaults.yaml = without ($h_with)" \
+  || fail "config hash with configs/defaults.yaml = without" "'$h_with' vs '$h_without'"
+expect_exit 0 "run of a model config including configs/defaults.yaml on a 3-block model" -- "$LW" run "$TMP/with_defaults.yaml"
+[ -f "$TMP/dy/tiny.h5" ] && pass "  ... wrote its file" || fail "  ... wrote its file"
+# an explicit m beyond the blocks stays an error (METRICS.md §19.6 names block n - m)
+printf 'skip_layers_m: [2, 4]\n' >>"$TMP/with_defaults.yaml"
+expect_exit 2 "an explicit skip_layers_m: [2, 4] on 3 blocks is refused" -- "$LW" plan "$TMP/with_defaults.yaml" --check
+expect_grep "with_defaults.yaml:5:.*skip_layers_m: 4 is beyond the 3 blocks" "  ... at its line"
