@@ -183,3 +183,18 @@ expect_exit 0 "run of a model config including configs/defaults.yaml on a 3-bloc
 printf 'skip_layers_m: [2, 4]\n' >>"$TMP/with_defaults.yaml"
 expect_exit 2 "an explicit skip_layers_m: [2, 4] on 3 blocks is refused" -- "$LW" plan "$TMP/with_defaults.yaml" --check
 expect_grep "with_defaults.yaml:5:.*skip_layers_m: 4 is beyond the 3 blocks" "  ... at its line"
+
+# ---------------------------------------------------------------------------- set-up (item 0)
+# tools/setup.sh --test installs every Debian package that a test or tool would otherwise install
+# for itself while running (read from those scripts), and nothing of it without --test
+expect_exit 0 "tools/setup.sh --test --print" -- tools/setup.sh --test --print
+test_list=$OUT_TXT
+self=$(sed -n 's/.*need+=(\([a-z0-9.+-]*\)).*/\1/p' tests/sh/test_report_browser.sh; \
+       sed -n 's/.*apt-get install -y -q --no-install-recommends \([a-z0-9.+ -]*\) >.*/\1/p' tools/fetch_demo_model.sh | tr ' ' '\n')
+missing=""
+for p in $self; do grep -qx "$p" <<<"$test_list" || missing="$missing $p"; done
+[ -n "$self" ] && [ -z "$missing" ] && pass "setup.sh --test lists what the tests install themselves: $(echo $self)" \
+  || fail "setup.sh --test lists what the tests install themselves" "self-installed: $(echo $self); missing:$missing"
+base=$(tools/setup.sh --print)
+grep -qx chromium <<<"$base" && fail "plain setup.sh (make, make demo) leaves chromium out" || pass "plain setup.sh (make, make demo) leaves chromium out"
+expect_exit 2 "tools/setup.sh --bogus: exit 2" -- tools/setup.sh --bogus
