@@ -198,3 +198,35 @@ for p in $self; do grep -qx "$p" <<<"$test_list" || missing="$missing $p"; done
 base=$(tools/setup.sh --print)
 grep -qx chromium <<<"$base" && fail "plain setup.sh (make, make demo) leaves chromium out" || pass "plain setup.sh (make, make demo) leaves chromium out"
 expect_exit 2 "tools/setup.sh --bogus: exit 2" -- tools/setup.sh --bogus
+
+# ---------------------------------------------------------------------------- slurm/submit (items 3, 4)
+# No Slurm daemon here: the dry run needs none, and a refusal comes from a cluster whose controller
+# is down (a slurm.conf naming a port nobody listens on), which sbatch --test-only refuses.
+unset LENSWEEP_MODEL_ROOT HF_HOME; export HF_HUB_CACHE=$TMP/nohub
+OUTS=$TMP/sub
+expect_exit 2 "submit --dry-run of a model whose checkpoint is not on this machine: exit 2" -- \
+  slurm/submit configs/models/Yi-34B.yaml --dry-run --out "$OUTS"
+expect_grep "Yi-34B: .*01-ai/Yi-34B' not found; looked in" "  ... names the missing checkpoint"
+expect_grep "^sbatch .*--job-name=lw-Yi-34B .*model.sbatch" "  ... and still prints the model's sbatch command"
+expect_grep "^sbatch --dependency=afterany:<Yi-34B> .*finish.sbatch" "  ... and the export/report job"
+expect_grep "a real submission would stop at the error" "  ... and says a real submission would stop"
+[ ! -e "$OUTS" ] && pass "  ... writes nothing" || fail "  ... writes nothing" "$(find "$OUTS")"
+
+mkdir -p "$TMP/deadslurm"
+printf 'ClusterName=lwdead\nSlurmctldHost=localhost\nSlurmctldPort=9\nMessageTimeout=2\nNodeName=localhost CPUs=1\nPartitionName=debug Nodes=localhost Default=YES\n' \
+  >"$TMP/deadslurm/slurm.conf"
+if command -v sbatch >/dev/null; then
+  expect_exit 2 "submit refused by Slurm: exit 2" -- env SLURM_CONF="$TMP/deadslurm/slurm.conf" \
+    slurm/submit "$TMP/tiny.yaml" --partition nosuch --seed 7 --out "$OUTS"
+  expect_grep "nothing submitted" "  ... says nothing was submitted"
+  [ ! -e "$OUTS" ] && pass "  ... writes nothing (no configs/, no logs/)" || fail "  ... writes nothing" "$(find "$OUTS")"
+  # an earlier submission's frozen config is left as it was (its queued finish job reads it)
+  "$LW" plan "$TMP/tiny.yaml" --out "$OUTS" --write-configs >/dev/null
+  cp "$OUTS/configs/tiny.yaml" "$TMP/frozen.yaml"
+  expect_exit 2 "submit --seed 7 refused by Slurm after an earlier submission" -- env SLURM_CONF="$TMP/deadslurm/slurm.conf" \
+    slurm/submit "$TMP/tiny.yaml" --partition nosuch --seed 7 --out "$OUTS"
+  cmp -s "$TMP/frozen.yaml" "$OUTS/configs/tiny.yaml" && [ ! -e "$OUTS/logs" ] && pass "  ... the frozen config is unchanged, no logs/" \
+    || fail "  ... the frozen config is unchanged" "$(diff "$TMP/frozen.yaml" "$OUTS/configs/tiny.yaml")"
+else
+  fail "sbatch not found (tools/setup.sh installs slurm-wlm)"
+fi
