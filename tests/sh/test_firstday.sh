@@ -230,3 +230,18 @@ if command -v sbatch >/dev/null; then
 else
   fail "sbatch not found (tools/setup.sh installs slurm-wlm)"
 fi
+
+# ---------------------------------------------------------------------------- the report of one run (item 6)
+# A run of the norm and raw lenses only: "1 model" (not "1 models"), and no "Lenses compared"
+# table of empty tuned/Prism rows (the lenses that were not run); the reference run, where they
+# were, keeps it (test_report.sh).
+rm -f "$TMP/r2"/*.csv "$TMP/r2"/*.json
+"$LW" export "$F" >/dev/null 2>&1
+expect_exit 0 "report of a one-model run" -- "$LW" report "$TMP/r2"
+expect_grep "\(1 model, 1 with data\)" "  ... says 1 model"
+H=$TMP/r2/report.html
+grep -q "· 1 model: 1 ok" "$H" && pass "  ... the page says '1 model: 1 ok'" || fail "  ... the page says '1 model'" "$(grep -o '· [0-9]* models*:[^·]*' "$H")"
+! grep -q "Lenses compared" "$H" && pass "  ... no table of lenses that were not run" || fail "  ... no table of lenses that were not run" \
+  "$(grep -o '<tr><th class="model">[^<]*' "$H")"
+"$LW" report "$TMP/r2" --format md --out - 2>/dev/null | grep -q "(1 model)" && pass "  ... the Markdown table says (1 model)" \
+  || fail "  ... the Markdown table says (1 model)"
