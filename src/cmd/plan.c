@@ -209,6 +209,8 @@ int cmd_plan(int argc, char **argv) {
             printf("%-*s  %-10s  %5ld  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, t, on,
                    r->checkpoint_found ? "found" : "missing", wo, r->h5_path, plan_status_phrase(r->status));
         }
+        printf("\nweights/GPU: the weights each rank holds (bf16 on GPUs, fp32 on the CPU backend), not a run's activations,\n"
+               "lens logit chunk (up to 256 MB per rank) or runtime; `lensweep inspect CHECKPOINT` breaks them down.\n");
         printf("\n%d done, %d to do, %d stale config, %d incomplete; checkpoints found for %d of %d\n", n_status[PLAN_DONE],
                n_status[PLAN_TODO], n_status[PLAN_STALE], n_status[PLAN_INCOMPLETE], n_found, sw.n);
         for (int i = 0; i < sw.n; i++)

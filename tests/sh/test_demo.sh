@@ -14,6 +14,17 @@ GGUF=.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 if tools/fetch_demo_model.sh >/dev/null; then pass "demo model present or fetched"; else fail "demo model present or fetched" "tools/fetch_demo_model.sh failed"; exit 1; fi
 
+# ---- what plan and inspect count for the demo model: its weights in memory, the GGUF's Q4_1 blocks
+# dequantized to fp32. SmolLM2-135M (meta.json: 30 blocks, d 576, ff 1536, 9 heads of 64, 3 kv
+# heads, vocab 49152, tied): 49152*576 + 30*(2*576*576 + 2*576*192 + 3*576*1536 + 2*576) + 576
+# = 134,515,008 parameters = 538,060,032 bytes in fp32 = 538.1 MB (0.54 GB).
+expect_exit 0 "plan configs/demo.yaml" -- "$LW" plan configs/demo.yaml --out "$TMP/plan"
+expect_grep "^SmolLM2-135M-Instruct +-/1 +1 +538\.1 MB " "plan: 538.1 MB of fp32 weights (the GGUF dequantized), not the file size"
+expect_grep "^weights/GPU: the weights each rank holds" "plan says what weights/GPU counts"
+expect_exit 0 "inspect the demo model" -- "$LW" inspect "$GGUF" --config-only
+expect_grep "GGUF blocks dequantized to fp32.*the weights only" "inspect says what it counts"
+expect_grep "TP=1 +0\.54 GB" "inspect: 0.54 GB at TP=1"
+
 # ---- the demo itself
 OUT=$TMP/demo
 expect_exit 0 "tools/demo.sh runs (default: TP 2, 2 MPI ranks)" -- env LENSWEEP_DEMO_OUT="$OUT" tools/demo.sh
