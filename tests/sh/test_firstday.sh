@@ -245,3 +245,22 @@ grep -q "· 1 model: 1 ok" "$H" && pass "  ... the page says '1 model: 1 ok'" ||
   "$(grep -o '<tr><th class="model">[^<]*' "$H")"
 "$LW" report "$TMP/r2" --format md --out - 2>/dev/null | grep -q "(1 model)" && pass "  ... the Markdown table says (1 model)" \
   || fail "  ... the Markdown table says (1 model)"
+
+# ---------------------------------------------------------------------------- README commands, verbatim
+# The README's sweep commands that need no cluster and no checkpoint run as written there (copied
+# from it here, so an edit of the README is tested): plan shows the ten models; the dry run prints
+# one sbatch per model and the export/report job even though no checkpoint is on this machine.
+unset HF_HUB_CACHE
+export HF_HUB_CACHE=$TMP/nohub2 LENSWEEP_OUT=$TMP/readme_out
+cmd=$(grep -E '^bin/lensweep plan configs/sweeps/ten-models.yaml' README.md | sed 's/ *#.*//' | head -1)
+[ -n "$cmd" ] && expect_exit 0 "README: $cmd" -- $cmd || fail "README has the plan command"
+expect_grep "^sweep ten-models .*: 10 models" "  ... ten models planned"
+cmd=$(grep -E '^slurm/submit configs/sweeps/ten-models.yaml --dry-run' README.md | sed 's/ *#.*//' | head -1)
+if [ -n "$cmd" ]; then
+  OUT_TXT=$($cmd 2>&1)
+  n=$(grep -c '^sbatch .*slurm/model.sbatch' <<<"$OUT_TXT")
+  [ "$n" = 10 ] && grep -q '^sbatch --dependency=afterany:.*finish.sbatch' <<<"$OUT_TXT" \
+    && pass "README: $cmd prints the ten model jobs and the export/report job" || fail "README: $cmd" "$n model jobs" "$(tail -3 <<<"$OUT_TXT")"
+else fail "README has the dry-run command"; fi
+[ ! -e "$LENSWEEP_OUT" ] && pass "  ... writes nothing" || fail "  ... writes nothing" "$(find "$LENSWEEP_OUT")"
+unset LENSWEEP_OUT
