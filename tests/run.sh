@@ -49,6 +49,15 @@ for t in "${tests[@]}"; do
   if [ "$f" != 0 ]; then grep -A8 '^FAIL: \|check failed' "$log" | head -40 | sed 's/^/    /'; tail -5 "$log" | sed 's/^/    | /'; fi
   [ $verbose = 1 ] && grep '^PASS: ' "$log" | sed 's/^/    /'
 done
+# The GPU tests (tests/gpu) need a GPU: `make test` builds them in a CUDA build and never runs them.
+if [ $gpu = 0 ]; then
+  if bin/lensweep devices 2>/dev/null | grep -q '^build: CUDA yes'; then
+    ngpu=$(find build/gpu-tests -name 'test_*' ! -name '*.d' 2>/dev/null | wc -l)
+    echo "GPU tests: skipped ($ngpu built under build/gpu-tests/; make test-gpu runs them on a machine with a GPU)"
+  else
+    echo "GPU tests: skipped (this build has no CUDA: nvcc not found, or NO_CUDA=1)"
+  fi
+fi
 echo "programs: $nprog run, $nprog_fail failed; checks (PASS:/FAIL: lines): $((npass + nfail)), of which ${top_name:-none} has $top_n"
 echo "$npass passed, $nfail failed"
 [ "$nfail" = 0 ] && [ "$npass" -gt 0 ]
