@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "backend/comm.h"
-#include "backend/cpu.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "io/gguf.h"
@@ -274,7 +274,7 @@ static void write_root(H5Out *h, const LwRunConfig *cfg, const Model *m, const T
     char gguf_type[32];
     h5_attr_str(h, "/", "weights_dtype", gguf_weights_type(m->dir, gguf_type, sizeof gguf_type) ? gguf_type : dtype_long_name(m->embed.dtype));
     h5_attr_str(h, "/", "compute_dtype", "float32");
-    h5_attr_str(h, "/", "backend", "cpu");
+    h5_attr_str(h, "/", "backend", m->backend->name);
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     char *dev = xasprintf("CPU (%s), %d rank%s", host, R, R == 1 ? "" : "s");
@@ -449,7 +449,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     // ---- weights: each rank its slices
     lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
-    cpu_blas_warmup(); // OpenBLAS's buffers before the weights (cpu.h: it hangs when it cannot map them later)
+    backend_default()->init(); // before the weights (CPU: OpenBLAS hangs when it cannot map its buffers later)
     lw_progress("loading %s ...", cfg.model_dir);
     double tl = lw_now();
     LoadWatch watch = {.stop = 0, .t0 = tl, .total_bytes = rank == 0 ? checkpoint_bytes(cfg.model_dir) : 0, .ranks = R};
