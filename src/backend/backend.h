@@ -141,8 +141,9 @@ typedef struct Backend {
     // given, m_r = m_in[r] (the maximum over all shards, after the MAX all-reduce) and row_max
     // is not written (may be NULL). When row_s/row_e are not NULL: S_r = Σ exp(x − m_r),
     // E_r = Σ exp(x − m_r)·(x − m_r), the difference and exp in fp32, the sums in double in
-    // index order. The entropy in nats is log S − E/S (TENSOR_PARALLEL.md §5). xf, m_in HOST
-    // memory; row_max, row_s, row_e backend memory.
+    // index order, IEEE throughout (a NaN entry makes S and E NaN; a -inf entry adds 0 to S and
+    // 0·(-inf) = NaN to E). The entropy in nats is log S − E/S (TENSOR_PARALLEL.md §5). xf, m_in
+    // HOST memory; row_max, row_s, row_e backend memory.
     void (*softmax_partials)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
                              float *row_max, double *row_s, double *row_e);
 } Backend;
