@@ -357,24 +357,83 @@ void cpu_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void cpu_scale(float *x, size_t n, float c) {
+    for (size_t i = 0; i < n; i++) x[i] *= c;
+}
+
+void cpu_round_f64(const double *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = (float)x[i];
+}
+
+// ---------------------------------------------------------------------------- embedding
+
+void cpu_embed_rows(DType wdtype, const void *w, int64_t v0, int64_t vl, int d, const int32_t *ids, int T,
+                    float *out) {
+    LW_ASSERT(w && ids && out && d > 0 && T >= 0 && vl >= 0);
+    size_t row_bytes = (size_t)d * dtype_size(wdtype);
+    for (int t = 0; t < T; t++) {
+        float *ot = out + (size_t)t * d;
+        int64_t local = (int64_t)ids[t] - v0;
+        if (ids[t] >= 0 && local >= 0 && local < vl)
+            dtype_to_f32(wdtype, (const uint8_t *)w + (size_t)local * row_bytes, ot, d);
+        else
+            memset(ot, 0, (size_t)d * sizeof(float));
+    }
+}
+
 // ---------------------------------------------------------------------------- lens partials
+
+// One row's max and sums with the transform kind a compile-time constant in each instance (the
+// switch below), so the identity row is a plain loop.
+static inline __attribute__((always_inline)) void row_partials(const float *zr, int cols, LogitXformKind kind,
+                                                               float a, float b, const float *m_in, float *row_max,
+                                                               double *row_s, double *row_e) {
+    float m;
+    if (m_in) {
+        m = *m_in;
+    } else {
+        m = -INFINITY;
+        for (int k = 0; k < cols; k++) {
+            float x = logit_xform(kind, a, b, zr[k]);
+            m = x > m ? x : m;
+        }
+        *row_max = m;
+    }
+    if (!row_s) return;
+    double s = 0.0, e = 0.0;
+    for (int k = 0; k < cols; k++) {
+        float d = logit_xform(kind, a, b, zr[k]) - m;
+        double p = (double)expf(d);
+        s += p;
+        e += p * (double)d;
+    }
+    *row_s = s;
+    *row_e = e;
+}
+
+void cpu_softmax_partials(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
+                          float *row_max, double *row_s, double *row_e) {
+    LW_ASSERT(z && rows >= 0 && cols > 0 && ld >= (size_t)cols);
+    LW_ASSERT((m_in || row_max) && (!row_s) == (!row_e));
+    for (int r = 0; r < rows; r++) {
+        const float *zr = z + (size_t)r * ld;
+        const float *mr = m_in ? &m_in[r] : NULL;
+        float *xr = row_max ? &row_max[r] : NULL;
+        double *sr = row_s ? &row_s[r] : NULL, *er = row_e ? &row_e[r] : NULL;
+        LogitXformKind kind = xf ? xf[r].kind : XF_IDENT;
+        float a = xf ? xf[r].a : 1.0f, b = xf ? xf[r].b : 1.0f;
+        switch (kind) {
+        case XF_DIV: row_partials(zr, cols, XF_DIV, a, b, mr, xr, sr, er); break;
+        case XF_MUL: row_partials(zr, cols, XF_MUL, a, b, mr, xr, sr, er); break;
+        case XF_SOFTCAP: row_partials(zr, cols, XF_SOFTCAP, a, b, mr, xr, sr, er); break;
+        case XF_SCALE_SOFTCAP: row_partials(zr, cols, XF_SCALE_SOFTCAP, a, b, mr, xr, sr, er); break;
+        default: row_partials(zr, cols, XF_IDENT, a, b, mr, xr, sr, er); break;
+        }
+    }
+}
 
 void cpu_row_softmax_partials(const float *z, int rows, int cols, int ld, float *row_max,
                               double *row_s, double *row_e) {
     LW_ASSERT(z && row_max && row_s && row_e && rows >= 0 && cols > 0 && ld >= cols);
-    for (int r = 0; r < rows; r++) {
-        const float *zr = z + (size_t)r * (size_t)ld;
-        float m = -INFINITY;
-        for (int k = 0; k < cols; k++) m = zr[k] > m ? zr[k] : m;
-        double s = 0.0, e = 0.0;
-        for (int k = 0; k < cols; k++) {
-            float d = zr[k] - m;
-            double p = (double)expf(d);
-            s += p;
-            e += p * (double)d;
-        }
-        row_max[r] = m;
-        row_s[r] = s;
-        row_e[r] = e;
-    }
+    cpu_softmax_partials(z, rows, cols, (size_t)ld, NULL, NULL, row_max, row_s, row_e);
 }

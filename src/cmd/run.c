@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "backend/comm.h"
-#include "backend/cpu.h"
 #include "backend/device.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
@@ -459,7 +459,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank == 0 && dev.why[0]) lw_log("%s", dev.why); // device auto: what it picked and why
     lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
-    cpu_blas_warmup(); // OpenBLAS's buffers before the weights (cpu.h: it hangs when it cannot map them later)
+    backend_default()->init(); // before the weights (CPU: OpenBLAS hangs when it cannot map its buffers later)
     lw_progress("loading %s ...", cfg.model_dir);
     double tl = lw_now();
     LoadWatch watch = {.stop = 0, .t0 = tl, .total_bytes = rank == 0 ? checkpoint_bytes(cfg.model_dir) : 0, .ranks = R};

@@ -188,6 +188,7 @@ Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
     if (st_open(dir, &st, err)) return NULL;
 
     Model *m = scratch_model(&cfg);
+    m->backend = backend_default(); // the weights below are read into host memory: the CPU's
     m->tp = s;
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     snprintf(m->name, sizeof m->name, "%s", lw_basename(dir));
