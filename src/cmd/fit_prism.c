@@ -1,0 +1,332 @@
+// fit-prism — fit the Prism shared decoder of one checkpoint (METRICS.md §20.1) and write its
+// artifact: <out>/prism.safetensors (mean [d], var [d], Q [d, d], fp32) and <out>/provenance.json.
+//
+// Data: the spec's fixed cycle of 10 prompts, one forward each; from each forward the last-position
+// un-normalized vectors of the embedding and of blocks ⌊n/4⌋−1, ⌊n/2⌋−1, ⌊3n/4⌋−1. The forward is
+// deterministic, so the spec's row stream (budget rows = the cycle repeated) holds only 40
+// distinct vectors: they are computed once. Whitening statistics are the batched Welford over the
+// whole stream (budget rows, the 40 vectors repeated in order; a partial last cycle included). The
+// reservoir is sampled from the same stream (Algorithm R, seeded), which only decides how many
+// copies of each distinct vector it holds; E_k is fitted on the 40 distinct vectors weighted by
+// those counts, which equals the SVD of the reservoir with its duplicate rows.
+//
+// One rank for now (the unembedding Gram matrix would need one all-reduce of d × d for TP).
+// The artifact appears only when complete: both files are written under .tmp names and renamed,
+// the safetensors first, provenance.json (the completion mark) last.
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "backend/comm.h"
+#include "cmd/cmd.h"
+#include "model/model.h"
+#include "prism/prism.h"
+#include "tok/checkpoint_tok.h"
+#include "util/sha256.h"
+#include "util/util.h"
+
+#define N_PRISM_PROMPTS 10
+#define N_TAPS 4
+static const char *const PRISM_PROMPTS[N_PRISM_PROMPTS] = {
+    "The capital of Germany is", "The capital of France is", "The capital of Italy is", "The capital of Spain is",
+    "The largest ocean is", "2 + 2 =", "Complete the sentence: The sky is", "Name a prime number after 10:",
+    "Compute 3 * 7 =", "Python is a"};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lensweep fit-prism --model DIR --out DIR [--seed N] [--budget ROWS] [--reservoir ROWS]\n"
+               "Fits the Prism shared decoder (METRICS.md §20.1) of a checkpoint on the spec's 10 prompts and\n"
+               "writes DIR/prism.safetensors (mean, var, Q; fp32) and DIR/provenance.json.\n"
+               "Defaults: budget 100k / 130k / 160k rows and reservoir 20k / 25k / 30k for models of\n"
+               "<= 14B / <= 34B / larger; seed 0 (reservoir sampling). One rank.\n");
+}
+
+typedef struct {
+    const char *model, *out;
+    uint64_t seed;
+    long budget, reservoir; // 0 = by model size
+} FitOpts;
+
+static long parse_long(const char *opt, const char *v, long min, long max) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < min || x > max)
+        lw_die(LW_EXIT_INPUT, "see lensweep fit-prism --help", "fit-prism: option %s: '%s' is not an integer in [%ld, %ld]", opt, v, min, max);
+    return x;
+}
+
+static void parse_args(int argc, char **argv, FitOpts *o) {
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
+        int known = !strcmp(a, "--model") || !strcmp(a, "--out") || !strcmp(a, "--seed") || !strcmp(a, "--budget") || !strcmp(a, "--reservoir");
+        if (!known) lw_die(LW_EXIT_INPUT, "see lensweep fit-prism --help", "fit-prism: unknown option '%s'", a);
+        if (i + 1 >= argc) lw_die(LW_EXIT_INPUT, "see lensweep fit-prism --help", "fit-prism: option %s needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--seed")) o->seed = (uint64_t)parse_long(a, v, 0, 0x7fffffffL);
+        else if (!strcmp(a, "--budget")) o->budget = parse_long(a, v, 1, 1L << 30);
+        else if (!strcmp(a, "--reservoir")) o->reservoir = parse_long(a, v, 1, 1L << 30);
+    }
+    if (!o->model) lw_die(LW_EXIT_INPUT, "e.g. --model /path/to/checkpoint", "fit-prism: --model is required");
+    if (!o->out) lw_die(LW_EXIT_INPUT, "e.g. --out prisms/<model>", "fit-prism: --out is required");
+}
+
+// splitmix64: the reservoir's random stream (seeded, platform-independent)
+static uint64_t splitmix(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// Writes a safetensors file of fp32 tensors (header keys sorted, padded with spaces to 8 bytes).
+static int write_st_f32(const char *path, const char *const *names, const float *const *data, const int *ndim,
+                        const int64_t (*shape)[2], int n, LwError *err) {
+    json_t *h = json_object();
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t cnt = 1;
+        json_t *sh = json_array();
+        for (int k = 0; k < ndim[i]; k++) { cnt *= (uint64_t)shape[i][k]; json_array_append_new(sh, json_integer(shape[i][k])); }
+        json_t *t = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", sh, "data_offsets", (json_int_t)off, (json_int_t)(off + 4 * cnt));
+        json_object_set_new(h, names[i], t);
+        off += 4 * cnt;
+    }
+    json_object_set_new(h, "__metadata__", json_pack("{s:s}", "format", "lensweep-prism"));
+    char *hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(h);
+    size_t hl = strlen(hs), pad = (8 - hl % 8) % 8;
+    FILE *f = fopen(path, "wb");
+    if (!f) { free(hs); return lw_err(err, "check that the output directory is writable", "%s: cannot create: %s", path, strerror(errno)); }
+    uint64_t hlen = hl + pad;
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hlen >> (8 * i));
+    int ok = fwrite(le, 1, 8, f) == 8 && fwrite(hs, 1, hl, f) == hl;
+    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
+    for (int i = 0; ok && i < n; i++) {
+        size_t cnt = 1;
+        for (int k = 0; k < ndim[i]; k++) cnt *= (size_t)shape[i][k];
+        ok = fwrite(data[i], 4, cnt, f) == cnt;
+    }
+    free(hs);
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) return lw_err(err, "check the free space of the output file system", "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+static int fit_main(Comm *comm, const FitOpts *o) {
+    LwError err = {0};
+    if (comm->size != 1)
+        lw_die(LW_EXIT_INPUT, "run fit-prism as a single process (tensor parallelism for the fit is not implemented yet)",
+               "fit-prism: started with %d ranks", comm->size);
+    if (!lw_is_dir(o->model))
+        lw_die(LW_EXIT_INPUT, "--model names a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)",
+               "fit-prism: --model: %s is not a directory", o->model);
+    ModelConfig mc;
+    if (model_config_load(o->model, &mc, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    int n = mc.n_layers, d = mc.d_model;
+    int blocks[3] = {n / 4 - 1, n / 2 - 1, 3 * n / 4 - 1};
+    if (blocks[0] < 0)
+        lw_die(LW_EXIT_INPUT, "Prism samples blocks ⌊n/4⌋−1, ⌊n/2⌋−1, ⌊3n/4⌋−1 (METRICS.md §20.1): use a model of at least 4 layers",
+               "%s/config.json: num_hidden_layers: %d is too few for Prism (block ⌊n/4⌋−1 = %d)", o->model, n, blocks[0]);
+    char cfg_path[1100], cfg_sha[65];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", o->model);
+    if (lw_sha256_file(cfg_path, cfg_sha, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+
+    int64_t params = model_config_param_count(&mc);
+    long budget = o->budget ? o->budget : params <= 14000000000LL ? 100000 : params <= 34000000000LL ? 130000 : 160000;
+    long reservoir = o->reservoir ? o->reservoir : params <= 14000000000LL ? 20000 : params <= 34000000000LL ? 25000 : 30000;
+    if (reservoir > budget) reservoir = budget;
+    int k = d < PRISM_K_MAX ? d : PRISM_K_MAX;
+
+    Tokenizer *tok = checkpoint_tokenizer_load(o->model, &err);
+    if (!tok) lw_die_err(&err, LW_EXIT_INPUT);
+    // BOS (METRICS.md §0.3): none for Qwen; else config.json's bos_token_id, else the template's.
+    int bos = -1;
+    if (mc.family != FAM_QWEN2 && mc.family != FAM_QWEN3) bos = mc.bos_id >= 0 ? mc.bos_id : tok_template_bos(tok);
+    if (bos >= mc.vocab)
+        lw_die(LW_EXIT_INPUT, "the checkpoint's config.json and tokenizer disagree", "%s: bos_token_id: %d is outside the vocabulary of %d", cfg_path, bos, mc.vocab);
+    int32_t *ids[N_PRISM_PROMPTS];
+    int T[N_PRISM_PROMPTS], T_max = 0;
+    for (int p = 0; p < N_PRISM_PROMPTS; p++) {
+        int32_t *c = NULL;
+        int m = tok_encode(tok, PRISM_PROMPTS[p], strlen(PRISM_PROMPTS[p]), 0, &c, &err);
+        if (m < 0) lw_die_err(&err, LW_EXIT_INPUT);
+        int off = bos >= 0;
+        ids[p] = xmalloc(sizeof(int32_t) * (size_t)(m + off));
+        if (off) ids[p][0] = bos;
+        for (int i = 0; i < m; i++) {
+            if (c[i] < 0 || c[i] >= mc.vocab)
+                lw_die(LW_EXIT_INPUT, "the tokenizer does not belong to this checkpoint", "%s: prompt '%s': token id %d is outside the model's vocabulary of %d",
+                       o->model, PRISM_PROMPTS[p], c[i], mc.vocab);
+            ids[p][i + off] = c[i];
+        }
+        free(c);
+        T[p] = m + off;
+        if (T[p] > T_max) T_max = T[p];
+    }
+    tok_free(tok);
+
+    // The output directory must be writable before the weights are read (the tokenizer and
+    // the prompts are checked first, so that bad input leaves no directory behind).
+    if (lw_mkdir_p(o->out, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    char *st_path = xasprintf("%s/prism.safetensors", o->out), *js_path = xasprintf("%s/provenance.json", o->out);
+    char *st_tmp = xasprintf("%s.tmp.%d", st_path, (int)getpid()), *js_tmp = xasprintf("%s.tmp.%d", js_path, (int)getpid());
+    if (access(o->out, W_OK) != 0)
+        lw_die(LW_EXIT_INPUT, "choose a writable --out directory", "fit-prism: --out: %s is not writable: %s", o->out, strerror(errno));
+
+    Model *model = model_load(o->model, 0, 1, &err);
+    if (!model) lw_die_err(&err, LW_EXIT_INPUT);
+    double t0 = lw_now();
+
+    // ---- the 40 distinct rows: prompt p, tap j -> row p*4 + j (the stream's order)
+    int taps[N_TAPS] = {0, blocks[0] + 1, blocks[1] + 1, blocks[2] + 1}; // resid index l (l = i+1: block i)
+    int n_rows = N_PRISM_PROMPTS * N_TAPS;
+    float *rows = xmalloc(sizeof(float) * (size_t)n_rows * d);
+    float *resid = xmalloc(sizeof(float) * (size_t)(n + 1) * T_max * d);
+    for (int p = 0; p < N_PRISM_PROMPTS; p++) {
+        model_forward(model, ids[p], T[p], resid, comm);
+        for (int j = 0; j < N_TAPS; j++) {
+            const float *src = resid + ((size_t)taps[j] * T[p] + (T[p] - 1)) * d;
+            for (int i = 0; i < d; i++)
+                if (!isfinite(src[i]))
+                    lw_die(LW_EXIT_RUNTIME, "the checkpoint's weights or the forward pass produce non-finite values",
+                           "fit-prism: prompt '%s': residual %d (position %d) has a non-finite value at feature %d", PRISM_PROMPTS[p], taps[j], T[p] - 1, i);
+            memcpy(rows + (size_t)(p * N_TAPS + j) * d, src, sizeof(float) * (size_t)d);
+        }
+        free(ids[p]);
+    }
+    free(resid);
+
+    // ---- whitening statistics: batched Welford over the whole stream of `budget` rows
+    PrismWelford w;
+    prism_welford_init(&w, d);
+    for (long r = 0; r < budget; r += n_rows) prism_welford_add(&w, rows, budget - r < n_rows ? (int)(budget - r) : n_rows);
+    float *mean = xmalloc(sizeof(float) * (size_t)d), *var = xmalloc(sizeof(float) * (size_t)d);
+    prism_welford_finish(&w, mean, var);
+    prism_welford_free(&w);
+
+    // ---- reservoir (Algorithm R over the stream; row r of the stream is distinct row r mod 40)
+    int *slot = xmalloc(sizeof(int) * (size_t)reservoir);
+    uint64_t rs = o->seed;
+    for (long r = 0; r < budget; r++) {
+        if (r < reservoir) slot[r] = (int)(r % n_rows);
+        else {
+            uint64_t j = splitmix(&rs) % (uint64_t)(r + 1);
+            if (j < (uint64_t)reservoir) slot[j] = (int)(r % n_rows);
+        }
+    }
+    double *weight = xcalloc((size_t)n_rows, sizeof(double));
+    for (long i = 0; i < reservoir; i++) weight[slot[i]] += 1.0;
+    free(slot);
+
+    // ---- bases and rotation
+    double *E = xmalloc(sizeof(double) * (size_t)k * d), *U = xmalloc(sizeof(double) * (size_t)k * d);
+    if (prism_basis_E(rows, weight, n_rows, d, mean, var, k, E, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    double *G = xcalloc((size_t)d * d, sizeof(double));
+    {
+        const Mat *W = &model->unembed;
+        int blk = 1024;
+        float *buf = xmalloc(sizeof(float) * (size_t)blk * d);
+        size_t es = dtype_size(W->dtype);
+        for (int64_t r = 0; r < W->rows; r += blk) {
+            int nr = (int)(W->rows - r < blk ? W->rows - r : blk);
+            dtype_to_f32(W->dtype, (const char *)W->data + (size_t)r * d * es, buf, (size_t)nr * d);
+            prism_gram_add(G, buf, nr, d);
+        }
+        free(buf);
+    }
+    if (prism_basis_U(G, d, k, U, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    free(G);
+    double *Q = xmalloc(sizeof(double) * (size_t)d * d);
+    int qr_fallback = 0;
+    if (prism_procrustes(E, U, d, k, Q, &qr_fallback, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    double ortho = prism_ortho_error(Q, d);
+    float *Qf = xmalloc(sizeof(float) * (size_t)d * d);
+    for (size_t i = 0; i < (size_t)d * d; i++) Qf[i] = (float)Q[i];
+    int distinct_in_reservoir = 0;
+    for (int i = 0; i < n_rows; i++) distinct_in_reservoir += weight[i] > 0;
+    free(E); free(U); free(Q); free(weight);
+    double fit_s = lw_now() - t0;
+
+    // ---- artifact: safetensors, then provenance.json (the completion mark)
+    const char *names[3] = {"mean", "var", "Q"};
+    const float *data[3] = {mean, var, Qf};
+    int ndim[3] = {1, 1, 2};
+    int64_t shape[3][2] = {{d, 0}, {d, 0}, {d, d}};
+    lw_cleanup_unlink_on_fail(st_tmp);
+    lw_cleanup_unlink_on_fail(js_tmp);
+    if (write_st_f32(st_tmp, names, data, ndim, (const int64_t(*)[2])shape, 3, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+
+    json_t *layers = json_array();
+    json_array_append_new(layers, json_string("embed"));
+    for (int j = 0; j < 3; j++) json_array_append_new(layers, json_integer(blocks[j]));
+    json_t *prompts = json_array();
+    for (int p = 0; p < N_PRISM_PROMPTS; p++) json_array_append_new(prompts, json_string(PRISM_PROMPTS[p]));
+    time_t now = time(NULL);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *prov = json_pack(
+        "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:o, s:i, s:o,"
+        " s:{s:I, s:I, s:i, s:i, s:I, s:s},"
+        " s:{s:f, s:f, s:s}, s:s, s:s, s:s,"
+        " s:{s:f, s:b, s:s},"
+        " s:{s:[i], s:[i], s:[i, i]}, s:s, s:s, s:s, s:f}",
+        "kind", "prism", "format_version", 1, "model_path", o->model, "model_name", lw_basename(o->model),
+        "config_sha256", cfg_sha, "family", LW_FAMILIES[mc.family].name, "architecture", mc.arch,
+        "d_model", d, "n_layers", n, "vocab", mc.vocab, "parameters", (json_int_t)params,
+        "layers", layers, "k", k, "prompts", prompts,
+        "sampling", "budget_rows", (json_int_t)budget, "reservoir_rows", (json_int_t)reservoir, "distinct_rows", n_rows,
+        "distinct_rows_in_reservoir", distinct_in_reservoir, "seed", (json_int_t)o->seed,
+        "note", "the forward is deterministic: the row stream repeats 40 distinct last-position vectors; "
+                "whitening is the Welford over all budget rows, E_k the SVD of those 40 vectors weighted by their reservoir counts",
+        "whitening", "eps_w", PRISM_EPS_W, "var_floor", PRISM_VAR_FLOOR, "statistics", "fitted on un-normalized residuals",
+        "basis_E", "exact SVD (LAPACK dgesdd, double) of the whitened, centered reservoir; QR; canonical signs",
+        "basis_U", "top-k eigenvectors of lm_head^T lm_head (LAPACK dsyevd, double, from fp32 weights); QR; canonical signs",
+        "sign_rule", "each basis vector's entry of largest |value| (lowest index on ties) is positive",
+        "rotation", "ortho_error", ortho, "qr_fallback", qr_fallback, "solves", "Q E_k ~= U_k (column vectors); Q stored row-major",
+        "tensors", "mean", d, "var", d, "Q", d, d,
+        "created_utc", when, "lensweep_version", LENSWEEP_VERSION, "lensweep_git", LENSWEEP_GIT, "fit_seconds", fit_s);
+    LW_ASSERT(prov);
+    char *js = json_dumps(prov, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(prov);
+    size_t jl = strlen(js);
+    js = xrealloc(js, jl + 2);
+    js[jl] = '\n'; js[jl + 1] = 0;
+    if (lw_write_file(js_tmp, js, jl + 1, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    free(js);
+    if (rename(st_tmp, st_path) != 0)
+        lw_die(LW_EXIT_RUNTIME, "check the output directory", "%s: cannot rename to %s: %s", st_tmp, st_path, strerror(errno));
+    lw_cleanup_forget(st_tmp);
+    if (rename(js_tmp, js_path) != 0) {
+        unlink(st_path);
+        lw_die(LW_EXIT_RUNTIME, "check the output directory", "%s: cannot rename to %s: %s", js_tmp, js_path, strerror(errno));
+    }
+    lw_cleanup_forget(js_tmp);
+    lw_log("fit-prism: %s: d %d, k %d, layers embed,%d,%d,%d; %ld rows (reservoir %ld, %d distinct); ||QtQ-I|| %.2e%s; %.1f s -> %s",
+           model->name, d, k, blocks[0], blocks[1], blocks[2], budget, reservoir, distinct_in_reservoir, ortho,
+           qr_fallback ? " (QR fallback)" : "", fit_s, o->out);
+    free(mean); free(var); free(Qf); free(rows);
+    free(st_path); free(js_path); free(st_tmp); free(js_tmp);
+    model_free(model);
+    return 0;
+}
+
+int cmd_fit_prism(int argc, char **argv) {
+    FitOpts o;
+    parse_args(argc, argv, &o);
+    Comm comm;
+    comm_init(&comm, &argc, &argv);
+    int rc = fit_main(&comm, &o);
+    comm_finalize(&comm);
+    return rc;
+}
