@@ -1,10 +1,12 @@
 // fit-prism — fit the Prism shared decoder of one checkpoint (METRICS.md §20.1) and write its
-// artifact: <out>/prism.safetensors (mean [d], var [d], Q [d, d], fp32) and <out>/provenance.json.
+// artifact: <out>/prism.safetensors (mean [d], var [d], Q [d, d]; for audit also rows [40, d] and
+// reservoir_counts [40]; all fp32) and <out>/provenance.json.
 //
 // Data: the spec's fixed cycle of 10 prompts, one forward each; from each forward the last-position
 // un-normalized vectors of the embedding and of blocks ⌊n/4⌋−1, ⌊n/2⌋−1, ⌊3n/4⌋−1. The forward is
-// deterministic, so the spec's row stream (budget rows = the cycle repeated) holds only 40
-// distinct vectors: they are computed once. Whitening statistics are the batched Welford over the
+// deterministic, so the spec's row stream (budget rows = the cycle repeated) holds at most 40
+// distinct vectors (fewer: prompts ending in the same token share the embedding row): the cycle is
+// computed once. Whitening statistics are the batched Welford over the
 // whole stream (budget rows, the 40 vectors repeated in order; a partial last cycle included). The
 // reservoir is sampled from the same stream (Algorithm R, seeded), which only decides how many
 // copies of each distinct vector it holds; E_k is fitted on the 40 distinct vectors weighted by
@@ -25,6 +27,7 @@
 
 #include "backend/comm.h"
 #include "cmd/cmd.h"
+#include "io/gguf.h"
 #include "model/model.h"
 #include "prism/prism.h"
 #include "tok/checkpoint_tok.h"
@@ -128,8 +131,10 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     if (comm->size != 1)
         lw_die(LW_EXIT_INPUT, "run fit-prism as a single process (tensor parallelism for the fit is not implemented yet)",
                "fit-prism: started with %d ranks", comm->size);
-    if (!lw_is_dir(o->model))
-        lw_die(LW_EXIT_INPUT, "--model names a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)",
+    char gguf_file[1100];
+    int is_gguf = gguf_checkpoint_path(o->model, gguf_file, sizeof gguf_file);
+    if (!lw_is_dir(o->model) && !is_gguf)
+        lw_die(LW_EXIT_INPUT, "--model names a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json) or a .gguf file",
                "fit-prism: --model: %s is not a directory", o->model);
     ModelConfig mc;
     if (model_config_load(o->model, &mc, &err)) lw_die_err(&err, LW_EXIT_INPUT);
@@ -138,9 +143,10 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     if (blocks[0] < 0)
         lw_die(LW_EXIT_INPUT, "Prism samples blocks ⌊n/4⌋−1, ⌊n/2⌋−1, ⌊3n/4⌋−1 (METRICS.md §20.1): use a model of at least 4 layers",
                "%s/config.json: num_hidden_layers: %d is too few for Prism (block ⌊n/4⌋−1 = %d)", o->model, n, blocks[0]);
-    char cfg_path[1100], cfg_sha[65];
-    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", o->model);
-    if (lw_sha256_file(cfg_path, cfg_sha, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    // Provenance hash: config.json of a Hugging Face directory; a GGUF checkpoint has none (its
+    // metadata is inside the weights file, too big to hash here): null, with the file named.
+    char cfg_sha[65] = "", *cfg_path = is_gguf ? xstrdup(gguf_file) : xasprintf("%s/config.json", o->model);
+    if (!is_gguf && lw_sha256_file(cfg_path, cfg_sha, &err)) lw_die_err(&err, LW_EXIT_INPUT);
 
     int64_t params = model_config_param_count(&mc);
     long budget = o->budget ? o->budget : params <= 14000000000LL ? 100000 : params <= 34000000000LL ? 130000 : 160000;
@@ -253,19 +259,28 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     double ortho = prism_ortho_error(Q, d);
     float *Qf = xmalloc(sizeof(float) * (size_t)d * d);
     for (size_t i = 0; i < (size_t)d * d; i++) Qf[i] = (float)Q[i];
-    int distinct_in_reservoir = 0;
-    for (int i = 0; i < n_rows; i++) distinct_in_reservoir += weight[i] > 0;
-    free(E); free(U); free(Q); free(weight);
+    // Rows of the cycle can coincide (prompts ending in the same token share their embedding row).
+    int distinct = 0;
+    for (int i = 0; i < n_rows; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = !memcmp(rows + (size_t)i * d, rows + (size_t)j * d, sizeof(float) * (size_t)d);
+        distinct += !seen;
+    }
+    free(E); free(U); free(Q);
     double fit_s = lw_now() - t0;
 
     // ---- artifact: safetensors, then provenance.json (the completion mark)
-    const char *names[3] = {"mean", "var", "Q"};
-    const float *data[3] = {mean, var, Qf};
-    int ndim[3] = {1, 1, 2};
-    int64_t shape[3][2] = {{d, 0}, {d, 0}, {d, d}};
+    // The runtime needs mean, var and Q; the 40 distinct rows and their reservoir counts make the
+    // fit auditable (tools/prism_check.py recomputes it with numpy from them and the checkpoint).
+    float *counts = xmalloc(sizeof(float) * (size_t)n_rows);
+    for (int i = 0; i < n_rows; i++) counts[i] = (float)weight[i];
+    const char *names[5] = {"mean", "var", "Q", "rows", "reservoir_counts"};
+    const float *data[5] = {mean, var, Qf, rows, counts};
+    int ndim[5] = {1, 1, 2, 2, 1};
+    int64_t shape[5][2] = {{d, 0}, {d, 0}, {d, d}, {n_rows, d}, {n_rows, 0}};
     lw_cleanup_unlink_on_fail(st_tmp);
     lw_cleanup_unlink_on_fail(js_tmp);
-    if (write_st_f32(st_tmp, names, data, ndim, (const int64_t(*)[2])shape, 3, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    if (write_st_f32(st_tmp, names, data, ndim, (const int64_t(*)[2])shape, 5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
 
     json_t *layers = json_array();
     json_array_append_new(layers, json_string("embed"));
@@ -276,25 +291,26 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_t *prov = json_pack(
-        "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:o, s:i, s:o,"
+        "{s:s, s:i, s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:I, s:o, s:i, s:o,"
         " s:{s:I, s:I, s:i, s:i, s:I, s:s},"
         " s:{s:f, s:f, s:s}, s:s, s:s, s:s,"
         " s:{s:f, s:b, s:s},"
-        " s:{s:[i], s:[i], s:[i, i]}, s:s, s:s, s:s, s:f}",
+        " s:{s:[i], s:[i], s:[i, i], s:[i, i], s:[i]}, s:s, s:s, s:s, s:f}",
         "kind", "prism", "format_version", 1, "model_path", o->model, "model_name", lw_basename(o->model),
-        "config_sha256", cfg_sha, "family", LW_FAMILIES[mc.family].name, "architecture", mc.arch,
+        "config_sha256", is_gguf ? NULL : cfg_sha, "family", LW_FAMILIES[mc.family].name, "architecture", mc.arch,
         "d_model", d, "n_layers", n, "vocab", mc.vocab, "parameters", (json_int_t)params,
         "layers", layers, "k", k, "prompts", prompts,
-        "sampling", "budget_rows", (json_int_t)budget, "reservoir_rows", (json_int_t)reservoir, "distinct_rows", n_rows,
-        "distinct_rows_in_reservoir", distinct_in_reservoir, "seed", (json_int_t)o->seed,
-        "note", "the forward is deterministic: the row stream repeats 40 distinct last-position vectors; "
-                "whitening is the Welford over all budget rows, E_k the SVD of those 40 vectors weighted by their reservoir counts",
+        "sampling", "budget_rows", (json_int_t)budget, "reservoir_rows", (json_int_t)reservoir, "rows_per_cycle", n_rows,
+        "distinct_rows", distinct, "seed", (json_int_t)o->seed,
+        "note", "the forward is deterministic: the row stream repeats one cycle of 40 last-position vectors (fewer distinct ones "
+                "where prompts end in the same token); whitening is the Welford over all budget rows, E_k the SVD of the 40 "
+                "vectors weighted by their reservoir counts",
         "whitening", "eps_w", PRISM_EPS_W, "var_floor", PRISM_VAR_FLOOR, "statistics", "fitted on un-normalized residuals",
         "basis_E", "exact SVD (LAPACK dgesdd, double) of the whitened, centered reservoir; QR; canonical signs",
         "basis_U", "top-k eigenvectors of lm_head^T lm_head (LAPACK dsyevd, double, from fp32 weights); QR; canonical signs",
         "sign_rule", "each basis vector's entry of largest |value| (lowest index on ties) is positive",
         "rotation", "ortho_error", ortho, "qr_fallback", qr_fallback, "solves", "Q E_k ~= U_k (column vectors); Q stored row-major",
-        "tensors", "mean", d, "var", d, "Q", d, d,
+        "tensors", "mean", d, "var", d, "Q", d, d, "rows", n_rows, d, "reservoir_counts", n_rows,
         "created_utc", when, "lensweep_version", LENSWEEP_VERSION, "lensweep_git", LENSWEEP_GIT, "fit_seconds", fit_s);
     LW_ASSERT(prov);
     char *js = json_dumps(prov, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
@@ -312,11 +328,11 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         lw_die(LW_EXIT_RUNTIME, "check the output directory", "%s: cannot rename to %s: %s", js_tmp, js_path, strerror(errno));
     }
     lw_cleanup_forget(js_tmp);
-    lw_log("fit-prism: %s: d %d, k %d, layers embed,%d,%d,%d; %ld rows (reservoir %ld, %d distinct); ||QtQ-I|| %.2e%s; %.1f s -> %s",
-           model->name, d, k, blocks[0], blocks[1], blocks[2], budget, reservoir, distinct_in_reservoir, ortho,
+    lw_log("fit-prism: %s: d %d, k %d, layers embed,%d,%d,%d; %ld rows (reservoir %ld; %d distinct vectors); ||QtQ-I|| %.2e%s; %.1f s -> %s",
+           model->name, d, k, blocks[0], blocks[1], blocks[2], budget, reservoir, distinct, ortho,
            qr_fallback ? " (QR fallback)" : "", fit_s, o->out);
-    free(mean); free(var); free(Qf); free(rows);
-    free(st_path); free(js_path); free(st_tmp); free(js_tmp);
+    free(mean); free(var); free(Qf); free(rows); free(weight); free(counts);
+    free(st_path); free(js_path); free(st_tmp); free(js_tmp); free(cfg_path);
     model_free(model);
     return 0;
 }

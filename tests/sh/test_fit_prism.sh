@@ -23,7 +23,8 @@ grep -q '"mean":{"data_offsets":\[[0-9]*,[0-9]*\],"dtype":"F32","shape":\[64\]}'
 grep -q '"var":{"data_offsets":\[[0-9]*,[0-9]*\],"dtype":"F32","shape":\[64\]}' <<<"$H" && pass "var is F32 [64]" || fail "var is F32 [64]" "$H"
 grep -q '"Q":{"data_offsets":\[[0-9]*,[0-9]*\],"dtype":"F32","shape":\[64,64\]}' <<<"$H" && pass "Q is F32 [64, 64]" || fail "Q is F32 [64, 64]" "$H"
 total=$(stat -c %s "$A")
-[ "$total" = $((8 + hlen + 4 * (64 + 64 + 64 * 64))) ] && pass "file size = header + (2d + d²) floats" || fail "file size" "$total"
+grep -q '"rows":{"data_offsets":\[[0-9]*,[0-9]*\],"dtype":"F32","shape":\[40,64\]}' <<<"$H" && pass "rows (audit) is F32 [40, 64]" || fail "rows is F32 [40, 64]" "$H"
+[ "$total" = $((8 + hlen + 4 * (64 + 64 + 64 * 64 + 40 * 64 + 40))) ] && pass "file size = header + (2d + d² + 40d + 40) floats" || fail "file size" "$total"
 
 # floats of a tensor by name: f32 NAME -> one value per line
 f32() {
@@ -36,6 +37,7 @@ f32 Q | awk -v d=64 '{ q[int((NR-1)/d), (NR-1)%d] = $1 }
         s -= (i == j); e += s*s } e = sqrt(e); print e; exit !(NR == d*d && e < 1e-4) }' >"$TMP/ortho" \
   && pass "QtQ = I (Frobenius error $(cat "$TMP/ortho"))" || fail "QtQ = I" "$(cat "$TMP/ortho")"
 f32 var | awk '{ if ($1 < 1e-8 || $1 != $1) bad++ } END { exit !(NR == 64 && !bad) }' && pass "var has 64 values >= 1e-8" || fail "var >= 1e-8"
+f32 reservoir_counts | awk '{ s += $1 } END { exit !(NR == 40 && s == 20000) }' && pass "reservoir counts of the 40 rows sum to 20000" || fail "reservoir counts"
 f32 mean | awk '{ if ($1 != $1) bad++; if ($1 != 0) nz++ } END { exit !(NR == 64 && !bad && nz > 0) }' && pass "mean has 64 finite values" || fail "mean finite"
 
 P=$TMP/p/provenance.json
