@@ -91,41 +91,6 @@ static uint64_t splitmix(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-// Writes a safetensors file of fp32 tensors (header keys sorted, padded with spaces to 8 bytes).
-static int write_st_f32(const char *path, const char *const *names, const float *const *data, const int *ndim,
-                        const int64_t (*shape)[2], int n, LwError *err) {
-    json_t *h = json_object();
-    uint64_t off = 0;
-    for (int i = 0; i < n; i++) {
-        uint64_t cnt = 1;
-        json_t *sh = json_array();
-        for (int k = 0; k < ndim[i]; k++) { cnt *= (uint64_t)shape[i][k]; json_array_append_new(sh, json_integer(shape[i][k])); }
-        json_t *t = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", sh, "data_offsets", (json_int_t)off, (json_int_t)(off + 4 * cnt));
-        json_object_set_new(h, names[i], t);
-        off += 4 * cnt;
-    }
-    json_object_set_new(h, "__metadata__", json_pack("{s:s}", "format", "lensweep-prism"));
-    char *hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(h);
-    size_t hl = strlen(hs), pad = (8 - hl % 8) % 8;
-    FILE *f = fopen(path, "wb");
-    if (!f) { free(hs); return lw_err(err, "check that the output directory is writable", "%s: cannot create: %s", path, strerror(errno)); }
-    uint64_t hlen = hl + pad;
-    uint8_t le[8];
-    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hlen >> (8 * i));
-    int ok = fwrite(le, 1, 8, f) == 8 && fwrite(hs, 1, hl, f) == hl;
-    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
-    for (int i = 0; ok && i < n; i++) {
-        size_t cnt = 1;
-        for (int k = 0; k < ndim[i]; k++) cnt *= (size_t)shape[i][k];
-        ok = fwrite(data[i], 4, cnt, f) == cnt;
-    }
-    free(hs);
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) return lw_err(err, "check the free space of the output file system", "%s: write failed: %s", path, strerror(errno));
-    return 0;
-}
-
 static int fit_main(Comm *comm, const FitOpts *o) {
     LwError err = {0};
     if (comm->size != 1)
@@ -280,7 +245,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     int64_t shape[5][2] = {{d, 0}, {d, 0}, {d, d}, {n_rows, d}, {n_rows, 0}};
     lw_cleanup_unlink_on_fail(st_tmp);
     lw_cleanup_unlink_on_fail(js_tmp);
-    if (write_st_f32(st_tmp, names, data, ndim, (const int64_t(*)[2])shape, 5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    if (prism_write_safetensors(st_tmp, names, data, ndim, (const int64_t(*)[2])shape, 5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
 
     json_t *layers = json_array();
     json_array_append_new(layers, json_string("embed"));

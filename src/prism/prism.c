@@ -2,7 +2,10 @@
 #include "prism/prism.h"
 
 #include <cblas.h>
+#include <errno.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,4 +219,162 @@ int prism_procrustes(const double *E, const double *U, int d, int k, double *Q, 
     }
     free(M); free(A); free(Bt);
     return rc;
+}
+
+// ---------------------------------------------------------------------------- artifact
+int prism_write_safetensors(const char *path, const char *const *names, const float *const *data, const int *ndim,
+                            const int64_t (*shape)[2], int n, LwError *err) {
+    json_t *h = json_object();
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t cnt = 1;
+        json_t *sh = json_array();
+        for (int k = 0; k < ndim[i]; k++) { cnt *= (uint64_t)shape[i][k]; json_array_append_new(sh, json_integer(shape[i][k])); }
+        json_t *t = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", sh, "data_offsets", (json_int_t)off, (json_int_t)(off + 4 * cnt));
+        json_object_set_new(h, names[i], t);
+        off += 4 * cnt;
+    }
+    json_object_set_new(h, "__metadata__", json_pack("{s:s}", "format", "lensweep-prism"));
+    char *hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(h);
+    size_t hl = strlen(hs), pad = (8 - hl % 8) % 8;
+    FILE *f = fopen(path, "wb");
+    if (!f) { free(hs); return lw_err(err, "check that the output directory is writable", "%s: cannot create: %s", path, strerror(errno)); }
+    uint64_t hlen = hl + pad;
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hlen >> (8 * i));
+    int ok = fwrite(le, 1, 8, f) == 8 && fwrite(hs, 1, hl, f) == hl;
+    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
+    for (int i = 0; ok && i < n; i++) {
+        size_t cnt = 1;
+        for (int k = 0; k < ndim[i]; k++) cnt *= (size_t)shape[i][k];
+        ok = fwrite(data[i], 4, cnt, f) == cnt;
+    }
+    free(hs);
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) return lw_err(err, "check the free space of the output file system", "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+
+// One fp32 tensor of the artifact, checked against its expected shape and the file's size.
+static float *art_tensor(const char *path, json_t *hdr, const char *buf, size_t len, uint64_t base, const char *name,
+                         int ndim, int64_t d, LwError *err) {
+    const char *hint = "refit the artifact with lensweep fit-prism --model <checkpoint> --out <dir>";
+    json_t *t = json_object_get(hdr, name);
+    if (!json_is_object(t)) { lw_err(err, hint, "%s: tensor %s: missing", path, name); return NULL; }
+    json_t *dt = json_object_get(t, "dtype"), *sh = json_object_get(t, "shape"), *off = json_object_get(t, "data_offsets");
+    if (!json_is_string(dt) || strcmp(json_string_value(dt), "F32")) {
+        lw_err(err, hint, "%s: tensor %s: dtype %s, expected F32", path, name, json_is_string(dt) ? json_string_value(dt) : "(none)");
+        return NULL;
+    }
+    int ok = json_is_array(sh) && (int)json_array_size(sh) == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = json_is_integer(json_array_get(sh, i)) && json_integer_value(json_array_get(sh, i)) == d;
+    if (!ok) {
+        char *s = json_dumps(sh ? sh : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+        lw_err(err, "the artifact was fitted for a model of another width; refit it for this checkpoint",
+               "%s: tensor %s: shape %s, but this model has d = %lld (expected %s)", path, name, s ? s : "?", (long long)d,
+               ndim == 1 ? "[d]" : "[d, d]");
+        free(s);
+        return NULL;
+    }
+    uint64_t n = ndim == 1 ? (uint64_t)d : (uint64_t)d * d;
+    if (!json_is_array(off) || json_array_size(off) != 2 || !json_is_integer(json_array_get(off, 0)) ||
+        !json_is_integer(json_array_get(off, 1)) ||
+        (uint64_t)json_integer_value(json_array_get(off, 1)) - (uint64_t)json_integer_value(json_array_get(off, 0)) != 4 * n) {
+        lw_err(err, hint, "%s: tensor %s: data_offsets do not span %llu floats", path, name, (unsigned long long)n);
+        return NULL;
+    }
+    uint64_t a = (uint64_t)json_integer_value(json_array_get(off, 0)), b = (uint64_t)json_integer_value(json_array_get(off, 1));
+    if (base + b > len) {
+        lw_err(err, "the file is truncated (an interrupted copy?); copy or refit it",
+               "%s: tensor %s: data ends at byte %llu but the file has %zu bytes", path, name, (unsigned long long)(base + b), len);
+        return NULL;
+    }
+    float *p = xmalloc(sizeof(float) * n);
+    memcpy(p, buf + base + a, sizeof(float) * n);
+    for (uint64_t i = 0; i < n; i++)
+        if (!isfinite(p[i])) {
+            lw_err(err, hint, "%s: tensor %s: non-finite value at element %llu", path, name, (unsigned long long)i);
+            free(p);
+            return NULL;
+        }
+    return p;
+}
+
+int prism_artifact_load(const char *dir, int d, const char *config_sha256, PrismArtifact *a, LwError *err) {
+    memset(a, 0, sizeof *a);
+    const char *hint = "refit the artifact with lensweep fit-prism --model <checkpoint> --out <dir>";
+    char *jp = xasprintf("%s/provenance.json", dir), *sp = xasprintf("%s/prism.safetensors", dir);
+    int rc = -1;
+    char *buf = NULL;
+    json_t *prov = NULL, *hdr = NULL;
+    json_error_t je;
+    if (!lw_file_exists(jp)) {
+        lw_err(err, "fit-prism writes provenance.json last: without it the artifact is incomplete; refit it",
+               "%s: missing (no complete Prism artifact in %s)", jp, dir);
+        goto done;
+    }
+    prov = json_load_file(jp, 0, &je);
+    if (!prov) { lw_err(err, hint, "%s: line %d: %s", jp, je.line, je.text); goto done; }
+    json_t *dm = json_object_get(prov, "d_model"), *kk = json_object_get(prov, "k"), *cs = json_object_get(prov, "config_sha256");
+    if (!json_is_integer(dm) || !json_is_integer(kk)) { lw_err(err, hint, "%s: d_model/k: missing or not integers", jp); goto done; }
+    if (json_integer_value(dm) != d) {
+        lw_err(err, "the artifact was fitted for a model of another width; refit it for this checkpoint",
+               "%s: d_model: %lld, but this model has d = %d", jp, (long long)json_integer_value(dm), d);
+        goto done;
+    }
+    if (json_is_string(cs)) snprintf(a->config_sha256, sizeof a->config_sha256, "%s", json_string_value(cs));
+    if (config_sha256 && *config_sha256 && a->config_sha256[0] && strcmp(config_sha256, a->config_sha256)) {
+        lw_err(err, "the artifact belongs to another checkpoint (its config.json differs); refit it for this one",
+               "%s: config_sha256: %.12s..., but this checkpoint's config.json hashes to %.12s...", jp, a->config_sha256, config_sha256);
+        goto done;
+    }
+    a->k = (int)json_integer_value(kk);
+    size_t len = 0;
+    buf = lw_read_file(sp, &len, err);
+    if (!buf) goto done;
+    uint64_t hl = 0;
+    if (len >= 8)
+        for (int i = 0; i < 8; i++) hl |= (uint64_t)(uint8_t)buf[i] << (8 * i);
+    if (len < 8 || hl > len - 8) {
+        lw_err(err, "the file is truncated (an interrupted copy?); copy or refit it", "%s: header: length %llu exceeds the file (%zu bytes)",
+               sp, (unsigned long long)hl, len);
+        goto done;
+    }
+    hdr = json_loadb(buf + 8, hl, 0, &je);
+    if (!json_is_object(hdr)) { lw_err(err, hint, "%s: header: not a JSON object (%s)", sp, je.text); goto done; }
+    a->d = d;
+    if (!(a->mean = art_tensor(sp, hdr, buf, len, 8 + hl, "mean", 1, d, err))) goto done;
+    if (!(a->var = art_tensor(sp, hdr, buf, len, 8 + hl, "var", 1, d, err))) goto done;
+    if (!(a->Q = art_tensor(sp, hdr, buf, len, 8 + hl, "Q", 2, d, err))) goto done;
+    for (int i = 0; i < d; i++)
+        if (a->var[i] < 0) { lw_err(err, hint, "%s: tensor var: negative value at element %d", sp, i); goto done; }
+    rc = 0;
+done:
+    if (rc) prism_artifact_free(a);
+    json_decref(prov);
+    json_decref(hdr);
+    free(buf); free(jp); free(sp);
+    return rc;
+}
+
+void prism_artifact_free(PrismArtifact *a) {
+    free(a->mean); free(a->var); free(a->Q);
+    a->mean = a->var = a->Q = NULL;
+}
+
+void prism_apply(const PrismArtifact *a, const float *x, int rows, float *out) {
+    int d = a->d;
+    double *z = xmalloc(sizeof(double) * (size_t)d), *y = xmalloc(sizeof(double) * (size_t)d);
+    for (int r = 0; r < rows; r++) {
+        for (int i = 0; i < d; i++) z[i] = ((double)x[(size_t)r * d + i] - a->mean[i]) / sqrt((double)a->var[i] + PRISM_EPS_W);
+        memset(y, 0, sizeof(double) * (size_t)d);
+        for (int i = 0; i < d; i++) {
+            const float *q = a->Q + (size_t)i * d;
+            for (int j = 0; j < d; j++) y[j] += z[i] * q[j];
+        }
+        for (int j = 0; j < d; j++) out[(size_t)r * d + j] = (float)y[j];
+    }
+    free(z); free(y);
 }

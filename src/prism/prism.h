@@ -75,4 +75,31 @@ double prism_ortho_error(const double *Q, int d);
 // The canonical sign rule above, on k vectors of length d.
 void prism_canonical_signs(double *B, int k, int d);
 
+// ---------------------------------------------------------------------------- artifact
+// <dir>/prism.safetensors (fp32 tensors mean [d], var [d], Q [d, d]; fit-prism adds rows and
+// reservoir_counts for audit) and <dir>/provenance.json, written last: its presence marks a
+// complete artifact.
+typedef struct {
+    int d, k;
+    float *mean, *var; // [d]
+    float *Q;          // [d][d] row-major
+    char config_sha256[65]; // "" when the provenance has none (GGUF checkpoint)
+} PrismArtifact;
+
+// Writes an fp32 safetensors file (header keys sorted, padded with spaces to 8 bytes, metadata
+// format "lensweep-prism"). shape[i] has ndim[i] (1 or 2) entries.
+int prism_write_safetensors(const char *path, const char *const *names, const float *const *data, const int *ndim,
+                            const int64_t (*shape)[2], int n, LwError *err);
+
+// Loads and checks an artifact for a model of width d: provenance.json present and readable,
+// d_model = d, config_sha256 equal to `config_sha256` (when both are known), tensors mean/var/Q
+// F32 of shapes [d], [d], [d, d] inside the file (a truncated file is named as such), var >= 0
+// and every value finite. Returns 0, or -1 with err naming the file and the field or tensor.
+int prism_artifact_load(const char *dir, int d, const char *config_sha256, PrismArtifact *a, LwError *err);
+void prism_artifact_free(PrismArtifact *a);
+
+// The runtime map of METRICS.md §4.4 before the unembedding, row vectors:
+// out[r] = ((x[r] − μ) / sqrt(σ² + ε_w)) · Q, for `rows` rows of length d (fp32, sums in double).
+void prism_apply(const PrismArtifact *a, const float *x, int rows, float *out);
+
 #endif

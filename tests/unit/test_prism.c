@@ -4,6 +4,7 @@
 // entries are compared after the canonical sign rule; where it is not (the completion of E_k
 // beyond the rank of the rows, Q off span(E_k)) subspaces are compared: projectors, Q E_k = U_k.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "io/safetensors.h"
 #include "prism/prism.h"
@@ -227,6 +228,80 @@ TEST(few_rows_top_subspace_and_completion) {
     free_case(&c);
 }
 
+// METRICS.md §4.4 by hand: row vector times Q. μ = (0, 1), σ² = (1, 4), x = (1, 3) -> whitened
+// z = (1/sqrt(1+1e-8), 2/sqrt(4+1e-8)) ≈ (1, 1); Q = [[0, 1], [-1, 0]] -> z·Q = (-z1, z0) ≈ (-1, 1).
+// (Qᵀ would give (1, -1): the test fixes the orientation.)
+TEST(apply_row_vector_times_Q_by_hand) {
+    float mean[] = {0, 1}, var[] = {1, 4}, Q[] = {0, 1, -1, 0}, x[] = {1, 3, 0, 1}, out[4];
+    PrismArtifact a = {.d = 2, .k = 2, .mean = mean, .var = var, .Q = Q};
+    prism_apply(&a, x, 2, out);
+    CHECK_NEAR(out[0], -1.0, 1e-7);
+    CHECK_NEAR(out[1], 1.0, 1e-7);
+    CHECK_NEAR(out[2], 0.0, 1e-12); // x = μ -> 0
+    CHECK_NEAR(out[3], 0.0, 1e-12);
+}
+
+static void write_artifact(const char *dir, int d_prov, int q_rows, const char *sha) {
+    float mean[3] = {1, 2, 3}, var[3] = {1, 0.5f, 2}, Q[9] = {0, 1, 0, 1, 0, 0, 0, 0, 1};
+    const char *names[3] = {"mean", "var", "Q"};
+    const float *data[3] = {mean, var, Q};
+    int ndim[3] = {1, 1, 2};
+    int64_t shape[3][2] = {{3, 0}, {3, 0}, {q_rows, 3}};
+    char path[512], js[512];
+    LwError err = {0};
+    snprintf(path, sizeof path, "%s/prism.safetensors", dir);
+    CHECKF(!prism_write_safetensors(path, names, data, ndim, (const int64_t(*)[2])shape, 3, &err), "%s", err.msg);
+    snprintf(path, sizeof path, "%s/provenance.json", dir);
+    int n = snprintf(js, sizeof js, "{\"kind\": \"prism\", \"d_model\": %d, \"k\": 3, \"config_sha256\": \"%s\"}\n", d_prov, sha);
+    CHECK(!lw_write_file(path, js, (size_t)n, &err));
+}
+
+static int load_fails_with(const char *dir, int d, const char *sha, const char *needle) {
+    PrismArtifact a;
+    LwError err = {0};
+    int rc = prism_artifact_load(dir, d, sha, &a, &err);
+    if (rc == 0) { prism_artifact_free(&a); printf("    loaded, wanted an error with '%s'\n", needle); return 0; }
+    if (!strstr(err.msg, needle) || !err.hint[0]) { printf("    error '%s' (hint '%s') lacks '%s'\n", err.msg, err.hint, needle); return 0; }
+    return 1;
+}
+
+TEST(artifact_load_and_refusals) {
+    char dir[] = "/tmp/lw_prism_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    const char *sha = "aaaabbbbccccddddaaaabbbbccccddddaaaabbbbccccddddaaaabbbbccccdddd";
+    write_artifact(dir, 3, 3, sha);
+    PrismArtifact a;
+    LwError err = {0};
+    CHECKF(!prism_artifact_load(dir, 3, sha, &a, &err), "%s", err.msg);
+    if (!err.set) {
+        CHECK(a.d == 3 && a.k == 3 && a.mean[2] == 3 && a.var[1] == 0.5f && a.Q[1] == 1 && a.Q[3] == 1 && a.Q[8] == 1);
+        CHECK_STR(a.config_sha256, sha);
+        prism_artifact_free(&a);
+    }
+    CHECK(load_fails_with(dir, 4, sha, "d_model: 3, but this model has d = 4"));
+    CHECK(load_fails_with(dir, 3, "0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef", "config_sha256"));
+    // truncated: the last float of Q is cut off
+    char path[512];
+    snprintf(path, sizeof path, "%s/prism.safetensors", dir);
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fclose(f);
+    CHECK(truncate(path, len - 4) == 0);
+    CHECK(load_fails_with(dir, 3, sha, "tensor Q: data ends at byte"));
+    // a Q of another shape
+    write_artifact(dir, 3, 2, sha);
+    CHECK(load_fails_with(dir, 3, sha, "tensor Q: shape [2,3]"));
+    // no provenance.json: incomplete
+    write_artifact(dir, 3, 3, sha);
+    snprintf(path, sizeof path, "%s/provenance.json", dir);
+    unlink(path);
+    CHECK(load_fails_with(dir, 3, sha, "provenance.json: missing"));
+    snprintf(path, sizeof path, "%s/prism.safetensors", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     RUN(welford_matches_numpy_in_any_batching);
     RUN(variance_floor_by_hand);
@@ -234,5 +309,7 @@ int main(void) {
     RUN(full_rank_bases_and_Q_equal_numpy);
     RUN(low_rank_k_Q_maps_E_onto_U);
     RUN(few_rows_top_subspace_and_completion);
+    RUN(apply_row_vector_times_Q_by_hand);
+    RUN(artifact_load_and_refusals);
     return test_summary();
 }
