@@ -177,6 +177,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         free(ids[p]);
     }
     free(resid);
+    double t_fwd = lw_now() - t0;
 
     // ---- whitening statistics: batched Welford over the whole stream of `budget` rows
     PrismWelford w;
@@ -203,6 +204,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     // ---- bases and rotation
     double *E = xmalloc(sizeof(double) * (size_t)k * d), *U = xmalloc(sizeof(double) * (size_t)k * d);
     if (prism_basis_E(rows, weight, n_rows, d, mean, var, k, E, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    double t1 = lw_now();
     double *G = xcalloc((size_t)d * d, sizeof(double));
     {
         const Mat *W = &model->unembed;
@@ -216,6 +218,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         }
         free(buf);
     }
+    double t_gram = lw_now() - t1;
     if (prism_basis_U(G, d, k, U, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
     free(G);
     double *Q = xmalloc(sizeof(double) * (size_t)d * d);
@@ -293,9 +296,9 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         lw_die(LW_EXIT_RUNTIME, "check the output directory", "%s: cannot rename to %s: %s", js_tmp, js_path, strerror(errno));
     }
     lw_cleanup_forget(js_tmp);
-    lw_log("fit-prism: %s: d %d, k %d, layers embed,%d,%d,%d; %ld rows (reservoir %ld; %d distinct vectors); ||QtQ-I|| %.2e%s; %.1f s -> %s",
+    lw_log("fit-prism: %s: d %d, k %d, layers embed,%d,%d,%d; %ld rows (reservoir %ld; %d distinct vectors); ||QtQ-I|| %.2e%s; %.1f s (forward %.1f, Gram %.1f) -> %s",
            model->name, d, k, blocks[0], blocks[1], blocks[2], budget, reservoir, distinct, ortho,
-           qr_fallback ? " (QR fallback)" : "", fit_s, o->out);
+           qr_fallback ? " (QR fallback)" : "", fit_s, t_fwd, t_gram, o->out);
     free(mean); free(var); free(Qf); free(rows); free(weight); free(counts);
     free(st_path); free(js_path); free(st_tmp); free(js_tmp); free(cfg_path);
     model_free(model);
