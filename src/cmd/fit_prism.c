@@ -12,7 +12,9 @@
 // copies of each distinct vector it holds; E_k is fitted on the 40 distinct vectors weighted by
 // those counts, which equals the SVD of the reservoir with its duplicate rows.
 //
-// One rank for now (the unembedding Gram matrix would need one all-reduce of d × d for TP).
+// Tensor parallel like `run` (mpirun -np R): each rank loads its slice, the forward is the TP
+// forward, the unembedding Gram matrix is summed over the vocabulary shards (one all-reduce of
+// d × d doubles); the rest of the fit is repeated on every rank and rank 0 writes the artifact.
 // The artifact appears only when complete: both files are written under .tmp names and renamed,
 // the safetensors first, provenance.json (the completion mark) last.
 #include <errno.h>
@@ -46,7 +48,7 @@ static void usage(FILE *f) {
                "Fits the Prism shared decoder (METRICS.md §20.1) of a checkpoint on the spec's 10 prompts and\n"
                "writes DIR/prism.safetensors (mean, var, Q; fp32) and DIR/provenance.json.\n"
                "Defaults: budget 100k / 130k / 160k rows and reservoir 20k / 25k / 30k for models of\n"
-               "<= 14B / <= 34B / larger; seed 0 (reservoir sampling). One rank.\n");
+               "<= 14B / <= 34B / larger; seed 0 (reservoir sampling). Tensor parallel under mpirun -np R.\n");
 }
 
 typedef struct {
@@ -93,9 +95,6 @@ static uint64_t splitmix(uint64_t *s) {
 
 static int fit_main(Comm *comm, const FitOpts *o) {
     LwError err = {0};
-    if (comm->size != 1)
-        lw_die(LW_EXIT_INPUT, "run fit-prism as a single process (tensor parallelism for the fit is not implemented yet)",
-               "fit-prism: started with %d ranks", comm->size);
     char gguf_file[1100];
     int is_gguf = gguf_checkpoint_path(o->model, gguf_file, sizeof gguf_file);
     if (!lw_is_dir(o->model) && !is_gguf)
@@ -110,6 +109,13 @@ static int fit_main(Comm *comm, const FitOpts *o) {
                "%s/config.json: num_hidden_layers: %d is too few for Prism (block ⌊n/4⌋−1 = %d)", o->model, n, blocks[0]);
     // Provenance hash: config.json of a Hugging Face directory; a GGUF checkpoint has none (its
     // metadata is inside the weights file, too big to hash here): null, with the file named.
+    {
+        TpSlice sl;
+        char why[256];
+        if (tp_slice_plan(&mc, comm->rank, comm->size, &sl, why, sizeof why))
+            lw_die(LW_EXIT_INPUT, "tensor parallelism splits whole heads, MLP rows and vocabulary rows (TENSOR_PARALLEL.md §3)",
+                   "fit-prism: %d ranks are impossible for %s: %s", comm->size, o->model, why);
+    }
     char cfg_sha[65] = "", *cfg_path = is_gguf ? xstrdup(gguf_file) : xasprintf("%s/config.json", o->model);
     if (!is_gguf && lw_sha256_file(cfg_path, cfg_sha, &err)) lw_die_err(&err, LW_EXIT_INPUT);
 
@@ -149,13 +155,14 @@ static int fit_main(Comm *comm, const FitOpts *o) {
 
     // The output directory must be writable before the weights are read (the tokenizer and
     // the prompts are checked first, so that bad input leaves no directory behind).
-    if (lw_mkdir_p(o->out, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    if (comm->rank == 0 && lw_mkdir_p(o->out, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     char *st_path = xasprintf("%s/prism.safetensors", o->out), *js_path = xasprintf("%s/provenance.json", o->out);
     char *st_tmp = xasprintf("%s.tmp.%d", st_path, (int)getpid()), *js_tmp = xasprintf("%s.tmp.%d", js_path, (int)getpid());
-    if (access(o->out, W_OK) != 0)
+    if (comm->rank == 0 && access(o->out, W_OK) != 0)
         lw_die(LW_EXIT_INPUT, "choose a writable --out directory", "fit-prism: --out: %s is not writable: %s", o->out, strerror(errno));
 
-    Model *model = model_load(o->model, 0, 1, &err);
+    comm_barrier(comm); // rank 0 has checked the output directory
+    Model *model = model_load(o->model, comm->rank, comm->size, &err);
     if (!model) lw_die_err(&err, LW_EXIT_INPUT);
     double t0 = lw_now();
 
@@ -218,6 +225,8 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         }
         free(buf);
     }
+    // Each rank holds a vocabulary shard of the unembedding: WᵀW is the sum of the shards' Grams.
+    if (comm->size > 1) comm_allreduce_sum_f64(comm, G, (size_t)d * d);
     double t_gram = lw_now() - t1;
     if (prism_basis_U(G, d, k, U, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
     free(G);
@@ -237,6 +246,13 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     free(E); free(U); free(Q);
     double fit_s = lw_now() - t0;
 
+    // Every rank computed the same fit from the same residuals and Gram matrix; rank 0 writes.
+    if (comm->rank != 0) {
+        free(mean); free(var); free(Qf); free(rows); free(weight); free(cfg_path);
+        free(st_path); free(js_path); free(st_tmp); free(js_tmp);
+        model_free(model);
+        return 0;
+    }
     // ---- artifact: safetensors, then provenance.json (the completion mark)
     // The runtime needs mean, var and Q; the 40 distinct rows and their reservoir counts make the
     // fit auditable (tools/prism_check.py recomputes it with numpy from them and the checkpoint).
@@ -259,14 +275,14 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_t *prov = json_pack(
-        "{s:s, s:i, s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:I, s:o, s:i, s:o,"
+        "{s:s, s:i, s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:o, s:i, s:o,"
         " s:{s:I, s:I, s:i, s:i, s:I, s:s},"
         " s:{s:f, s:f, s:s}, s:s, s:s, s:s,"
         " s:{s:f, s:b, s:s},"
         " s:{s:[i], s:[i], s:[i, i], s:[i, i], s:[i]}, s:s, s:s, s:s, s:f}",
         "kind", "prism", "format_version", 1, "model_path", o->model, "model_name", lw_basename(o->model),
         "config_sha256", is_gguf ? NULL : cfg_sha, "family", LW_FAMILIES[mc.family].name, "architecture", mc.arch,
-        "d_model", d, "n_layers", n, "vocab", mc.vocab, "parameters", (json_int_t)params,
+        "d_model", d, "n_layers", n, "vocab", mc.vocab, "tp_size", comm->size, "parameters", (json_int_t)params,
         "layers", layers, "k", k, "prompts", prompts,
         "sampling", "budget_rows", (json_int_t)budget, "reservoir_rows", (json_int_t)reservoir, "rows_per_cycle", n_rows,
         "distinct_rows", distinct, "seed", (json_int_t)o->seed,

@@ -3,7 +3,7 @@
 # artifact (prism.safetensors + provenance.json) is complete, its shapes equal d, Q is orthogonal
 # (QᵀQ computed here with awk from the raw floats), the config hash equals sha256sum's, the
 # sampled layers are the spec's blocks ⌊n/4⌋−1, ⌊n/2⌋−1, ⌊3n/4⌋−1 (1, 3, 5 for n = 8), a rerun
-# gives the same bytes; bad input exits 2 with a message naming the problem and leaves nothing.
+# gives the same bytes, 2 ranks (mpirun) the same fit; bad input exits 2 with a message naming the problem and leaves nothing.
 . tests/lib.sh
 LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
 TOKS=$LW_SHARED/tokenizers
@@ -49,6 +49,24 @@ grep -q '"k": 64' "$P" && grep -q '"budget_rows": 100000' "$P" && grep -q '"rese
 
 "$LW" fit-prism --model "$M" --out "$TMP/p2" >/dev/null 2>&1
 cmp -s "$A" "$TMP/p2/prism.safetensors" && pass "rerun: same bytes" || fail "rerun: same bytes"
+
+# ---- tensor parallel (2 ranks): same rows and statistics; Q equal up to the Gram matrix's
+# summation order (the vocabulary shards are summed by one all-reduce)
+OUT_TXT=$(timeout 300 mpirun -np 2 "$LW" fit-prism --model "$M" --out "$TMP/tp2" 2>&1); rc=$?
+[ $rc = 0 ] && [ -f "$TMP/tp2/provenance.json" ] && pass "fit-prism under mpirun -np 2" || fail "fit-prism under mpirun -np 2" "exit $rc" "$(tail -5 <<<"$OUT_TXT")"
+grep -q '"tp_size": 2' "$TMP/tp2/provenance.json" && pass "provenance records tp_size 2" || fail "tp_size 2"
+A1=$A; A=$TMP/tp2/prism.safetensors
+hlen1=$hlen; H1=$H; hlen=$(od -An -t u8 -N8 "$A" | tr -d ' '); H=$(dd if="$A" bs=1 skip=8 count="$hlen" 2>/dev/null)
+for t in rows mean var Q; do f32 $t >"$TMP/tp2.$t"; done
+A=$A1; hlen=$hlen1; H=$H1
+for t in rows mean var Q; do f32 $t >"$TMP/tp1.$t"; done
+for t in rows mean var; do cmp -s "$TMP/tp1.$t" "$TMP/tp2.$t" && pass "R=2: $t identical to R=1" || fail "R=2: $t identical to R=1"; done
+paste "$TMP/tp1.Q" "$TMP/tp2.Q" | awk '{ e = $1 - $2; if (e < 0) e = -e; if (e > m) m = e } END { print m; exit !(NR == 4096 && m < 1e-5) }' >"$TMP/qd" \
+  && pass "R=2: Q equal to R=1 within 1e-5 (max $(cat "$TMP/qd"))" || fail "R=2: Q equal to R=1" "$(cat "$TMP/qd")"
+OUT_TXT=$(timeout 300 mpirun -np 3 "$LW" fit-prism --model "$M" --out "$TMP/tp3" 2>&1); rc=$?
+[ $rc = 2 ] && pass "3 ranks for 4 heads / 2 kv heads: exit 2" || fail "3 ranks refused" "exit $rc"
+expect_grep "3 ranks are impossible" "impossible rank count named"
+[ ! -e "$TMP/tp3" ] && pass "impossible rank count: no output" || fail "impossible rank count: no output" "$(ls "$TMP/tp3")"
 
 # ---- bad input: exit 2, a message naming the problem, nothing written
 expect_exit 2 "missing model directory refused" -- "$LW" fit-prism --model "$TMP/nope" --out "$TMP/o1"
