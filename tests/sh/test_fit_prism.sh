@@ -61,7 +61,7 @@ for t in rows mean var Q; do f32 $t >"$TMP/tp2.$t"; done
 A=$A1; hlen=$hlen1; H=$H1
 for t in rows mean var Q; do f32 $t >"$TMP/tp1.$t"; done
 for t in rows mean var; do cmp -s "$TMP/tp1.$t" "$TMP/tp2.$t" && pass "R=2: $t identical to R=1" || fail "R=2: $t identical to R=1"; done
-paste "$TMP/tp1.Q" "$TMP/tp2.Q" | awk '{ e = $1 - $2; if (e < 0) e = -e; if (e > m) m = e } END { print m; exit !(NR == 4096 && m < 1e-5) }' >"$TMP/qd" \
+paste "$TMP/tp1.Q" "$TMP/tp2.Q" | awk '{ e = $1 - $2; if (e < 0) e = -e; if (e > m) m = e } END { print m + 0; exit !(NR == 4096 && m + 0 < 1e-5) }' >"$TMP/qd" \
   && pass "R=2: Q equal to R=1 within 1e-5 (max $(cat "$TMP/qd"))" || fail "R=2: Q equal to R=1" "$(cat "$TMP/qd")"
 OUT_TXT=$(timeout 300 mpirun -np 3 "$LW" fit-prism --model "$M" --out "$TMP/tp3" 2>&1); rc=$?
 [ $rc = 2 ] && pass "3 ranks for 4 heads / 2 kv heads: exit 2" || fail "3 ranks refused" "exit $rc"
