@@ -14,6 +14,7 @@ static const LwCommand COMMANDS[] = {
     {"inspect", cmd_inspect, "family, dimensions, parameters and bytes per rank of a checkpoint"},
     {"tokenize", cmd_tokenize, "tokenize JSON strings read from stdin with a tokenizer.json"},
     {"mktiny", cmd_mktiny, "write a tiny random checkpoint of a family (tests, fixtures)"},
+    {"fit-prism", cmd_fit_prism, "fit the Prism shared decoder of a checkpoint (METRICS.md §20.1)"},
     {"devices", cmd_devices, "the CUDA GPUs this process can use (or why none is usable)"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

@@ -17,5 +17,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_mktiny(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+int cmd_fit_prism(int argc, char **argv);
 
 #endif
