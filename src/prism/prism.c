@@ -1,7 +1,6 @@
 // prism — the Prism fit (METRICS.md §20.1); see prism.h for the conventions.
 #include "prism/prism.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -9,17 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-// LAPACK from OpenBLAS (Debian ships no lapack.h with it): Fortran calling convention, with the
-// hidden lengths of the character arguments at the end.
-extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s, double *u,
-                    const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork, int *iwork, int *info,
-                    size_t jobz_len);
-extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
-                    const int *lwork, int *iwork, const int *liwork, int *info, size_t jobz_len, size_t uplo_len);
-extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau, double *work, const int *lwork,
-                    int *info);
-extern void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda, const double *tau, double *work,
-                    const int *lwork, int *info);
+#include "backend/linalg.h"
 
 // ---------------------------------------------------------------------------- whitening stats
 void prism_welford_init(PrismWelford *w, int d) {
@@ -79,24 +68,7 @@ void prism_canonical_signs(double *B, int k, int d) {
 // Orthonormalizes the k vectors of B (column-major d × k) in place by Householder QR, keeping
 // each column's direction (columns multiplied by sign(R_jj), so diag(R) >= 0).
 static int qr_orthonormalize(double *B, int d, int k, LwError *err) {
-    int info = 0, lwork = -1;
-    double wq, *tau = xmalloc(sizeof(double) * (size_t)k);
-    dgeqrf_(&d, &k, B, &d, tau, &wq, &lwork, &info);
-    lwork = (int)wq + 1;
-    int lwork2 = -1;
-    double wq2;
-    dorgqr_(&d, &k, &k, B, &d, tau, &wq2, &lwork2, &info);
-    if ((int)wq2 + 1 > lwork) lwork = (int)wq2 + 1;
-    double *work = xmalloc(sizeof(double) * (size_t)lwork);
-    dgeqrf_(&d, &k, B, &d, tau, work, &lwork, &info);
-    double *rdiag = xmalloc(sizeof(double) * (size_t)k);
-    for (int j = 0; j < k; j++) rdiag[j] = B[(size_t)j * d + j];
-    if (!info) dorgqr_(&d, &k, &k, B, &d, tau, work, &lwork, &info);
-    if (!info)
-        for (int j = 0; j < k; j++)
-            if (rdiag[j] < 0)
-                for (int i = 0; i < d; i++) B[(size_t)j * d + i] = -B[(size_t)j * d + i];
-    free(work); free(tau); free(rdiag);
+    int info = la_qr_orthonormalize(B, d, k);
     if (info) return lw_err(err, "this is a numerical failure, not bad input; please report it", "prism: QR (dgeqrf/dorgqr) failed: info %d", info);
     return 0;
 }
@@ -104,19 +76,7 @@ static int qr_orthonormalize(double *B, int d, int k, LwError *err) {
 // Left singular vectors of the column-major m × n matrix a (destroyed): U [m][m] column-major.
 // s gets min(m, n) singular values (descending).
 static int svd_left(double *a, int m, int n, double *U, double *s, double **vt_out, LwError *err) {
-    int mn = m < n ? m : n;
-    char jobz = n >= m ? 'S' : 'A'; // U is m × m either way
-    int ldvt = jobz == 'A' ? n : mn;
-    double *vt = xmalloc(sizeof(double) * (size_t)ldvt * n);
-    int *iwork = xmalloc(sizeof(int) * 8 * (size_t)mn);
-    int info = 0, lwork = -1;
-    double wq;
-    dgesdd_(&jobz, &m, &n, a, &m, s, U, &m, vt, &ldvt, &wq, &lwork, iwork, &info, 1);
-    lwork = (int)wq + 1;
-    double *work = xmalloc(sizeof(double) * (size_t)lwork);
-    if (!info) dgesdd_(&jobz, &m, &n, a, &m, s, U, &m, vt, &ldvt, work, &lwork, iwork, &info, 1);
-    free(work); free(iwork);
-    if (vt_out) *vt_out = vt; else free(vt);
+    int info = la_svd_left(a, m, n, U, s, vt_out);
     if (info) return lw_err(err, "this is a numerical failure (non-finite activations?), not bad input", "prism: SVD (dgesdd) failed: info %d", info);
     return 0;
 }
@@ -160,22 +120,15 @@ void prism_gram_add(double *G, const float *W, int rows, int d) {
     if (rows <= 0) return;
     double *Wd = xmalloc(sizeof(double) * (size_t)rows * d);
     for (size_t i = 0; i < (size_t)rows * d; i++) Wd[i] = W[i];
-    // Row-major W [rows, d] = column-major d × rows matrix Wᵀ: G += Wᵀ (Wᵀ)ᵀ = Wᵀ W.
-    cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, d, rows, 1.0, Wd, d, 1.0, G, d);
+    la_syrk_acc(G, Wd, d, rows); // G += Wᵀ W
     free(Wd);
 }
 
 int prism_basis_U(double *G, int d, int k, double *U, LwError *err) {
     LW_ASSERT(k >= 1 && k <= d);
-    double *w = xmalloc(sizeof(double) * (size_t)d), wq;
-    int info = 0, lwork = -1, liwork = -1, iwq;
-    dsyevd_("V", "U", &d, G, &d, w, &wq, &lwork, &iwq, &liwork, &info, 1, 1);
-    lwork = (int)wq + 1;
-    liwork = iwq + 1;
-    double *work = xmalloc(sizeof(double) * (size_t)lwork);
-    int *iwork = xmalloc(sizeof(int) * (size_t)liwork);
-    if (!info) dsyevd_("V", "U", &d, G, &d, w, work, &lwork, iwork, &liwork, &info, 1, 1);
-    free(work); free(iwork); free(w);
+    double *w = xmalloc(sizeof(double) * (size_t)d);
+    int info = la_eigh_upper(G, d, w);
+    free(w);
     if (info) return lw_err(err, "this is a numerical failure (non-finite unembedding?), not bad input", "prism: eigendecomposition (dsyevd) failed: info %d", info);
     // eigenvalues ascending: the top k are the last k columns, largest first
     for (int j = 0; j < k; j++) memcpy(U + (size_t)j * d, G + (size_t)(d - 1 - j) * d, sizeof(double) * (size_t)d);
@@ -186,7 +139,7 @@ int prism_basis_U(double *G, int d, int k, double *U, LwError *err) {
 
 double prism_ortho_error(const double *Q, int d) {
     double *P = xmalloc(sizeof(double) * (size_t)d * d), s = 0;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, d, 1.0, Q, d, Q, d, 0.0, P, d);
+    la_dgemm(1, 1, 0, d, d, d, Q, d, Q, d, P, d);
     for (int i = 0; i < d; i++)
         for (int j = 0; j < d; j++) {
             double e = P[(size_t)i * d + j] - (i == j);
@@ -200,13 +153,13 @@ int prism_procrustes(const double *E, const double *U, int d, int k, double *Q, 
     *qr_fallback = 0;
     // M = U_k E_kᵀ (column-major d × d): the k vectors are the columns of the d × k matrices.
     double *M = xmalloc(sizeof(double) * (size_t)d * d);
-    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasTrans, d, d, k, 1.0, U, d, E, d, 0.0, M, d);
+    la_dgemm(0, 0, 1, d, d, k, U, d, E, d, M, d);
     double *A = xmalloc(sizeof(double) * (size_t)d * d), *s = xmalloc(sizeof(double) * (size_t)d), *Bt = NULL;
     int rc = svd_left(M, d, d, A, s, &Bt, err);
     free(s);
     if (!rc) {
         double *Qc = M; // reuse: column-major Q = A Bᵀ
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, A, d, Bt, d, 0.0, Qc, d);
+        la_dgemm(0, 0, 0, d, d, d, A, d, Bt, d, Qc, d);
         for (int i = 0; i < d; i++)
             for (int j = 0; j < d; j++) Q[(size_t)i * d + j] = Qc[(size_t)j * d + i];
         if (prism_ortho_error(Q, d) > PRISM_ORTHO_TOL) {
