@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Reliability (issue 14): what a batch job meets besides bad input — a full disk, absurd size
+# fields in config.json, an output path that cannot be written, signals, non-finite weights and
+# corrupted run files. Each case: the documented exit code (bad input 2, runtime failure 1,
+# SIGTERM 143 / SIGINT 130), never a signal or a hang, and nothing left that looks complete.
+. tests/lib.sh
+LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
+TOKS=$LW_SHARED/tokenizers
+PROBES=tests/fixtures/probes/one-fact.yaml
+MNT=$TMP/full
+trap 'mountpoint -q "$MNT" 2>/dev/null && umount "$MNT"; rm -rf "$TMP"' EXIT
+M=$TMP/rl
+"$LW" mktiny --family llama --seed 3 --out "$M" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null ||
+  fail "mktiny"
+
+nothing_left() { # name dir: no <name>.h5 and no temporary file
+  local left
+  left=$(ls -A "$2" 2>/dev/null)
+  if [ -z "$left" ]; then pass "$1: nothing left in the output directory"; else fail "$1: nothing left" "$left"; fi
+}
+
+# ---- case 2: the output on a full disk. The run's first write that fails (HDF5 writes the
+# cached chunks of a dataset when it closes it) is a runtime error: one message naming the
+# temporary file and the system's reason, the temporary file removed, exit 1 — not the
+# segfault at exit that HDF5's exit handler caused by closing the failed file a second time.
+# Two real ways to fill a disk: a 256 KiB tmpfs (ENOSPC; needs root to mount) and, anywhere,
+# a file-size limit (ulimit -f, what a quota does to one file: EFBIG) with SIGXFSZ ignored as
+# a batch system's limit would be reported. The complete file is ~2.5 MB, so both fill early.
+OUT_TXT=$(bash -c "trap '' XFSZ; ulimit -f 256; exec \"$LW\" run --model \"$M\" --out \"$TMP/out_fsize\"" 2>&1); rc=$?
+[ $rc = 1 ] && pass "file-size limit: exit 1" || fail "file-size limit: exit 1" "exit $rc" "$(tail -3 <<<"$OUT_TXT")"
+expect_grep "error: .*out_fsize/rl\.h5\.tmp\.[0-9]+: .*File too large" "file-size limit: message names the file and the reason"
+expect_grep "hint: check free disk space" "file-size limit: hint"
+nothing_left "file-size limit" "$TMP/out_fsize"
+mkdir -p "$MNT"
+if mount -t tmpfs -o size=256k tmpfs "$MNT" 2>/dev/null; then
+  OUT_TXT=$("$LW" run --model "$M" --out "$MNT/out" 2>&1); rc=$?
+  [ $rc = 1 ] && pass "full tmpfs: exit 1" || fail "full tmpfs: exit 1" "exit $rc" "$(tail -3 <<<"$OUT_TXT")"
+  expect_grep "error: .*out/rl\.h5\.tmp\.[0-9]+: .*No space left on device" "full tmpfs: message names the file and the reason"
+  nothing_left "full tmpfs" "$MNT/out"
+  n=$(grep -c "^lensweep: error" <<<"$OUT_TXT")
+  [ "$n" = 1 ] && pass "full tmpfs: one error message" || fail "full tmpfs: one error message" "$OUT_TXT"
+  umount "$MNT"
+else
+  echo "note: cannot mount a tmpfs here (not root?): the full-disk case ran with the file-size limit only"
+fi
