@@ -43,3 +43,26 @@ if mount -t tmpfs -o size=256k tmpfs "$MNT" 2>/dev/null; then
 else
   echo "note: cannot mount a tmpfs here (not root?): the full-disk case ran with the file-size limit only"
 fi
+
+# ---- case 6: absurd size fields in config.json are bad input (exit 2) naming config.json and
+# the field, found against the tensor shapes in the safetensors header before any weight is
+# read — not "out of memory" (exit 1) after sizing 2^31 blocks. The tiny checkpoint holds 3
+# blocks, embed_tokens [32000, 64], q_proj [128, 64] (4 heads x 32), gate_proj [96, 64].
+absurd() { # name field value
+  local d=$TMP/cfg_$1
+  rm -rf "$d"; cp -r "$M" "$d"
+  sed -i "s/\"$2\": [0-9]*/\"$2\": $3/" "$d/config.json"
+  grep -q "\"$2\": $3\b" "$d/config.json" || fail "$1: config.json edited"
+  expect_exit 2 "$1: exit 2" -- timeout 60 "$LW" run --model "$d" --out "$TMP/out_cfg_$1"
+  expect_grep "error: $d/config.json: fields? (.* and )?\"$2\" = $3 " "$1: message names config.json and the field"
+  expect_grep "hint: " "$1: hint"
+  [ ! -e "$TMP/out_cfg_$1" ] || [ -z "$(ls -A "$TMP/out_cfg_$1")" ] && pass "$1: no output" || fail "$1: no output" "$(ls "$TMP/out_cfg_$1")"
+}
+absurd layers_2e31 num_hidden_layers 2147483647
+absurd layers_one_more num_hidden_layers 4
+absurd layers_one_fewer num_hidden_layers 2
+absurd hidden_2e31 hidden_size 2147483647
+absurd vocab_2e31 vocab_size 2147483647
+absurd ff_2e31 intermediate_size 2147483647
+absurd heads_2e31 num_attention_heads 2147483646
+absurd head_dim_2e31 head_dim 2147483646
