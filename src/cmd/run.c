@@ -15,6 +15,8 @@
 // stops together and rank 0 names the failing rank and its reason. Anything that dies later
 // (out of memory, disk full) goes through lw_die, whose cleanups remove the .tmp file.
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <math.h>
@@ -388,6 +390,50 @@ static double checkpoint_bytes(const char *path) {
     return sum;
 }
 
+// ---------------------------------------------------------------------------- preflight
+
+// The longest file named after the model: export's rawlens window sidecar (export/export.c).
+#define LONGEST_EXPORT_AFFIXES (sizeof "output-" - 1 + sizeof "-pure-next-token-rawlens-window.csv" - 1)
+
+// Rank 0, before any weight is read: what would otherwise fail only when the file is created
+// (after the load) or renamed (after the whole run, whose result was then deleted). The output
+// directory exists and takes a new file (tried for real, with the temporary name the run will
+// use: permissions, a read-only mount, a name too long), the name fits the file system's limit
+// with every file derived from it (export's longest), and nothing but a regular file sits at
+// <name>.h5. Each refusal is bad input (exit 2).
+static int output_preflight(const LwRunConfig *cfg, const char *out_path, LwError *err) {
+    if (lw_mkdir_p(cfg->out_dir, err)) return -1;
+    long name_max = pathconf(cfg->out_dir, _PC_NAME_MAX);
+    if (name_max <= 0) name_max = 255;
+    size_t nl = strlen(cfg->name);
+    size_t longest = nl + LONGEST_EXPORT_AFFIXES, tmp_len = nl + sizeof ".h5.tmp.4294967295" - 1;
+    if (tmp_len > longest) longest = tmp_len;
+    if (longest > (size_t)name_max) {
+        char hint[160];
+        snprintf(hint, sizeof hint, "choose a name of at most %zu bytes (--name or name: in the config)",
+                 (size_t)name_max - (longest - nl));
+        return lw_err(err, hint,
+                      "%s: name: '%.40s...' is %zu bytes; output-<name>-pure-next-token-rawlens-window.csv would exceed "
+                      "the %ld-byte file name limit of %s",
+                      opt_where(cfg, "name"), cfg->name, nl, name_max, cfg->out_dir);
+    }
+    struct stat st;
+    if (lstat(out_path, &st) == 0 && !S_ISREG(st.st_mode))
+        return lw_err(err, "move it away or choose another --name / --out",
+                      "%s: a %s is in the way of the run file", out_path,
+                      S_ISDIR(st.st_mode) ? "directory" : S_ISLNK(st.st_mode) ? "symbolic link" : "non-regular file");
+    char *probe = xasprintf("%s.tmp.%ld", out_path, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int e = errno;
+    if (fd >= 0) { close(fd); unlink(probe); }
+    int rc = 0;
+    if (fd < 0)
+        rc = lw_err(err, "choose an output directory this job can write (--out / out_dir:)",
+                    "%s: cannot create a file in the output directory: %s", probe, strerror(e));
+    free(probe);
+    return rc;
+}
+
 // ---------------------------------------------------------------------------- the run
 
 static void usage(FILE *f) {
@@ -443,7 +489,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank != 0) { tok_free(tok); tok = NULL; }
 
     char *out_path = xasprintf("%s/%s.h5", cfg.out_dir, cfg.name);
-    if (rank == 0) bad = lw_mkdir_p(cfg.out_dir, &err) != 0;
+    if (rank == 0) bad = output_preflight(&cfg, out_path, &err) != 0;
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- weights: each rank its slices

@@ -66,3 +66,35 @@ absurd vocab_2e31 vocab_size 2147483647
 absurd ff_2e31 intermediate_size 2147483647
 absurd heads_2e31 num_attention_heads 2147483646
 absurd head_dim_2e31 head_dim 2147483646
+
+# ---- case 5: an output the run could not write is refused before any weight is read (no
+# "loaded" line), exit 2 — not after the load (exit 1) or, for a directory in the way of
+# <name>.h5, after the whole run, whose finished temporary file was then deleted.
+preflight() { # name pattern args...
+  local name=$1 pat=$2; shift 2
+  expect_exit 2 "$name: exit 2" -- "$LW" run --model "$M" "$@"
+  expect_grep "$pat" "$name: message"
+  expect_grep "hint: " "$name: hint"
+  grep -q "loaded\|calibration" <<<"$OUT_TXT" && fail "$name: refused before the weights are read" "$OUT_TXT" ||
+    pass "$name: refused before the weights are read"
+}
+mkdir -p "$TMP/dirway/rl.h5"
+preflight "directory in the way of rl.h5" "dirway/rl\.h5: a directory is in the way" --out "$TMP/dirway"
+[ "$(ls -A "$TMP/dirway")" = rl.h5 ] && [ -d "$TMP/dirway/rl.h5" ] && pass "directory in the way: left as it was" ||
+  fail "directory in the way: left as it was" "$(ls -la "$TMP/dirway")"
+# 250 bytes: <name>.h5 would fit the 255-byte limit, export's output-<name>-pure-next-token-rawlens-window.csv not
+long=$(printf 'x%.0s' {1..250})
+preflight "name of 250 bytes" "name: 'x+\.\.\.' is 250 bytes.*255-byte file name limit" --out "$TMP/out_long" --name "$long"
+expect_grep "hint: choose a name of at most 213 bytes" "name of 250 bytes: hint gives the limit"
+[ -z "$(ls -A "$TMP/out_long")" ] && pass "name of 250 bytes: no output" || fail "name of 250 bytes: no output"
+mkdir -p "$TMP/ro"
+if mount -t tmpfs -o ro,size=64k tmpfs "$TMP/ro" 2>/dev/null; then
+  preflight "read-only output directory" "ro/rl\.h5\.tmp\.[0-9]+: cannot create a file in the output directory: Read-only file system" --out "$TMP/ro"
+  umount "$TMP/ro"
+elif [ "$(id -u)" != 0 ]; then
+  chmod 555 "$TMP/ro"
+  preflight "unwritable output directory" "ro/rl\.h5\.tmp\.[0-9]+: cannot create a file in the output directory: Permission denied" --out "$TMP/ro"
+  chmod 755 "$TMP/ro"
+else
+  echo "note: root without mount: the unwritable-directory case is skipped"
+fi
