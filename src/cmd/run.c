@@ -15,6 +15,7 @@
 // stops together and rank 0 names the failing rank and its reason. Anything that dies later
 // (out of memory, disk full) goes through lw_die, whose cleanups remove the .tmp file.
 #include <dirent.h>
+#include <glob.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -35,6 +36,7 @@
 #include "lens/lens_pass.h"
 #include "model/model.h"
 #include "runfile/h5.h"
+#include "runfile/lock.h"
 #include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
 #include "util/util.h"
@@ -392,6 +394,10 @@ static double checkpoint_bytes(const char *path) {
 
 // ---------------------------------------------------------------------------- preflight
 
+// The target's lock (rank 0), released when the file is finished or, on any failure that returns
+// from run_main, by cmd_run; lw_die and the signal handler remove it through the cleanups.
+static TargetLock g_lock = {-1, NULL};
+
 // The longest file named after the model: export's rawlens window sidecar (export/export.c).
 #define LONGEST_EXPORT_AFFIXES (sizeof "output-" - 1 + sizeof "-pure-next-token-rawlens-window.csv" - 1)
 
@@ -400,8 +406,10 @@ static double checkpoint_bytes(const char *path) {
 // directory exists and takes a new file (tried for real, with the temporary name the run will
 // use: permissions, a read-only mount, a name too long), the name fits the file system's limit
 // with every file derived from it (export's longest), and nothing but a regular file sits at
-// <name>.h5. Each refusal is bad input (exit 2).
-static int output_preflight(const LwRunConfig *cfg, const char *out_path, LwError *err) {
+// <name>.h5. Then the run takes the target's lock (runfile/lock.h: a second writer is refused),
+// and, holding it, removes every <name>.h5.tmp.* (their writers are gone: a live one would hold
+// the lock). Each refusal is bad input (exit 2).
+static int output_preflight(const LwRunConfig *cfg, const char *out_path, TargetLock *lock, LwError *err) {
     if (lw_mkdir_p(cfg->out_dir, err)) return -1;
     long name_max = pathconf(cfg->out_dir, _PC_NAME_MAX);
     if (name_max <= 0) name_max = 255;
@@ -427,11 +435,26 @@ static int output_preflight(const LwRunConfig *cfg, const char *out_path, LwErro
     int e = errno;
     if (fd >= 0) { close(fd); unlink(probe); }
     int rc = 0;
-    if (fd < 0)
+    if (fd < 0 && e != EEXIST) // EEXIST: a stale file of a dead run with our PID, removed below
         rc = lw_err(err, "choose an output directory this job can write (--out / out_dir:)",
                     "%s: cannot create a file in the output directory: %s", probe, strerror(e));
     free(probe);
-    return rc;
+    if (rc) return rc;
+    char note[1200];
+    if (target_lock(out_path, lock, note, sizeof note, err)) return -1;
+    if (note[0]) lw_warn("%s", note);
+    if (lock->fd >= 0) {
+        char *pat = xasprintf("%s.tmp.*", out_path);
+        glob_t g;
+        if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+            for (size_t i = 0; i < g.gl_pathc; i++)
+                if (unlink(g.gl_pathv[i]) == 0)
+                    lw_log("removed %s: an unfinished run's temporary file (its writer is gone)", g.gl_pathv[i]);
+            globfree(&g);
+        }
+        free(pat);
+    }
+    return 0;
 }
 
 // ---------------------------------------------------------------------------- the run
@@ -452,6 +475,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
     LwError err = {0};
     LwRunConfig cfg;
     int R = comm->size, rank = comm->rank, rc;
+    lw_signals_install();
+    lw_stage("validation (no file written yet)");
 
     // ---- configuration, checkpoint, TP size (identical on every rank)
     int bad = config_from_args(&cfg, argc, argv, &err) || config_resolve_checkpoint(&cfg, &err);
@@ -489,7 +514,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank != 0) { tok_free(tok); tok = NULL; }
 
     char *out_path = xasprintf("%s/%s.h5", cfg.out_dir, cfg.name);
-    if (rank == 0) bad = output_preflight(&cfg, out_path, &err) != 0;
+    if (rank == 0) bad = output_preflight(&cfg, out_path, &g_lock, &err) != 0;
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- weights: each rank its slices
@@ -497,6 +522,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
     cpu_blas_warmup(); // OpenBLAS's buffers before the weights (cpu.h: it hangs when it cannot map them later)
     lw_progress("loading %s ...", cfg.model_dir);
+    lw_stage("loading the weights (no file written yet)");
     double tl = lw_now();
     LoadWatch watch = {.stop = 0, .t0 = tl, .total_bytes = rank == 0 ? checkpoint_bytes(cfg.model_dir) : 0, .ranks = R};
     pthread_t watch_thread;
@@ -569,6 +595,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     for (int c = 0; c < N_CALIB; c++) {
         Pass *p = &pl.passes[pl.calib[c]];
         lw_progress("calibration forward %d/%d (%s, %d tokens)", c + 1, N_CALIB, p->name, p->T);
+        lw_stage("calibration forward %d/%d (%s)", c + 1, N_CALIB, p->name);
         calib_resid[c] = xmalloc(sizeof(float) * (size_t)n1 * p->T * d);
         model_forward(m, p->ids, p->T, calib_resid[c], comm);
         calib_T[c] = p->T;
@@ -609,6 +636,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         double el = lw_now() - tp0;
         char prog[160];
         snprintf(prog, sizeof prog, "pass %d/%d %s", i + 1, pl.n_passes, p->name);
+        lw_stage("pass %d/%d (%s; %d done)", i + 1, pl.n_passes, p->name, i);
         if (i > 0) lw_progress("%s (%d tokens): %.1f s elapsed, ~%.1f s left", prog, p->T, el, el / i * (pl.n_passes - i));
         else lw_progress("%s (%d tokens)", prog, p->T);
         if (!r) {
@@ -647,6 +675,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
                lens_bytes / 1e3 / pl.n_passes / n1, pass_bytes / 1e3 / pl.n_passes / n1);
 
     // ---- 3. auxiliary prompts (§1.4)
+    lw_stage("the auxiliary prompts (all %d passes done)", pl.n_passes);
     {
         int nt = pl.n_tests, k = (int)cfg.topk_test_prompts;
         double *H = xmalloc(sizeof(double) * (nt ? nt : 1)), *pr = xmalloc(sizeof(double) * (nt ? nt : 1) * k);
@@ -692,7 +721,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
     iso_now(end, sizeof end);
     h5_attr_str(h5, "/", "end_time", end);
     h5_attr_f64(h5, "/", "wall_seconds", wall);
+    lw_stage("writing %s", out_path);
     if (rank == 0 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    target_unlock(&g_lock);
+    lw_stage("the summary (%s is complete)", out_path);
     comm_barrier(comm);
 
     // ---- one-screen summary (rank 0)
@@ -736,6 +768,7 @@ int cmd_run(int argc, char **argv) {
     Comm comm;
     comm_init(&comm, &argc, &argv);
     int rc = run_main(&comm, argc - 1, argv + 1);
+    target_unlock(&g_lock);
     comm_finalize(&comm);
     return rc;
 }

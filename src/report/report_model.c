@@ -12,6 +12,7 @@
 
 #include "report/report_csv.h"
 #include "report/report_json.h"
+#include "runfile/run_read.h"
 
 const char *const REPORT_LENS_NAME[N_LENSES] = {"norm", "raw", "tuned", "prism"};
 
@@ -454,7 +455,13 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
     char **names = NULL;
     int n = 0;
     struct dirent *e;
+    int n_tmp = 0;
+    char *first_tmp = NULL;
     while ((e = readdir(d))) {
+        if (strstr(e->d_name, ".h5.tmp.")) { // a run's temporary file (runfile/h5.h)
+            if (!n_tmp++) first_tmp = xasprintf("%s/%s", dir, e->d_name);
+            continue;
+        }
         char *name = model_of_file(e->d_name);
         if (!name) continue;
         int dup = 0;
@@ -464,6 +471,16 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
         names[n++] = name;
     }
     closedir(d);
+    if (n == 0 && n_tmp > 0) {
+        char what[600] = "not a finished run file";
+        ex_run_unfinished(first_tmp, what, sizeof what, NULL);
+        lw_err(err, "wait for the run to finish, or re-run `lensweep run` (the next run into this directory removes the file)",
+               "%s: no model files, only %d unfinished run's temporary file%s (%s: %s)", dir, n_tmp, n_tmp == 1 ? "" : "s",
+               lw_basename(first_tmp), what);
+        free(first_tmp);
+        return -1;
+    }
+    free(first_tmp);
     if (n == 0)
         return lw_err(err, "give the run directory that holds output-<model>.json files (or <model>.h5)",
                       "%s: no model files (output-<model>.json, output-<model>-*.csv or <model>.h5)", dir);

@@ -2,6 +2,8 @@
 // variable-length UTF-8, which H5LT's fixed-buffer readers do not handle).
 #include "runfile/run_read.h"
 
+#include "runfile/lock.h"
+
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -466,6 +468,7 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (!lw_file_exists(path))
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: no such file", path);
+    if (ex_run_unfinished(path, NULL, 0, err)) return -1;
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: not an HDF5 file", path);
@@ -477,6 +480,38 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     int rc = read_all(&r, run);
     H5Fclose(f);
     return rc;
+}
+
+// <target>.h5.tmp.<digits>: the name `lensweep run` writes under (runfile/h5.h).
+static const char *tmp_suffix(const char *path) {
+    const char *t = strstr(path, ".h5.tmp.");
+    while (t) {
+        const char *d = t + 8;
+        if (*d) {
+            while (*d >= '0' && *d <= '9') d++;
+            if (!*d) return t + 3;
+        }
+        t = strstr(t + 1, ".h5.tmp.");
+    }
+    return NULL;
+}
+
+int ex_run_unfinished(const char *path, char *what, size_t len, LwError *err) {
+    const char *suffix = tmp_suffix(path);
+    if (!suffix) return 0;
+    char *target = strndup(path, (size_t)(suffix - path));
+    char holder[400];
+    int live = 0;
+    target_lock_holder(target, holder, sizeof holder, &live);
+    char buf[600];
+    if (live) snprintf(buf, sizeof buf, "still being written (%s)", holder);
+    else if (!lw_file_exists(path)) snprintf(buf, sizeof buf, "its run has just finished: give %s", target);
+    else snprintf(buf, sizeof buf, "its run was interrupted (killed or failed) and will not finish it");
+    if (what) snprintf(what, len, "%s", buf);
+    lw_err(err, live ? "export the finished <name>.h5 once the run completes" : "re-run `lensweep run` for this model; the next run into this directory removes the file",
+           "%s: an unfinished run's temporary file: %s", path, buf);
+    free(target);
+    return -1;
 }
 
 int ex_run_pass(const ExRun *run, const char *name) {

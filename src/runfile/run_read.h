@@ -87,6 +87,10 @@ typedef struct {
 int ex_run_read(const char *path, ExRun *run, LwError *err);
 void ex_run_free(ExRun *run);
 
+// -1 with err (and `what`, when given: "still being written (holder)" or why it will never
+// finish) when path is a `<name>.h5.tmp.<pid>` file of an unfinished run; 0 otherwise.
+int ex_run_unfinished(const char *path, char *what, size_t len, LwError *err);
+
 // Index of the pass called name, or -1.
 int ex_run_pass(const ExRun *run, const char *name);
 

@@ -98,3 +98,94 @@ elif [ "$(id -u)" != 0 ]; then
 else
   echo "note: root without mount: the unwritable-directory case is skipped"
 fi
+
+# ---- case 8 (and issue 16 item 7): SIGTERM and SIGINT stop a run with one line naming the
+# signal and how far it got, remove its temporary file (and its lock), exit 143 / 130. A run
+# killed outright (SIGKILL: nothing runs) leaves <name>.h5.tmp.<pid>: `export` and `report` call
+# it an unfinished run's temporary file (exit 2), and the next run into the directory removes it
+# and says so. Case 4 for `run`: while one run writes a target, a second is refused (exit 2)
+# naming the holder; the first completes.
+start_run() { # out log [launcher...] -> RUN_PID
+  local out=$1 log=$2; shift 2
+  "$@" "$LW" run --model "$M" --out "$out" >"$log" 2>&1 &
+  RUN_PID=$!
+}
+wait_for() { # pattern file: up to 60 s
+  local i
+  for ((i = 0; i < 1200; i++)); do grep -qE "$1" "$2" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+set -m # job control: a background job of a script otherwise starts with SIGINT ignored
+for sig in TERM INT; do
+  want=$([ $sig = TERM ] && echo 143 || echo 130)
+  start_run "$TMP/out_sig$sig" "$TMP/sig$sig.log"
+  wait_for "pass 2/11" "$TMP/sig$sig.log" || fail "SIG$sig: the run reached pass 2" "$(cat "$TMP/sig$sig.log")"
+  kill -$sig $RUN_PID
+  wait $RUN_PID; rc=$?
+  [ $rc = $want ] && pass "SIG$sig: exit $want" || fail "SIG$sig: exit $want" "exit $rc"
+  OUT_TXT=$(cat "$TMP/sig$sig.log")
+  expect_grep "^lensweep: stopped by SIG$sig during pass [0-9]+/11 \(.*\), [0-9]+ s after the start; removed .*out_sig$sig/rl\.h5\.tmp\.$RUN_PID" \
+    "SIG$sig: one line naming the signal, the pass reached and the file removed"
+  n=$(grep -c "stopped by" <<<"$OUT_TXT")
+  [ "$n" = 1 ] && pass "SIG$sig: exactly one line" || fail "SIG$sig: exactly one line" "$OUT_TXT"
+  nothing_left "SIG$sig" "$TMP/out_sig$sig"
+done
+set +m
+
+# SIGKILL: the leftover, as a node failure leaves it
+start_run "$TMP/out_kill" "$TMP/kill.log"
+wait_for "pass 2/11" "$TMP/kill.log" || fail "SIGKILL: the run reached pass 2"
+kill -KILL $RUN_PID; wait $RUN_PID 2>/dev/null
+killed=$RUN_PID
+[ -e "$TMP/out_kill/rl.h5.tmp.$killed" ] && pass "SIGKILL leaves rl.h5.tmp.$killed" || fail "SIGKILL leaves its temporary file" "$(ls -A "$TMP/out_kill")"
+expect_exit 2 "export of a killed run's temporary file: exit 2" -- "$LW" export "$TMP/out_kill/rl.h5.tmp.$killed"
+expect_grep "rl\.h5\.tmp\.$killed: an unfinished run's temporary file: its run was interrupted" "export of a killed run's temporary file: says so"
+expect_exit 2 "report on a directory with only a temporary file: exit 2" -- "$LW" report "$TMP/out_kill"
+expect_grep "no model files, only 1 unfinished run's temporary file \(rl\.h5\.tmp\.$killed: its run was interrupted" \
+  "report on a directory with only a temporary file: says so"
+expect_exit 0 "a new run into the killed run's directory: exit 0" -- "$LW" run --model "$M" --out "$TMP/out_kill"
+expect_grep "removed .*out_kill/rl\.h5\.tmp\.$killed: an unfinished run's temporary file \(its writer is gone\)" "the new run removes the leftover and says so"
+expect_grep "rl\.h5\.lock: taking over a stale lock \(host .*, PID $killed, " "the new run takes over the stale lock and says so"
+[ "$(ls -A "$TMP/out_kill")" = rl.h5 ] && pass "after the new run: rl.h5 only" || fail "after the new run: rl.h5 only" "$(ls -A "$TMP/out_kill")"
+
+# two writers of one target
+start_run "$TMP/out_two" "$TMP/two.log"
+wait_for "pass 1/11" "$TMP/two.log" || fail "first writer: reached pass 1"
+first=$RUN_PID
+kill -STOP $first # holds its lock while stopped; the checks below cannot race with its end
+expect_exit 2 "second run into the same target: exit 2" -- "$LW" run --model "$M" --out "$TMP/out_two" --seed 7
+expect_grep "out_two/rl\.h5: another run is writing it \(host [^,]+, PID $first, since " "second run: names the holder's host and PID"
+expect_grep "hint: one run per output file" "second run: hint"
+[ -e "$TMP/out_two/rl.h5.lock" ] && [ -e "$TMP/out_two/rl.h5.tmp.$first" ] && pass "second run: leaves the first's lock and file alone" ||
+  fail "second run: leaves the first's lock and file alone" "$(ls -A "$TMP/out_two")"
+expect_exit 2 "export of a live run's temporary file: exit 2" -- "$LW" export "$TMP/out_two/rl.h5.tmp.$first"
+expect_grep "an unfinished run's temporary file: still being written \(host [^,]+, PID $first" "export of a live run's temporary file: says so"
+kill -CONT $first
+wait $first; rc=$?
+[ $rc = 0 ] && pass "first writer completes (exit 0)" || fail "first writer completes" "exit $rc" "$(tail -3 "$TMP/two.log")"
+[ "$(ls -A "$TMP/out_two")" = rl.h5 ] && pass "two writers: rl.h5 only, no lock or temporary file left" || fail "two writers: rl.h5 only" "$(ls -A "$TMP/out_two")"
+
+# one rank of a 2-rank run killed mid-pass (a node lost): every rank stops within seconds,
+# nothing complete-looking is left, and a rerun into the same directory succeeds and leaves no
+# stale file
+start_run "$TMP/out_rank1" "$TMP/rank1.log" timeout 120 mpirun -np 2
+wait_for "pass 2/11" "$TMP/rank1.log" || fail "2 ranks: the run reached pass 2" "$(tail -3 "$TMP/rank1.log")"
+r1=""
+for c in /proc/[0-9]*; do
+  grep -qz "out_rank1" "$c/cmdline" 2>/dev/null && tr '\0' '\n' <"$c/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && r1=${c#/proc/}
+done
+if [ -n "$r1" ]; then
+  t0=$EPOCHREALTIME
+  kill -KILL "$r1"
+  wait $RUN_PID; rc=$?
+  secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
+  [ $rc != 0 ] && [ $rc != 124 ] && awk -v s="$secs" 'BEGIN{exit !(s < 20)}' && pass "2 ranks, rank 1 killed: the job stops in $secs s (exit $rc)" ||
+    fail "2 ranks, rank 1 killed: the job stops within 20 s" "exit $rc after $secs s"
+  [ ! -e "$TMP/out_rank1/rl.h5" ] && pass "2 ranks, rank 1 killed: no rl.h5" || fail "2 ranks, rank 1 killed: no rl.h5"
+  OUT_TXT=$(timeout 120 mpirun -np 2 "$LW" run --model "$M" --out "$TMP/out_rank1" 2>&1); rc=$?
+  [ $rc = 0 ] && pass "2 ranks: the rerun succeeds" || fail "2 ranks: the rerun succeeds" "exit $rc" "$(tail -3 <<<"$OUT_TXT")"
+  [ "$(ls -A "$TMP/out_rank1")" = rl.h5 ] && pass "2 ranks: after the rerun rl.h5 only" || fail "2 ranks: after the rerun rl.h5 only" "$(ls -A "$TMP/out_rank1")"
+else
+  fail "2 ranks: found rank 1's process" "$(cat "$TMP/rank1.log")"
+  kill $RUN_PID 2>/dev/null; wait $RUN_PID 2>/dev/null
+fi
