@@ -331,6 +331,53 @@ static void write_pass_prompt(H5Out *h, const Pass *p, const Tokenizer *tok) {
     (void)tok;
 }
 
+// ---------------------------------------------------------------------------- numeric health
+
+// mask[L, t] of the residual stream r_L at position t: 1 = holds a NaN, 2 = holds an Inf
+// (/prompts/<pass>/resid_nonfinite). Returns the number of cells with either.
+static int resid_nonfinite(const float *r, int n1, int T, int d, int32_t *mask) {
+    int cells = 0;
+    for (size_t c = 0; c < (size_t)n1 * T; c++) {
+        const float *x = r + c * d;
+        int32_t b = 0;
+        for (int j = 0; j < d; j++)
+            if (!isfinite(x[j])) b |= isnan(x[j]) ? 1 : 2;
+        mask[c] = b;
+        cells += b != 0;
+    }
+    return cells;
+}
+
+static const char *nan_inf_words(int nan, int inf) {
+    return nan && inf ? "NaN and Inf" : nan ? "NaN" : "Inf";
+}
+
+// One warning line per pass with non-finite values: the first layer and position, what holds
+// them and which lenses that affects (non-finite weights; METRICS.md §18 numeric health).
+static void warn_nonfinite(const Pass *p, const Tokenizer *tok, int n1, const int32_t *mask, int cells,
+                           const LensPassSummary *s) {
+    if (cells > 0) {
+        for (int c = 0; c < n1 * p->T; c++) {
+            if (!mask[c]) continue;
+            int L = c / p->T, t = c % p->T;
+            lw_warn("non-finite values in pass %s: every lens (norm, raw, post_ln2), layer %d, position %d (\"%s\") first: "
+                    "the residual stream holds %s (%d of %d layer x position cells); those rows are left empty",
+                    p->name, L, t, tok_decode_one(tok, p->ids[t]), nan_inf_words(mask[c] & 1, mask[c] & 2), cells,
+                    n1 * p->T);
+            return;
+        }
+    }
+    if (s->nonfinite_layer < 0) return;
+    int b = s->nonfinite_bits;
+    char what[128] = "";
+    if (b & 12) snprintf(what, sizeof what, "the normalized residual holds %s", nan_inf_words(b & 4, b & 8));
+    if (b & 48)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%sthe logits hold %s", what[0] ? ", " : "",
+                 nan_inf_words(b & 16, b & 32));
+    lw_warn("non-finite values in pass %s: norm lens, layer %d, position %d (NEXT) first: %s; those rows are left empty",
+            p->name, s->nonfinite_layer, p->T - 1, what);
+}
+
 // ---------------------------------------------------------------------------- load progress
 
 // model_load reads synchronously; rank 0 watches its own read counter (/proc/self/io rchar) from
@@ -662,6 +709,16 @@ static int run_main(Comm *comm, int argc, char **argv) {
         double tl0 = lw_now();
         lens_pass(&lr, &spec, r, &sum[i]);
         lens_s += lw_now() - tl0;
+        {
+            int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)n1 * p->T);
+            int cells = resid_nonfinite(r, n1, p->T, d, mask);
+            char *ds = xasprintf("/prompts/%s/resid_nonfinite", p->name);
+            size_t dims[2] = {(size_t)n1, (size_t)p->T};
+            h5_write_i32(h5, ds, 2, dims, mask);
+            if (rank == 0) warn_nonfinite(p, tok, n1, mask, cells, &sum[i]);
+            free(ds);
+            free(mask);
+        }
         lens_bytes += comm->bytes_sent - b0;
     }
     double passes_s = lw_now() - tp0;

@@ -343,6 +343,8 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
 
     hsize_t L = (hsize_t)run->n_layers + 1;
     hsize_t wLT[2] = {L, (hsize_t)p->T}, wLTk[3] = {L, (hsize_t)p->T, 0};
+    snprintf(path, sizeof path, "%s/resid_nonfinite", g);
+    if (link_exists(r->file, path) && ds_i32(r, path, 2, wLT, NULL, &p->resid_nonfinite)) return -1;
     snprintf(path, sizeof path, "/lens/norm/%s/entropy_bits", p->name);
     if (ds_f64(r, path, 2, wLT, NULL, &p->rec_entropy_bits)) return -1;
     snprintf(path, sizeof path, "/lens/norm/%s/topk_ids", p->name);
@@ -537,7 +539,7 @@ void ex_run_free(ExRun *run) {
         ExPass *p = &run->passes[i];
         void *ptrs[] = {p->name, p->prompt_id, p->variant, p->fact_key, p->text, p->answer, p->align_status,
                         p->align_variant, p->answer_ids, p->contrast_answer, p->ids, p->ctx_ids,
-                        p->final_entropy_bits, p->final_topk_ids, p->final_topk_probs, p->rec_entropy_bits,
+                        p->final_entropy_bits, p->final_topk_ids, p->final_topk_probs, p->resid_nonfinite, p->rec_entropy_bits,
                         p->rec_topk_ids, p->rec_topk_probs};
         for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
         next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2);

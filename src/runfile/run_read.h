@@ -54,6 +54,7 @@ typedef struct {
     int Tc; int *ctx_ids;  // prompt ids without specials
     double *final_entropy_bits; // [T]
     int final_k; int *final_topk_ids; double *final_topk_probs; // [T, final_k]
+    int *resid_nonfinite;       // [n+1, T]: 1 NaN, 2 Inf in the residual stream; NULL in older files
     // norm lens, all positions
     double *rec_entropy_bits;   // [n+1, T]
     int rec_k; int *rec_topk_ids; double *rec_topk_probs; // [n+1, T, rec_k]

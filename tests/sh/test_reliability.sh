@@ -189,3 +189,34 @@ else
   fail "2 ranks: found rank 1's process" "$(cat "$TMP/rank1.log")"
   kill $RUN_PID 2>/dev/null; wait $RUN_PID 2>/dev/null
 fi
+
+# ---- case 7: non-finite weights. Embedding row 1 (the BOS id of this tokenizer, position 0 of
+# every pass) gets +Inf in its first element (little-endian f32 00 00 80 7f, written with dd at
+# the offset the safetensors header gives). By hand: r_0 holds Inf at position 0 only; every
+# later layer's attention reads position 0 from every position, so r_1..r_3 hold NaN at all T
+# positions (Inf/Inf in the RMS norm, Inf - Inf in the products). Expected: a warning line naming
+# lens, pass, layer 0 and position 0; numeric_health counting the layer-0 Inf apart from the
+# NaNs, with positions; every row that is not finite has empty cells, rest_mass included.
+I=$TMP/inf
+cp -r "$M" "$I"
+f=$I/model.safetensors
+hlen=$(head -c 8 "$f" | od -An -t u8 | tr -d ' ')
+eoff=$(dd if="$f" bs=1 skip=8 count="$hlen" status=none | jq '.["model.embed_tokens.weight"].data_offsets[0]')
+d_model=$(jq '.hidden_size' "$I/config.json")
+printf '\x00\x00\x80\x7f' | dd of="$f" bs=1 seek=$((8 + hlen + eoff + 1 * d_model * 4)) conv=notrunc status=none
+expect_exit 0 "Inf weight: the run completes" -- "$LW" run --model "$I" --out "$TMP/out_inf"
+T=$(sed -n 's/.*pass 1\/11 pos_orig_0 (\([0-9]*\) tokens).*/\1/p' <<<"$OUT_TXT" | head -1)
+expect_grep "warning: non-finite values in pass pos_orig_0: every lens \(norm, raw, post_ln2\), layer 0, position 0 \(\"<s>\"\) first: the residual stream holds Inf \($((1 + 3 * T)) of $((4 * T)) " \
+  "Inf weight: warning names lens, pass, layer and first position"
+expect_exit 0 "Inf weight: export" -- "$LW" export "$TMP/out_inf/inf.h5"
+nh=$(jq -c '.diagnostics.numeric_health | [.any_nan, .any_inf, [.layers_flagged[] | [.layer, .n_nan_positions, .n_inf_positions, (.inf_positions | join(" ")), (.nan_positions | length)]]]' "$TMP/out_inf/output-inf.json")
+want="[true,true,[[0,0,1,\"0\",0],[1,$T,0,\"\",$T],[2,$T,0,\"\",$T],[3,$T,0,\"\",$T]]]"
+[ "$nh" = "$want" ] && pass "Inf weight: numeric_health counts NaN and Inf apart, with positions" ||
+  fail "Inf weight: numeric_health counts NaN and Inf apart, with positions" "got  $nh" "want $want"
+# pure-next-token.csv, primary pass: layer 0 (NEXT finite) has values, layers 1-3 nothing after the token column
+rows=$(awk -F, 'NR > 1 && $3 == "pos" && $4 == "orig" && $2 == 0 { n = 0; for (i = 8; i <= NF; i++) n += ($i != ""); print $5 ":" n }' "$TMP/out_inf/output-inf-pure-next-token.csv" | tr '\n' ' ')
+[[ "$rows" =~ ^0:[1-9][0-9]*\ 1:0\ 2:0\ 3:0\ $ ]] && pass "Inf weight: non-finite NEXT rows are empty, rest_mass included ($rows)" ||
+  fail "Inf weight: non-finite NEXT rows are empty, rest_mass included" "$rows"
+rec=$(awk -F, 'NR > 1 && $3 == "pos" && $4 == "orig" && $2 == 0 && $5 == 0 && $6 <= 1 { n = 0; for (i = 8; i <= NF; i++) n += ($i != ""); print $6 ":" n }' "$TMP/out_inf/output-inf-records.csv" | tr '\n' ' ')
+[[ "$rec" =~ ^0:0\ 1:[1-9][0-9]*\ $ ]] && pass "Inf weight: the records row of layer 0 position 0 is empty, rest_mass included ($rec)" ||
+  fail "Inf weight: the records row of layer 0 position 0 is empty" "$rec"
