@@ -1,5 +1,6 @@
 // plan — see plan.h. Reads HDF5 root attributes with the HDF5 C API (serial build), nothing else.
 #include "config/plan.h"
+#include "runfile/checksum.h"
 
 #include <glob.h>
 #include <hdf5.h>
@@ -111,6 +112,13 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
         free(pat);
         return n ? PLAN_INCOMPLETE : PLAN_TODO;
     }
+    // the checksum first (runfile/checksum.h): a damaged file is redone, and libhdf5 never parses it
+    char why[300];
+    int sealed = runfile_verify(h5_path, why, sizeof why);
+    if (sealed < 0) {
+        snprintf(detail, detail_len, "%s: %s", sealed == -1 ? "corrupt" : "unreadable", why);
+        return PLAN_INCOMPLETE;
+    }
     H5E_auto2_t old_fn;
     void *old_data;
     H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
@@ -119,6 +127,9 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
     hid_t f = H5Fopen(h5_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         snprintf(detail, detail_len, "not a readable HDF5 file (truncated or corrupt)");
+    } else if (sealed == 0 && H5Aexists(f, "integrity") > 0) {
+        snprintf(detail, detail_len, "corrupt: its checksum trailer is missing or damaged");
+        H5Fclose(f);
     } else {
         long long complete = 0;
         char hash[64] = "";

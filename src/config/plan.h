@@ -11,7 +11,8 @@
 //   plan.overhead_s; the Slurm time limit is slurm.time, else 3 × the estimate (at least 15 min);
 // - status, from <out_dir>/<name>.h5's root attributes (docs/HDF5.md): `complete` = 1 and the same
 //   `config_hash` -> done; complete with another hash -> stale; a file without complete = 1, an
-//   unreadable file or a leftover <name>.h5.tmp.* of a killed run -> incomplete; nothing -> todo.
+//   unreadable file, one whose checksum trailer does not match (runfile/checksum.h: corrupt) or a
+//   leftover <name>.h5.tmp.* of a killed run -> incomplete; nothing -> todo.
 //   Only `done` is skipped by slurm/submit.
 #ifndef LW_PLAN_H
 #define LW_PLAN_H

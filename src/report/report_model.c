@@ -12,6 +12,7 @@
 
 #include "report/report_csv.h"
 #include "report/report_json.h"
+#include "runfile/checksum.h"
 #include "runfile/run_read.h"
 
 const char *const REPORT_LENS_NAME[N_LENSES] = {"norm", "raw", "tuned", "prism"};
@@ -55,9 +56,21 @@ int report_h5_state(const char *path, char *msg, size_t msg_len) {
     H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // a corrupt file is an expected case: no HDF5 stack dump
     int state = -1;
+    char why[300];
+    int sealed = runfile_verify(path, why, sizeof why); // before libhdf5 parses a byte (runfile/checksum.h)
+    if (sealed < 0) {
+        snprintf(msg, msg_len, "%s: %s%s", lw_basename(path), sealed == -1 ? "corrupt: " : "unreadable: ", why);
+        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+        return -1;
+    }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         snprintf(msg, msg_len, "%s: not a readable HDF5 file (truncated or corrupt)", lw_basename(path));
+        goto done;
+    }
+    if (sealed == 0 && H5Aexists(f, "integrity") > 0) {
+        snprintf(msg, msg_len, "%s: corrupt: its checksum trailer is missing or damaged", lw_basename(path));
+        H5Fclose(f);
         goto done;
     }
     if (H5Aexists(f, "complete") <= 0) {

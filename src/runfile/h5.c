@@ -1,6 +1,8 @@
 // h5 — see h5.h. Serial HDF5 (pkg-config hdf5-serial), one file handle, every call checked.
 #include "runfile/h5.h"
 
+#include "runfile/checksum.h"
+
 #include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -60,6 +62,7 @@ const char *h5_tmp_path(const H5Out *h) { return h ? h->tmp : NULL; }
 
 int h5_finish(H5Out *h, LwError *err) {
     if (!h) return 0;
+    h5_attr_str(h, "/", "integrity", RF_INTEGRITY_ATTR); // the trailer runfile_seal appends
     h5_attr_int(h, "/", "complete", 1);
     errno = 0;
     if (H5Fclose(h->file) < 0) {
@@ -67,6 +70,7 @@ int h5_finish(H5Out *h, LwError *err) {
         return lw_err(err, "check free disk space", "%s: cannot close the HDF5 file%s%s%s", h->tmp, e ? " (" : "",
                       e ? strerror(e) : "", e ? ")" : "");
     }
+    if (runfile_seal(h->tmp, err)) return -1;
     if (rename(h->tmp, h->path) != 0)
         return lw_err(err, "check permissions of the output directory", "%s: cannot rename to %s: %s", h->tmp, h->path,
                       strerror(errno));
@@ -196,6 +200,9 @@ static void write_dataset(H5Out *h, const char *path, int rank, const size_t *di
         }
         H5Pset_chunk(dcpl, rank, chunk);
         H5Pset_deflate(dcpl, 4);
+        // per-chunk checksum, a second line behind the file's trailer (HDF5 refuses it on
+        // variable-length strings, whose chunks hold only heap references)
+        if (H5Tis_variable_str(file_t) <= 0) H5Pset_fletcher32(dcpl);
     }
     hid_t ds = H5Dcreate2(h->file, path, file_t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (ds < 0) h5_fail(h, "create dataset", path);

@@ -2,6 +2,7 @@
 // variable-length UTF-8, which H5LT's fixed-buffer readers do not handle).
 #include "runfile/run_read.h"
 
+#include "runfile/checksum.h"
 #include "runfile/lock.h"
 
 #include <hdf5.h>
@@ -15,6 +16,7 @@ typedef struct {
     LwError *err;
 } Rd;
 
+#define HINT_CORRUPT "the file was damaged after `lensweep run` wrote it (disk, copy, transfer); re-run `lensweep run` for this model or restore the file from a good copy"
 #define HINT_SCHEMA "the file is not a complete lensweep run file (docs/HDF5.md, schema 1); re-run `lensweep run`"
 
 static int rd_fail(Rd *r, const char *obj, const char *what) {
@@ -471,6 +473,11 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     if (!lw_file_exists(path))
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: no such file", path);
     if (ex_run_unfinished(path, NULL, 0, err)) return -1;
+    // the checksum first: libhdf5 never parses a file whose bytes changed after it was written
+    char why[300];
+    int sealed = runfile_verify(path, why, sizeof why);
+    if (sealed == -1) return lw_err(err, HINT_CORRUPT, "%s: corrupt: %s", path, why);
+    if (sealed == -2) return lw_err(err, "check the file's permissions", "%s: cannot read: %s", path, why);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: not an HDF5 file", path);
@@ -478,6 +485,10 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     if (f < 0)
         return lw_err(err, "the file is truncated or corrupt (or unreadable: check its permissions); re-run `lensweep run`",
                       "%s: cannot open as HDF5", path);
+    if (sealed == 0 && H5Aexists(f, "integrity") > 0) { // written with a trailer that is gone now
+        H5Fclose(f);
+        return lw_err(err, HINT_CORRUPT, "%s: corrupt: its checksum trailer is missing or damaged (root attribute 'integrity' says it was written)", path);
+    }
     Rd r = {f, path, err};
     int rc = read_all(&r, run);
     H5Fclose(f);

@@ -220,3 +220,41 @@ rows=$(awk -F, 'NR > 1 && $3 == "pos" && $4 == "orig" && $2 == 0 { n = 0; for (i
 rec=$(awk -F, 'NR > 1 && $3 == "pos" && $4 == "orig" && $2 == 0 && $5 == 0 && $6 <= 1 { n = 0; for (i = 8; i <= NF; i++) n += ($i != ""); print $6 ":" n }' "$TMP/out_inf/output-inf-records.csv" | tr '\n' ' ')
 [[ "$rec" =~ ^0:0\ 1:[1-9][0-9]*\ $ ]] && pass "Inf weight: the records row of layer 0 position 0 is empty, rest_mass included ($rec)" ||
   fail "Inf weight: the records row of layer 0 position 0 is empty" "$rec"
+
+# ---- case 1: integrity. A finished run file ends with a trailer line holding the SHA-256 of
+# every byte before it (docs/HDF5.md, Integrity); export, report and plan check it before
+# libhdf5 reads the file. Deterministic mutations of a tiny run's file (8 bytes written at 0,
+# 1/8, ..., 7/8 of its HDF5 part, and inside the trailer; a truncation) are refused as corrupt
+# (exit 2) within seconds, never a hang, a crash or exit 0 with wrong numbers; plan marks the
+# model to redo. The expected digest comes from coreutils' sha256sum.
+expect_exit 0 "integrity: the run" -- "$LW" run --model "$M" --out "$TMP/out_int"
+H=$TMP/out_int/rl.h5
+size=$(stat -c %s "$H"); body=$((size - 121))
+trailer=$(tail -c 121 "$H" | tr -d '\n')
+want="lensweep-checksum-v1 sha256=$(head -c "$body" "$H" | sha256sum | cut -c1-64) bytes=$(printf '%020d' "$body")"
+[ "$trailer" = "$want" ] && pass "integrity: the trailer holds sha256sum of the bytes before it" ||
+  fail "integrity: the trailer holds sha256sum of the bytes before it" "got  $trailer" "want $want"
+h5dump -H "$H" >/dev/null 2>&1 && pass "integrity: h5dump reads the file with its trailer" || fail "integrity: h5dump reads the file"
+expect_exit 0 "integrity: the intact file exports" -- "$LW" export "$H" --out "$TMP/exp_int"
+printf 'model: %s\nout_dir: %s\n' "$M" "$TMP/mut" >"$TMP/plan_mut.yaml"
+mutate() { # name offset|trunc
+  rm -rf "$TMP/mut"; mkdir -p "$TMP/mut"; cp "$H" "$TMP/mut/rl.h5"
+  if [ "$2" = trunc ]; then truncate -s -1000 "$TMP/mut/rl.h5"
+  else printf '\xde\xad\xbe\xef\x01\x02\x03\x04' | dd of="$TMP/mut/rl.h5" bs=1 seek="$2" conv=notrunc status=none; fi
+  local t0=$EPOCHREALTIME
+  expect_exit 2 "integrity, $1: export exit 2" -- timeout 60 "$LW" export "$TMP/mut/rl.h5"
+  expect_grep "rl\.h5: (corrupt|cannot open as HDF5)" "integrity, $1: export says corrupt"
+  local secs
+  secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}')
+  awk -v s="$secs" 'BEGIN{exit !(s < 10)}' && pass "integrity, $1: refused in $secs s" || fail "integrity, $1: refused within 10 s" "$secs s"
+  [ ! -e "$TMP/mut/output-rl.json" ] && pass "integrity, $1: no export written" || fail "integrity, $1: no export written"
+  local st
+  st=$("$LW" plan "$TMP/plan_mut.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $2 ": " $22 }')
+  [[ "$st" == "incomplete: "* ]] && [[ "$st" =~ corrupt|truncated ]] && pass "integrity, $1: plan marks it to redo ($st)" ||
+    fail "integrity, $1: plan marks it to redo" "$st"
+}
+for k in 0 1 2 3 4 5 6 7; do mutate "8 bytes at $k/8" $((body * k / 8)); done
+mutate "8 bytes inside the trailer's digest" $((size - 60))
+mutate "the last 1000 bytes cut" trunc
+expect_exit 0 "integrity: report on the truncated file's directory still writes its page" -- "$LW" report "$TMP/mut"
+expect_grep "rl: failed: rl\.h5: (corrupt|not a readable HDF5 file)" "integrity: report lists the model as failed"
