@@ -196,7 +196,8 @@ int cmd_plan(int argc, char **argv) {
             if (!r->fits) strcat(gb, " !");
             plan_format_duration(t, sizeof t, r->est_seconds);
             printf("%-*s  %-10s  %5ld  %-12s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, t,
-                   r->checkpoint_found ? "found" : "missing", wo, r->h5_path, plan_status_phrase(r->status));
+                   r->checkpoint_found ? "found" : "missing", wo, r->h5_path,
+                   r->stale_checkpoint ? "stale checkpoint" : plan_status_phrase(r->status));
         }
         printf("\n%d done, %d to do, %d stale config, %d incomplete; checkpoints found for %d of %d\n", n_status[PLAN_DONE],
                n_status[PLAN_TODO], n_status[PLAN_STALE], n_status[PLAN_INCOMPLETE], n_found, sw.n);
@@ -210,7 +211,8 @@ int cmd_plan(int argc, char **argv) {
         for (int i = 0; i < sw.n; i++) {
             const PlanRow *r = &rows[i];
             if (r->status == PLAN_STALE || r->status == PLAN_INCOMPLETE)
-                printf("%s: %s: %s\n", sw.models[i].name, plan_status_phrase(r->status), r->status_detail);
+                printf("%s: %s%s%s\n", sw.models[i].name, r->stale_checkpoint ? "" : plan_status_phrase(r->status),
+                       r->stale_checkpoint ? "" : ": ", r->status_detail); // the detail says "stale checkpoint: ..."
         }
         if (n_found < sw.n) printf("checkpoints not found (sizes from the built-in shape table when the model is in it):\n");
         for (int i = 0; i < sw.n; i++)

@@ -36,6 +36,7 @@
 #include "lens/lens_pass.h"
 #include "model/model.h"
 #include "runfile/h5.h"
+#include "runfile/fingerprint.h"
 #include "runfile/lock.h"
 #include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
@@ -528,6 +529,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
     // ---- configuration, checkpoint, TP size (identical on every rank)
     int bad = config_from_args(&cfg, argc, argv, &err) || config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    // the checkpoint's files as they are before anything of them is read (runfile/fingerprint.h)
+    char *fp_before = checkpoint_fingerprint(cfg.model_dir);
     tp_set_uneven_heads(cfg.tp_uneven_heads); // before any slice is planned (model/tp.c)
     if (cfg.tp_size > 0 && cfg.tp_size != R)
         bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
@@ -577,6 +580,15 @@ static int run_main(Comm *comm, int argc, char **argv) {
     Model *m = model_load(cfg.model_dir, rank, R, &err);
     if (watching) { watch.stop = 1; pthread_join(watch_thread, NULL); }
     if ((rc = agree(comm, m == NULL, &err, LW_EXIT_INPUT))) return rc;
+    {   // a file rewritten while this rank read it (a download or conversion still running)
+        char *fp_after = checkpoint_fingerprint(cfg.model_dir), what[1200];
+        bad = fingerprint_diff(fp_before, fp_after, what, sizeof what)
+                  ? lw_err(&err, "the checkpoint was rewritten while lensweep read it; run again once it is complete",
+                           "%s: changed while it was read: %s", cfg.model_dir, what)
+                  : 0;
+        free(fp_after);
+    }
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
     m->fp32_sums = !cfg.tp_exact;
     {
         int64_t bytes = (int64_t)m->bytes_read;
@@ -597,6 +609,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     int n = mc.n_layers, n1 = n + 1, d = mc.d_model;
     if (rank == 0) {
         write_root(h5, &cfg, m, tok, &pl, R, start);
+        h5_attr_str(h5, "/", "checkpoint_files", fp_before);
         write_vocab(h5, tok, mc.vocab);
     }
     {
@@ -806,7 +819,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lw_log("  wrote %s", out_path);
 
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
-    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path);
+    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
     model_free(m);
     tok_free(tok);
     config_free(&cfg);

@@ -1,6 +1,7 @@
 // plan — see plan.h. Reads HDF5 root attributes with the HDF5 C API (serial build), nothing else.
 #include "config/plan.h"
 #include "runfile/checksum.h"
+#include "runfile/fingerprint.h"
 
 #include <glob.h>
 #include <hdf5.h>
@@ -151,6 +152,29 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
     return s;
 }
 
+// A done model whose checkpoint files changed since its run (root attribute checkpoint_files,
+// runfile/fingerprint.h: another seed or family written into the same directory) is stale.
+static void checkpoint_staleness(PlanRow *row) {
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(row->h5_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char *then = xmalloc(1 << 16);
+    if (f >= 0 && h5_attr_string(f, "checkpoint_files", then, 1 << 16) == 0) { // older files: none
+        char *now = checkpoint_fingerprint(row->checkpoint), what[400];
+        if (fingerprint_diff(then, now, what, sizeof what)) {
+            row->status = PLAN_STALE;
+            row->stale_checkpoint = 1;
+            snprintf(row->status_detail, sizeof row->status_detail, "stale checkpoint: %s", what);
+        }
+        free(now);
+    }
+    if (f >= 0) H5Fclose(f);
+    free(then);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+}
+
 // ---------------------------------------------------------------------------- one model
 
 // Bytes per parameter the weights occupy while computing: bf16 on GPUs, fp32 on the CPU backend.
@@ -242,5 +266,6 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
 
     snprintf(row->h5_path, sizeof row->h5_path, "%s/%s.h5", cfg->out_dir, cfg->name);
     row->status = plan_h5_status(row->h5_path, cfg->config_hash, row->status_detail, sizeof row->status_detail);
+    if (row->status == PLAN_DONE && row->checkpoint_found) checkpoint_staleness(row);
     return 0;
 }

@@ -40,6 +40,8 @@ typedef struct {
     char checkpoint_error[1024];// "...not found; looked in: ..." when missing
     char h5_path[1024];
     PlanStatus status;
+    int stale_checkpoint;       // PLAN_STALE because the checkpoint's files changed since the run
+                                // (root attribute checkpoint_files, runfile/fingerprint.h)
     char status_detail[512];    // e.g. "config_hash 1234... != 5678..." or why incomplete
 } PlanRow;
 

@@ -258,3 +258,27 @@ mutate "8 bytes inside the trailer's digest" $((size - 60))
 mutate "the last 1000 bytes cut" trunc
 expect_exit 0 "integrity: report on the truncated file's directory still writes its page" -- "$LW" report "$TMP/mut"
 expect_grep "rl: failed: rl\.h5: (corrupt|not a readable HDF5 file)" "integrity: report lists the model as failed"
+
+# ---- case 3: the checkpoint's files (size and modification time of every weight, config and
+# tokenizer file) are recorded in the run file (root attribute checkpoint_files). A file rewritten
+# while the run reads it stops the run (exit 2, naming the file); a checkpoint replaced after the
+# run (another seed written into the same directory) makes `plan` call the model stale.
+C=$TMP/ck
+cp -r "$M" "$C"
+( while :; do touch "$C/model.safetensors"; sleep 0.01; done ) & toucher=$!
+expect_exit 2 "checkpoint rewritten during the load: exit 2" -- "$LW" run --model "$C" --out "$TMP/out_ck_live"
+kill $toucher; wait $toucher 2>/dev/null
+expect_grep "error: .*ck: changed while it was read: model\.safetensors: " "checkpoint rewritten during the load: names the file"
+nothing_left "checkpoint rewritten during the load" "$TMP/out_ck_live"
+expect_exit 0 "checkpoint: the run" -- "$LW" run --model "$C" --out "$TMP/out_ck"
+printf 'model: %s\nout_dir: %s\n' "$C" "$TMP/out_ck" >"$TMP/plan_ck.yaml"
+st=$("$LW" plan "$TMP/plan_ck.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $2 }')
+[ "$st" = done ] && pass "checkpoint: plan says done after the run" || fail "checkpoint: plan says done after the run" "$st"
+sleep 0.01 # a later mtime even on coarse clocks
+"$LW" mktiny --family llama --seed 4 --out "$C" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null
+OUT_TXT=$("$LW" plan "$TMP/plan_ck.yaml")
+expect_grep "out_ck/ck\.h5 +stale checkpoint" "checkpoint replaced by another seed: plan's table says stale checkpoint"
+expect_grep "^ck: stale checkpoint: (config\.json|model\.safetensors|tokenizer\.json|tokenizer_config\.json): .* then; .* now" \
+  "checkpoint replaced by another seed: plan names the file"
+st=$("$LW" plan "$TMP/plan_ck.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $2 }')
+[ "$st" = stale ] && pass "checkpoint replaced: slurm/submit's status word is stale (redone)" || fail "checkpoint replaced: status word stale" "$st"
