@@ -70,8 +70,8 @@ int target_lock(const char *target, TargetLock *l, char *note, size_t note_len, 
             holder_text(fd, who, sizeof who);
             close(fd);
             if (e == EACCES || e == EAGAIN) {
-                lw_err(err, "one run per output file: wait for that run, or give this one another --name or --out",
-                       "%s: another run is writing it (%s; lock %s)", target, who[0] ? who : "holder unknown", l->path);
+                lw_err(err, "one writer per output: wait for that process, or give this one another --name or --out",
+                       "%s: another lensweep process is writing it (%s; lock %s)", target, who[0] ? who : "holder unknown", l->path);
                 return not_taken(l, 1);
             }
             // no record locks here (an NFS mount without lockd, ...): run unguarded, and say so

@@ -154,8 +154,8 @@ wait_for "pass 1/11" "$TMP/two.log" || fail "first writer: reached pass 1"
 first=$RUN_PID
 kill -STOP $first # holds its lock while stopped; the checks below cannot race with its end
 expect_exit 2 "second run into the same target: exit 2" -- "$LW" run --model "$M" --out "$TMP/out_two" --seed 7
-expect_grep "out_two/rl\.h5: another run is writing it \(host [^,]+, PID $first, since " "second run: names the holder's host and PID"
-expect_grep "hint: one run per output file" "second run: hint"
+expect_grep "out_two/rl\.h5: another lensweep process is writing it \(host [^,]+, PID $first, since " "second run: names the holder's host and PID"
+expect_grep "hint: one writer per output" "second run: hint"
 [ -e "$TMP/out_two/rl.h5.lock" ] && [ -e "$TMP/out_two/rl.h5.tmp.$first" ] && pass "second run: leaves the first's lock and file alone" ||
   fail "second run: leaves the first's lock and file alone" "$(ls -A "$TMP/out_two")"
 expect_exit 2 "export of a live run's temporary file: exit 2" -- "$LW" export "$TMP/out_two/rl.h5.tmp.$first"
@@ -282,3 +282,30 @@ expect_grep "^ck: stale checkpoint: (config\.json|model\.safetensors|tokenizer\.
   "checkpoint replaced by another seed: plan names the file"
 st=$("$LW" plan "$TMP/plan_ck.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $2 }')
 [ "$st" = stale ] && pass "checkpoint replaced: slurm/submit's status word is stale (redone)" || fail "checkpoint replaced: status word stale" "$st"
+
+# ---- case 4 for export: one writer per set of output-<name>* files. Export A is stopped
+# (SIGSTOP) while it holds output-rl.lock; export B of another run of the same model name into
+# the same directory is refused (exit 2) naming A; A then completes alone.
+EX=$TMP/exp_two
+mkdir -p "$EX"
+stopped=""
+for attempt in 1 2 3 4 5; do
+  rm -f "$EX"/output-rl*
+  "$LW" export "$H" --out "$EX" >"$TMP/expA.log" 2>&1 &
+  A=$!
+  while [ ! -e "$EX/output-rl.lock" ] && kill -0 $A 2>/dev/null; do :; done
+  kill -STOP $A 2>/dev/null
+  if [ -e "$EX/output-rl.lock" ] && [ ! -e "$EX/output-rl.json" ]; then stopped=$A; break; fi
+  kill -CONT $A 2>/dev/null; wait $A 2>/dev/null # it finished first: try again
+done
+if [ -n "$stopped" ]; then
+  expect_exit 2 "second export into the same files: exit 2" -- "$LW" export "$TMP/out_kill/rl.h5" --out "$EX"
+  expect_grep "exp_two/output-rl: another lensweep process is writing it \(host [^,]+, PID $A, " "second export: names the holder"
+  kill -CONT $A; wait $A; rc=$?
+  [ $rc = 0 ] && pass "first export completes (exit 0)" || fail "first export completes" "exit $rc" "$(cat "$TMP/expA.log")"
+  cmp -s <(tail -n +2 "$EX/output-rl-records.csv") <(tail -n +2 "$TMP/exp_int/output-rl-records.csv") &&
+    pass "the files are the first export's alone" || fail "the files are the first export's alone"
+  [ ! -e "$EX/output-rl.lock" ] && pass "export: no lock left" || fail "export: no lock left"
+else
+  fail "an export stopped while holding its lock (5 tries)"
+fi
