@@ -2,6 +2,7 @@
 #include "config/plan.h"
 #include "runfile/checksum.h"
 #include "runfile/fingerprint.h"
+#include "runfile/lock.h"
 
 #include <glob.h>
 #include <hdf5.h>
@@ -108,7 +109,13 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
         char *pat = xasprintf("%s.tmp.*", h5_path);
         glob_t g;
         int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
-        if (n) snprintf(detail, detail_len, "%s left by an interrupted run", lw_basename(g.gl_pathv[0]));
+        if (n) {
+            char holder[400];
+            int live = 0;
+            target_lock_holder(h5_path, holder, sizeof holder, &live); // runfile/lock.h
+            if (live) snprintf(detail, detail_len, "%s being written (%s)", lw_basename(g.gl_pathv[0]), holder);
+            else snprintf(detail, detail_len, "%s left by an interrupted run", lw_basename(g.gl_pathv[0]));
+        }
         if (n) globfree(&g);
         free(pat);
         return n ? PLAN_INCOMPLETE : PLAN_TODO;

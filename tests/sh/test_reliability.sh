@@ -160,6 +160,10 @@ expect_grep "hint: one writer per output" "second run: hint"
   fail "second run: leaves the first's lock and file alone" "$(ls -A "$TMP/out_two")"
 expect_exit 2 "export of a live run's temporary file: exit 2" -- "$LW" export "$TMP/out_two/rl.h5.tmp.$first"
 expect_grep "an unfinished run's temporary file: still being written \(host [^,]+, PID $first" "export of a live run's temporary file: says so"
+printf 'model: %s\nout_dir: %s\n' "$M" "$TMP/out_two" >"$TMP/plan_two.yaml"
+st=$("$LW" plan "$TMP/plan_two.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $2 ": " $22 }')
+[[ "$st" =~ ^incomplete:\ rl\.h5\.tmp\.$first\ being\ written\ \(host\ [^,]+,\ PID\ $first, ]] && pass "plan: a live run's file is being written, naming it ($st)" ||
+  fail "plan: a live run's file is being written, naming it" "$st"
 kill -CONT $first
 wait $first; rc=$?
 [ $rc = 0 ] && pass "first writer completes (exit 0)" || fail "first writer completes" "exit $rc" "$(tail -3 "$TMP/two.log")"
@@ -293,7 +297,7 @@ for attempt in 1 2 3 4 5; do
   rm -f "$EX"/output-rl*
   "$LW" export "$H" --out "$EX" >"$TMP/expA.log" 2>&1 &
   A=$!
-  while [ ! -e "$EX/output-rl.lock" ] && kill -0 $A 2>/dev/null; do :; done
+  while [ ! -s "$EX/output-rl.lock" ] && kill -0 $A 2>/dev/null; do :; done # holder written
   kill -STOP $A 2>/dev/null
   if [ -e "$EX/output-rl.lock" ] && [ ! -e "$EX/output-rl.json" ]; then stopped=$A; break; fi
   kill -CONT $A 2>/dev/null; wait $A 2>/dev/null # it finished first: try again
