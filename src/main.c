@@ -35,7 +35,18 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    // a mistyped command: the nearest one (a prefix of one, or at most 2 edits; 1 for short words) as the hint
+    const char *near = NULL;
+    int best = strlen(argv[1]) < 4 ? 2 : 3;
+    for (int i = 0; i < N_COMMANDS; i++) {
+        int d = strncmp(COMMANDS[i].name, argv[1], strlen(argv[1])) ? lw_edit_distance(argv[1], COMMANDS[i].name) : 1;
+        if (d < best) best = d, near = COMMANDS[i].name;
+    }
     fprintf(stderr, "lensweep: error: unknown command '%s'\n", argv[1]);
+    if (near) {
+        fprintf(stderr, "  hint: did you mean 'lensweep %s'? (lensweep --help lists the commands)\n", near);
+        return LW_EXIT_INPUT;
+    }
     usage(stderr);
     return LW_EXIT_INPUT;
 }

@@ -7,8 +7,15 @@ trap 'rm -rf "$TMP"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 
-pass() { echo "PASS: $T_NAME: $1"; }
-fail() { echo "FAIL: $T_NAME: $1"; shift; [ $# -gt 0 ] && printf '    %s\n' "$@"; }
+# Only the first line of a message starts with PASS:/FAIL:; every further line (of the message or
+# of a detail, often an inner program's forwarded output with its own PASS:/FAIL: lines) is
+# indented, so tests/run.sh counts each check exactly once.
+indent_lines() { local s line; for s in "$@"; do while IFS= read -r line; do printf '    %s\n' "$line"; done <<<"$s"; done; }
+pass() { echo "PASS: $T_NAME: ${1%%$'\n'*}"; [[ $1 != *$'\n'* ]] || indent_lines "${1#*$'\n'}"; }
+fail() {
+  echo "FAIL: $T_NAME: ${1%%$'\n'*}"; [[ $1 != *$'\n'* ]] || indent_lines "${1#*$'\n'}"
+  shift; [ $# -gt 0 ] && indent_lines "$@"
+}
 
 # expect_exit CODE NAME -- CMD...   runs CMD, checks its exit status; output in $OUT_TXT
 expect_exit() {

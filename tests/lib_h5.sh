@@ -36,6 +36,7 @@ cmp_flat() {
       if (isprob && m > 1e-30 && d / m > maxrel) maxrel = d / m
       tol = isprob ? prtol * m + 1e-12 : rtol * m + atol
       if (d > tol) { if (bad < 5) print "float differs: " $1 " " $3 " vs " $6; bad++ } }
-    END { printf "values %d, max relative difference of probabilities %.2g%s\n", n, maxrel, bad ? ", " bad " mismatches" : ""; exit bad > 0 }'
+    END { if (n == 0) { print "no values to compare (empty input)"; exit 1 }
+          printf "values %d, max relative difference of probabilities %.2g%s\n", n, maxrel, bad ? ", " bad " mismatches" : ""; exit bad > 0 }'
 }
 

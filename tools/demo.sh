@@ -78,10 +78,10 @@ phase report "$t"
 
 PURE=$(ls "$OUT"/output-*-pure-next-token.csv 2>/dev/null | head -1)
 [ -n "$PURE" ] || { echo "lensweep: error: export wrote no output-*-pure-next-token.csv in $OUT" >&2; exit 1; }
-say "5/5 the positive prompt, layer by layer (norm lens at NEXT; from $(basename "$PURE"))"
+say "5/5 the positive prompt, layer by layer (norm lens at NEXT; from $(basename "$PURE")), then the raw lens"
 # The CSV quotes fields with commas/newlines and escapes backslashes (OUTPUTS.md §2): read it
 # with a real CSV parser. Python 3 is on the machine already (pip fetched the model).
-python3 - "$PURE" <<'PY'
+python3 - "$PURE" "$(h5dump -a /vocab "$H5" | sed -n 's/.*(0): \([0-9]*\).*/\1/p')" <<'PY'
 import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1], encoding="utf-8", newline=""), escapechar="\\")
         if r["fact_key"] == "Germany→Berlin" and r["prompt_id"] == "pos" and r["prompt_variant"] == "orig"]
@@ -100,6 +100,39 @@ if first is None:
     print(f"\" Berlin\" never reaches rank 1 in layers 0..{n}.")
 else:
     print(f"\" Berlin\" first reaches rank 1 at layer {first} of {n} (relative depth {first / n:.2f}).")
+
+# What the table shows, and the raw lens beside it (the -rawlens sidecar: the same residuals
+# decoded without the final norm, METRICS.md §4.2).
+norm = {int(r["layer"]): int(float(r["answer_rank"])) for r in rows}
+V = int(sys.argv[2])
+early = [norm[L] for L in range(n)]
+print()
+print(f"What this is: row L decodes the residual stream after block L through the model's final norm and")
+print(f"unembedding (the norm lens). Row {n} is the model's own output, so its KL is 0 and its rank is the")
+print(f"model's answer, not an early prediction. Before it, the norm lens ranks \" Berlin\" {min(early)}..{max(early)}")
+print(f"of {V} in layers 0..{n - 1}" + (": on this model it is not informative until the last layer."
+                                       if min(early) > 100 else "."))
+raw_path = sys.argv[1].replace("-pure-next-token.csv", "-pure-next-token-rawlens.csv")
+try:
+    raw_rows = [r for r in csv.DictReader(open(raw_path, encoding="utf-8", newline=""), escapechar="\\")
+                if r["fact_key"] == "Germany→Berlin" and r["prompt_id"] == "pos" and r["prompt_variant"] == "orig"]
+except FileNotFoundError:
+    raw_rows = []
+raw = {int(r["layer"]): int(float(r["answer_rank_raw"])) for r in raw_rows if r["answer_rank_raw"] not in ("", "nan")}
+if raw:
+    print(f"raw lens (no final norm), rank of \" Berlin\" by layer:")
+    Ls = sorted(raw)
+    for i in range(0, len(Ls), 10):
+        chunk = Ls[i:i + 10]
+        span = f"layers {chunk[0]:>2}-{chunk[-1]:>2}" if len(chunk) > 1 else f"layer  {chunk[0]:>5}"
+        print(f"  {span}: " + " ".join(str(raw[L]) for L in chunk))
+    pre = [L for L in Ls if L < n]
+    if pre:
+        best = min(pre, key=lambda L: (raw[L], L))
+        firsts = [(k, next((L for L in pre if raw[L] <= k), None)) for k in (1000, 100)]
+        said = ", ".join(f"top {k} from layer {L}" for k, L in firsts if L is not None)
+        print(f"The raw lens shows the late rise that the norm lens hides: best rank {raw[best]} at layer {best}"
+              + (f" ({said})." if said else "."))
 PY
 
 say "files written"

@@ -1,111 +1,32 @@
-// comm — MPI implementation of comm.h (and the single-rank fallback when not under MPI).
+// comm — the implementation-independent part of comm.h: the single local rank's table (no MPI)
+// and the first-failure agreement built on any table's all-reduce.
 #include "backend/comm.h"
 
-#include <limits.h>
-#include <mpi.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
-#include "util/util.h"
-
-static Comm *g_comm = NULL;
-
-static void mpi_abort_hook(int code) {
-    if (g_comm && g_comm->use_mpi && g_comm->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+// One rank holds everything: reductions leave the buffer as it is, gathers copy in to out.
+static void local_finalize(Comm *c) {}
+static void local_barrier(Comm *c) {}
+static void local_allreduce(Comm *c, void *buf, size_t n, CommType type, CommOp op) {}
+static void local_allgather(Comm *c, const void *in, void *out, size_t bytes) { memmove(out, in, bytes); }
+static void local_gatherv(Comm *c, const void *in, size_t bytes, void *out, const size_t *counts, int root) {
+    memmove(out, in, bytes);
 }
+static void local_bcast(Comm *c, void *buf, size_t bytes, int root) {}
 
-#define MPI_CHECK(call)                                                                          \
-    do {                                                                                         \
-        int rc_ = (call);                                                                        \
-        if (rc_ != MPI_SUCCESS) {                                                                \
-            char s_[MPI_MAX_ERROR_STRING]; int n_ = 0;                                           \
-            MPI_Error_string(rc_, s_, &n_);                                                      \
-            lw_die(LW_EXIT_RUNTIME, "another rank probably died; see its message above",        \
-                   "MPI call failed at %s:%d: %s: %s", __FILE__, __LINE__, #call, s_);           \
-        }                                                                                        \
-    } while (0)
-
-static int launched_by_mpi(void) {
-    return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
-}
-
-void comm_init(Comm *c, int *argc, char ***argv) {
-    memset(c, 0, sizeof *c);
-    c->size = 1;
-    if (launched_by_mpi()) {
-        MPI_CHECK(MPI_Init(argc, argv));
-        c->use_mpi = 1;
-        MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
-        MPI_Comm_size(MPI_COMM_WORLD, &c->size);
-    }
-    g_comm = c;
-    lw_set_rank(c->rank, c->size);
-    lw_set_abort_hook(mpi_abort_hook);
-}
-
-void comm_finalize(Comm *c) {
-    if (c->use_mpi) MPI_Finalize();
-    c->use_mpi = 0;
-    if (g_comm == c) g_comm = NULL;
-}
-
-void comm_barrier(Comm *c) {
-    if (c->use_mpi && c->size > 1) MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
-}
-
-// MPI counts are int: split big buffers.
-#define CHUNK ((size_t)1 << 28)
-
-static void allreduce(Comm *c, void *buf, size_t n, size_t esz, MPI_Datatype t, MPI_Op op) {
-    if (!c || !c->use_mpi || c->size == 1 || n == 0) return;
-    for (size_t off = 0; off < n; off += CHUNK) {
-        size_t m = n - off < CHUNK ? n - off : CHUNK;
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * esz, (int)m, t, op, MPI_COMM_WORLD));
-    }
-    c->bytes_sent += n * esz;
-}
-
-void comm_allreduce_sum_f32(Comm *c, float *b, size_t n) { allreduce(c, b, n, 4, MPI_FLOAT, MPI_SUM); }
-void comm_allreduce_sum_f64(Comm *c, double *b, size_t n) { allreduce(c, b, n, 8, MPI_DOUBLE, MPI_SUM); }
-void comm_allreduce_max_f32(Comm *c, float *b, size_t n) { allreduce(c, b, n, 4, MPI_FLOAT, MPI_MAX); }
-void comm_allreduce_max_f64(Comm *c, double *b, size_t n) { allreduce(c, b, n, 8, MPI_DOUBLE, MPI_MAX); }
-void comm_allreduce_min_i32(Comm *c, int32_t *b, size_t n) { allreduce(c, b, n, 4, MPI_INT32_T, MPI_MIN); }
-void comm_allreduce_sum_i64(Comm *c, int64_t *b, size_t n) { allreduce(c, b, n, 8, MPI_INT64_T, MPI_SUM); }
-
-void comm_allgather(Comm *c, const void *in, void *out, size_t bytes) {
-    if (!c || !c->use_mpi || c->size == 1) { memmove(out, in, bytes); return; }
-    LW_ASSERT(bytes <= INT_MAX);
-    MPI_CHECK(MPI_Allgather(in, (int)bytes, MPI_BYTE, out, (int)bytes, MPI_BYTE, MPI_COMM_WORLD));
-    c->bytes_sent += bytes;
-}
-
-void comm_gatherv(Comm *c, const void *in, size_t bytes, void *out, const size_t *counts, int root) {
-    if (!c || !c->use_mpi || c->size == 1) { memmove(out, in, bytes); return; }
-    int *rc = xmalloc(sizeof(int) * c->size), *displ = xmalloc(sizeof(int) * c->size);
-    size_t off = 0;
-    for (int r = 0; r < c->size; r++) {
-        LW_ASSERT(counts[r] <= INT_MAX && off <= INT_MAX);
-        rc[r] = (int)counts[r];
-        displ[r] = (int)off;
-        off += counts[r];
-    }
-    MPI_CHECK(MPI_Gatherv(in, (int)bytes, MPI_BYTE, out, rc, displ, MPI_BYTE, root, MPI_COMM_WORLD));
-    c->bytes_sent += bytes;
-    free(rc);
-    free(displ);
-}
-
-void comm_bcast(Comm *c, void *buf, size_t bytes, int root) {
-    if (!c || !c->use_mpi || c->size == 1) return;
-    for (size_t off = 0; off < bytes; off += CHUNK) {
-        size_t m = bytes - off < CHUNK ? bytes - off : CHUNK;
-        MPI_CHECK(MPI_Bcast((char *)buf + off, (int)m, MPI_BYTE, root, MPI_COMM_WORLD));
-    }
-    c->bytes_sent += bytes;
-}
+const CommOps comm_local_ops = {
+    .name = "local",
+    .finalize = local_finalize,
+    .barrier = local_barrier,
+    .allreduce = local_allreduce,
+    .allgather = local_allgather,
+    .gatherv = local_gatherv,
+    .bcast = local_bcast,
+};
 
 int comm_first_failure(Comm *c, int local_status) {
-    int32_t v = local_status ? c->rank : INT32_MAX;
+    int32_t v = local_status ? (c ? c->rank : 0) : INT32_MAX;
     comm_allreduce_min_i32(c, &v, 1);
     return v == INT32_MAX ? -1 : v;
 }

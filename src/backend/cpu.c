@@ -104,6 +104,102 @@ void cpu_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_
     matmul_dgemm(x, T, wdtype, w, out, in, NULL, y, bias);
 }
 
+// ---------------------------------------------------------------------------- matmul_rowdot
+// Every output is one dot product in a fixed order (see cpu.h): 8 lanes over k, reduced by a fixed
+// tree, then the tail. A lane vector of 8 floats is two SSE registers or one AVX one: the same
+// roundings either way (no FMA: neither clone enables it, and fp-contract is off for the kernel).
+typedef float lw_v8 __attribute__((vector_size(32)));
+
+// (macros, not functions: a vector argument or return value would change the ABI per clone)
+#define v8_load(p) __extension__({ lw_v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+
+static inline float v8_finish(const float *a, const float *x, const float *w, int64_t k0, int64_t in) {
+    float s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (int64_t k = k0; k < in; k++) s += x[k] * w[k];
+    return s;
+}
+
+#define RD_MR 4 // rows of x per micro-kernel
+#define RD_NR 2 // weight rows per micro-kernel
+
+// y[T, ldy] (columns [0, n)) = x[T, in] · wt[n, in]ᵀ, wt fp32.
+__attribute__((target_clones("avx2", "default"), optimize("fp-contract=off")))
+static void rowdot_block(const float *x, int T, const float *wt, int64_t n, int64_t in, float *y,
+                         int64_t ldy) {
+    int64_t k8 = in - in % 8;
+    int t = 0;
+    for (; t + RD_MR <= T; t += RD_MR) {
+        const float *x0 = x + (size_t)t * in;
+        int64_t o = 0;
+        const float *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
+        for (; o + RD_NR <= n; o += RD_NR) { // 8 accumulators, named so that they stay in registers
+            const float *w0 = wt + (size_t)o * in, *w1 = w0 + in;
+            lw_v8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+            for (int64_t k = 0; k < k8; k += 8) {
+                lw_v8 wv0 = v8_load(w0 + k), wv1 = v8_load(w1 + k), xv;
+                xv = v8_load(x0 + k); a00 = a00 + xv * wv0; a01 = a01 + xv * wv1;
+                xv = v8_load(x1 + k); a10 = a10 + xv * wv0; a11 = a11 + xv * wv1;
+                xv = v8_load(x2 + k); a20 = a20 + xv * wv0; a21 = a21 + xv * wv1;
+                xv = v8_load(x3 + k); a30 = a30 + xv * wv0; a31 = a31 + xv * wv1;
+            }
+            float *y0 = y + (size_t)t * ldy + o;
+            y0[0] = v8_finish((const float *)&a00, x0, w0, k8, in);
+            y0[1] = v8_finish((const float *)&a01, x0, w1, k8, in);
+            y0[ldy] = v8_finish((const float *)&a10, x1, w0, k8, in);
+            y0[ldy + 1] = v8_finish((const float *)&a11, x1, w1, k8, in);
+            y0[2 * ldy] = v8_finish((const float *)&a20, x2, w0, k8, in);
+            y0[2 * ldy + 1] = v8_finish((const float *)&a21, x2, w1, k8, in);
+            y0[3 * ldy] = v8_finish((const float *)&a30, x3, w0, k8, in);
+            y0[3 * ldy + 1] = v8_finish((const float *)&a31, x3, w1, k8, in);
+        }
+        for (; o < n; o++) // last weight row: one output at a time, the same arithmetic
+            for (int i = 0; i < RD_MR; i++) {
+                const float *xr = x0 + (size_t)i * in, *wr = wt + (size_t)o * in;
+                lw_v8 a = {0};
+                for (int64_t k = 0; k < k8; k += 8) a = a + v8_load(xr + k) * v8_load(wr + k);
+                y[(size_t)(t + i) * ldy + o] = v8_finish((const float *)&a, xr, wr, k8, in);
+            }
+    }
+    for (; t < T; t++) { // last rows of x
+        const float *xr = x + (size_t)t * in;
+        for (int64_t o = 0; o < n; o++) {
+            const float *wr = wt + (size_t)o * in;
+            lw_v8 a = {0};
+            for (int64_t k = 0; k < k8; k += 8) a = a + v8_load(xr + k) * v8_load(wr + k);
+            y[(size_t)t * ldy + o] = v8_finish((const float *)&a, xr, wr, k8, in);
+        }
+    }
+}
+
+// Weight rows per tile: ~128 KiB of fp32, so the tile stays in L2 while every row of x passes it.
+#define RD_TILE_FLOATS ((size_t)32 << 10)
+
+void cpu_matmul_rowdot(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                       float *y) {
+    LW_ASSERT(x && w && y && T >= 0 && out > 0 && in > 0);
+    LW_ASSERT(wdtype == DT_F32 || wdtype == DT_BF16 || wdtype == DT_F16);
+    LW_ASSERT((const void *)x != (const void *)y);
+    if (T == 0) return;
+    int64_t nb = (int64_t)(RD_TILE_FLOATS / (size_t)in);
+    if (nb < 8) nb = 8;
+    if (nb > out) nb = out;
+    float *tile = wdtype == DT_F32 ? NULL : xmalloc((size_t)nb * (size_t)in * sizeof(float));
+    size_t esz = dtype_size(wdtype);
+    // Rows of x in blocks of 64 (x block ~ 64·in floats) so x and the tile share the cache.
+    enum { XB = 64 };
+    for (int64_t r0 = 0; r0 < out; r0 += nb) {
+        int64_t n = out - r0 < nb ? out - r0 : nb;
+        const void *blk = (const uint8_t *)w + (size_t)r0 * (size_t)in * esz;
+        const float *wt = blk;
+        if (tile) { dtype_to_f32(wdtype, blk, tile, (size_t)n * (size_t)in); wt = tile; }
+        for (int t0 = 0; t0 < T; t0 += XB) {
+            int tb = T - t0 < XB ? T - t0 : XB;
+            rowdot_block(x + (size_t)t0 * in, tb, wt, n, in, y + (size_t)t0 * out + r0, out);
+        }
+    }
+    free(tile);
+}
+
 // OpenBLAS maps one work buffer of 128 MiB (BUFFER_SIZE on x86-64; seen in gdb as its mmap size)
 // per thread that runs a GEMM. That room is checked with an mmap of our own first: where it fails
 // (an address-space limit: ulimit -v, Slurm's VSizeFactor), OpenBLAS would retry forever.
@@ -261,24 +357,83 @@ void cpu_add(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void cpu_scale(float *x, size_t n, float c) {
+    for (size_t i = 0; i < n; i++) x[i] *= c;
+}
+
+void cpu_round_f64(const double *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = (float)x[i];
+}
+
+// ---------------------------------------------------------------------------- embedding
+
+void cpu_embed_rows(DType wdtype, const void *w, int64_t v0, int64_t vl, int d, const int32_t *ids, int T,
+                    float *out) {
+    LW_ASSERT(w && ids && out && d > 0 && T >= 0 && vl >= 0);
+    size_t row_bytes = (size_t)d * dtype_size(wdtype);
+    for (int t = 0; t < T; t++) {
+        float *ot = out + (size_t)t * d;
+        int64_t local = (int64_t)ids[t] - v0;
+        if (ids[t] >= 0 && local >= 0 && local < vl)
+            dtype_to_f32(wdtype, (const uint8_t *)w + (size_t)local * row_bytes, ot, d);
+        else
+            memset(ot, 0, (size_t)d * sizeof(float));
+    }
+}
+
 // ---------------------------------------------------------------------------- lens partials
+
+// One row's max and sums with the transform kind a compile-time constant in each instance (the
+// switch below), so the identity row is a plain loop.
+static inline __attribute__((always_inline)) void row_partials(const float *zr, int cols, LogitXformKind kind,
+                                                               float a, float b, const float *m_in, float *row_max,
+                                                               double *row_s, double *row_e) {
+    float m;
+    if (m_in) {
+        m = *m_in;
+    } else {
+        m = -INFINITY;
+        for (int k = 0; k < cols; k++) {
+            float x = logit_xform(kind, a, b, zr[k]);
+            m = x > m ? x : m;
+        }
+        *row_max = m;
+    }
+    if (!row_s) return;
+    double s = 0.0, e = 0.0;
+    for (int k = 0; k < cols; k++) {
+        float d = logit_xform(kind, a, b, zr[k]) - m;
+        double p = (double)expf(d);
+        s += p;
+        e += p * (double)d;
+    }
+    *row_s = s;
+    *row_e = e;
+}
+
+void cpu_softmax_partials(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
+                          float *row_max, double *row_s, double *row_e) {
+    LW_ASSERT(z && rows >= 0 && cols > 0 && ld >= (size_t)cols);
+    LW_ASSERT((m_in || row_max) && (!row_s) == (!row_e));
+    for (int r = 0; r < rows; r++) {
+        const float *zr = z + (size_t)r * ld;
+        const float *mr = m_in ? &m_in[r] : NULL;
+        float *xr = row_max ? &row_max[r] : NULL;
+        double *sr = row_s ? &row_s[r] : NULL, *er = row_e ? &row_e[r] : NULL;
+        LogitXformKind kind = xf ? xf[r].kind : XF_IDENT;
+        float a = xf ? xf[r].a : 1.0f, b = xf ? xf[r].b : 1.0f;
+        switch (kind) {
+        case XF_DIV: row_partials(zr, cols, XF_DIV, a, b, mr, xr, sr, er); break;
+        case XF_MUL: row_partials(zr, cols, XF_MUL, a, b, mr, xr, sr, er); break;
+        case XF_SOFTCAP: row_partials(zr, cols, XF_SOFTCAP, a, b, mr, xr, sr, er); break;
+        case XF_SCALE_SOFTCAP: row_partials(zr, cols, XF_SCALE_SOFTCAP, a, b, mr, xr, sr, er); break;
+        default: row_partials(zr, cols, XF_IDENT, a, b, mr, xr, sr, er); break;
+        }
+    }
+}
 
 void cpu_row_softmax_partials(const float *z, int rows, int cols, int ld, float *row_max,
                               double *row_s, double *row_e) {
     LW_ASSERT(z && row_max && row_s && row_e && rows >= 0 && cols > 0 && ld >= cols);
-    for (int r = 0; r < rows; r++) {
-        const float *zr = z + (size_t)r * (size_t)ld;
-        float m = -INFINITY;
-        for (int k = 0; k < cols; k++) m = zr[k] > m ? zr[k] : m;
-        double s = 0.0, e = 0.0;
-        for (int k = 0; k < cols; k++) {
-            float d = zr[k] - m;
-            double p = (double)expf(d);
-            s += p;
-            e += p * (double)d;
-        }
-        row_max[r] = m;
-        row_s[r] = s;
-        row_e[r] = e;
-    }
+    cpu_softmax_partials(z, rows, cols, (size_t)ld, NULL, NULL, row_max, row_s, row_e);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "util/dtype.h"
 
 // y[T, out] = x[T, in] · Wᵀ (+ bias[out] when bias != NULL). W is [out, in] row-major in its
@@ -38,6 +39,17 @@ void cpu_matmul_f64(const float *x, int T, DType wdtype, const void *w, int64_t 
 void cpu_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
                       const float *bias, float *y);
 
+// y[T, out] = x[T, in] · Wᵀ in fp32, each output computed by one fixed sequence of fp32
+// operations that depends only on its own row of x and row of W: lane j (0..7) sums
+// x[k]·w[k] for k ≡ j (mod 8), k < in − in mod 8 (multiply rounded, then add rounded; no FMA), the
+// lanes are added as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail k ≥ in − in mod 8 is added
+// in order. So an output does not depend on T, on `out`, on where the call starts in the vocabulary
+// or on which row of the call it is (sgemm's does: measured on AMD Zen), and the same instructions
+// run with SSE or AVX2 (two clones, chosen at load time). The lens decode: logits identical at any
+// rank count and chunking, and the lens at the last layer equals the final head bit for bit.
+void cpu_matmul_rowdot(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                       float *y);
+
 // RMSNorm of `rows` rows of length n, as HF's LlamaRMSNorm / Gemma2RMSNorm in fp32:
 // var = mean(x²) (squares summed in double, rounded to fp32 once), r = 1 / sqrtf(var + eps)
 // in fp32, out = (x · r) · w in fp32. w already carries Gemma's (1 + w). out may alias x.
@@ -57,18 +69,8 @@ void cpu_rope_tables(const float *inv_freq, int hd, int T, float *cos_tab, float
 void cpu_rope_apply(float *x, int T, int n_heads, int hd, int stride, const float *cos_tab,
                     const float *sin_tab);
 
-// Parameters of one attention call (the local heads of one rank).
-typedef struct {
-    int n_heads;       // local query heads
-    int n_kv;          // local kv heads
-    int head_dim;      // hd
-    int q_per_kv;      // global H / KV: query head h uses kv head floor(h / q_per_kv)
-    int head_start;    // global index of the first local query head
-    int kv_start;      // global index of the first local kv head
-    float scale;       // multiplied after the dot product (hd^-0.5 or query_pre_attn_scalar^-0.5)
-    float softcap;     // > 0: s = cap · tanh(s / cap) before masking (Gemma-2)
-    int window;        // > 0: key j visible to query i iff i - window < j <= i; 0: causal only
-} CpuAttnParams;
+// Parameters of one attention call (the local heads of one rank): backend.h's AttnParams.
+typedef AttnParams CpuAttnParams;
 
 // Causal grouped-query attention. q [T, n_heads*hd], k/v [T, n_kv*hd] (RoPE already applied),
 // out [T, n_heads*hd]. Scores in fp32 via sgemm, then scale, softcap, mask (masked keys get
@@ -92,6 +94,22 @@ void cpu_gated_act(float *gate, const float *up, size_t n, int gelu);
 
 // y[i] += x[i].
 void cpu_add(float *y, const float *x, size_t n);
+
+// x[i] *= c (fp32).
+void cpu_scale(float *x, size_t n, float c);
+
+// y[i] = (float)x[i]: the row-parallel sums, rounded to fp32 once.
+void cpu_round_f64(const double *x, float *y, size_t n);
+
+// out[t, :d] = row ids[t] - v0 of w [vl, d] (stored dtype) widened to fp32 when that row is in the
+// shard [v0, v0 + vl), else zeros: the vocab-parallel embedding lookup (backend.h).
+void cpu_embed_rows(DType wdtype, const void *w, int64_t v0, int64_t vl, int d, const int32_t *ids, int T,
+                    float *out);
+
+// Per-row softmax partials of transformed rows against a given or local max: the contract of
+// Backend.softmax_partials (backend.h). The lens's normalization runs on it.
+void cpu_softmax_partials(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
+                          float *row_max, double *row_s, double *row_e);
 
 // Per-row softmax partials of `rows` rows of `cols` logits (leading dimension ld): the local max
 // m, S = Σ exp(z − m) and E = Σ exp(z − m)·(z − m) (exp in fp32, sums in double). Entropy of the

@@ -30,13 +30,6 @@ static void export_usage(FILE *f) {
           f);
 }
 
-static int is_bool_word(const char *s) {
-    static const char *w[] = {"true", "false", "yes", "no", "on", "off", "True", "False", "1", "0"};
-    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
-        if (!strcmp(s, w[i])) return 1;
-    return 0;
-}
-
 // Loads the config recorded in the run file on top of the built-in defaults.
 static int config_from_run(const ExRun *run, LwRunConfig *cfg, LwError *err) {
     config_defaults(cfg);
@@ -77,8 +70,7 @@ int cmd_export(int argc, char **argv) {
                 if (config_apply_cli(&tmp, 1, one, &e)) lw_die_err(&e, LW_EXIT_INPUT);
                 config_free(&tmp);
             }
-            if (o && o->type != LW_OPT_BOOL && i + 1 < argc) opts[nopt++] = argv[++i];
-            else if (o && o->type == LW_OPT_BOOL && i + 1 < argc && is_bool_word(argv[i + 1])) opts[nopt++] = argv[++i];
+            if (config_cli_words(argc, argv, i) == 2) opts[nopt++] = argv[++i];
             continue;
         }
         if (h5) lw_die(LW_EXIT_INPUT, "give exactly one run file", "export: unexpected argument '%s'", a);
@@ -96,8 +88,13 @@ int cmd_export(int argc, char **argv) {
     if (config_from_run(&run, &cfg, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     if (config_apply_cli(&cfg, nopt, opts, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     char *dir;
-    if (out_given) dir = xstrdup(cfg.out_dir);
-    else {
+    if (out_given) {
+        // a file in the way is bad input (exit 2), found before anything is written
+        if (access(cfg.out_dir, F_OK) == 0 && !lw_is_dir(cfg.out_dir))
+            lw_die(LW_EXIT_INPUT, "--out names a directory (it is created when missing); remove the file or choose another name",
+                   "--out (command line): %s exists and is not a directory", cfg.out_dir);
+        dir = xstrdup(cfg.out_dir);
+    } else {
         dir = xstrdup(h5);
         char *slash = strrchr(dir, '/');
         if (slash) *slash = 0; else strcpy(dir, ".");

@@ -120,7 +120,9 @@ int cmd_inspect(int argc, char **argv) {
         printf("stored dtype    %s (from config.json; weights not checked)\n", c.torch_dtype[0] ? c.torch_dtype : "absent, bf16 assumed");
     }
     printf("parameters      %s\n", group3(model_config_param_count(&c)));
-    printf("weights per rank (matrices as stored, norms and biases fp32; 1 GB = 1e9 bytes):\n");
+    printf("weights per rank (%s, norms and biases fp32; 1 GB = 1e9 bytes); the weights only: a run adds\n"
+           "  its activations, the lens's logit chunk (up to 256 MB per rank) and the runtime (tokenizer, MPI, BLAS):\n",
+           is_gguf && !have_st ? "GGUF blocks dequantized to fp32" : "matrices as stored");
     static const int SIZES[] = {1, 2, 4, 8};
     for (int k = 0; k < 4; k++) {
         TpSlice s;

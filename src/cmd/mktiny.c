@@ -142,6 +142,9 @@ static int special_id(json_t *added, const char *const *names) {
 
 // Vocabulary size = highest id in model.vocab and added_tokens, + 1.
 static void tokenizer_info(const char *path, TokInfo *ti) {
+    if (!lw_file_exists(path))
+        lw_die(LW_EXIT_INPUT, "--tokenizer takes the path of a Hugging Face tokenizer.json (e.g. ../shared/tokenizers/mistral-7b-v0.1/tokenizer.json)",
+               "mktiny: --tokenizer %s: %s", path, lw_is_dir(path) ? "is a directory, not a tokenizer.json file" : "no such file");
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) lw_die(LW_EXIT_INPUT, "pass a Hugging Face tokenizer.json", "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
@@ -346,8 +349,7 @@ int cmd_mktiny(int argc, char **argv) {
     if (c.head_dim % 2 || c.head_dim < 2) lw_die(LW_EXIT_INPUT, "rotary embeddings need an even head_dim", "mktiny: head_dim %d is odd", c.head_dim);
     if (c.n_heads % c.n_kv_heads) lw_die(LW_EXIT_INPUT, "choose --kv-heads dividing --heads", "mktiny: %d kv heads do not divide %d heads", c.n_kv_heads, c.n_heads);
 
-    LwError err = {0};
-    if (lw_mkdir_p(o.out, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    // every input is checked before the output directory exists: bad input leaves nothing behind
     if (o.tokenizer) {
         TokInfo ti;
         tokenizer_info(o.tokenizer, &ti);
@@ -357,6 +359,10 @@ int cmd_mktiny(int argc, char **argv) {
             lw_die(LW_EXIT_INPUT, "drop --vocab or make it at least the tokenizer size", "mktiny: --vocab %d is smaller than the tokenizer (%d ids)", c.vocab, ti.size);
         if (ti.bos >= 0) c.bos_id = ti.bos;
         if (ti.eos >= 0) c.eos_id = ti.eos;
+    }
+    LwError err = {0};
+    if (lw_mkdir_p(o.out, &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    if (o.tokenizer) {
         char *to = xasprintf("%s/tokenizer.json", o.out);
         copy_file(o.tokenizer, to);
         free(to);
@@ -401,5 +407,8 @@ int cmd_mktiny(int argc, char **argv) {
     printf("mktiny: %s %s seed %llu: L=%d d=%d H=%d KV=%d hd=%d ff=%d V=%d, %lld parameters (%s) -> %s\n", fi->name, c.arch,
            (unsigned long long)o.seed, c.n_layers, c.d_model, c.n_heads, c.n_kv_heads, c.head_dim, c.d_ff, c.vocab, (long long)params,
            dtype_name(o.dtype), o.out);
+    if (!o.tokenizer)
+        fprintf(stderr, "mktiny: note: no --tokenizer, so %s has no tokenizer.json: transformers and the forward-pass tests load it, "
+                        "`lensweep run` cannot probe it (make it with --tokenizer PATH/tokenizer.json for that)\n", o.out);
     return 0;
 }

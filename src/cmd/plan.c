@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/device.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "config/plan.h"
@@ -105,8 +106,7 @@ int cmd_plan(int argc, char **argv) {
         else if (!strncmp(a, "--", 2)) {
             // an option override: keep its value with it (booleans may stand alone)
             over[n_over++] = argv[i];
-            const LwOption *o = strchr(a, '=') ? NULL : config_option_find(a + 2);
-            if (o && o->type != LW_OPT_BOOL && i + 1 < argc) over[n_over++] = argv[++i];
+            if (config_cli_words(argc, argv, i) == 2) over[n_over++] = argv[++i];
         } else if (!sweep_path) sweep_path = a;
         else lw_die(LW_EXIT_INPUT, "give one sweep or model config", "plan: unexpected argument '%s'", a);
     }
@@ -124,6 +124,10 @@ int cmd_plan(int argc, char **argv) {
     PlanRow *rows = xcalloc(sw.n, sizeof *rows);
     for (int i = 0; i < sw.n; i++)
         if (plan_model(&sw.models[i], &rows[i], &err)) lw_die_err(&err, LW_EXIT_INPUT);
+    // the backend and dtype each job will really use (as `run` decides; GPUs are not visible here)
+    DeviceChoice *dev = xcalloc(sw.n, sizeof *dev);
+    int *dev_bad = xcalloc(sw.n, sizeof *dev_bad);
+    for (int i = 0; i < sw.n; i++) dev_bad[i] = device_choose(sw.models[i].device, sw.models[i].dtype, 0, &dev[i]) != 0;
 
     // --check: everything a job would trip over, reported before anything is submitted
     if (check) {
@@ -132,6 +136,10 @@ int cmd_plan(int argc, char **argv) {
             const PlanRow *r = &rows[i];
             const LwRunConfig *c = &sw.models[i];
             if (r->status == PLAN_DONE) continue;
+            if (dev_bad[i]) {
+                fprintf(stderr, "lensweep: error: %s: %s\n  hint: %s\n", c->name, dev[i].why, dev[i].hint);
+                bad++;
+            }
             if (!r->checkpoint_found) {
                 fprintf(stderr, "lensweep: error: %s: %s\n", c->name, r->checkpoint_error);
                 bad++, missing++;
@@ -185,8 +193,8 @@ int cmd_plan(int argc, char **argv) {
             if ((int)strlen(sw.models[i].name) > wn) wn = strlen(sw.models[i].name);
             if ((int)strlen(rows[i].h5_path) > wo) wo = strlen(rows[i].h5_path);
         }
-        printf("%-*s  %-10s  %5s  %-12s  %-9s  %-10s  %-*s  %s\n", wn, "model", "GPUs/ranks", "nodes", "weights/GPU",
-               "est. time", "checkpoint", wo, "output", "status");
+        printf("%-*s  %-10s  %5s  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, "model", "GPUs/ranks", "nodes", "weights/GPU",
+               "est. time", "runs on", "checkpoint", wo, "output", "status");
         for (int i = 0; i < sw.n; i++) {
             const PlanRow *r = &rows[i];
             char gr[32], gb[40], t[32];
@@ -195,10 +203,15 @@ int cmd_plan(int argc, char **argv) {
             fmt_gb(gb, sizeof gb, r->weights_per_gpu_bytes);
             if (!r->fits) strcat(gb, " !");
             plan_format_duration(t, sizeof t, r->est_seconds);
-            printf("%-*s  %-10s  %5ld  %-12s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, t,
+            char on[32];
+            if (dev_bad[i]) snprintf(on, sizeof on, "refused !");
+            else snprintf(on, sizeof on, "%s %s", dev[i].backend, dev[i].compute_dtype);
+            printf("%-*s  %-10s  %5ld  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, t, on,
                    r->checkpoint_found ? "found" : "missing", wo, r->h5_path,
                    r->stale_checkpoint ? "stale checkpoint" : plan_status_phrase(r->status));
         }
+        printf("\nweights/GPU: the weights each rank holds (bf16 on GPUs, fp32 on the CPU backend), not a run's activations,\n"
+               "lens logit chunk (up to 256 MB per rank) or runtime; `lensweep inspect CHECKPOINT` breaks them down.\n");
         printf("\n%d done, %d to do, %d stale config, %d incomplete; checkpoints found for %d of %d\n", n_status[PLAN_DONE],
                n_status[PLAN_TODO], n_status[PLAN_STALE], n_status[PLAN_INCOMPLETE], n_found, sw.n);
         for (int i = 0; i < sw.n; i++)
@@ -208,6 +221,16 @@ int cmd_plan(int argc, char **argv) {
                 printf("! %s: %s of weights per GPU exceed plan.gpu_mem_gb (%g GB): raise tp_size (TENSOR_PARALLEL.md §6)\n",
                        sw.models[i].name, gb, sw.models[i].plan_gpu_mem_gb);
             }
+        for (int i = 0; i < sw.n; i++)
+            if (dev_bad[i]) printf("! %s: %s; %s\n", sw.models[i].name, dev[i].why, dev[i].hint);
+        // GPUs requested, but the job computes on the CPU (device auto, no runnable CUDA backend): say so
+        int n_cpu = 0, first_cpu = -1;
+        for (int i = 0; i < sw.n; i++)
+            if (!dev_bad[i] && rows[i].gpus > 0 && !strcmp(dev[i].backend, "cpu")) n_cpu++, first_cpu = first_cpu < 0 ? i : first_cpu;
+        if (n_cpu)
+            printf("note: %d of %d model%s compute%s on the CPU backend in fp32, not on the GPUs requested (%s);\n"
+                   "  est. time counts reading the weights, not CPU compute. device: cpu requests no GPUs.\n",
+                   n_cpu, sw.n, sw.n == 1 ? "" : "s", n_cpu == 1 ? "s" : "", dev[first_cpu].why);
         for (int i = 0; i < sw.n; i++) {
             const PlanRow *r = &rows[i];
             if (r->status == PLAN_STALE || r->status == PLAN_INCOMPLETE)
@@ -222,6 +245,8 @@ int cmd_plan(int argc, char **argv) {
     }
     for (int i = 0; i < sw.n; i++) free(cfg_paths[i]);
     free(cfg_paths);
+    free(dev);
+    free(dev_bad);
     free(rows);
     free(over);
     sweep_free(&sw);

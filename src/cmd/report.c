@@ -82,7 +82,7 @@ int cmd_report(int argc, char **argv) {
         if (m->status == MODEL_OK) n_ok++;
         else lw_warn("%s: %s: %s", m->name, report_status_word(m), m->status_msg ? m->status_msg : "");
     }
-    if (!to_stdout) lw_log("report: wrote %s (%d models, %d with data)", out_path, run.n_models, n_ok);
+    if (!to_stdout) lw_log("report: wrote %s (%d model%s, %d with data)", out_path, run.n_models, run.n_models == 1 ? "" : "s", n_ok);
     free(tmp);
     free(out_path);
     report_run_free(&run);

@@ -28,8 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
 #include "backend/comm.h"
-#include "backend/cpu.h"
+#include "backend/device.h"
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "io/gguf.h"
@@ -253,7 +254,7 @@ static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Token
 // ---------------------------------------------------------------------------- HDF5 pieces
 
 static void write_root(H5Out *h, const LwRunConfig *cfg, const Model *m, const Tokenizer *tok, const Plan *pl,
-                       int R, const char *start) {
+                       const DeviceChoice *ran, int R, const char *start) {
     const ModelConfig *c = &m->cfg;
     h5_attr_str(h, "/", "schema", "lensweep");
     h5_attr_int(h, "/", "schema_version", 1);
@@ -278,8 +279,10 @@ static void write_root(H5Out *h, const LwRunConfig *cfg, const Model *m, const T
     h5_attr_str(h, "/", "norm_type", "RMSNorm");
     char gguf_type[32];
     h5_attr_str(h, "/", "weights_dtype", gguf_weights_type(m->dir, gguf_type, sizeof gguf_type) ? gguf_type : dtype_long_name(m->embed.dtype));
-    h5_attr_str(h, "/", "compute_dtype", "float32");
-    h5_attr_str(h, "/", "backend", "cpu");
+    h5_attr_str(h, "/", "compute_dtype", !strcmp(ran->compute_dtype, "bf16")   ? "bfloat16"
+                                         : !strcmp(ran->compute_dtype, "fp16") ? "float16"
+                                                                               : "float32");
+    h5_attr_str(h, "/", "backend", ran->backend); // what ran (device_choose), not what was asked for
     char host[256] = "";
     gethostname(host, sizeof host - 1);
     char *dev = xasprintf("CPU (%s), %d rank%s", host, R, R == 1 ? "" : "s");
@@ -511,8 +514,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: lensweep run CONFIG.yaml [--key value ...]\n"
                "       lensweep run --model DIR --out DIR [--key value ...]\n"
                "Probes one model: every layer through the norm and raw lenses (METRICS.md), rank 0 writes\n"
-               "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n"
-               "Options (YAML keys or --flags):\n");
+               "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n");
     config_print_help(f);
 }
 
@@ -527,7 +529,14 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lw_stage("validation (no file written yet)");
 
     // ---- configuration, checkpoint, TP size (identical on every rank)
-    int bad = config_from_args(&cfg, argc, argv, &err) || config_resolve_checkpoint(&cfg, &err);
+    int bad = config_from_args(&cfg, argc, argv, &err);
+    if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    // ---- the backend that really runs: what cannot run here is refused before anything is read
+    DeviceChoice dev;
+    if (device_choose(cfg.device, cfg.dtype, 1, &dev))
+        bad = lw_err(&err, dev.hint, "%s: %s", opt_where(&cfg, !strncmp(dev.why, "dtype", 5) ? "dtype" : "device"), dev.why);
+    if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    bad = config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     // the checkpoint's files as they are before anything of them is read (runfile/fingerprint.h)
     char *fp_before = checkpoint_fingerprint(cfg.model_dir);
@@ -568,9 +577,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- weights: each rank its slices
+    if (rank == 0 && dev.why[0]) lw_log("%s", dev.why); // device auto: what it picked and why
     lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
-    cpu_blas_warmup(); // OpenBLAS's buffers before the weights (cpu.h: it hangs when it cannot map them later)
+    backend_default()->init(); // before the weights (CPU: OpenBLAS hangs when it cannot map its buffers later)
     lw_progress("loading %s ...", cfg.model_dir);
     lw_stage("loading the weights (no file written yet)");
     double tl = lw_now();
@@ -608,7 +618,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
 
     int n = mc.n_layers, n1 = n + 1, d = mc.d_model;
     if (rank == 0) {
-        write_root(h5, &cfg, m, tok, &pl, R, start);
+        write_root(h5, &cfg, m, tok, &pl, &dev, R, start);
         h5_attr_str(h5, "/", "checkpoint_files", fp_before);
         write_vocab(h5, tok, mc.vocab);
     }

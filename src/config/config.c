@@ -41,9 +41,9 @@ const LwOption LW_OPTIONS[] = {
     O("tp_exact", NULL, LW_OPT_BOOL, tp_exact, "true", 0, 0, NULL, NULL, 0,
       "forward products accumulated in double: identical results at any tp_size (false: fp32 sgemm, faster, ~1e-5 relative across tp_size)"),
     O("dtype", NULL, LW_OPT_STRING, dtype, "auto", 0, 0, "auto|bf16|fp16|fp32", NULL, H,
-      "weight/compute dtype; auto = bf16 on GPUs, fp32 on the CPU backend (DESIGN.md Numerics)"),
+      "weight/compute dtype; auto = bf16 on GPUs, fp32 on the CPU backend (DESIGN.md Numerics); the CPU backend computes in fp32 only"),
     O("device", NULL, LW_OPT_STRING, device, "auto", 0, 0, "auto|cpu|cuda", NULL, 0,
-      "backend; auto = cuda when built with CUDA and a GPU is visible"),
+      "backend; auto = cuda when this build has a complete CUDA backend and a GPU is visible, else cpu (today: cpu); cuda where it cannot run is refused"),
     O("lenses", NULL, LW_OPT_STRING_LIST, lenses, "[norm, raw]", 0, 0, "norm|raw|tuned|prism", NULL, H,
       "lenses to decode (METRICS.md §4); tuned/prism need fitted translators"),
     O("sidecars", NULL, LW_OPT_BOOL, sidecars, "true", 0, 0, NULL, NULL, 0,
@@ -256,23 +256,6 @@ const LwOption *config_option_find(const char *name) {
     return NULL;
 }
 
-static int levenshtein(const char *a, const char *b) {
-    int la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int d[64][64];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            char x = a[i - 1] == '-' ? '_' : a[i - 1], y = b[j - 1] == '-' ? '_' : b[j - 1];
-            int c = d[i - 1][j - 1] + (x != y);
-            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
-            d[i][j] = c;
-        }
-    return d[la][lb];
-}
-
 static const char *const STRUCT_KEYS[] = {"defaults", "models", "probe_set", NULL};
 
 const char *config_nearest_key(const char *key) {
@@ -280,14 +263,14 @@ const char *config_nearest_key(const char *key) {
     int bd = 1 << 30;
     for (int i = 0; i < LW_N_OPTIONS; i++) {
         const char *n = LW_OPTIONS[i].name;
-        int d = levenshtein(key, n);
+        int d = lw_edit_distance(key, n);
         // A key given without its section ("partition") matches "slurm.partition".
         const char *dot = strchr(n, '.');
-        if (dot && levenshtein(key, dot + 1) < d) d = levenshtein(key, dot + 1);
+        if (dot && lw_edit_distance(key, dot + 1) < d) d = lw_edit_distance(key, dot + 1);
         if (d < bd) { bd = d; best = n; }
     }
     for (int i = 0; STRUCT_KEYS[i]; i++) {
-        int d = levenshtein(key, STRUCT_KEYS[i]);
+        int d = lw_edit_distance(key, STRUCT_KEYS[i]);
         if (d < bd) { bd = d; best = STRUCT_KEYS[i]; }
     }
     int len = strlen(key);
@@ -575,6 +558,25 @@ int config_apply_env(LwRunConfig *cfg, LwError *err) {
 
 // ---------------------------------------------------------------------------- CLI
 
+// A boolean option's name: `--flag` or `--no-flag` (*negated = 1). NULL for any other word.
+static const LwOption *bool_option(const char *key, int *negated) {
+    const LwOption *o = config_option_find(key);
+    *negated = 0;
+    if (!o && !strncmp(key, "no-", 3)) {
+        o = config_option_find(key + 3);
+        *negated = 1;
+    }
+    return o && o->type == LW_OPT_BOOL ? o : NULL;
+}
+
+int config_cli_words(int argc, char *const *argv, int i) {
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) || strchr(a, '=')) return 1;
+    int negated, b;
+    if (bool_option(a + 2, &negated)) return i + 1 < argc && parse_bool(argv[i + 1], &b) == 0 ? 2 : 1;
+    return config_option_find(a + 2) && i + 1 < argc ? 2 : 1;
+}
+
 int config_apply_cli(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -587,13 +589,9 @@ int config_apply_cli(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
         const char *val = NULL;
         char *eq = strchr(key, '=');
         if (eq) { *eq = 0; val = a + 2 + (eq - key) + 1; }
-        const LwOption *o = config_option_find(key);
         int negated = 0;
-        if (!o && !strncmp(key, "no-", 3)) {
-            o = config_option_find(key + 3);
-            if (o && o->type == LW_OPT_BOOL) negated = 1;
-            else o = NULL;
-        }
+        const LwOption *o = bool_option(key, &negated);
+        if (!o) o = config_option_find(key);
         if (!o) {
             const char *near = config_nearest_key(key);
             char hint[300];
@@ -603,15 +601,14 @@ int config_apply_cli(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
         }
         char where[300];
         snprintf(where, sizeof where, "--%s (command line)", o->name);
-        if (o->type == LW_OPT_BOOL && !val) {
-            // `--flag` alone, or `--flag true|false`
+        if (o->type == LW_OPT_BOOL) {
+            // `--flag`, `--flag true|false`, `--flag=VALUE`; `--no-flag` (and its forms) negates
             int b;
-            if (i + 1 < argc && parse_bool(argv[i + 1], &b) == 0) { val = argv[++i]; }
-            else val = "true";
-            if (negated) {
-                if (parse_bool(val, &b)) b = 1;
-                val = b ? "false" : "true";
-            }
+            if (!val) val = config_cli_words(argc, argv, i) == 2 ? argv[++i] : "true";
+            if (parse_bool(val, &b))
+                return lw_err(err, "write --flag, --flag true|false or --flag=true|false",
+                              "%s: %s: expects %s, got '%s'", where, o->name, type_name(o->type), val);
+            if (negated) val = b ? "false" : "true";
         } else if (!val) {
             if (i + 1 >= argc)
                 return lw_err(err, "give a value after the option, e.g. --tp_size 2",
@@ -629,14 +626,27 @@ int config_from_args(LwRunConfig *cfg, int argc, char **argv, LwError *err) {
     int file_at = -1;
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "--", 2)) {
-            // skip the value of a non-boolean option written as two words
-            const LwOption *o = strchr(argv[i], '=') ? NULL : config_option_find(argv[i] + 2);
-            if (o && o->type != LW_OPT_BOOL) i++;
+            // skip the option's value when it is written as a second word (`--flag true` too); an
+            // unknown option takes the word after it, so config_apply_cli() names the option
+            int words = config_cli_words(argc, argv, i);
+            int negated;
+            if (words == 1 && !strchr(argv[i], '=') && !config_option_find(argv[i] + 2) &&
+                !bool_option(argv[i] + 2, &negated) && i + 1 < argc && strncmp(argv[i + 1], "--", 2))
+                words = 2;
+            i += words - 1;
             continue;
         }
         file_at = i;
         break;
     }
+    int negated;
+    const LwOption *before = file_at > 0 && !strncmp(argv[file_at - 1], "--", 2) && !strchr(argv[file_at - 1], '=')
+                                 ? bool_option(argv[file_at - 1] + 2, &negated) : NULL;
+    if (before && !lw_file_exists(argv[file_at]) && !lw_is_dir(argv[file_at]))
+        // `--flag maybe`: the word after a boolean that is not true/false reads as a config path
+        return lw_err(err, "write --flag, --flag true|false or --flag=true|false (a config file is given as a path)",
+                      "--%s (command line): %s: expects %s, got '%s' (and no config file has that name)",
+                      before->name, before->name, type_name(before->type), argv[file_at]);
     if (file_at >= 0 && config_load_file(argv[file_at], cfg, err)) return -1;
     char **rest = xmalloc((argc + 1) * sizeof *rest);
     int n = 0;

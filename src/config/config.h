@@ -244,10 +244,16 @@ int config_apply_env(LwRunConfig *cfg, LwError *err);
 // its keys. A sweep file (it has `models:`) is an error with a hint to use sweep_load.
 // Returns 0 or -1 with err = "<file>:<line>:<col>: <key>: ..." plus a hint.
 int config_load_file(const char *path, LwRunConfig *cfg, LwError *err);
-// Applies `--key value`, `--key=value`, `--flag` (bool true), `--no-flag` (bool false) for every
-// option; list values are comma-separated ("--lenses norm,raw"). Every argv word must be an
-// option or its value; anything else is an error naming it (with the nearest option as hint).
+// Applies `--key value`, `--key=value`, `--flag` (bool true), `--flag true|false`, `--flag=VALUE`
+// and `--no-flag` (the negation of each of these) for every option; list values are
+// comma-separated ("--lenses norm,raw"). Every argv word must be an option or its value; anything
+// else is an error naming it (with the nearest option as hint).
 int config_apply_cli(LwRunConfig *cfg, int argc, char **argv, LwError *err);
+// How many argv words the option word argv[i] takes as config_apply_cli() reads it: 2 for
+// `--key value` and for a boolean followed by true/false/yes/no/on/off, else 1 (`--key=value`, a
+// boolean standing alone, an unknown option, a word that is not an option). Commands that pick
+// their own arguments out of argv use it to keep an option and its value together.
+int config_cli_words(int argc, char *const *argv, int i);
 // The usual front door for a command: defaults, environment, then the first argument that does
 // not start with "--" (a model config YAML, if any), then the CLI overrides; then
 // config_finalize(). argv excludes the command name. Returns 0 or -1 with err.

@@ -79,6 +79,11 @@ static void doc_free(ConfigDoc *d) {
 
 static int doc_open(const char *path, ConfigDoc *d, LwError *err) {
     memset(d, 0, sizeof *d);
+    size_t n = strlen(path);
+    if (lw_is_dir(path) || (lw_file_exists(path) && n > 5 && !strcmp(path + n - 5, ".gguf")))
+        // `lensweep run CHECKPOINT`: a checkpoint where a config was expected
+        return lw_err(err, "a checkpoint is given with --model: lensweep run --model CHECKPOINT --out DIR (or model: in a config)",
+                      "%s: is a %s, not a config file", path, lw_is_dir(path) ? "directory" : "GGUF checkpoint");
     if (!lw_file_exists(path))
         return lw_err(err, "check the path (relative paths in a config are relative to that config's folder)",
                       "%s: no such config file", path);

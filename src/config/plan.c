@@ -4,6 +4,8 @@
 #include "runfile/fingerprint.h"
 #include "runfile/lock.h"
 
+#include "io/gguf.h"
+
 #include <glob.h>
 #include <hdf5.h>
 #include <math.h>
@@ -244,7 +246,7 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         row->checkpoint_found = 1;
         snprintf(row->checkpoint, sizeof row->checkpoint, "%s", cfg->model_dir);
     }
-    if (row->checkpoint_found && lw_is_dir(row->checkpoint)) {
+    if (row->checkpoint_found) { // a directory's config.json, or a GGUF file's metadata
         int r = model_shape_from_config_json(row->checkpoint, &row->shape, err);
         if (r < 0) return -1;
         row->have_shape = r;
@@ -259,6 +261,10 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         row->weights_per_gpu_bytes = model_shape_bytes_per_rank(&row->shape, (int)row->ranks, compute_bytes_per_param(cfg));
         row->read_per_rank_bytes =
             model_shape_bytes_per_rank(&row->shape, (int)row->ranks, row->shape.bytes_per_param_disk);
+        struct stat st; // a GGUF file's 4-8 bit blocks: its size is what the ranks read
+        if (row->checkpoint_found && gguf_checkpoint_path(row->checkpoint, NULL, 0) && !lw_is_dir(row->checkpoint) &&
+            stat(row->checkpoint, &st) == 0)
+            row->read_per_rank_bytes = st.st_size / row->ranks;
     } else if (row->checkpoint_found && !lw_is_dir(row->checkpoint)) {
         // a single file (GGUF): its size, split over the ranks, bounds both
         struct stat st;

@@ -5,8 +5,10 @@
 // - resources: ranks = tp_size (0 counts as 1), GPUs = ranks when slurm.request_gpus and device is
 //   not cpu, nodes = ceil(ranks / slurm.gpus_per_node);
 // - weights per GPU: TENSOR_PARALLEL.md §6 (norms replicated, the rest split over the ranks), from
-//   the checkpoint's config.json when it is found, else from the built-in table of the ten
-//   models (model_shape.h), at the compute dtype (bf16 on GPUs, fp32 on the CPU backend);
+//   the checkpoint's config.json (or a GGUF file's metadata) when it is found, else from the
+//   built-in table of the ten models (model_shape.h), at the compute dtype (bf16 on GPUs, fp32 on
+//   the CPU backend, GGUF blocks dequantized): the weights only, not a run's activations, lens
+//   buffers or runtime;
 // - an estimated time: the bytes each rank reads at the on-disk dtype / plan.read_gb_per_s, plus
 //   plan.overhead_s; the Slurm time limit is slurm.time, else 3 × the estimate (at least 15 min);
 // - status, from <out_dir>/<name>.h5's root attributes (docs/HDF5.md): `complete` = 1 and the same

@@ -20,6 +20,7 @@ void lens_run_init(LensRun *lr, const Model *m, Comm *comm, H5Out *h5) {
     lr->sh.v0 = m->tp.vocab_start;
     lr->sh.vl = m->tp.vocab_len;
     lr->sh.V = m->cfg.vocab;
+    lr->sh.bk = m->backend;
     lr->topk_all = 20;
     lr->topk_final = 20;
 }

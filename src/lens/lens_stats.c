@@ -16,25 +16,29 @@ static void allreduce_sum_i64(const LensShard *sh, int64_t *b, size_t n) { if (s
 
 // ---------------------------------------------------------------------------- normalization
 
-float lens_local_max(const LensDist *d, int vl) {
+static const Backend *shard_backend(const LensShard *sh) { return sh->bk ? sh->bk : backend_default(); }
+
+static LogitXform xform_of(const LensDist *d) { return (LogitXform){(LogitXformKind)d->xf, d->a, d->b}; }
+
+// The local max and the sums of one distribution, on the backend's softmax partials.
+static float local_max(const Backend *bk, const LensDist *d, int vl) {
+    LogitXform xf = xform_of(d);
     float m = -INFINITY;
-    for (int v = 0; v < vl; v++) {
-        float x = lens_x(d, d->z[v]);
-        if (x > m) m = x;
-    }
+    if (vl > 0) bk->softmax_partials(d->z, 1, vl, (size_t)vl, &xf, NULL, &m, NULL, NULL);
     return m;
 }
 
+static void local_sums(const Backend *bk, const LensDist *d, int vl, float m, double *S, double *E) {
+    LogitXform xf = xform_of(d);
+    *S = 0.0;
+    *E = 0.0;
+    if (vl > 0) bk->softmax_partials(d->z, 1, vl, (size_t)vl, &xf, &m, NULL, S, E);
+}
+
+float lens_local_max(const LensDist *d, int vl) { return local_max(backend_default(), d, vl); }
+
 void lens_local_sums(const LensDist *d, int vl, float m, double *S, double *E) {
-    double s = 0.0, e = 0.0;
-    for (int v = 0; v < vl; v++) {
-        float dx = lens_x(d, d->z[v]) - m;
-        float w = expf(dx);
-        s += w;
-        e += (double)w * dx;
-    }
-    *S = s;
-    *E = e;
+    local_sums(backend_default(), d, vl, m, S, E);
 }
 
 static void norm_finish(LensNorm *o, float m, double S, double E) {
@@ -47,22 +51,23 @@ static void norm_finish(LensNorm *o, float m, double S, double E) {
 // Every transform is non-decreasing in z (positive factors; tanh), so max x = x(max z): the max
 // pass runs once per distinct logit row (temperature grids share one row across many dists).
 void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out) {
+    const Backend *bk = shard_backend(sh);
     float *m = xmalloc(sizeof(float) * (n ? n : 1));
     double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
     const float *last_z = NULL;
     float last_max = -INFINITY;
     for (int r = 0; r < n; r++) {
         int monotone = d[r].xf == LX_IDENT || d[r].a > 0;
-        if (!monotone) { m[r] = lens_local_max(&d[r], sh->vl); continue; }
+        if (!monotone) { m[r] = local_max(bk, &d[r], sh->vl); continue; }
         if (d[r].z != last_z) {
             LensDist raw = lens_dist(d[r].z);
-            last_max = lens_local_max(&raw, sh->vl);
+            last_max = local_max(bk, &raw, sh->vl);
             last_z = d[r].z;
         }
         m[r] = isinf(last_max) && last_max < 0 ? last_max : lens_x(&d[r], last_max);
     }
     allreduce_max_f32(sh, m, n);
-    for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
+    for (int r = 0; r < n; r++) local_sums(bk, &d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
     allreduce_sum_f64(sh, se, 2 * (size_t)n);
     for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
     free(m);
@@ -300,7 +305,7 @@ void lens_normalize_topk(const LensShard *sh, const LensDist *d, int n, int k, L
     double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
     for (int r = 0; r < n; r++) m[r] = local[(size_t)r * k].id < 0 ? -INFINITY : local[(size_t)r * k].x; // local max
     allreduce_max_f32(sh, m, n);
-    for (int r = 0; r < n; r++) lens_local_sums(&d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
+    for (int r = 0; r < n; r++) local_sums(shard_backend(sh), &d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
     allreduce_sum_f64(sh, se, 2 * (size_t)n);
     for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
     merge_topk(sh, out, n, k, local, ids, x, probs);

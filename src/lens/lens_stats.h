@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "backend/comm.h"
 
 #define LENS_EPS 1e-30f // METRICS.md §0.4 guard inside ln(p + ε)
@@ -31,14 +32,16 @@ typedef struct {
     Comm *comm; // NULL: single rank
     int v0, vl; // this rank's ids [v0, v0 + vl)
     int V;      // global vocabulary (unembedding rows)
+    const Backend *bk; // the logits' backend (the model's); NULL: backend_default()
 } LensShard;
 
+// The transforms are the backend's (backend.h, logit_xform), so its softmax partials apply them.
 typedef enum {
-    LX_IDENT = 0,     // x = z
-    LX_DIV,           // x = z / a            (temperature)
-    LX_MUL,           // x = a · z            (gate-stability scale, METRICS.md §16)
-    LX_SOFTCAP,       // x = a · tanh(z / a)  (§9 softcap transform)
-    LX_SCALE_SOFTCAP, // x = a · tanh(z / (b · a))
+    LX_IDENT = XF_IDENT,                 // x = z
+    LX_DIV = XF_DIV,                     // x = z / a            (temperature)
+    LX_MUL = XF_MUL,                     // x = a · z            (gate-stability scale, METRICS.md §16)
+    LX_SOFTCAP = XF_SOFTCAP,             // x = a · tanh(z / a)  (§9 softcap transform)
+    LX_SCALE_SOFTCAP = XF_SCALE_SOFTCAP, // x = a · tanh(z / (b · a))
 } LensXform;
 
 typedef struct {
@@ -47,15 +50,7 @@ typedef struct {
     float a, b;
 } LensDist;
 
-static inline float lens_x(const LensDist *d, float z) {
-    switch (d->xf) {
-    case LX_DIV: return z / d->a;
-    case LX_MUL: return d->a * z;
-    case LX_SOFTCAP: return d->a * tanhf(z / d->a);
-    case LX_SCALE_SOFTCAP: return d->a * tanhf(z / (d->b * d->a));
-    default: return z;
-    }
-}
+static inline float lens_x(const LensDist *d, float z) { return logit_xform((LogitXformKind)d->xf, d->a, d->b, z); }
 static inline LensDist lens_dist(const float *z) { LensDist d = {z, LX_IDENT, 1.0f, 1.0f}; return d; }
 
 typedef struct {
@@ -124,7 +119,7 @@ double lens_bits(double nats);
 // ---------------------------------------------------------------------------- partials
 // The per-shard half of lens_normalize, exposed so a test can merge hand-split shards the way
 // the collectives do: local max m_r, then S_r = Σ exp(x − m), E_r = Σ exp(x − m)(x − m) for a
-// common m (the MAX-reduced one).
+// common m (the MAX-reduced one). Both run on backend_default()'s softmax_partials.
 float lens_local_max(const LensDist *d, int vl);
 void lens_local_sums(const LensDist *d, int vl, float m, double *S, double *E);
 

@@ -17,19 +17,20 @@
 //
 // The residual stream is fp32 and written in place layer by layer: r_{i+1} starts as a copy of
 // r_i and the two block outputs are added to it, so no extra [T, d] buffer is needed for h.
+// Every op runs on the model's backend (m->backend, backend/backend.h), and every scratch buffer
+// is the backend's memory: this file never names a device.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu.h"
 #include "model/model.h"
 
 // Column-parallel products (q/k/v, gate/up): each output column has its whole sum on this rank.
-// By default accumulated in double and rounded once (cpu_matmul_exact): OpenBLAS's sgemm may
-// round a column differently depending on how many columns it is given, i.e. on the TP size.
+// By default accumulated in double and rounded once (matmul_exact): a fp32 GEMM (OpenBLAS's sgemm)
+// may round a column differently depending on how many columns it is given, i.e. on the TP size.
 static void matmul(const Model *m, const float *x, int T, const Mat *w, const float *bias, float *y) {
-    if (m->fp32_sums) cpu_matmul(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
-    else cpu_matmul_exact(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
+    if (m->fp32_sums) m->backend->matmul_fast(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
+    else m->backend->matmul_exact(x, T, w->dtype, w->data, w->rows, w->cols, bias, y);
 }
 
 static void allreduce(Comm *comm, float *buf, size_t n) {
@@ -38,23 +39,24 @@ static void allreduce(Comm *comm, float *buf, size_t n) {
 
 // A row-parallel product and its all-reduce: part = Σ_ranks x_r · W_rᵀ. Accumulated and reduced in
 // double and rounded to fp32 once, so the sum does not depend on how the inner dimension is split
-// across ranks (cpu_matmul_f64): R = 1, 2, 4 give the same fp32 result, not one within summation
+// across ranks (matmul_f64): R = 1, 2, 4 give the same fp32 result, not one within summation
 // noise. acc is a [T, d] double scratch buffer.
 static void row_parallel(const Model *m, const float *x, int T, const Mat *w, double *acc, float *part,
                          Comm *comm) {
+    const Backend *bk = m->backend;
     size_t n = (size_t)T * (size_t)w->rows;
     if (m->fp32_sums) { // option tp_exact: false
-        cpu_matmul(x, T, w->dtype, w->data, w->rows, w->cols, NULL, part);
+        bk->matmul_fast(x, T, w->dtype, w->data, w->rows, w->cols, NULL, part);
         allreduce(comm, part, n);
         return;
     }
-    cpu_matmul_f64(x, T, w->dtype, w->data, w->rows, w->cols, acc);
+    bk->matmul_f64(x, T, w->dtype, w->data, w->rows, w->cols, acc);
     if (comm) comm_allreduce_sum_f64(comm, acc, n);
-    for (size_t i = 0; i < n; i++) part[i] = (float)acc[i];
+    bk->round_f64(acc, part, n);
 }
 
 void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows) {
-    cpu_rmsnorm(x, w, out, rows, m->cfg.d_model, (float)m->cfg.rms_eps);
+    m->backend->rmsnorm(x, w, out, rows, m->cfg.d_model, (float)m->cfg.rms_eps);
 }
 
 void model_unembed(const Model *m, const float *x, int rows, float *out) {
@@ -63,42 +65,34 @@ void model_unembed(const Model *m, const float *x, int rows, float *out) {
     // sgemm rounds one logit differently depending on the call's shape and on the logit's place
     // in it (measured on AMD Zen: a 1000-logit sample differs from the full product for every
     // sub-shape tried, and by placement within one fixed shape), i.e. on the shard width and the
-    // chunk rows. So the decode is accumulated in double like the column-parallel products:
-    // every logit is the same fp32 number at any rank count and chunking, and the lens at the
-    // last layer equals the final logits bit for bit (KL exactly 0). tp_exact: false keeps sgemm.
-    matmul(m, x, rows, &m->unembed, NULL, out);
+    // chunk rows. matmul_rowdot computes every logit by one fixed sequence of fp32 operations:
+    // the same number at any rank count and chunking, and the lens at the last layer equals the
+    // final logits bit for bit (KL exactly 0), at fp32 speed. Both tp_exact settings use it.
+    m->backend->matmul_rowdot(x, rows, m->unembed.dtype, m->unembed.data, m->unembed.rows, m->unembed.cols, out);
 }
 
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out) {
+    const Backend *bk = m->backend;
     const FamilyInfo *fam = &LW_FAMILIES[m->cfg.family];
-    float *normed = xmalloc((size_t)rows * m->cfg.d_model * sizeof(float));
+    float *normed = bk->alloc((size_t)rows * m->cfg.d_model * sizeof(float));
     model_rmsnorm(m, m->ln_final, r_last, normed, rows);
     model_unembed(m, normed, rows, out);
     if (fam->has_softcaps && m->cfg.final_softcap > 0)
-        cpu_softcap(out, (size_t)rows * m->tp.vocab_len, (float)m->cfg.final_softcap);
-    free(normed);
+        bk->softcap(out, (size_t)rows * m->tp.vocab_len, (float)m->cfg.final_softcap);
+    bk->free(normed);
 }
 
 // Vocab-parallel embedding lookup: rows owned by this rank are widened, others are zeros; the
 // all-reduce then has exactly one non-zero term per element, so the sum is exact.
 static void embed_lookup(const Model *m, const int32_t *ids, int T, float *h, Comm *comm) {
     int d = m->cfg.d_model;
-    const TpSlice *tp = &m->tp;
-    size_t row_bytes = (size_t)d * dtype_size(m->embed.dtype);
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < T; t++)
         LW_ASSERT(ids[t] >= 0 && ids[t] < m->cfg.vocab); // callers validate ids against the vocab
-        float *ht = h + (size_t)t * d;
-        int local = ids[t] - tp->vocab_start;
-        if (local >= 0 && local < tp->vocab_len)
-            dtype_to_f32(m->embed.dtype, (const uint8_t *)m->embed.data + (size_t)local * row_bytes, ht, d);
-        else
-            memset(ht, 0, (size_t)d * sizeof(float));
-    }
+    m->backend->embed_rows(m->embed.dtype, m->embed.data, m->tp.vocab_start, m->tp.vocab_len, d, ids, T, h);
     allreduce(comm, h, (size_t)T * d);
     if (LW_FAMILIES[m->cfg.family].embed_scale_sqrt_d) {
         // HF: torch.tensor(hidden_size ** 0.5) in the run dtype; the CPU backend runs in fp32.
-        float c = (float)sqrt((double)d);
-        for (size_t i = 0; i < (size_t)T * d; i++) h[i] *= c;
+        m->backend->scale(h, (size_t)T * d, (float)sqrt((double)d));
     }
 }
 
@@ -106,6 +100,7 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
     const ModelConfig *c = &m->cfg;
     const FamilyInfo *fam = &LW_FAMILIES[c->family];
     const TpSlice *tp = &m->tp;
+    const Backend *bk = m->backend;
     LW_ASSERT(ids && resid && T > 0);
     int d = c->d_model, hd = c->head_dim, nh = tp->n_heads, nkv = tp->n_kv, ff = tp->ff_len;
     int qw = nh * hd, kw = nkv * hd;
@@ -114,23 +109,23 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
 
     embed_lookup(m, ids, T, resid, comm);
 
-    float *inv_freq = xmalloc((size_t)hd / 2 * sizeof(float));
-    float *cos_tab = xmalloc((size_t)T * hd / 2 * sizeof(float));
-    float *sin_tab = xmalloc((size_t)T * hd / 2 * sizeof(float));
-    cpu_rope_inv_freq(c->rope_theta, hd, inv_freq);
-    cpu_rope_tables(inv_freq, hd, T, cos_tab, sin_tab);
+    float *inv_freq = xmalloc((size_t)hd / 2 * sizeof(float)); // host (backend.h)
+    float *cos_tab = bk->alloc((size_t)T * hd / 2 * sizeof(float));
+    float *sin_tab = bk->alloc((size_t)T * hd / 2 * sizeof(float));
+    bk->rope_inv_freq(c->rope_theta, hd, inv_freq);
+    bk->rope_tables(inv_freq, hd, T, cos_tab, sin_tab);
 
-    float *a = xmalloc(Td * sizeof(float));        // normed block input
-    float *part = xmalloc(Td * sizeof(float));     // o_proj / down_proj output (all-reduced)
-    double *acc = xmalloc(Td * sizeof(double));    // their partial sums, in double
-    float *q = xmalloc((size_t)T * qw * sizeof(float));
-    float *k = xmalloc((size_t)T * kw * sizeof(float));
-    float *v = xmalloc((size_t)T * kw * sizeof(float));
-    float *att = xmalloc((size_t)T * qw * sizeof(float));
-    float *gate = xmalloc((size_t)T * ff * sizeof(float));
-    float *up = xmalloc((size_t)T * ff * sizeof(float));
+    float *a = bk->alloc(Td * sizeof(float));        // normed block input
+    float *part = bk->alloc(Td * sizeof(float));     // o_proj / down_proj output (all-reduced)
+    double *acc = bk->alloc(Td * sizeof(double));    // their partial sums, in double
+    float *q = bk->alloc((size_t)T * qw * sizeof(float));
+    float *k = bk->alloc((size_t)T * kw * sizeof(float));
+    float *v = bk->alloc((size_t)T * kw * sizeof(float));
+    float *att = bk->alloc((size_t)T * qw * sizeof(float));
+    float *gate = bk->alloc((size_t)T * ff * sizeof(float));
+    float *up = bk->alloc((size_t)T * ff * sizeof(float));
 
-    CpuAttnParams ap = {
+    AttnParams ap = {
         .n_heads = nh, .n_kv = nkv, .head_dim = hd, .q_per_kv = c->n_heads / c->n_kv_heads,
         .head_start = tp->head_start, .kv_start = tp->kv_start,
         .scale = (float)pow(fam->has_query_pre_attn_scalar && c->query_pre_attn_scalar > 0
@@ -144,7 +139,7 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
         LW_ASSERT(lw->wv.rows == kw && lw->wv.cols == d && lw->wo.rows == d && lw->wo.cols == qw);
         LW_ASSERT(lw->wgate.rows == ff && lw->wup.rows == ff && lw->wdown.rows == d && lw->wdown.cols == ff);
         float *h = resid + (size_t)(i + 1) * Td;
-        memcpy(h, resid + (size_t)i * Td, Td * sizeof(float));
+        bk->copy(h, resid + (size_t)i * Td, Td * sizeof(float));
 
         // attention
         model_rmsnorm(m, lw->ln_in, h, a, T);
@@ -152,27 +147,28 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
         matmul(m, a, T, &lw->wk, lw->bk, k);
         matmul(m, a, T, &lw->wv, lw->bv, v);
         if (fam->qk_norm) {
-            cpu_rmsnorm(q, lw->q_norm, q, T * nh, hd, eps);
-            cpu_rmsnorm(k, lw->k_norm, k, T * nkv, hd, eps);
+            bk->rmsnorm(q, lw->q_norm, q, T * nh, hd, eps);
+            bk->rmsnorm(k, lw->k_norm, k, T * nkv, hd, eps);
         }
-        cpu_rope_apply(q, T, nh, hd, qw, cos_tab, sin_tab);
-        cpu_rope_apply(k, T, nkv, hd, kw, cos_tab, sin_tab);
+        bk->rope_apply(q, T, nh, hd, qw, cos_tab, sin_tab);
+        bk->rope_apply(k, T, nkv, hd, kw, cos_tab, sin_tab);
         ap.window = c->sliding_window > 0 && (!fam->sliding_even_layers || i % 2 == 0) ? c->sliding_window : 0;
-        cpu_attention(q, k, v, T, &ap, att);
+        bk->attention(q, k, v, T, &ap, att);
         row_parallel(m, att, T, &lw->wo, acc, part, comm);
         if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_attn, part, part, T);
-        cpu_add(h, part, Td);
+        bk->add(h, part, Td);
 
         // gated MLP
         model_rmsnorm(m, fam->sandwich_norms ? lw->ln_pre_ffn : lw->ln_post_attn, h, a, T);
         matmul(m, a, T, &lw->wgate, NULL, gate);
         matmul(m, a, T, &lw->wup, NULL, up);
-        cpu_gated_act(gate, up, (size_t)T * ff, fam->gelu_tanh);
+        bk->gated_act(gate, up, (size_t)T * ff, fam->gelu_tanh);
         row_parallel(m, gate, T, &lw->wdown, acc, part, comm);
         if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_ffn, part, part, T);
-        cpu_add(h, part, Td);
+        bk->add(h, part, Td);
     }
 
-    free(inv_freq); free(cos_tab); free(sin_tab);
-    free(a); free(part); free(acc); free(q); free(k); free(v); free(att); free(gate); free(up);
+    free(inv_freq);
+    void *scratch[] = {cos_tab, sin_tab, a, part, acc, q, k, v, att, gate, up};
+    for (size_t j = 0; j < sizeof scratch / sizeof *scratch; j++) bk->free(scratch[j]);
 }

@@ -184,6 +184,7 @@ Model *model_load_gguf(const char *path, int tp_rank, int tp_size, LwError *err)
         return NULL;
     }
     Model *m = xcalloc(1, sizeof *m);
+    m->backend = backend_default();
     m->cfg = cfg;
     m->tp = s;
     m->layers = xcalloc(cfg.n_layers, sizeof *m->layers);

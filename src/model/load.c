@@ -242,6 +242,7 @@ Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
     }
 
     Model *m = scratch_model(&cfg);
+    m->backend = backend_default(); // the weights below are read into host memory: the CPU's
     m->tp = s;
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     snprintf(m->name, sizeof m->name, "%s", lw_basename(dir));

@@ -4,7 +4,7 @@
 // Contract shared by the loader (model/load.c), the forward pass (model/forward.c), the lens
 // (lens/) and tensor parallelism. A Model always describes ONE rank's slice: with tp_size = 1
 // the slice is the whole model. Weights keep their stored dtype (bf16 stays bf16); products
-// widen to fp32 (backend/cpu.h). Norm weights, biases and q/k-norm weights are small and are
+// widen to fp32 in the backend's ops (backend/backend.h). Norm weights, biases and q/k-norm weights are small and are
 // kept as fp32, already including any family offset (Gemma's 1 + w is applied at load, so
 // every norm multiplies by the stored vector as is).
 #ifndef LW_MODEL_H
@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "backend/comm.h"
 #include "util/dtype.h"
 #include "util/util.h"
@@ -105,6 +106,8 @@ typedef struct {
 } LayerWeights;
 
 typedef struct Model {
+    const Backend *backend;   // the op table every forward/lens op runs on, chosen at load time;
+                              // the weights live in its memory
     ModelConfig cfg;
     TpSlice tp;
     char dir[1024];           // checkpoint directory (or GGUF file)
@@ -120,8 +123,9 @@ typedef struct Model {
                               // accumulation, results independent of the TP size (forward.c)
 } Model;
 
-// Loads this rank's slice of the checkpoint at dir (HF safetensors directory; later also GGUF).
-// Reads only the slices it needs. Returns NULL with err set (file + tensor + hint) on bad input.
+// Loads this rank's slice of the checkpoint at dir (HF safetensors directory; later also GGUF)
+// for backend_default() (backend.h; the caller runs its init first where a late out-of-memory
+// would hurt, as `run` does). Reads only the slices it needs. Returns NULL with err set (file + tensor + hint) on bad input.
 Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err);
 void model_free(Model *m);
 

@@ -186,8 +186,21 @@ static void write_lens_summary(FILE *f, const ReportModel *m) {
         {"KL@25% (bits)", "kl_bits_at_percentiles", "p25", 0}, {"KL@50%", "kl_bits_at_percentiles", "p50", 0},
         {"KL@75%", "kl_bits_at_percentiles", "p75", 0},
     };
-    int any = 0;
-    for (size_t l = 1; l < 3; l++) any |= report_json_path(m->json, LENSES[l].base) != NULL;
+    // A lens that was not run leaves its summary without values (or without the summary): its row
+    // is left out, and the table too when neither tuned nor Prism has a value to compare.
+    const char *bases[3];
+    int shown[3] = {0}, any = 0;
+    for (size_t l = 0; l < 3; l++) {
+        bases[l] = LENSES[l].base;
+        if (l == 0 && !report_json_path(m->json, bases[l])) bases[l] = LENSES[2].base; // baseline from either summary
+        for (size_t c = 0; c < sizeof COLS / sizeof *COLS && report_json_path(m->json, bases[l]); c++) {
+            char path[256];
+            if (COLS[c].leaf) snprintf(path, sizeof path, "%s/%s/%s/%s", bases[l], COLS[c].sub, LENSES[l].key, COLS[c].leaf);
+            else snprintf(path, sizeof path, "%s/%s/%s", bases[l], COLS[c].sub, LENSES[l].key);
+            shown[l] |= report_json_path(m->json, path) != NULL;
+        }
+        if (l > 0) any |= shown[l];
+    }
     if (!any) return;
     fputs("<h3>Lenses compared (JSON summaries)</h3>\n<table class=\"xmodel lens\"><thead><tr><th>lens</th>", f);
     for (size_t c = 0; c < sizeof COLS / sizeof *COLS; c++) {
@@ -197,10 +210,8 @@ static void write_lens_summary(FILE *f, const ReportModel *m) {
     }
     fputs("</tr></thead><tbody>\n", f);
     for (size_t l = 0; l < 3; l++) {
-        // The baseline row comes from whichever summary exists.
-        const char *base = LENSES[l].base;
-        if (l == 0 && !report_json_path(m->json, base)) base = LENSES[2].base;
-        if (!report_json_path(m->json, base)) continue;
+        const char *base = bases[l];
+        if (!shown[l]) continue;
         fputs("<tr><th class=\"model\">", f);
         esc(f, LENSES[l].label);
         fputs("</th>", f);
@@ -319,8 +330,8 @@ void report_html_write(FILE *f, const ReportRun *run) {
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", CSS);
     fputs("<header><h1>lensweep report</h1>\n<p class=\"meta\">Run directory <code>", f);
     esc(f, run->dir);
-    fprintf(f, "</code> · %d models: %d ok, %d failed, %d not exported · generated %s by lensweep %s (%s)</p>\n",
-            run->n_models, n_ok, n_failed, n_unexported, when, LENSWEEP_VERSION, LENSWEEP_GIT);
+    fprintf(f, "</code> · %d model%s: %d ok, %d failed, %d not exported · generated %s by lensweep %s (%s)</p>\n",
+            run->n_models, run->n_models == 1 ? "" : "s", n_ok, n_failed, n_unexported, when, LENSWEEP_VERSION, LENSWEEP_GIT);
     fputs("<nav><a href=\"#table\">cross-model table</a><a href=\"#overlay\">all models vs depth</a>", f);
     for (int i = 0; i < run->n_models; i++) {
         if (run->models[i].status != MODEL_OK) continue;

@@ -161,7 +161,8 @@ static void md_text(FILE *f, const char *s) {
 }
 
 void report_table_write_md(FILE *f, const ReportRun *run) {
-    fprintf(f, "# lensweep cross-model table\n\nRun directory: `%s` (%d models). ", run->dir, run->n_models);
+    fprintf(f, "# lensweep cross-model table\n\nRun directory: `%s` (%d model%s). ", run->dir, run->n_models,
+            run->n_models == 1 ? "" : "s");
     fputs("Values are copied from each `output-<model>.json`, rounded to 4 decimals (3 significant digits "
           "below 0.01); `null` = null in the JSON, `n/a` = key absent (no tuned lens). "
           "Full precision: `--format csv`.\n\n", f);

@@ -16,7 +16,8 @@ Tokenizer *checkpoint_tokenizer_load(const char *model_path, LwError *err) {
     if (gguf_checkpoint_path(model_path, path, sizeof path)) return gguf_tokenizer_load(path, err);
     snprintf(path, sizeof path, "%s/tokenizer.json", model_path);
     if (!lw_file_exists(path))
-        return lw_err(err, "a Hugging Face checkpoint directory holds tokenizer.json next to config.json; download it with the weights",
+        return lw_err(err, "a Hugging Face checkpoint directory holds tokenizer.json next to config.json (download it with the weights); "
+                           "a checkpoint from `lensweep mktiny` has one only when made with --tokenizer PATH/tokenizer.json",
                       "%s: missing (no tokenizer.json in %s)", path, model_path), NULL;
     return tok_load(path, err);
 }

@@ -78,4 +78,8 @@ size_t lw_peak_rss_bytes(void);
 // Round half to even, as Python's round() (METRICS.md §0.4).
 long lw_round_half_even(double x);
 
+// Levenshtein distance with '-' and '_' the same letter (for "did you mean" hints); 99 when a
+// string is longer than 63 bytes.
+int lw_edit_distance(const char *a, const char *b);
+
 #endif

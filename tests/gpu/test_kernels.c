@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu.h"
 #include "backend/cuda.h"
@@ -22,7 +23,9 @@
 
 #ifdef LW_CUDA_EMU
 #define ELEMENTWISE_N ((size_t)1 << 16)
+#define EMU_SMALL(emu, gpu) (emu)
 #else
+#define EMU_SMALL(emu, gpu) (gpu)
 #define ELEMENTWISE_N ((size_t)1 << 20)
 #endif
 
@@ -135,6 +138,140 @@ TEST(softmax_partials) {
     cudaFree(dz); cudaFree(dm); cudaFree(dsum); cudaFree(de); free(z);
 }
 
+// ---------------------------------------------------------------------------- kernels/forward.cu
+
+TEST(rmsnorm_odd_sizes) { // row lengths that are not multiples of the block (256): Qwen3's q_norm (hd) and others
+    static const int shapes[][2] = {{EMU_SMALL(40, 300), 128}, {5, 1000}, {3, 33}, {1, 4099}};
+    for (int c = 0; c < 4; c++) {
+        int rows = shapes[c][0], n = shapes[c][1];
+        size_t N = (size_t)rows * n;
+        float *x = malloc(N * 4), *w = malloc(n * 4), *ref = malloc(N * 4), *got = malloc(N * 4);
+        for (size_t i = 0; i < N; i++) x[i] = 3 * frand();
+        for (int i = 0; i < n; i++) w[i] = 1 + 0.1f * frand();
+        cpu_rmsnorm(x, w, ref, rows, n, 1e-5f);
+        float *dx = dev_copy(x, N * 4), *dw = dev_copy(w, n * 4), *dy = dev_copy(x, N * 4);
+        CHECK(cuda_rmsnorm(dx, dw, dy, rows, n, 1e-5f, NULL) == 0);
+        cudaMemcpy(got, dy, N * 4, cudaMemcpyDeviceToHost);
+        double e = max_err(got, ref, N);
+        CHECKF(e <= 1e-6, "rmsnorm rows=%d n=%d: max rel err %.3g (bound 1e-6)", rows, n, e);
+        cudaFree(dx); cudaFree(dw); cudaFree(dy); free(x); free(w); free(ref); free(got);
+    }
+}
+
+// The gather's twin is model/forward.c's embed_lookup, per row: dtype_to_f32 of the owned row,
+// zeros for ids of other shards. Widening is exact, so the comparison is exact.
+static void check_embed(DType dt) {
+    int V = 1000, d = 300, T = 77, vocab_start = 250, vocab_len = 500; // a shard owning ids 250..749 of 1000
+    size_t esz = dtype_size(dt), rows = (size_t)vocab_len;
+    float *f = malloc(rows * d * 4), *ref = malloc((size_t)T * d * 4), *got = malloc((size_t)T * d * 4);
+    void *table = malloc(rows * d * esz);
+    for (size_t i = 0; i < rows * d; i++) f[i] = 4 * frand();
+    dtype_from_f32(dt, f, table, rows * d);
+    int32_t ids[77];
+    for (int t = 0; t < T; t++) {
+        frand(); // next random state
+        ids[t] = (int32_t)((rng >> 33) % (uint64_t)V);
+    }
+    ids[0] = vocab_start; ids[1] = vocab_start + vocab_len - 1; ids[2] = vocab_start - 1; ids[3] = vocab_start + vocab_len;
+    for (int t = 0; t < T; t++) {
+        int local = ids[t] - vocab_start;
+        if (local >= 0 && local < vocab_len) dtype_to_f32(dt, (const uint8_t *)table + (size_t)local * d * esz, ref + (size_t)t * d, d);
+        else memset(ref + (size_t)t * d, 0, (size_t)d * 4);
+    }
+    void *dtab = dev_copy(table, rows * d * esz);
+    int32_t *dids = dev_copy(ids, sizeof ids);
+    float *dout = dev_copy(got, (size_t)T * d * 4);
+    CHECK(cuda_embed_gather(dtab, dt, dids, T, d, vocab_start, vocab_len, dout, NULL) == 0);
+    cudaMemcpy(got, dout, (size_t)T * d * 4, cudaMemcpyDeviceToHost);
+    CHECKF(memcmp(got, ref, (size_t)T * d * 4) == 0, "embedding gather (%s) differs from the CPU lookup", dtype_name(dt));
+    cudaFree(dtab); cudaFree(dids); cudaFree(dout); free(f); free(ref); free(got); free(table);
+}
+TEST(embed_gather) { check_embed(DT_BF16); check_embed(DT_F32); check_embed(DT_F16); }
+
+TEST(residual_add) {
+    size_t n = ELEMENTWISE_N + 77;
+    float *y = malloc(n * 4), *x = malloc(n * 4), *got = malloc(n * 4);
+    for (size_t i = 0; i < n; i++) { y[i] = 100 * frand(); x[i] = frand(); }
+    float *dy = dev_copy(y, n * 4), *dx = dev_copy(x, n * 4);
+    cpu_add(y, x, n);
+    CHECK(cuda_add(dy, dx, n, NULL) == 0);
+    cudaMemcpy(got, dy, n * 4, cudaMemcpyDeviceToHost);
+    CHECKF(memcmp(got, y, n * 4) == 0, "residual add differs from cpu_add (one fp32 add: must be identical)");
+    cudaFree(dy); cudaFree(dx); free(y); free(x); free(got);
+}
+
+// Exact products: the double sums of the kernel and of the CPU's dgemm differ by ~2^-29 of an
+// fp32 ulp, so the rounded results are identical (bit for bit) on these random inputs.
+static void check_matmul(DType dt, int T, int out, int in, int with_bias) {
+    size_t esz = dtype_size(dt);
+    float *x = malloc((size_t)T * in * 4), *wf = malloc((size_t)out * in * 4), *bias = malloc((size_t)out * 4);
+    float *ref = malloc((size_t)T * out * 4), *got = malloc((size_t)T * out * 4);
+    double *ref64 = malloc((size_t)T * out * 8), *got64 = malloc((size_t)T * out * 8);
+    void *w = malloc((size_t)out * in * esz);
+    for (size_t i = 0; i < (size_t)T * in; i++) x[i] = 2 * frand();
+    for (size_t i = 0; i < (size_t)out * in; i++) wf[i] = 0.05f * frand();
+    for (int i = 0; i < out; i++) bias[i] = 0.5f * frand();
+    dtype_from_f32(dt, wf, w, (size_t)out * in);
+    cpu_matmul_exact(x, T, dt, w, out, in, with_bias ? bias : NULL, ref);
+    cpu_matmul_f64(x, T, dt, w, out, in, ref64);
+    float *dx = dev_copy(x, (size_t)T * in * 4), *db = dev_copy(bias, (size_t)out * 4), *dy = dev_copy(ref, (size_t)T * out * 4);
+    double *dy64 = dev_copy(ref64, (size_t)T * out * 8);
+    void *dw = dev_copy(w, (size_t)out * in * esz);
+    cudaMemset(dy, 0, (size_t)T * out * 4);
+    cudaMemset(dy64, 0, (size_t)T * out * 8);
+    CHECK(cuda_matmul_exact(dx, T, dt, dw, out, in, with_bias ? db : NULL, dy, NULL) == 0);
+    CHECK(cuda_matmul_f64(dx, T, dt, dw, out, in, dy64, NULL) == 0);
+    cudaMemcpy(got, dy, (size_t)T * out * 4, cudaMemcpyDeviceToHost);
+    cudaMemcpy(got64, dy64, (size_t)T * out * 8, cudaMemcpyDeviceToHost);
+    size_t diff = 0;
+    for (size_t i = 0; i < (size_t)T * out; i++) diff += memcmp(&got[i], &ref[i], 4) != 0;
+    double e64 = 0; // the double partials: summation order only, ~in · 2^-53 relative to Σ|x·w|
+    for (size_t i = 0; i < (size_t)T * out; i++) e64 = fmax(e64, fabs(got64[i] - ref64[i]) / fmax(1e-3, fabs(ref64[i])));
+    CHECKF(diff == 0, "matmul_exact %s T=%d out=%d in=%d%s: %zu of %zu outputs differ from cpu_matmul_exact",
+           dtype_name(dt), T, out, in, with_bias ? " +bias" : "", diff, (size_t)T * out);
+    CHECKF(e64 <= 1e-12, "matmul_f64 %s T=%d out=%d in=%d: max rel err %.3g (bound 1e-12)", dtype_name(dt), T, out, in, e64);
+    cudaFree(dx); cudaFree(db); cudaFree(dy); cudaFree(dy64); cudaFree(dw);
+    free(x); free(wf); free(bias); free(ref); free(got); free(ref64); free(got64); free(w);
+}
+
+TEST(matmul_exact) {
+    check_matmul(DT_BF16, 13, EMU_SMALL(100, 300), 520, 0);
+    check_matmul(DT_BF16, 1, 37, 4099, 1);
+    check_matmul(DT_F32, 9, 65, 333, 1);
+    check_matmul(DT_F16, 17, 33, 96, 0);
+}
+
+// Attention: scores summed in another order than sgemm, so not bit for bit. Outputs are convex
+// combinations of v (|v| < 1); measured differences are a few fp32 ulps of 1, bound 2e-6.
+static void check_attention(int T, int H, int KV, int q_per_kv, int head_start, int kv_start, int hd, float scale,
+                            float softcap, int window) {
+    int qs = H * hd, ks = KV * hd;
+    float *q = malloc((size_t)T * qs * 4), *k = malloc((size_t)T * ks * 4), *v = malloc((size_t)T * ks * 4);
+    float *ref = malloc((size_t)T * qs * 4), *got = malloc((size_t)T * qs * 4);
+    for (size_t i = 0; i < (size_t)T * qs; i++) q[i] = 2 * frand();
+    for (size_t i = 0; i < (size_t)T * ks; i++) { k[i] = 2 * frand(); v[i] = frand(); }
+    CpuAttnParams cp = {H, KV, hd, q_per_kv, head_start, kv_start, scale, softcap, window};
+    LwAttnParams gp = {H, KV, hd, q_per_kv, head_start, kv_start, scale, softcap, window};
+    cpu_attention(q, k, v, T, &cp, ref);
+    float *dq = dev_copy(q, (size_t)T * qs * 4), *dk = dev_copy(k, (size_t)T * ks * 4), *dv = dev_copy(v, (size_t)T * ks * 4);
+    float *dout = dev_copy(got, (size_t)T * qs * 4);
+    CHECK(cuda_attention(dq, dk, dv, T, &gp, dout, NULL) == 0);
+    cudaMemcpy(got, dout, (size_t)T * qs * 4, cudaMemcpyDeviceToHost);
+    double e = 0;
+    for (size_t i = 0; i < (size_t)T * qs; i++) { double d = fabs((double)got[i] - ref[i]); if (!(d <= e)) e = d; }
+    printf("attention T=%d H=%d KV=%d hd=%d softcap=%g window=%d: max abs err %.3g\n", T, H, KV, hd, softcap, window, e);
+    CHECKF(e <= 2e-6, "attention T=%d H=%d KV=%d hd=%d softcap=%g window=%d: max abs err %.3g (bound 2e-6)", T, H, KV, hd,
+           softcap, window, e);
+    cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(dout); free(q); free(k); free(v); free(ref); free(got);
+}
+
+TEST(attention) {
+    // smaller under the emulation, where every (query, head) block costs a few ms
+    check_attention(EMU_SMALL(37, 300), 4, 2, 2, 0, 0, 64, 0.125f, 0, 0);          // GQA, causal only
+    check_attention(EMU_SMALL(29, 500), 4, 1, 4, 4, 1, 32, 1.0f / 12, 50.0f, 16);  // rank 1 of 2, Gemma-2 softcap + window
+    check_attention(EMU_SMALL(50, 1000), 1, 1, 1, 0, 0, 40, 0.158113883f, 0, 33); // window < T, hd not a multiple of 32
+}
+
 TEST(gated_silu) { check_gated(0); }
 TEST(gated_gelu_tanh) { check_gated(1); }
 
@@ -155,5 +292,10 @@ int main(void) {
     RUN(gated_gelu_tanh);
     RUN(softcap);
     RUN(softmax_partials);
+    RUN(rmsnorm_odd_sizes);
+    RUN(embed_gather);
+    RUN(residual_add);
+    RUN(matmul_exact);
+    RUN(attention);
     return test_summary();
 }

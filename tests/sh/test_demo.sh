@@ -14,6 +14,17 @@ GGUF=.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 if tools/fetch_demo_model.sh >/dev/null; then pass "demo model present or fetched"; else fail "demo model present or fetched" "tools/fetch_demo_model.sh failed"; exit 1; fi
 
+# ---- what plan and inspect count for the demo model: its weights in memory, the GGUF's Q4_1 blocks
+# dequantized to fp32. SmolLM2-135M (meta.json: 30 blocks, d 576, ff 1536, 9 heads of 64, 3 kv
+# heads, vocab 49152, tied): 49152*576 + 30*(2*576*576 + 2*576*192 + 3*576*1536 + 2*576) + 576
+# = 134,515,008 parameters = 538,060,032 bytes in fp32 = 538.1 MB (0.54 GB).
+expect_exit 0 "plan configs/demo.yaml" -- "$LW" plan configs/demo.yaml --out "$TMP/plan"
+expect_grep "^SmolLM2-135M-Instruct +-/1 +1 +538\.1 MB " "plan: 538.1 MB of fp32 weights (the GGUF dequantized), not the file size"
+expect_grep "^weights/GPU: the weights each rank holds" "plan says what weights/GPU counts"
+expect_exit 0 "inspect the demo model" -- "$LW" inspect "$GGUF" --config-only
+expect_grep "GGUF blocks dequantized to fp32.*the weights only" "inspect says what it counts"
+expect_grep "TP=1 +0\.54 GB" "inspect: 0.54 GB at TP=1"
+
 # ---- the demo itself
 OUT=$TMP/demo
 expect_exit 0 "tools/demo.sh runs (default: TP 2, 2 MPI ranks)" -- env LENSWEEP_DEMO_OUT="$OUT" tools/demo.sh
@@ -36,6 +47,17 @@ bad=$(awk 'NR == FNR { p[$1] = $3; r[$1] = $4; k[$1] = $5; next }
 rows=$(grep -cE '^ +[0-9]+  "' <<<"$OUT_TXT")
 [ "$rows" = 31 ] && pass "table has layers 0..30 (31 rows)" || fail "table has layers 0..30" "$rows rows"
 expect_grep '" Berlin" first reaches rank 1 at layer [0-9]+ of 30' "the table ends with the first rank-1 layer"
+# the story under the table: the last row is the model's output; the norm lens's ranks before it,
+# against transformers' (demo_table.txt, layers 0..29: same tolerance as the rows); the raw lens
+expect_grep "Row 30 is the model's own output" "the demo says the last row is the model's own output"
+read -r lo hi <<<"$(sed -n 's/.*the norm lens ranks " Berlin" \([0-9]*\)\.\.\([0-9]*\)$/\1 \2/p' <<<"$OUT_TXT")"
+read -r tlo thi <<<"$(awk '$1 < 30 { if (lo == "" || $4 < lo) lo = $4; if ($4 > hi) hi = $4 } END { print lo, hi }' tests/fixtures/gguf/demo_table.txt)"
+if [ -n "$lo" ] && awk -v a="$lo" -v b="$tlo" -v c="$hi" -v d="$thi" 'BEGIN { x = a - b; y = c - d; if (x < 0) x = -x; if (y < 0) y = -y;
+     exit !(x <= 0.001 * b + 2 && y <= 0.001 * d + 2) }'; then pass "norm-lens rank range before the last layer: $lo..$hi (transformers $tlo..$thi)"
+else fail "norm-lens rank range before the last layer" "demo '$lo..$hi', transformers '$tlo..$thi'"; fi
+n_raw=$(sed -n '/^raw lens (no final norm)/,/^The raw lens/p' <<<"$OUT_TXT" | sed -n 's/^  layers* *[0-9 -]*: //p' | wc -w)
+[ "$n_raw" = 31 ] && pass "the raw lens's rank of \" Berlin\" at all 31 layers" || fail "the raw lens's ranks at 31 layers" "$n_raw values"
+expect_grep "The raw lens shows the late rise that the norm lens hides: best rank [0-9]+ at layer [0-9]+" "the demo says where the raw lens sees the answer"
 for f in SmolLM2-135M-Instruct.h5 output-SmolLM2-135M-Instruct.json output-SmolLM2-135M-Instruct-pure-next-token.csv \
          output-SmolLM2-135M-Instruct-records.csv report.html; do
   if [ -s "$OUT/$f" ] && grep -q "$OUT/$f" <<<"$OUT_TXT"; then pass "wrote and named $f"; else fail "wrote and named $f"; fi

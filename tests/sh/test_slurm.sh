@@ -86,7 +86,7 @@ finish_ok() {
   if [ "$JOB_STATE $JOB_EXIT" = "COMPLETED 0:0" ]; then pass "$1: export/report job $FINISH completed"
   else
     fail "$1: export/report job $FINISH: $JOB_STATE $JOB_EXIT" "$(cat "$FIN_LOG" 2>/dev/null | tail -20)"
-    for f in "$OUTD"/logs/tiny-*.out; do echo "--- $f"; tail -15 "$f"; done
+    for f in "$OUTD"/logs/tiny-*.out; do echo "    --- $f"; tail -15 "$f" | sed 's/^/    /'; done
     return 1
   fi
 }
@@ -149,7 +149,7 @@ else fail "submit while queued: no second job per model" "$SUB_OUT"; fi
 [ -n "$FINISH" ] && scancel "$FINISH" # its export job is not needed
 FINISH=$first_finish SUBMITTED=$first_submitted SUB_RC=0
 if finish_ok "sweep"; then
-  pass "sweep done in $((SECONDS - t0)) s"
+  echo "note: sweep done in $((SECONDS - t0)) s" # a timing, not a check: finish_ok passed it once
   fin_start=$(date -d "$(scontrol show job -o "$FINISH" | sed -n 's/.* StartTime=\([^ ]*\).*/\1/p')" +%s)
   for j in $SUBMITTED; do
     wait_job "$j" 10
@@ -368,4 +368,4 @@ else
   fail "a finish job that finds its model job still running hands over" "$(cat "$OUTD/logs/finish-handover-test-$f1.out" 2>/dev/null | head -5)"
 fi
 
-pass "whole Slurm test: $SECONDS s"
+echo "note: whole Slurm test: $SECONDS s" # a timing, not a check

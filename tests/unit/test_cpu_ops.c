@@ -1,6 +1,7 @@
 // CPU backend ops on small inputs whose results are derived by hand (each expected value says
 // how it was obtained). The whole-model comparison with transformers is test_forward_golden.
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu.h"
 #include "test.h"
@@ -18,6 +19,23 @@ TEST(rmsnorm_small_vector) {
     cpu_rmsnorm(xx, w, xx, 2, 4, 0.0f);
     for (int k = 0; k < 4; k++) CHECK_NEAR(xx[k], xx[4 + k], 1e-6);
     CHECK_NEAR(xx[0], 1 / sqrt(7.5), 1e-7);
+}
+
+// Epsilon must be visible: x = [1e-3, -2e-3, 2e-3, -1e-3] has mean(x²) = 10e-6 / 4 = 2.5e-6, so
+// with eps = 1e-6 the scale is 1 / sqrt(3.5e-6) and y_k = (x_k / 1e-3) · w_k / sqrt(3.5)
+// (1 / sqrt(3.5) = 0.5345224838248488, Python's math module); dropping eps would give
+// 1 / sqrt(2.5) = 0.6324555320336759, 18% more, far outside the 1e-6 relative tolerance. An
+// all-zero row normalises to zeros (eps keeps 0 / sqrt(0) away), not NaN.
+TEST(rmsnorm_sees_epsilon) {
+    float x[8] = {1e-3f, -2e-3f, 2e-3f, -1e-3f, 0, 0, 0, 0}, w[4] = {1, 0.5f, 2, -1}, y[8];
+    cpu_rmsnorm(x, w, y, 2, 4, 1e-6f);
+    const double s = 0.5345224838248488;
+    const double want[4] = {1 * 1 * s, -2 * 0.5 * s, 2 * 2 * s, -1 * -1 * s};
+    for (int k = 0; k < 4; k++) CHECK_NEAR(y[k], want[k], 1e-6 * fabs(want[k]));
+    for (int k = 4; k < 8; k++) CHECK(y[k] == 0.0f);
+    // eps = 1e-5 (Gemma-2's rms_norm_eps is 1e-6, Llama-2's 1e-5): scale 1 / sqrt(12.5e-6) = 1e3 / sqrt(12.5)
+    cpu_rmsnorm(x, w, y, 1, 4, 1e-5f);
+    CHECK_NEAR(y[0], 1 / sqrt(12.5), 1e-6 / sqrt(12.5));
 }
 
 // theta = 10000, hd = 128: the 64 inverse frequencies as fp32 bit patterns, printed from
@@ -337,8 +355,69 @@ TEST(matmul_exact_split_invariant) {
     }
 }
 
+// The lens decode's product (cpu_matmul_rowdot) against its documented arithmetic, written out
+// here one output at a time: 8 fp32 lanes over k (k ≡ j mod 8), the lanes added as
+// ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then the tail in order. Checked bit for bit for fp32, bf16
+// and f16 weights on shapes that are multiples of nothing (T = 67, out = 301, in = 75 and 576),
+// and that a sub-block of rows and columns computed by its own call (another rank's vocabulary
+// shard, another chunk of rows) gives the same bits; against long double within the error bound
+// of that order, (in/8 + 4)·2⁻²⁴·Σ|x_k·w_k| (in/8 additions per lane, 3 to join them, the tail).
+__attribute__((optimize("fp-contract=off")))
+static float rowdot_definition(const float *x, const float *w, int in) {
+    float lane[8] = {0};
+    int k8 = in - in % 8;
+    for (int k = 0; k < k8; k++) lane[k % 8] = lane[k % 8] + x[k] * w[k];
+    float s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (int k = k8; k < in; k++) s = s + x[k] * w[k];
+    return s;
+}
+
+TEST(matmul_rowdot_fixed_order) {
+    enum { T = 67, OUT = 301 };
+    const int ins[2] = {75, 576};
+    for (int ii = 0; ii < 2; ii++) {
+        int IN = ins[ii];
+        float *x = malloc(sizeof(float) * T * IN), *wf = malloc(sizeof(float) * OUT * IN);
+        float *y = malloc(sizeof(float) * T * OUT), *ys = malloc(sizeof(float) * T * OUT);
+        uint16_t *wh = malloc(sizeof(uint16_t) * OUT * IN);
+        uint64_t st = 11 + ii;
+        for (int i = 0; i < T * IN; i++) x[i] = (float)lcg_uniform(&st) * 3.0f;
+        for (int dt = 0; dt < 3; dt++) {
+            DType d = dt == 0 ? DT_F32 : dt == 1 ? DT_BF16 : DT_F16;
+            for (int i = 0; i < OUT * IN; i++) wf[i] = (float)lcg_uniform(&st);
+            const void *w = wf;
+            if (d != DT_F32) { dtype_from_f32(d, wf, wh, OUT * IN); dtype_to_f32(d, wh, wf, OUT * IN); w = wh; }
+            cpu_matmul_rowdot(x, T, d, w, OUT, IN, y);
+            int bad_def = 0, bad_sub = 0;
+            double worst = 0;
+            for (int t = 0; t < T; t++)
+                for (int o = 0; o < OUT; o++) {
+                    float want = rowdot_definition(x + (size_t)t * IN, wf + (size_t)o * IN, IN);
+                    bad_def += memcmp(&want, &y[t * OUT + o], sizeof want) != 0;
+                    long double s = 0, sa = 0;
+                    for (int k = 0; k < IN; k++) {
+                        s += (long double)x[t * IN + k] * wf[o * IN + k];
+                        sa += fabsl((long double)x[t * IN + k] * wf[o * IN + k]);
+                    }
+                    double e = (double)(fabsl((long double)y[t * OUT + o] - s) / sa) / ((IN / 8 + 4) * 0x1p-24);
+                    if (e > worst) worst = e;
+                }
+            // rows 5..17 against weight rows 37..136, as a call of its own
+            enum { R0 = 5, NR = 13, C0 = 37, NC = 100 };
+            cpu_matmul_rowdot(x + (size_t)R0 * IN, NR, d, (const uint8_t *)w + (size_t)C0 * IN * dtype_size(d), NC, IN, ys);
+            for (int t = 0; t < NR; t++)
+                for (int o = 0; o < NC; o++) bad_sub += memcmp(&ys[t * NC + o], &y[(R0 + t) * OUT + C0 + o], sizeof(float)) != 0;
+            CHECKF(bad_def == 0 && bad_sub == 0 && worst <= 1.0,
+                   "%s in=%d: %d outputs differ from the definition, %d in a sub-block call, worst error %.2f of the bound",
+                   dtype_name(d), IN, bad_def, bad_sub, worst);
+        }
+        free(x); free(wf); free(y); free(ys); free(wh);
+    }
+}
+
 int main(void) {
     RUN(rmsnorm_small_vector);
+    RUN(rmsnorm_sees_epsilon);
     RUN(rope_inv_freq_bit_exact_theta_1e4_hd_128);
     RUN(rope_inv_freq_theta_1e8_hd_128_within_1_ulp);
     RUN(rope_rotate_half_known_angle);
@@ -352,5 +431,6 @@ int main(void) {
     RUN(matmul_small_all_dtypes);
     RUN(matmul_tiled_bf16_exact);
     RUN(matmul_exact_split_invariant);
+    RUN(matmul_rowdot_fixed_order);
     return test_summary();
 }

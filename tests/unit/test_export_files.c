@@ -436,7 +436,12 @@ TEST(norm_lens_only_run) {
     json_t *d = json_object_get(j, "diagnostics");
     CHECK(json_is_null(json_object_get(json_object_get(d, "raw_lens_full"), "max_kl_norm_vs_raw_bits")));
     CHECK_STR(json_string_value(json_object_get(json_object_get(d, "confirmed_semantics"), "confirmed_source")), "none");
-    CHECK(json_is_null(json_object_get(json_object_get(json_object_get(j, "evaluation_pack"), "citations"), "files")) == 0);
+    // OUTPUTS §11: citations.files holds file names, null for a file not produced (no raw lens
+    // here); json_is_null(NULL) is false, so presence is checked separately
+    json_t *files = json_object_get(json_object_get(json_object_get(j, "evaluation_pack"), "citations"), "files");
+    CHECK(json_is_object(files));
+    CHECK_STR(json_string_value(json_object_get(files, "pure_csv")), "output-Tiny-Model-pure-next-token.csv");
+    CHECK(json_object_get(files, "rawlens_full_csv") != NULL && json_is_null(json_object_get(files, "rawlens_full_csv")));
     json_decref(j);
     free(jp); free(err); free(cmd); free(h5); free(dir);
 }

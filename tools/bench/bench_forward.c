@@ -3,7 +3,8 @@
 //   build/bench/bench_forward CHECKPOINT_DIR [T=64] [reps=3] [sums=exact|fp32]
 //
 // sums: exact (default, option tp_exact: true) accumulates the projections in double (dgemm);
-// fp32 (tp_exact: false) uses fp32 sgemm. The unembedding is fp32 sgemm in both.
+// fp32 (tp_exact: false) uses fp32 sgemm. The unembedding is cpu_matmul_rowdot (fixed-order fp32)
+// in both.
 // Loads the checkpoint (one rank, whole model), runs model_forward on T deterministic token ids
 // `reps` times plus the final logits, and prints one line: best and median wall time per forward,
 // milliseconds per token, GFLOP/s of the projections, the weights' bytes in memory and the peak

@@ -1,0 +1,59 @@
+// device — see device.h.
+#include "backend/device.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/cuda.h"
+
+// 1 once backend/cuda runs the forward pass and the lens; until then only the device layer and
+// the kernels of kernels/ exist, and every run computes on the CPU.
+#define LW_CUDA_BACKEND_COMPLETE 0
+
+#ifdef LENSWEEP_CUDA
+#define BUILT_WITH_CUDA 1
+#else
+#define BUILT_WITH_CUDA 0
+#endif
+
+// Why the CUDA backend cannot run here (empty when it can).
+static void cuda_unusable(int query_gpus, char *why, size_t n) {
+    why[0] = 0;
+    if (!BUILT_WITH_CUDA) snprintf(why, n, "this build has no CUDA backend (nvcc was not found at build time, or NO_CUDA=1)");
+    else if (!LW_CUDA_BACKEND_COMPLETE)
+        snprintf(why, n, "the CUDA backend is not complete yet (this version computes on the CPU only)");
+    else if (query_gpus) {
+        CudaDevices d;
+        if (cuda_devices_query(&d) == 0) snprintf(why, n, "no usable GPU: %s", d.why);
+    }
+}
+
+int device_choose(const char *device, const char *dtype, int query_gpus, DeviceChoice *c) {
+    memset(c, 0, sizeof *c);
+    char cuda_why[256];
+    cuda_unusable(query_gpus, cuda_why, sizeof cuda_why);
+    if (!strcmp(device, "cuda") && cuda_why[0]) {
+        snprintf(c->why, sizeof c->why, "device cuda cannot run: %s", cuda_why);
+        snprintf(c->hint, sizeof c->hint, "%s",
+                 !BUILT_WITH_CUDA || !LW_CUDA_BACKEND_COMPLETE
+                     ? "use device: cpu or auto (the CPU backend computes in fp32)"
+                     : "run on a node with a GPU (srun --gpus-per-task=1); `lensweep devices` shows what this process sees");
+        return -1;
+    }
+    c->backend = !strcmp(device, "cpu") || cuda_why[0] ? "cpu" : "cuda";
+    if (!strcmp(device, "auto"))
+        snprintf(c->why, sizeof c->why, "device auto: the %s backend%s%s", !strcmp(c->backend, "cpu") ? "CPU" : "CUDA",
+                 cuda_why[0] ? "; the CUDA backend cannot run: " : "", cuda_why);
+    if (!strcmp(c->backend, "cpu")) {
+        if (!strcmp(dtype, "bf16") || !strcmp(dtype, "fp16")) {
+            int say_cuda = strcmp(device, "cpu") != 0; // auto fell back to the CPU: say why
+            snprintf(c->why, sizeof c->why, "dtype %s cannot run on the CPU backend, which computes in fp32 only%s%s", dtype,
+                     say_cuda ? "; the CUDA backend cannot run: " : "", say_cuda ? cuda_why : "");
+            snprintf(c->hint, sizeof c->hint,
+                     "use dtype: fp32 or auto (weights stored in %s are widened to fp32 as they are used)", dtype);
+            return -1;
+        }
+        c->compute_dtype = "fp32";
+    } else c->compute_dtype = !strcmp(dtype, "fp16") ? "fp16" : !strcmp(dtype, "fp32") ? "fp32" : "bf16";
+    return 0;
+}

@@ -1,0 +1,507 @@
+// test_backend_ops — every op of every compiled backend's table (backend/backend.h) against a
+// plain-C reference written here: naive loops in double precision, the formula as the contract
+// states it, no code of src/backend/ (the style of ggml's test-backend-ops). Inputs are random
+// (fixed seed) and the sizes are chosen not to be multiples of any block size of the CPU backend
+// (its 64-row weight tiles, its 128-query attention blocks), with rows of -inf and NaN for the
+// softmax partials and every lens transform.
+//
+// Tolerances: the ops the contract calls bit-exact (matmul_exact, matmul_rowdot, round_f64, embed_rows, add,
+// scale, copy; the max of softmax_partials) are compared bit for bit with the reference rounded
+// to fp32 once. The others are fp32 computations compared with a double reference: the bound
+// is a few fp32 ulps of the magnitudes involved (stated at each check).
+//
+// A new backend (CUDA) is one more entry in BACKENDS; it then also runs every case below.
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "test.h"
+
+static const Backend *const BACKENDS[] = {&backend_cpu};
+#define N_BACKENDS (int)(sizeof BACKENDS / sizeof *BACKENDS)
+
+// ---------------------------------------------------------------------------- inputs
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd_u32(void) { // xorshift64*
+    g_rng ^= g_rng >> 12; g_rng ^= g_rng << 25; g_rng ^= g_rng >> 27;
+    return (uint32_t)((g_rng * 0x2545f4914f6cdd1dull) >> 32);
+}
+static float rnd_unit(void) { return (float)((rnd_u32() >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f; } // [-1, 1)
+static void fill(float *x, size_t n, float scale) { for (size_t i = 0; i < n; i++) x[i] = scale * rnd_unit(); }
+
+// Weights k/64 with |k| < 128: exact in bf16 and f16, so the reference uses the float as is and
+// the stored bits are made here (bf16: the top half of the fp32 bits; f16: sign, exponent, 10
+// mantissa bits of a normal number).
+static float rnd_weight(void) { return (float)((int)(rnd_u32() % 255) - 127) / 64.0f; }
+
+static uint16_t enc_bf16(float f) { uint32_t u; memcpy(&u, &f, 4); return (uint16_t)(u >> 16); }
+static uint16_t enc_f16(float f) {
+    if (f == 0.0f) return 0;
+    uint16_t s = f < 0 ? 0x8000 : 0;
+    int e;
+    double m = frexp(fabs((double)f), &e); // |f| = m · 2^e, m in [0.5, 1)
+    return (uint16_t)(s | (uint16_t)((e - 1 + 15) << 10) | (uint16_t)((int)ldexp(m * 2.0 - 1.0, 10)));
+}
+
+// Stores w [n] (values from rnd_weight) in dtype dt.
+static void *store(DType dt, const float *w, size_t n) {
+    if (dt == DT_F32) { float *o = malloc(n * 4); memcpy(o, w, n * 4); return o; }
+    uint16_t *o = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) o[i] = dt == DT_BF16 ? enc_bf16(w[i]) : enc_f16(w[i]);
+    return o;
+}
+
+static int same_bits(float a, float b) { return memcmp(&a, &b, 4) == 0; }
+
+// ---------------------------------------------------------------------------- buffers
+
+TEST(buffers_round_trip) {
+    for (int b = 0; b < N_BACKENDS; b++) {
+        const Backend *bk = BACKENDS[b];
+        CHECK(bk->name && bk->init && bk->alloc && bk->free && bk->upload && bk->download && bk->copy && bk->sync);
+        bk->init();
+        const size_t sizes[] = {0, 1, 7, 4097};
+        for (int s = 0; s < 4; s++) {
+            size_t n = sizes[s];
+            unsigned char *host = malloc(n + 1), *back = malloc(n + 1);
+            for (size_t i = 0; i < n; i++) host[i] = (unsigned char)(rnd_u32() & 0xff);
+            void *d1 = bk->alloc(n), *d2 = bk->alloc(n);
+            CHECKF(d1 && d2, "%s: alloc(%zu)", bk->name, n);
+            bk->upload(d1, host, n);
+            bk->copy(d2, d1, n);
+            memset(back, 0xab, n + 1);
+            bk->download(back, d2, n);
+            bk->sync();
+            CHECKF(memcmp(host, back, n) == 0 && back[n] == 0xab, "%s: %zu bytes", bk->name, n);
+            bk->free(d1);
+            bk->free(d2);
+            free(host);
+            free(back);
+        }
+        bk->free(NULL);
+    }
+}
+
+// ---------------------------------------------------------------------------- matmul
+
+typedef struct { int T; int64_t out, in; int bias; } MmCase;
+// out = 130 with in = 20000: weight tiles of 64 rows (64 + 64 + 2); odd sizes elsewhere.
+static const MmCase MM_CASES[] = {{1, 1, 1, 0}, {3, 7, 5, 1}, {17, 65, 33, 1}, {5, 130, 20000, 1}, {2, 300, 129, 0}};
+
+// y_ref[t, o] = Σ_i x·w in double (the exact sum up to double rounding); mag = Σ |x·w| for the
+// fp32 bound.
+static void matmul_ref(const float *x, const float *w, int T, int64_t out, int64_t in, double *y, double *mag) {
+    for (int t = 0; t < T; t++)
+        for (int64_t o = 0; o < out; o++) {
+            double s = 0, a = 0;
+            for (int64_t i = 0; i < in; i++) {
+                double p = (double)x[(size_t)t * in + i] * (double)w[(size_t)o * in + i];
+                s += p;
+                a += fabs(p);
+            }
+            y[(size_t)t * out + o] = s;
+            mag[(size_t)t * out + o] = a;
+        }
+}
+
+TEST(matmul_exact_fast_f64_every_dtype) {
+    const DType dts[] = {DT_F32, DT_BF16, DT_F16};
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (size_t c = 0; c < sizeof MM_CASES / sizeof *MM_CASES; c++)
+            for (int di = 0; di < 3; di++) {
+                const Backend *bk = BACKENDS[b];
+                const MmCase *mc = &MM_CASES[c];
+                size_t nx = (size_t)mc->T * mc->in, nw = (size_t)mc->out * mc->in, ny = (size_t)mc->T * mc->out;
+                float *x = malloc(nx * 4), *w = malloc(nw * 4), *bias = malloc(mc->out * 4);
+                fill(x, nx, 1.0f);
+                for (size_t i = 0; i < nw; i++) w[i] = rnd_weight();
+                fill(bias, mc->out, 0.5f);
+                void *ws = store(dts[di], w, nw);
+                double *ref = malloc(ny * 8), *mag = malloc(ny * 8), *y64 = malloc(ny * 8);
+                float *ye = malloc(ny * 4), *yf = malloc(ny * 4);
+                matmul_ref(x, w, mc->T, mc->out, mc->in, ref, mag);
+                const float *bp = mc->bias ? bias : NULL;
+                bk->matmul_exact(x, mc->T, dts[di], ws, mc->out, mc->in, bp, ye);
+                bk->matmul_fast(x, mc->T, dts[di], ws, mc->out, mc->in, bp, yf);
+                bk->matmul_f64(x, mc->T, dts[di], ws, mc->out, mc->in, y64);
+                bk->sync();
+                int bad_e = 0, bad_f = 0, bad_d = 0;
+                for (size_t i = 0; i < ny; i++) {
+                    float want = (float)ref[i];
+                    if (bp) want += bias[i % mc->out]; // the contract: bias added in fp32 after the rounding
+                    if (!same_bits(ye[i], want)) bad_e++;
+                    // fp32 sums: |error| ≤ in · 2^-24 · Σ|x·w| (+ the bias's rounding)
+                    double tol = (double)mc->in * 0x1p-24 * mag[i] + 1e-6;
+                    if (!(fabs((double)yf[i] - (double)want) <= tol)) bad_f++;
+                    if (!(fabs(y64[i] - ref[i]) <= 1e-13 * mag[i])) bad_d++;
+                }
+                CHECKF(bad_e == 0, "%s matmul_exact T=%d out=%lld in=%lld dtype %d: %d of %zu not bit-exact", bk->name,
+                       mc->T, (long long)mc->out, (long long)mc->in, di, bad_e, ny);
+                CHECKF(bad_f == 0, "%s matmul_fast T=%d out=%lld in=%lld dtype %d: %d of %zu off", bk->name, mc->T,
+                       (long long)mc->out, (long long)mc->in, di, bad_f, ny);
+                CHECKF(bad_d == 0, "%s matmul_f64 T=%d out=%lld in=%lld dtype %d: %d of %zu off", bk->name, mc->T,
+                       (long long)mc->out, (long long)mc->in, di, bad_d, ny);
+                free(x); free(w); free(bias); free(ws); free(ref); free(mag); free(y64); free(ye); free(yf);
+            }
+}
+
+// matmul_rowdot's contract written out for one output: 8 fp32 lanes over k ≡ j (mod 8), each
+// product rounded then added (no FMA), the lanes joined ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), the
+// tail added in order.
+__attribute__((optimize("fp-contract=off")))
+static float rowdot_ref(const float *x, const float *w, int64_t in) {
+    float lane[8] = {0};
+    int64_t k8 = in - in % 8;
+    for (int64_t k = 0; k < k8; k++) lane[k % 8] = lane[k % 8] + x[k] * w[k];
+    float s = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (int64_t k = k8; k < in; k++) s = s + x[k] * w[k];
+    return s;
+}
+
+TEST(matmul_rowdot_every_dtype) {
+    const DType dts[] = {DT_F32, DT_BF16, DT_F16};
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (size_t c = 0; c < sizeof MM_CASES / sizeof *MM_CASES; c++)
+            for (int di = 0; di < 3; di++) {
+                const Backend *bk = BACKENDS[b];
+                const MmCase *mc = &MM_CASES[c];
+                size_t nx = (size_t)mc->T * mc->in, nw = (size_t)mc->out * mc->in, ny = (size_t)mc->T * mc->out;
+                float *x = malloc(nx * 4), *w = malloc(nw * 4), *y = malloc(ny * 4);
+                fill(x, nx, 1.0f);
+                for (size_t i = 0; i < nw; i++) w[i] = rnd_weight();
+                void *ws = store(dts[di], w, nw);
+                bk->matmul_rowdot(x, mc->T, dts[di], ws, mc->out, mc->in, y);
+                bk->sync();
+                int bad = 0;
+                for (int t = 0; t < mc->T; t++)
+                    for (int64_t o = 0; o < mc->out; o++)
+                        bad += !same_bits(y[(size_t)t * mc->out + o], rowdot_ref(x + (size_t)t * mc->in, w + (size_t)o * mc->in, mc->in));
+                CHECKF(bad == 0, "%s matmul_rowdot T=%d out=%lld in=%lld dtype %d: %d of %zu not bit-exact", bk->name, mc->T,
+                       (long long)mc->out, (long long)mc->in, di, bad, ny);
+                free(x); free(w); free(y); free(ws);
+            }
+}
+
+TEST(round_f64_is_one_rounding) {
+    for (int b = 0; b < N_BACKENDS; b++) {
+        enum { N = 1001 };
+        double x[N];
+        float y[N];
+        for (int i = 0; i < N; i++) x[i] = ldexp((double)rnd_unit(), (int)(rnd_u32() % 60) - 30) * (1.0 + 1e-12 * i);
+        x[0] = INFINITY; x[1] = -0.0; x[2] = 1e300; x[3] = NAN;
+        BACKENDS[b]->round_f64(x, y, N);
+        int bad = 0;
+        for (int i = 0; i < N; i++) bad += !(same_bits(y[i], (float)x[i]) || (isnan(x[i]) && isnan(y[i])));
+        CHECKF(bad == 0, "%s: %d of %d", BACKENDS[b]->name, bad, N);
+    }
+}
+
+// ---------------------------------------------------------------------------- embedding
+
+TEST(embed_rows_shard_and_zeros) {
+    const DType dts[] = {DT_F32, DT_BF16, DT_F16};
+    enum { D = 37, VL = 11, V0 = 20, T = 9 };
+    const int32_t ids[T] = {20, 30, 19, 31, 25, 0, 1000, 20, 27}; // in, in (last), below, above, ...
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (int di = 0; di < 3; di++) {
+            float w[VL * D], out[T * D];
+            for (int i = 0; i < VL * D; i++) w[i] = rnd_weight();
+            void *ws = store(dts[di], w, VL * D);
+            memset(out, 0x7f, sizeof out); // garbage the op must overwrite
+            BACKENDS[b]->embed_rows(dts[di], ws, V0, VL, D, ids, T, out);
+            int bad = 0;
+            for (int t = 0; t < T; t++) {
+                int local = ids[t] - V0;
+                for (int j = 0; j < D; j++) {
+                    float want = local >= 0 && local < VL ? w[local * D + j] : 0.0f;
+                    bad += !same_bits(out[t * D + j], want);
+                }
+            }
+            CHECKF(bad == 0, "%s dtype %d: %d of %d", BACKENDS[b]->name, di, bad, T * D);
+            free(ws);
+        }
+}
+
+// ---------------------------------------------------------------------------- norm, rope
+
+TEST(rmsnorm_rows_and_in_place) {
+    const int ns[] = {1, 7, 64, 577};
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (int c = 0; c < 4; c++) {
+            int n = ns[c], rows = 3;
+            float *x = malloc(sizeof(float) * rows * n), *w = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * rows * n);
+            fill(x, (size_t)rows * n, 3.0f);
+            fill(w, n, 2.0f);
+            float eps = 1e-6f;
+            BACKENDS[b]->rmsnorm(x, w, y, rows, n, eps);
+            int bad = 0;
+            for (int r = 0; r < rows; r++) {
+                double ss = 0;
+                for (int k = 0; k < n; k++) ss += (double)x[r * n + k] * x[r * n + k];
+                double inv = 1.0 / sqrt(ss / n + eps);
+                for (int k = 0; k < n; k++) {
+                    double want = x[r * n + k] * inv * w[k];
+                    bad += !(fabs(y[r * n + k] - want) <= 4 * 0x1p-24 * fabs(want) + 1e-30);
+                }
+            }
+            BACKENDS[b]->rmsnorm(x, w, x, rows, n, eps); // out may alias x
+            for (int i = 0; i < rows * n; i++) bad += !same_bits(x[i], y[i]);
+            CHECKF(bad == 0, "%s n=%d: %d off", BACKENDS[b]->name, n, bad);
+            free(x); free(w); free(y);
+        }
+}
+
+TEST(rope_inv_freq_tables_apply) {
+    const double thetas[] = {10000.0, 1e6, 5e5};
+    const int hds[] = {2, 64, 130};
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (int c = 0; c < 3; c++) {
+            const Backend *bk = BACKENDS[b];
+            int hd = hds[c], half = hd / 2, T = 13, nh = 3, stride = nh * hd + 5; // padded rows
+            float *inv = malloc(sizeof(float) * half);
+            bk->rope_inv_freq(thetas[c], hd, inv);
+            int bad_f = 0;
+            for (int j = 0; j < half; j++) {
+                double want = pow(thetas[c], -(double)(2 * j) / hd);
+                // the exponent 2j/hd is an fp32 quotient (relative error 2^-24), which moves
+                // theta^e by a factor of up to e·ln(theta)·2^-24; then two roundings
+                bad_f += !(fabs(inv[j] - want) <= (2 + log(thetas[c])) * 0x1p-24 * want);
+            }
+            CHECKF(bad_f == 0, "%s inv_freq theta %g hd %d: %d off", bk->name, thetas[c], hd, bad_f);
+            float *ct = malloc(sizeof(float) * T * half), *st = malloc(sizeof(float) * T * half);
+            bk->rope_tables(inv, hd, T, ct, st);
+            int bad_t = 0;
+            for (int t = 0; t < T; t++)
+                for (int j = 0; j < half; j++) {
+                    double a = t * (double)inv[j]; // the fp32 angle is within an ulp of a: |Δ| ≤ 2^-24·a
+                    double tol = 0x1p-24 * a + 2 * 0x1p-24;
+                    bad_t += !(fabs(ct[t * half + j] - cos(a)) <= tol && fabs(st[t * half + j] - sin(a)) <= tol);
+                }
+            CHECKF(bad_t == 0, "%s tables hd %d: %d off", bk->name, hd, bad_t);
+            float *x = malloc(sizeof(float) * T * stride), *x0 = malloc(sizeof(float) * T * stride);
+            fill(x, (size_t)T * stride, 2.0f);
+            memcpy(x0, x, sizeof(float) * T * stride);
+            bk->rope_apply(x, T, nh, hd, stride, ct, st);
+            int bad_a = 0;
+            for (int t = 0; t < T; t++)
+                for (int h = 0; h < nh; h++)
+                    for (int j = 0; j < half; j++) {
+                        size_t o = (size_t)t * stride + (size_t)h * hd;
+                        double c0 = ct[t * half + j], s0 = st[t * half + j], a = x0[o + j], bb = x0[o + j + half];
+                        double w1 = a * c0 - bb * s0, w2 = bb * c0 + a * s0;
+                        double tol = 4 * 0x1p-24 * (fabs(a) + fabs(bb));
+                        bad_a += !(fabs(x[o + j] - w1) <= tol && fabs(x[o + j + half] - w2) <= tol);
+                    }
+            for (int t = 0; t < T; t++) // the padding past n_heads·hd is not touched
+                for (int k = nh * hd; k < stride; k++) bad_a += !same_bits(x[(size_t)t * stride + k], x0[(size_t)t * stride + k]);
+            CHECKF(bad_a == 0, "%s apply hd %d: %d off", bk->name, hd, bad_a);
+            free(inv); free(ct); free(st); free(x); free(x0);
+        }
+}
+
+// ---------------------------------------------------------------------------- attention
+
+// Causal GQA attention in double, straight from the definition (one query at a time).
+static void attention_ref(const float *q, const float *k, const float *v, int T, const AttnParams *p, double *out) {
+    int hd = p->head_dim, qs = p->n_heads * hd, ks = p->n_kv * hd;
+    double *s = malloc(sizeof(double) * (T ? T : 1));
+    for (int h = 0; h < p->n_heads; h++) {
+        int g = (p->head_start + h) / p->q_per_kv - p->kv_start;
+        for (int i = 0; i < T; i++) {
+            double mx = -INFINITY;
+            int lo = p->window > 0 ? i - p->window + 1 : 0;
+            if (lo < 0) lo = 0;
+            for (int j = lo; j <= i; j++) {
+                double d = 0;
+                for (int c = 0; c < hd; c++) d += (double)q[(size_t)i * qs + h * hd + c] * k[(size_t)j * ks + g * hd + c];
+                d *= p->scale;
+                if (p->softcap > 0) d = p->softcap * tanh(d / p->softcap);
+                s[j] = d;
+                if (d > mx) mx = d;
+            }
+            double sum = 0;
+            for (int j = lo; j <= i; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
+            for (int c = 0; c < hd; c++) {
+                double o = 0;
+                for (int j = lo; j <= i; j++) o += s[j] / sum * v[(size_t)j * ks + g * hd + c];
+                out[(size_t)i * qs + h * hd + c] = o;
+            }
+        }
+    }
+    free(s);
+}
+
+TEST(attention_gqa_window_softcap) {
+    // T = 130: two query blocks of the CPU backend (128 + 2); 4 local query heads over 2 local kv
+    // heads, as rank 1 of 2 sees them (global heads 4..7, kv 2..3).
+    typedef struct { int T, window; float softcap; } AttCase;
+    const AttCase cases[] = {{1, 0, 0}, {5, 0, 0}, {130, 0, 0}, {130, 3, 0}, {130, 129, 0}, {17, 0, 5.0f}, {130, 7, 2.0f}};
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            int T = cases[c].T, hd = 6;
+            AttnParams p = {.n_heads = 4, .n_kv = 2, .head_dim = hd, .q_per_kv = 2, .head_start = 4, .kv_start = 2,
+                            .scale = 1.0f / sqrtf((float)hd), .softcap = cases[c].softcap, .window = cases[c].window};
+            size_t nq = (size_t)T * 4 * hd, nk = (size_t)T * 2 * hd;
+            float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), *o = malloc(nq * 4);
+            fill(q, nq, 3.0f); fill(k, nk, 3.0f); fill(v, nk, 1.0f);
+            double *ref = malloc(nq * 8);
+            BACKENDS[b]->attention(q, k, v, T, &p, o);
+            attention_ref(q, k, v, T, &p, ref);
+            double worst = 0;
+            for (size_t i = 0; i < nq; i++) worst = fmax(worst, fabs(o[i] - ref[i]));
+            // |v| ≤ 1 and the weights sum to 1: fp32 scores (|s| ≲ 10), exp and sums stay within ~1e-5
+            CHECKF(worst <= 1e-5, "%s T=%d window %d softcap %g: max |Δ| %.3g", BACKENDS[b]->name, T, p.window,
+                   p.softcap, worst);
+            free(q); free(k); free(v); free(o); free(ref);
+        }
+}
+
+// ---------------------------------------------------------------------------- elementwise
+
+TEST(gated_act_add_scale_softcap) {
+    enum { N = 1003 };
+    for (int b = 0; b < N_BACKENDS; b++) {
+        const Backend *bk = BACKENDS[b];
+        for (int gelu = 0; gelu <= 1; gelu++) {
+            float g[N], u[N], g0[N];
+            fill(g, N, 8.0f); fill(u, N, 2.0f);
+            memcpy(g0, g, sizeof g);
+            bk->gated_act(g, u, N, gelu);
+            int bad = 0;
+            for (int i = 0; i < N; i++) {
+                double x = g0[i], act;
+                if (gelu) act = 0.5 * x * (1.0 + tanh(sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+                else act = x / (1.0 + exp(-x));
+                double want = act * u[i];
+                bad += !(fabs(g[i] - want) <= 8 * 0x1p-24 * (fabs(x) * fabs(u[i])) + 1e-30);
+            }
+            CHECKF(bad == 0, "%s gated_act gelu=%d: %d of %d", bk->name, gelu, bad, N);
+        }
+        float y[N], x[N], y0[N];
+        fill(y, N, 100.0f); fill(x, N, 0.01f);
+        memcpy(y0, y, sizeof y);
+        bk->add(y, x, N);
+        int bad = 0;
+        for (int i = 0; i < N; i++) bad += !same_bits(y[i], (float)((double)y0[i] + (double)x[i])); // one rounding
+        memcpy(y0, y, sizeof y);
+        bk->scale(y, N, 24.0f);
+        for (int i = 0; i < N; i++) bad += !same_bits(y[i], (float)((double)y0[i] * 24.0));
+        CHECKF(bad == 0, "%s add/scale: %d not one rounding", bk->name, bad);
+        float s[N], s0[N];
+        fill(s, N, 200.0f);
+        s[0] = INFINITY; s[1] = -INFINITY;
+        memcpy(s0, s, sizeof s);
+        bk->softcap(s, N, 30.0f);
+        bad = 0;
+        for (int i = 0; i < N; i++) {
+            double want = 30.0 * tanh((double)s0[i] / 30.0);
+            bad += !(fabs(s[i] - want) <= 4 * 0x1p-24 * 30.0);
+        }
+        CHECKF(bad == 0, "%s softcap: %d of %d", bk->name, bad, N);
+    }
+}
+
+// ---------------------------------------------------------------------------- lens partials
+
+static double xform_ref(const LogitXform *t, double z) {
+    switch (t->kind) {
+    case XF_DIV: return z / t->a;
+    case XF_MUL: return t->a * z;
+    case XF_SOFTCAP: return t->a * tanh(z / t->a);
+    case XF_SCALE_SOFTCAP: return t->a * tanh(z / ((double)t->b * t->a));
+    default: return z;
+    }
+}
+
+// Rows: 0 plain, 1 with some -inf, 2 with a NaN, 3 all -inf, 4 all NaN, 5 large logits (×1e4);
+// cols = 1 makes every row a single entry. The identity case passes xf = NULL.
+TEST(softmax_partials_every_transform) {
+    const LogitXform xfs[] = {{XF_IDENT, 1, 1}, {XF_DIV, 0.7f, 1}, {XF_MUL, 2.5f, 1}, {XF_SOFTCAP, 3.0f, 1},
+                              {XF_SCALE_SOFTCAP, 3.0f, 0.5f}};
+    const int colss[] = {1, 7, 1001};
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (int ci = 0; ci < 3; ci++)
+            for (int xi = 0; xi < 5; xi++)
+                for (int given = 0; given <= 1; given++) {
+                    const Backend *bk = BACKENDS[b];
+                    enum { ROWS = 6 };
+                    int cols = colss[ci];
+                    size_t ld = (size_t)cols + 3;
+                    float *z = malloc(sizeof(float) * ROWS * ld);
+                    fill(z, ROWS * ld, 10.0f);
+                    z[1 * ld + 0] = -INFINITY;
+                    z[1 * ld + cols / 2] = -INFINITY;
+                    z[2 * ld + cols - 1] = NAN;
+                    for (int v = 0; v < cols; v++) z[3 * ld + v] = -INFINITY;
+                    for (int v = 0; v < cols; v++) z[4 * ld + v] = NAN;
+                    for (int v = 0; v < cols; v++) z[5 * ld + v] *= 1e4f;
+                    LogitXform xf[ROWS];
+                    for (int r = 0; r < ROWS; r++) xf[r] = xfs[xi];
+                    // reference: max over the non-NaN transformed values (-inf when none), then sums
+                    double mref[ROWS];
+                    float m_in[ROWS], mx[ROWS];
+                    for (int r = 0; r < ROWS; r++) {
+                        double m = -INFINITY;
+                        for (int v = 0; v < cols; v++) {
+                            double x = xform_ref(&xf[r], z[r * ld + v]);
+                            if (x > m) m = x;
+                        }
+                        mref[r] = m;
+                        // a given max above the local one (another shard's): 1.5 more
+                        m_in[r] = isinf(m) ? (float)m : (float)m + 1.5f;
+                    }
+                    double S[ROWS], E[ROWS];
+                    bk->softmax_partials(z, ROWS, cols, ld, xfs[xi].kind == XF_IDENT && xi == 0 ? NULL : xf,
+                                         given ? m_in : NULL, given ? NULL : mx, S, E);
+                    int bad = 0;
+                    for (int r = 0; r < ROWS; r++) {
+                        double m = given ? m_in[r] : mref[r];
+                        if (!given) {
+                            // the max is one transformed logit: within an ulp or two of the double transform
+                            int ok = isinf(mref[r]) ? mx[r] == mref[r] : fabs(mx[r] - mref[r]) <= 4 * 0x1p-24 * fabs(mref[r]);
+                            if (!ok) { bad++; printf("    row %d max %.9g vs %.9g\n", r, mx[r], mref[r]); }
+                            m = mx[r];
+                        }
+                        double s = 0, e = 0, tol = 0;
+                        for (int v = 0; v < cols; v++) {
+                            double x = xform_ref(&xf[r], z[r * ld + v]), d = x - m, p = exp(d);
+                            s += p;
+                            e += p * d; // IEEE: a -inf entry gives 0 · -inf = NaN here, as in the op
+                            // the op's fp32 x and x − m are off by a few ulps of |x| and |m| (an
+                            // absolute error that exp turns into a relative one), then expf's ulps
+                            if (isfinite(d)) tol += p * (1 + fabs(d)) * (8 * 0x1p-24 * (fabs(x) + fabs(m) + 1) + 8 * 0x1p-24);
+                        }
+                        tol += 1e-300;
+                        int ok_s = (isnan(s) && isnan(S[r])) || fabs(S[r] - s) <= tol;
+                        int ok_e = (isnan(e) && isnan(E[r])) || fabs(E[r] - e) <= tol * (1 + fabs(m));
+                        if (!ok_s || !ok_e) {
+                            bad++;
+                            printf("    row %d: S %.12g vs %.12g, E %.12g vs %.12g (tol %.3g)\n", r, S[r], s, E[r], e, tol);
+                        }
+                    }
+                    CHECKF(bad == 0, "%s cols %d transform %d given max %d: %d rows off", bk->name, cols, xi, given, bad);
+                    // max only (row_s, row_e NULL), and the same max as with the sums
+                    float mx2[ROWS];
+                    bk->softmax_partials(z, ROWS, cols, ld, xf, NULL, mx2, NULL, NULL);
+                    float mx3[ROWS];
+                    bk->softmax_partials(z, ROWS, cols, ld, xf, NULL, mx3, S, E);
+                    for (int r = 0; r < ROWS; r++) CHECK(same_bits(mx2[r], mx3[r]));
+                    free(z);
+                }
+}
+
+int main(void) {
+    RUN(buffers_round_trip);
+    RUN(matmul_exact_fast_f64_every_dtype);
+    RUN(matmul_rowdot_every_dtype);
+    RUN(round_f64_is_one_rounding);
+    RUN(embed_rows_shard_and_zeros);
+    RUN(rmsnorm_rows_and_in_place);
+    RUN(rope_inv_freq_tables_apply);
+    RUN(attention_gqa_window_softcap);
+    RUN(gated_act_add_scale_softcap);
+    RUN(softmax_partials_every_transform);
+    return test_summary();
+}
