@@ -14,7 +14,7 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "export/export.h"
-#include "runfile/lock.h"
+#include "io/filelock.h"
 #include "runfile/run_read.h"
 #include "util/util.h"
 
@@ -99,7 +99,7 @@ int cmd_export(int argc, char **argv) {
         char *slash = strrchr(dir, '/');
         if (slash) *slash = 0; else strcpy(dir, ".");
     }
-    // one writer per set of files (runfile/lock.h): two exports of runs with the same model name
+    // one writer per set of files (io/filelock.h): two exports of runs with the same model name
     // into one directory would otherwise interleave their renames into a mixed set
     char *target = xasprintf("%s/output-%s", dir, run.model_name);
     TargetLock lock = {-1, NULL};

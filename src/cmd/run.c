@@ -37,8 +37,8 @@
 #include "lens/lens_pass.h"
 #include "model/model.h"
 #include "runfile/h5.h"
-#include "runfile/fingerprint.h"
-#include "runfile/lock.h"
+#include "io/fingerprint.h"
+#include "io/filelock.h"
 #include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
 #include "util/util.h"
@@ -457,7 +457,7 @@ static TargetLock g_lock = {-1, NULL};
 // directory exists and takes a new file (tried for real, with the temporary name the run will
 // use: permissions, a read-only mount, a name too long), the name fits the file system's limit
 // with every file derived from it (export's longest), and nothing but a regular file sits at
-// <name>.h5. Then the run takes the target's lock (runfile/lock.h: a second writer is refused),
+// <name>.h5. Then the run takes the target's lock (io/filelock.h: a second writer is refused),
 // and, holding it, removes every <name>.h5.tmp.* (their writers are gone: a live one would hold
 // the lock). Each refusal is bad input (exit 2).
 static int output_preflight(const LwRunConfig *cfg, const char *out_path, TargetLock *lock, LwError *err) {
@@ -538,7 +538,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     bad = config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
-    // the checkpoint's files as they are before anything of them is read (runfile/fingerprint.h)
+    // the checkpoint's files as they are before anything of them is read (io/fingerprint.h)
     char *fp_before = checkpoint_fingerprint(cfg.model_dir);
     tp_set_uneven_heads(cfg.tp_uneven_heads); // before any slice is planned (model/tp.c)
     if (cfg.tp_size > 0 && cfg.tp_size != R)

@@ -1,8 +1,8 @@
 // plan — see plan.h. Reads HDF5 root attributes with the HDF5 C API (serial build), nothing else.
 #include "config/plan.h"
-#include "runfile/checksum.h"
-#include "runfile/fingerprint.h"
-#include "runfile/lock.h"
+#include "io/checksum.h"
+#include "io/fingerprint.h"
+#include "io/filelock.h"
 
 #include "io/gguf.h"
 
@@ -114,7 +114,7 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
         if (n) {
             char holder[400];
             int live = 0;
-            target_lock_holder(h5_path, holder, sizeof holder, &live); // runfile/lock.h
+            target_lock_holder(h5_path, holder, sizeof holder, &live); // io/filelock.h
             if (live) snprintf(detail, detail_len, "%s being written (%s)", lw_basename(g.gl_pathv[0]), holder);
             else snprintf(detail, detail_len, "%s left by an interrupted run", lw_basename(g.gl_pathv[0]));
         }
@@ -122,7 +122,7 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
         free(pat);
         return n ? PLAN_INCOMPLETE : PLAN_TODO;
     }
-    // the checksum first (runfile/checksum.h): a damaged file is redone, and libhdf5 never parses it
+    // the checksum first (io/checksum.h): a damaged file is redone, and libhdf5 never parses it
     char why[300];
     int sealed = runfile_verify(h5_path, why, sizeof why);
     if (sealed < 0) {
@@ -162,7 +162,7 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
 }
 
 // A done model whose checkpoint files changed since its run (root attribute checkpoint_files,
-// runfile/fingerprint.h: another seed or family written into the same directory) is stale.
+// io/fingerprint.h: another seed or family written into the same directory) is stale.
 static void checkpoint_staleness(PlanRow *row) {
     H5E_auto2_t old_fn;
     void *old_data;

@@ -12,7 +12,7 @@
 
 #include "report/report_csv.h"
 #include "report/report_json.h"
-#include "runfile/checksum.h"
+#include "io/checksum.h"
 #include "runfile/run_read.h"
 
 const char *const REPORT_LENS_NAME[N_LENSES] = {"norm", "raw", "tuned", "prism"};
@@ -57,7 +57,7 @@ int report_h5_state(const char *path, char *msg, size_t msg_len) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // a corrupt file is an expected case: no HDF5 stack dump
     int state = -1;
     char why[300];
-    int sealed = runfile_verify(path, why, sizeof why); // before libhdf5 parses a byte (runfile/checksum.h)
+    int sealed = runfile_verify(path, why, sizeof why); // before libhdf5 parses a byte (io/checksum.h)
     if (sealed < 0) {
         snprintf(msg, msg_len, "%s: %s%s", lw_basename(path), sealed == -1 ? "corrupt: " : "unreadable: ", why);
         H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);

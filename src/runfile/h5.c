@@ -1,7 +1,7 @@
 // h5 — see h5.h. Serial HDF5 (pkg-config hdf5-serial), one file handle, every call checked.
 #include "runfile/h5.h"
 
-#include "runfile/checksum.h"
+#include "io/checksum.h"
 
 #include <errno.h>
 #include <hdf5.h>

@@ -2,8 +2,8 @@
 // variable-length UTF-8, which H5LT's fixed-buffer readers do not handle).
 #include "runfile/run_read.h"
 
-#include "runfile/checksum.h"
-#include "runfile/lock.h"
+#include "io/checksum.h"
+#include "io/filelock.h"
 
 #include <hdf5.h>
 #include <math.h>

@@ -1,10 +1,10 @@
-// SHA-256 of the run-file checksum (runfile/checksum.h) against the FIPS 180-2 example vectors
+// SHA-256 of the run-file checksum (io/checksum.h) against the FIPS 180-2 example vectors
 // (appendix B: "abc", the 448-bit message, one million 'a'), the empty message (NIST), and
 // sha256sum on a file, whose digest coreutils computes independently.
 #define _GNU_SOURCE
 #include <stdlib.h>
 
-#include "runfile/checksum.h"
+#include "io/checksum.h"
 #include "test.h"
 
 static void hex_of(const void *data, size_t n, size_t chunk, char out[65]) {

@@ -1,5 +1,5 @@
-// lock — see lock.h.
-#include "runfile/lock.h"
+// filelock — see filelock.h.
+#include "io/filelock.h"
 
 #include <errno.h>
 #include <fcntl.h>

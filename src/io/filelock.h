@@ -1,4 +1,4 @@
-// lock — one writer per output target (issue 14): `lensweep run` holds <out>/<name>.h5.lock
+// filelock — one writer per output target (issue 14): `lensweep run` holds <out>/<name>.h5.lock
 // while it writes <name>.h5.tmp.<pid>, so a second run into the same target is refused (exit 2,
 // naming the holder) instead of silently replacing the first's file.
 //
@@ -9,8 +9,8 @@
 // holds no lock and is taken over, and said so. A holder that finishes unlinks the file; a
 // taker checks that the file it locked is still the one at the path (else it retries), so an
 // unlink racing with a second taker cannot give two holders.
-#ifndef LW_RUNFILE_LOCK_H
-#define LW_RUNFILE_LOCK_H
+#ifndef LW_IO_FILELOCK_H
+#define LW_IO_FILELOCK_H
 
 #include <stddef.h>
 

@@ -8,8 +8,8 @@
 // *.safetensors, *.gguf, config.json, tokenizer.json, tokenizer_config.json and
 // model.safetensors.index.json of the checkpoint directory (or the one GGUF file). Size and
 // modification time are what a rewrite changes at no cost to read; they are not a content hash.
-#ifndef LW_RUNFILE_FINGERPRINT_H
-#define LW_RUNFILE_FINGERPRINT_H
+#ifndef LW_IO_FINGERPRINT_H
+#define LW_IO_FINGERPRINT_H
 
 #include <stddef.h>
 

@@ -9,8 +9,8 @@
 // HDF5 ignores bytes past its end-of-allocation address, so h5py/h5dump read the file as usual.
 // The root attribute `integrity` (written before `complete`) says a trailer was written, so a
 // file whose trailer is damaged is found once libhdf5 has read the (then intact) metadata.
-#ifndef LW_RUNFILE_CHECKSUM_H
-#define LW_RUNFILE_CHECKSUM_H
+#ifndef LW_IO_CHECKSUM_H
+#define LW_IO_CHECKSUM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 // checksum — see checksum.h.
-#include "runfile/checksum.h"
+#include "io/checksum.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 // fingerprint — see fingerprint.h.
 #define _GNU_SOURCE
-#include "runfile/fingerprint.h"
+#include "io/fingerprint.h"
 
 #include <dirent.h>
 #include <stdio.h>
