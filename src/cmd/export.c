@@ -14,6 +14,7 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "export/export.h"
+#include "io/filelock.h"
 #include "runfile/run_read.h"
 #include "util/util.h"
 
@@ -98,7 +99,18 @@ int cmd_export(int argc, char **argv) {
         char *slash = strrchr(dir, '/');
         if (slash) *slash = 0; else strcpy(dir, ".");
     }
+    // one writer per set of files (io/filelock.h): two exports of runs with the same model name
+    // into one directory would otherwise interleave their renames into a mixed set
+    char *target = xasprintf("%s/output-%s", dir, run.model_name);
+    TargetLock lock = {-1, NULL};
+    char note[1200];
+    if (lw_mkdir_p(dir, &err)) lw_die_err(&err, LW_EXIT_RUNTIME); // as ex_export did it
+    int lk = target_lock(target, &lock, note, sizeof note, &err);
+    if (lk) lw_die_err(&err, lk == 1 ? LW_EXIT_INPUT : LW_EXIT_RUNTIME);
+    if (note[0]) lw_warn("%s", note);
     if (ex_export(&cfg, &run, dir, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    target_unlock(&lock);
+    free(target);
     lw_log("export: %s -> %s/output-%s*.{json,csv}", h5, dir, run.model_name);
     free(dir);
     free(opts);

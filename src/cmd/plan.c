@@ -207,7 +207,8 @@ int cmd_plan(int argc, char **argv) {
             if (dev_bad[i]) snprintf(on, sizeof on, "refused !");
             else snprintf(on, sizeof on, "%s %s", dev[i].backend, dev[i].compute_dtype);
             printf("%-*s  %-10s  %5ld  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, t, on,
-                   r->checkpoint_found ? "found" : "missing", wo, r->h5_path, plan_status_phrase(r->status));
+                   r->checkpoint_found ? "found" : "missing", wo, r->h5_path,
+                   r->stale_checkpoint ? "stale checkpoint" : plan_status_phrase(r->status));
         }
         printf("\nweights/GPU: the weights each rank holds (bf16 on GPUs, fp32 on the CPU backend), not a run's activations,\n"
                "lens logit chunk (up to 256 MB per rank) or runtime; `lensweep inspect CHECKPOINT` breaks them down.\n");
@@ -233,7 +234,8 @@ int cmd_plan(int argc, char **argv) {
         for (int i = 0; i < sw.n; i++) {
             const PlanRow *r = &rows[i];
             if (r->status == PLAN_STALE || r->status == PLAN_INCOMPLETE)
-                printf("%s: %s: %s\n", sw.models[i].name, plan_status_phrase(r->status), r->status_detail);
+                printf("%s: %s%s%s\n", sw.models[i].name, r->stale_checkpoint ? "" : plan_status_phrase(r->status),
+                       r->stale_checkpoint ? "" : ": ", r->status_detail); // the detail says "stale checkpoint: ..."
         }
         if (n_found < sw.n) printf("checkpoints not found (sizes from the built-in shape table when the model is in it):\n");
         for (int i = 0; i < sw.n; i++)

@@ -15,6 +15,9 @@
 // stops together and rank 0 names the failing rank and its reason. Anything that dies later
 // (out of memory, disk full) goes through lw_die, whose cleanups remove the .tmp file.
 #include <dirent.h>
+#include <glob.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <math.h>
@@ -34,6 +37,8 @@
 #include "lens/lens_pass.h"
 #include "model/model.h"
 #include "runfile/h5.h"
+#include "io/fingerprint.h"
+#include "io/filelock.h"
 #include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
 #include "util/util.h"
@@ -330,6 +335,53 @@ static void write_pass_prompt(H5Out *h, const Pass *p, const Tokenizer *tok) {
     (void)tok;
 }
 
+// ---------------------------------------------------------------------------- numeric health
+
+// mask[L, t] of the residual stream r_L at position t: 1 = holds a NaN, 2 = holds an Inf
+// (/prompts/<pass>/resid_nonfinite). Returns the number of cells with either.
+static int resid_nonfinite(const float *r, int n1, int T, int d, int32_t *mask) {
+    int cells = 0;
+    for (size_t c = 0; c < (size_t)n1 * T; c++) {
+        const float *x = r + c * d;
+        int32_t b = 0;
+        for (int j = 0; j < d; j++)
+            if (!isfinite(x[j])) b |= isnan(x[j]) ? 1 : 2;
+        mask[c] = b;
+        cells += b != 0;
+    }
+    return cells;
+}
+
+static const char *nan_inf_words(int nan, int inf) {
+    return nan && inf ? "NaN and Inf" : nan ? "NaN" : "Inf";
+}
+
+// One warning line per pass with non-finite values: the first layer and position, what holds
+// them and which lenses that affects (non-finite weights; METRICS.md §18 numeric health).
+static void warn_nonfinite(const Pass *p, const Tokenizer *tok, int n1, const int32_t *mask, int cells,
+                           const LensPassSummary *s) {
+    if (cells > 0) {
+        for (int c = 0; c < n1 * p->T; c++) {
+            if (!mask[c]) continue;
+            int L = c / p->T, t = c % p->T;
+            lw_warn("non-finite values in pass %s: every lens (norm, raw, post_ln2), layer %d, position %d (\"%s\") first: "
+                    "the residual stream holds %s (%d of %d layer x position cells); those rows are left empty",
+                    p->name, L, t, tok_decode_one(tok, p->ids[t]), nan_inf_words(mask[c] & 1, mask[c] & 2), cells,
+                    n1 * p->T);
+            return;
+        }
+    }
+    if (s->nonfinite_layer < 0) return;
+    int b = s->nonfinite_bits;
+    char what[128] = "";
+    if (b & 12) snprintf(what, sizeof what, "the normalized residual holds %s", nan_inf_words(b & 4, b & 8));
+    if (b & 48)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%sthe logits hold %s", what[0] ? ", " : "",
+                 nan_inf_words(b & 16, b & 32));
+    lw_warn("non-finite values in pass %s: norm lens, layer %d, position %d (NEXT) first: %s; those rows are left empty",
+            p->name, s->nonfinite_layer, p->T - 1, what);
+}
+
 // ---------------------------------------------------------------------------- load progress
 
 // model_load reads synchronously; rank 0 watches its own read counter (/proc/self/io rchar) from
@@ -391,6 +443,71 @@ static double checkpoint_bytes(const char *path) {
     return sum;
 }
 
+// ---------------------------------------------------------------------------- preflight
+
+// The target's lock (rank 0), released when the file is finished or, on any failure that returns
+// from run_main, by cmd_run; lw_die and the signal handler remove it through the cleanups.
+static TargetLock g_lock = {-1, NULL};
+
+// The longest file named after the model: export's rawlens window sidecar (export/export.c).
+#define LONGEST_EXPORT_AFFIXES (sizeof "output-" - 1 + sizeof "-pure-next-token-rawlens-window.csv" - 1)
+
+// Rank 0, before any weight is read: what would otherwise fail only when the file is created
+// (after the load) or renamed (after the whole run, whose result was then deleted). The output
+// directory exists and takes a new file (tried for real, with the temporary name the run will
+// use: permissions, a read-only mount, a name too long), the name fits the file system's limit
+// with every file derived from it (export's longest), and nothing but a regular file sits at
+// <name>.h5. Then the run takes the target's lock (io/filelock.h: a second writer is refused),
+// and, holding it, removes every <name>.h5.tmp.* (their writers are gone: a live one would hold
+// the lock). Each refusal is bad input (exit 2).
+static int output_preflight(const LwRunConfig *cfg, const char *out_path, TargetLock *lock, LwError *err) {
+    if (lw_mkdir_p(cfg->out_dir, err)) return -1;
+    long name_max = pathconf(cfg->out_dir, _PC_NAME_MAX);
+    if (name_max <= 0) name_max = 255;
+    size_t nl = strlen(cfg->name);
+    size_t longest = nl + LONGEST_EXPORT_AFFIXES, tmp_len = nl + sizeof ".h5.tmp.4294967295" - 1;
+    if (tmp_len > longest) longest = tmp_len;
+    if (longest > (size_t)name_max) {
+        char hint[160];
+        snprintf(hint, sizeof hint, "choose a name of at most %zu bytes (--name or name: in the config)",
+                 (size_t)name_max - (longest - nl));
+        return lw_err(err, hint,
+                      "%s: name: '%.40s...' is %zu bytes; output-<name>-pure-next-token-rawlens-window.csv would exceed "
+                      "the %ld-byte file name limit of %s",
+                      opt_where(cfg, "name"), cfg->name, nl, name_max, cfg->out_dir);
+    }
+    struct stat st;
+    if (lstat(out_path, &st) == 0 && !S_ISREG(st.st_mode))
+        return lw_err(err, "move it away or choose another --name / --out",
+                      "%s: a %s is in the way of the run file", out_path,
+                      S_ISDIR(st.st_mode) ? "directory" : S_ISLNK(st.st_mode) ? "symbolic link" : "non-regular file");
+    char *probe = xasprintf("%s.tmp.%ld", out_path, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    int e = errno;
+    if (fd >= 0) { close(fd); unlink(probe); }
+    int rc = 0;
+    if (fd < 0 && e != EEXIST) // EEXIST: a stale file of a dead run with our PID, removed below
+        rc = lw_err(err, "choose an output directory this job can write (--out / out_dir:)",
+                    "%s: cannot create a file in the output directory: %s", probe, strerror(e));
+    free(probe);
+    if (rc) return rc;
+    char note[1200];
+    if (target_lock(out_path, lock, note, sizeof note, err)) return -1;
+    if (note[0]) lw_warn("%s", note);
+    if (lock->fd >= 0) {
+        char *pat = xasprintf("%s.tmp.*", out_path);
+        glob_t g;
+        if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+            for (size_t i = 0; i < g.gl_pathc; i++)
+                if (unlink(g.gl_pathv[i]) == 0)
+                    lw_log("removed %s: an unfinished run's temporary file (its writer is gone)", g.gl_pathv[i]);
+            globfree(&g);
+        }
+        free(pat);
+    }
+    return 0;
+}
+
 // ---------------------------------------------------------------------------- the run
 
 static void usage(FILE *f) {
@@ -408,6 +525,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
     LwError err = {0};
     LwRunConfig cfg;
     int R = comm->size, rank = comm->rank, rc;
+    lw_signals_install();
+    lw_stage("validation (no file written yet)");
 
     // ---- configuration, checkpoint, TP size (identical on every rank)
     int bad = config_from_args(&cfg, argc, argv, &err);
@@ -419,6 +538,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     bad = config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    // the checkpoint's files as they are before anything of them is read (io/fingerprint.h)
+    char *fp_before = checkpoint_fingerprint(cfg.model_dir);
     tp_set_uneven_heads(cfg.tp_uneven_heads); // before any slice is planned (model/tp.c)
     if (cfg.tp_size > 0 && cfg.tp_size != R)
         bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
@@ -452,7 +573,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank != 0) { tok_free(tok); tok = NULL; }
 
     char *out_path = xasprintf("%s/%s.h5", cfg.out_dir, cfg.name);
-    if (rank == 0) bad = lw_mkdir_p(cfg.out_dir, &err) != 0;
+    if (rank == 0) bad = output_preflight(&cfg, out_path, &g_lock, &err) != 0;
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- weights: each rank its slices
@@ -461,6 +582,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
     backend_default()->init(); // before the weights (CPU: OpenBLAS hangs when it cannot map its buffers later)
     lw_progress("loading %s ...", cfg.model_dir);
+    lw_stage("loading the weights (no file written yet)");
     double tl = lw_now();
     LoadWatch watch = {.stop = 0, .t0 = tl, .total_bytes = rank == 0 ? checkpoint_bytes(cfg.model_dir) : 0, .ranks = R};
     pthread_t watch_thread;
@@ -468,6 +590,15 @@ static int run_main(Comm *comm, int argc, char **argv) {
     Model *m = model_load(cfg.model_dir, rank, R, &err);
     if (watching) { watch.stop = 1; pthread_join(watch_thread, NULL); }
     if ((rc = agree(comm, m == NULL, &err, LW_EXIT_INPUT))) return rc;
+    {   // a file rewritten while this rank read it (a download or conversion still running)
+        char *fp_after = checkpoint_fingerprint(cfg.model_dir), what[1200];
+        bad = fingerprint_diff(fp_before, fp_after, what, sizeof what)
+                  ? lw_err(&err, "the checkpoint was rewritten while lensweep read it; run again once it is complete",
+                           "%s: changed while it was read: %s", cfg.model_dir, what)
+                  : 0;
+        free(fp_after);
+    }
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
     m->fp32_sums = !cfg.tp_exact;
     {
         int64_t bytes = (int64_t)m->bytes_read;
@@ -488,6 +619,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     int n = mc.n_layers, n1 = n + 1, d = mc.d_model;
     if (rank == 0) {
         write_root(h5, &cfg, m, tok, &pl, &dev, R, start);
+        h5_attr_str(h5, "/", "checkpoint_files", fp_before);
         write_vocab(h5, tok, mc.vocab);
     }
     {
@@ -533,6 +665,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     for (int c = 0; c < N_CALIB; c++) {
         Pass *p = &pl.passes[pl.calib[c]];
         lw_progress("calibration forward %d/%d (%s, %d tokens)", c + 1, N_CALIB, p->name, p->T);
+        lw_stage("calibration forward %d/%d (%s)", c + 1, N_CALIB, p->name);
         calib_resid[c] = xmalloc(sizeof(float) * (size_t)n1 * p->T * d);
         model_forward(m, p->ids, p->T, calib_resid[c], comm);
         calib_T[c] = p->T;
@@ -573,6 +706,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         double el = lw_now() - tp0;
         char prog[160];
         snprintf(prog, sizeof prog, "pass %d/%d %s", i + 1, pl.n_passes, p->name);
+        lw_stage("pass %d/%d (%s; %d done)", i + 1, pl.n_passes, p->name, i);
         if (i > 0) lw_progress("%s (%d tokens): %.1f s elapsed, ~%.1f s left", prog, p->T, el, el / i * (pl.n_passes - i));
         else lw_progress("%s (%d tokens)", prog, p->T);
         if (!r) {
@@ -598,6 +732,16 @@ static int run_main(Comm *comm, int argc, char **argv) {
         double tl0 = lw_now();
         lens_pass(&lr, &spec, r, &sum[i]);
         lens_s += lw_now() - tl0;
+        {
+            int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)n1 * p->T);
+            int cells = resid_nonfinite(r, n1, p->T, d, mask);
+            char *ds = xasprintf("/prompts/%s/resid_nonfinite", p->name);
+            size_t dims[2] = {(size_t)n1, (size_t)p->T};
+            h5_write_i32(h5, ds, 2, dims, mask);
+            if (rank == 0) warn_nonfinite(p, tok, n1, mask, cells, &sum[i]);
+            free(ds);
+            free(mask);
+        }
         lens_bytes += comm->bytes_sent - b0;
     }
     double passes_s = lw_now() - tp0;
@@ -611,6 +755,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
                lens_bytes / 1e3 / pl.n_passes / n1, pass_bytes / 1e3 / pl.n_passes / n1);
 
     // ---- 3. auxiliary prompts (§1.4)
+    lw_stage("the auxiliary prompts (all %d passes done)", pl.n_passes);
     {
         int nt = pl.n_tests, k = (int)cfg.topk_test_prompts;
         double *H = xmalloc(sizeof(double) * (nt ? nt : 1)), *pr = xmalloc(sizeof(double) * (nt ? nt : 1) * k);
@@ -656,7 +801,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
     iso_now(end, sizeof end);
     h5_attr_str(h5, "/", "end_time", end);
     h5_attr_f64(h5, "/", "wall_seconds", wall);
+    lw_stage("writing %s", out_path);
     if (rank == 0 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    target_unlock(&g_lock);
+    lw_stage("the summary (%s is complete)", out_path);
     comm_barrier(comm);
 
     // ---- one-screen summary (rank 0)
@@ -681,7 +829,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lw_log("  wrote %s", out_path);
 
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
-    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path);
+    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
     model_free(m);
     tok_free(tok);
     config_free(&cfg);
@@ -700,6 +848,7 @@ int cmd_run(int argc, char **argv) {
     Comm comm;
     comm_init(&comm, &argc, &argv);
     int rc = run_main(&comm, argc - 1, argv + 1);
+    target_unlock(&g_lock);
     comm_finalize(&comm);
     return rc;
 }

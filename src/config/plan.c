@@ -1,5 +1,8 @@
 // plan — see plan.h. Reads HDF5 root attributes with the HDF5 C API (serial build), nothing else.
 #include "config/plan.h"
+#include "io/checksum.h"
+#include "io/fingerprint.h"
+#include "io/filelock.h"
 
 #include "io/gguf.h"
 
@@ -108,10 +111,23 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
         char *pat = xasprintf("%s.tmp.*", h5_path);
         glob_t g;
         int n = glob(pat, 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
-        if (n) snprintf(detail, detail_len, "%s left by an interrupted run", lw_basename(g.gl_pathv[0]));
+        if (n) {
+            char holder[400];
+            int live = 0;
+            target_lock_holder(h5_path, holder, sizeof holder, &live); // io/filelock.h
+            if (live) snprintf(detail, detail_len, "%s being written (%s)", lw_basename(g.gl_pathv[0]), holder);
+            else snprintf(detail, detail_len, "%s left by an interrupted run", lw_basename(g.gl_pathv[0]));
+        }
         if (n) globfree(&g);
         free(pat);
         return n ? PLAN_INCOMPLETE : PLAN_TODO;
+    }
+    // the checksum first (io/checksum.h): a damaged file is redone, and libhdf5 never parses it
+    char why[300];
+    int sealed = runfile_verify(h5_path, why, sizeof why);
+    if (sealed < 0) {
+        snprintf(detail, detail_len, "%s: %s", sealed == -1 ? "corrupt" : "unreadable", why);
+        return PLAN_INCOMPLETE;
     }
     H5E_auto2_t old_fn;
     void *old_data;
@@ -121,6 +137,9 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
     hid_t f = H5Fopen(h5_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         snprintf(detail, detail_len, "not a readable HDF5 file (truncated or corrupt)");
+    } else if (sealed == 0 && H5Aexists(f, "integrity") > 0) {
+        snprintf(detail, detail_len, "corrupt: its checksum trailer is missing or damaged");
+        H5Fclose(f);
     } else {
         long long complete = 0;
         char hash[64] = "";
@@ -140,6 +159,29 @@ PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *de
     }
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     return s;
+}
+
+// A done model whose checkpoint files changed since its run (root attribute checkpoint_files,
+// io/fingerprint.h: another seed or family written into the same directory) is stale.
+static void checkpoint_staleness(PlanRow *row) {
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(row->h5_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char *then = xmalloc(1 << 16);
+    if (f >= 0 && h5_attr_string(f, "checkpoint_files", then, 1 << 16) == 0) { // older files: none
+        char *now = checkpoint_fingerprint(row->checkpoint), what[400];
+        if (fingerprint_diff(then, now, what, sizeof what)) {
+            row->status = PLAN_STALE;
+            row->stale_checkpoint = 1;
+            snprintf(row->status_detail, sizeof row->status_detail, "stale checkpoint: %s", what);
+        }
+        free(now);
+    }
+    if (f >= 0) H5Fclose(f);
+    free(then);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
 }
 
 // ---------------------------------------------------------------------------- one model
@@ -237,5 +279,6 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
 
     snprintf(row->h5_path, sizeof row->h5_path, "%s/%s.h5", cfg->out_dir, cfg->name);
     row->status = plan_h5_status(row->h5_path, cfg->config_hash, row->status_detail, sizeof row->status_detail);
+    if (row->status == PLAN_DONE && row->checkpoint_found) checkpoint_staleness(row);
     return 0;
 }

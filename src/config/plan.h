@@ -13,7 +13,8 @@
 //   plan.overhead_s; the Slurm time limit is slurm.time, else 3 × the estimate (at least 15 min);
 // - status, from <out_dir>/<name>.h5's root attributes (docs/HDF5.md): `complete` = 1 and the same
 //   `config_hash` -> done; complete with another hash -> stale; a file without complete = 1, an
-//   unreadable file or a leftover <name>.h5.tmp.* of a killed run -> incomplete; nothing -> todo.
+//   unreadable file, one whose checksum trailer does not match (io/checksum.h: corrupt) or a
+//   leftover <name>.h5.tmp.* of a killed run -> incomplete; nothing -> todo.
 //   Only `done` is skipped by slurm/submit.
 #ifndef LW_PLAN_H
 #define LW_PLAN_H
@@ -41,6 +42,8 @@ typedef struct {
     char checkpoint_error[1024];// "...not found; looked in: ..." when missing
     char h5_path[1024];
     PlanStatus status;
+    int stale_checkpoint;       // PLAN_STALE because the checkpoint's files changed since the run
+                                // (root attribute checkpoint_files, io/fingerprint.h)
     char status_detail[512];    // e.g. "config_hash 1234... != 5678..." or why incomplete
 } PlanRow;
 

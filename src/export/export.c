@@ -90,6 +90,23 @@ static const char *tok(const Ex *e, int id) { return id >= 0 && id < e->run->V ?
 
 static int is_primary_window_quirk(const Ex *e) { return e->c->quirk_raw_window_primary_radius; }
 
+// Non-finite values of layer L in pass p (METRICS.md §18, with positions): bit 1 NaN, bit 2 Inf,
+// from the residual stream at position t (/prompts/<pass>/resid_nonfinite; t < 0: any position)
+// and, at NEXT, the norm lens's normalized residual and logits (`nonfinite` bit mask).
+static int nonfinite_at(const ExPass *p, int L, int t) {
+    int b = 0;
+    if (p->resid_nonfinite) {
+        const int *m = p->resid_nonfinite + (size_t)L * p->T;
+        if (t >= 0) b |= m[t] & 3;
+        else for (int k = 0; k < p->T; k++) b |= m[k] & 3;
+    }
+    if (t < 0 || t == p->T - 1) {
+        int x = p->norm.nonfinite ? p->norm.nonfinite[L] : 0;
+        b |= (x & (1 | 4 | 16) ? 1 : 0) | (x & (2 | 8 | 32) ? 2 : 0);
+    }
+    return b;
+}
+
 static void derive(Ex *e) {
     const LwRunConfig *c = e->c;
     const ExRun *run = e->run;
@@ -348,9 +365,9 @@ static void derive(Ex *e) {
                                                                                          : "non_monotonic";
     // numeric health
     for (int L = 0; L < L1; L++) {
-        int m = x->nonfinite[L];
-        if (m & (1 | 4 | 16)) e->nh_any_nan = 1;
-        if (m & (2 | 8 | 32)) e->nh_any_inf = 1;
+        int m = nonfinite_at(P(e, 0), L, -1);
+        if (m & 1) e->nh_any_nan = 1;
+        if (m & 2) e->nh_any_inf = 1;
         if (m && ((s0->L_copy >= 0 && L <= s0->L_copy) || (s0->L_semantic >= 0 && L <= s0->L_semantic)))
             e->nh_caution = 1;
     }
@@ -426,7 +443,7 @@ static void write_records(const Ex *e, FILE *f) {
     fprintf(f, "%s,pos,token,entropy,entropy_bits", ID_HEAD);
     topk_header(f, K);
     fputs(",rest_mass\n", f);
-    CsvOut o = {f, 0};
+    CsvOut o = {f, 0, 0};
     for (int i = 0; i < e->run->n_passes; i++) {
         const ExPass *p = P(e, i);
         for (int L = 0; L < e->L1; L++)
@@ -436,6 +453,7 @@ static void write_records(const Ex *e, FILE *f) {
                 csv_field_int(&o, t);
                 const char *ts = tok(e, p->ids[t]);
                 csv_field_str(&o, ts);
+                o.blank = nonfinite_at(p, L, t) != 0; // a non-finite row: every measurement empty
                 double h = p->rec_entropy_bits[(size_t)L * p->T + t];
                 csv_field_float(&o, h);
                 csv_field_float(&o, h);
@@ -477,7 +495,7 @@ static void write_pure(const Ex *e, FILE *f) {
           "geom_crossover,echo_mass_prompt,answer_mass,answer_minus_echo_mass,mass_ratio_ans_over_prompt,"
           "topk_prompt_mass@50,control_margin,resid_norm_ratio,delta_resid_cos,answer_logit_gap,"
           "answer_vs_top1_gap\n", f);
-    CsvOut o = {f, 0};
+    CsvOut o = {f, 0, 0};
     for (int i = 0; i < e->run->n_passes; i++) {
         const ExPass *p = P(e, i);
         const ExNext *x = &p->norm;
@@ -487,6 +505,7 @@ static void write_pure(const Ex *e, FILE *f) {
             csv_field_int(&o, L);
             csv_field_int(&o, p->T - 1);
             csv_field_str(&o, "\xe2\x9f\xa8NEXT\xe2\x9f\xa9");
+            o.blank = nonfinite_at(p, L, p->T - 1) != 0; // a non-finite row: every measurement empty
             csv_field_float(&o, x->entropy_bits[L]);
             csv_field_float(&o, x->entropy_bits[L]);
             for (int j = 0; j < K; j++) {
@@ -534,7 +553,7 @@ static void write_rawlens(const Ex *e, FILE *f) {
                "top1_token_id_norm,top1_token_str_norm,p_answer_norm,answer_rank_norm,kl_norm_vs_raw_bits,"
                "kl_raw_to_norm_bits,js_divergence,entropy_bits_norm,entropy_bits_raw,entropy_gap_bits,l1_prob_diff,"
                "topk_jaccard_raw_norm@50,topk_jaccard_consecutive@50,norm_only_semantics\n", ID_HEAD);
-    CsvOut o = {f, 0};
+    CsvOut o = {f, 0, 0};
     for (int i = 0; i < e->run->n_passes; i++) {
         const ExPass *p = P(e, i);
         const ExNext *x = &p->norm, *w = &p->raw;
@@ -542,6 +561,7 @@ static void write_rawlens(const Ex *e, FILE *f) {
         for (int L = 0; L < e->L1; L++) {
             id_cols(&o, p);
             csv_field_int(&o, L);
+            o.blank = nonfinite_at(p, L, p->T - 1) != 0; // a non-finite row: every measurement empty
             const ExNext *ls[2] = {w, x};
             for (int q = 0; q < 2; q++) {
                 int id = ls[q]->top_ids[(size_t)L * ls[q]->K];
@@ -568,7 +588,7 @@ static void write_rawlens(const Ex *e, FILE *f) {
 
 static void write_window(const Ex *e, FILE *f) {
     fprintf(f, "%s,lens,p_top1,top1_token_id,top1_token_str,p_answer,answer_rank,kl_norm_vs_raw_bits\n", ID_HEAD);
-    CsvOut o = {f, 0};
+    CsvOut o = {f, 0, 0};
     for (int i = 0; i < e->run->n_passes; i++) {
         const ExPass *p = P(e, i);
         const ExSummary *s = &e->sums[i];
@@ -614,7 +634,7 @@ static void milestone_row(const Ex *e, CsvOut *o, int L, int strict, int soft_k,
 static void write_milestones(const Ex *e, FILE *f) {
     fputs("layer,csv_row_index,is_copy_strict,is_copy_soft_k,is_semantic_norm,is_semantic_confirmed,answer_rank,"
           "p_answer,kl_to_final_bits,entropy_bits,lens\n", f);
-    CsvOut o = {f, 0};
+    CsvOut o = {f, 0, 0};
     const ExSummary *s = &e->sums[0];
     milestone_row(e, &o, s->L_copy, 1, 0, 0, 0, "norm");
     milestone_row(e, &o, s->L_soft_min, 0, s->L_soft_min_k, 0, 0, "norm");
@@ -625,7 +645,7 @@ static void write_milestones(const Ex *e, FILE *f) {
 static void write_audit(const Ex *e, FILE *f) {
     fputs("layer,js_divergence,kl_raw_to_norm_bits,l1_prob_diff,topk_jaccard_raw_norm@50,lens_artifact_score_v2,"
           "risk_tier\n", f);
-    CsvOut o = {f, 0};
+    CsvOut o = {f, 0, 0};
     const ExPass *p = P(e, 0);
     csv_field_str(&o, "_summary");
     csv_field_float(&o, e->js_p[1]);
@@ -1327,13 +1347,26 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     jw_k_real(j, "min_prob_p01", e->nh_min_prob_p01);
     jw_key(j, "layers_flagged"); jw_arr(j);
     for (int L = 0; L <= n; L++) {
-        int m = x->nonfinite[L];
+        const ExPass *p0 = P(e, 0);
+        int m = nonfinite_at(p0, L, -1);
         if (!m) continue;
         jw_obj(j);
         jw_k_int(j, "layer", L);
         jw_k_str(j, "lens", "norm");
-        jw_k_bool(j, "any_nan", (m & (1 | 4 | 16)) != 0);
-        jw_k_bool(j, "any_inf", (m & (2 | 8 | 32)) != 0);
+        jw_k_bool(j, "any_nan", (m & 1) != 0);
+        jw_k_bool(j, "any_inf", (m & 2) != 0);
+        // positions holding NaN / Inf (residual stream at every position; the normalized
+        // residual and logits at NEXT), counted apart
+        for (int bit = 1; bit <= 2; bit++) {
+            int cnt = 0;
+            for (int t = 0; t < p0->T; t++) cnt += (nonfinite_at(p0, L, t) & bit) != 0;
+            jw_k_int(j, bit == 1 ? "n_nan_positions" : "n_inf_positions", cnt);
+            jw_key(j, bit == 1 ? "nan_positions" : "inf_positions");
+            jw_arr(j);
+            for (int t = 0; t < p0->T; t++)
+                if (nonfinite_at(p0, L, t) & bit) jw_int(j, t);
+            jw_end(j);
+        }
         jw_end(j);
     }
     jw_end(j);

@@ -83,17 +83,17 @@ void csv_write_escaped(FILE *f, const char *s) {
 static void csv_sep(CsvOut *c) {
     if (c->n_in_row++) fputc(',', c->f);
 }
-void csv_field_str(CsvOut *c, const char *s) { csv_sep(c); if (s) csv_write_escaped(c->f, s); }
-void csv_field_int(CsvOut *c, long v) { csv_sep(c); fprintf(c->f, "%ld", v); }
+void csv_field_str(CsvOut *c, const char *s) { csv_sep(c); if (s && !c->blank) csv_write_escaped(c->f, s); }
+void csv_field_int(CsvOut *c, long v) { csv_sep(c); if (!c->blank) fprintf(c->f, "%ld", v); }
 void csv_field_float(CsvOut *c, double v) {
     csv_sep(c);
-    if (isnan(v)) return;
+    if (isnan(v) || c->blank) return;
     char b[32];
     fputs(py_float_repr(v, b), c->f);
 }
-void csv_field_bool(CsvOut *c, int v) { csv_sep(c); if (v >= 0) fputs(v ? "True" : "False", c->f); }
+void csv_field_bool(CsvOut *c, int v) { csv_sep(c); if (v >= 0 && !c->blank) fputs(v ? "True" : "False", c->f); }
 void csv_field_empty(CsvOut *c) { csv_sep(c); }
-void csv_end_row(CsvOut *c) { fputc('\n', c->f); c->n_in_row = 0; }
+void csv_end_row(CsvOut *c) { fputc('\n', c->f); c->n_in_row = 0; c->blank = 0; }
 
 // ---------------------------------------------------------------------------- JSON
 

@@ -26,6 +26,7 @@ char *py_thresh_label(double x, char *buf);
 typedef struct {
     FILE *f;
     int n_in_row;
+    int blank; // every further field of this row is an empty cell (a non-finite row); reset by csv_end_row
 } CsvOut;
 
 void csv_field_str(CsvOut *c, const char *s);  // NULL = empty cell

@@ -527,6 +527,9 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         put_f64(lr, nnext, "max_abs_logit", 1, n1, 0, 0, v);
         put_f64(lr, nnext, "min_prob", 1, n1, 0, 0, v2);
         put_i32(lr, nnext, "nonfinite", 1, n1, 0, 0, iv);
+        out->nonfinite_layer = -1;
+        for (int L = n1 - 1; L >= 0; L--)
+            if (iv[L]) { out->nonfinite_layer = L; out->nonfinite_bits = iv[L]; }
         free(ex);
     }
 

@@ -59,6 +59,8 @@ typedef struct {
     double teacher_entropy_bits;
     int32_t final_top1;         // model head argmax at NEXT
     double final_top1_prob;
+    int nonfinite_layer;        // first layer whose `nonfinite` mask at NEXT is set (norm lens), -1
+    int nonfinite_bits;         // that mask (docs/HDF5.md)
 } LensPassSummary;
 
 // Initializes lr's shard from the model's slice and comm.

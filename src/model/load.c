@@ -127,6 +127,55 @@ static int check_jobs(const ModelConfig *c, const SafeTensors *st, const JobList
     return 0;
 }
 
+// config.json's size fields against the tensors that carry them, before anything is sized from
+// them: a num_hidden_layers of 2147483647 would otherwise size a plan of 2^31 blocks and fail as
+// "out of memory" (a runtime error) instead of bad input naming config.json and the field. A
+// field is checked against the first tensor that has its size on one axis; the other axes and
+// every other tensor are left to check_jobs.
+static int size_field(const SafeTensors *st, LwError *err, const char *fields, int64_t value, const char *tensor,
+                      int axis) {
+    const StTensor *t = st_find(st, tensor);
+    if (!t || t->ndim != 2 || t->shape[axis] == value) return 0;
+    int64_t want[2] = {t->shape[0], t->shape[1]};
+    want[axis] = value;
+    char got_s[64], want_s[64];
+    st_shape_str(2, t->shape, got_s, sizeof got_s);
+    st_shape_str(2, want, want_s, sizeof want_s);
+    return lw_err(err, "config.json and the weights disagree; check that config.json belongs to these safetensors files",
+                  "%s/config.json: %s %s not match the weights: %s: tensor \"%s\" has shape %s, expected %s from config.json",
+                  st->dir, fields, strncmp(fields, "fields", 6) ? "does" : "do", st->files[t->file].path, tensor, got_s, want_s);
+}
+
+static int check_config_sizes(const ModelConfig *c, const SafeTensors *st, LwError *err) {
+    char f[160];
+    snprintf(f, sizeof f, "field \"vocab_size\" = %d", c->vocab);
+    if (size_field(st, err, f, c->vocab, "model.embed_tokens.weight", 0)) return -1;
+    snprintf(f, sizeof f, "field \"hidden_size\" = %d", c->d_model);
+    if (size_field(st, err, f, c->d_model, "model.embed_tokens.weight", 1)) return -1;
+    // blocks present: model.layers.<i>.* for i = 0 .. max
+    long max_block = -1;
+    for (int i = 0; i < st->n_tensors; i++) {
+        const char *nm = st->tensors[i].name;
+        if (strncmp(nm, "model.layers.", 13) != 0) continue;
+        char *end;
+        long b = strtol(nm + 13, &end, 10);
+        if (end != nm + 13 && *end == '.' && b > max_block) max_block = b;
+    }
+    if (max_block >= 0 && c->n_layers != max_block + 1)
+        return lw_err(err, "config.json and the weights disagree; check that config.json belongs to these safetensors files",
+                      "%s/config.json: field \"num_hidden_layers\" = %d does not match the weights: they hold %ld blocks "
+                      "(model.layers.0 .. model.layers.%ld in %s)",
+                      st->dir, c->n_layers, max_block + 1, max_block, checkpoint_source(st));
+    snprintf(f, sizeof f, "fields \"num_attention_heads\" = %d and \"head_dim\" = %d", c->n_heads, c->head_dim);
+    if (size_field(st, err, f, (int64_t)c->n_heads * c->head_dim, "model.layers.0.self_attn.q_proj.weight", 0))
+        return -1;
+    snprintf(f, sizeof f, "fields \"num_key_value_heads\" = %d and \"head_dim\" = %d", c->n_kv_heads, c->head_dim);
+    if (size_field(st, err, f, (int64_t)c->n_kv_heads * c->head_dim, "model.layers.0.self_attn.k_proj.weight", 0))
+        return -1;
+    snprintf(f, sizeof f, "field \"intermediate_size\" = %d", c->d_ff);
+    return size_field(st, err, f, c->d_ff, "model.layers.0.mlp.gate_proj.weight", 0);
+}
+
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 static size_t job_bytes(const LoadJob *j, const SafeTensors *st, DType fallback) {
@@ -146,6 +195,7 @@ static Model *scratch_model(const ModelConfig *c) {
 }
 
 int model_check_tensors(const ModelConfig *cfg, const SafeTensors *st, LwError *err) {
+    if (check_config_sizes(cfg, st, err)) return -1;
     TpSlice s = {0, 1, 0, cfg->n_heads, 0, cfg->n_kv_heads, 0, cfg->d_ff, 0, cfg->vocab};
     Model *m = scratch_model(cfg);
     JobList jl = {0};
@@ -186,6 +236,10 @@ Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
     }
     SafeTensors st;
     if (st_open(dir, &st, err)) return NULL;
+    if (check_config_sizes(&cfg, &st, err)) {
+        st_close(&st);
+        return NULL;
+    }
 
     Model *m = scratch_model(&cfg);
     m->backend = backend_default(); // the weights below are read into host memory: the CPU's

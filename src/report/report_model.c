@@ -12,6 +12,8 @@
 
 #include "report/report_csv.h"
 #include "report/report_json.h"
+#include "io/checksum.h"
+#include "runfile/run_read.h"
 
 const char *const REPORT_LENS_NAME[N_LENSES] = {"norm", "raw", "tuned", "prism"};
 
@@ -54,9 +56,21 @@ int report_h5_state(const char *path, char *msg, size_t msg_len) {
     H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // a corrupt file is an expected case: no HDF5 stack dump
     int state = -1;
+    char why[300];
+    int sealed = runfile_verify(path, why, sizeof why); // before libhdf5 parses a byte (io/checksum.h)
+    if (sealed < 0) {
+        snprintf(msg, msg_len, "%s: %s%s", lw_basename(path), sealed == -1 ? "corrupt: " : "unreadable: ", why);
+        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+        return -1;
+    }
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
         snprintf(msg, msg_len, "%s: not a readable HDF5 file (truncated or corrupt)", lw_basename(path));
+        goto done;
+    }
+    if (sealed == 0 && H5Aexists(f, "integrity") > 0) {
+        snprintf(msg, msg_len, "%s: corrupt: its checksum trailer is missing or damaged", lw_basename(path));
+        H5Fclose(f);
         goto done;
     }
     if (H5Aexists(f, "complete") <= 0) {
@@ -454,7 +468,13 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
     char **names = NULL;
     int n = 0;
     struct dirent *e;
+    int n_tmp = 0;
+    char *first_tmp = NULL;
     while ((e = readdir(d))) {
+        if (strstr(e->d_name, ".h5.tmp.")) { // a run's temporary file (runfile/h5.h)
+            if (!n_tmp++) first_tmp = xasprintf("%s/%s", dir, e->d_name);
+            continue;
+        }
         char *name = model_of_file(e->d_name);
         if (!name) continue;
         int dup = 0;
@@ -464,6 +484,16 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
         names[n++] = name;
     }
     closedir(d);
+    if (n == 0 && n_tmp > 0) {
+        char what[600] = "not a finished run file";
+        ex_run_unfinished(first_tmp, what, sizeof what, NULL);
+        lw_err(err, "wait for the run to finish, or re-run `lensweep run` (the next run into this directory removes the file)",
+               "%s: no model files, only %d unfinished run's temporary file%s (%s: %s)", dir, n_tmp, n_tmp == 1 ? "" : "s",
+               lw_basename(first_tmp), what);
+        free(first_tmp);
+        return -1;
+    }
+    free(first_tmp);
     if (n == 0)
         return lw_err(err, "give the run directory that holds output-<model>.json files (or <model>.h5)",
                       "%s: no model files (output-<model>.json, output-<model>-*.csv or <model>.h5)", dir);

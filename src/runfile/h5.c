@@ -1,6 +1,8 @@
 // h5 — see h5.h. Serial HDF5 (pkg-config hdf5-serial), one file handle, every call checked.
 #include "runfile/h5.h"
 
+#include "io/checksum.h"
+
 #include <errno.h>
 #include <hdf5.h>
 #include <stdio.h>
@@ -16,17 +18,26 @@ struct H5Out {
 #define CHUNK_MIN_BYTES ((size_t)64 << 10)
 #define CHUNK_TARGET_BYTES ((size_t)1 << 20)
 
+// errno of the failed write() underneath HDF5 (ENOSPC, EFBIG, EDQUOT, EIO) when HDF5 kept it:
+// every checked call clears errno first, so a value left here is that call's.
 __attribute__((noreturn)) static void h5_fail(const H5Out *h, const char *what, const char *obj) {
+    int e = errno;
     lw_die(LW_EXIT_RUNTIME, "check free disk space and that the output directory is writable",
-           "%s: HDF5: cannot %s %s", h->tmp, what, obj);
+           "%s: HDF5: cannot %s %s%s%s%s", h->tmp, what, obj, e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
 }
 
 #define H5_CALL(h, call, what, obj)                                                            \
     do {                                                                                       \
+        errno = 0;                                                                             \
         if ((call) < 0) h5_fail(h, what, obj);                                                 \
     } while (0)
 
 H5Out *h5_create(const char *path, LwError *err) {
+    // A file whose writes failed (disk full) cannot be closed; HDF5's own exit handler would try
+    // again and crash (H5F__close_cb, exit 139) after lw_die has removed the file. The run
+    // closes its one file itself (h5_finish), so the library needs no exit handler. Must come
+    // before the first other HDF5 call.
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // our own messages name the file and the object
     H5Out *h = xcalloc(1, sizeof *h);
     h->path = xstrdup(path);
@@ -51,8 +62,15 @@ const char *h5_tmp_path(const H5Out *h) { return h ? h->tmp : NULL; }
 
 int h5_finish(H5Out *h, LwError *err) {
     if (!h) return 0;
+    h5_attr_str(h, "/", "integrity", RF_INTEGRITY_ATTR); // the trailer runfile_seal appends
     h5_attr_int(h, "/", "complete", 1);
-    if (H5Fclose(h->file) < 0) return lw_err(err, "check free disk space", "%s: cannot close the HDF5 file", h->tmp);
+    errno = 0;
+    if (H5Fclose(h->file) < 0) {
+        int e = errno;
+        return lw_err(err, "check free disk space", "%s: cannot close the HDF5 file%s%s%s", h->tmp, e ? " (" : "",
+                      e ? strerror(e) : "", e ? ")" : "");
+    }
+    if (runfile_seal(h->tmp, err)) return -1;
     if (rename(h->tmp, h->path) != 0)
         return lw_err(err, "check permissions of the output directory", "%s: cannot rename to %s: %s", h->tmp, h->path,
                       strerror(errno));
@@ -85,7 +103,7 @@ void h5_group(H5Out *h, const char *path) {
     H5Pclose(lcpl);
     H5Pclose(gcpl);
     if (g < 0) h5_fail(h, "create group", path);
-    H5Gclose(g);
+    H5_CALL(h, H5Gclose(g), "close group", path);
 }
 
 static void parent_group(H5Out *h, const char *path) {
@@ -108,7 +126,7 @@ static void attr_write(H5Out *h, const char *obj, const char *name, hid_t type, 
     hid_t a = H5Acreate_by_name(h->file, obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (a < 0) h5_fail(h, "create attribute", name);
     H5_CALL(h, H5Awrite(a, type, data), "write attribute", name);
-    H5Aclose(a);
+    H5_CALL(h, H5Aclose(a), "close attribute", name);
 }
 
 static hid_t str_type(void) {
@@ -182,11 +200,15 @@ static void write_dataset(H5Out *h, const char *path, int rank, const size_t *di
         }
         H5Pset_chunk(dcpl, rank, chunk);
         H5Pset_deflate(dcpl, 4);
+        // per-chunk checksum, a second line behind the file's trailer (HDF5 refuses it on
+        // variable-length strings, whose chunks hold only heap references)
+        if (H5Tis_variable_str(file_t) <= 0) H5Pset_fletcher32(dcpl);
     }
     hid_t ds = H5Dcreate2(h->file, path, file_t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (ds < 0) h5_fail(h, "create dataset", path);
     if (total > 0) H5_CALL(h, H5Dwrite(ds, mem_t, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write dataset", path);
-    H5Dclose(ds);
+    // closing writes the dataset's cached chunks: a full disk shows here, not in H5Dwrite
+    H5_CALL(h, H5Dclose(ds), "write dataset", path);
     H5Pclose(dcpl);
     H5Sclose(space);
 }

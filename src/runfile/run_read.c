@@ -2,6 +2,9 @@
 // variable-length UTF-8, which H5LT's fixed-buffer readers do not handle).
 #include "runfile/run_read.h"
 
+#include "io/checksum.h"
+#include "io/filelock.h"
+
 #include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@ typedef struct {
     LwError *err;
 } Rd;
 
+#define HINT_CORRUPT "the file was damaged after `lensweep run` wrote it (disk, copy, transfer); re-run `lensweep run` for this model or restore the file from a good copy"
 #define HINT_SCHEMA "the file is not a complete lensweep run file (docs/HDF5.md, schema 1); re-run `lensweep run`"
 
 static int rd_fail(Rd *r, const char *obj, const char *what) {
@@ -341,6 +345,8 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
 
     hsize_t L = (hsize_t)run->n_layers + 1;
     hsize_t wLT[2] = {L, (hsize_t)p->T}, wLTk[3] = {L, (hsize_t)p->T, 0};
+    snprintf(path, sizeof path, "%s/resid_nonfinite", g);
+    if (link_exists(r->file, path) && ds_i32(r, path, 2, wLT, NULL, &p->resid_nonfinite)) return -1;
     snprintf(path, sizeof path, "/lens/norm/%s/entropy_bits", p->name);
     if (ds_f64(r, path, 2, wLT, NULL, &p->rec_entropy_bits)) return -1;
     snprintf(path, sizeof path, "/lens/norm/%s/topk_ids", p->name);
@@ -466,6 +472,12 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (!lw_file_exists(path))
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: no such file", path);
+    if (ex_run_unfinished(path, NULL, 0, err)) return -1;
+    // the checksum first: libhdf5 never parses a file whose bytes changed after it was written
+    char why[300];
+    int sealed = runfile_verify(path, why, sizeof why);
+    if (sealed == -1) return lw_err(err, HINT_CORRUPT, "%s: corrupt: %s", path, why);
+    if (sealed == -2) return lw_err(err, "check the file's permissions", "%s: cannot read: %s", path, why);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0)
         return lw_err(err, "give the <out>/<model>.h5 file written by `lensweep run`", "%s: not an HDF5 file", path);
@@ -473,10 +485,46 @@ int ex_run_read(const char *path, ExRun *run, LwError *err) {
     if (f < 0)
         return lw_err(err, "the file is truncated or corrupt (or unreadable: check its permissions); re-run `lensweep run`",
                       "%s: cannot open as HDF5", path);
+    if (sealed == 0 && H5Aexists(f, "integrity") > 0) { // written with a trailer that is gone now
+        H5Fclose(f);
+        return lw_err(err, HINT_CORRUPT, "%s: corrupt: its checksum trailer is missing or damaged (root attribute 'integrity' says it was written)", path);
+    }
     Rd r = {f, path, err};
     int rc = read_all(&r, run);
     H5Fclose(f);
     return rc;
+}
+
+// <target>.h5.tmp.<digits>: the name `lensweep run` writes under (runfile/h5.h).
+static const char *tmp_suffix(const char *path) {
+    const char *t = strstr(path, ".h5.tmp.");
+    while (t) {
+        const char *d = t + 8;
+        if (*d) {
+            while (*d >= '0' && *d <= '9') d++;
+            if (!*d) return t + 3;
+        }
+        t = strstr(t + 1, ".h5.tmp.");
+    }
+    return NULL;
+}
+
+int ex_run_unfinished(const char *path, char *what, size_t len, LwError *err) {
+    const char *suffix = tmp_suffix(path);
+    if (!suffix) return 0;
+    char *target = strndup(path, (size_t)(suffix - path));
+    char holder[400];
+    int live = 0;
+    target_lock_holder(target, holder, sizeof holder, &live);
+    char buf[600];
+    if (live) snprintf(buf, sizeof buf, "still being written (%s)", holder);
+    else if (!lw_file_exists(path)) snprintf(buf, sizeof buf, "its run has just finished: give %s", target);
+    else snprintf(buf, sizeof buf, "its run was interrupted (killed or failed) and will not finish it");
+    if (what) snprintf(what, len, "%s", buf);
+    lw_err(err, live ? "export the finished <name>.h5 once the run completes" : "re-run `lensweep run` for this model; the next run into this directory removes the file",
+           "%s: an unfinished run's temporary file: %s", path, buf);
+    free(target);
+    return -1;
 }
 
 int ex_run_pass(const ExRun *run, const char *name) {
@@ -502,7 +550,7 @@ void ex_run_free(ExRun *run) {
         ExPass *p = &run->passes[i];
         void *ptrs[] = {p->name, p->prompt_id, p->variant, p->fact_key, p->text, p->answer, p->align_status,
                         p->align_variant, p->answer_ids, p->contrast_answer, p->ids, p->ctx_ids,
-                        p->final_entropy_bits, p->final_topk_ids, p->final_topk_probs, p->rec_entropy_bits,
+                        p->final_entropy_bits, p->final_topk_ids, p->final_topk_probs, p->resid_nonfinite, p->rec_entropy_bits,
                         p->rec_topk_ids, p->rec_topk_probs};
         for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
         next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2);

@@ -54,6 +54,7 @@ typedef struct {
     int Tc; int *ctx_ids;  // prompt ids without specials
     double *final_entropy_bits; // [T]
     int final_k; int *final_topk_ids; double *final_topk_probs; // [T, final_k]
+    int *resid_nonfinite;       // [n+1, T]: 1 NaN, 2 Inf in the residual stream; NULL in older files
     // norm lens, all positions
     double *rec_entropy_bits;   // [n+1, T]
     int rec_k; int *rec_topk_ids; double *rec_topk_probs; // [n+1, T, rec_k]
@@ -86,6 +87,10 @@ typedef struct {
 // Reads the whole file. Returns 0 or -1 with err set (file and object named, hint given).
 int ex_run_read(const char *path, ExRun *run, LwError *err);
 void ex_run_free(ExRun *run);
+
+// -1 with err (and `what`, when given: "still being written (holder)" or why it will never
+// finish) when path is a `<name>.h5.tmp.<pid>` file of an unfinished run; 0 otherwise.
+int ex_run_unfinished(const char *path, char *what, size_t len, LwError *err);
 
 // Index of the pass called name, or -1.
 int ex_run_pass(const ExRun *run, const char *name);

@@ -2,6 +2,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,13 +29,95 @@ void lw_cleanup_unlink_on_fail(const char *path) {
 
 void lw_cleanup_forget(const char *path) {
     for (int i = 0; i < g_ncleanup; i++)
-        if (g_cleanup[i] && strcmp(g_cleanup[i], path) == 0) { free(g_cleanup[i]); g_cleanup[i] = NULL; }
+        if (g_cleanup[i] && strcmp(g_cleanup[i], path) == 0) {
+            char *p = g_cleanup[i];
+            g_cleanup[i] = NULL; // before free: the signal handler may read the table at any time
+            free(p);
+        }
 }
 
 static void run_cleanups(void) {
     for (int i = g_ncleanup - 1; i >= 0; i--)
         if (g_cleanup[i]) { unlink(g_cleanup[i]); free(g_cleanup[i]); g_cleanup[i] = NULL; }
     g_ncleanup = 0;
+}
+
+// ---------------------------------------------------------------------------- signals
+
+// What the signal line reports as "how far": two buffers, the handler reads the one published
+// last (a stage written while the signal arrives is never half-read).
+static char g_stage[2][200];
+static volatile sig_atomic_t g_stage_cur = 0;
+static struct timespec g_sig_t0;
+
+void lw_stage(const char *fmt, ...) {
+    int next = !g_stage_cur;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_stage[next], sizeof g_stage[next], fmt, ap);
+    va_end(ap);
+    g_stage_cur = next;
+}
+
+// Async-signal-safe appends (no stdio in a handler).
+static void sig_put(char *buf, size_t cap, size_t *n, const char *s) {
+    while (*s && *n + 1 < cap) buf[(*n)++] = *s++;
+}
+static void sig_put_uint(char *buf, size_t cap, size_t *n, unsigned long v) {
+    char d[24];
+    int k = 0;
+    do { d[k++] = (char)('0' + v % 10); v /= 10; } while (v && k < 24);
+    while (k > 0 && *n + 1 < cap) buf[(*n)++] = d[--k];
+}
+
+static void on_stop_signal(int sig) {
+    int saved = errno;
+    if (g_rank == 0) {
+        char buf[2048];
+        size_t n = 0;
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (g_progress_live) sig_put(buf, sizeof buf, &n, "\n");
+        sig_put(buf, sizeof buf, &n, sig == SIGINT ? "lensweep: stopped by SIGINT" : "lensweep: stopped by SIGTERM");
+        if (g_stage[g_stage_cur][0]) {
+            sig_put(buf, sizeof buf, &n, " during ");
+            sig_put(buf, sizeof buf, &n, g_stage[g_stage_cur]);
+        }
+        sig_put(buf, sizeof buf, &n, ", ");
+        sig_put_uint(buf, sizeof buf, &n, (unsigned long)(t.tv_sec - g_sig_t0.tv_sec));
+        sig_put(buf, sizeof buf, &n, " s after the start");
+        int removed = 0;
+        for (int i = g_ncleanup - 1; i >= 0; i--) {
+            const char *p = g_cleanup[i];
+            if (!p || unlink(p) != 0) continue;
+            sig_put(buf, sizeof buf, &n, removed++ ? ", " : "; removed ");
+            sig_put(buf, sizeof buf, &n, p);
+        }
+        sig_put(buf, sizeof buf, &n, sig == SIGINT ? "; exit 130\n" : "; exit 143\n");
+        ssize_t w = write(2, buf, n);
+        (void)w;
+    } else {
+        for (int i = g_ncleanup - 1; i >= 0; i--)
+            if (g_cleanup[i]) unlink(g_cleanup[i]);
+    }
+    errno = saved;
+    _exit(128 + sig);
+}
+
+void lw_signals_install(void) {
+    clock_gettime(CLOCK_MONOTONIC, &g_sig_t0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigfillset(&sa.sa_mask); // one handler at a time: a second signal waits for the _exit
+    int sigs[2] = {SIGTERM, SIGINT};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old;
+        // a signal ignored when we started stays ignored (a shell's background job ignores
+        // SIGINT, nohup-style launchers): the convention of every Unix tool
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 int lw_err(LwError *err, const char *hint, const char *fmt, ...) {

@@ -40,6 +40,13 @@ void lw_cleanup_forget(const char *path);         // the file is finished: keep 
 void lw_set_abort_hook(void (*hook)(int code));   // e.g. MPI_Abort when running under MPI
 void lw_set_rank(int rank, int size);             // for message prefixes
 
+// SIGTERM and SIGINT (Slurm's time limit, scancel, preemption; Ctrl-C) stop the process like a
+// failure: rank 0 prints one line naming the signal, the last lw_stage and the seconds since
+// lw_signals_install, every registered cleanup file is removed, exit 143 / 130 (128 + signal).
+// The handler is async-signal-safe (write, unlink, _exit).
+void lw_signals_install(void);
+void lw_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 // Checked allocation: dies with the size and a hint on failure.
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t sz);

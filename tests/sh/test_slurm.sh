@@ -310,9 +310,13 @@ if requeue_try || { wait_job "$FINISH" 120; echo "note: first requeue try: $REQ_
   pass "job $jb requeued by scontrol requeue: back in the queue, attempt 2 started"
   if finish_ok "requeued job"; then
     log=$OUTD/logs/tiny-b-$jb.out
-    if grep -q "attempt 2" "$log" && grep -q "removing .*tiny-b.h5.tmp" "$log" && grep -q "tiny-b.h5 complete" "$log"; then
-      pass "job $jb requeued mid-run: attempt 2 removed the leftover and finished (one log)"
-    else fail "job $jb requeued mid-run: attempt 2 removed the leftover and finished" "$(grep -v '^\[' "$log")"; fi
+    # The leftover temporary file is removed either by the stopped run itself (SIGTERM from the
+    # requeue: "stopped by SIGTERM ... removed ...") or, when Slurm's SIGKILL came first, by
+    # attempt 2's job script ("removing ..."); either way none is left and attempt 2 finished.
+    if grep -q "attempt 2" "$log" && grep -qE "(removing|removed) .*tiny-b.h5.tmp" "$log" && grep -q "tiny-b.h5 complete" "$log" &&
+      ! compgen -G "$OUTD/tiny-b.h5.tmp.*" >/dev/null; then
+      pass "job $jb requeued mid-run: the leftover was removed and attempt 2 finished (one log)"
+    else fail "job $jb requeued mid-run: the leftover was removed and attempt 2 finished" "$(grep -v '^\[' "$log")" "$(ls "$OUTD")"; fi
     grep -qE "^tiny-b +succeeded +$jb " "$FIN_LOG" && pass "final table: the requeued model succeeded" ||
       fail "final table: the requeued model succeeded" "$(tail -6 "$FIN_LOG")"
   fi

@@ -76,7 +76,7 @@ TEST(csv_minimal_quoting_and_backslash) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    CsvOut o = {f, 0};
+    CsvOut o = {f, 0, 0};
     csv_field_str(&o, "a,b");
     csv_field_str(&o, "q\"t");
     csv_field_str(&o, "x\ny");
