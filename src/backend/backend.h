@@ -157,6 +157,10 @@ typedef struct Backend {
 // The CPU backend (backend_cpu.c): the reference, always compiled.
 extern const Backend backend_cpu;
 
+// The CUDA backend (backend_cuda.c, kernels/): in builds with LENSWEEP_CUDA (nvcc) or against the
+// CPU emulation of the CUDA runtime (LW_CUDA_EMU); not defined elsewhere.
+extern const Backend backend_cuda;
+
 // The backend a run uses when nothing else is asked for: today the CPU one.
 const Backend *backend_default(void);
 
