@@ -112,8 +112,8 @@ typedef struct {
 // logits (row r at z + r·ld), transformed by xf[r] (NULL: identity): with m_in NULL the max m_r
 // (NaN never wins) is written to row_max; with m_in given m_r = m_in[r]. When row_s != NULL,
 // S_r = Σ exp(x − m_r) and E_r = Σ exp(x − m_r)·(x − m_r), exp in fp32, sums in double (a tree
-// over the block: S and E agree with the CPU's index-order sums to double rounding). xf, m_in,
-// row_max, row_s, row_e are device memory. One block per row.
+// over a warp's lanes: S and E agree with the CPU's index-order sums to double rounding). xf,
+// m_in, row_max, row_s, row_e are device memory. One warp per row.
 int cuda_softmax_partials(const float *z, int rows, int cols, size_t ld, const LwXform *xf, const float *m_in,
                           float *row_max, double *row_s, double *row_e, void *stream);
 

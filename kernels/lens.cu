@@ -64,7 +64,10 @@ extern "C" int cuda_matmul_rowdot(const float *x, int T, DType wdtype, const voi
 
 // ---------------------------------------------------------------------------- softmax partials
 
-#define SP_BLOCK 256
+// One warp per row: lanes stride over the row's logits, then shuffles join them. (The lens decodes
+// shards of 10^4..10^5 logits per row, ~10^3 per lane, and hands many rows per call; a warp
+// needs no __syncthreads and no shared memory.)
+#define SP_THREADS 32
 
 // backend.h's logit_xform, the same fp32 operations in the same order.
 __device__ static float xform(int kind, float a, float b, float z) {
@@ -77,49 +80,9 @@ __device__ static float xform(int kind, float a, float b, float z) {
     }
 }
 
-__device__ static double warp_sum_d(double v) {
-    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(FULL, v, off);
-    return v;
-}
-__device__ static float warp_max_f(float v) {
-    for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_down_sync(FULL, v, off));
-    return v;
-}
-// Block-wide sum / max (blockDim.x a multiple of 32); every thread gets the result.
-__device__ static double block_sum_d(double v, double *sh32) {
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
-    v = warp_sum_d(v);
-    if (lane == 0) sh32[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = warp_sum_d(lane < nw ? sh32[lane] : 0.0);
-        if (lane == 0) sh32[0] = v;
-    }
-    __syncthreads();
-    double r = sh32[0];
-    __syncthreads();
-    return r;
-}
-__device__ static float block_max_f(float v, float *sh32) {
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nw = blockDim.x / 32;
-    v = warp_max_f(v);
-    if (lane == 0) sh32[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = warp_max_f(lane < nw ? sh32[lane] : -INFINITY);
-        if (lane == 0) sh32[0] = v;
-    }
-    __syncthreads();
-    float r = sh32[0];
-    __syncthreads();
-    return r;
-}
-
 __global__ static void softmax_partials_kernel(const float *z, int cols, size_t ld, const LwXform *xf,
                                                const float *m_in, float *row_max, double *row_s, double *row_e) {
-    __shared__ float shf[32];
-    __shared__ double shd[32];
-    int r = blockIdx.x;
+    int r = blockIdx.x, lane = threadIdx.x;
     const float *zr = z + (size_t)r * ld;
     int kind = xf ? xf[r].kind : 0;
     float a = xf ? xf[r].a : 1.0f, b = xf ? xf[r].b : 1.0f;
@@ -128,24 +91,27 @@ __global__ static void softmax_partials_kernel(const float *z, int cols, size_t 
         m = m_in[r];
     } else {
         m = -INFINITY;
-        for (int k = threadIdx.x; k < cols; k += blockDim.x) {
+        for (int k = lane; k < cols; k += SP_THREADS) {
             float x = xform(kind, a, b, zr[k]);
             m = x > m ? x : m; // a NaN never wins
         }
-        m = block_max_f(m, shf);
-        if (threadIdx.x == 0) row_max[r] = m;
+        // butterfly: every lane ends with the same (exact) maximum
+        for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, __shfl_xor_sync(FULL, m, off));
+        if (lane == 0) row_max[r] = m;
     }
-    if (!row_s) return; // the same for every thread of the block
+    if (!row_s) return; // the same for every lane
     double s = 0.0, e = 0.0;
-    for (int k = threadIdx.x; k < cols; k += blockDim.x) {
+    for (int k = lane; k < cols; k += SP_THREADS) {
         float d = xform(kind, a, b, zr[k]) - m;
         double p = (double)expf(d);
         s += p;
         e += p * (double)d;
     }
-    s = block_sum_d(s, shd);
-    e = block_sum_d(e, shd);
-    if (threadIdx.x == 0) {
+    for (int off = 16; off > 0; off >>= 1) {
+        s += __shfl_down_sync(FULL, s, off);
+        e += __shfl_down_sync(FULL, e, off);
+    }
+    if (lane == 0) {
         row_s[r] = s;
         row_e[r] = e;
     }
@@ -155,7 +121,7 @@ extern "C" int cuda_softmax_partials(const float *z, int rows, int cols, size_t 
                                      float *row_max, double *row_s, double *row_e, void *stream) {
     if (rows <= 0) return 0;
     if (cols <= 0 || ld < (size_t)cols || (!m_in && !row_max)) return (int)cudaErrorInvalidValue;
-    LW_LAUNCH(softmax_partials_kernel, (unsigned)rows, SP_BLOCK, stream, z, cols, ld, xf, m_in, row_max, row_s,
+    LW_LAUNCH(softmax_partials_kernel, (unsigned)rows, SP_THREADS, stream, z, cols, ld, xf, m_in, row_max, row_s,
               row_e);
     return launch_status();
 }
