@@ -10,6 +10,7 @@
 #   make bench      benchmarks in tools/bench (results in BENCHMARKS.md)
 #   make test-gpu   kernels, CUDA semantics and cuBLAS on a real GPU (tools/gpu/check.sh runs it)
 #   make test-tsan  the CUDA-emulation kernel tests under ThreadSanitizer (~2 min)
+#   make cudaemu    bin/lensweep-cudaemu: the whole program with the CUDA backend on the CUDA emulation
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -106,7 +107,7 @@ EMU_BACKEND_OBJS := build/emu/obj/backend/backend_cuda.o $(EMU_OBJS) build/emu/c
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 BENCH_BINS := $(patsubst tools/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test test-gpu test-tsan test-slurm demo bench clean info help
+.PHONY: all test test-gpu test-tsan test-slurm demo bench clean info help cudaemu
 all: info bin/lensweep
 
 info:
@@ -177,6 +178,17 @@ build/emu/obj/%.o: src/%.c $(EMU_HDRS) kernels/emu/include/cublas_v2.h $(CONFIG_
 	@mkdir -p $(dir $@)
 	@echo "  EMU   $<"
 	@$(CC) $(EMU_TEST_CFLAGS) -c $< -o $@
+
+# The whole program with the CUDA backend compiled against the emulation: `--device cuda` runs
+# backend_cuda (its kernels on the CPU). The device layer (cuda.c, device.c) is recompiled for
+# the emulation; everything else is the ordinary library. tests/sh/test_cudaemu.sh compares its
+# runs with the CPU backend's.
+CUDAEMU_OBJS := build/emu/obj/backend/cuda.o build/emu/obj/backend/device.o $(EMU_BACKEND_OBJS)
+cudaemu: bin/lensweep-cudaemu
+bin/lensweep-cudaemu: build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a
+	@mkdir -p bin
+	@echo "  LD    $@ (CUDA emulation)"
+	@$(CC) -o $@ build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
 
 # Every op of the CPU and the emulated CUDA backend against the references (tests/unit).
 build/tests/test_backend_ops_emu: tests/unit/test_backend_ops.c $(EMU_BACKEND_OBJS) build/liblensweep.a tests/unit/test.h
@@ -268,7 +280,7 @@ build/bench/%: tools/bench/%.c build/liblensweep.a
 # tokenizers and the reference run); it runs no Python of its own beyond that demo test's pip and
 # CSV check. With nvcc it also builds (does not run) the GPU tests, so kernel code cannot rot on
 # CPU-only CI.
-test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS)
+test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS) $(if $(CU_SRCS),bin/lensweep-cudaemu)
 	@tests/run.sh
 
 # Kernels vs their CPU twins on a real GPU (tests/gpu/).
