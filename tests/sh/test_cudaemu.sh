@@ -2,7 +2,8 @@
 # test_cudaemu — whole runs on the CUDA backend under the CPU emulation of the CUDA runtime
 # (bin/lensweep-cudaemu, `make cudaemu`) against the CPU backend (bin/lensweep --device cpu), on
 # tiny random models (mktiny) of the llama and gemma2 families (gemma2: softcaps, sliding window,
-# sandwich norms, tied embeddings), at R = 1 and R = 2 ranks (mpirun).
+# sandwich norms, tied embeddings), at R = 1 and R = 2 ranks (mpirun), and llama with
+# tp_exact: false (cuBLAS products) at R = 2.
 #
 # What is compared: every measurement of the two HDF5 files (tests/lib_h5.sh). Ids, ranks, top-k
 # lists and strings must be identical. Floats within fp32 noise (probabilities 2e-5 relative,
@@ -57,6 +58,24 @@ run_family() { # family
 
 run_family llama
 run_family gemma2
+
+# tp_exact: false: the CUDA backend's fp32 products are cublasGemmEx (the emulation's cuBLAS
+# stand-in), the CPU's OpenBLAS sgemm; the same bounds (measured: 9.6e-6 at R = 1).
+if [ -d "$TMP/m_llama" ]; then
+  M=$TMP/m_llama
+  OUT_TXT=$(timeout 120 "$LW" run --model "$M" --out "$TMP/cpu_fast" --probes "$PROBES" --device cpu --tp_exact=false 2>&1)
+  OUT2=$(timeout 400 mpirun -np 2 "$EMU" run --model "$M" --out "$TMP/cuda_fast" --probes "$PROBES" --device cuda --tp_exact=false 2>&1)
+  if [ -f "$TMP/cpu_fast/m_llama.h5" ] && [ -f "$TMP/cuda_fast/m_llama.h5" ]; then
+    flat "$TMP/cpu_fast/m_llama.h5" >"$TMP/f_cpu_fast"; flat "$TMP/cuda_fast/m_llama.h5" >"$TMP/f_cuda_fast"
+    if v=$(CMP_PROB_RTOL=2e-5 CMP_RTOL=1e-4 CMP_ATOL=1e-6 cmp_flat "$TMP/f_cpu_fast" "$TMP/f_cuda_fast"); then
+      pass "llama tp_exact: false: CUDA backend (emulated, cuBLAS) at R=2 vs CPU at R=1 within fp32 noise ($v)"
+    else
+      fail "llama tp_exact: false: CUDA backend (emulated) at R=2 vs CPU at R=1" "$v"
+    fi
+  else
+    fail "llama tp_exact: false runs" "$(tail -3 <<<"$OUT_TXT")" "$(tail -3 <<<"$OUT2")"
+  fi
+fi
 
 # The ordinary build has no CUDA backend to run: --device cuda is refused before anything is read.
 if [ -d "$TMP/m_llama" ]; then
