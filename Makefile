@@ -10,6 +10,7 @@
 #   make bench      benchmarks in tools/bench (results in BENCHMARKS.md)
 #   make test-gpu   kernels, CUDA semantics and cuBLAS on a real GPU (tools/gpu/check.sh runs it)
 #   make test-tsan  the CUDA-emulation kernel tests under ThreadSanitizer (~2 min)
+#   make cudaemu    bin/lensweep-cudaemu: the whole program with the CUDA backend on the CUDA emulation
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -61,7 +62,7 @@ CU_SRCS := $(wildcard kernels/*.cu)
 ifeq ($(USE_CUDA),1)
   CUDA_ARCHS ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
   NVCCFLAGS := -O2 -std=c++17 $(CUDA_ARCHS) -Isrc -Ikernels --compiler-options -fPIC,-Wall
-  CFLAGS += -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include
+  CFLAGS += -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include -Ikernels
   CU_OBJS := $(patsubst kernels/%.cu,build/cuda/%.o,$(CU_SRCS))
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart
   ifeq ($(HAVE_NCCL),1)
@@ -94,16 +95,19 @@ GPU_TEST_BINS := $(if $(filter 1,$(USE_CUDA)),$(patsubst tests/gpu/%.c,build/gpu
 CXX := g++
 EMU_OBJS := $(patsubst kernels/%.cu,build/emu/%.o,$(CU_SRCS)) build/emu/cuda_runtime_emu.o
 EMU_TEST_BINS := $(if $(CU_SRCS),build/tests/test_kernels_emu build/tests/test_cuda_semantics_emu build/tests/test_cublas_emu \
-                 build/tests/nccl_emu_probe)
+                 build/tests/nccl_emu_probe build/tests/test_backend_ops_emu)
 EMU_HDRS := kernels/emu/cuda_emu.h kernels/emu/include/cuda_runtime.h kernels/emu/include/cuda_bf16.h \
             kernels/emu/include/cuda_fp16.h kernels/launch.cuh kernels/kernels.h
 EMU_CXX := $(CXX) -O2 -g -std=c++20 -Wall -Wno-unknown-pragmas -DLW_CUDA_EMU -Ikernels/emu/include -Ikernels -Isrc -Itests/gpu -x c++
 EMU_TEST_CFLAGS = $(filter-out -DLENSWEEP_CUDA=1 -I$(CUDA_HOME)/include,$(CFLAGS)) -DLW_CUDA_EMU \
                   -Ikernels/emu/include -Ikernels -Itests/unit -Itests/gpu
+# The CUDA backend's table (src/backend/backend_cuda.c) compiled against the emulation, with the
+# kernels and the cuBLAS stand-in it calls: linked before build/liblensweep.a, so its symbols win.
+EMU_BACKEND_OBJS := build/emu/obj/backend/backend_cuda.o $(EMU_OBJS) build/emu/cublas_emu.o
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 BENCH_BINS := $(patsubst tools/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test test-gpu test-tsan test-slurm demo bench clean info help
+.PHONY: all test test-gpu test-tsan test-slurm demo bench clean info help cudaemu
 all: info bin/lensweep
 
 info:
@@ -169,6 +173,28 @@ build/tests/test_kernels_emu: tests/gpu/test_kernels.c $(EMU_OBJS) build/liblens
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (CUDA emulation)"
 	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+
+build/emu/obj/%.o: src/%.c $(EMU_HDRS) kernels/emu/include/cublas_v2.h $(CONFIG_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  EMU   $<"
+	@$(CC) $(EMU_TEST_CFLAGS) -c $< -o $@
+
+# The whole program with the CUDA backend compiled against the emulation: `--device cuda` runs
+# backend_cuda (its kernels on the CPU). The device layer (cuda.c, device.c) is recompiled for
+# the emulation; everything else is the ordinary library. tests/sh/test_cudaemu.sh compares its
+# runs with the CPU backend's.
+CUDAEMU_OBJS := build/emu/obj/backend/cuda.o build/emu/obj/backend/device.o $(EMU_BACKEND_OBJS)
+cudaemu: bin/lensweep-cudaemu
+bin/lensweep-cudaemu: build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a
+	@mkdir -p bin
+	@echo "  LD    $@ (CUDA emulation)"
+	@$(CC) -o $@ build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+
+# Every op of the CPU and the emulated CUDA backend against the references (tests/unit).
+build/tests/test_backend_ops_emu: tests/unit/test_backend_ops.c $(EMU_BACKEND_OBJS) build/liblensweep.a tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@ (CUDA emulation)"
+	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_BACKEND_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
 
 build/tests/test_cuda_semantics_emu: tests/gpu/test_cuda_semantics.c build/emu/tests/semantics.o \
                                      build/emu/cuda_runtime_emu.o build/liblensweep.a tests/unit/test.h
@@ -254,7 +280,7 @@ build/bench/%: tools/bench/%.c build/liblensweep.a
 # tokenizers and the reference run); it runs no Python of its own beyond that demo test's pip and
 # CSV check. With nvcc it also builds (does not run) the GPU tests, so kernel code cannot rot on
 # CPU-only CI.
-test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS)
+test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS) $(if $(CU_SRCS),bin/lensweep-cudaemu)
 	@tests/run.sh
 
 # Kernels vs their CPU twins on a real GPU (tests/gpu/).

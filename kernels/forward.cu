@@ -231,3 +231,57 @@ extern "C" int cuda_attention(const float *q, const float *k, const float *v, in
                   out);
     return launch_status();
 }
+
+// ---------------------------------------------------------------------------- elementwise
+
+__global__ static void scale_kernel(float *x, size_t n, float c) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] *= c;
+}
+
+extern "C" int cuda_scale(float *x, size_t n, float c, void *stream) {
+    if (n == 0) return 0;
+    LW_LAUNCH(scale_kernel, (unsigned)((n + EW_BLOCK - 1) / EW_BLOCK), EW_BLOCK, stream, x, n, c);
+    return launch_status();
+}
+
+__global__ static void round_f64_kernel(const double *x, float *y, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = (float)x[i];
+}
+
+extern "C" int cuda_round_f64(const double *x, float *y, size_t n, void *stream) {
+    if (n == 0) return 0;
+    LW_LAUNCH(round_f64_kernel, (unsigned)((n + EW_BLOCK - 1) / EW_BLOCK), EW_BLOCK, stream, x, y, n);
+    return launch_status();
+}
+
+template <int WT> __global__ static void widen_kernel(const void *src, float *dst, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dst[i] = widen<WT>(src, i);
+}
+
+extern "C" int cuda_widen(DType dtype, const void *src, float *dst, size_t n, void *stream) {
+    if (n == 0) return 0;
+    unsigned blocks = (unsigned)((n + EW_BLOCK - 1) / EW_BLOCK);
+    switch (dtype) {
+    case DT_F32: LW_LAUNCH(widen_kernel<DT_F32>, blocks, EW_BLOCK, stream, src, dst, n); break;
+    case DT_F16: LW_LAUNCH(widen_kernel<DT_F16>, blocks, EW_BLOCK, stream, src, dst, n); break;
+    case DT_BF16: LW_LAUNCH(widen_kernel<DT_BF16>, blocks, EW_BLOCK, stream, src, dst, n); break;
+    default: return (int)cudaErrorInvalidValue;
+    }
+    return launch_status();
+}
+
+__global__ static void add_bias_kernel(float *y, const float *bias, size_t n, long long out) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] += bias[i % (size_t)out];
+}
+
+extern "C" int cuda_add_bias(float *y, const float *bias, int T, int64_t out, void *stream) {
+    size_t n = (size_t)(T > 0 ? T : 0) * (size_t)(out > 0 ? out : 0);
+    if (n == 0) return 0;
+    LW_LAUNCH(add_bias_kernel, (unsigned)((n + EW_BLOCK - 1) / EW_BLOCK), EW_BLOCK, stream, y, bias, n,
+              (long long)out);
+    return launch_status();
+}

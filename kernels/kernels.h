@@ -79,6 +79,44 @@ typedef struct {
 int cuda_attention(const float *q, const float *k, const float *v, int T, const LwAttnParams *p, float *out,
                    void *stream);
 
+// Twin of cpu_scale: x[i] *= c in fp32 (one rounding: bit-exact).
+int cuda_scale(float *x, size_t n, float c, void *stream);
+
+// Twin of cpu_round_f64: y[i] = (float)x[i] (one rounding: bit-exact).
+int cuda_round_f64(const double *x, float *y, size_t n, void *stream);
+
+// dst[i] = src[i] widened to fp32 (exact) from F32, F16 or BF16: the weight tile of the fast
+// matmul, which hands fp32 operands to cublasGemmEx as cpu_matmul hands them to sgemm.
+int cuda_widen(DType dtype, const void *src, float *dst, size_t n, void *stream);
+
+// y[t, o] += bias[o] for t < T, o < out (fp32): the bias of the fast matmul after the GEMM.
+int cuda_add_bias(float *y, const float *bias, int T, int64_t out, void *stream);
+
+// ---------------------------------------------------------------------------- kernels/lens.cu
+
+// Twin of cpu_matmul_rowdot (the lens decode, backend.h): y[T, out] = x[T, in] · Wᵀ where every
+// output is one fixed sequence of fp32 operations: lane j of 8 sums x[k]·w[k] for k ≡ j (mod 8),
+// k < in − in mod 8 (__fmul_rn then __fadd_rn: never an FMA), the lanes joined as
+// ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), the tail added in order. Bit-exact with the CPU on any
+// device. Eight threads per output (one per lane), the tree by warp shuffles.
+int cuda_matmul_rowdot(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in, float *y,
+                       void *stream);
+
+// One row's logit transform, field for field backend.h's LogitXform (kind = LogitXformKind).
+typedef struct {
+    int kind;
+    float a, b;
+} LwXform;
+
+// Twin of cpu_softmax_partials (Backend.softmax_partials): per row of `rows` rows of `cols`
+// logits (row r at z + r·ld), transformed by xf[r] (NULL: identity): with m_in NULL the max m_r
+// (NaN never wins) is written to row_max; with m_in given m_r = m_in[r]. When row_s != NULL,
+// S_r = Σ exp(x − m_r) and E_r = Σ exp(x − m_r)·(x − m_r), exp in fp32, sums in double (a tree
+// over a warp's lanes: S and E agree with the CPU's index-order sums to double rounding). xf,
+// m_in, row_max, row_s, row_e are device memory. One warp per row.
+int cuda_softmax_partials(const float *z, int rows, int cols, size_t ld, const LwXform *xf, const float *m_in,
+                          float *row_max, double *row_s, double *row_e, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

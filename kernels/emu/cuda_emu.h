@@ -507,6 +507,11 @@ inline float __int_as_float(int i) { return lw_emu::from_bits<float>((uint32_t)i
 inline int __float_as_int(float f) { return (int)(uint32_t)lw_emu::to_bits(f); }
 inline double __longlong_as_double(long long i) { return lw_emu::from_bits<double>((uint64_t)i); }
 inline long long __double_as_longlong(double d) { return (long long)lw_emu::to_bits(d); }
+// fp32 multiply / add rounded to nearest even, never contracted into an FMA (nvcc keeps them
+// apart too: the point of the _rn intrinsics). The emulation compiles for plain x86-64 (no FMA
+// unit named), and the attribute keeps it so under any -march.
+__attribute__((optimize("fp-contract=off"))) inline float __fmul_rn(float a, float b) { return a * b; }
+__attribute__((optimize("fp-contract=off"))) inline float __fadd_rn(float a, float b) { return a + b; }
 
 #define LW_LAUNCH_SHM(kernel, grid, block, shmem, stream, ...)                                                   \
     lw_emu::launch(#kernel, (const void *)&kernel, dim3(grid), dim3(block), (size_t)(shmem),                     \

@@ -15,7 +15,7 @@
 // Numerics (docs/ARCHITECTURE.md, "the contract"): matmul_exact, matmul_f64, matmul_rowdot, embed_rows, add,
 // round_f64, copy and the max of softmax_partials are bit-exact on every backend (they are
 // defined by one rounding of an exact or double result); the other ops match the CPU backend
-// within a stated tolerance on GPUs, and exactly under the CPU emulation of the CUDA runtime.
+// within a stated tolerance on GPUs and under the CPU emulation (the kernels sum in other orders).
 //
 // Shapes are asserted at the top of each op (programming errors, not bad input); no op fails at
 // run time except alloc, which stops the rank with an out-of-memory message (lw_die).
@@ -69,6 +69,7 @@ static inline float logit_xform(LogitXformKind kind, float a, float b, float z) 
 
 typedef struct Backend {
     const char *name; // "cpu": what the run file's `backend` attribute records
+    int host_memory;  // 1: host memory is backend memory (CPU); 0: buffers need upload/download
 
     // Prepares the device before any weight is loaded (CPU: OpenBLAS's work buffers, which it
     // would otherwise map on first use and, short of memory, retry forever). Stops the rank with
@@ -157,7 +158,13 @@ typedef struct Backend {
 // The CPU backend (backend_cpu.c): the reference, always compiled.
 extern const Backend backend_cpu;
 
-// The backend a run uses when nothing else is asked for: today the CPU one.
+// The CUDA backend (backend_cuda.c, kernels/): in builds with LENSWEEP_CUDA (nvcc) or against the
+// CPU emulation of the CUDA runtime (LW_CUDA_EMU); not defined elsewhere.
+extern const Backend backend_cuda;
+
+// The backend a run uses when nothing else is asked for: the CPU one unless backend_set_default
+// chose another (`run` does, from its device option: backend/device.h) before loading the model.
 const Backend *backend_default(void);
+void backend_set_default(const Backend *b);
 
 #endif

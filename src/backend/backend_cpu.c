@@ -15,6 +15,7 @@ static void cpu_sync(void) {}
 
 const Backend backend_cpu = {
     .name = "cpu",
+    .host_memory = 1,
     .init = cpu_blas_warmup,
     .alloc = cpu_alloc,
     .free = cpu_free,
@@ -40,4 +41,7 @@ const Backend backend_cpu = {
     .softmax_partials = cpu_softmax_partials,
 };
 
-const Backend *backend_default(void) { return &backend_cpu; }
+static const Backend *g_default = &backend_cpu;
+
+const Backend *backend_default(void) { return g_default; }
+void backend_set_default(const Backend *b) { g_default = b ? b : &backend_cpu; }

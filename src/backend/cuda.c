@@ -43,6 +43,26 @@ int cuda_devices_query(CudaDevices *d) {
     return d->count;
 }
 
+#elif defined(LW_CUDA_EMU)
+#include <cuda_runtime.h> // the emulated runtime (kernels/emu/include): `make cudaemu`
+
+// One emulated device: the CPU emulation of the CUDA runtime (kernels/emu), memory from its
+// cudaMemGetInfo.
+int cuda_devices_query(CudaDevices *d) {
+    memset(d, 0, sizeof *d);
+    d->built_with_cuda = 1;
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n <= 0) {
+        snprintf(d->why, sizeof d->why, "the CUDA emulation reports no device");
+        return 0;
+    }
+    d->count = 1;
+    snprintf(d->dev[0].name, sizeof d->dev[0].name, "CUDA emulation (CPU)");
+    cudaMemGetInfo(&d->dev[0].free_bytes, &d->dev[0].total_bytes);
+    d->dev[0].cc_major = 9;
+    return 1;
+}
+
 #else
 
 int cuda_devices_query(CudaDevices *d) {

@@ -6,11 +6,17 @@
 
 #include "backend/cuda.h"
 
-// 1 once backend/cuda runs the forward pass and the lens; until then only the device layer and
-// the kernels of kernels/ exist, and every run computes on the CPU.
+// 1 once backend/cuda runs the forward pass and the lens on a GPU; until then the CUDA builds
+// compute on the CPU. The build against the CUDA emulation (`make cudaemu`: LW_CUDA_EMU) runs
+// backend_cuda end to end, its kernels on the CPU, with the collectives over host memory (the
+// emulation's device memory is host memory; NCCL on device buffers is issue 12 item 5).
+#ifdef LW_CUDA_EMU
+#define LW_CUDA_BACKEND_COMPLETE 1
+#else
 #define LW_CUDA_BACKEND_COMPLETE 0
+#endif
 
-#ifdef LENSWEEP_CUDA
+#if defined(LENSWEEP_CUDA) || defined(LW_CUDA_EMU)
 #define BUILT_WITH_CUDA 1
 #else
 #define BUILT_WITH_CUDA 0
@@ -24,8 +30,15 @@ static void cuda_unusable(int query_gpus, char *why, size_t n) {
         snprintf(why, n, "the CUDA backend is not complete yet (this version computes on the CPU only)");
     else if (query_gpus) {
         CudaDevices d;
-        if (cuda_devices_query(&d) == 0) snprintf(why, n, "no usable GPU: %s", d.why);
+        if (cuda_devices_query(&d) == 0) snprintf(why, n, "no usable GPU: %.200s", d.why);
     }
+}
+
+const Backend *device_backend(const DeviceChoice *c) {
+#if BUILT_WITH_CUDA && LW_CUDA_BACKEND_COMPLETE
+    if (c->backend && !strcmp(c->backend, "cuda")) return &backend_cuda;
+#endif
+    return &backend_cpu;
 }
 
 int device_choose(const char *device, const char *dtype, int query_gpus, DeviceChoice *c) {
@@ -47,7 +60,7 @@ int device_choose(const char *device, const char *dtype, int query_gpus, DeviceC
     if (!strcmp(c->backend, "cpu")) {
         if (!strcmp(dtype, "bf16") || !strcmp(dtype, "fp16")) {
             int say_cuda = strcmp(device, "cpu") != 0; // auto fell back to the CPU: say why
-            snprintf(c->why, sizeof c->why, "dtype %s cannot run on the CPU backend, which computes in fp32 only%s%s", dtype,
+            snprintf(c->why, sizeof c->why, "dtype %.16s cannot run on the CPU backend, which computes in fp32 only%s%.200s", dtype,
                      say_cuda ? "; the CUDA backend cannot run: " : "", say_cuda ? cuda_why : "");
             snprintf(c->hint, sizeof c->hint,
                      "use dtype: fp32 or auto (weights stored in %s are widened to fp32 as they are used)", dtype);

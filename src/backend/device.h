@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "backend/backend.h"
+
 typedef struct {
     const char *backend;       // "cpu" or "cuda": the backend that runs
     const char *compute_dtype; // "fp32" (the CPU backend), "bf16" or "fp16"
@@ -23,5 +25,8 @@ typedef struct {
 // this build can do only (`plan` on a login node, where the job's GPUs are not visible).
 // Returns 0 with c->backend set, or -1 when the request cannot run here, with c->why and c->hint.
 int device_choose(const char *device, const char *dtype, int query_gpus, DeviceChoice *c);
+
+// The op table of c->backend (backend_set_default takes it before the model is loaded).
+const Backend *device_backend(const DeviceChoice *c);
 
 #endif

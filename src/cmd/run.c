@@ -536,6 +536,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (device_choose(cfg.device, cfg.dtype, 1, &dev))
         bad = lw_err(&err, dev.hint, "%s: %s", opt_where(&cfg, !strncmp(dev.why, "dtype", 5) ? "dtype" : "device"), dev.why);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    backend_set_default(device_backend(&dev)); // the model is loaded for it, the ops run on it
     bad = config_resolve_checkpoint(&cfg, &err);
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     // the checkpoint's files as they are before anything of them is read (io/fingerprint.h)

@@ -112,12 +112,16 @@ static float *unembed_rows(const LensRun *lr, const int32_t *ids, int n) {
     int d = m->cfg.d_model;
     float *out = xcalloc((size_t)(n ? n : 1) * d, sizeof(float));
     size_t row_bytes = (size_t)d * dtype_size(m->unembed.dtype);
+    void *row = m->backend->host_memory ? NULL : xmalloc(row_bytes); // the weights are backend memory
     for (int i = 0; i < n; i++) {
         int local = ids[i] - lr->sh.v0;
-        if (ids[i] >= 0 && local >= 0 && local < lr->sh.vl)
-            dtype_to_f32(m->unembed.dtype, (const uint8_t *)m->unembed.data + (size_t)local * row_bytes,
-                         out + (size_t)i * d, d);
+        if (ids[i] >= 0 && local >= 0 && local < lr->sh.vl) {
+            const uint8_t *src = (const uint8_t *)m->unembed.data + (size_t)local * row_bytes;
+            if (row) { m->backend->download(row, src, row_bytes); src = row; }
+            dtype_to_f32(m->unembed.dtype, src, out + (size_t)i * d, d);
+        }
     }
+    free(row);
     if (lr->comm && n > 0) comm_allreduce_sum_f32(lr->comm, out, (size_t)n * d);
     return out;
 }

@@ -20,11 +20,28 @@ static const Backend *shard_backend(const LensShard *sh) { return sh->bk ? sh->b
 
 static LogitXform xform_of(const LensDist *d) { return (LogitXform){(LogitXformKind)d->xf, d->a, d->b}; }
 
+// One row of softmax partials. The logits d->z are host memory (the lens's chunk): on a backend
+// whose memory is not host memory, the row and the results go through backend copies.
+static void row_partials(const Backend *bk, const float *z, int vl, const LogitXform *xf, const float *m_in,
+                         float *mx, double *S, double *E) {
+    if (bk->host_memory) {
+        bk->softmax_partials(z, 1, vl, (size_t)vl, xf, m_in, mx, S, E);
+        return;
+    }
+    float *dz = bk->alloc((size_t)vl * sizeof(float)), *dmx = mx ? bk->alloc(sizeof(float)) : NULL;
+    double *dse = S ? bk->alloc(2 * sizeof(double)) : NULL;
+    bk->upload(dz, z, (size_t)vl * sizeof(float));
+    bk->softmax_partials(dz, 1, vl, (size_t)vl, xf, m_in, dmx, dse, dse ? dse + 1 : NULL);
+    if (mx) bk->download(mx, dmx, sizeof(float));
+    if (S) { bk->download(S, dse, sizeof(double)); bk->download(E, dse + 1, sizeof(double)); }
+    bk->free(dz); bk->free(dmx); bk->free(dse);
+}
+
 // The local max and the sums of one distribution, on the backend's softmax partials.
 static float local_max(const Backend *bk, const LensDist *d, int vl) {
     LogitXform xf = xform_of(d);
     float m = -INFINITY;
-    if (vl > 0) bk->softmax_partials(d->z, 1, vl, (size_t)vl, &xf, NULL, &m, NULL, NULL);
+    if (vl > 0) row_partials(bk, d->z, vl, &xf, NULL, &m, NULL, NULL);
     return m;
 }
 
@@ -32,7 +49,7 @@ static void local_sums(const Backend *bk, const LensDist *d, int vl, float m, do
     LogitXform xf = xform_of(d);
     *S = 0.0;
     *E = 0.0;
-    if (vl > 0) bk->softmax_partials(d->z, 1, vl, (size_t)vl, &xf, &m, NULL, S, E);
+    if (vl > 0) row_partials(bk, d->z, vl, &xf, &m, NULL, S, E);
 }
 
 float lens_local_max(const LensDist *d, int vl) { return local_max(backend_default(), d, vl); }

@@ -55,11 +55,36 @@ static void row_parallel(const Model *m, const float *x, int T, const Mat *w, do
     bk->round_f64(acc, part, n);
 }
 
-void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows) {
+// The public functions below (model.h) take HOST buffers, as the lens hands them; they run on
+// backend memory. Where host memory is backend memory (the CPU) the buffers are used in place;
+// otherwise inputs are uploaded to backend copies and results downloaded.
+static void *stage_in(const Backend *bk, const void *host, size_t bytes) {
+    if (bk->host_memory) return (void *)host;
+    void *d = bk->alloc(bytes);
+    bk->upload(d, host, bytes);
+    return d;
+}
+static void *stage_out(const Backend *bk, void *host, size_t bytes) { return bk->host_memory ? host : bk->alloc(bytes); }
+static void stage_done(const Backend *bk, void *host, void *d, size_t bytes) { // host NULL: nothing to download
+    if (bk->host_memory) return;
+    if (host) bk->download(host, d, bytes);
+    bk->free(d);
+}
+
+static void rmsnorm_bk(const Model *m, const float *w, const float *x, float *out, int rows) {
     m->backend->rmsnorm(x, w, out, rows, m->cfg.d_model, (float)m->cfg.rms_eps);
 }
 
-void model_unembed(const Model *m, const float *x, int rows, float *out) {
+void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows) {
+    const Backend *bk = m->backend;
+    size_t bytes = (size_t)rows * m->cfg.d_model * sizeof(float);
+    float *dx = stage_in(bk, x, bytes), *dout = out == x ? dx : stage_out(bk, out, bytes);
+    rmsnorm_bk(m, w, dx, dout, rows);
+    if (dout != dx) stage_done(bk, out, dout, bytes);
+    stage_done(bk, out == x ? out : NULL, dx, bytes);
+}
+
+static void unembed_bk(const Model *m, const float *x, int rows, float *out) {
     LW_ASSERT(m->unembed.rows == m->tp.vocab_len && m->unembed.cols == m->cfg.d_model);
     // The lens decode (all layers × positions × the vocab shard) is the bulk of a run. OpenBLAS's
     // sgemm rounds one logit differently depending on the call's shape and on the logit's place
@@ -71,15 +96,28 @@ void model_unembed(const Model *m, const float *x, int rows, float *out) {
     m->backend->matmul_rowdot(x, rows, m->unembed.dtype, m->unembed.data, m->unembed.rows, m->unembed.cols, out);
 }
 
+void model_unembed(const Model *m, const float *x, int rows, float *out) {
+    const Backend *bk = m->backend;
+    size_t xb = (size_t)rows * m->cfg.d_model * sizeof(float), yb = (size_t)rows * m->tp.vocab_len * sizeof(float);
+    float *dx = stage_in(bk, x, xb), *dout = stage_out(bk, out, yb);
+    unembed_bk(m, dx, rows, dout);
+    stage_done(bk, out, dout, yb);
+    stage_done(bk, NULL, dx, xb);
+}
+
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out) {
     const Backend *bk = m->backend;
     const FamilyInfo *fam = &LW_FAMILIES[m->cfg.family];
-    float *normed = bk->alloc((size_t)rows * m->cfg.d_model * sizeof(float));
-    model_rmsnorm(m, m->ln_final, r_last, normed, rows);
-    model_unembed(m, normed, rows, out);
+    size_t xb = (size_t)rows * m->cfg.d_model * sizeof(float), yb = (size_t)rows * m->tp.vocab_len * sizeof(float);
+    float *dx = stage_in(bk, r_last, xb), *dout = stage_out(bk, out, yb);
+    float *normed = bk->alloc(xb);
+    rmsnorm_bk(m, m->ln_final, dx, normed, rows);
+    unembed_bk(m, normed, rows, dout);
     if (fam->has_softcaps && m->cfg.final_softcap > 0)
-        bk->softcap(out, (size_t)rows * m->tp.vocab_len, (float)m->cfg.final_softcap);
+        bk->softcap(dout, (size_t)rows * m->tp.vocab_len, (float)m->cfg.final_softcap);
     bk->free(normed);
+    stage_done(bk, out, dout, yb);
+    stage_done(bk, NULL, dx, xb);
 }
 
 // Vocab-parallel embedding lookup: rows owned by this rank are widened, others are zeros; the
@@ -96,7 +134,7 @@ static void embed_lookup(const Model *m, const int32_t *ids, int T, float *h, Co
     }
 }
 
-void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm) {
+static void forward_bk(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm) {
     const ModelConfig *c = &m->cfg;
     const FamilyInfo *fam = &LW_FAMILIES[c->family];
     const TpSlice *tp = &m->tp;
@@ -142,7 +180,7 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
         bk->copy(h, resid + (size_t)i * Td, Td * sizeof(float));
 
         // attention
-        model_rmsnorm(m, lw->ln_in, h, a, T);
+        rmsnorm_bk(m, lw->ln_in, h, a, T);
         matmul(m, a, T, &lw->wq, lw->bq, q);
         matmul(m, a, T, &lw->wk, lw->bk, k);
         matmul(m, a, T, &lw->wv, lw->bv, v);
@@ -155,20 +193,30 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
         ap.window = c->sliding_window > 0 && (!fam->sliding_even_layers || i % 2 == 0) ? c->sliding_window : 0;
         bk->attention(q, k, v, T, &ap, att);
         row_parallel(m, att, T, &lw->wo, acc, part, comm);
-        if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_attn, part, part, T);
+        if (fam->sandwich_norms) rmsnorm_bk(m, lw->ln_post_attn, part, part, T);
         bk->add(h, part, Td);
 
         // gated MLP
-        model_rmsnorm(m, fam->sandwich_norms ? lw->ln_pre_ffn : lw->ln_post_attn, h, a, T);
+        rmsnorm_bk(m, fam->sandwich_norms ? lw->ln_pre_ffn : lw->ln_post_attn, h, a, T);
         matmul(m, a, T, &lw->wgate, NULL, gate);
         matmul(m, a, T, &lw->wup, NULL, up);
         bk->gated_act(gate, up, (size_t)T * ff, fam->gelu_tanh);
         row_parallel(m, gate, T, &lw->wdown, acc, part, comm);
-        if (fam->sandwich_norms) model_rmsnorm(m, lw->ln_post_ffn, part, part, T);
+        if (fam->sandwich_norms) rmsnorm_bk(m, lw->ln_post_ffn, part, part, T);
         bk->add(h, part, Td);
     }
 
     free(inv_freq);
     void *scratch[] = {cos_tab, sin_tab, a, part, acc, q, k, v, att, gate, up};
     for (size_t j = 0; j < sizeof scratch / sizeof *scratch; j++) bk->free(scratch[j]);
+}
+
+// resid is host memory (model.h); the pass runs on a backend copy where the two differ.
+void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm) {
+    LW_ASSERT(ids && resid && T > 0);
+    const Backend *bk = m->backend;
+    size_t bytes = (size_t)(m->cfg.n_layers + 1) * (size_t)T * m->cfg.d_model * sizeof(float);
+    float *dres = stage_out(bk, resid, bytes);
+    forward_bk(m, ids, T, dres, comm);
+    stage_done(bk, resid, dres, bytes);
 }

@@ -223,7 +223,7 @@ DType model_config_dtype(const ModelConfig *cfg) {
     return DT_BF16;
 }
 
-Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
+static Model *model_load_host(const char *dir, int tp_rank, int tp_size, LwError *err) {
     char gguf[1100];
     if (gguf_checkpoint_path(dir, gguf, sizeof gguf)) return model_load_gguf(gguf, tp_rank, tp_size, err);
     ModelConfig cfg;
@@ -294,9 +294,48 @@ fail:
     return NULL;
 }
 
+// Moves a pointer into the host arena [base, base + n) to the same offset in dev.
+static void rebase(void *pp, const char *base, size_t n, char *dev) {
+    char **p = pp;
+    if (!*p) return;
+    LW_ASSERT(*p >= base && *p < base + n); // every tensor is carved from the arena
+    *p = dev + (*p - base);
+}
+
+// The weights into the backend's memory where it is not host memory (model.h).
+static void place_on_backend(Model *m) {
+    const Backend *bk = m->backend;
+    if (bk->host_memory) return;
+    char *base = m->arena, *dev = bk->alloc(m->arena_bytes);
+    size_t n = m->arena_bytes;
+    bk->upload(dev, base, n);
+    bk->sync(); // the host arena is freed below
+    rebase(&m->embed.data, base, n, dev);
+    rebase(&m->unembed.data, base, n, dev);
+    rebase(&m->ln_final, base, n, dev);
+    for (int i = 0; i < m->cfg.n_layers; i++) {
+        LayerWeights *L = &m->layers[i];
+        Mat *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->wgate, &L->wup, &L->wdown};
+        for (size_t k = 0; k < sizeof mats / sizeof *mats; k++) rebase(&mats[k]->data, base, n, dev);
+        float **vecs[] = {&L->bq, &L->bk, &L->bv, &L->q_norm, &L->k_norm, &L->ln_in, &L->ln_post_attn,
+                          &L->ln_pre_ffn, &L->ln_post_ffn};
+        for (size_t k = 0; k < sizeof vecs / sizeof *vecs; k++) rebase(vecs[k], base, n, dev);
+    }
+    free(base);
+    m->arena = dev;
+    m->arena_on_backend = 1;
+}
+
+Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
+    Model *m = model_load_host(dir, tp_rank, tp_size, err);
+    if (m) place_on_backend(m);
+    return m;
+}
+
 void model_free(Model *m) {
     if (!m) return;
-    free(m->arena);
+    if (m->arena_on_backend) m->backend->free(m->arena);
+    else free(m->arena);
     free(m->layers);
     free(m);
 }

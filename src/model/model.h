@@ -118,6 +118,7 @@ typedef struct Model {
     LayerWeights *layers;     // [n_layers]
     void *arena;              // one allocation carved into all tensors above
     size_t arena_bytes;
+    int arena_on_backend;     // 1: the arena is the backend's memory (alloc/upload; CUDA), 0: host
     size_t bytes_read;        // checkpoint bytes this rank read
     int fp32_sums;            // 1: plain fp32 sgemm products (option tp_exact: false); 0: double
                               // accumulation, results independent of the TP size (forward.c)
@@ -126,6 +127,9 @@ typedef struct Model {
 // Loads this rank's slice of the checkpoint at dir (HF safetensors directory; later also GGUF)
 // for backend_default() (backend.h; the caller runs its init first where a late out-of-memory
 // would hurt, as `run` does). Reads only the slices it needs. Returns NULL with err set (file + tensor + hint) on bad input.
+// The weights are read into a host arena; on a backend whose memory is not host memory (CUDA)
+// the arena is then uploaded into one backend allocation, every tensor pointer moved with it,
+// and the host copy freed.
 Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err);
 void model_free(Model *m);
 
@@ -133,7 +137,9 @@ void model_free(Model *m);
 // Runs ids[0..T) through the model. Writes the residual stream in fp32:
 //   resid[((size_t)l * T + t) * d + j], l = 0..L  (l = 0: embedding output incl. Gemma scale;
 //   l = i: output of block i-1, un-normed; l = L: raw output of the last block).
-// resid must hold (L+1)*T*d floats. comm may be NULL for a single rank.
+// resid must hold (L+1)*T*d floats. comm may be NULL for a single rank. ids, resid and the buffers
+// of the three functions below are HOST memory: on a backend with its own memory (CUDA) the
+// pass runs on backend copies (model/forward.c), on the CPU in place.
 void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm);
 
 // RMSNorm of `rows` rows of length d with weight w (family conventions: statistics in fp32,

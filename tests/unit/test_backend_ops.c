@@ -10,7 +10,11 @@
 // to fp32 once. The others are fp32 computations compared with a double reference: the bound
 // is a few fp32 ulps of the magnitudes involved (stated at each check).
 //
-// A new backend (CUDA) is one more entry in BACKENDS; it then also runs every case below.
+// A new backend (CUDA) is one more entry in BACKENDS; it then also runs every case below. Inputs
+// are uploaded to backend memory and results downloaded, as the contract asks (for the CPU both
+// are copies). The build against the CUDA emulation (build/tests/test_backend_ops_emu, LW_CUDA_EMU)
+// adds the CUDA backend, whose kernels the emulation runs on the CPU: a host pointer handed to an
+// op, or an access out of bounds, stops it there.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +22,11 @@
 #include "backend/backend.h"
 #include "test.h"
 
+#ifdef LW_CUDA_EMU
+static const Backend *const BACKENDS[] = {&backend_cpu, &backend_cuda};
+#else
 static const Backend *const BACKENDS[] = {&backend_cpu};
+#endif
 #define N_BACKENDS (int)(sizeof BACKENDS / sizeof *BACKENDS)
 
 // ---------------------------------------------------------------------------- inputs
@@ -54,6 +62,19 @@ static void *store(DType dt, const float *w, size_t n) {
 }
 
 static int same_bits(float a, float b) { return memcmp(&a, &b, 4) == 0; }
+
+// Backend memory holding a copy of host[bytes] (put), or fresh (dev); get downloads it into host
+// and frees it.
+static void *put(const Backend *bk, const void *host, size_t bytes) {
+    void *d = bk->alloc(bytes);
+    bk->upload(d, host, bytes);
+    return d;
+}
+static void *dev(const Backend *bk, size_t bytes) { return bk->alloc(bytes); }
+static void get(const Backend *bk, void *host, void *d, size_t bytes) {
+    bk->download(host, d, bytes);
+    bk->free(d);
+}
 
 // ---------------------------------------------------------------------------- buffers
 
@@ -123,10 +144,18 @@ TEST(matmul_exact_fast_f64_every_dtype) {
                 float *ye = malloc(ny * 4), *yf = malloc(ny * 4);
                 matmul_ref(x, w, mc->T, mc->out, mc->in, ref, mag);
                 const float *bp = mc->bias ? bias : NULL;
-                bk->matmul_exact(x, mc->T, dts[di], ws, mc->out, mc->in, bp, ye);
-                bk->matmul_fast(x, mc->T, dts[di], ws, mc->out, mc->in, bp, yf);
-                bk->matmul_f64(x, mc->T, dts[di], ws, mc->out, mc->in, y64);
-                bk->sync();
+                size_t wbytes = nw * dtype_size(dts[di]);
+                float *dx = put(bk, x, nx * 4), *dbias = bp ? put(bk, bias, mc->out * 4) : NULL;
+                void *dw = put(bk, ws, wbytes);
+                float *dye = dev(bk, ny * 4), *dyf = dev(bk, ny * 4);
+                double *dy64 = dev(bk, ny * 8);
+                bk->matmul_exact(dx, mc->T, dts[di], dw, mc->out, mc->in, dbias, dye);
+                bk->matmul_fast(dx, mc->T, dts[di], dw, mc->out, mc->in, dbias, dyf);
+                bk->matmul_f64(dx, mc->T, dts[di], dw, mc->out, mc->in, dy64);
+                get(bk, ye, dye, ny * 4);
+                get(bk, yf, dyf, ny * 4);
+                get(bk, y64, dy64, ny * 8);
+                bk->free(dx); bk->free(dbias); bk->free(dw);
                 int bad_e = 0, bad_f = 0, bad_d = 0;
                 for (size_t i = 0; i < ny; i++) {
                     float want = (float)ref[i];
@@ -172,8 +201,11 @@ TEST(matmul_rowdot_every_dtype) {
                 fill(x, nx, 1.0f);
                 for (size_t i = 0; i < nw; i++) w[i] = rnd_weight();
                 void *ws = store(dts[di], w, nw);
-                bk->matmul_rowdot(x, mc->T, dts[di], ws, mc->out, mc->in, y);
-                bk->sync();
+                float *dx = put(bk, x, nx * 4), *dy = dev(bk, ny * 4);
+                void *dw = put(bk, ws, nw * dtype_size(dts[di]));
+                bk->matmul_rowdot(dx, mc->T, dts[di], dw, mc->out, mc->in, dy);
+                get(bk, y, dy, ny * 4);
+                bk->free(dx); bk->free(dw);
                 int bad = 0;
                 for (int t = 0; t < mc->T; t++)
                     for (int64_t o = 0; o < mc->out; o++)
@@ -191,7 +223,12 @@ TEST(round_f64_is_one_rounding) {
         float y[N];
         for (int i = 0; i < N; i++) x[i] = ldexp((double)rnd_unit(), (int)(rnd_u32() % 60) - 30) * (1.0 + 1e-12 * i);
         x[0] = INFINITY; x[1] = -0.0; x[2] = 1e300; x[3] = NAN;
-        BACKENDS[b]->round_f64(x, y, N);
+        const Backend *bk = BACKENDS[b];
+        double *dx = put(bk, x, sizeof x);
+        float *dy = dev(bk, sizeof y);
+        bk->round_f64(dx, dy, N);
+        get(bk, y, dy, sizeof y);
+        bk->free(dx);
         int bad = 0;
         for (int i = 0; i < N; i++) bad += !(same_bits(y[i], (float)x[i]) || (isnan(x[i]) && isnan(y[i])));
         CHECKF(bad == 0, "%s: %d of %d", BACKENDS[b]->name, bad, N);
@@ -210,7 +247,12 @@ TEST(embed_rows_shard_and_zeros) {
             for (int i = 0; i < VL * D; i++) w[i] = rnd_weight();
             void *ws = store(dts[di], w, VL * D);
             memset(out, 0x7f, sizeof out); // garbage the op must overwrite
-            BACKENDS[b]->embed_rows(dts[di], ws, V0, VL, D, ids, T, out);
+            const Backend *bk = BACKENDS[b];
+            void *dw = put(bk, ws, (size_t)VL * D * dtype_size(dts[di]));
+            float *dout = put(bk, out, sizeof out);
+            bk->embed_rows(dts[di], dw, V0, VL, D, ids, T, dout); // ids: host memory
+            get(bk, out, dout, sizeof out);
+            bk->free(dw);
             int bad = 0;
             for (int t = 0; t < T; t++) {
                 int local = ids[t] - V0;
@@ -235,7 +277,11 @@ TEST(rmsnorm_rows_and_in_place) {
             fill(x, (size_t)rows * n, 3.0f);
             fill(w, n, 2.0f);
             float eps = 1e-6f;
-            BACKENDS[b]->rmsnorm(x, w, y, rows, n, eps);
+            const Backend *bk = BACKENDS[b];
+            size_t xb = sizeof(float) * rows * n;
+            float *dx = put(bk, x, xb), *dw = put(bk, w, sizeof(float) * n), *dy = dev(bk, xb);
+            bk->rmsnorm(dx, dw, dy, rows, n, eps);
+            get(bk, y, dy, xb);
             int bad = 0;
             for (int r = 0; r < rows; r++) {
                 double ss = 0;
@@ -246,7 +292,9 @@ TEST(rmsnorm_rows_and_in_place) {
                     bad += !(fabs(y[r * n + k] - want) <= 4 * 0x1p-24 * fabs(want) + 1e-30);
                 }
             }
-            BACKENDS[b]->rmsnorm(x, w, x, rows, n, eps); // out may alias x
+            bk->rmsnorm(dx, dw, dx, rows, n, eps); // out may alias x
+            get(bk, x, dx, xb);
+            bk->free(dw);
             for (int i = 0; i < rows * n; i++) bad += !same_bits(x[i], y[i]);
             CHECKF(bad == 0, "%s n=%d: %d off", BACKENDS[b]->name, n, bad);
             free(x); free(w); free(y);
@@ -271,7 +319,11 @@ TEST(rope_inv_freq_tables_apply) {
             }
             CHECKF(bad_f == 0, "%s inv_freq theta %g hd %d: %d off", bk->name, thetas[c], hd, bad_f);
             float *ct = malloc(sizeof(float) * T * half), *st = malloc(sizeof(float) * T * half);
-            bk->rope_tables(inv, hd, T, ct, st);
+            size_t tb = sizeof(float) * T * half;
+            float *dct = dev(bk, tb), *dst = dev(bk, tb);
+            bk->rope_tables(inv, hd, T, dct, dst); // inv_freq: host memory
+            bk->download(ct, dct, tb);
+            bk->download(st, dst, tb);
             int bad_t = 0;
             for (int t = 0; t < T; t++)
                 for (int j = 0; j < half; j++) {
@@ -283,7 +335,10 @@ TEST(rope_inv_freq_tables_apply) {
             float *x = malloc(sizeof(float) * T * stride), *x0 = malloc(sizeof(float) * T * stride);
             fill(x, (size_t)T * stride, 2.0f);
             memcpy(x0, x, sizeof(float) * T * stride);
-            bk->rope_apply(x, T, nh, hd, stride, ct, st);
+            float *dx = put(bk, x, sizeof(float) * T * stride);
+            bk->rope_apply(dx, T, nh, hd, stride, dct, dst);
+            get(bk, x, dx, sizeof(float) * T * stride);
+            bk->free(dct); bk->free(dst);
             int bad_a = 0;
             for (int t = 0; t < T; t++)
                 for (int h = 0; h < nh; h++)
@@ -347,7 +402,11 @@ TEST(attention_gqa_window_softcap) {
             float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), *o = malloc(nq * 4);
             fill(q, nq, 3.0f); fill(k, nk, 3.0f); fill(v, nk, 1.0f);
             double *ref = malloc(nq * 8);
-            BACKENDS[b]->attention(q, k, v, T, &p, o);
+            const Backend *bk = BACKENDS[b];
+            float *dq = put(bk, q, nq * 4), *dk = put(bk, k, nk * 4), *dv = put(bk, v, nk * 4), *dout = dev(bk, nq * 4);
+            bk->attention(dq, dk, dv, T, &p, dout); // p: host memory
+            get(bk, o, dout, nq * 4);
+            bk->free(dq); bk->free(dk); bk->free(dv);
             attention_ref(q, k, v, T, &p, ref);
             double worst = 0;
             for (size_t i = 0; i < nq; i++) worst = fmax(worst, fabs(o[i] - ref[i]));
@@ -368,7 +427,10 @@ TEST(gated_act_add_scale_softcap) {
             float g[N], u[N], g0[N];
             fill(g, N, 8.0f); fill(u, N, 2.0f);
             memcpy(g0, g, sizeof g);
-            bk->gated_act(g, u, N, gelu);
+            float *dg = put(bk, g, sizeof g), *du = put(bk, u, sizeof u);
+            bk->gated_act(dg, du, N, gelu);
+            get(bk, g, dg, sizeof g);
+            bk->free(du);
             int bad = 0;
             for (int i = 0; i < N; i++) {
                 double x = g0[i], act;
@@ -382,18 +444,24 @@ TEST(gated_act_add_scale_softcap) {
         float y[N], x[N], y0[N];
         fill(y, N, 100.0f); fill(x, N, 0.01f);
         memcpy(y0, y, sizeof y);
-        bk->add(y, x, N);
+        float *dy = put(bk, y, sizeof y), *dx = put(bk, x, sizeof x);
+        bk->add(dy, dx, N);
+        bk->download(y, dy, sizeof y);
+        bk->free(dx);
         int bad = 0;
         for (int i = 0; i < N; i++) bad += !same_bits(y[i], (float)((double)y0[i] + (double)x[i])); // one rounding
         memcpy(y0, y, sizeof y);
-        bk->scale(y, N, 24.0f);
+        bk->scale(dy, N, 24.0f);
+        get(bk, y, dy, sizeof y);
         for (int i = 0; i < N; i++) bad += !same_bits(y[i], (float)((double)y0[i] * 24.0));
         CHECKF(bad == 0, "%s add/scale: %d not one rounding", bk->name, bad);
         float s[N], s0[N];
         fill(s, N, 200.0f);
         s[0] = INFINITY; s[1] = -INFINITY;
         memcpy(s0, s, sizeof s);
-        bk->softcap(s, N, 30.0f);
+        float *ds = put(bk, s, sizeof s);
+        bk->softcap(ds, N, 30.0f);
+        get(bk, s, ds, sizeof s);
         bad = 0;
         for (int i = 0; i < N; i++) {
             double want = 30.0 * tanh((double)s0[i] / 30.0);
@@ -453,8 +521,14 @@ TEST(softmax_partials_every_transform) {
                         m_in[r] = isinf(m) ? (float)m : (float)m + 1.5f;
                     }
                     double S[ROWS], E[ROWS];
-                    bk->softmax_partials(z, ROWS, cols, ld, xfs[xi].kind == XF_IDENT && xi == 0 ? NULL : xf,
-                                         given ? m_in : NULL, given ? NULL : mx, S, E);
+                    float *dz = put(bk, z, sizeof(float) * ROWS * ld), *dmx = dev(bk, sizeof mx);
+                    double *dS = dev(bk, sizeof S), *dE = dev(bk, sizeof E);
+                    // xf, m_in: host memory
+                    bk->softmax_partials(dz, ROWS, cols, ld, xfs[xi].kind == XF_IDENT && xi == 0 ? NULL : xf,
+                                         given ? m_in : NULL, given ? NULL : dmx, dS, dE);
+                    if (!given) bk->download(mx, dmx, sizeof mx);
+                    bk->download(S, dS, sizeof S);
+                    bk->download(E, dE, sizeof E);
                     int bad = 0;
                     for (int r = 0; r < ROWS; r++) {
                         double m = given ? m_in[r] : mref[r];
@@ -484,9 +558,12 @@ TEST(softmax_partials_every_transform) {
                     CHECKF(bad == 0, "%s cols %d transform %d given max %d: %d rows off", bk->name, cols, xi, given, bad);
                     // max only (row_s, row_e NULL), and the same max as with the sums
                     float mx2[ROWS];
-                    bk->softmax_partials(z, ROWS, cols, ld, xf, NULL, mx2, NULL, NULL);
+                    bk->softmax_partials(dz, ROWS, cols, ld, xf, NULL, dmx, NULL, NULL);
+                    bk->download(mx2, dmx, sizeof mx2);
                     float mx3[ROWS];
-                    bk->softmax_partials(z, ROWS, cols, ld, xf, NULL, mx3, S, E);
+                    bk->softmax_partials(dz, ROWS, cols, ld, xf, NULL, dmx, dS, dE);
+                    bk->download(mx3, dmx, sizeof mx3);
+                    bk->free(dz); bk->free(dmx); bk->free(dS); bk->free(dE);
                     for (int r = 0; r < ROWS; r++) CHECK(same_bits(mx2[r], mx3[r]));
                     free(z);
                 }

@@ -1,0 +1,286 @@
+// backend_cuda — the CUDA backend's op table (backend.h): buffers through the CUDA runtime on one
+// stream, the ops through the kernels of kernels/ (kernels.h) and the fast matmul through
+// cublasGemmEx. Compiled by the CUDA build (LENSWEEP_CUDA, against the real runtime) and against
+// the CPU emulation of the runtime (LW_CUDA_EMU: kernels/emu, `make cudaemu` and the emulated
+// build of tests/unit/test_backend_ops.c); otherwise this file is empty.
+//
+// Every CUDA and cuBLAS call goes through a checked wrapper: a failure stops the rank (lw_die,
+// which stops the MPI job) with the call, file:line, the device and a hint. Host-side tables
+// (rope_inv_freq, rope_tables) are computed by the CPU twins and uploaded, so they are identical
+// on both backends. Small host inputs of an op (token ids, transforms, given maxima) are copied
+// into device scratch buffers that grow as needed.
+#if defined(LENSWEEP_CUDA) || defined(LW_CUDA_EMU)
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "backend/backend.h"
+#include "backend/cpu.h"
+#include "kernels.h"
+#include "util/util.h"
+
+static_assert(sizeof(LwXform) == sizeof(LogitXform), "LwXform mirrors LogitXform");
+static_assert(sizeof(LwAttnParams) == sizeof(AttnParams), "LwAttnParams mirrors AttnParams");
+
+static cudaStream_t g_stream;
+static cublasHandle_t g_cublas;
+static int g_ready;
+
+static int current_device(void) {
+    int d = -1;
+    cudaGetDevice(&d);
+    return d;
+}
+
+// ---------------------------------------------------------------------------- checked wrappers
+
+static void cuda_check(cudaError_t e, const char *call, const char *file, int line, const char *hint) {
+    if (e == cudaSuccess) return;
+    lw_die(LW_EXIT_RUNTIME, hint, "CUDA call %s failed at %s:%d on device %d: %s (%s)", call, file, line,
+           current_device(), cudaGetErrorString(e), cudaGetErrorName(e));
+}
+#define CK(call, hint) cuda_check((call), #call, __FILE__, __LINE__, (hint))
+
+// A kernel launcher of kernels.h returns 0 or the cudaError_t of its launch.
+#define KCK(call) \
+    cuda_check((cudaError_t)(call), #call, __FILE__, __LINE__, "a kernel launch was refused: this is a bug in lensweep")
+
+static void cublas_check(cublasStatus_t s, const char *call, const char *file, int line) {
+    if (s == CUBLAS_STATUS_SUCCESS) return;
+    lw_die(LW_EXIT_RUNTIME, "check the cuBLAS installation and the shapes named here; this may be a bug in lensweep",
+           "cuBLAS call %s failed at %s:%d on device %d: %s (status %d)", call, file, line, current_device(),
+           cublasGetStatusString(s), (int)s);
+}
+#define BCK(call) cublas_check((call), #call, __FILE__, __LINE__)
+
+static const char *HINT_MEM = "a copy between host and device failed: this is a bug in lensweep, or the device faulted";
+
+// ---------------------------------------------------------------------------- buffers
+
+static void cuda_init(void) {
+    if (g_ready) return;
+    CK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking),
+       "no usable GPU; `lensweep devices` shows what this process sees");
+    BCK(cublasCreate(&g_cublas));
+    BCK(cublasSetStream(g_cublas, g_stream));
+    g_ready = 1;
+}
+
+static void *cuda_alloc(size_t bytes) {
+    cuda_init();
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        size_t fr = 0, tot = 0;
+        cudaGetLastError();
+        cudaMemGetInfo(&fr, &tot);
+        lw_die(LW_EXIT_RUNTIME, "use more tensor-parallel ranks, a shorter probe set or a GPU with more memory",
+               "out of device memory on device %d: cudaMalloc of %zu bytes failed (%s); %zu of %zu bytes free",
+               current_device(), bytes, cudaGetErrorString(e), fr, tot);
+    }
+    return p;
+}
+
+static void cuda_free(void *p) {
+    if (p) CK(cudaFree(p), "freeing device memory failed: this is a bug in lensweep, or the device faulted");
+}
+
+static void cuda_upload(void *dst, const void *src, size_t bytes) {
+    if (bytes) CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g_stream), HINT_MEM);
+}
+
+static void cuda_download(void *dst, const void *src, size_t bytes) {
+    if (!bytes) return;
+    CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, g_stream), HINT_MEM);
+    CK(cudaStreamSynchronize(g_stream), "a kernel before this copy faulted: run compute-sanitizer on the kernel tests");
+}
+
+static void cuda_copy(void *dst, const void *src, size_t bytes) {
+    if (bytes) CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g_stream), HINT_MEM);
+}
+
+static void cuda_sync(void) {
+    if (g_ready)
+        CK(cudaStreamSynchronize(g_stream), "a kernel before this point faulted: run compute-sanitizer on the kernel tests");
+}
+
+// A device scratch buffer for small host inputs (ids, transforms, maxima) and the fast matmul's
+// weight tile; grows, never shrinks. Ops run one after another on one stream, so a buffer is
+// reused only after the op that read it (the stream orders them).
+typedef struct {
+    void *p;
+    size_t bytes;
+} Scratch;
+
+static void *scratch(Scratch *s, size_t bytes) {
+    if (bytes > s->bytes) {
+        cuda_sync(); // an op queued before may still read the old buffer
+        cuda_free(s->p);
+        s->p = cuda_alloc(bytes);
+        s->bytes = bytes;
+    }
+    return s->p;
+}
+
+static Scratch g_ids, g_xf, g_mx, g_tile;
+
+// Copies host data into a scratch buffer on the stream and returns the device pointer.
+static void *stage(Scratch *s, const void *host, size_t bytes) {
+    void *d = scratch(s, bytes ? bytes : 1);
+    cuda_upload(d, host, bytes);
+    return d;
+}
+
+// ---------------------------------------------------------------------------- forward ops
+
+static void cuda_op_matmul_exact(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                                 const float *bias, float *y) {
+    LW_ASSERT(x && w && y && T >= 0 && out > 0 && in > 0 && (const void *)x != (const void *)y);
+    KCK(cuda_matmul_exact(x, T, wdtype, w, out, in, bias, y, g_stream));
+}
+
+static void cuda_op_matmul_f64(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in, double *y) {
+    LW_ASSERT(x && w && y && T >= 0 && out > 0 && in > 0);
+    KCK(cuda_matmul_f64(x, T, wdtype, w, out, in, y, g_stream));
+}
+
+// fp32 GEMM through cublasGemmEx (CUBLAS_COMPUTE_32F, fp32 operands: the weights widened to fp32
+// a block of rows at a time, as cpu_matmul widens them for sgemm). Row-major y[T, out] = x · Wᵀ is
+// column-major yᵀ [out, T] = W [out, in] · xᵀ: A = W (column-major [in, out], op T), B = x
+// (column-major [in, T], op N).
+#define FAST_TILE_FLOATS ((size_t)64 << 20) // 256 MiB of widened weights at most
+
+static void cuda_op_matmul_fast(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                                const float *bias, float *y) {
+    LW_ASSERT(x && w && y && T >= 0 && out > 0 && in > 0 && (const void *)x != (const void *)y);
+    LW_ASSERT(in <= INT32_MAX && out <= INT32_MAX);
+    if (T == 0) return;
+    int64_t nb = (int64_t)(FAST_TILE_FLOATS / (size_t)in);
+    if (nb < 1) nb = 1;
+    if (nb > out) nb = out;
+    float *tile = wdtype == DT_F32 ? NULL : scratch(&g_tile, (size_t)nb * (size_t)in * sizeof(float));
+    size_t esz = dtype_size(wdtype);
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t r0 = 0; r0 < out; r0 += nb) {
+        int64_t n = out - r0 < nb ? out - r0 : nb;
+        const void *blk = (const uint8_t *)w + (size_t)r0 * (size_t)in * esz;
+        const float *wt = blk;
+        if (tile) {
+            KCK(cuda_widen(wdtype, blk, tile, (size_t)n * (size_t)in, g_stream));
+            wt = tile;
+        }
+        BCK(cublasGemmEx(g_cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, T, (int)in, &one, wt, CUDA_R_32F, (int)in, x,
+                         CUDA_R_32F, (int)in, &zero, y + r0, CUDA_R_32F, (int)out, CUBLAS_COMPUTE_32F,
+                         CUBLAS_GEMM_DEFAULT));
+    }
+    if (bias) KCK(cuda_add_bias(y, bias, T, out, g_stream));
+}
+
+static void cuda_op_round_f64(const double *x, float *y, size_t n) { KCK(cuda_round_f64(x, y, n, g_stream)); }
+
+static void cuda_op_embed_rows(DType wdtype, const void *w, int64_t v0, int64_t vl, int d, const int32_t *ids, int T,
+                               float *out) {
+    LW_ASSERT(w && ids && out && d > 0 && T >= 0 && vl >= 0 && v0 >= 0 && v0 + vl <= INT32_MAX);
+    if (T == 0) return;
+    const int32_t *dids = stage(&g_ids, ids, (size_t)T * sizeof(int32_t));
+    KCK(cuda_embed_gather(w, wdtype, dids, T, d, (int)v0, (int)vl, out, g_stream));
+}
+
+static void cuda_op_rmsnorm(const float *x, const float *w, float *out, int rows, int n, float eps) {
+    LW_ASSERT(x && w && out && rows >= 0 && n > 0);
+    KCK(cuda_rmsnorm(x, w, out, rows, n, eps, g_stream));
+}
+
+// The tables are computed on the host by the CPU twins (tiny: [T, hd/2]) and uploaded, so both
+// backends rotate by the same fp32 cos/sin values.
+static void cuda_op_rope_tables(const float *inv_freq, int hd, int T, float *cos_tab, float *sin_tab) {
+    LW_ASSERT(inv_freq && cos_tab && sin_tab && hd % 2 == 0 && T >= 0);
+    size_t n = (size_t)T * (size_t)(hd / 2);
+    if (n == 0) return;
+    float *c = xmalloc(n * sizeof(float)), *s = xmalloc(n * sizeof(float));
+    cpu_rope_tables(inv_freq, hd, T, c, s);
+    cuda_upload(cos_tab, c, n * sizeof(float));
+    cuda_upload(sin_tab, s, n * sizeof(float));
+    cuda_sync(); // the host tables are freed next
+    free(c);
+    free(s);
+}
+
+static void cuda_op_rope_apply(float *x, int T, int n_heads, int hd, int stride, const float *cos_tab,
+                               const float *sin_tab) {
+    LW_ASSERT(x && cos_tab && sin_tab && hd % 2 == 0 && stride >= n_heads * hd);
+    KCK(cuda_rope_apply(x, T, n_heads, hd, stride, cos_tab, sin_tab, g_stream));
+}
+
+static void cuda_op_attention(const float *q, const float *k, const float *v, int T, const AttnParams *p, float *out) {
+    LW_ASSERT(q && k && v && out && p && T >= 0);
+    LwAttnParams lp = {.n_heads = p->n_heads, .n_kv = p->n_kv, .head_dim = p->head_dim, .q_per_kv = p->q_per_kv,
+                       .head_start = p->head_start, .kv_start = p->kv_start, .scale = p->scale,
+                       .softcap = p->softcap, .window = p->window};
+    KCK(cuda_attention(q, k, v, T, &lp, out, g_stream));
+}
+
+static void cuda_op_gated_act(float *gate, const float *up, size_t n, int gelu) {
+    KCK(cuda_gated_act(gate, up, n, gelu, g_stream));
+}
+static void cuda_op_add(float *y, const float *x, size_t n) { KCK(cuda_add(y, x, n, g_stream)); }
+static void cuda_op_scale(float *x, size_t n, float c) { KCK(cuda_scale(x, n, c, g_stream)); }
+static void cuda_op_softcap(float *s, size_t n, float cap) {
+    LW_ASSERT(cap > 0);
+    KCK(cuda_softcap(s, n, cap, g_stream));
+}
+
+// ---------------------------------------------------------------------------- lens ops
+
+static void cuda_op_matmul_rowdot(const float *x, int T, DType wdtype, const void *w, int64_t out, int64_t in,
+                                  float *y) {
+    LW_ASSERT(x && w && y && T >= 0 && out > 0 && in > 0 && (const void *)x != (const void *)y);
+    LW_ASSERT(wdtype == DT_F32 || wdtype == DT_BF16 || wdtype == DT_F16);
+    KCK(cuda_matmul_rowdot(x, T, wdtype, w, out, in, y, g_stream));
+}
+
+static void cuda_op_softmax_partials(const float *z, int rows, int cols, size_t ld, const LogitXform *xf,
+                                     const float *m_in, float *row_max, double *row_s, double *row_e) {
+    LW_ASSERT(z && rows >= 0 && cols > 0 && ld >= (size_t)cols);
+    LW_ASSERT((m_in || row_max) && (!row_s) == (!row_e));
+    if (rows == 0) return;
+    const LwXform *dxf = xf ? stage(&g_xf, xf, (size_t)rows * sizeof(LwXform)) : NULL;
+    const float *dm = m_in ? stage(&g_mx, m_in, (size_t)rows * sizeof(float)) : NULL;
+    KCK(cuda_softmax_partials(z, rows, cols, ld, dxf, dm, m_in ? NULL : row_max, row_s, row_e, g_stream));
+}
+
+const Backend backend_cuda = {
+    .name = "cuda",
+    .init = cuda_init,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .upload = cuda_upload,
+    .download = cuda_download,
+    .copy = cuda_copy,
+    .sync = cuda_sync,
+    .matmul_exact = cuda_op_matmul_exact,
+    .matmul_fast = cuda_op_matmul_fast,
+    .matmul_f64 = cuda_op_matmul_f64,
+    .round_f64 = cuda_op_round_f64,
+    .embed_rows = cuda_op_embed_rows,
+    .rmsnorm = cuda_op_rmsnorm,
+    .rope_inv_freq = cpu_rope_inv_freq,
+    .rope_tables = cuda_op_rope_tables,
+    .rope_apply = cuda_op_rope_apply,
+    .attention = cuda_op_attention,
+    .gated_act = cuda_op_gated_act,
+    .add = cuda_op_add,
+    .scale = cuda_op_scale,
+    .softcap = cuda_op_softcap,
+    .matmul_rowdot = cuda_op_matmul_rowdot,
+    .softmax_partials = cuda_op_softmax_partials,
+};
+
+#else
+typedef int lw_backend_cuda_not_built; // this build has no CUDA backend (ISO C wants a declaration)
+#endif

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test_cudaemu — whole runs on the CUDA backend under the CPU emulation of the CUDA runtime
+# (bin/lensweep-cudaemu, `make cudaemu`) against the CPU backend (bin/lensweep --device cpu), on
+# tiny random models (mktiny) of the llama and gemma2 families (gemma2: softcaps, sliding window,
+# sandwich norms, tied embeddings), at R = 1 and R = 2 ranks (mpirun), and llama with
+# tp_exact: false (cuBLAS products) at R = 2.
+#
+# What is compared: every measurement of the two HDF5 files (tests/lib_h5.sh). Ids, ranks, top-k
+# lists and strings must be identical. Floats within fp32 noise (probabilities 2e-5 relative,
+# others 1e-4 relative + 1e-6, the bounds test_run_tp.sh uses for tp_exact: false): the exact
+# products (matmul_exact, matmul_f64, matmul_rowdot, embed, add, round) are bit-exact on both
+# backends (tests/unit/test_backend_ops.c), but attention's dot products are OpenBLAS sgemm on the
+# CPU and sequential fp32 sums in the kernel, and rmsnorm's and the softmax partials' double sums
+# run in another order, so the residual streams differ in the last fp32 bits (measured: largest
+# relative difference of a probability 5.8e-6 for llama, 7.7e-6 for gemma2, at R = 1 and R = 2 alike).
+#
+# The model vocabulary is the constructed checkpoint's 73-token tokenizer (and its probe set): the
+# emulation runs every GPU thread as an OS thread, and a 32000-row vocabulary makes a run take
+# minutes.
+cd "$(dirname "$0")/../.." || exit 1
+source tests/lib.sh
+source tests/lib_h5.sh
+EMU=${LW_CUDAEMU:-$PWD/bin/lensweep-cudaemu}
+if [ ! -x "$EMU" ]; then fail "bin/lensweep-cudaemu built" "missing $EMU (make cudaemu; make test builds it)"; exit 0; fi
+FIX=tests/fixtures/constructed
+PROBES=$FIX/probes.yaml
+
+h5attr() { h5dump -a "$2" "$1" 2>/dev/null | sed -n 's/.*(0): //p' | tr -d '"'; }
+
+run_family() { # family
+  local fam=$1 M=$TMP/m_$1
+  "$LW" mktiny --family "$fam" --seed 7 --out "$M" --tokenizer "$FIX/model/tokenizer.json" \
+    --layers 2 --d-model 32 --heads 4 --kv-heads 2 --head-dim 16 --ff 48 >/dev/null || { fail "$fam: mktiny"; return; }
+  OUT_TXT=$(timeout 120 "$LW" run --model "$M" --out "$TMP/cpu_$fam" --probes "$PROBES" --device cpu 2>&1)
+  if [ $? != 0 ] || [ ! -f "$TMP/cpu_$fam/m_$fam.h5" ]; then fail "$fam: CPU run" "$(tail -5 <<<"$OUT_TXT")"; return; fi
+  flat "$TMP/cpu_$fam/m_$fam.h5" >"$TMP/f_cpu_$fam"
+  for np in 1 2; do
+    local out=$TMP/cuda_${fam}_$np
+    OUT_TXT=$(timeout 400 mpirun -np $np "$EMU" run --model "$M" --out "$out" --probes "$PROBES" --device cuda 2>&1)
+    local rc=$?
+    if [ $rc != 0 ] || [ ! -f "$out/m_$fam.h5" ]; then
+      fail "$fam: --device cuda (emulated) at R=$np" "exit $rc" "$(tail -5 <<<"$OUT_TXT")"; continue
+    fi
+    local bk=$(h5attr "$out/m_$fam.h5" /backend) tp=$(h5attr "$out/m_$fam.h5" /tp_size)
+    if [ "$bk" = cuda ] && [ "$tp" = $np ]; then pass "$fam: R=$np run records backend \"cuda\", tp_size $np"
+    else fail "$fam: R=$np run records backend \"cuda\", tp_size $np" "backend '$bk', tp_size '$tp'"; fi
+    flat "$out/m_$fam.h5" >"$TMP/f_cuda_${fam}_$np"
+    local v
+    if v=$(CMP_PROB_RTOL=2e-5 CMP_RTOL=1e-4 CMP_ATOL=1e-6 cmp_flat "$TMP/f_cpu_$fam" "$TMP/f_cuda_${fam}_$np"); then
+      pass "$fam: CUDA backend (emulated) at R=$np vs CPU backend at R=1: same ids and ranks, floats within fp32 noise ($v)"
+    else
+      fail "$fam: CUDA backend (emulated) at R=$np vs CPU backend at R=1" "$v"
+    fi
+  done
+  [ "$(h5attr "$TMP/cpu_$fam/m_$fam.h5" /backend)" = cpu ] && pass "$fam: the CPU run records backend \"cpu\"" \
+    || fail "$fam: the CPU run records backend \"cpu\""
+}
+
+run_family llama
+run_family gemma2
+
+# tp_exact: false: the CUDA backend's fp32 products are cublasGemmEx (the emulation's cuBLAS
+# stand-in), the CPU's OpenBLAS sgemm; the same bounds (measured: 9.6e-6 at R = 1).
+if [ -d "$TMP/m_llama" ]; then
+  M=$TMP/m_llama
+  OUT_TXT=$(timeout 120 "$LW" run --model "$M" --out "$TMP/cpu_fast" --probes "$PROBES" --device cpu --tp_exact=false 2>&1)
+  OUT2=$(timeout 400 mpirun -np 2 "$EMU" run --model "$M" --out "$TMP/cuda_fast" --probes "$PROBES" --device cuda --tp_exact=false 2>&1)
+  if [ -f "$TMP/cpu_fast/m_llama.h5" ] && [ -f "$TMP/cuda_fast/m_llama.h5" ]; then
+    flat "$TMP/cpu_fast/m_llama.h5" >"$TMP/f_cpu_fast"; flat "$TMP/cuda_fast/m_llama.h5" >"$TMP/f_cuda_fast"
+    if v=$(CMP_PROB_RTOL=2e-5 CMP_RTOL=1e-4 CMP_ATOL=1e-6 cmp_flat "$TMP/f_cpu_fast" "$TMP/f_cuda_fast"); then
+      pass "llama tp_exact: false: CUDA backend (emulated, cuBLAS) at R=2 vs CPU at R=1 within fp32 noise ($v)"
+    else
+      fail "llama tp_exact: false: CUDA backend (emulated) at R=2 vs CPU at R=1" "$v"
+    fi
+  else
+    fail "llama tp_exact: false runs" "$(tail -3 <<<"$OUT_TXT")" "$(tail -3 <<<"$OUT2")"
+  fi
+fi
+
+# The ordinary build has no CUDA backend to run: --device cuda is refused before anything is read.
+if [ -d "$TMP/m_llama" ]; then
+  expect_exit 2 "bin/lensweep (no CUDA backend) refuses --device cuda" -- \
+    "$LW" run --model "$TMP/m_llama" --out "$TMP/refused" --probes "$PROBES" --device cuda
+  [ ! -e "$TMP/refused/m_llama.h5" ] && pass "refused run writes no file" || fail "refused run writes no file"
+fi
