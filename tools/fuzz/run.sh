@@ -8,17 +8,19 @@
 # build/fuzz/<target>/) and the script exits 1. Inputs that crashed once and were fixed are kept
 # in tests/fixtures/fuzz/<target>/ and replayed before each target is fuzzed.
 #   tools/fuzz/run.sh [SECONDS] [TARGET...]   targets: safetensors gguf tokenizer encode config probes
-#                                             hfconfig runfile report_json report_csv
-# runfile, report_json and report_csv start from a tiny run (mktiny + the one-fact probe set) and
-# its export; runfile gets the sealed .h5 (checksum trailer: nearly every mutation is refused as
-# corrupt before libhdf5 opens it) and the same file without its trailer (read by libhdf5).
+#                                             hfconfig runfile runfile_raw report_json report_csv
+# runfile, runfile_raw, report_json and report_csv start from a tiny run (mktiny + the one-fact
+# probe set) and its export. runfile takes only files with a checksum trailer (a mutated one must
+# be refused as corrupt before libhdf5 opens it); runfile_raw also the file without its trailer,
+# which libhdf5 parses as it is: libhdf5 1.10 itself crashes on some damaged files (a
+# memcpy-param-overlap in H5HG_read within seconds), so runfile_raw is not in the smoke test.
 # encode runs arbitrary text through real tokenizers: LW_FUZZ_TOKENIZERS (default: llama3 gemma3
 # mistral-7b-v0.1 qwen3 from the shared tokenizers folder), SECONDS each.
 # Needs: clang (Debian clang-14) and libclang-rt-14-dev; `make` built bin/lensweep.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 SECS=${1:-120}; shift || true
-TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(safetensors gguf tokenizer encode config probes hfconfig runfile report_json report_csv)
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(safetensors gguf tokenizer encode config probes hfconfig runfile runfile_raw report_json report_csv)
 LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
 B=build/fuzz            # objects and programs
 W=${LW_FUZZ_WORK:-$B}   # per-target corpus, seeds and findings
@@ -61,9 +63,11 @@ seeds() { # target dir
             printf '<s>a</s><|endoftext|><start_of_turn>' >"$d/special" ;;
     probes) for f in configs/probes/*.yaml tests/fixtures/probes/*.yaml; do cp "$f" "$d/$(basename "$f")"; done ;;
     hfconfig) for f in llama mistral qwen2 qwen3 gemma2; do bin/lensweep mktiny --family $f --seed 1 --layers 1 --d-model 16 --heads 2 --kv-heads 1 --head-dim 8 --ff 16 --vocab 64 --out "$B/m_$f" >/dev/null 2>&1 && cp "$B/m_$f/config.json" "$d/$f"; done ;;
-    runfile) tiny_run; cp "$W/run/out/m.h5" "$d/sealed"; head -c -121 "$W/run/out/m.h5" >"$d/unsealed" ;;
+    runfile) tiny_run; cp "$W/run/out/m.h5" "$d/sealed" ;;
+    runfile_raw) tiny_run; cp "$W/run/out/m.h5" "$d/sealed"; head -c -121 "$W/run/out/m.h5" >"$d/unsealed" ;;
     report_json) tiny_run; cp "$W/run/out/output-m.json" "$d/json" ;;
-    report_csv) tiny_run; for f in pure-next-token pure-next-token-rawlens records; do cp "$W/run/out/output-m-$f.csv" "$d/$f"; done ;;
+    report_csv) tiny_run; for f in pure-next-token pure-next-token-rawlens; do cp "$W/run/out/output-m-$f.csv" "$d/$f"; done
+                head -n 60 "$W/run/out/output-m-records.csv" >"$d/records" ;;
   esac
 }
 rc=0
@@ -72,7 +76,7 @@ for t in "${TARGETS[@]}"; do
   clang $CF -fsanitize=fuzzer -DFUZZ_$T tools/fuzz/fuzz_input.c "${objs[@]}" $LIBS -o "$B/fuzz_$t" || exit 2
   mkdir -p "$W/$t/corpus"
   seeds "$t" "$W/$t/seeds"
-  maxlen=262144; [ "$t" = encode ] && maxlen=4096; [ "$t" = runfile ] && maxlen=400000
+  maxlen=262144; [ "$t" = encode ] && maxlen=4096; [[ "$t" = runfile* ]] && maxlen=400000
   if compgen -G "tests/fixtures/fuzz/$t/*" >/dev/null; then # fixed findings: each must now pass
     n=$(ls tests/fixtures/fuzz/$t | wc -l)
     if (cd "$W/$t" && LW_FUZZ_TOKENIZER=$(realpath "$LW_SHARED/tokenizers/llama3/tokenizer.json" 2>/dev/null) \
