@@ -127,11 +127,14 @@ int model_shape_from_config_json(const char *dir, LwModelShape *s, LwError *err)
                       "%s: config.json: missing or non-positive shape keys", path);
     if (s->n_kv_heads <= 0 || s->head_dim <= 0)
         return lw_err(err, "num_key_value_heads and head_dim, when given, are positive (head_dim defaults to hidden_size / num_attention_heads)",
-                      "%s: config.json: num_key_value_heads = %ld, head_dim = %ld: must be positive", path, s->n_kv_heads, s->head_dim);
+                      "%s: num_key_value_heads = %ld, head_dim = %ld: must be positive", path, s->n_kv_heads, s->head_dim);
     const long *sizes[] = {&s->n_layers, &s->d_model, &s->n_heads, &s->n_kv_heads, &s->head_dim, &s->d_ff, &s->vocab};
+    static const char *const keys[] = {"num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
+                                       "head_dim", "intermediate_size", "vocab_size"};
     for (int i = 0; i < 7; i++) // the limit of model/config.c, which loads the weights
         if (*sizes[i] > 2147483647L)
-            return lw_err(err, "check the value against the model card", "%s: config.json: shape key = %ld is out of range", path, *sizes[i]);
+            return lw_err(err, "check the value against the model card", "%s: field \"%s\" = %ld is out of range (at most 2147483647)",
+                          path, keys[i], *sizes[i]);
     return 1;
 }
 
