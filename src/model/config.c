@@ -9,6 +9,7 @@
 // Every error names the config.json path and the key, with a hint.
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -242,13 +243,16 @@ int model_config_load(const char *dir, ModelConfig *cfg, LwError *err) {
 
 int64_t model_config_param_count(const ModelConfig *cfg) {
     const FamilyInfo *fi = &LW_FAMILIES[cfg->family];
-    int64_t d = cfg->d_model, hd = cfg->head_dim, q = (int64_t)cfg->n_heads * hd, kv = (int64_t)cfg->n_kv_heads * hd;
-    int64_t per_layer = q * d + 2 * kv * d + d * q  // q, k, v, o
-                      + 3 * d * cfg->d_ff           // gate, up, down
-                      + 2 * d;                      // input + post-attention norms
+    // in double (exact below 2^53, far above any real model), saturating at INT64_MAX: the keys
+    // of config.json are each in int range, their products need not be
+    double d = cfg->d_model, hd = cfg->head_dim, q = (double)cfg->n_heads * hd, kv = (double)cfg->n_kv_heads * hd;
+    double per_layer = q * d + 2 * kv * d + d * q  // q, k, v, o
+                     + 3 * d * cfg->d_ff           // gate, up, down
+                     + 2 * d;                      // input + post-attention norms
     if (fi->qkv_bias) per_layer += q + 2 * kv;
     if (fi->qk_norm) per_layer += 2 * hd;
     if (fi->sandwich_norms) per_layer += 2 * d;
-    int64_t embed = (int64_t)cfg->vocab * d;
-    return embed * (cfg->tied ? 1 : 2) + d + per_layer * cfg->n_layers;
+    double embed = (double)cfg->vocab * d;
+    double total = embed * (cfg->tied ? 1 : 2) + d + per_layer * cfg->n_layers;
+    return total >= 9.2e18 ? INT64_MAX : (int64_t)total;
 }

@@ -3,6 +3,7 @@
 //
 // Expected values come from the spec text (copied into each check's comment), and line:column
 // positions are counted by hand in the snippets written here.
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -413,6 +414,45 @@ TEST(param_counts_match_architectures_table) {
     CHECK(s.n_layers == 36);
 }
 
+TEST(shape_from_config_json_bad_sizes) {
+    // Found by the hfconfig fuzz target: num_key_value_heads 0 passed the reader and `plan` with
+    // tp_size > 1 then divided by it (tp % n_kv_heads). A head count of 0 is bad input.
+    char d[300];
+    snprintf(d, sizeof d, "%s/kv0", g_dir);
+    mkdir(d, 0755);
+    const char *base = "{\"architectures\": [\"LlamaForCausalLM\"], \"num_hidden_layers\": 2, \"hidden_size\": 16, "
+                       "\"num_attention_heads\": 2, \"intermediate_size\": 32, \"vocab_size\": 64, ";
+    char text[600], name[320];
+    snprintf(name, sizeof name, "kv0/config.json");
+    snprintf(text, sizeof text, "%s\"num_key_value_heads\": 0}", base);
+    write_tmp(name, text);
+    LwModelShape s;
+    LwError err = {0};
+    CHECK(model_shape_from_config_json(d, &s, &err) == -1);
+    CHECK_CONTAINS(err.msg, "num_key_value_heads = 0");
+    // hidden_size smaller than the head count and no head_dim: head_dim 16 / 32 = 0
+    memset(&err, 0, sizeof err);
+    write_tmp(name, "{\"architectures\": [\"LlamaForCausalLM\"], \"num_hidden_layers\": 2, \"hidden_size\": 16, "
+                    "\"num_attention_heads\": 32, \"intermediate_size\": 32, \"vocab_size\": 64}");
+    CHECK(model_shape_from_config_json(d, &s, &err) == -1);
+    CHECK_CONTAINS(err.msg, "head_dim = 0");
+    // a size above the weights loader's int range is refused
+    memset(&err, 0, sizeof err);
+    snprintf(text, sizeof text, "%s\"num_key_value_heads\": 1, \"head_dim\": 4294967296}", base);
+    write_tmp(name, text);
+    CHECK(model_shape_from_config_json(d, &s, &err) == -1);
+    CHECK_CONTAINS(err.msg, "\"head_dim\" = 4294967296 is out of range");
+    // in-range but absurd sizes: the count saturates at INT64_MAX instead of overflowing.
+    // 2^31-1 layers of d = ff = 2^31-1 hold > 3 * 2^93 parameters, far above 2^63.
+    memset(&err, 0, sizeof err);
+    write_tmp(name, "{\"architectures\": [\"LlamaForCausalLM\"], \"num_hidden_layers\": 2147483647, "
+                    "\"hidden_size\": 2147483647, \"num_attention_heads\": 1, \"intermediate_size\": 2147483647, "
+                    "\"vocab_size\": 2147483647}");
+    CHECKF(model_shape_from_config_json(d, &s, &err) == 1, "%s", err.msg);
+    CHECK(model_shape_params(&s) == INT64_MAX);
+    CHECK(model_shape_bytes_per_rank(&s, 2, 2) == INT64_MAX);
+}
+
 TEST(committed_sweep_and_models) {
     LwSweep sw;
     LwError err = {0};
@@ -455,6 +495,7 @@ int main(void) {
     RUN(sweep_precedence_and_errors);
     RUN(checkpoint_lookup);
     RUN(param_counts_match_architectures_table);
+    RUN(shape_from_config_json_bad_sizes);
     RUN(committed_sweep_and_models);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

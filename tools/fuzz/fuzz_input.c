@@ -8,7 +8,15 @@
 // model config and the tokenizer built from its metadata), TOKENIZER
 // (tokenizer.json, then encode/decode of a fixed string), ENCODE (arbitrary text through a real
 // tokenizer, LW_FUZZ_TOKENIZER), CONFIG (a run config YAML), PROBES
-// (a probe-set YAML).
+// (a probe-set YAML), HFCONFIG (a checkpoint's config.json through both of its readers: the
+// model's and `plan`'s shape reader, then the parameter counts and tensor-parallel splits made
+// from it), RUNFILE (a run's <name>.h5 with a checksum trailer as `export` reads it: the
+// trailer, then libhdf5 and every dataset; then as `report` and `plan` see it; a file whose
+// checksum does not match must be refused as corrupt), RUNFILE_RAW (the same with files
+// without a trailer, which libhdf5 parses as they are), REPORT_JSON (an exported output-<m>.json
+// loaded and rendered by `report`), REPORT_CSV (the same bytes as every CSV sidecar of one
+// model, next to a valid JSON, loaded and rendered by `report`; once more without the records
+// CSV, which switches the grid to the pure CSV).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +25,17 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "config/model_shape.h"
+#include "config/plan.h"
 #include "io/gguf.h"
+#include "io/checksum.h"
 #include "io/gguf_tok.h"
 #include "model/gguf_load.h"
+#include "model/model.h"
+#include "report/report_html.h"
+#include "report/report_model.h"
+#include "report/report_table.h"
+#include "runfile/run_read.h"
 #include "io/safetensors.h"
 #include "tok/tok.h"
 #include "util/util.h"
@@ -119,6 +135,80 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     write_input(data, size, "probes.yaml");
     LwProbeSet ps;
     if (probe_set_load(path, &ps, &err) == 0) probe_set_free(&ps);
+#elif defined(FUZZ_HFCONFIG)
+    write_input(data, size, "config.json");
+    ModelConfig mc;
+    if (model_config_load(dir, &mc, &err) == 0) {
+        (void)model_config_param_count(&mc);
+        for (int R = 1; R <= 8; R++) {
+            TpSlice ts;
+            char why[300];
+            for (int r = 0; r < R; r++)
+                if (tp_slice_plan(&mc, r, R, &ts, why, sizeof why)) break;
+        }
+    }
+    LwModelShape ms;
+    LwError e2 = {0};
+    if (model_shape_from_config_json(dir, &ms, &e2) == 1) {
+        (void)model_shape_params(&ms);
+        for (int tp = 1; tp <= 8; tp++) {
+            char why[300];
+            (void)model_shape_bytes_per_rank(&ms, tp, 2);
+            (void)model_shape_check_tp(&ms, tp, 0, why, sizeof why);
+            (void)model_shape_check_tp(&ms, tp, 1, why, sizeof why);
+        }
+    }
+#elif defined(FUZZ_RUNFILE) || defined(FUZZ_RUNFILE_RAW)
+    write_input(data, size, "m.h5");
+    char why[300];
+    int sealed = runfile_verify(path, why, sizeof why);
+#if defined(FUZZ_RUNFILE)
+    // only files with a checksum trailer, as `run` writes them: a damaged one must be refused as
+    // corrupt before libhdf5 sees it. Files without a trailer go to libhdf5 as they are, and
+    // libhdf5 itself crashes on some damaged files (RUNFILE_RAW fuzzes those; not in make test).
+    if (sealed == 0) return 0;
+#endif
+    ExRun run;
+    int rrc = ex_run_read(path, &run, &err);
+    if (sealed == -1 && (rrc == 0 || !strstr(err.msg, "corrupt"))) abort(); // a checksum mismatch is "corrupt"
+    if (rrc == 0) {
+        if (!run.model_name) abort(); // success means a complete run
+        (void)ex_run_pass(&run, "pos_orig_0");
+    } else if (!err.msg[0]) {
+        abort(); // a refusal must say why
+    }
+    ex_run_free(&run);
+    char msg[512];
+    (void)report_h5_state(path, msg, sizeof msg);
+    (void)plan_h5_status(path, "0123456789abcdef", msg, sizeof msg);
+#elif defined(FUZZ_REPORT_JSON) || defined(FUZZ_REPORT_CSV)
+    static FILE *devnull;
+    if (!devnull && !(devnull = fopen("/dev/null", "w"))) abort();
+#if defined(FUZZ_REPORT_JSON)
+    write_input(data, size, "output-m.json");
+    int passes = 1;
+#else
+    static const char js[] = "{\n  \"model_stats\": {\n    \"num_layers\": 2\n  },\n  \"diagnostics\": {}\n}\n";
+    write_input((const uint8_t *)js, sizeof js - 1, "output-m.json");
+    static const char *const sidecars[] = {"output-m-pure-next-token-rawlens.csv", "output-m-pure-next-token-tuned.csv",
+                                           "output-m-pure-next-token-prism.csv", "output-m-pure-next-token.csv",
+                                           "output-m-records.csv"};
+    for (int i = 0; i < 5; i++) write_input(data, size, sidecars[i]);
+    int passes = 2;
+#endif
+    for (int p = 0; p < passes; p++) {
+        if (p == 1) unlink(path); // the last written: the records CSV
+        ReportRun rr;
+        LwError e2 = {0};
+        if (report_run_load(dir, &rr, &e2) == 0) {
+            report_html_write(devnull, &rr);
+            report_table_write_csv(devnull, &rr);
+            report_table_write_md(devnull, &rr);
+            report_run_free(&rr);
+        } else if (!e2.msg[0]) {
+            abort();
+        }
+    }
 #else
 #error "define one FUZZ_<TARGET>"
 #endif
