@@ -128,8 +128,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     Tokenizer *tok = checkpoint_tokenizer_load(o->model, &err);
     if (!tok) lw_die_err(&err, LW_EXIT_INPUT);
     // BOS (METRICS.md §0.3): none for Qwen; else config.json's bos_token_id, else the template's.
-    int bos = -1;
-    if (mc.family != FAM_QWEN2 && mc.family != FAM_QWEN3) bos = mc.bos_id >= 0 ? mc.bos_id : tok_template_bos(tok);
+    int bos = family_prompt_bos(&mc, tok_template_bos(tok));
     if (bos >= mc.vocab)
         lw_die(LW_EXIT_INPUT, "the checkpoint's config.json and tokenizer disagree", "%s: bos_token_id: %d is outside the vocabulary of %d", cfg_path, bos, mc.vocab);
     int32_t *ids[N_PRISM_PROMPTS];

@@ -162,9 +162,7 @@ static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Token
     memset(pl, 0, sizeof *pl);
 
     // BOS (METRICS.md §0.3): none for Qwen; else config.json's bos_token_id, else the template's
-    int fam = mc->family;
-    pl->bos_id = -1;
-    if (fam != FAM_QWEN2 && fam != FAM_QWEN3) pl->bos_id = mc->bos_id >= 0 ? mc->bos_id : tok_template_bos(tok);
+    pl->bos_id = family_prompt_bos(mc, tok_template_bos(tok));
     if (pl->bos_id >= V)
         return lw_err(err, "the checkpoint's config.json and tokenizer disagree", "%s/config.json: bos_token_id: %d is outside the vocabulary of %d",
                       cfg->model_dir, pl->bos_id, V);

@@ -182,10 +182,11 @@ static int read_fields(CfgReader *c, ModelConfig *cfg) {
 
     // Sliding window: Qwen gates it with use_sliding_window; Llama has none.
     cfg->sliding_window = 0;
-    if (cfg->family != FAM_LLAMA) {
+    int sw_kind = LW_FAMILIES[cfg->family].sliding_window;
+    if (sw_kind) {
         int use_sw = 1;
-        if (cfg_bool(c, "use_sliding_window", cfg->family == FAM_QWEN2 || cfg->family == FAM_QWEN3 ? 0 : 1, &use_sw)) return -1;
-        if (use_sw && (cfg->family == FAM_QWEN2 || cfg->family == FAM_QWEN3))
+        if (cfg_bool(c, "use_sliding_window", sw_kind == 2 ? 0 : 1, &use_sw)) return -1;
+        if (use_sw && sw_kind == 2)
             return lw_err(c->err, "Qwen's per-layer sliding window (max_window_layers) is not implemented; none of the supported checkpoints enables it",
                           "%s: field \"use_sliding_window\" = true is not supported", c->path);
         // Absent: the transformers default of Mistral and Gemma-2 (4096); null: no window.

@@ -8,13 +8,18 @@
 #include "model/model.h"
 
 const FamilyInfo LW_FAMILIES[FAM_COUNT] = {
-    //          name       hf_arch               model_type  +1 emb bias qkn sand gelu tied slide_even caps qpas
-    [FAM_LLAMA]   = {"llama",   "LlamaForCausalLM",   "llama",   0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    [FAM_MISTRAL] = {"mistral", "MistralForCausalLM", "mistral", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    [FAM_QWEN2]   = {"qwen2",   "Qwen2ForCausalLM",   "qwen2",   0, 0, 1, 0, 0, 0, 0, 0, 0, 0},
-    [FAM_QWEN3]   = {"qwen3",   "Qwen3ForCausalLM",   "qwen3",   0, 0, 0, 1, 0, 0, 0, 0, 0, 0},
-    [FAM_GEMMA2]  = {"gemma2",  "Gemma2ForCausalLM",  "gemma2",  1, 1, 0, 0, 1, 1, 1, 1, 1, 1},
+    //          name       hf_arch               model_type  +1 emb bias qkn sand gelu tied slide_even caps qpas nobos sw
+    [FAM_LLAMA]   = {"llama",   "LlamaForCausalLM",   "llama",   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    [FAM_MISTRAL] = {"mistral", "MistralForCausalLM", "mistral", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+    [FAM_QWEN2]   = {"qwen2",   "Qwen2ForCausalLM",   "qwen2",   0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 2},
+    [FAM_QWEN3]   = {"qwen3",   "Qwen3ForCausalLM",   "qwen3",   0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2},
+    [FAM_GEMMA2]  = {"gemma2",  "Gemma2ForCausalLM",  "gemma2",  1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 0, 1},
 };
+
+int family_prompt_bos(const ModelConfig *mc, int template_bos) {
+    if (LW_FAMILIES[mc->family].no_bos) return -1;
+    return mc->bos_id >= 0 ? mc->bos_id : template_bos;
+}
 
 int family_from_name(const char *name) {
     if (!name) return -1;

@@ -36,6 +36,9 @@ typedef struct {
     int sliding_even_layers;   // Gemma: sliding window only on layers 0, 2, 4, ...
     int has_softcaps;          // Gemma: attention + final logit soft-capping
     int has_query_pre_attn_scalar; // Gemma: attention scale = query_pre_attn_scalar^-0.5
+    int no_bos;                // Qwen: prompts get no BOS (METRICS.md §0.3)
+    int sliding_window;        // 0: none (Llama); 1: config.json's sliding_window (Mistral, Gemma);
+                               // 2: only if use_sliding_window (Qwen; default false, true unsupported)
 } FamilyInfo;
 
 extern const FamilyInfo LW_FAMILIES[FAM_COUNT];
@@ -64,6 +67,10 @@ typedef struct {
     double query_pre_attn_scalar; // 0 = use head_dim
     int bos_id, eos_id;       // -1 when absent
 } ModelConfig;
+
+// The BOS id prompts start with (METRICS.md §0.3): none (-1) for families with no_bos; else
+// config.json's bos_token_id, else `template_bos` (the tokenizer's post-processor template's).
+int family_prompt_bos(const ModelConfig *mc, int template_bos);
 
 // Reads <dir>/config.json. Returns 0, or -1 with err naming the file and the field.
 int model_config_load(const char *dir, ModelConfig *cfg, LwError *err);

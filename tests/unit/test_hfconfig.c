@@ -89,11 +89,24 @@ TEST(refusals_name_file_and_field) {
     CHECKF(strstr(err.msg, "invalid JSON") && strstr(err.msg, path), "%s", err.msg);
 }
 
+// The BOS rule of METRICS.md §0.3, as the family table states it: Qwen prompts get none whatever
+// config.json says; the others take config.json's bos_token_id, else the tokenizer template's.
+TEST(prompt_bos_by_family) {
+    ModelConfig c;
+    LwError err = {0};
+    CHECK(load_cfg("Qwen2ForCausalLM", "\"bos_token_id\": 151643", &c, &err) == 0 && family_prompt_bos(&c, 7) == -1);
+    CHECK(load_cfg("Qwen3ForCausalLM", "", &c, &err) == 0 && family_prompt_bos(&c, 7) == -1);
+    CHECK(load_cfg("LlamaForCausalLM", "\"bos_token_id\": 1", &c, &err) == 0 && family_prompt_bos(&c, 7) == 1);
+    CHECK(load_cfg("MistralForCausalLM", "", &c, &err) == 0 && family_prompt_bos(&c, 7) == 7);
+    CHECK(load_cfg("Gemma2ForCausalLM", "\"bos_token_id\": 2", &c, &err) == 0 && family_prompt_bos(&c, 7) == 2);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/lwtest_cfg.XXXXXX");
     if (!mkdtemp(dir)) return 1;
     RUN(defaults_and_variants);
     RUN(refusals_name_file_and_field);
+    RUN(prompt_bos_by_family);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
