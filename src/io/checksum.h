@@ -15,21 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/sha256.h"
 #include "util/util.h"
 
 #define RF_TRAILER_LEN 121 // "\n" + 28 + 64 + 7 + 20 + "\n": fixed width
 #define RF_INTEGRITY_ATTR "sha256 trailer v1"
-
-// SHA-256 (FIPS 180-4), streaming.
-typedef struct {
-    uint32_t h[8];
-    uint64_t n_bytes;
-    uint8_t buf[64];
-    size_t n_buf;
-} Sha256;
-void sha256_init(Sha256 *s);
-void sha256_update(Sha256 *s, const void *data, size_t n);
-void sha256_final(Sha256 *s, uint8_t out[32]);
 
 // Appends the trailer to the closed file at path (flushed to disk). 0, or -1 with err.
 int runfile_seal(const char *path, LwError *err);
