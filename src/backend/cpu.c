@@ -119,6 +119,13 @@ static inline float v8_finish(const float *a, const float *x, const float *w, in
     return s;
 }
 
+// One output by the fixed order (the edges of rowdot_block).
+static inline float rowdot_one(const float *xr, const float *wr, int64_t k8, int64_t in) {
+    lw_v8 a = {0};
+    for (int64_t k = 0; k < k8; k += 8) a = a + v8_load(xr + k) * v8_load(wr + k);
+    return v8_finish((const float *)&a, xr, wr, k8, in);
+}
+
 #define RD_MR 4 // rows of x per micro-kernel
 #define RD_NR 2 // weight rows per micro-kernel
 
@@ -153,21 +160,12 @@ static void rowdot_block(const float *x, int T, const float *wt, int64_t n, int6
             y0[3 * ldy + 1] = v8_finish((const float *)&a31, x3, w1, k8, in);
         }
         for (; o < n; o++) // last weight row: one output at a time, the same arithmetic
-            for (int i = 0; i < RD_MR; i++) {
-                const float *xr = x0 + (size_t)i * in, *wr = wt + (size_t)o * in;
-                lw_v8 a = {0};
-                for (int64_t k = 0; k < k8; k += 8) a = a + v8_load(xr + k) * v8_load(wr + k);
-                y[(size_t)(t + i) * ldy + o] = v8_finish((const float *)&a, xr, wr, k8, in);
-            }
+            for (int i = 0; i < RD_MR; i++)
+                y[(size_t)(t + i) * ldy + o] = rowdot_one(x0 + (size_t)i * in, wt + (size_t)o * in, k8, in);
     }
     for (; t < T; t++) { // last rows of x
         const float *xr = x + (size_t)t * in;
-        for (int64_t o = 0; o < n; o++) {
-            const float *wr = wt + (size_t)o * in;
-            lw_v8 a = {0};
-            for (int64_t k = 0; k < k8; k += 8) a = a + v8_load(xr + k) * v8_load(wr + k);
-            y[(size_t)t * ldy + o] = v8_finish((const float *)&a, xr, wr, k8, in);
-        }
+        for (int64_t o = 0; o < n; o++) y[(size_t)t * ldy + o] = rowdot_one(xr, wt + (size_t)o * in, k8, in);
     }
 }
 
