@@ -579,7 +579,38 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank == 0 && dev.why[0]) lw_log("%s", dev.why); // device auto: what it picked and why
     lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
+    // ---- CUDA: this rank's GPU (its node-local rank), then the NCCL communicator of the forward
+    static Comm dcomm;
+    int gpu = -1, use_dcomm = 0;
+    {
+        char why[320];
+        bad = device_bind(&dev, comm, &gpu, why, sizeof why)
+                  ? lw_err(&err, "launch one rank per GPU (srun --ntasks-per-node=<GPUs per node> --gpus-per-task=1, or "
+                                 "mpirun -np <GPUs>); `lensweep devices` shows what this process sees",
+                           "rank %d: device cuda: %s", rank, why)
+                  : 0;
+        if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    }
     backend_default()->init(); // before the weights (CPU: OpenBLAS hangs when it cannot map its buffers later)
+    {
+        char why[320];
+        use_dcomm = device_comm(&dev, comm, &dcomm, why, sizeof why);
+        bad = use_dcomm < 0 ? lw_err(&err, "check the NCCL installation and NCCL_DEBUG=WARN output",
+                                     "rank %d: NCCL communicator: %s", rank, why)
+                            : 0;
+        if ((rc = agree(comm, bad, &err, LW_EXIT_RUNTIME))) return rc;
+    }
+    if (gpu >= 0) { // which GPU each rank took, and where the forward's collectives run
+        int *gpus = xmalloc(sizeof(int) * R);
+        comm_allgather(comm, &gpu, gpus, sizeof(int));
+        char line[512];
+        int off = 0;
+        for (int q = 0; q < R && off < (int)sizeof line - 40; q++)
+            off += snprintf(line + off, sizeof line - off, "%srank %d: GPU %d", q ? ", " : "", q, gpus[q]);
+        lw_log("CUDA devices (node-local rank): %s; forward collectives: %s", line,
+               use_dcomm > 0 ? "NCCL on device buffers" : "none (one rank)");
+        free(gpus);
+    }
     lw_progress("loading %s ...", cfg.model_dir);
     lw_stage("loading the weights (no file written yet)");
     double tl = lw_now();
@@ -599,6 +630,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     }
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
     m->fp32_sums = !cfg.tp_exact;
+    if (use_dcomm > 0) m->dev_comm = &dcomm;
     {
         int64_t bytes = (int64_t)m->bytes_read;
         comm_allreduce_sum_i64(comm, &bytes, 1);
@@ -830,6 +862,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
     free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
     model_free(m);
+    if (use_dcomm > 0) comm_finalize(&dcomm);
     tok_free(tok);
     config_free(&cfg);
     return 0;
