@@ -1,0 +1,241 @@
+// lens_prism — see lens_prism.h. Dataset names and shapes: docs/HDF5.md.
+#include "lens/lens_prism.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/sha256.h"
+#include "util/util.h"
+
+// Prism logits of one GEMM chunk stay below this many bytes per rank (as the norm lens's).
+#define PRISM_CHUNK_BYTES ((size_t)256 << 20)
+
+static const char *where_of(const LwRunConfig *cfg, const char *name) {
+    const LwOption *o = config_option_find(name);
+    return o ? cfg->src[o - LW_OPTIONS].where : "config";
+}
+
+int lens_prism_open(const LwRunConfig *cfg, const ModelConfig *mc, LensPrism *lp, LwError *err) {
+    memset(lp, 0, sizeof *lp);
+    int named = 0;
+    for (int i = 0; i < cfg->lenses.n; i++) named |= !strcmp(cfg->lenses.v[i], "prism");
+    const char *dir = cfg->prism_dir ? cfg->prism_dir : "";
+    if (!*dir) {
+        if (named)
+            return lw_err(err, "set prism_dir (--prism-dir DIR) to a directory written by `lensweep fit-prism`, or drop prism from lenses",
+                          "%s: lenses: prism needs a fitted Prism artifact, but prism_dir is empty", where_of(cfg, "lenses"));
+        return 0;
+    }
+    if (!lw_is_dir(dir))
+        return lw_err(err, "name the directory `lensweep fit-prism --out DIR` wrote (prism.safetensors, provenance.json)",
+                      "%s: prism_dir: %s is not a directory", where_of(cfg, "prism_dir"), dir);
+    // config.json's hash ties the artifact to the checkpoint (fit-prism records it; GGUF: none)
+    char sha[65] = "";
+    if (lw_is_dir(cfg->model_dir)) {
+        char *cp = xasprintf("%s/config.json", cfg->model_dir);
+        int rc = lw_file_exists(cp) ? lw_sha256_file(cp, sha, err) : 0;
+        free(cp);
+        if (rc) return -1;
+    }
+    if (prism_artifact_load(dir, mc->d_model, sha, &lp->art, err)) return -1;
+    if (prism_artifact_check_model(&lp->art, dir, mc->n_layers, mc->vocab, err)) { prism_artifact_free(&lp->art); return -1; }
+    lp->on = 1;
+    lp->dir = dir;
+    lp->transposed = cfg->quirk_prism_transposed;
+    if (!lp->transposed) { // the fitted map Q·e on column vectors = row vector times Qᵀ
+        int d = lp->art.d;
+        float *qt = xmalloc(sizeof(float) * (size_t)d * d);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) qt[(size_t)j * d + i] = lp->art.Q[(size_t)i * d + j];
+        free(lp->art.Q);
+        lp->art.Q = qt;
+    }
+    return 0;
+}
+
+void lens_prism_free(LensPrism *lp) {
+    if (lp->on) prism_artifact_free(&lp->art);
+    memset(lp, 0, sizeof *lp);
+}
+
+void lens_prism_write_meta(const LensRun *lr, const LensPrism *lp) {
+    if (!lr->h5 || !lp->on) return;
+    h5_group(lr->h5, "/lens/prism");
+    h5_attr_str(lr->h5, "/lens/prism", "artifact_path", lp->dir);
+    h5_attr_int(lr->h5, "/lens/prism", "k", lp->art.k);
+    h5_attr_str(lr->h5, "/lens/prism", "layers", lp->art.layers);
+    h5_attr_str(lr->h5, "/lens/prism", "config_sha256", lp->art.config_sha256);
+    h5_attr_int(lr->h5, "/lens/prism", "transposed", lp->transposed);
+}
+
+// ---------------------------------------------------------------------------- helpers
+
+static float *falloc(size_t n) { return xmalloc(sizeof(float) * (n ? n : 1)); }
+static double *dalloc(size_t n) { return xmalloc(sizeof(double) * (n ? n : 1)); }
+static int32_t *ialloc(size_t n) { return xmalloc(sizeof(int32_t) * (n ? n : 1)); }
+
+static void put_f64(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
+                    const double *v) {
+    if (!lr->h5) return;
+    size_t dims[3] = {d0, d1, d2};
+    char *p = xasprintf("%s/%s", base, name);
+    h5_write_f64(lr->h5, p, rank, dims, v);
+    free(p);
+}
+
+static void put_i32(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
+                    const int32_t *v) {
+    if (!lr->h5) return;
+    size_t dims[3] = {d0, d1, d2};
+    char *p = xasprintf("%s/%s", base, name);
+    h5_write_i32(lr->h5, p, rank, dims, v);
+    free(p);
+}
+
+// P_L[id], z_L[id] and 1 + #{P_i > P[id]} of n rows (NaN / -1 when id < 0).
+static void track(const LensShard *sh, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p,
+                  double *logit, int32_t *rank) {
+    if (id < 0) {
+        for (int r = 0; r < n; r++) {
+            if (p) p[r] = NAN;
+            if (logit) logit[r] = NAN;
+            if (rank) rank[r] = -1;
+        }
+        return;
+    }
+    int32_t *ids = ialloc(n);
+    for (int r = 0; r < n; r++) ids[r] = id;
+    float *x = falloc(n);
+    lens_values_at(sh, D, n, ids, 1, x);
+    int64_t *above = xmalloc(sizeof(int64_t) * (n ? n : 1));
+    if (rank) lens_count_above(sh, D, N, n, ids, x, 1, 0, above);
+    for (int r = 0; r < n; r++) {
+        if (p) p[r] = isnan(x[r]) ? NAN : (double)lens_prob(&N[r], x[r]);
+        if (logit) logit[r] = x[r];
+        if (rank) rank[r] = above[r] < 0 ? -1 : (int32_t)(above[r] + 1);
+    }
+    free(ids); free(x); free(above);
+}
+
+// ---------------------------------------------------------------------------- one pass
+
+void lens_prism_pass(const LensRun *lr, const LensPrism *lp, const LensPassSpec *ps, const float *resid) {
+    if (!lp->on) return;
+    const Model *m = lr->m;
+    const LensShard *sh = &lr->sh;
+    int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl, K = lr->topk_all, K50 = LENS_NEXT_TOPK;
+    int t0 = lr->positions > 0 && lr->positions < T ? T - (int)lr->positions : 0, Tp = T - t0;
+    size_t rows = (size_t)n1 * Tp;
+    char *base = xasprintf("/lens/prism/%s", ps->name), *next = xasprintf("/lens/prism/%s/next", ps->name);
+
+    // the Prism input of every (layer, position): normalized as the norm lens (§4.1), or raw
+    // (quirk off); then whitened and rotated, all rows at once (the same rows on every rank)
+    float *x = falloc(rows * d);
+    for (int L = 0; L < n1; L++) {
+        const float *h = resid + ((size_t)L * T + t0) * d;
+        float *xl = x + (size_t)L * Tp * d;
+        if (lp->transposed) model_rmsnorm(m, L < n ? m->layers[L].ln_in : m->ln_final, h, xl, Tp);
+        else memcpy(xl, h, sizeof(float) * (size_t)Tp * d);
+    }
+    float *y = falloc(rows * d);
+    prism_apply(&lp->art, x, (int)rows, y);
+    free(x);
+
+    // all positions: entropy and top-K, in row chunks of one GEMM each
+    size_t chunk = PRISM_CHUNK_BYTES / ((size_t)vl * sizeof(float));
+    if (chunk < 1) chunk = 1;
+    if (chunk > rows) chunk = rows;
+    double *H = dalloc((size_t)n1 * T), *tp = dalloc((size_t)n1 * T * K);
+    int32_t *tid = ialloc((size_t)n1 * T * K);
+    for (size_t i = 0; i < (size_t)n1 * T; i++) H[i] = NAN;
+    for (size_t i = 0; i < (size_t)n1 * T * K; i++) { tid[i] = -1; tp[i] = NAN; }
+    float *z = falloc(chunk * vl), *znext = falloc((size_t)n1 * vl);
+    LensNorm *N = xmalloc(sizeof(LensNorm) * chunk);
+    LensDist *D = xmalloc(sizeof(LensDist) * chunk);
+    int32_t *cid = ialloc(chunk * K);
+    double *cp = dalloc(chunk * K);
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+        model_unembed(m, y + r0 * d, (int)nr, z);
+        for (size_t r = 0; r < nr; r++) D[r] = lens_dist(z + r * vl);
+        lens_normalize_topk(sh, D, (int)nr, K, N, cid, NULL, cp);
+        for (size_t r = 0; r < nr; r++) {
+            int L = (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
+            size_t o = (size_t)L * T + t;
+            H[o] = lens_bits(N[r].H_nats);
+            memcpy(tid + o * K, cid + r * K, sizeof(int32_t) * K);
+            memcpy(tp + o * K, cp + r * K, sizeof(double) * K);
+            if (t == T - 1) memcpy(znext + (size_t)L * vl, z + r * vl, sizeof(float) * vl);
+        }
+    }
+    put_f64(lr, base, "entropy_bits", 2, n1, T, 0, H);
+    put_i32(lr, base, "topk_ids", 3, n1, T, K, tid);
+    put_f64(lr, base, "topk_probs", 3, n1, T, K, tp);
+    free(H); free(tp); free(tid); free(z); free(N); free(D); free(cid); free(cp); free(y);
+
+    // NEXT: the metrics of §5 the Prism sidecar carries, against the model head P_final
+    float *ynext = falloc(vl);
+    model_final_logits(m, resid + ((size_t)n * T + T - 1) * d, 1, ynext);
+    LensDist Y = lens_dist(ynext);
+    LensNorm NY;
+    lens_normalize(sh, &Y, 1, &NY);
+    LensDist *DN = xmalloc(sizeof(LensDist) * n1), *YD = xmalloc(sizeof(LensDist) * n1);
+    LensNorm *NN = xmalloc(sizeof(LensNorm) * n1), *NYr = xmalloc(sizeof(LensNorm) * n1);
+    for (int L = 0; L < n1; L++) { DN[L] = lens_dist(znext + (size_t)L * vl); YD[L] = Y; NYr[L] = NY; }
+    lens_normalize(sh, DN, n1, NN);
+
+    int32_t *ids50 = ialloc((size_t)n1 * K50), *iv = ialloc(n1);
+    float *x50 = falloc((size_t)n1 * K50);
+    double *p50 = dalloc((size_t)n1 * K50), *l50 = dalloc((size_t)n1 * K50), *v = dalloc(n1), *v2 = dalloc(n1);
+    lens_topk(sh, DN, NN, n1, K50, ids50, x50, p50);
+    for (size_t i = 0; i < (size_t)n1 * K50; i++) l50[i] = x50[i];
+    put_i32(lr, next, "top_ids", 2, n1, K50, 0, ids50);
+    put_f64(lr, next, "top_probs", 2, n1, K50, 0, p50);
+    put_f64(lr, next, "top_logits", 2, n1, K50, 0, l50);
+    for (int L = 0; L < n1; L++) v[L] = lens_bits(NN[L].H_nats);
+    put_f64(lr, next, "entropy_bits", 1, n1, 0, 0, v);
+
+    LensPair *pr = xmalloc(sizeof(LensPair) * n1);
+    lens_pair(sh, DN, NN, YD, NYr, n1, LP_KL_PQ, pr);
+    for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_pq);
+    put_f64(lr, next, "kl_to_final_bits", 1, n1, 0, 0, v);
+
+    track(sh, DN, NN, n1, ps->answer_id, v, v2, iv);
+    put_f64(lr, next, "p_answer", 1, n1, 0, 0, v);
+    put_f64(lr, next, "answer_logit", 1, n1, 0, 0, v2);
+    put_i32(lr, next, "answer_rank", 1, n1, 0, 0, iv);
+    track(sh, DN, NN, n1, ps->contrast_id, v, NULL, NULL);
+    put_f64(lr, next, "p_contrast", 1, n1, 0, 0, v);
+
+    // cos_to_final (§5.1): v = the Prism logits themselves against the head's logit direction
+    double *dots = dalloc((size_t)3 * n1);
+    lens_dots(sh, DN, YD, n1, dots);
+    for (int L = 0; L < n1; L++) {
+        float ny = (float)sqrt(dots[3 * L + 2]) + 1e-12f, nz = (float)sqrt(dots[3 * L + 1]) + 1e-12f;
+        v[L] = (float)(dots[3 * L] / ny) / nz;
+    }
+    put_f64(lr, next, "cos_to_final", 1, n1, 0, 0, v);
+
+    // echo mass (§7; the sidecar leaves it empty under quirks.sidecar_empty_columns)
+    int np = ps->n_prompt_vocab;
+    if (np > 0) {
+        int32_t *pid = ialloc((size_t)n1 * np);
+        for (int L = 0; L < n1; L++) memcpy(pid + (size_t)L * np, ps->prompt_vocab_ids, sizeof(int32_t) * np);
+        float *xp = falloc((size_t)n1 * np);
+        lens_values_at(sh, DN, n1, pid, np, xp);
+        for (int L = 0; L < n1; L++) {
+            double s = 0;
+            for (int j = 0; j < np; j++) s += lens_prob(&NN[L], xp[(size_t)L * np + j]);
+            v[L] = s;
+        }
+        free(pid); free(xp);
+    } else {
+        for (int L = 0; L < n1; L++) v[L] = 0.0;
+    }
+    put_f64(lr, next, "echo_mass_prompt", 1, n1, 0, 0, v);
+
+    free(ynext); free(DN); free(YD); free(NN); free(NYr); free(ids50); free(iv); free(x50); free(p50); free(l50);
+    free(v); free(v2); free(pr); free(dots); free(znext); free(base); free(next);
+}
