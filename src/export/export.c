@@ -548,7 +548,7 @@ static void write_pure_lens(const Ex *e, FILE *f, int lens) {
             csv_field_float(&o, x->p_answer[L]);
             csv_field_float(&o, r->amu[L]);
             PE(csv_field_bool(&o, r->margin_ok[L]));
-            csv_field_float(&o, p->teacher_entropy_bits);
+            csv_field_float(&o, lens ? p->prism_teacher_entropy_bits : p->teacher_entropy_bits);
             csv_field_float(&o, x->kl_to_final_bits[L]);
             PE(csv_field_float(&o, x->kl_to_final_bits_norm_temp[L]));
             csv_rank(&o, x->answer_rank[L]);

@@ -385,6 +385,8 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
         snprintf(path, sizeof path, "/lens/prism/%s/topk_probs", p->name);
         if (ds_f64(r, path, 3, wLTk3, NULL, &p->prism_rec_topk_probs)) return -1;
         if (read_next(r, run, "prism", p, &p->prism)) return -1;
+        snprintf(path, sizeof path, "/lens/prism/%s/next", p->name);
+        if (attr_double(r, path, "teacher_entropy_bits", &p->prism_teacher_entropy_bits)) return -1;
         for (hsize_t i = 0; i < L * (hsize_t)p->T * p->prism_rec_k; i++)
             if (p->prism_rec_topk_ids[i] >= run->V || p->prism_rec_topk_ids[i] < -1) {
                 snprintf(path, sizeof path, "/lens/prism/%s/topk_ids", p->name);

@@ -62,6 +62,7 @@ typedef struct {
     // Prism lens (/lens/prism, only when the run had a prism_dir; prism.present = 0 otherwise):
     // NEXT values as ExNext (the columns Prism does not measure are NaN), all positions as rec_*
     ExNext prism;
+    double prism_teacher_entropy_bits; // H(P_final) by the Prism code path (next/ attribute)
     double *prism_rec_entropy_bits;
     int prism_rec_k; int *prism_rec_topk_ids; double *prism_rec_topk_probs;
 } ExPass;

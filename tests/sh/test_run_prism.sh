@@ -58,3 +58,36 @@ mkdir -p "$TMP/pm" && cp "$TMP/p/prism.safetensors" "$TMP/pm/"
 refused "artifact without provenance.json" "pm/provenance.json: missing \(no complete Prism artifact" -- --prism-dir "$TMP/pm"
 mkdir -p "$TMP/pj" && cp "$TMP/p/prism.safetensors" "$TMP/pj/" && head -c 100 "$TMP/p/provenance.json" >"$TMP/pj/provenance.json"
 refused "provenance.json cut short" "pj/provenance.json: line [0-9]+:" -- --prism-dir "$TMP/pj"
+
+# ---- decoding: /lens/prism written; R = 1, 2 and 4 give bit-identical Prism outputs (every sum
+# over the vocabulary runs in global id order across the ranks, lens/lens_prism.c). The vocabulary
+# (32003 rows) splits unevenly over 2 and 4 ranks; 4 ranks replicate the 2 kv heads.
+MV=$TMP/mv
+"$LW" mktiny --family mistral --seed 7 --layers 4 --vocab 32003 --out "$MV" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null
+"$LW" fit-prism --model "$MV" --out "$TMP/pv3" >/dev/null 2>&1 || fail "fit-prism on the 32003-row model"
+ok=1
+for np in 1 2 4; do
+  OUT_TXT=$(timeout 300 mpirun -np $np "$LW" run --model "$MV" --out "$TMP/tp$np" --probes "$TMP/probe.yaml" --prism-dir "$TMP/pv3" 2>&1); rc=$?
+  if [ $rc != 0 ] || ! "$LW" export "$TMP/tp$np/mv.h5" --out "$TMP/ex$np" >/dev/null 2>&1; then fail "R=$np: run --prism-dir and export" "exit $rc" "$(tail -5 <<<"$OUT_TXT")"; ok=0; fi
+done
+if [ $ok = 1 ]; then
+  n=$(h5ls -r "$TMP/tp1/mv.h5" | grep -c '^/lens/prism/.* Dataset')
+  [ "$n" = 42 ] && pass "/lens/prism: 14 datasets per pass (3 passes)" || fail "/lens/prism datasets" "$n"
+  for np in 2 4; do
+    if d=$(h5diff -r "$TMP/tp1/mv.h5" "$TMP/tp$np/mv.h5" /lens/prism /lens/prism 2>&1); then
+      pass "R=1 vs R=$np: /lens/prism bit-identical (h5diff, no tolerance)"
+    else
+      fail "R=1 vs R=$np: /lens/prism bit-identical" "$(grep -v '^0 differences' <<<"$d" | head -8)"
+    fi
+    for f in pure-next-token-prism records-prism; do
+      cmp -s "$TMP/ex1/output-mv-$f.csv" "$TMP/ex$np/output-mv-$f.csv" && pass "R=1 vs R=$np: output-mv-$f.csv byte-identical" \
+        || fail "R=1 vs R=$np: output-mv-$f.csv byte-identical" "$(cmp "$TMP/ex1/output-mv-$f.csv" "$TMP/ex$np/output-mv-$f.csv")"
+    done
+  done
+  # the Prism block of the JSON too (the norm lens's own values may differ in the last bits)
+  for np in 2 4; do
+    a=$(sed -n '/"prism_summary"/,/"copy_soft_config"/p' "$TMP/ex1/output-mv.json" | sed '/"baseline"/,/}/d;/"delta"/,/}/d')
+    b=$(sed -n '/"prism_summary"/,/"copy_soft_config"/p' "$TMP/ex$np/output-mv.json" | sed '/"baseline"/,/}/d;/"delta"/,/}/d')
+    [ -n "$a" ] && [ "$a" = "$b" ] && pass "R=1 vs R=$np: prism_summary's Prism values identical" || fail "R=1 vs R=$np: prism_summary" "$(diff <(echo "$a") <(echo "$b") | head -5)"
+  done
+fi
