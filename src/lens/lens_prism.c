@@ -57,6 +57,7 @@ int lens_prism_open(const LwRunConfig *cfg, const ModelConfig *mc, LensPrism *lp
 
 void lens_prism_free(LensPrism *lp) {
     if (lp->on) prism_artifact_free(&lp->art);
+    if (lp->qt) lp->qt_bk->free(lp->qt);
     memset(lp, 0, sizeof *lp);
 }
 
@@ -227,9 +228,46 @@ static void prism_normalize(const LensShard *sh, const LensDist *D, int n, LensN
     free(acc);
 }
 
+// ---------------------------------------------------------------------------- the map
+
+// y[rows, d] = ((x − μ) / sqrt(σ² + ε_w)) · Q: the whitening per element in double, rounded to
+// fp32, then one matmul_exact against the weight W = Qᵀ ([out, in] = [d, d], so y_j = Σ_i z_i Q_ij).
+static void rotate(const Model *m, LensPrism *lp, const float *x, int rows, float *y) {
+    const Backend *bk = m->backend;
+    const PrismArtifact *a = &lp->art;
+    int d = a->d;
+    size_t bytes_w = sizeof(float) * (size_t)d * d, bytes = sizeof(float) * (size_t)rows * d;
+    if (!lp->qt) {
+        float *t = falloc((size_t)d * d);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) t[(size_t)j * d + i] = a->Q[(size_t)i * d + j];
+        lp->qt = bk->alloc(bytes_w);
+        lp->qt_bk = bk;
+        bk->upload(lp->qt, t, bytes_w);
+        free(t);
+    }
+    double *inv = dalloc(d);
+    for (int i = 0; i < d; i++) inv[i] = sqrt((double)a->var[i] + PRISM_EPS_W);
+    float *z = falloc((size_t)rows * d);
+    for (size_t r = 0; r < (size_t)rows; r++)
+        for (int i = 0; i < d; i++) z[r * d + i] = (float)(((double)x[r * d + i] - a->mean[i]) / inv[i]);
+    if (bk->host_memory) {
+        bk->matmul_exact(z, rows, DT_F32, lp->qt, d, d, NULL, y);
+    } else {
+        float *dz = bk->alloc(bytes), *dy = bk->alloc(bytes);
+        bk->upload(dz, z, bytes);
+        bk->matmul_exact(dz, rows, DT_F32, lp->qt, d, d, NULL, dy);
+        bk->download(y, dy, bytes);
+        bk->free(dz);
+        bk->free(dy);
+    }
+    free(inv);
+    free(z);
+}
+
 // ---------------------------------------------------------------------------- one pass
 
-void lens_prism_pass(const LensRun *lr, const LensPrism *lp, const LensPassSpec *ps, const float *resid) {
+void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, const float *resid) {
     if (!lp->on) return;
     const Model *m = lr->m;
     const LensShard *sh = &lr->sh;
@@ -248,7 +286,7 @@ void lens_prism_pass(const LensRun *lr, const LensPrism *lp, const LensPassSpec 
         else memcpy(xl, h, sizeof(float) * (size_t)Tp * d);
     }
     float *y = falloc(rows * d);
-    prism_apply(&lp->art, x, (int)rows, y);
+    rotate(m, lp, x, (int)rows, y);
     free(x);
 
     // all positions: entropy and top-K, in row chunks of one GEMM each

@@ -4,7 +4,8 @@
 //     z_L = (((fp32(N_L(h_L)) − μ) / sqrt(σ² + ε_w)) · Q) · W_U
 //
 // i.e. the norm lens's normalized residual (same normalizer per layer, §4.1), whitened and
-// rotated (prism_apply: row vector times Q, double sums, the same on every rank), then the model's
+// rotated (row vector times Q: whitening in double rounded to fp32, then the backend's
+// matmul_exact, double sums rounded once; the same rows on every rank), then the model's
 // own unembedding through the lens code path: each rank multiplies by its vocabulary shard
 // (model_unembed, bit-exact at any rank count) and lens_stats reduces the rows with the same
 // collectives as the norm lens. So R = 1 and R = 2 write the same numbers.
@@ -32,6 +33,8 @@ typedef struct {
     const char *dir;    // prism_dir
     int transposed;     // quirks.prism_transposed (the reference's runtime map)
     PrismArtifact art;
+    void *qt;           // the rotation as a backend weight [d, d] (Qᵀ of the map), uploaded on first use
+    const Backend *qt_bk;
 } LensPrism;
 
 // Decides whether the run decodes the Prism lens and loads its artifact. Before any weight is
@@ -47,7 +50,9 @@ void lens_prism_free(LensPrism *lp);
 void lens_prism_write_meta(const LensRun *lr, const LensPrism *lp);
 
 // Decodes one pass (residuals [(n+1), T, d], replicated) and writes /lens/prism/<pass>/...
-// Every rank calls it (collectives inside).
-void lens_prism_pass(const LensRun *lr, const LensPrism *lp, const LensPassSpec *ps, const float *resid);
+// Every rank calls it (collectives inside). The whitened rows are rotated by the backend's
+// matmul_exact (double products and sums, rounded once; all rows of the pass in one call, the same
+// call on every rank).
+void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, const float *resid);
 
 #endif
