@@ -835,10 +835,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lw_log("  wall %.2f s, peak RSS rank 0 %.1f MB", wall, lw_peak_rss_bytes() / 1e6);
     lw_log("  wrote %s", out_path);
 
+    lens_prism_free(&prism);
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
     free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
     model_free(m);
-    lens_prism_free(&prism);
     tok_free(tok);
     config_free(&cfg);
     return 0;
