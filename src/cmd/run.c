@@ -35,6 +35,7 @@
 #include "config/config.h"
 #include "io/gguf.h"
 #include "lens/lens_pass.h"
+#include "lens/lens_prism.h"
 #include "model/model.h"
 #include "runfile/h5.h"
 #include "io/fingerprint.h"
@@ -243,8 +244,8 @@ static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Token
                 return lw_err(err, "skip_layers_m values are block counts from the top, at most the number of blocks",
                               "%s: skip_layers_m: %ld is beyond the model's %d blocks", sw, cfg->skip_layers_m.v[i], n);
     for (int i = 0; i < cfg->lenses.n; i++)
-        if (!strcmp(cfg->lenses.v[i], "tuned") || !strcmp(cfg->lenses.v[i], "prism"))
-            return lw_err(err, "this build decodes the norm and raw lenses; drop tuned/prism from lenses",
+        if (!strcmp(cfg->lenses.v[i], "tuned"))
+            return lw_err(err, "this build decodes the norm, raw and Prism lenses; drop tuned from lenses",
                           "%s: lenses: %s is not available in this build", opt_where(cfg, "lenses"), cfg->lenses.v[i]);
     return 0;
 }
@@ -511,7 +512,8 @@ static int output_preflight(const LwRunConfig *cfg, const char *out_path, Target
 static void usage(FILE *f) {
     fprintf(f, "usage: lensweep run CONFIG.yaml [--key value ...]\n"
                "       lensweep run --model DIR --out DIR [--key value ...]\n"
-               "Probes one model: every layer through the norm and raw lenses (METRICS.md), rank 0 writes\n"
+               "Probes one model: every layer through the norm and raw lenses, and Prism with prism_dir\n"
+               "(METRICS.md), rank 0 writes "
                "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n");
     config_print_help(f);
 }
@@ -559,6 +561,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
                          "%s: %d ranks are impossible for %s: %s", cfg.tp_size > 0 ? opt_where(&cfg, "tp_size") : "ranks of this job (mpirun -np / srun -n)",
                          R, cfg.model_dir, why);
     }
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+    // ---- the Prism artifact (lens/lens_prism.h): another model's or a damaged one is refused here
+    static LensPrism prism;
+    bad = lens_prism_open(&cfg, &mc, &prism, &err);
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- tokenizer, prompts, answers, sizes (still no weights)
@@ -670,6 +676,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lr.keep_residuals = cfg.keep_residuals;
     lr.keep_final_logits = cfg.keep_final_logits;
     lr.transforms_known = !cfg.quirk_gemma_softcap_undetected;
+    lens_prism_write_meta(&lr, &prism);
     // §9 grid: s = 10^(log10(min) + (log10(max) - log10(min))·i/(N-1)), fp32 like the reference
     int n_last = (int)cfg.last_layer_temp_n;
     double *last_temps = xmalloc(sizeof(double) * n_last);
@@ -762,6 +769,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         uint64_t b0 = comm->bytes_sent;
         double tl0 = lw_now();
         lens_pass(&lr, &spec, r, &sum[i]);
+        lens_prism_pass(&lr, &prism, &spec, r);
         lens_s += lw_now() - tl0;
         {
             int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)n1 * p->T);
@@ -859,6 +867,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lw_log("  wall %.2f s, peak RSS rank 0 %.1f MB", wall, lw_peak_rss_bytes() / 1e6);
     lw_log("  wrote %s", out_path);
 
+    lens_prism_free(&prism);
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
     free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
     model_free(m);
