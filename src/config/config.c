@@ -780,6 +780,11 @@ void config_print_sourced(FILE *f, const LwRunConfig *cfg) {
     fprintf(f, "# lensweep %s resolved configuration; config_hash %s\n", LENSWEEP_VERSION, cfg->config_hash);
     fprintf(f, "# options at their built-in defaults are left out; each other value names its source\n");
     print_options_sel(f, cfg, 0, 1);
+    if (cfg->battery) { // read back, `probes` names the battery again (an inline probe_set would win)
+        fprintf(f, "# probes names a battery of %d items (content hash %016llx)\n", cfg->battery->n_items,
+                (unsigned long long)cfg->battery->content_hash);
+        return;
+    }
     fprintf(f, "probe_set:  # %s\n", cfg->probe_set.source ? cfg->probe_set.source : "built-in");
     probe_set_print(f, &cfg->probe_set, "  ");
 }
@@ -787,6 +792,11 @@ void config_print_sourced(FILE *f, const LwRunConfig *cfg) {
 void config_print(FILE *f, const LwRunConfig *cfg) {
     fprintf(f, "# lensweep %s resolved configuration; config_hash %s\n", LENSWEEP_VERSION, cfg->config_hash);
     print_options(f, cfg, 0);
+    if (cfg->battery) {
+        fprintf(f, "# probes names a battery of %d items (content hash %016llx)\n", cfg->battery->n_items,
+                (unsigned long long)cfg->battery->content_hash);
+        return;
+    }
     fprintf(f, "probe_set:\n");
     probe_set_print(f, &cfg->probe_set, "  ");
 }
@@ -925,7 +935,9 @@ int config_finalize(LwRunConfig *cfg, LwError *err) {
                       "%s: slurm.mem_per_cpu: '%s' is not a Slurm memory size", w, cfg->slurm_mem_per_cpu);
     }
     if (cfg->battery) { battery_free(cfg->battery); free(cfg->battery); cfg->battery = NULL; }
-    if (cfg->probes && *cfg->probes && !cfg->probe_set_inline && battery_is_battery_path(cfg->probes)) {
+    if (cfg->probes && *cfg->probes && !cfg->probe_set_inline && cfg->battery_no_load) {
+        // export: the run file holds what was probed (a reference run's config has its probe set inline)
+    } else if (cfg->probes && *cfg->probes && !cfg->probe_set_inline && battery_is_battery_path(cfg->probes)) {
         // a battery: its item problems wait for `run`, which adds the tokenizer's and reports all
         cfg->battery = xcalloc(1, sizeof *cfg->battery);
         if (battery_load(cfg->probes, cfg->battery, err)) { free(cfg->battery); cfg->battery = NULL; return -1; }

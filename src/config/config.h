@@ -234,6 +234,7 @@ typedef struct {
     LwProbeSet probe_set;  // loaded from `probes` (or the built-in reference set)
     int probe_set_inline;  // 1 when a `probe_set:` mapping was given inline (wins over `probes`)
     LwBattery *battery;    // `probes` names a battery (config/battery.h): its items; NULL otherwise
+    int battery_no_load;   // set before loading: leave a battery named by `probes` unread (export: the run file holds it)
     char *yaml_text;       // config_print() output: canonical resolved YAML, stored in the HDF5 file
     char config_hash[17];  // 16 hex digits: FNV-1a 64 over hashed options + probe set (resume key)
     LwOptSource src[160];  // per option (index into LW_OPTIONS): where its value came from
