@@ -479,6 +479,12 @@ fail:
 
 int battery_check(LwBattery *b, int skip, const char *skip_option_where, LwError *err) {
     if (b->n_problems == 0) return 0;
+    for (int i = 1; i < b->n_problems; i++) { // by line (stable): the reader's and the tokenizer's in file order
+        LwBatteryProblem p = b->problems[i];
+        int j = i;
+        for (; j > 0 && b->problems[j - 1].line > p.line; j--) b->problems[j] = b->problems[j - 1];
+        b->problems[j] = p;
+    }
     int file_level = 0;
     for (int i = 0; i < b->n_problems; i++) file_level |= b->problems[i].line == 0;
     if (!skip || file_level) {

@@ -17,7 +17,7 @@ typedef struct {
 } Rd;
 
 #define HINT_CORRUPT "the file was damaged after `lensweep run` wrote it (disk, copy, transfer); re-run `lensweep run` for this model or restore the file from a good copy"
-#define HINT_SCHEMA "the file is not a complete lensweep run file (docs/HDF5.md, schema 1); re-run `lensweep run`"
+#define HINT_SCHEMA "the file is not a complete lensweep run file (docs/HDF5.md, schemas 1 and 2); re-run `lensweep run`"
 
 static int rd_fail(Rd *r, const char *obj, const char *what) {
     return lw_err(r->err, HINT_SCHEMA, "%s: %s: %s", r->path, obj, what);
