@@ -79,8 +79,8 @@ else
 fi
 
 # ---- 2. the same prompt in a reference run: identical NEXT measurements
-expect_exit 0 "reference run (one-fact probe set) on the same model" -- "$LW" run --model "$OD" --out "$TMP/refrun" --probes tests/fixtures/probes/one-fact.yaml
-G=$TMP/refrun/llama-mistraltok.h5
+expect_exit 0 "reference run (one-fact probe set) on the same model" -- "$LW" run --model "$OD" --name refrun --out "$TMP/refrun" --probes tests/fixtures/probes/one-fact.yaml
+G=$TMP/refrun/refrun.h5
 bad=()
 for ds in answer_rank p_answer answer_logit kl_to_final_bits entropy_bits; do
   a=$(h5vals "$G" /lens/norm/pos_orig_0/next/$ds | tr '\n' ' ')
@@ -224,3 +224,12 @@ expect_grep "wrong.csv: looks like JSON lines \(one object per line\), not CSV" 
 for f in good.yaml good.csv; do
   expect_exit 0 "a $f battery runs" -- "$LW" run --model "$M" --out "$TMP/o_$f" --probes "$FX/$f"
 done
+
+# the report covers reference runs: a battery run and its exports are named and left out
+mkdir -p "$TMP/mixed" && cp "$F" "$G" "$TMP/mixed/"
+"$LW" export "$TMP/mixed/refrun.h5" >/dev/null 2>&1 && "$LW" export "$TMP/mixed/llama-mistraltok.h5" >/dev/null 2>&1
+expect_exit 0 "report of a directory with a reference and a battery run" -- "$LW" report "$TMP/mixed" --out "$TMP/mixed/r.md" --format md
+expect_grep "llama-mistraltok.h5 is a battery run .*not in this report" "the report names the battery run it leaves out"
+if grep -q "refrun" "$TMP/mixed/r.md" 2>/dev/null && ! grep -qi "llama-mistraltok\|failed\|not exported" "$TMP/mixed/r.md"; then
+  pass "the report lists the reference run only (no battery file taken for a model)"
+else fail "the report lists the reference run only" "$(grep -i "refrun\|battery\|failed\|exported" "$TMP/mixed/r.md" | head -5)"; fi
