@@ -645,7 +645,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lr.keep_final_logits = cfg.keep_final_logits;
     lr.transforms_known = !cfg.quirk_gemma_softcap_undetected;
     if (bp) { // the battery's passes, its datasets, the file finished (cmd/run_battery.c)
-        run_battery(&lr, &cfg, bp, h5, comm, t0);
+        run_battery(&lr, &cfg, bp, h5, comm, t0, fp_before);
         target_unlock(&g_lock);
         battery_plan_free(bp);
         free(out_path); free(fp_before);

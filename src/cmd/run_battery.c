@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lens/battery_pass.h"
 #include "util/util.h"
@@ -226,6 +228,116 @@ static void write_table(H5Out *h5, const char *base, const Table *t, int N, int 
     snprintf(p, sizeof p, "%s/first_rank1", base); h5_write_i32(h5, p, 1, &d1, t->first_rank1);
 }
 
+// ---------------------------------------------------------------------------- progress journal
+// <out_dir>/<name>.battery-journal (rank 0; docs/BATTERY.md "Checkpoints"): one header line, then
+// one fixed-size record per finished item (its index and its rows of the tables), appended and
+// flushed after every item. A requeued run with the same key (config hash, the items' hash, the
+// checkpoint's files, the rank count) reads the records back and continues at the first item
+// without one; the file goes when the run file is finished. Failures leave it in place.
+
+typedef struct {
+    FILE *f;       // NULL: no journal (other ranks, or it could not be written)
+    char *path;
+    size_t rec;    // bytes per record
+    long header;   // bytes of the header line
+} Journal;
+
+// Copies table row i to (dir = 1) or from (dir = 0) the bytes at *p, advancing *p.
+static void row_io(Table *t, int i, int n1, unsigned char **p, int dir) {
+    size_t o = (size_t)i * n1, K = BATTERY_TOPK;
+#define IO(ptr, bytes) do { if (dir) memcpy(*p, (ptr), (bytes)); else memcpy((ptr), *p, (bytes)); *p += (bytes); } while (0)
+    IO(t->entropy_bits + o, sizeof(double) * n1);
+    IO(t->kl_to_final_bits + o, sizeof(double) * n1);
+    IO(t->p_answer + o, sizeof(double) * n1);
+    IO(t->p_answer_any + o, sizeof(double) * n1);
+    IO(t->answer_logit + o, sizeof(double) * n1);
+    IO(t->answer_rank + o, sizeof(int32_t) * n1);
+    IO(t->answer_best + o, sizeof(int32_t) * n1);
+    IO(t->top_ids + o * K, sizeof(int32_t) * n1 * K);
+    IO(t->top_probs + o * K, sizeof(double) * n1 * K);
+    IO(t->teacher_entropy_bits + i, sizeof(double));
+    IO(t->final_top1_prob + i, sizeof(double));
+    IO(t->final_top1 + i, sizeof(int32_t));
+    IO(t->first_rank1 + i, sizeof(int32_t));
+#undef IO
+}
+
+static size_t row_bytes(int n1) {
+    return sizeof(double) * (5 * n1 + (size_t)n1 * BATTERY_TOPK + 2) + sizeof(int32_t) * (2 * n1 + (size_t)n1 * BATTERY_TOPK + 2);
+}
+
+// Rank 0: opens the journal and reads the finished items' rows back into the tables. Returns the
+// number of items done (0 for a new journal). Every problem means starting over, with a log line.
+static int journal_open(Journal *j, const LwRunConfig *cfg, const BatteryPlan *bp, const char *fingerprint, int R, Table *it,
+                        Table *ctl, int n_ctl, int n1) {
+    uint64_t key = config_fnv1a64(cfg->config_hash, strlen(cfg->config_hash), LW_FNV1A64_INIT);
+    key = config_fnv1a64(&bp->b->content_hash, sizeof bp->b->content_hash, key);
+    key = config_fnv1a64(fingerprint ? fingerprint : "", fingerprint ? strlen(fingerprint) : 0, key);
+    key = config_fnv1a64(&R, sizeof R, key);
+    j->path = xasprintf("%s/%s.battery-journal", cfg->out_dir, cfg->name);
+    j->rec = sizeof(int32_t) + row_bytes(n1) * (n_ctl ? 2 : 1);
+    char header[160];
+    snprintf(header, sizeof header, "lensweep-battery-journal v1 key=%016llx items=%d layers=%d record=%zu\n",
+             (unsigned long long)key, bp->n, n1, j->rec);
+    j->header = (long)strlen(header);
+    int done = 0;
+    FILE *f = fopen(j->path, "r+b");
+    if (f) {
+        char got[160] = "";
+        if (!fgets(got, sizeof got, f) || strcmp(got, header)) {
+            lw_log("battery: %s belongs to another run (configuration, items, checkpoint or ranks differ): starting over", j->path);
+            fclose(f);
+            f = NULL;
+        } else {
+            unsigned char *buf = xmalloc(j->rec);
+            while (done < bp->n && fread(buf, 1, j->rec, f) == j->rec) {
+                int32_t idx;
+                memcpy(&idx, buf, sizeof idx);
+                if (idx != done) break;
+                unsigned char *p = buf + sizeof idx;
+                row_io(it, done, n1, &p, 0);
+                if (n_ctl) row_io(ctl, done, n1, &p, 0);
+                done++;
+            }
+            free(buf);
+            // drop a partial or foreign tail, continue writing after the last whole record
+            if (fflush(f) || ftruncate(fileno(f), j->header + (long)done * (long)j->rec) || fseek(f, 0, SEEK_END)) {
+                lw_warn("battery: %s: cannot continue the journal (%s): starting over", j->path, strerror(errno));
+                fclose(f);
+                f = NULL;
+                done = 0;
+            } else if (done > 0) {
+                lw_log("battery: resuming at item %d of %d (%d finished items read back from %s)", done + 1, bp->n, done, j->path);
+            }
+        }
+    }
+    if (!f) {
+        done = 0;
+        f = fopen(j->path, "w+b");
+        if (!f || fputs(header, f) < 0 || fflush(f)) {
+            lw_warn("battery: cannot write the progress journal %s (%s): a requeued run will start over", j->path, strerror(errno));
+            if (f) fclose(f);
+            f = NULL;
+        }
+    }
+    j->f = f;
+    return done;
+}
+
+static void journal_append(Journal *j, int i, Table *it, Table *ctl, int n_ctl, int n1, unsigned char *buf) {
+    if (!j->f) return;
+    int32_t idx = i;
+    memcpy(buf, &idx, sizeof idx);
+    unsigned char *p = buf + sizeof idx;
+    row_io(it, i, n1, &p, 1);
+    if (n_ctl) row_io(ctl, i, n1, &p, 1);
+    if (fwrite(buf, 1, j->rec, j->f) != j->rec || fflush(j->f)) {
+        lw_warn("battery: writing the progress journal %s failed (%s): no further checkpoints", j->path, strerror(errno));
+        fclose(j->f);
+        j->f = NULL;
+    }
+}
+
 static void iso_now(char *buf, size_t n) {
     time_t t = time(NULL);
     struct tm tm;
@@ -235,7 +347,8 @@ static void iso_now(char *buf, size_t n) {
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
-void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0) {
+void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0,
+                 const char *fingerprint) {
     const Model *m = lr->m;
     const LwBattery *b = bp->b;
     int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, N = bp->n;
@@ -245,16 +358,22 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     table_alloc(&it, N, n1);
     if (n_ctl) table_alloc(&ctl, N, n1);
     float *resid = xmalloc(sizeof(float) * (size_t)n1 * bp->max_T * d);
+    Journal jr = {0};
+    int start = 0;
+    if (comm->rank == 0) start = journal_open(&jr, cfg, bp, fingerprint, comm->size, &it, &ctl, n_ctl, n1);
+    comm_bcast(comm, &start, sizeof start, 0); // every rank continues at the same item
+    unsigned char *jbuf = jr.f ? xmalloc(jr.rec) : NULL;
     lw_stage("battery: %d items (no file complete yet)", N);
     double ts = lw_now(), last = 0, fwd_s = 0;
     long tokens = 0;
-    for (int i = 0; i < N; i++) {
+    for (int i = start; i < N; i++) {
         const ItemPlan *p = &bp->items[i];
         double el = lw_now() - ts;
-        if (i == 0 || el - last >= (lw_log_is_tty() ? 0.2 : 10.0)) {
+        if (i == start || el - last >= (lw_log_is_tty() ? 0.2 : 10.0)) {
             last = el;
-            if (i > 0) lw_progress("battery item %d/%d (%s): %.1f s elapsed, ~%.1f s left", i + 1, N, b->items[i].id, el, el / i * (N - i));
-            else lw_progress("battery item 1/%d (%s)", N, b->items[i].id);
+            if (i > start)
+                lw_progress("battery item %d/%d (%s): %.1f s elapsed, ~%.1f s left", i + 1, N, b->items[i].id, el, el / (i - start) * (N - i));
+            else lw_progress("battery item %d/%d (%s)", i + 1, N, b->items[i].id);
         }
         for (int c = 0; c < (p->ctl_ids ? 2 : 1); c++) {
             const int32_t *ids = c ? p->ctl_ids : p->ids;
@@ -268,12 +387,16 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
             lens_battery_item(lr, resid, T, c ? p->ctl_first_ids : p->first_ids, b->items[i].n_answers, &s);
             store_item(t, i, &s);
         }
+        journal_append(&jr, i, &it, &ctl, n_ctl, n1, jbuf);
     }
     double pass_s = lw_now() - ts;
     lw_progress_end();
-    lw_log("battery: %d items (%d control prompts, %ld tokens) in %.2f s: %.4f s per item (forward %.4f s), %.1f tokens/s", N, n_ctl,
-           tokens, pass_s, pass_s / N, fwd_s / N, pass_s > 0 ? tokens / pass_s : 0.0);
+    int ran = N - start;
+    lw_log("battery: %d items run%s (%ld tokens incl. control prompts) in %.2f s: %.4f s per item (forward %.4f s), %.1f tokens/s",
+           ran, start ? " after those read back" : "", tokens, pass_s, ran ? pass_s / ran : 0.0, ran ? fwd_s / ran : 0.0,
+           pass_s > 0 ? tokens / pass_s : 0.0);
     free(resid);
+    free(jbuf);
 
     // ---- /battery (rank 0 writes; h5 is NULL elsewhere)
     lw_stage("writing the battery's datasets");
@@ -357,6 +480,9 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     char *out_path = xasprintf("%s/%s.h5", cfg->out_dir, cfg->name);
     lw_stage("writing %s", out_path);
     if (h5 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    if (jr.f) fclose(jr.f);
+    if (jr.path && comm->rank == 0) unlink(jr.path); // the run file is complete: nothing to resume
+    free(jr.path);
     comm_barrier(comm);
 
     // ---- summary (rank 0)

@@ -21,7 +21,11 @@ int battery_plan_build(LwRunConfig *cfg, const ModelConfig *mc, const Tokenizer 
 void battery_plan_free(BatteryPlan *bp);
 
 // The items' passes and the /battery datasets; then the root's end attributes and h5_finish
-// (rank 0). t0: the run's start (lw_now) for wall_seconds. Runtime failures die (exit 1).
-void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0);
+// (rank 0). t0: the run's start (lw_now) for wall_seconds; fingerprint: the checkpoint's files
+// (io/fingerprint.h), part of the progress journal's key. Items finished by an earlier run of the
+// same configuration (<out_dir>/<name>.battery-journal) are read back, not run again. Runtime
+// failures die (exit 1).
+void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0,
+                 const char *fingerprint);
 
 #endif

@@ -173,6 +173,34 @@ rows=$(awk -F, 'NR > 1 && $3 == "item"' "$RB" | wc -l) crow=$(awk -F, 'NR > 1 &&
 n=$(jq '.first_rank1.n_items' "$TMP/b1/output-small-battery-summary.json")
 [ "$n" = 2000 ] && pass "summary JSON over 2,000 items" || fail "summary JSON over 2,000 items" "n_items $n"
 
+# checkpoints: a run killed (SIGKILL) after some items continues at the first unfinished item
+# when run again, and its file equals the uninterrupted run's
+"$LW" run --model "$M" --out "$TMP/kill" --probes "$TMP/big.jsonl" >"$TMP/kill.log" 2>&1 &
+pid=$!
+JR=$TMP/kill/small.battery-journal
+while kill -0 $pid 2>/dev/null; do [ "$(stat -c %s "$JR" 2>/dev/null || echo 0)" -gt 300000 ] && break; sleep 0.05; done
+if kill -9 $pid 2>/dev/null; then
+  wait $pid 2>/dev/null
+  expect_exit 0 "a killed battery run, run again" -- "$LW" run --model "$M" --out "$TMP/kill" --probes "$TMP/big.jsonl"
+  k=$(sed -n 's/.*battery: resuming at item \([0-9]*\) of 2000.*/\1/p' <<<"$OUT_TXT")
+  if [ -n "$k" ] && [ "$k" -gt 1 ] && [ "$k" -le 2000 ] && h5diff "$TMP/kill/small.h5" "$TMP/b1/small.h5" /battery /battery >/dev/null &&
+     [ ! -e "$JR" ]; then
+    pass "resumed at item $k of 2000 from the journal; /battery equals the uninterrupted run's; journal removed"
+  else fail "resume after SIGKILL" "resumed at '$k'" "$(h5diff "$TMP/kill/small.h5" "$TMP/b1/small.h5" /battery /battery | head -3)" "$(ls "$TMP/kill")"; fi
+  # a journal of other items is not used
+  "$LW" run --model "$M" --out "$TMP/kill2" --probes "$TMP/big.jsonl" >/dev/null 2>&1 &
+  pid=$!
+  JR=$TMP/kill2/small.battery-journal
+  while kill -0 $pid 2>/dev/null; do [ "$(stat -c %s "$JR" 2>/dev/null || echo 0)" -gt 100000 ] && break; sleep 0.05; done
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  expect_exit 0 "another battery into a directory with a journal" -- "$LW" run --model "$M" --out "$TMP/kill2" --probes "$TMP/tenth.jsonl"
+  expect_grep "belongs to another run .*starting over" "a journal of other items is not used (starting over)"
+  h5diff "$TMP/kill2/small.h5" "$TMP/t1/small.h5" /battery /battery >/dev/null && pass "... and that run equals a fresh one" ||
+    fail "... and that run equals a fresh one"
+else
+  fail "a battery run to interrupt" "it finished before the journal held 300 kB" "$(tail -3 "$TMP/kill.log")"
+fi
+
 # items run alone (a single item; three items) equal the same items inside the big battery
 grep -E '"id": "(one|i1000|i2000)"' "$TMP/big.jsonl" >"$TMP/three.jsonl"
 head -1 "$TMP/big.jsonl" >"$TMP/single.jsonl"
