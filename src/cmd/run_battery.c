@@ -354,9 +354,11 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, N = bp->n;
     int n_ctl = 0;
     for (int i = 0; i < N; i++) n_ctl += bp->items[i].ctl_ids != NULL;
+    // rank 0 keeps every item's rows (it writes them); the other ranks one row, reused
+    int keep = comm->rank == 0, rows = keep ? N : 1;
     Table it, ctl;
-    table_alloc(&it, N, n1);
-    if (n_ctl) table_alloc(&ctl, N, n1);
+    table_alloc(&it, rows, n1);
+    if (n_ctl) table_alloc(&ctl, rows, n1);
     float *resid = xmalloc(sizeof(float) * (size_t)n1 * bp->max_T * d);
     Journal jr = {0};
     int start = 0;
@@ -383,9 +385,9 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
             fwd_s += lw_now() - tf;
             tokens += T;
             Table *t = c ? &ctl : &it;
-            BatteryItemStats s = row_of(t, i, n1);
+            BatteryItemStats s = row_of(t, keep ? i : 0, n1);
             lens_battery_item(lr, resid, T, c ? p->ctl_first_ids : p->first_ids, b->items[i].n_answers, &s);
-            store_item(t, i, &s);
+            store_item(t, keep ? i : 0, &s);
         }
         journal_append(&jr, i, &it, &ctl, n_ctl, n1, jbuf);
     }
@@ -487,7 +489,7 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
 
     // ---- summary (rank 0)
     int *fr = xmalloc(sizeof(int) * N), k = 0;
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < N && keep; i++)
         if (it.first_rank1[i] >= 0) fr[k++] = it.first_rank1[i];
     qsort(fr, k, sizeof(int), cmp_int);
     lw_log("summary: %s, battery %s (%d items%s)", cfg->name, b->name, N, b->n_skipped ? ", some skipped" : "");
