@@ -192,7 +192,8 @@ build/emu/obj/%.o: src/%.c $(EMU_HDRS) kernels/emu/include/cublas_v2.h $(CONFIG_
 # backend_cuda (its kernels on the CPU). The device layer (cuda.c, device.c) is recompiled for
 # the emulation; everything else is the ordinary library. tests/sh/test_cudaemu.sh compares its
 # runs with the CPU backend's.
-CUDAEMU_OBJS := build/emu/obj/backend/cuda.o build/emu/obj/backend/device.o $(EMU_BACKEND_OBJS)
+CUDAEMU_OBJS := build/emu/obj/backend/cuda.o build/emu/obj/backend/device.o build/emu/obj/backend/comm_nccl.o \
+                build/emu/nccl_emu.o $(EMU_BACKEND_OBJS)
 cudaemu: bin/lensweep-cudaemu
 bin/lensweep-cudaemu: build/obj/main.o $(CUDAEMU_OBJS) build/liblensweep.a
 	@mkdir -p bin
@@ -228,10 +229,10 @@ build/emu/nccl_emu.o: kernels/emu/nccl_emu.c kernels/emu/include/nccl.h kernels/
 	@$(CC) -O2 -g -Wall $(PKG_CFLAGS) -Ikernels/emu/include -c $< -o $@
 
 # Not a test_* program: tests/sh/test_nccl_emu.sh runs it under mpirun.
-build/tests/nccl_emu_probe: tests/gpu/nccl_probe.c build/emu/nccl_emu.o
+build/tests/nccl_emu_probe: tests/gpu/nccl_probe.c build/emu/nccl_emu.o build/emu/cuda_runtime_emu.o
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@ (NCCL stand-in, run by tests/sh/test_nccl_emu.sh)"
-	@$(CC) $(LDFLAGS) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/nccl_emu.o $(LDLIBS)
+	@$(CC) $(LDFLAGS) $(EMU_TEST_CFLAGS) -o $@ $< build/emu/nccl_emu.o build/emu/cuda_runtime_emu.o $(LDLIBS) -pthread
 
 # The emulated kernel tests under ThreadSanitizer (`make test-tsan`; about 2 minutes on 2 cores,
 # so not part of `make test`): a race between the emulated GPU threads of a block — a missing

@@ -215,6 +215,7 @@ const char *lw_emu_cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidValue: return "invalid argument";
     case cudaErrorMemoryAllocation: return "out of memory";
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
@@ -227,6 +228,7 @@ const char *lw_emu_cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorLaunchOutOfResources: return "cudaErrorLaunchOutOfResources";
@@ -340,15 +342,29 @@ cudaError_t lw_emu_cudaHostAlloc(void **p, size_t bytes, unsigned flags) {
 cudaError_t lw_emu_cudaMallocHost(void **p, size_t bytes) { return lw_emu_cudaHostAlloc(p, bytes, 0); }
 cudaError_t lw_emu_cudaFreeHost(void *p) { free(p); return cudaSuccess; }
 
+// The emulated node has LW_EMU_DEVICES GPUs (default 8, as a cluster node; 1..64), so that the
+// ranks of an mpirun on one machine each bind their node-local GPU as on a real node, and a test
+// can make a node with fewer GPUs than ranks (LW_EMU_DEVICES=1). They all share host memory.
+static int emu_device_count(void) {
+    const char *e = getenv("LW_EMU_DEVICES");
+    int n = e && *e ? atoi(e) : 8;
+    return n < 0 ? 0 : n > 64 ? 64 : n;
+}
+static int current_dev;
+
 cudaError_t lw_emu_cudaGetDeviceCount(int *n) {
     if (!n) return cudaErrorInvalidValue;
-    *n = 1;
+    *n = emu_device_count();
+    return *n ? cudaSuccess : cudaErrorNoDevice;
+}
+cudaError_t lw_emu_cudaSetDevice(int dev) {
+    if (dev < 0 || dev >= emu_device_count()) return cudaErrorInvalidDevice;
+    current_dev = dev;
     return cudaSuccess;
 }
-cudaError_t lw_emu_cudaSetDevice(int dev) { return dev == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
 cudaError_t lw_emu_cudaGetDevice(int *dev) {
     if (!dev) return cudaErrorInvalidValue;
-    *dev = 0;
+    *dev = current_dev;
     return cudaSuccess;
 }
 cudaError_t lw_emu_cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {

@@ -9,6 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+// NCCL reads and writes device memory: a buffer outside the emulation's registry of cudaMalloc
+// allocations (a host pointer) is refused, as lensweep must never hand NCCL host memory.
+static int on_device(const void *p, size_t bytes) {
+    return !bytes || (p && lw_emu_is_device_ptr(p) && lw_emu_is_device_ptr((const char *)p + bytes));
+}
+
 struct lw_emu_nccl_comm {
     MPI_Comm mpi;
     int nranks, rank;
@@ -71,6 +77,8 @@ ncclResult_t lw_emu_ncclCommUserRank(const ncclComm_t comm, int *rank) {
 
 static MPI_Datatype mpi_type(ncclDataType_t t, size_t *size) {
     switch (t) {
+    case ncclInt8: *size = 1; return MPI_INT8_T;
+    case ncclUint8: *size = 1; return MPI_UINT8_T;
     case ncclInt32: *size = 4; return MPI_INT32_T;
     case ncclUint32: *size = 4; return MPI_UINT32_T;
     case ncclInt64: *size = 8; return MPI_INT64_T;
@@ -90,7 +98,8 @@ ncclResult_t lw_emu_ncclAllReduce(const void *sendbuff, void *recvbuff, size_t c
     MPI_Op mo = op == ncclSum || op == ncclAvg ? MPI_SUM : op == ncclProd ? MPI_PROD : op == ncclMax ? MPI_MAX
               : op == ncclMin ? MPI_MIN : MPI_OP_NULL;
     if (!comm || mt == MPI_DATATYPE_NULL || mo == MPI_OP_NULL || (op == ncclAvg && !is_float) ||
-        (count && (!sendbuff || !recvbuff)) || count > (size_t)INT32_MAX)
+        (count && (!sendbuff || !recvbuff)) || count > (size_t)INT32_MAX || !on_device(sendbuff, count * esz) ||
+        !on_device(recvbuff, count * esz))
         return ncclInvalidArgument;
     if (count == 0) return ncclSuccess;
     if (MPI_Allreduce(sendbuff == recvbuff ? MPI_IN_PLACE : sendbuff, recvbuff, (int)count, mt, mo, comm->mpi) !=
@@ -111,7 +120,8 @@ ncclResult_t lw_emu_ncclBroadcast(const void *sendbuff, void *recvbuff, size_t c
     size_t esz = 0;
     MPI_Datatype mt = mpi_type(datatype, &esz);
     if (!comm || mt == MPI_DATATYPE_NULL || root < 0 || root >= comm->nranks || (count && !recvbuff) ||
-        (count && comm->rank == root && !sendbuff) || count > (size_t)INT32_MAX)
+        (count && comm->rank == root && !sendbuff) || count > (size_t)INT32_MAX || !on_device(recvbuff, count * esz) ||
+        (comm->rank == root && !on_device(sendbuff, count * esz)))
         return ncclInvalidArgument;
     if (count == 0) return ncclSuccess;
     if (comm->rank == root && sendbuff != recvbuff) memmove(recvbuff, sendbuff, count * esz);

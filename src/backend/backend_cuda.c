@@ -21,6 +21,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu.h"
+#include "backend/cuda.h"
 #include "kernels.h"
 #include "util/util.h"
 
@@ -69,6 +70,11 @@ static void cuda_init(void) {
     BCK(cublasCreate(&g_cublas));
     BCK(cublasSetStream(g_cublas, g_stream));
     g_ready = 1;
+}
+
+void *cuda_backend_stream(void) {
+    cuda_init();
+    return (void *)g_stream;
 }
 
 static void *cuda_alloc(size_t bytes) {

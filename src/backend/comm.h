@@ -25,7 +25,7 @@ typedef enum { COMM_SUM, COMM_MAX, COMM_MIN } CommOp;
 // One implementation's collectives. Every function is blocking; buffers are host memory for MPI
 // and the local rank. On failure an implementation stops the job with a message (lw_die).
 typedef struct CommOps {
-    const char *name; // "mpi", "local"
+    const char *name; // "mpi", "local", "nccl"
     void (*finalize)(Comm *c);
     void (*barrier)(Comm *c);
     void (*allreduce)(Comm *c, void *buf, size_t n, CommType type, CommOp op); // in place
@@ -37,6 +37,8 @@ typedef struct CommOps {
 struct Comm {
     const CommOps *ops; // set by comm_init (NULL: the single local rank)
     int rank, size;
+    int local_rank, local_size; // this rank among the ranks on its node (MPI_COMM_TYPE_SHARED):
+                                // which GPU it binds (backend/cuda.h)
     int use_mpi;        // 1 when MPI_Init was called
     uint64_t bytes_sent; // payload bytes this rank contributed to collectives (for benchmarks)
 };

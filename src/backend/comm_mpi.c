@@ -39,6 +39,13 @@ void comm_init(Comm *c, int *argc, char ***argv) {
         c->use_mpi = 1;
         MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
         MPI_Comm_size(MPI_COMM_WORLD, &c->size);
+        MPI_Comm node;
+        MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node));
+        MPI_Comm_rank(node, &c->local_rank);
+        MPI_Comm_size(node, &c->local_size);
+        MPI_Comm_free(&node);
+    } else {
+        c->local_size = 1;
     }
     c->ops = c->use_mpi ? &comm_mpi_ops : &comm_local_ops;
     g_comm = c;

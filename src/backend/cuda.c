@@ -43,10 +43,35 @@ int cuda_devices_query(CudaDevices *d) {
     return d->count;
 }
 
+int cuda_bind_local_device(int local_rank, int local_size, int *device, char *why, size_t n) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count <= 0) {
+        snprintf(why, n, "no usable GPU on this node (cudaGetDeviceCount: %s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        cudaGetLastError();
+        return -1;
+    }
+    if (local_size < 1) local_size = 1;
+    if (count < local_size) {
+        snprintf(why, n, "%d ranks run on this node but it has %d usable GPU%s (this is local rank %d): one GPU per rank",
+                 local_size, count, count == 1 ? "" : "s", local_rank);
+        return -1;
+    }
+    e = cudaSetDevice(local_rank);
+    if (e != cudaSuccess) {
+        snprintf(why, n, "cudaSetDevice(%d) for local rank %d: %s", local_rank, local_rank, cudaGetErrorString(e));
+        cudaGetLastError();
+        return -1;
+    }
+    *device = local_rank;
+    return 0;
+}
+
 #elif defined(LW_CUDA_EMU)
 #include <cuda_runtime.h> // the emulated runtime (kernels/emu/include): `make cudaemu`
 
-// One emulated device: the CPU emulation of the CUDA runtime (kernels/emu), memory from its
+// One emulated device listed (the emulation may present several for cuda_bind_local_device,
+// LW_EMU_DEVICES; they are one CPU): the CPU emulation of the CUDA runtime (kernels/emu), memory from its
 // cudaMemGetInfo.
 int cuda_devices_query(CudaDevices *d) {
     memset(d, 0, sizeof *d);
@@ -63,12 +88,42 @@ int cuda_devices_query(CudaDevices *d) {
     return 1;
 }
 
+int cuda_bind_local_device(int local_rank, int local_size, int *device, char *why, size_t n) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count <= 0) {
+        snprintf(why, n, "the CUDA emulation has no device (LW_EMU_DEVICES) (cudaGetDeviceCount: %s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        cudaGetLastError();
+        return -1;
+    }
+    if (local_size < 1) local_size = 1;
+    if (count < local_size) {
+        snprintf(why, n, "%d ranks run on this node but it has %d usable GPU%s (this is local rank %d): one GPU per rank",
+                 local_size, count, count == 1 ? "" : "s", local_rank);
+        return -1;
+    }
+    e = cudaSetDevice(local_rank);
+    if (e != cudaSuccess) {
+        snprintf(why, n, "cudaSetDevice(%d) for local rank %d: %s", local_rank, local_rank, cudaGetErrorString(e));
+        cudaGetLastError();
+        return -1;
+    }
+    *device = local_rank;
+    return 0;
+}
+
 #else
 
 int cuda_devices_query(CudaDevices *d) {
     memset(d, 0, sizeof *d);
     snprintf(d->why, sizeof d->why, "built without CUDA (nvcc was not found at build time, or NO_CUDA=1)");
     return 0;
+}
+
+int cuda_bind_local_device(int local_rank, int local_size, int *device, char *why, size_t n) {
+    (void)local_rank; (void)local_size; (void)device;
+    snprintf(why, n, "built without CUDA (nvcc was not found at build time, or NO_CUDA=1)");
+    return -1;
 }
 
 #endif

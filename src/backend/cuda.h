@@ -32,4 +32,15 @@ typedef struct {
 // Fills d. Returns d->count (0 with d->why set when no GPU can be used). Never aborts.
 int cuda_devices_query(CudaDevices *d);
 
+// Binds this process to the GPU of its node-local rank (cudaSetDevice(local_rank); issue 12
+// item 1), before the backend's first other CUDA call, so each rank of a node opens one context
+// on its own GPU and never touches the others. A node with fewer usable GPUs than ranks is
+// refused: returns -1 with why naming the local rank, the ranks on the node and the GPUs seen;
+// 0 when bound (*device set). Never aborts.
+int cuda_bind_local_device(int local_rank, int local_size, int *device, char *why, size_t n);
+
+// The CUDA backend's stream (a cudaStream_t; backend_cuda.c), so that collectives on its device
+// buffers (comm_nccl.c) are ordered after the kernels that wrote them.
+void *cuda_backend_stream(void);
+
 #endif

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "backend/backend.h"
+#include "backend/comm.h"
 
 typedef struct {
     const char *backend;       // "cpu" or "cuda": the backend that runs
@@ -28,5 +29,15 @@ int device_choose(const char *device, const char *dtype, int query_gpus, DeviceC
 
 // The op table of c->backend (backend_set_default takes it before the model is loaded).
 const Backend *device_backend(const DeviceChoice *c);
+
+// CUDA backend: binds this rank to the GPU of its node-local rank (ctrl->local_rank) before the
+// backend's init; *gpu = the device. Returns -1 with why when it cannot (fewer GPUs on the node
+// than ranks, none usable); the caller agrees across ranks. The CPU backend: nothing, returns 0.
+int device_bind(const DeviceChoice *c, const Comm *ctrl, int *gpu, char *why, size_t n);
+
+// CUDA backend with more than one rank: creates dcomm, the NCCL communicator the forward pass's
+// collectives use on device buffers (backend/comm_nccl.h; every rank calls it at the same point).
+// Returns 1 when dcomm was made, 0 when none is needed (CPU backend, one rank), -1 with why.
+int device_comm(const DeviceChoice *c, Comm *ctrl, Comm *dcomm, char *why, size_t n);
 
 #endif

@@ -265,6 +265,8 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     lw_cleanup_unlink_on_fail(js_tmp);
     if (prism_write_safetensors(st_tmp, names, data, ndim, (const int64_t(*)[2])shape, 5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
 
+    char st_sha[65]; // the run refuses a prism.safetensors that does not hash to this (corrupt)
+    if (lw_sha256_file(st_tmp, st_sha, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
     json_t *layers = json_array();
     json_array_append_new(layers, json_string("embed"));
     for (int j = 0; j < 3; j++) json_array_append_new(layers, json_integer(blocks[j]));
@@ -278,7 +280,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         " s:{s:I, s:I, s:i, s:i, s:I, s:s},"
         " s:{s:f, s:f, s:s}, s:s, s:s, s:s,"
         " s:{s:f, s:b, s:s},"
-        " s:{s:[i], s:[i], s:[i, i], s:[i, i], s:[i]}, s:s, s:s, s:s, s:f}",
+        " s:{s:[i], s:[i], s:[i, i], s:[i, i], s:[i]}, s:s, s:s, s:s, s:s, s:f}",
         "kind", "prism", "format_version", 1, "model_path", o->model, "model_name", lw_basename(o->model),
         "config_sha256", is_gguf ? NULL : cfg_sha, "family", LW_FAMILIES[mc.family].name, "architecture", mc.arch,
         "d_model", d, "n_layers", n, "vocab", mc.vocab, "tp_size", comm->size, "parameters", (json_int_t)params,
@@ -294,7 +296,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         "sign_rule", "each basis vector's entry of largest |value| (lowest index on ties) is positive",
         "rotation", "ortho_error", ortho, "qr_fallback", qr_fallback, "solves", "Q E_k ~= U_k (column vectors); Q stored row-major",
         "tensors", "mean", d, "var", d, "Q", d, d, "rows", n_rows, d, "reservoir_counts", n_rows,
-        "created_utc", when, "lensweep_version", LENSWEEP_VERSION, "lensweep_git", LENSWEEP_GIT, "fit_seconds", fit_s);
+        "safetensors_sha256", st_sha, "created_utc", when, "lensweep_version", LENSWEEP_VERSION, "lensweep_git", LENSWEEP_GIT, "fit_seconds", fit_s);
     LW_ASSERT(prov);
     char *js = json_dumps(prov, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(prov);

@@ -36,6 +36,7 @@
 #include "config/config.h"
 #include "io/gguf.h"
 #include "lens/lens_pass.h"
+#include "lens/lens_prism.h"
 #include "model/model.h"
 #include "runfile/h5.h"
 #include "io/fingerprint.h"
@@ -244,8 +245,8 @@ static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Token
                 return lw_err(err, "skip_layers_m values are block counts from the top, at most the number of blocks",
                               "%s: skip_layers_m: %ld is beyond the model's %d blocks", sw, cfg->skip_layers_m.v[i], n);
     for (int i = 0; i < cfg->lenses.n; i++)
-        if (!strcmp(cfg->lenses.v[i], "tuned") || !strcmp(cfg->lenses.v[i], "prism"))
-            return lw_err(err, "this build decodes the norm and raw lenses; drop tuned/prism from lenses",
+        if (!strcmp(cfg->lenses.v[i], "tuned"))
+            return lw_err(err, "this build decodes the norm, raw and Prism lenses; drop tuned from lenses",
                           "%s: lenses: %s is not available in this build", opt_where(cfg, "lenses"), cfg->lenses.v[i]);
     return 0;
 }
@@ -513,7 +514,8 @@ static int output_preflight(const LwRunConfig *cfg, const char *out_path, Target
 static void usage(FILE *f) {
     fprintf(f, "usage: lensweep run CONFIG.yaml [--key value ...]\n"
                "       lensweep run --model DIR --out DIR [--key value ...]\n"
-               "Probes one model: every layer through the norm and raw lenses (METRICS.md), rank 0 writes\n"
+               "Probes one model: every layer through the norm and raw lenses, and Prism with prism_dir\n"
+               "(METRICS.md), rank 0 writes "
                "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n");
     config_print_help(f);
 }
@@ -562,6 +564,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
                          R, cfg.model_dir, why);
     }
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+    // ---- the Prism artifact (lens/lens_prism.h): another model's or a damaged one is refused here
+    static LensPrism prism;
+    bad = lens_prism_open(&cfg, &mc, &prism, &err);
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- tokenizer, prompts, answers, sizes (still no weights)
     Tokenizer *tok = checkpoint_tokenizer(cfg.model_dir, &err);
@@ -585,7 +591,38 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank == 0 && dev.why[0]) lw_log("%s", dev.why); // device auto: what it picked and why
     lw_log("lensweep run: %s (%s, %d layers, d=%d, V=%d) on %d rank%s; config hash %s", cfg.name,
            LW_FAMILIES[mc.family].name, mc.n_layers, mc.d_model, mc.vocab, R, R == 1 ? "" : "s", cfg.config_hash);
+    // ---- CUDA: this rank's GPU (its node-local rank), then the NCCL communicator of the forward
+    static Comm dcomm;
+    int gpu = -1, use_dcomm = 0;
+    {
+        char why[320];
+        bad = device_bind(&dev, comm, &gpu, why, sizeof why)
+                  ? lw_err(&err, "launch one rank per GPU (srun --ntasks-per-node=<GPUs per node> --gpus-per-task=1, or "
+                                 "mpirun -np <GPUs>); `lensweep devices` shows what this process sees",
+                           "rank %d: device cuda: %s", rank, why)
+                  : 0;
+        if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
+    }
     backend_default()->init(); // before the weights (CPU: OpenBLAS hangs when it cannot map its buffers later)
+    {
+        char why[320];
+        use_dcomm = device_comm(&dev, comm, &dcomm, why, sizeof why);
+        bad = use_dcomm < 0 ? lw_err(&err, "check the NCCL installation and NCCL_DEBUG=WARN output",
+                                     "rank %d: NCCL communicator: %s", rank, why)
+                            : 0;
+        if ((rc = agree(comm, bad, &err, LW_EXIT_RUNTIME))) return rc;
+    }
+    if (gpu >= 0) { // which GPU each rank took, and where the forward's collectives run
+        int *gpus = xmalloc(sizeof(int) * R);
+        comm_allgather(comm, &gpu, gpus, sizeof(int));
+        char line[512];
+        int off = 0;
+        for (int q = 0; q < R && off < (int)sizeof line - 40; q++)
+            off += snprintf(line + off, sizeof line - off, "%srank %d: GPU %d", q ? ", " : "", q, gpus[q]);
+        lw_log("CUDA devices (node-local rank): %s; forward collectives: %s", line,
+               use_dcomm > 0 ? "NCCL on device buffers" : "none (one rank)");
+        free(gpus);
+    }
     lw_progress("loading %s ...", cfg.model_dir);
     lw_stage("loading the weights (no file written yet)");
     double tl = lw_now();
@@ -605,6 +642,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     }
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
     m->fp32_sums = !cfg.tp_exact;
+    if (use_dcomm > 0) m->dev_comm = &dcomm;
     {
         int64_t bytes = (int64_t)m->bytes_read;
         comm_allreduce_sum_i64(comm, &bytes, 1);
@@ -648,12 +686,14 @@ static int run_main(Comm *comm, int argc, char **argv) {
         run_battery(&lr, &cfg, bp, h5, comm, t0, fp_before);
         target_unlock(&g_lock);
         battery_plan_free(bp);
+        lens_prism_free(&prism);
         free(out_path); free(fp_before);
         model_free(m);
         tok_free(tok);
         config_free(&cfg);
         return 0;
     }
+    lens_prism_write_meta(&lr, &prism);
     // §9 grid: s = 10^(log10(min) + (log10(max) - log10(min))·i/(N-1)), fp32 like the reference
     int n_last = (int)cfg.last_layer_temp_n;
     double *last_temps = xmalloc(sizeof(double) * n_last);
@@ -746,6 +786,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         uint64_t b0 = comm->bytes_sent;
         double tl0 = lw_now();
         lens_pass(&lr, &spec, r, &sum[i]);
+        lens_prism_pass(&lr, &prism, &spec, r);
         lens_s += lw_now() - tl0;
         {
             int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)n1 * p->T);
@@ -843,9 +884,11 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lw_log("  wall %.2f s, peak RSS rank 0 %.1f MB", wall, lw_peak_rss_bytes() / 1e6);
     lw_log("  wrote %s", out_path);
 
+    lens_prism_free(&prism);
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
     free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
     model_free(m);
+    if (use_dcomm > 0) comm_finalize(&dcomm);
     tok_free(tok);
     config_free(&cfg);
     return 0;

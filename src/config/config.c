@@ -45,7 +45,7 @@ const LwOption LW_OPTIONS[] = {
     O("device", NULL, LW_OPT_STRING, device, "auto", 0, 0, "auto|cpu|cuda", NULL, 0,
       "backend; auto = cuda when this build has a complete CUDA backend and a GPU is visible, else cpu (today: cpu); cuda where it cannot run is refused"),
     O("lenses", NULL, LW_OPT_STRING_LIST, lenses, "[norm, raw]", 0, 0, "norm|raw|tuned|prism", NULL, H,
-      "lenses to decode (METRICS.md §4); tuned/prism need fitted translators"),
+      "lenses to decode (METRICS.md §4); prism needs prism_dir, tuned is not decoded yet"),
     O("sidecars", NULL, LW_OPT_BOOL, sidecars, "true", 0, 0, NULL, NULL, 0,
       "export the sidecar CSVs (rawlens, tuned, prism) next to the main CSVs"),
     O("keep_residuals", NULL, LW_OPT_BOOL, keep_residuals, "false", 0, 0, NULL, NULL, H,
@@ -63,7 +63,7 @@ const LwOption LW_OPTIONS[] = {
     O("tuned_lens_dir", NULL, LW_OPT_STRING, tuned_lens_dir, "", 0, 0, NULL, NULL, H,
       "directory of fitted tuned-lens translators (lens `tuned`)"),
     O("prism_dir", NULL, LW_OPT_STRING, prism_dir, "", 0, 0, NULL, NULL, H,
-      "directory of fitted Prism matrices (lens `prism`)"),
+      "a Prism artifact (`lensweep fit-prism --out DIR`, docs/PRISM.md); set, the run decodes the Prism lens and export writes its sidecars"),
     O("raw_lens_mode", NULL, LW_OPT_STRING, raw_lens_mode, "sample", 0, 0, "off|sample|full", "LENSWEEP_RAW_LENS", H,
       "raw-lens check mode (METRICS.md §8.1; the reference's LOGOS_RAW_LENS)"),
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export/export_prism.h"
 #include "export/export_rules.h"
 #include "export/pyfmt.h"
 
@@ -27,6 +28,8 @@ typedef struct {
     const LwRunConfig *c;
     const ExRun *run;
     int has_raw; // the raw lens is in the file (lenses include raw)
+    int has_prism; // the Prism lens is in the file (the run had a prism_dir)
+    ExRows *prows; // Prism rows (has_prism)
     ExCopyCols cc;
     int n, L1;
     ExRows *rows;
@@ -82,6 +85,7 @@ typedef struct {
     double ms_delta_hat[MAXF];
     // file names
     char f_json[512], f_records[512], f_pure[512], f_raw[512], f_window[512], f_ms[512], f_audit[512];
+    char f_prism_pure[512], f_prism_records[512];
 } Ex;
 
 static const ExPass *P(const Ex *e, int i) { return &e->run->passes[i]; }
@@ -407,6 +411,14 @@ static void derive(Ex *e) {
     snprintf(e->f_window, sizeof e->f_window, "output-%s-pure-next-token-rawlens-window.csv", m);
     snprintf(e->f_ms, sizeof e->f_ms, "output-%s-milestones.csv", m);
     snprintf(e->f_audit, sizeof e->f_audit, "output-%s-artifact-audit.csv", m);
+    // Prism sidecars (OUTPUTS.md §1, §4.1): the same writers over the Prism lens's rows
+    e->has_prism = run->has_prism;
+    snprintf(e->f_prism_pure, sizeof e->f_prism_pure, "output-%s-pure-next-token-prism.csv", m);
+    snprintf(e->f_prism_records, sizeof e->f_prism_records, "output-%s-records-prism.csv", m);
+    if (e->has_prism) {
+        e->prows = xcalloc(run->n_passes, sizeof(ExRows));
+        for (int i = 0; i < run->n_passes; i++) ex_rows_build(c, run, P(e, i), &P(e, i)->prism, NULL, &e->cc, &e->prows[i]);
+    }
 }
 
 // ---------------------------------------------------------------------------- CSV files
@@ -439,7 +451,8 @@ static int verbose_pos(const char *t) {
     return hit;
 }
 
-static void write_records(const Ex *e, FILE *f) {
+// lens 0: norm (records CSV), 1: Prism (its records sidecar, the same schema).
+static void write_records_lens(const Ex *e, FILE *f, int lens) {
     int K = (int)e->c->topk_records;
     fprintf(f, "%s,pos,token,entropy,entropy_bits", ID_HEAD);
     topk_header(f, K);
@@ -455,13 +468,15 @@ static void write_records(const Ex *e, FILE *f) {
                 const char *ts = tok(e, p->ids[t]);
                 csv_field_str(&o, ts);
                 o.blank = nonfinite_at(p, L, t) != 0; // a non-finite row: every measurement empty
-                double h = p->rec_entropy_bits[(size_t)L * p->T + t];
+                const double *Hs = lens ? p->prism_rec_entropy_bits : p->rec_entropy_bits;
+                int rk = lens ? p->prism_rec_k : p->rec_k;
+                double h = Hs[(size_t)L * p->T + t];
                 csv_field_float(&o, h);
                 csv_field_float(&o, h);
                 int k = (t == p->T - 1 || verbose_pos(ts)) ? K : (int)e->c->topk_records_other;
-                if (k > p->rec_k) k = p->rec_k;
-                const int *ids = p->rec_topk_ids + ((size_t)L * p->T + t) * p->rec_k;
-                const double *pr = p->rec_topk_probs + ((size_t)L * p->T + t) * p->rec_k;
+                if (k > rk) k = rk;
+                const int *ids = (lens ? p->prism_rec_topk_ids : p->rec_topk_ids) + ((size_t)L * p->T + t) * rk;
+                const double *pr = (lens ? p->prism_rec_topk_probs : p->rec_topk_probs) + ((size_t)L * p->T + t) * rk;
                 double s = 0;
                 for (int j = 0; j < K; j++) {
                     if (j < k && ids[j] >= 0) { csv_field_str(&o, tok(e, ids[j])); csv_field_float(&o, pr[j]); s += pr[j]; }
@@ -473,6 +488,9 @@ static void write_records(const Ex *e, FILE *f) {
     }
 }
 
+static void write_records(const Ex *e, FILE *f) { write_records_lens(e, f, 0); }
+static void write_records_prism(const Ex *e, FILE *f) { write_records_lens(e, f, 1); }
+
 // Pass whose jaccard values the pure CSV shows for pass i (§8.3 quirk: the last pos pass of the variant).
 static int jaccard_source(const Ex *e, int i) {
     const ExPass *p = P(e, i);
@@ -483,8 +501,12 @@ static int jaccard_source(const Ex *e, int i) {
     return src;
 }
 
-static void write_pure(const Ex *e, FILE *f) {
+// lens 0: norm (the pure CSV), 1: Prism (its sidecar, the same schema; the columns OUTPUTS.md §4.1
+// lists empty under quirks.sidecar_empty_columns).
+static void write_pure_lens(const Ex *e, FILE *f, int lens) {
     const LwRunConfig *c = e->c;
+    int pe = lens && c->quirk_sidecar_empty_columns;
+#define PE(call) do { if (pe) csv_field_empty(&o); else call; } while (0)
     int K = (int)c->topk_records, kp = (int)c->topk_pure;
     fprintf(f, "%s,pos,token,entropy,entropy_bits", ID_HEAD);
     topk_header(f, K);
@@ -499,8 +521,8 @@ static void write_pure(const Ex *e, FILE *f) {
     CsvOut o = {f, 0, 0};
     for (int i = 0; i < e->run->n_passes; i++) {
         const ExPass *p = P(e, i);
-        const ExNext *x = &p->norm;
-        const ExRows *r = &e->rows[i], *rj = &e->rows[jaccard_source(e, i)];
+        const ExNext *x = lens ? &p->prism : &p->norm;
+        const ExRows *rows = lens ? e->prows : e->rows, *r = &rows[i], *rj = &rows[jaccard_source(e, i)];
         for (int L = 0; L < e->L1; L++) {
             id_cols(&o, p);
             csv_field_int(&o, L);
@@ -516,38 +538,45 @@ static void write_pure(const Ex *e, FILE *f) {
             }
             csv_field_float(&o, r->rest_mass[L]);
             csv_field_bool(&o, r->copy[(size_t)L * e->cc.n]);
-            for (int k = 0; k < e->cc.n; k++) csv_field_bool(&o, r->copy[(size_t)L * e->cc.n + k]);
+            for (int k = 0; k < e->cc.n; k++) {
+                if (pe && k > 0 && k < e->cc.n_strict) csv_field_empty(&o); // Prism: copy_strict sweep empty (M§6.3)
+                else csv_field_bool(&o, r->copy[(size_t)L * e->cc.n + k]);
+            }
             csv_field_bool(&o, r->entropy_collapse[L]);
             csv_field_bool(&o, r->is_answer[L]);
             csv_field_float(&o, r->p_top1[L]);
             csv_field_float(&o, r->p_top5[L]);
             csv_field_float(&o, x->p_answer[L]);
             csv_field_float(&o, r->amu[L]);
-            csv_field_bool(&o, r->margin_ok[L]);
-            csv_field_float(&o, p->teacher_entropy_bits);
+            PE(csv_field_bool(&o, r->margin_ok[L]));
+            csv_field_float(&o, lens ? p->prism_teacher_entropy_bits : p->teacher_entropy_bits);
             csv_field_float(&o, x->kl_to_final_bits[L]);
-            csv_field_float(&o, x->kl_to_final_bits_norm_temp[L]);
+            PE(csv_field_float(&o, x->kl_to_final_bits_norm_temp[L]));
             csv_rank(&o, x->answer_rank[L]);
-            csv_field_float(&o, rj->jac_raw_norm[L]);
-            csv_field_float(&o, rj->jac_consec[L]);
+            PE(csv_field_float(&o, rj->jac_raw_norm[L]));
+            PE(csv_field_float(&o, rj->jac_consec[L]));
             csv_field_float(&o, x->cos_to_final[L]);
-            csv_field_float(&o, x->cos_to_answer[L]);
-            csv_field_float(&o, x->cos_to_prompt_max[L]);
-            csv_field_bool(&o, r->geom_crossover[L]);
-            csv_field_float(&o, x->echo_mass_prompt[L]);
-            csv_field_float(&o, x->p_answer[L]);
-            csv_field_float(&o, r->answer_minus_echo[L]);
-            csv_field_float(&o, r->mass_ratio[L]);
-            csv_field_float(&o, r->topk_prompt_mass[L]);
+            PE(csv_field_float(&o, x->cos_to_answer[L]));
+            PE(csv_field_float(&o, x->cos_to_prompt_max[L]));
+            PE(csv_field_bool(&o, r->geom_crossover[L]));
+            PE(csv_field_float(&o, x->echo_mass_prompt[L]));
+            PE(csv_field_float(&o, x->p_answer[L]));
+            PE(csv_field_float(&o, r->answer_minus_echo[L]));
+            PE(csv_field_float(&o, r->mass_ratio[L]));
+            PE(csv_field_float(&o, r->topk_prompt_mass[L]));
             csv_field_float(&o, r->control_margin[L]);
-            csv_field_float(&o, x->resid_norm_ratio[L]);
-            csv_field_float(&o, x->delta_resid_cos[L]);
+            PE(csv_field_float(&o, x->resid_norm_ratio[L]));
+            PE(csv_field_float(&o, x->delta_resid_cos[L]));
             csv_field_float(&o, r->answer_logit_gap[L]);
             csv_field_float(&o, r->answer_vs_top1_gap[L]);
             csv_end_row(&o);
         }
     }
 }
+
+#undef PE
+static void write_pure(const Ex *e, FILE *f) { write_pure_lens(e, f, 0); }
+static void write_pure_prism(const Ex *e, FILE *f) { write_pure_lens(e, f, 1); }
 
 static void write_rawlens(const Ex *e, FILE *f) {
     fprintf(f, "%s,p_top1_raw,top1_token_id_raw,top1_token_str_raw,p_answer_raw,answer_rank_raw,p_top1_norm,"
@@ -1187,16 +1216,7 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     jw_k_bool(j, "present", 0); jw_k_real(j, "l2_norm", 0.0); jw_k_real(j, "max_abs", 0.0);
     jw_end(j);
     jw_key(j, "flags"); j_flags(e, j);
-    jw_key(j, "prism_summary"); jw_obj(j);
-    jw_k_str(j, "mode", "auto");
-    jw_k_str(j, "artifact_path", c->prism_dir && c->prism_dir[0] ? c->prism_dir : NULL);
-    jw_k_bool(j, "present", 0);
-    jw_k_bool(j, "compatible", 0);
-    jw_k_null(j, "k");
-    jw_k_null(j, "layers");
-    jw_k_null(j, "error");
-    jw_key(j, "metrics"); jw_obj(j); jw_end(j);
-    jw_end(j);
+    jw_key(j, "prism_summary"); ex_prism_summary(c, run, j);
     jw_key(j, "copy_soft_config"); jw_obj(j);
     jw_k_real(j, "threshold", c->copy_soft_threshold);
     jw_key(j, "window_ks"); j_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
@@ -1755,6 +1775,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     ExFile files[] = {
         {e.f_records, write_records, 0, 0}, {e.f_pure, write_pure, 0, 0},     {e.f_raw, write_rawlens, 1, 1},
         {e.f_window, write_window, 1, 1},   {e.f_ms, write_milestones, 1, 0}, {e.f_audit, write_audit, 1, 1},
+        {e.f_prism_records, write_records_prism, 1, 0}, {e.f_prism_pure, write_pure_prism, 1, 0},
         {e.f_json, write_json, 0, 0},
     };
     int nfiles = (int)(sizeof files / sizeof files[0]);
@@ -1764,6 +1785,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     for (int i = 0; i < nfiles && !rc; i++) {
         if (files[i].sidecar && !cfg->sidecars) continue;
         if (files[i].needs_raw && !e.has_raw) continue;
+        if ((files[i].fn == write_records_prism || files[i].fn == write_pure_prism) && !e.has_prism) continue;
         if (files[i].fn == write_window) { // written when any window rows exist (OUTPUTS.md §1)
             int rows = 0;
             for (int k = 0; k < run->n_passes; k++) rows += e.sums[k].n_checked;
@@ -1805,6 +1827,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
         free(fin[i]);
     }
     for (int i = 0; i < run->n_passes; i++) { ex_rows_free(&e.rows[i]); ex_summary_free(&e.sums[i]); }
-    free(e.rows); free(e.sums); free(e.samples);
+    for (int i = 0; e.prows && i < run->n_passes; i++) ex_rows_free(&e.prows[i]);
+    free(e.rows); free(e.sums); free(e.samples); free(e.prows);
     return rc;
 }

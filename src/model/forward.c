@@ -217,6 +217,7 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
     const Backend *bk = m->backend;
     size_t bytes = (size_t)(m->cfg.n_layers + 1) * (size_t)T * m->cfg.d_model * sizeof(float);
     float *dres = stage_out(bk, resid, bytes);
-    forward_bk(m, ids, T, dres, comm);
+    // the collectives run on backend buffers: on the CUDA backend through NCCL (model.h dev_comm)
+    forward_bk(m, ids, T, dres, m->dev_comm && comm ? m->dev_comm : comm);
     stage_done(bk, resid, dres, bytes);
 }

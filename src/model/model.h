@@ -129,6 +129,8 @@ typedef struct Model {
     size_t bytes_read;        // checkpoint bytes this rank read
     int fp32_sums;            // 1: plain fp32 sgemm products (option tp_exact: false); 0: double
                               // accumulation, results independent of the TP size (forward.c)
+    Comm *dev_comm;           // the forward pass's collectives on backend memory when that is not
+                              // host memory (CUDA: NCCL, backend/comm_nccl.h); NULL: the comm passed
 } Model;
 
 // Loads this rank's slice of the checkpoint at dir (HF safetensors directory; later also GGUF)

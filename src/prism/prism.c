@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend/linalg.h"
+#include "util/sha256.h"
 
 // ---------------------------------------------------------------------------- whitening stats
 void prism_welford_init(PrismWelford *w, int d) {
@@ -284,9 +285,28 @@ int prism_artifact_load(const char *dir, int d, const char *config_sha256, Prism
         goto done;
     }
     a->k = (int)json_integer_value(kk);
+    json_t *nl = json_object_get(prov, "n_layers"), *nv = json_object_get(prov, "vocab"), *ly = json_object_get(prov, "layers");
+    if (json_is_integer(nl)) a->n_layers = (int)json_integer_value(nl);
+    if (json_is_integer(nv)) a->vocab = (int)json_integer_value(nv);
+    if (json_is_array(ly)) {
+        char *s = json_dumps(ly, JSON_COMPACT);
+        if (s && strlen(s) < sizeof a->layers) snprintf(a->layers, sizeof a->layers, "%s", s);
+        free(s);
+    }
     size_t len = 0;
     buf = lw_read_file(sp, &len, err);
     if (!buf) goto done;
+    json_t *fs = json_object_get(prov, "safetensors_sha256");
+    if (json_is_string(fs)) { // written by fit-prism since the run decodes with it: a corrupt file is named
+        char hex[65];
+        lw_sha256_hex(buf, len, hex);
+        if (strcmp(hex, json_string_value(fs))) {
+            lw_err(err, "the file was damaged or replaced after fit-prism wrote it (disk, copy, transfer); copy it again or refit",
+                   "%s: SHA-256 %.12s... differs from provenance.json's safetensors_sha256 %.12s... (%zu bytes: %s)", sp, hex,
+                   json_string_value(fs), len, len < 8 ? "truncated" : "corrupt or truncated");
+            goto done;
+        }
+    }
     uint64_t hl = 0;
     if (len >= 8)
         for (int i = 0; i < 8; i++) hl |= (uint64_t)(uint8_t)buf[i] << (8 * i);
@@ -310,6 +330,15 @@ done:
     json_decref(hdr);
     free(buf); free(jp); free(sp);
     return rc;
+}
+
+int prism_artifact_check_model(const PrismArtifact *a, const char *dir, int n_layers, int vocab, LwError *err) {
+    const char *hint = "the artifact was fitted for another model; refit it with lensweep fit-prism --model <this checkpoint>";
+    if (a->n_layers > 0 && a->n_layers != n_layers)
+        return lw_err(err, hint, "%s/provenance.json: n_layers: %d, but this model has %d blocks", dir, a->n_layers, n_layers);
+    if (a->vocab > 0 && a->vocab != vocab)
+        return lw_err(err, hint, "%s/provenance.json: vocab: %d, but this model's unembedding has %d rows", dir, a->vocab, vocab);
+    return 0;
 }
 
 void prism_artifact_free(PrismArtifact *a) {

@@ -84,6 +84,9 @@ typedef struct {
     float *mean, *var; // [d]
     float *Q;          // [d][d] row-major
     char config_sha256[65]; // "" when the provenance has none (GGUF checkpoint)
+    // from provenance.json (0 / "" when absent: artifacts of older versions, hand-made ones)
+    int n_layers, vocab;
+    char layers[128];       // compact JSON of `layers` (["embed",1,3,5]), "" when absent
 } PrismArtifact;
 
 // Writes an fp32 safetensors file (header keys sorted, padded with spaces to 8 bytes, metadata
@@ -93,10 +96,16 @@ int prism_write_safetensors(const char *path, const char *const *names, const fl
 
 // Loads and checks an artifact for a model of width d: provenance.json present and readable,
 // d_model = d, config_sha256 equal to `config_sha256` (when both are known), tensors mean/var/Q
-// F32 of shapes [d], [d], [d, d] inside the file (a truncated file is named as such), var >= 0
-// and every value finite. Returns 0, or -1 with err naming the file and the field or tensor.
+// F32 of shapes [d], [d], [d, d] inside the file (a truncated file is named as such), the
+// file's SHA-256 equal to provenance's `safetensors_sha256` when it has one (a corrupt file),
+// var >= 0 and every value finite. Returns 0, or -1 with err naming the file and the field or tensor.
 int prism_artifact_load(const char *dir, int d, const char *config_sha256, PrismArtifact *a, LwError *err);
 void prism_artifact_free(PrismArtifact *a);
+
+// The loaded artifact against the model `run` decodes (METRICS.md §20.1's compatibility check,
+// extended): provenance's n_layers and vocab, when present, equal the model's. -1 with err naming
+// <dir>/provenance.json and the field.
+int prism_artifact_check_model(const PrismArtifact *a, const char *dir, int n_layers, int vocab, LwError *err);
 
 // The runtime map of METRICS.md §4.4 before the unembedding, row vectors:
 // out[r] = ((x[r] − μ) / sqrt(σ² + ε_w)) · Q, for `rows` rows of length d (fp32, sums in double).

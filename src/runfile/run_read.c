@@ -291,6 +291,20 @@ static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p,
         if (ds_f64(r, path, 1, w3, NULL, &tk)) return -1;
         memcpy(x->transform_kl, tk, sizeof x->transform_kl);
         free(tk);
+    } else if (!strcmp(lens, "prism")) {
+        F1(entropy_bits, "entropy_bits");
+        F1(answer_logit, "answer_logit");
+        F1(p_contrast, "p_contrast");
+        F1(kl_to_final_bits, "kl_to_final_bits");
+        F1(cos_to_final, "cos_to_final");
+        F1(echo_mass_prompt, "echo_mass_prompt");
+        // not measured for Prism (OUTPUTS.md §4.1): NaN, so the row rules leave them empty
+        double **none[] = {&x->kl_to_final_bits_norm_temp, &x->cos_to_answer, &x->cos_to_prompt_max,
+                           &x->resid_norm_ratio, &x->delta_resid_cos};
+        for (size_t k = 0; k < sizeof none / sizeof none[0]; k++) {
+            *none[k] = xmalloc(sizeof(double) * L);
+            for (hsize_t i = 0; i < L; i++) (*none[k])[i] = NAN;
+        }
     } else if (!strcmp(lens, "raw")) {
         F1(entropy_bits_pv, "entropy_bits_pv");
         F1(kl_norm_vs_raw_bits, "kl_norm_vs_raw_bits");
@@ -361,6 +375,29 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
         if (read_next(r, run, "raw", p, &p->raw)) return -1;
     } else memset(&p->raw, 0, sizeof p->raw);
     if (read_next(r, run, "post_ln2", p, &p->post_ln2)) return -1;
+    if (run->has_prism) { // the Prism lens (docs/HDF5.md): all positions and NEXT
+        snprintf(path, sizeof path, "/lens/prism/%s/entropy_bits", p->name);
+        if (ds_f64(r, path, 2, wLT, NULL, &p->prism_rec_entropy_bits)) return -1;
+        snprintf(path, sizeof path, "/lens/prism/%s/topk_ids", p->name);
+        if (ds_i32(r, path, 3, wLTk, got, &p->prism_rec_topk_ids)) return -1;
+        p->prism_rec_k = (int)got[2];
+        hsize_t wLTk3[3] = {L, (hsize_t)p->T, (hsize_t)p->prism_rec_k};
+        snprintf(path, sizeof path, "/lens/prism/%s/topk_probs", p->name);
+        if (ds_f64(r, path, 3, wLTk3, NULL, &p->prism_rec_topk_probs)) return -1;
+        if (read_next(r, run, "prism", p, &p->prism)) return -1;
+        snprintf(path, sizeof path, "/lens/prism/%s/next", p->name);
+        if (attr_double(r, path, "teacher_entropy_bits", &p->prism_teacher_entropy_bits)) return -1;
+        for (hsize_t i = 0; i < L * (hsize_t)p->T * p->prism_rec_k; i++)
+            if (p->prism_rec_topk_ids[i] >= run->V || p->prism_rec_topk_ids[i] < -1) {
+                snprintf(path, sizeof path, "/lens/prism/%s/topk_ids", p->name);
+                return rd_fail(r, path, "id outside the vocabulary");
+            }
+        for (hsize_t i = 0; i < L * (hsize_t)p->prism.K; i++)
+            if (p->prism.top_ids[i] >= run->V || p->prism.top_ids[i] < -1) {
+                snprintf(path, sizeof path, "/lens/prism/%s/next/top_ids", p->name);
+                return rd_fail(r, path, "id outside the vocabulary");
+            }
+    }
     // ids must be inside the vocabulary (they index /vocab/decoded)
     for (int i = 0; i < p->T; i++)
         if (p->ids[i] < 0 || p->ids[i] >= run->V) { snprintf(path, sizeof path, "%s/ids", g); return rd_fail(r, path, "id outside the vocabulary"); }
@@ -545,6 +582,12 @@ static int read_all(Rd *r, ExRun *run) {
 
     if (!strcmp(run->run_kind, "battery")) return read_battery(r, run);
 
+    if (link_exists(r->file, "/lens/prism")) { // a run with a Prism artifact (docs/HDF5.md)
+        run->has_prism = 1;
+        if (attr_str(r, "/lens/prism", "artifact_path", &run->prism_artifact_path) ||
+            attr_str(r, "/lens/prism", "layers", &run->prism_layers) || attr_long(r, "/lens/prism", "k", &run->prism_k))
+            return -1;
+    }
     long np = 0;
     char **order = NULL;
     if (ds_strs(r, "/prompts/order", -1, &np, &order)) return -1;
@@ -672,9 +715,10 @@ void ex_run_free(ExRun *run) {
         void *ptrs[] = {p->name, p->prompt_id, p->variant, p->fact_key, p->text, p->answer, p->align_status,
                         p->align_variant, p->answer_ids, p->contrast_answer, p->ids, p->ctx_ids,
                         p->final_entropy_bits, p->final_topk_ids, p->final_topk_probs, p->resid_nonfinite, p->rec_entropy_bits,
-                        p->rec_topk_ids, p->rec_topk_probs};
+                        p->rec_topk_ids, p->rec_topk_probs, p->prism_rec_entropy_bits, p->prism_rec_topk_ids,
+                        p->prism_rec_topk_probs};
         for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
-        next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2);
+        next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2); next_free(&p->prism);
     }
     free(run->passes);
     battery_free_ex(run->battery);
@@ -688,7 +732,7 @@ void ex_run_free(ExRun *run) {
                     run->config_yaml, run->config_hash, run->lensweep_version, run->lensweep_git,
                     run->start_time, run->end_time, run->tau_grid, run->tau_norm, run->test_text,
                     run->test_entropy, run->test_ids, run->test_probs, run->temp_values, run->temp_entropy,
-                    run->temp_ids, run->temp_probs};
+                    run->temp_ids, run->temp_probs, run->prism_artifact_path, run->prism_layers};
     for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
     memset(run, 0, sizeof *run);
 }

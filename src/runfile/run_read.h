@@ -82,6 +82,12 @@ typedef struct {
     double *rec_entropy_bits;   // [n+1, T]
     int rec_k; int *rec_topk_ids; double *rec_topk_probs; // [n+1, T, rec_k]
     ExNext norm, raw, post_ln2;
+    // Prism lens (/lens/prism, only when the run had a prism_dir; prism.present = 0 otherwise):
+    // NEXT values as ExNext (the columns Prism does not measure are NaN), all positions as rec_*
+    ExNext prism;
+    double prism_teacher_entropy_bits; // H(P_final) by the Prism code path (next/ attribute)
+    double *prism_rec_entropy_bits;
+    int prism_rec_k; int *prism_rec_topk_ids; double *prism_rec_topk_probs;
 } ExPass;
 
 typedef struct {
@@ -95,6 +101,10 @@ typedef struct {
     long n_layers, d_model, n_heads, n_kv_heads, head_dim, d_ff, vocab, n_ctx, tokenizer_n_ids;
     long bos_id, tp_size;
     double final_softcap, wall_seconds;
+    // /lens/prism group attributes (has_prism = 0: the run decoded no Prism lens)
+    int has_prism;
+    char *prism_artifact_path, *prism_layers;
+    long prism_k;
     // /vocab
     long V;
     char **decoded, **pieces;

@@ -4,6 +4,9 @@
 // int32, avg), broadcast from a non-zero root, and the argument errors. Expected values are
 // closed forms over the ranks (sums of small integers and halves: exact in any order). Every rank
 // checks; rank 0 prints one PASS/FAIL line per case with the failures of all ranks merged.
+// Buffers are cudaMalloc allocations, as NCCL needs device memory; under the emulation device
+// memory is host memory, so the probe fills and reads them directly (this probe is emulation-only).
+// A host buffer is refused (ncclInvalidArgument), and so is a range running past an allocation.
 #include <mpi.h>
 #include <nccl.h>
 #include <stdarg.h>
@@ -12,6 +15,12 @@
 #include <string.h>
 
 static int rank, size, case_failed, nfail;
+
+static void *dmalloc(size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) { fprintf(stderr, "nccl_probe: cudaMalloc(%zu) failed\n", bytes); exit(1); }
+    return p;
+}
 
 static void check(int ok, const char *fmt, ...) {
     if (ok) return;
@@ -58,8 +67,8 @@ int main(int argc, char **argv) {
     report("communicator from rank 0's id");
 
     enum { N = 1000 };
-    float *fs = malloc(N * 4), *fr = malloc(N * 4);
-    double *d = malloc(N * 8);
+    float *fs = dmalloc(N * 4), *fr = dmalloc(N * 4);
+    double *d = dmalloc(N * 8);
     for (int i = 0; i < N; i++) { fs[i] = (float)((rank + 1) * i) * 0.5f; d[i] = rank + i * 0.25; }
     check(ncclAllReduce(fs, fr, N, ncclFloat32, ncclSum, comm, NULL) == ncclSuccess, "allreduce f32");
     check(ncclAllReduce(d, d, N, ncclFloat64, ncclSum, comm, NULL) == ncclSuccess, "allreduce f64 in place");
@@ -76,7 +85,8 @@ int main(int argc, char **argv) {
     check(fs[7] == (float)(rsum / size), "f32 avg %g, want %g", fs[7], rsum / size);
     report("ncclAllReduce sum / avg, f32 and f64, in place and not");
 
-    int iv[4] = {rank * 10, -rank, 7, rank == size - 1 ? 1000 : 0}, im[4];
+    int *iv = dmalloc(4 * sizeof(int)), *im = dmalloc(4 * sizeof(int));
+    iv[0] = rank * 10; iv[1] = -rank; iv[2] = 7; iv[3] = rank == size - 1 ? 1000 : 0;
     check(ncclAllReduce(iv, im, 4, ncclInt32, ncclMax, comm, NULL) == ncclSuccess, "allreduce int32 max");
     check(im[0] == (size - 1) * 10 && im[1] == 0 && im[2] == 7 && im[3] == 1000, "int32 max: %d %d %d %d", im[0], im[1],
           im[2], im[3]);
@@ -87,20 +97,39 @@ int main(int argc, char **argv) {
     report("ncclAllReduce max int32; unsupported types refused");
 
     int root = size - 1;
-    double b[5] = {0, 0, 0, 0, 0}, src[5] = {1.5, -2, 3e300, 0.1, rank};
+    double *b = dmalloc(5 * sizeof(double)), *src = dmalloc(5 * sizeof(double));
+    double init[5] = {1.5, -2, 3e300, 0.1, rank};
+    memset(b, 0, 5 * sizeof(double));
+    memcpy(src, init, sizeof init);
     check(ncclBroadcast(src, b, 5, ncclFloat64, root, comm, NULL) == ncclSuccess, "broadcast");
     check(b[0] == 1.5 && b[1] == -2 && b[2] == 3e300 && b[3] == 0.1 && b[4] == root, "broadcast from %d: %g %g %g %g %g",
           root, b[0], b[1], b[2], b[3], b[4]);
-    float inplace[3] = {(float)rank, 2, 3};
+    float *inplace = dmalloc(3 * sizeof(float));
+    inplace[0] = (float)rank; inplace[1] = 2; inplace[2] = 3;
     check(ncclBroadcast(inplace, inplace, 3, ncclFloat32, 0, comm, NULL) == ncclSuccess && inplace[0] == 0,
           "in-place broadcast from 0: %g", inplace[0]);
     check(ncclBroadcast(b, b, 5, ncclFloat64, size, comm, NULL) == ncclInvalidArgument,
           "root == nranks: ncclInvalidArgument");
     report("ncclBroadcast from the last rank and in place");
 
+    // host memory and ranges past an allocation are refused on every rank before communicating
+    float host[4] = {1, 2, 3, 4};
+    check(ncclAllReduce(host, host, 4, ncclFloat32, ncclSum, comm, NULL) == ncclInvalidArgument,
+          "all-reduce of a host buffer: ncclInvalidArgument");
+    check(ncclAllReduce(fs, fr, N + 1000, ncclFloat32, ncclSum, comm, NULL) == ncclInvalidArgument,
+          "all-reduce past the end of an allocation: ncclInvalidArgument");
+    check(ncclBroadcast(host, host, 4, ncclFloat32, 0, comm, NULL) == ncclInvalidArgument,
+          "broadcast of a host buffer: ncclInvalidArgument");
+    unsigned char *u8 = dmalloc(3);
+    u8[0] = (unsigned char)(rank + 1); u8[1] = 200; u8[2] = 0;
+    check(ncclBroadcast(u8, u8, 3, ncclUint8, 0, comm, NULL) == ncclSuccess && u8[0] == 1 && u8[1] == 200,
+          "uint8 broadcast from 0: %d %d", u8[0], u8[1]);
+    report("host buffers refused; uint8 broadcast");
+
     check(ncclCommDestroy(comm) == ncclSuccess, "ncclCommDestroy");
     report("ncclCommDestroy");
-    free(fs); free(fr); free(d);
+    void *all[] = {fs, fr, d, iv, im, b, src, inplace, u8};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) cudaFree(all[i]);
     MPI_Finalize();
     return nfail ? 1 : 0;
 }

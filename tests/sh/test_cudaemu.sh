@@ -44,6 +44,11 @@ run_family() { # family
     local bk=$(h5attr "$out/m_$fam.h5" /backend) tp=$(h5attr "$out/m_$fam.h5" /tp_size)
     if [ "$bk" = cuda ] && [ "$tp" = $np ]; then pass "$fam: R=$np run records backend \"cuda\", tp_size $np"
     else fail "$fam: R=$np run records backend \"cuda\", tp_size $np" "backend '$bk', tp_size '$tp'"; fi
+    if [ $np = 2 ]; then # each rank on its own (emulated) GPU, the forward's all-reduces through NCCL
+      if grep -q "rank 0: GPU 0, rank 1: GPU 1; forward collectives: NCCL on device buffers" <<<"$OUT_TXT"; then
+        pass "$fam: R=2 binds GPU 0 and 1 by node-local rank, collectives through NCCL on device buffers"
+      else fail "$fam: R=2 binds GPUs by node-local rank, collectives through NCCL" "$(grep -i 'cuda dev' <<<"$OUT_TXT")"; fi
+    fi
     flat "$out/m_$fam.h5" >"$TMP/f_cuda_${fam}_$np"
     local v
     if v=$(CMP_PROB_RTOL=2e-5 CMP_RTOL=1e-4 CMP_ATOL=1e-6 cmp_flat "$TMP/f_cpu_$fam" "$TMP/f_cuda_${fam}_$np"); then
@@ -77,9 +82,32 @@ if [ -d "$TMP/m_llama" ]; then
   fi
 fi
 
+# A node with fewer GPUs than ranks (the emulation presents LW_EMU_DEVICES of them): every rank
+# stops before loading, naming the count, exit 2, no file.
+if [ -d "$TMP/m_llama" ]; then
+  OUT_TXT=$(LW_EMU_DEVICES=1 timeout 120 mpirun -np 2 "$EMU" run --model "$TMP/m_llama" --out "$TMP/fewgpu" --probes "$PROBES" --device cuda 2>&1)
+  rc=$?
+  [ $rc = 2 ] && pass "2 ranks on a node with 1 GPU: exit 2" || fail "2 ranks on a node with 1 GPU: exit 2" "exit $rc" "$(tail -3 <<<"$OUT_TXT")"
+  grep -q "2 ranks run on this node but it has 1 usable GPU" <<<"$OUT_TXT" && grep -q "hint: launch one rank per GPU" <<<"$OUT_TXT" \
+    && pass "the error names ranks per node and GPUs, with a hint" || fail "the error names ranks per node and GPUs" "$(head -3 <<<"$OUT_TXT")"
+  [ ! -e "$TMP/fewgpu/m_llama.h5" ] && ! ls "$TMP/fewgpu"/*.tmp.* >/dev/null 2>&1 && pass "no GPU for a rank: no file written" \
+    || fail "no GPU for a rank: no file written" "$(ls "$TMP/fewgpu")"
+fi
+
 # The ordinary build has no CUDA backend to run: --device cuda is refused before anything is read.
 if [ -d "$TMP/m_llama" ]; then
   expect_exit 2 "bin/lensweep (no CUDA backend) refuses --device cuda" -- \
     "$LW" run --model "$TMP/m_llama" --out "$TMP/refused" --probes "$PROBES" --device cuda
   [ ! -e "$TMP/refused/m_llama.h5" ] && pass "refused run writes no file" || fail "refused run writes no file"
+  # A real CUDA build runs its backend only when LENSWEEP_CUDA_UNVERIFIED=1 (not yet verified on
+  # a GPU; backend/device.c); here there is no GPU either way: still exit 2, naming why.
+  OUT_TXT=$(LENSWEEP_CUDA_UNVERIFIED=1 "$LW" run --model "$TMP/m_llama" --out "$TMP/refused2" --probes "$PROBES" --device cuda 2>&1)
+  rc=$?
+  if [ $rc = 2 ] && grep -Eq "no usable GPU|has no CUDA backend" <<<"$OUT_TXT"; then
+    pass "LENSWEEP_CUDA_UNVERIFIED=1 on a machine without a GPU: exit 2 ($(grep -Eo 'no usable GPU|has no CUDA backend' <<<"$OUT_TXT" | head -1))"
+  else fail "LENSWEEP_CUDA_UNVERIFIED=1 without a GPU: exit 2 naming why" "exit $rc" "$(head -2 <<<"$OUT_TXT")"; fi
+  OUT_TXT=$("$LW" run --model "$TMP/m_llama" --out "$TMP/refused3" --probes "$PROBES" --device cuda 2>&1)
+  grep -Eq "not been verified on a GPU yet|has no CUDA backend" <<<"$OUT_TXT" \
+    && pass "--device cuda without the variable names why (unverified backend, or no CUDA backend in this build)" \
+    || fail "--device cuda refusal names why" "$(head -2 <<<"$OUT_TXT")"
 fi

@@ -82,7 +82,7 @@ else fail "--keep_residuals false after a config: no residuals" "$(ls "$TMP/r3" 
 # picked; the file records what ran. Why CUDA cannot run depends on the build, which `lensweep
 # devices` reports on its first line.
 h5attr() { h5dump -a "/$2" "$1" 2>/dev/null | sed -n 's/.*(0): "\(.*\)"/\1/p'; }
-if "$LW" devices 2>/dev/null | grep -q "^build: CUDA yes"; then why_cuda="the CUDA backend is not complete yet|no usable GPU"
+if "$LW" devices 2>/dev/null | grep -q "^build: CUDA yes"; then why_cuda="the CUDA backend has not been verified on a GPU yet|no usable GPU"
 else why_cuda="this build has no CUDA backend"; fi
 expect_exit 2 "run --device cuda --dtype bf16 where CUDA cannot run: exit 2" -- \
   "$LW" run --model "$M" --out "$TMP/d1" --device cuda --dtype bf16

@@ -87,7 +87,7 @@ static int paths_has(const Paths *p, const char *s) { for (int i = 0; i < p->n; 
 static const struct { const char *prefix; const char *why; } EXCLUDED[] = {
     {"/diagnostics/flags/", "which flags are raised depends on the measurements (each rule is tested)"},
     {"/diagnostics/decoding_point/preferred_target", "present only when every target has rank1_agree (M§14)"},
-    {"/diagnostics/prism_summary/metrics/", "Prism lens: later issue"},
+    {"/diagnostics/prism_summary/metrics/", "Prism lens: only with a prism_dir (test_export_prism checks these keys)"},
     {"/diagnostics/tuned_lens/summaries", "tuned lens: later issue"},
     {"/diagnostics/L_surface_to_meaning_tuned", "tuned mirror"},
     {"/diagnostics/answer_mass_at_L_surface_tuned", "tuned mirror"},

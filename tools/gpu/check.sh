@@ -10,8 +10,9 @@
 #      are copied into the summary, for BENCHMARKS.md)
 #   4. compute-sanitizer --tool memcheck on each build/gpu-tests/test_*
 #   5. compute-sanitizer --tool racecheck on each build/gpu-tests/test_*
-# Not yet here (it needs the CUDA backend of issue 12): the whole-model GPU-vs-CPU comparison;
-# the summary says so.
+#   6. tools/gpu/whole_model.sh: whole runs with --device cuda against the CPU backend on tiny
+#      llama and gemma2 models (exact and tp_exact: false), the comparison test_cudaemu.sh makes
+#      under the emulation; the first real run of the CUDA backend (LENSWEEP_CUDA_UNVERIFIED=1).
 #
 # Output folder: summary.txt (one line per step: ok / FAIL / TIMEOUT / skipped, seconds, and the
 # PASS/FAIL counts of the tests), gpu.txt (nvidia-smi), one log per step. Exit 0 when every step
@@ -106,7 +107,10 @@ if step build 240 make -j"$jobs" CUDA=1 NVCC="$nvcc" all $gpu_tests build/bench/
 else
   echo "(build failed: no tests run)" >>"$summary"
 fi
-echo "whole-model GPU vs CPU: not yet available (needs the CUDA backend, issue 12)" >>"$summary"
+if [ -x bin/lensweep ]; then
+  step whole-model-gpu-vs-cpu 120 tools/gpu/whole_model.sh
+  grep '^PASS: \|^FAIL: ' "$out/whole-model-gpu-vs-cpu.log" | sed 's/^/    /' >>"$summary"
+fi
 echo "total $((SECONDS - start))s of $budget s; $([ $failed = 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED')" >>"$summary"
 cat "$summary"
 exit $failed

@@ -20,6 +20,7 @@ enum {
     cudaErrorInvalidValue = 1,          // "invalid argument" (e.g. dynamic shared memory over the limit)
     cudaErrorMemoryAllocation = 2,
     cudaErrorInvalidConfiguration = 9,  // "invalid configuration argument" (block/grid dimensions)
+    cudaErrorNoDevice = 100,            // "no CUDA-capable device is detected"
     cudaErrorInvalidDevice = 101,
     cudaErrorInvalidResourceHandle = 400,
     cudaErrorLaunchOutOfResources = 701,

@@ -12,7 +12,10 @@
 //     time (that is how lensweep uses it: one NCCL communicator per MPI job). A group whose size
 //     differs from nranks: ncclInvalidUsage. MPI must be initialised (else ncclInvalidUsage).
 //   - ncclAllReduce (sum, prod, max, min; avg for float types = sum / nranks) and ncclBroadcast
-//     on int32, uint32, int64, uint64, float32, float64 (other types: ncclInvalidArgument), in
+//     on int8, uint8, int32, uint32, int64, uint64, float32, float64 (other types:
+//     ncclInvalidArgument), on device memory only: a buffer that is not inside a cudaMalloc
+//     allocation of the emulation (a host pointer) is ncclInvalidArgument (NCCL itself would fault
+//     or read garbage; the stand-in makes passing host memory a test failure), in
 //     place when send == recv; MPI_Allreduce / MPI_Bcast, synchronous (the stream is ignored).
 //     MPI's reduction order is not NCCL's ring order: float sums of more than two ranks may
 //     round differently (the exact mode all-reduces double partials, where that is below fp32).

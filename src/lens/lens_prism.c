@@ -1,0 +1,391 @@
+// lens_prism — see lens_prism.h. Dataset names and shapes: docs/HDF5.md.
+#include "lens/lens_prism.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/sha256.h"
+#include "util/util.h"
+
+// Prism logits of one GEMM chunk stay below this many bytes per rank (as the norm lens's).
+#define PRISM_CHUNK_BYTES ((size_t)256 << 20)
+
+static const char *where_of(const LwRunConfig *cfg, const char *name) {
+    const LwOption *o = config_option_find(name);
+    return o ? cfg->src[o - LW_OPTIONS].where : "config";
+}
+
+int lens_prism_open(const LwRunConfig *cfg, const ModelConfig *mc, LensPrism *lp, LwError *err) {
+    memset(lp, 0, sizeof *lp);
+    int named = 0;
+    for (int i = 0; i < cfg->lenses.n; i++) named |= !strcmp(cfg->lenses.v[i], "prism");
+    const char *dir = cfg->prism_dir ? cfg->prism_dir : "";
+    if (!*dir) {
+        if (named)
+            return lw_err(err, "set prism_dir (--prism-dir DIR) to a directory written by `lensweep fit-prism`, or drop prism from lenses",
+                          "%s: lenses: prism needs a fitted Prism artifact, but prism_dir is empty", where_of(cfg, "lenses"));
+        return 0;
+    }
+    if (!lw_is_dir(dir))
+        return lw_err(err, "name the directory `lensweep fit-prism --out DIR` wrote (prism.safetensors, provenance.json)",
+                      "%s: prism_dir: %s is not a directory", where_of(cfg, "prism_dir"), dir);
+    // config.json's hash ties the artifact to the checkpoint (fit-prism records it; GGUF: none)
+    char sha[65] = "";
+    if (lw_is_dir(cfg->model_dir)) {
+        char *cp = xasprintf("%s/config.json", cfg->model_dir);
+        int rc = lw_file_exists(cp) ? lw_sha256_file(cp, sha, err) : 0;
+        free(cp);
+        if (rc) return -1;
+    }
+    if (prism_artifact_load(dir, mc->d_model, sha, &lp->art, err)) return -1;
+    if (prism_artifact_check_model(&lp->art, dir, mc->n_layers, mc->vocab, err)) { prism_artifact_free(&lp->art); return -1; }
+    lp->on = 1;
+    lp->dir = dir;
+    lp->transposed = cfg->quirk_prism_transposed;
+    if (!lp->transposed) { // the fitted map Q·e on column vectors = row vector times Qᵀ
+        int d = lp->art.d;
+        float *qt = xmalloc(sizeof(float) * (size_t)d * d);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) qt[(size_t)j * d + i] = lp->art.Q[(size_t)i * d + j];
+        free(lp->art.Q);
+        lp->art.Q = qt;
+    }
+    return 0;
+}
+
+void lens_prism_free(LensPrism *lp) {
+    if (lp->on) prism_artifact_free(&lp->art);
+    if (lp->qt) lp->qt_bk->free(lp->qt);
+    memset(lp, 0, sizeof *lp);
+}
+
+void lens_prism_write_meta(const LensRun *lr, const LensPrism *lp) {
+    if (!lr->h5 || !lp->on) return;
+    h5_group(lr->h5, "/lens/prism");
+    h5_attr_str(lr->h5, "/lens/prism", "artifact_path", lp->dir);
+    h5_attr_int(lr->h5, "/lens/prism", "k", lp->art.k);
+    h5_attr_str(lr->h5, "/lens/prism", "layers", lp->art.layers);
+    h5_attr_str(lr->h5, "/lens/prism", "config_sha256", lp->art.config_sha256);
+    h5_attr_int(lr->h5, "/lens/prism", "transposed", lp->transposed);
+}
+
+// ---------------------------------------------------------------------------- helpers
+
+static float *falloc(size_t n) { return xmalloc(sizeof(float) * (n ? n : 1)); }
+static double *dalloc(size_t n) { return xmalloc(sizeof(double) * (n ? n : 1)); }
+static int32_t *ialloc(size_t n) { return xmalloc(sizeof(int32_t) * (n ? n : 1)); }
+
+static void put_f64(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
+                    const double *v) {
+    if (!lr->h5) return;
+    size_t dims[3] = {d0, d1, d2};
+    char *p = xasprintf("%s/%s", base, name);
+    h5_write_f64(lr->h5, p, rank, dims, v);
+    free(p);
+}
+
+static void put_i32(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
+                    const int32_t *v) {
+    if (!lr->h5) return;
+    size_t dims[3] = {d0, d1, d2};
+    char *p = xasprintf("%s/%s", base, name);
+    h5_write_i32(lr->h5, p, rank, dims, v);
+    free(p);
+}
+
+// P_L[id], z_L[id] and 1 + #{P_i > P[id]} of n rows (NaN / -1 when id < 0).
+static void track(const LensShard *sh, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p,
+                  double *logit, int32_t *rank) {
+    if (id < 0) {
+        for (int r = 0; r < n; r++) {
+            if (p) p[r] = NAN;
+            if (logit) logit[r] = NAN;
+            if (rank) rank[r] = -1;
+        }
+        return;
+    }
+    int32_t *ids = ialloc(n);
+    for (int r = 0; r < n; r++) ids[r] = id;
+    float *x = falloc(n);
+    lens_values_at(sh, D, n, ids, 1, x);
+    int64_t *above = xmalloc(sizeof(int64_t) * (n ? n : 1));
+    if (rank) lens_count_above(sh, D, N, n, ids, x, 1, 0, above);
+    for (int r = 0; r < n; r++) {
+        if (p) p[r] = isnan(x[r]) ? NAN : (double)lens_prob(&N[r], x[r]);
+        if (logit) logit[r] = x[r];
+        if (rank) rank[r] = above[r] < 0 ? -1 : (int32_t)(above[r] + 1);
+    }
+    free(ids); free(x); free(above);
+}
+
+// ---------------------------------------------------------------------------- sums in index order
+
+// The sums over the vocabulary behind log-sum-exp, entropy, KL and cos_to_final are taken as ONE
+// sequence of double additions over the global ids 0..V−1: rank 0 sums its shard (the shards are
+// in rank order), broadcasts its running sums, rank 1 continues them over its own ids, and so on.
+// That is exactly the sequence one rank alone performs, so these values are bit-identical at any
+// rank count. (lens_stats' collectives add per-shard partial sums: equal across rank counts to
+// ~1e-14 relative, not bit for bit.) Cost: R small broadcasts per call, one pass over the logits.
+typedef void (*ChainFn)(const void *ctx, int row, double *acc);
+
+static void chain(const LensShard *sh, int n, int k, ChainFn fn, const void *ctx, double *acc) {
+    int R = sh->comm ? sh->comm->size : 1, me = sh->comm ? sh->comm->rank : 0;
+    memset(acc, 0, sizeof(double) * (size_t)n * k);
+    for (int q = 0; q < R; q++) {
+        if (q == me)
+            for (int r = 0; r < n; r++) fn(ctx, r, acc + (size_t)r * k);
+        if (R > 1) comm_bcast(sh->comm, acc, sizeof(double) * (size_t)n * k, q);
+    }
+}
+
+typedef struct {
+    const LensDist *P, *Q;   // identity transforms (Prism logits, model head)
+    const LensNorm *nP, *nQ;
+    int vl;
+} ChainCtx;
+
+// S = Σ e_v, E = Σ e_v·δ_v with δ_v = x_v − max and e_v = expf(δ_v) in fp32 (the backend's
+// softmax-partials definition), in double
+static void sums_se(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *z = x->P[r].z;
+    float m = x->nP[r].max;
+    double S = acc[0], E = acc[1];
+    for (int v = 0; v < x->vl; v++) {
+        float dl = z[v] - m, e = expf(dl);
+        S += e;
+        if (e > 0) E += (double)e * dl;
+    }
+    acc[0] = S;
+    acc[1] = E;
+}
+
+// KL(P‖Q) terms p (ln(p + ε) − ln(q + ε)) in fp32 (lens_stats' guarded form), summed in double
+static void sums_kl(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *zp = x->P[r].z, *zq = x->Q[r].z;
+    float lp = x->nP[r].lse_f, lq = x->nQ[r].lse_f;
+    double s = acc[0];
+    for (int v = 0; v < x->vl; v++) {
+        float p = expf(zp[v] - lp), q = expf(zq[v] - lq);
+        s += p * (logf(p + LENS_EPS) - logf(q + LENS_EPS));
+    }
+    acc[0] = s;
+}
+
+// −Σ p ln(p + ε) of the model head Q (probability-vector formula, fp32 terms), in double
+static void sums_hq(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *zq = x->Q[r].z;
+    float lq = x->nQ[r].lse_f;
+    double s = acc[0];
+    for (int v = 0; v < x->vl; v++) {
+        float q = expf(zq[v] - lq);
+        s -= q * logf(q + LENS_EPS);
+    }
+    acc[0] = s;
+}
+
+// Σ z·y, Σ z², Σ y² (products of floats, exact in double)
+static void sums_dots(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *zp = x->P[r].z, *zq = x->Q[r].z;
+    for (int v = 0; v < x->vl; v++) {
+        acc[0] += (double)zp[v] * zq[v];
+        acc[1] += (double)zp[v] * zp[v];
+        acc[2] += (double)zq[v] * zq[v];
+    }
+}
+
+// LensNorm of n rows (identity transforms): the max (a MAX all-reduce: exact), then lse, lse_f and
+// the logit-formula entropy ln S − E/S from the chained sums.
+static void prism_normalize(const LensShard *sh, const LensDist *D, int n, LensNorm *N) {
+    float *mx = falloc(n);
+    for (int r = 0; r < n; r++) {
+        float m = -INFINITY;
+        for (int v = 0; v < sh->vl; v++)
+            if (D[r].z[v] > m) m = D[r].z[v]; // a NaN never wins
+        mx[r] = m;
+    }
+    if (sh->comm && sh->comm->size > 1) comm_allreduce_max_f32(sh->comm, mx, n);
+    for (int r = 0; r < n; r++) N[r].max = mx[r];
+    double *acc = dalloc((size_t)2 * n);
+    ChainCtx cx = {D, NULL, N, NULL, sh->vl};
+    chain(sh, n, 2, sums_se, &cx, acc);
+    for (int r = 0; r < n; r++) {
+        double S = acc[2 * r], E = acc[2 * r + 1];
+        if (!isfinite(mx[r]) || !(S > 0)) {
+            N[r].lse = NAN; N[r].lse_f = NAN; N[r].H_nats = NAN;
+            continue;
+        }
+        N[r].lse = mx[r] + log(S);
+        N[r].lse_f = (float)N[r].lse;
+        N[r].H_nats = log(S) - E / S;
+    }
+    free(mx);
+    free(acc);
+}
+
+// ---------------------------------------------------------------------------- the map
+
+// y[rows, d] = ((x − μ) / sqrt(σ² + ε_w)) · Q: the whitening per element in double, rounded to
+// fp32, then one matmul_exact against the weight W = Qᵀ ([out, in] = [d, d], so y_j = Σ_i z_i Q_ij).
+static void rotate(const Model *m, LensPrism *lp, const float *x, int rows, float *y) {
+    const Backend *bk = m->backend;
+    const PrismArtifact *a = &lp->art;
+    int d = a->d;
+    size_t bytes_w = sizeof(float) * (size_t)d * d, bytes = sizeof(float) * (size_t)rows * d;
+    if (!lp->qt) {
+        float *t = falloc((size_t)d * d);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) t[(size_t)j * d + i] = a->Q[(size_t)i * d + j];
+        lp->qt = bk->alloc(bytes_w);
+        lp->qt_bk = bk;
+        bk->upload(lp->qt, t, bytes_w);
+        free(t);
+    }
+    double *inv = dalloc(d);
+    for (int i = 0; i < d; i++) inv[i] = sqrt((double)a->var[i] + PRISM_EPS_W);
+    float *z = falloc((size_t)rows * d);
+    for (size_t r = 0; r < (size_t)rows; r++)
+        for (int i = 0; i < d; i++) z[r * d + i] = (float)(((double)x[r * d + i] - a->mean[i]) / inv[i]);
+    if (bk->host_memory) {
+        bk->matmul_exact(z, rows, DT_F32, lp->qt, d, d, NULL, y);
+    } else {
+        float *dz = bk->alloc(bytes), *dy = bk->alloc(bytes);
+        bk->upload(dz, z, bytes);
+        bk->matmul_exact(dz, rows, DT_F32, lp->qt, d, d, NULL, dy);
+        bk->download(y, dy, bytes);
+        bk->free(dz);
+        bk->free(dy);
+    }
+    free(inv);
+    free(z);
+}
+
+// ---------------------------------------------------------------------------- one pass
+
+void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, const float *resid) {
+    if (!lp->on) return;
+    const Model *m = lr->m;
+    const LensShard *sh = &lr->sh;
+    int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl, K = lr->topk_all, K50 = LENS_NEXT_TOPK;
+    int t0 = lr->positions > 0 && lr->positions < T ? T - (int)lr->positions : 0, Tp = T - t0;
+    size_t rows = (size_t)n1 * Tp;
+    char *base = xasprintf("/lens/prism/%s", ps->name), *next = xasprintf("/lens/prism/%s/next", ps->name);
+
+    // the Prism input of every (layer, position): normalized as the norm lens (§4.1), or raw
+    // (quirk off); then whitened and rotated, all rows at once (the same rows on every rank)
+    float *x = falloc(rows * d);
+    for (int L = 0; L < n1; L++) {
+        const float *h = resid + ((size_t)L * T + t0) * d;
+        float *xl = x + (size_t)L * Tp * d;
+        if (lp->transposed) model_rmsnorm(m, L < n ? m->layers[L].ln_in : m->ln_final, h, xl, Tp);
+        else memcpy(xl, h, sizeof(float) * (size_t)Tp * d);
+    }
+    float *y = falloc(rows * d);
+    rotate(m, lp, x, (int)rows, y);
+    free(x);
+
+    // all positions: entropy and top-K, in row chunks of one GEMM each
+    size_t chunk = PRISM_CHUNK_BYTES / ((size_t)vl * sizeof(float));
+    if (chunk < 1) chunk = 1;
+    if (chunk > rows) chunk = rows;
+    double *H = dalloc((size_t)n1 * T), *tp = dalloc((size_t)n1 * T * K);
+    int32_t *tid = ialloc((size_t)n1 * T * K);
+    for (size_t i = 0; i < (size_t)n1 * T; i++) H[i] = NAN;
+    for (size_t i = 0; i < (size_t)n1 * T * K; i++) { tid[i] = -1; tp[i] = NAN; }
+    float *z = falloc(chunk * vl), *znext = falloc((size_t)n1 * vl);
+    LensNorm *N = xmalloc(sizeof(LensNorm) * chunk);
+    LensDist *D = xmalloc(sizeof(LensDist) * chunk);
+    int32_t *cid = ialloc(chunk * K);
+    double *cp = dalloc(chunk * K);
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+        model_unembed(m, y + r0 * d, (int)nr, z);
+        for (size_t r = 0; r < nr; r++) D[r] = lens_dist(z + r * vl);
+        prism_normalize(sh, D, (int)nr, N);
+        lens_topk(sh, D, N, (int)nr, K, cid, NULL, cp);
+        for (size_t r = 0; r < nr; r++) {
+            int L = (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
+            size_t o = (size_t)L * T + t;
+            H[o] = lens_bits(N[r].H_nats);
+            memcpy(tid + o * K, cid + r * K, sizeof(int32_t) * K);
+            memcpy(tp + o * K, cp + r * K, sizeof(double) * K);
+            if (t == T - 1) memcpy(znext + (size_t)L * vl, z + r * vl, sizeof(float) * vl);
+        }
+    }
+    put_f64(lr, base, "entropy_bits", 2, n1, T, 0, H);
+    put_i32(lr, base, "topk_ids", 3, n1, T, K, tid);
+    put_f64(lr, base, "topk_probs", 3, n1, T, K, tp);
+    free(H); free(tp); free(tid); free(z); free(N); free(D); free(cid); free(cp); free(y);
+
+    // NEXT: the metrics of §5 the Prism sidecar carries, against the model head P_final
+    float *ynext = falloc(vl);
+    model_final_logits(m, resid + ((size_t)n * T + T - 1) * d, 1, ynext);
+    LensDist Y = lens_dist(ynext);
+    LensNorm NY;
+    prism_normalize(sh, &Y, 1, &NY);
+    LensDist *DN = xmalloc(sizeof(LensDist) * n1), *YD = xmalloc(sizeof(LensDist) * n1);
+    LensNorm *NN = xmalloc(sizeof(LensNorm) * n1), *NYr = xmalloc(sizeof(LensNorm) * n1);
+    for (int L = 0; L < n1; L++) { DN[L] = lens_dist(znext + (size_t)L * vl); YD[L] = Y; NYr[L] = NY; }
+    prism_normalize(sh, DN, n1, NN);
+
+    int32_t *ids50 = ialloc((size_t)n1 * K50), *iv = ialloc(n1);
+    float *x50 = falloc((size_t)n1 * K50);
+    double *p50 = dalloc((size_t)n1 * K50), *l50 = dalloc((size_t)n1 * K50), *v = dalloc(n1), *v2 = dalloc(n1);
+    lens_topk(sh, DN, NN, n1, K50, ids50, x50, p50);
+    for (size_t i = 0; i < (size_t)n1 * K50; i++) l50[i] = x50[i];
+    put_i32(lr, next, "top_ids", 2, n1, K50, 0, ids50);
+    put_f64(lr, next, "top_probs", 2, n1, K50, 0, p50);
+    put_f64(lr, next, "top_logits", 2, n1, K50, 0, l50);
+    for (int L = 0; L < n1; L++) v[L] = lens_bits(NN[L].H_nats);
+    put_f64(lr, next, "entropy_bits", 1, n1, 0, 0, v);
+
+    double *dots = dalloc((size_t)3 * n1);
+    ChainCtx cx = {DN, YD, NN, NYr, vl};
+    chain(sh, n1, 1, sums_kl, &cx, dots);
+    for (int L = 0; L < n1; L++) v[L] = lens_bits(dots[L]);
+    put_f64(lr, next, "kl_to_final_bits", 1, n1, 0, 0, v);
+
+    track(sh, DN, NN, n1, ps->answer_id, v, v2, iv);
+    put_f64(lr, next, "p_answer", 1, n1, 0, 0, v);
+    put_f64(lr, next, "answer_logit", 1, n1, 0, 0, v2);
+    put_i32(lr, next, "answer_rank", 1, n1, 0, 0, iv);
+    track(sh, DN, NN, n1, ps->contrast_id, v, NULL, NULL);
+    put_f64(lr, next, "p_contrast", 1, n1, 0, 0, v);
+
+    // cos_to_final (§5.1): v = the Prism logits themselves against the head's logit direction
+    chain(sh, n1, 3, sums_dots, &cx, dots);
+    double hq;
+    chain(sh, 1, 1, sums_hq, &cx, &hq); // the teacher entropy, by the same chained sums
+    if (lr->h5) h5_attr_f64(lr->h5, next, "teacher_entropy_bits", lens_bits(hq));
+    for (int L = 0; L < n1; L++) {
+        float ny = (float)sqrt(dots[3 * L + 2]) + 1e-12f, nz = (float)sqrt(dots[3 * L + 1]) + 1e-12f;
+        v[L] = (float)(dots[3 * L] / ny) / nz;
+    }
+    put_f64(lr, next, "cos_to_final", 1, n1, 0, 0, v);
+
+    // echo mass (§7; the sidecar leaves it empty under quirks.sidecar_empty_columns)
+    int np = ps->n_prompt_vocab;
+    if (np > 0) {
+        int32_t *pid = ialloc((size_t)n1 * np);
+        for (int L = 0; L < n1; L++) memcpy(pid + (size_t)L * np, ps->prompt_vocab_ids, sizeof(int32_t) * np);
+        float *xp = falloc((size_t)n1 * np);
+        lens_values_at(sh, DN, n1, pid, np, xp);
+        for (int L = 0; L < n1; L++) {
+            double s = 0;
+            for (int j = 0; j < np; j++) s += lens_prob(&NN[L], xp[(size_t)L * np + j]);
+            v[L] = s;
+        }
+        free(pid); free(xp);
+    } else {
+        for (int L = 0; L < n1; L++) v[L] = 0.0;
+    }
+    put_f64(lr, next, "echo_mass_prompt", 1, n1, 0, 0, v);
+
+    free(ynext); free(DN); free(YD); free(NN); free(NYr); free(ids50); free(iv); free(x50); free(p50); free(l50);
+    free(v); free(v2); free(dots); free(znext); free(base); free(next);
+}

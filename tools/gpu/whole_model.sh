@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# tools/gpu/whole_model.sh — the whole-model GPU-vs-CPU comparison of tools/gpu/check.sh (issue 12
+# item 7): on a machine with a GPU and a CUDA build of bin/lensweep, runs the same probe of tiny
+# random models (mktiny: llama, and gemma2 for softcaps, the sliding window and sandwich norms) on
+# the CPU backend and with --device cuda, exact mode and tp_exact: false, and compares every
+# measurement of the two HDF5 files with tests/lib_h5.sh — the comparison test_cudaemu.sh makes
+# under the emulation in every `make test`, with its bounds (ids, ranks and strings equal;
+# probabilities 2e-5 relative, other floats 1e-4 relative + 1e-6 absolute; with tp_exact: false
+# 1e-5 absolute, since these models are wider (d = 128) and a logit near 0 carries the absolute
+# error of fp32 products in another order: measured under the emulation, 1.2e-6 on a logit of
+# 7e-4). One GPU: R = 1 only.
+# Prints PASS:/FAIL: lines; exit 1 when any FAIL.
+#
+# The CUDA backend has not run on a GPU before this script: LENSWEEP_CUDA_UNVERIFIED=1 lets the
+# build run it (backend/device.c).
+cd "$(dirname "$0")/../.." || exit 1
+source tests/lib.sh
+source tests/lib_h5.sh
+nfail=0
+eval "lib_$(declare -f fail)"
+fail() { nfail=$((nfail + 1)); lib_fail "$@"; }
+export LENSWEEP_CUDA_UNVERIFIED=1
+FIX=tests/fixtures/constructed
+TOK=${WHOLE_MODEL_TOKENIZER:-../shared/tokenizers/mistral-7b-v0.1/tokenizer.json}
+[ -f "$TOK" ] || TOK=$FIX/model/tokenizer.json
+PROBES_ARGS=()
+[ "$TOK" = "$FIX/model/tokenizer.json" ] && PROBES_ARGS=(--probes "$FIX/probes.yaml")
+
+compare() { # family exact(true|false)
+  local fam=$1 exact=$2 M=$TMP/m_$1 tag=$1_$2
+  [ -d "$M" ] || "$LW" mktiny --family "$fam" --seed 7 --out "$M" --tokenizer "$TOK" \
+    --layers 4 --d-model 128 --heads 4 --kv-heads 2 --head-dim 32 --ff 256 >/dev/null || { fail "$fam: mktiny"; return; }
+  local cpu=$TMP/cpu_$tag gpu=$TMP/gpu_$tag out
+  out=$("$LW" run --model "$M" --out "$cpu" "${PROBES_ARGS[@]}" --device cpu --tp_exact=$exact 2>&1) \
+    || { fail "$tag: CPU run" "$(tail -3 <<<"$out")"; return; }
+  local t0=$SECONDS
+  out=$("$LW" run --model "$M" --out "$gpu" "${PROBES_ARGS[@]}" --device cuda --tp_exact=$exact 2>&1)
+  local rc=$?
+  if [ $rc != 0 ] || [ ! -f "$gpu/m_$fam.h5" ]; then fail "$tag: --device cuda run" "exit $rc" "$(tail -5 <<<"$out")"; return; fi
+  pass "$tag: --device cuda run completes ($((SECONDS - t0)) s)"
+  flat "$cpu/m_$fam.h5" >"$TMP/f_cpu_$tag"; flat "$gpu/m_$fam.h5" >"$TMP/f_gpu_$tag"
+  local v
+  local atol=1e-6; [ "$exact" = false ] && atol=1e-5
+  if v=$(CMP_PROB_RTOL=2e-5 CMP_RTOL=1e-4 CMP_ATOL=$atol cmp_flat "$TMP/f_cpu_$tag" "$TMP/f_gpu_$tag"); then
+    pass "$tag: GPU vs CPU backend: same ids and ranks, floats within fp32 noise ($v)"
+  else
+    fail "$tag: GPU vs CPU backend" "$v"
+  fi
+}
+
+command -v h5dump >/dev/null || { fail "h5dump on PATH (hdf5-tools)"; exit 1; }
+compare llama true
+compare gemma2 true
+compare llama false
+[ $nfail = 0 ]
