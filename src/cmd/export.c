@@ -34,6 +34,7 @@ static void export_usage(FILE *f) {
 // Loads the config recorded in the run file on top of the built-in defaults.
 static int config_from_run(const ExRun *run, LwRunConfig *cfg, LwError *err) {
     config_defaults(cfg);
+    cfg->battery_no_load = 1; // a battery's items are in the run file; its source may be gone
     if (!run->config_yaml || !run->config_yaml[0]) return 0;
     char path[] = "/tmp/lensweep-export-XXXXXX.yaml";
     int fd = mkstemps(path, 5);

@@ -32,6 +32,7 @@
 #include "backend/comm.h"
 #include "backend/device.h"
 #include "cmd/cmd.h"
+#include "cmd/run_battery.h"
 #include "config/config.h"
 #include "io/gguf.h"
 #include "lens/lens_pass.h"
@@ -256,7 +257,8 @@ static void write_root(H5Out *h, const LwRunConfig *cfg, const Model *m, const T
                        const DeviceChoice *ran, int R, const char *start) {
     const ModelConfig *c = &m->cfg;
     h5_attr_str(h, "/", "schema", "lensweep");
-    h5_attr_int(h, "/", "schema_version", 1);
+    h5_attr_int(h, "/", "schema_version", 2);
+    h5_attr_str(h, "/", "run_kind", cfg->battery ? "battery" : "reference"); // schema 2 (docs/HDF5.md)
     h5_attr_str(h, "/", "lensweep_version", LENSWEEP_VERSION);
     h5_attr_str(h, "/", "lensweep_git", LENSWEEP_GIT);
     h5_attr_str(h, "/", "model_name", cfg->name);
@@ -571,7 +573,11 @@ static int run_main(Comm *comm, int argc, char **argv) {
     Tokenizer *tok = checkpoint_tokenizer(cfg.model_dir, &err);
     if ((rc = agree(comm, tok == NULL, &err, LW_EXIT_INPUT))) return rc;
     static Plan pl;
-    bad = plan_build(&cfg, &mc, tok, &pl, &err);
+    BatteryPlan *bp = NULL; // `probes` names a battery: its items instead of the reference passes
+    if (cfg.battery) {
+        pl.bos_id = family_prompt_bos(&mc, tok_template_bos(tok));
+        bad = battery_plan_build(&cfg, &mc, tok, pl.bos_id, &bp, &err);
+    } else bad = plan_build(&cfg, &mc, tok, &pl, &err);
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
     // Every id a pass needs is in the plan now; only rank 0 still decodes (/vocab, the summary).
     // The other ranks drop the tokenizer before loading weights: 20-80 MB each (gemma's).
@@ -659,7 +665,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         h5_attr_str(h5, "/", "checkpoint_files", fp_before);
         write_vocab(h5, tok, mc.vocab);
     }
-    {
+    if (!bp) {
         const char *order[2 * LW_MAX_FACTS + 1];
         for (int i = 0; i < pl.n_passes; i++) order[i] = pl.passes[i].name;
         h5_write_strs(h5, "/prompts/order", pl.n_passes, order);
@@ -676,6 +682,17 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lr.keep_residuals = cfg.keep_residuals;
     lr.keep_final_logits = cfg.keep_final_logits;
     lr.transforms_known = !cfg.quirk_gemma_softcap_undetected;
+    if (bp) { // the battery's passes, its datasets, the file finished (cmd/run_battery.c)
+        run_battery(&lr, &cfg, bp, h5, comm, t0, fp_before);
+        target_unlock(&g_lock);
+        battery_plan_free(bp);
+        lens_prism_free(&prism);
+        free(out_path); free(fp_before);
+        model_free(m);
+        tok_free(tok);
+        config_free(&cfg);
+        return 0;
+    }
     lens_prism_write_meta(&lr, &prism);
     // §9 grid: s = 10^(log10(min) + (log10(max) - log10(min))·i/(N-1)), fp32 like the reference
     int n_last = (int)cfg.last_layer_temp_n;

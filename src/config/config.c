@@ -53,7 +53,9 @@ const LwOption LW_OPTIONS[] = {
     O("keep_final_logits", NULL, LW_OPT_BOOL, keep_final_logits, "false", 0, 0, NULL, NULL, H,
       "store the final logits (parity checks on small models)"),
     O("probes", NULL, LW_OPT_STRING, probes, "", 0, 0, NULL, NULL, 0,
-      "probe-set YAML (configs/probes/*.yaml); empty = the built-in reference set (METRICS.md §1)"),
+      "probe-set YAML (configs/probes/*.yaml) or a battery (.yaml with items:, .jsonl, .csv: docs/BATTERY.md); empty = the built-in reference set (METRICS.md §1)"),
+    O("skip_bad_items", NULL, LW_OPT_BOOL, skip_bad_items, "false", 0, 0, NULL, NULL, 0,
+      "battery: skip items that cannot be read, tokenized or aligned (listed in the run file and the JSON) instead of stopping"),
     O("seed", NULL, LW_OPT_INT, seed, "316", 0, 4294967295.0, NULL, NULL, H,
       "global seed (METRICS.md §0.4)"),
     O("positions", NULL, LW_OPT_INT, positions, "0", 0, 1048576, NULL, NULL, H,
@@ -778,6 +780,11 @@ void config_print_sourced(FILE *f, const LwRunConfig *cfg) {
     fprintf(f, "# lensweep %s resolved configuration; config_hash %s\n", LENSWEEP_VERSION, cfg->config_hash);
     fprintf(f, "# options at their built-in defaults are left out; each other value names its source\n");
     print_options_sel(f, cfg, 0, 1);
+    if (cfg->battery) { // read back, `probes` names the battery again (an inline probe_set would win)
+        fprintf(f, "# probes names a battery of %d items (content hash %016llx)\n", cfg->battery->n_items,
+                (unsigned long long)cfg->battery->content_hash);
+        return;
+    }
     fprintf(f, "probe_set:  # %s\n", cfg->probe_set.source ? cfg->probe_set.source : "built-in");
     probe_set_print(f, &cfg->probe_set, "  ");
 }
@@ -785,6 +792,11 @@ void config_print_sourced(FILE *f, const LwRunConfig *cfg) {
 void config_print(FILE *f, const LwRunConfig *cfg) {
     fprintf(f, "# lensweep %s resolved configuration; config_hash %s\n", LENSWEEP_VERSION, cfg->config_hash);
     print_options(f, cfg, 0);
+    if (cfg->battery) {
+        fprintf(f, "# probes names a battery of %d items (content hash %016llx)\n", cfg->battery->n_items,
+                (unsigned long long)cfg->battery->content_hash);
+        return;
+    }
     fprintf(f, "probe_set:\n");
     probe_set_print(f, &cfg->probe_set, "  ");
 }
@@ -816,6 +828,7 @@ static void compute_hash(LwRunConfig *cfg) {
     fprintf(f, "lensweep-config-hash-v1\n");
     print_options(f, cfg, LW_OPTF_HASHED);
     probe_set_print(f, &cfg->probe_set, "");
+    if (cfg->battery) fprintf(f, "battery: %d items %016llx\n", cfg->battery->n_items, (unsigned long long)cfg->battery->content_hash);
     fclose(f);
     uint64_t h = config_fnv1a64(buf, len, LW_FNV1A64_INIT);
     snprintf(cfg->config_hash, sizeof cfg->config_hash, "%016llx", (unsigned long long)h);
@@ -921,7 +934,14 @@ int config_finalize(LwRunConfig *cfg, LwError *err) {
         return lw_err(err, "a whole number with an optional unit K, M, G or T (e.g. \"8G\")",
                       "%s: slurm.mem_per_cpu: '%s' is not a Slurm memory size", w, cfg->slurm_mem_per_cpu);
     }
-    if (cfg->probes && *cfg->probes && !cfg->probe_set_inline) {
+    if (cfg->battery) { battery_free(cfg->battery); free(cfg->battery); cfg->battery = NULL; }
+    if (cfg->probes && *cfg->probes && !cfg->probe_set_inline && cfg->battery_no_load) {
+        // export: the run file holds what was probed (a reference run's config has its probe set inline)
+    } else if (cfg->probes && *cfg->probes && !cfg->probe_set_inline && battery_is_battery_path(cfg->probes)) {
+        // a battery: its item problems wait for `run`, which adds the tokenizer's and reports all
+        cfg->battery = xcalloc(1, sizeof *cfg->battery);
+        if (battery_load(cfg->probes, cfg->battery, err)) { free(cfg->battery); cfg->battery = NULL; return -1; }
+    } else if (cfg->probes && *cfg->probes && !cfg->probe_set_inline) {
         LwProbeSet ps;
         if (probe_set_load(cfg->probes, &ps, err)) return -1;
         probe_set_free(&cfg->probe_set);
@@ -946,5 +966,6 @@ void config_free(LwRunConfig *cfg) {
     }
     free(cfg->config_path); free(cfg->sweep_path); free(cfg->model_dir); free(cfg->yaml_text);
     probe_set_free(&cfg->probe_set);
+    if (cfg->battery) { battery_free(cfg->battery); free(cfg->battery); }
     memset(cfg, 0, sizeof *cfg);
 }

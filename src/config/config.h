@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config/battery.h"
 #include "util/util.h"
 
 // ---------------------------------------------------------------------------- option table
@@ -121,7 +122,8 @@ typedef struct {
     int sidecars;          // write the *-rawlens/*-tuned/*-prism sidecar CSVs on export
     int keep_residuals;    // store residuals [L+1, T, d] in the HDF5 file
     int keep_final_logits; // store the final logits (parity checks on small models)
-    char *probes;          // probe-set YAML path ("" = the built-in reference set)
+    char *probes;          // probe-set YAML or battery file ("" = the built-in reference set)
+    int skip_bad_items;    // battery: skip items that cannot be read, tokenized or aligned (listed)
     long seed;             // global seed (METRICS.md §0.4: 316)
     long positions;        // 0 = lens every position; k > 0 = only the last k positions
     char *tuned_lens_dir;  // directory of fitted tuned-lens translators ("" = none)
@@ -231,6 +233,8 @@ typedef struct {
     char *model_dir;       // set by config_resolve_checkpoint(): directory or file actually used
     LwProbeSet probe_set;  // loaded from `probes` (or the built-in reference set)
     int probe_set_inline;  // 1 when a `probe_set:` mapping was given inline (wins over `probes`)
+    LwBattery *battery;    // `probes` names a battery (config/battery.h): its items; NULL otherwise
+    int battery_no_load;   // set before loading: leave a battery named by `probes` unread (export: the run file holds it)
     char *yaml_text;       // config_print() output: canonical resolved YAML, stored in the HDF5 file
     char config_hash[17];  // 16 hex digits: FNV-1a 64 over hashed options + probe set (resume key)
     LwOptSource src[160];  // per option (index into LW_OPTIONS): where its value came from

@@ -1,5 +1,6 @@
 // export — see export.h. Section numbers: METRICS.md (M§) and OUTPUTS.md (O§).
 #include "export/export.h"
+#include "export/export_battery.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1765,6 +1766,7 @@ typedef struct {
 } ExFile;
 
 int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwError *err) {
+    if (run->battery) return ex_export_battery(cfg, run, out_dir, err); // docs/BATTERY.md
     Ex e;
     memset(&e, 0, sizeof e);
     e.c = cfg;

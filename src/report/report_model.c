@@ -432,9 +432,39 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+// 1 when path is a battery run's file (root attribute run_kind = "battery", docs/BATTERY.md):
+// the report covers reference runs; a battery's aggregates are its export's summary JSON.
+static int is_battery_run(const char *path) {
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int yes = 0;
+    hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    if (f >= 0) {
+        if (H5Aexists(f, "run_kind") > 0) {
+            hid_t a = H5Aopen(f, "run_kind", H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
+            if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+                hid_t mt = H5Tcopy(H5T_C_S1);
+                H5Tset_size(mt, H5T_VARIABLE);
+                H5Tset_cset(mt, H5T_CSET_UTF8);
+                char *v = NULL;
+                if (H5Aread(a, mt, &v) >= 0 && v) { yes = !strcmp(v, "battery"); H5free_memory(v); }
+                H5Tclose(mt);
+            }
+            if (t >= 0) H5Tclose(t);
+            if (a >= 0) H5Aclose(a);
+        }
+        H5Fclose(f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    return yes;
+}
+
 // Model name a file belongs to, or NULL.
 static char *model_of_file(const char *f) {
     size_t len = strlen(f);
+    if (ends_with(f, "-battery-records.csv") || ends_with(f, "-battery-summary.json")) return NULL; // a battery's export
     if (!strncmp(f, "output-", 7)) {
         if (ends_with(f, ".json") && len > 12) return strndup(f + 7, len - 12);
         for (size_t i = 0; i < sizeof CSV_SUFFIXES / sizeof *CSV_SUFFIXES; i++)
@@ -477,6 +507,17 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
         }
         char *name = model_of_file(e->d_name);
         if (!name) continue;
+        if (ends_with(e->d_name, ".h5")) {
+            char *p = xasprintf("%s/%s", dir, e->d_name);
+            int battery = is_battery_run(p);
+            free(p);
+            if (battery) {
+                lw_log("report: %s is a battery run (docs/BATTERY.md): not in this report; its aggregates are in output-%s-battery-summary.json",
+                       e->d_name, name);
+                free(name);
+                continue;
+            }
+        }
         int dup = 0;
         for (int i = 0; i < n && !dup; i++) dup = !strcmp(names[i], name);
         if (dup) { free(name); continue; }

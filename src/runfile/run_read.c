@@ -17,7 +17,7 @@ typedef struct {
 } Rd;
 
 #define HINT_CORRUPT "the file was damaged after `lensweep run` wrote it (disk, copy, transfer); re-run `lensweep run` for this model or restore the file from a good copy"
-#define HINT_SCHEMA "the file is not a complete lensweep run file (docs/HDF5.md, schema 1); re-run `lensweep run`"
+#define HINT_SCHEMA "the file is not a complete lensweep run file (docs/HDF5.md, schemas 1 and 2); re-run `lensweep run`"
 
 static int rd_fail(Rd *r, const char *obj, const char *what) {
     return lw_err(r->err, HINT_SCHEMA, "%s: %s: %s", r->path, obj, what);
@@ -419,6 +419,119 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
     return 0;
 }
 
+// ---------------------------------------------------------------------------- battery
+
+static int read_battery_table(Rd *r, const ExRun *run, const ExBattery *b, const char *base, ExBatteryTable *t) {
+    char path[300];
+    hsize_t N = (hsize_t)b->N, L = (hsize_t)run->n_layers + 1, w1[1] = {N}, w2[2] = {N, L}, w3[3] = {N, L, (hsize_t)b->K};
+#define BF(field, name, nd, w) do { snprintf(path, sizeof path, "%s/%s", base, name); \
+        if (ds_f64(r, path, nd, w, NULL, &t->field)) return -1; } while (0)
+#define BI(field, name, nd, w) do { snprintf(path, sizeof path, "%s/%s", base, name); \
+        if (ds_i32(r, path, nd, w, NULL, &t->field)) return -1; } while (0)
+    BF(entropy_bits, "entropy_bits", 2, w2);
+    BF(kl_to_final_bits, "kl_to_final_bits", 2, w2);
+    BF(p_answer, "p_answer", 2, w2);
+    BF(p_answer_any, "p_answer_any", 2, w2);
+    BF(answer_logit, "answer_logit", 2, w2);
+    BI(answer_rank, "answer_rank", 2, w2);
+    BI(answer_best, "answer_best", 2, w2);
+    BI(top_ids, "top_ids", 3, w3);
+    BF(top_probs, "top_probs", 3, w3);
+    BF(teacher_entropy_bits, "teacher_entropy_bits", 1, w1);
+    BF(final_top1_prob, "final_top1_prob", 1, w1);
+    BI(final_top1, "final_top1", 1, w1);
+    BI(first_rank1, "first_rank1", 1, w1);
+#undef BF
+#undef BI
+    for (size_t i = 0; i < (size_t)N * L * b->K; i++)
+        if (t->top_ids[i] >= run->V) { snprintf(path, sizeof path, "%s/top_ids", base); return rd_fail(r, path, "id outside the vocabulary"); }
+    for (size_t i = 0; i < (size_t)N; i++)
+        if (t->final_top1[i] >= run->V) { snprintf(path, sizeof path, "%s/final_top1", base); return rd_fail(r, path, "id outside the vocabulary"); }
+    for (size_t i = 0; i < (size_t)N * L; i++) {
+        int a = t->answer_best[i], item = (int)(i / L);
+        if (a >= b->answer_offsets[item + 1] - b->answer_offsets[item]) {
+            snprintf(path, sizeof path, "%s/answer_best", base);
+            return rd_fail(r, path, "names an answer the item does not have");
+        }
+    }
+    return 0;
+}
+
+static int read_battery(Rd *r, ExRun *run) {
+    ExBattery *b = run->battery = xcalloc(1, sizeof *b);
+    const char *g = "/battery";
+    if (attr_str(r, g, "name", &b->name) || attr_str(r, g, "source", &b->source) || attr_str(r, g, "format", &b->format) ||
+        attr_str(r, g, "answer_rule", &b->answer_rule) || attr_str(r, g, "content_hash", &b->content_hash) ||
+        attr_int(r, g, "n_items", &b->N) || attr_int(r, g, "topk", &b->K) || attr_int(r, g, "has_control", &b->has_control) ||
+        attr_int(r, g, "n_skipped", &b->n_skipped))
+        return -1;
+    if (b->N < 1) return rd_fail(r, "/battery: attribute 'n_items'", "out of range (at least 1)");
+    if (b->K < 1 || b->K > 1000) return rd_fail(r, "/battery: attribute 'topk'", "out of range (1..1000)");
+    if (b->n_skipped < 0) return rd_fail(r, "/battery: attribute 'n_skipped'", "negative");
+    long n = 0;
+    hsize_t w1[1] = {(hsize_t)b->N}, wo[1] = {(hsize_t)b->N + 1}, got[1];
+    if (ds_strs(r, "/battery/items/id", b->N, &n, &b->ids) || ds_strs(r, "/battery/items/group", b->N, &n, &b->groups) ||
+        ds_strs(r, "/battery/items/prompt", b->N, &n, &b->prompts) ||
+        ds_strs(r, "/battery/items/control", b->N, &n, &b->controls) ||
+        ds_i32(r, "/battery/items/line", 1, w1, NULL, &b->line) ||
+        ds_i32(r, "/battery/items/answer_offsets", 1, wo, NULL, &b->answer_offsets))
+        return -1;
+    int *ioff = NULL;
+    if (ds_i32(r, "/battery/items/ids_offsets", 1, wo, NULL, &ioff)) return -1;
+    b->T = xmalloc(sizeof(int) * b->N);
+    for (int i = 0; i < b->N; i++) b->T[i] = ioff[i + 1] - ioff[i];
+    int bad_off = ioff[0] != 0;
+    for (int i = 0; i < b->N; i++) bad_off |= b->T[i] < 1;
+    free(ioff);
+    if (bad_off) return rd_fail(r, "/battery/items/ids_offsets", "not increasing from 0 (every prompt has ids)");
+    int na = b->answer_offsets[b->N];
+    for (int i = 0; i < b->N; i++)
+        if (b->answer_offsets[i] < 0 || b->answer_offsets[i + 1] <= b->answer_offsets[i] || b->answer_offsets[0] != 0)
+            return rd_fail(r, "/battery/items/answer_offsets", "not increasing from 0 (every item has an answer)");
+    hsize_t wa[1] = {(hsize_t)na};
+    if (ds_strs(r, "/battery/items/answers", na, &n, &b->answers) ||
+        ds_i32(r, "/battery/items/answer_first_ids", 1, wa, got, &b->answer_first_ids))
+        return -1;
+    for (int i = 0; i < na; i++)
+        if (b->answer_first_ids[i] < 0 || b->answer_first_ids[i] >= run->V)
+            return rd_fail(r, "/battery/items/answer_first_ids", "id outside the vocabulary");
+    hsize_t ws[1] = {(hsize_t)b->n_skipped};
+    if (ds_strs(r, "/battery/skipped/id", b->n_skipped, &n, &b->skipped_ids) ||
+        ds_strs(r, "/battery/skipped/reason", b->n_skipped, &n, &b->skipped_reasons) ||
+        ds_i32(r, "/battery/skipped/line", 1, ws, NULL, &b->skipped_lines))
+        return -1;
+    if (read_battery_table(r, run, b, "/battery/next", &b->next)) return -1;
+    if (b->has_control && read_battery_table(r, run, b, "/battery/control", &b->control)) return -1;
+    return 0;
+}
+
+static void battery_table_free(ExBatteryTable *t) {
+    void *ptrs[] = {t->entropy_bits, t->kl_to_final_bits, t->p_answer, t->p_answer_any, t->answer_logit, t->answer_rank,
+                    t->answer_best, t->top_ids, t->top_probs, t->teacher_entropy_bits, t->final_top1_prob, t->final_top1,
+                    t->first_rank1};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+}
+
+static void strs_free(char **v, int n) {
+    if (v) for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+static void battery_free_ex(ExBattery *b) {
+    if (!b) return;
+    int na = b->answer_offsets ? b->answer_offsets[b->N] : 0;
+    free(b->name); free(b->source); free(b->format); free(b->answer_rule); free(b->content_hash);
+    strs_free(b->ids, b->ids ? b->N : 0); strs_free(b->groups, b->groups ? b->N : 0);
+    strs_free(b->prompts, b->prompts ? b->N : 0); strs_free(b->controls, b->controls ? b->N : 0);
+    strs_free(b->answers, b->answers ? na : 0);
+    strs_free(b->skipped_ids, b->skipped_ids ? b->n_skipped : 0);
+    strs_free(b->skipped_reasons, b->skipped_reasons ? b->n_skipped : 0);
+    free(b->line); free(b->T); free(b->answer_offsets); free(b->answer_first_ids); free(b->skipped_lines);
+    battery_table_free(&b->next);
+    battery_table_free(&b->control);
+    free(b);
+}
+
 static int read_all(Rd *r, ExRun *run) {
     char *schema = NULL;
     if (attr_str(r, "/", "schema", &schema)) return -1;
@@ -427,9 +540,15 @@ static int read_all(Rd *r, ExRun *run) {
     if (bad) return rd_fail(r, "attribute 'schema'", "is not \"lensweep\"");
     long ver = 0;
     if (attr_long(r, "/", "schema_version", &ver)) return -1;
-    if (ver != EX_SCHEMA_VERSION)
-        return lw_err(r->err, "this lensweep reads schema 1; export with the lensweep version that wrote the file",
-                      "%s: attribute 'schema_version': is %ld, this build reads %d", r->path, ver, EX_SCHEMA_VERSION);
+    if (ver != 1 && ver != EX_SCHEMA_VERSION)
+        return lw_err(r->err, "this lensweep reads schemas 1 and 2; export with the lensweep version that wrote the file",
+                      "%s: attribute 'schema_version': is %ld, this build reads 1 and %d", r->path, ver, EX_SCHEMA_VERSION);
+    if (ver == 1) run->run_kind = xstrdup("reference");
+    else if (H5Aexists(r->file, "run_kind") <= 0)
+        return lw_err(r->err, HINT_SCHEMA, "%s: attribute 'run_kind': missing (schema_version 2 names the kind of run)", r->path);
+    else if (attr_str(r, "/", "run_kind", &run->run_kind)) return -1;
+    else if (strcmp(run->run_kind, "reference") && strcmp(run->run_kind, "battery"))
+        return rd_fail(r, "attribute 'run_kind'", "neither \"reference\" nor \"battery\"");
     long complete = 0;
     if (H5Aexists(r->file, "complete") <= 0 || attr_long(r, "/", "complete", &complete))
         return lw_err(r->err, "the run did not finish (killed or failed); re-run `lensweep run` for this model",
@@ -460,6 +579,8 @@ static int read_all(Rd *r, ExRun *run) {
     if (ds_strs(r, "/vocab/decoded", run->vocab, &run->V, &run->decoded)) return -1;
     long nv = 0;
     if (ds_strs(r, "/vocab/pieces", run->vocab, &nv, &run->pieces)) return -1;
+
+    if (!strcmp(run->run_kind, "battery")) return read_battery(r, run);
 
     if (link_exists(r->file, "/lens/prism")) { // a run with a Prism artifact (docs/HDF5.md)
         run->has_prism = 1;
@@ -600,6 +721,8 @@ void ex_run_free(ExRun *run) {
         next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2); next_free(&p->prism);
     }
     free(run->passes);
+    battery_free_ex(run->battery);
+    free(run->run_kind);
     if (run->decoded) for (long i = 0; i < run->V; i++) free(run->decoded[i]);
     if (run->pieces) for (long i = 0; i < run->V; i++) free(run->pieces[i]);
     free(run->decoded); free(run->pieces);

@@ -10,7 +10,30 @@
 
 #include "util/util.h"
 
-#define EX_SCHEMA_VERSION 1
+#define EX_SCHEMA_VERSION 2 // this build writes 2 and reads 1 and 2 (docs/HDF5.md)
+
+// A battery's per item × layer measurements of one kind of prompt (`/battery/next`, the items'
+// own prompts, or `/battery/control`): arrays [N, n+1] unless stated.
+typedef struct {
+    double *entropy_bits, *kl_to_final_bits, *p_answer, *p_answer_any, *answer_logit;
+    int *answer_rank, *answer_best;
+    int *top_ids; double *top_probs;       // [N, n+1, K]
+    double *teacher_entropy_bits, *final_top1_prob; // [N]
+    int *final_top1, *first_rank1;         // [N]
+} ExBatteryTable;
+
+// `/battery` of a battery run (root attribute run_kind = "battery"; docs/HDF5.md, BATTERY.md).
+typedef struct {
+    char *name, *source, *format, *answer_rule, *content_hash;
+    int N, K, has_control, n_skipped;
+    char **ids, **groups, **prompts, **controls; // [N]; controls "" when none
+    int *line;                                   // [N]
+    int *T;                                      // [N] forward length of each item's prompt (NEXT = T-1)
+    int *answer_offsets;                         // [N+1] into answers / answer_first_ids
+    char **answers; int *answer_first_ids;
+    char **skipped_ids, **skipped_reasons; int *skipped_lines; // [n_skipped]
+    ExBatteryTable next, control;                // control: NULL arrays without control prompts
+} ExBattery;
 
 // The NEXT-position measurements of one lens in one pass (`/lens/<lens>/<pass>/next/`).
 // Arrays are [n+1] unless stated; NULL when the lens does not store that dataset.
@@ -69,6 +92,8 @@ typedef struct {
 
 typedef struct {
     char *path;
+    char *run_kind;        // "reference" or "battery" (schema 1: "reference")
+    ExBattery *battery;    // a battery run: its items; then n_passes = 0 and /calibration, /aux absent
     // root attributes
     char *model_name, *model_id, *model_path, *family, *architecture, *norm_type;
     char *weights_dtype, *compute_dtype, *backend, *device, *config_yaml, *config_hash;

@@ -1,0 +1,506 @@
+// run_battery — see run_battery.h; the datasets are those of docs/HDF5.md (`/battery`).
+#include "cmd/run_battery.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lens/battery_pass.h"
+#include "util/util.h"
+
+typedef struct {
+    int32_t *ids;       // forward sequence ([BOS] + prompt ids)
+    int T;
+    int32_t *first_ids; // [n_answers]: each answer's first id aligned after the prompt
+    int32_t *ctl_ids;   // control prompt's sequence, NULL when none
+    int ctl_T;
+    int32_t *ctl_first_ids; // the answers aligned after the control prompt
+} ItemPlan;
+
+struct BatteryPlan {
+    const LwBattery *b;
+    ItemPlan *items;
+    int n;
+    int bos_id;
+    int max_T;
+};
+
+// ---------------------------------------------------------------------------- validation
+
+// The sequence of text (BOS prepended when the model uses one), or NULL with a problem added.
+static int32_t *encode(LwBattery *b, int item, const Tokenizer *tok, const char *text, const char *what, int bos, int V,
+                       int max_pos, int *T) {
+    LwError e = {0};
+    int32_t *c = NULL;
+    int n = tok_encode(tok, text, strlen(text), 0, &c, &e);
+    if (n < 0) { battery_add_problem(b, item, e.hint, "item '%s': %s: %s", b->items[item].id, what, e.msg); return NULL; }
+    if (n == 0) {
+        free(c);
+        battery_add_problem(b, item, "every prompt needs some text", "item '%s': %s tokenizes to no ids", b->items[item].id, what);
+        return NULL;
+    }
+    int off = bos >= 0;
+    for (int i = 0; i < n; i++)
+        if (c[i] < 0 || c[i] >= V) {
+            free(c);
+            battery_add_problem(b, item, "the tokenizer does not belong to this checkpoint",
+                                "item '%s': %s: token id %d is outside the model's vocabulary of %d", b->items[item].id, what, c[i], V);
+            return NULL;
+        }
+    if (max_pos > 0 && n + off > max_pos) {
+        free(c);
+        battery_add_problem(b, item, "shorten the prompt", "item '%s': %s is %d tokens, longer than the model's context of %d",
+                            b->items[item].id, what, n + off, max_pos);
+        return NULL;
+    }
+    int32_t *s = xmalloc(sizeof(int32_t) * (n + off));
+    if (off) s[0] = bos;
+    memcpy(s + off, c, sizeof(int32_t) * n);
+    free(c);
+    *T = n + off;
+    return s;
+}
+
+// First ids of every answer after text, or NULL with a problem added per answer that fails.
+static int32_t *align_all(LwBattery *b, int item, const Tokenizer *tok, const char *text, const char *what, int V) {
+    const LwBatteryItem *it = &b->items[item];
+    int32_t *f = xmalloc(sizeof(int32_t) * it->n_answers);
+    int ok = 1;
+    for (int j = 0; j < it->n_answers; j++) {
+        TokAlign al;
+        LwError e = {0};
+        if (tok_align_answer(tok, text, it->answers[j], &al, &e)) {
+            battery_add_problem(b, item, e.hint, "item '%s': answer \"%s\": %s", it->id, it->answers[j], e.msg);
+            ok = 0;
+        } else if (!al.ok) {
+            battery_add_problem(b, item, "choose an answer that adds tokens after the prompt (METRICS.md §2.2)",
+                                "item '%s': answer \"%s\" cannot be aligned after the %s (neither \" %s\" nor \"%s\" adds a token)",
+                                it->id, it->answers[j], what, it->answers[j], it->answers[j]);
+            ok = 0;
+        } else if (al.first_id < 0 || al.first_id >= V) {
+            battery_add_problem(b, item, "the tokenizer does not belong to this checkpoint",
+                                "item '%s': answer \"%s\": id %d is outside the vocabulary of %d", it->id, it->answers[j], al.first_id, V);
+            ok = 0;
+        } else f[j] = al.first_id;
+    }
+    if (!ok) { free(f); return NULL; }
+    return f;
+}
+
+static void item_plan_free(ItemPlan *p) {
+    free(p->ids); free(p->first_ids); free(p->ctl_ids); free(p->ctl_first_ids);
+    memset(p, 0, sizeof *p);
+}
+
+// Plans item i; returns 0, or -1 after adding its problems (every one of the item's).
+static int plan_item(LwBattery *b, int i, const Tokenizer *tok, int bos, int V, int max_pos, ItemPlan *p) {
+    const LwBatteryItem *it = &b->items[i];
+    memset(p, 0, sizeof *p);
+    int bad = 0;
+    if (!(p->ids = encode(b, i, tok, it->prompt, "the prompt", bos, V, max_pos, &p->T))) bad = 1;
+    else if (!(p->first_ids = align_all(b, i, tok, it->prompt, "prompt", V))) bad = 1;
+    if (it->control) {
+        if (!(p->ctl_ids = encode(b, i, tok, it->control, "the control prompt", bos, V, max_pos, &p->ctl_T))) bad = 1;
+        else if (!(p->ctl_first_ids = align_all(b, i, tok, it->control, "control prompt", V))) bad = 1;
+    }
+    if (bad) item_plan_free(p);
+    return bad ? -1 : 0;
+}
+
+int battery_plan_build(LwRunConfig *cfg, const ModelConfig *mc, const Tokenizer *tok, int bos_id, BatteryPlan **out,
+                       LwError *err) {
+    LwBattery *b = cfg->battery;
+    int V = mc->vocab;
+    *out = NULL;
+    if (bos_id >= V)
+        return lw_err(err, "the checkpoint's config.json and tokenizer disagree", "%s/config.json: bos_token_id: %d is outside the vocabulary of %d",
+                      cfg->model_dir, bos_id, V);
+    // 1. every item that was read whole: tokenization and alignment problems join the file's
+    int *read_bad = xcalloc(b->n_items ? b->n_items : 1, sizeof(int));
+    for (int k = 0; k < b->n_problems; k++)
+        for (int i = 0; i < b->n_items; i++)
+            if (b->items[i].line == b->problems[k].line) read_bad[i] = 1;
+    int n_items0 = b->n_items;
+    for (int i = 0; i < n_items0; i++) {
+        if (read_bad[i]) continue;
+        ItemPlan p;
+        if (plan_item(b, i, tok, bos_id, V, (int)mc->max_pos, &p) == 0) item_plan_free(&p);
+    }
+    free(read_bad);
+    const LwOption *o = config_option_find("skip_bad_items");
+    if (battery_check(b, cfg->skip_bad_items, cfg->src[o - LW_OPTIONS].where, err)) return -1;
+    // 2. the plan of the items left
+    BatteryPlan *bp = xcalloc(1, sizeof *bp);
+    bp->b = b;
+    bp->n = b->n_items;
+    bp->bos_id = bos_id;
+    bp->items = xcalloc(bp->n, sizeof *bp->items);
+    for (int i = 0; i < bp->n; i++) {
+        int rc = plan_item(b, i, tok, bos_id, V, (int)mc->max_pos, &bp->items[i]);
+        LW_ASSERT(rc == 0); // the same checks passed above
+        if (bp->items[i].T > bp->max_T) bp->max_T = bp->items[i].T;
+        if (bp->items[i].ctl_T > bp->max_T) bp->max_T = bp->items[i].ctl_T;
+    }
+    *out = bp;
+    return 0;
+}
+
+void battery_plan_free(BatteryPlan *bp) {
+    if (!bp) return;
+    for (int i = 0; i < bp->n; i++) item_plan_free(&bp->items[i]);
+    free(bp->items);
+    free(bp);
+}
+
+// ---------------------------------------------------------------------------- the passes
+
+// Per item × layer results of one kind of prompt (the items' own, or their controls).
+typedef struct {
+    double *entropy_bits, *kl_to_final_bits, *p_answer, *p_answer_any, *answer_logit, *top_probs;
+    int32_t *answer_rank, *answer_best, *top_ids;
+    double *teacher_entropy_bits, *final_top1_prob;
+    int32_t *final_top1, *first_rank1;
+} Table;
+
+static void table_alloc(Table *t, int N, int n1) {
+    size_t c = (size_t)N * n1, k = c * BATTERY_TOPK;
+    t->entropy_bits = xmalloc(sizeof(double) * c); t->kl_to_final_bits = xmalloc(sizeof(double) * c);
+    t->p_answer = xmalloc(sizeof(double) * c); t->p_answer_any = xmalloc(sizeof(double) * c);
+    t->answer_logit = xmalloc(sizeof(double) * c); t->top_probs = xmalloc(sizeof(double) * k);
+    t->answer_rank = xmalloc(sizeof(int32_t) * c); t->answer_best = xmalloc(sizeof(int32_t) * c);
+    t->top_ids = xmalloc(sizeof(int32_t) * k);
+    t->teacher_entropy_bits = xmalloc(sizeof(double) * N); t->final_top1_prob = xmalloc(sizeof(double) * N);
+    t->final_top1 = xmalloc(sizeof(int32_t) * N); t->first_rank1 = xmalloc(sizeof(int32_t) * N);
+    for (size_t i = 0; i < c; i++) {
+        t->entropy_bits[i] = t->kl_to_final_bits[i] = t->p_answer[i] = t->p_answer_any[i] = t->answer_logit[i] = NAN;
+        t->answer_rank[i] = t->answer_best[i] = -1;
+    }
+    for (size_t i = 0; i < k; i++) { t->top_probs[i] = NAN; t->top_ids[i] = -1; }
+    for (int i = 0; i < N; i++) { t->teacher_entropy_bits[i] = t->final_top1_prob[i] = NAN; t->final_top1[i] = t->first_rank1[i] = -1; }
+}
+
+static void table_free(Table *t) {
+    free(t->entropy_bits); free(t->kl_to_final_bits); free(t->p_answer); free(t->p_answer_any); free(t->answer_logit);
+    free(t->top_probs); free(t->answer_rank); free(t->answer_best); free(t->top_ids);
+    free(t->teacher_entropy_bits); free(t->final_top1_prob); free(t->final_top1); free(t->first_rank1);
+}
+
+static BatteryItemStats row_of(Table *t, int i, int n1) {
+    size_t o = (size_t)i * n1;
+    BatteryItemStats s = {.entropy_bits = t->entropy_bits + o, .kl_to_final_bits = t->kl_to_final_bits + o,
+                          .p_answer = t->p_answer + o, .p_answer_any = t->p_answer_any + o,
+                          .answer_logit = t->answer_logit + o, .answer_rank = t->answer_rank + o,
+                          .answer_best = t->answer_best + o, .top_ids = t->top_ids + o * BATTERY_TOPK,
+                          .top_probs = t->top_probs + o * BATTERY_TOPK};
+    return s;
+}
+
+static void store_item(Table *t, int i, const BatteryItemStats *s) {
+    t->teacher_entropy_bits[i] = s->teacher_entropy_bits;
+    t->final_top1[i] = s->final_top1;
+    t->final_top1_prob[i] = s->final_top1_prob;
+    t->first_rank1[i] = s->first_rank1;
+}
+
+static void write_table(H5Out *h5, const char *base, const Table *t, int N, int n1) {
+    size_t d2[2] = {(size_t)N, (size_t)n1}, d3[3] = {(size_t)N, (size_t)n1, BATTERY_TOPK}, d1 = (size_t)N;
+    char p[256];
+#define W64(name, arr) (snprintf(p, sizeof p, "%s/" name, base), h5_write_f64(h5, p, 2, d2, arr))
+#define W32(name, arr) (snprintf(p, sizeof p, "%s/" name, base), h5_write_i32(h5, p, 2, d2, arr))
+    W64("entropy_bits", t->entropy_bits);
+    W64("kl_to_final_bits", t->kl_to_final_bits);
+    W64("p_answer", t->p_answer);
+    W64("p_answer_any", t->p_answer_any);
+    W64("answer_logit", t->answer_logit);
+    W32("answer_rank", t->answer_rank);
+    W32("answer_best", t->answer_best);
+#undef W64
+#undef W32
+    snprintf(p, sizeof p, "%s/top_ids", base); h5_write_i32(h5, p, 3, d3, t->top_ids);
+    snprintf(p, sizeof p, "%s/top_probs", base); h5_write_f64(h5, p, 3, d3, t->top_probs);
+    snprintf(p, sizeof p, "%s/teacher_entropy_bits", base); h5_write_f64(h5, p, 1, &d1, t->teacher_entropy_bits);
+    snprintf(p, sizeof p, "%s/final_top1", base); h5_write_i32(h5, p, 1, &d1, t->final_top1);
+    snprintf(p, sizeof p, "%s/final_top1_prob", base); h5_write_f64(h5, p, 1, &d1, t->final_top1_prob);
+    snprintf(p, sizeof p, "%s/first_rank1", base); h5_write_i32(h5, p, 1, &d1, t->first_rank1);
+}
+
+// ---------------------------------------------------------------------------- progress journal
+// <out_dir>/<name>.battery-journal (rank 0; docs/BATTERY.md "Checkpoints"): one header line, then
+// one fixed-size record per finished item (its index and its rows of the tables), appended and
+// flushed after every item. A requeued run with the same key (config hash, the items' hash, the
+// checkpoint's files, the rank count) reads the records back and continues at the first item
+// without one; the file goes when the run file is finished. Failures leave it in place.
+
+typedef struct {
+    FILE *f;       // NULL: no journal (other ranks, or it could not be written)
+    char *path;
+    size_t rec;    // bytes per record
+    long header;   // bytes of the header line
+} Journal;
+
+// Copies table row i to (dir = 1) or from (dir = 0) the bytes at *p, advancing *p.
+static void row_io(Table *t, int i, int n1, unsigned char **p, int dir) {
+    size_t o = (size_t)i * n1, K = BATTERY_TOPK;
+#define IO(ptr, bytes) do { if (dir) memcpy(*p, (ptr), (bytes)); else memcpy((ptr), *p, (bytes)); *p += (bytes); } while (0)
+    IO(t->entropy_bits + o, sizeof(double) * n1);
+    IO(t->kl_to_final_bits + o, sizeof(double) * n1);
+    IO(t->p_answer + o, sizeof(double) * n1);
+    IO(t->p_answer_any + o, sizeof(double) * n1);
+    IO(t->answer_logit + o, sizeof(double) * n1);
+    IO(t->answer_rank + o, sizeof(int32_t) * n1);
+    IO(t->answer_best + o, sizeof(int32_t) * n1);
+    IO(t->top_ids + o * K, sizeof(int32_t) * n1 * K);
+    IO(t->top_probs + o * K, sizeof(double) * n1 * K);
+    IO(t->teacher_entropy_bits + i, sizeof(double));
+    IO(t->final_top1_prob + i, sizeof(double));
+    IO(t->final_top1 + i, sizeof(int32_t));
+    IO(t->first_rank1 + i, sizeof(int32_t));
+#undef IO
+}
+
+static size_t row_bytes(int n1) {
+    return sizeof(double) * (5 * n1 + (size_t)n1 * BATTERY_TOPK + 2) + sizeof(int32_t) * (2 * n1 + (size_t)n1 * BATTERY_TOPK + 2);
+}
+
+// Rank 0: opens the journal and reads the finished items' rows back into the tables. Returns the
+// number of items done (0 for a new journal). Every problem means starting over, with a log line.
+static int journal_open(Journal *j, const LwRunConfig *cfg, const BatteryPlan *bp, const char *fingerprint, int R, Table *it,
+                        Table *ctl, int n_ctl, int n1) {
+    uint64_t key = config_fnv1a64(cfg->config_hash, strlen(cfg->config_hash), LW_FNV1A64_INIT);
+    key = config_fnv1a64(&bp->b->content_hash, sizeof bp->b->content_hash, key);
+    key = config_fnv1a64(fingerprint ? fingerprint : "", fingerprint ? strlen(fingerprint) : 0, key);
+    key = config_fnv1a64(&R, sizeof R, key);
+    j->path = xasprintf("%s/%s.battery-journal", cfg->out_dir, cfg->name);
+    j->rec = sizeof(int32_t) + row_bytes(n1) * (n_ctl ? 2 : 1);
+    char header[160];
+    snprintf(header, sizeof header, "lensweep-battery-journal v1 key=%016llx items=%d layers=%d record=%zu\n",
+             (unsigned long long)key, bp->n, n1, j->rec);
+    j->header = (long)strlen(header);
+    int done = 0;
+    FILE *f = fopen(j->path, "r+b");
+    if (f) {
+        char got[160] = "";
+        if (!fgets(got, sizeof got, f) || strcmp(got, header)) {
+            lw_log("battery: %s belongs to another run (configuration, items, checkpoint or ranks differ): starting over", j->path);
+            fclose(f);
+            f = NULL;
+        } else {
+            unsigned char *buf = xmalloc(j->rec);
+            while (done < bp->n && fread(buf, 1, j->rec, f) == j->rec) {
+                int32_t idx;
+                memcpy(&idx, buf, sizeof idx);
+                if (idx != done) break;
+                unsigned char *p = buf + sizeof idx;
+                row_io(it, done, n1, &p, 0);
+                if (n_ctl) row_io(ctl, done, n1, &p, 0);
+                done++;
+            }
+            free(buf);
+            // drop a partial or foreign tail, continue writing after the last whole record
+            if (fflush(f) || ftruncate(fileno(f), j->header + (long)done * (long)j->rec) || fseek(f, 0, SEEK_END)) {
+                lw_warn("battery: %s: cannot continue the journal (%s): starting over", j->path, strerror(errno));
+                fclose(f);
+                f = NULL;
+                done = 0;
+            } else if (done > 0) {
+                lw_log("battery: resuming at item %d of %d (%d finished items read back from %s)", done + 1, bp->n, done, j->path);
+            }
+        }
+    }
+    if (!f) {
+        done = 0;
+        f = fopen(j->path, "w+b");
+        if (!f || fputs(header, f) < 0 || fflush(f)) {
+            lw_warn("battery: cannot write the progress journal %s (%s): a requeued run will start over", j->path, strerror(errno));
+            if (f) fclose(f);
+            f = NULL;
+        }
+    }
+    j->f = f;
+    return done;
+}
+
+static void journal_append(Journal *j, int i, Table *it, Table *ctl, int n_ctl, int n1, unsigned char *buf) {
+    if (!j->f) return;
+    int32_t idx = i;
+    memcpy(buf, &idx, sizeof idx);
+    unsigned char *p = buf + sizeof idx;
+    row_io(it, i, n1, &p, 1);
+    if (n_ctl) row_io(ctl, i, n1, &p, 1);
+    if (fwrite(buf, 1, j->rec, j->f) != j->rec || fflush(j->f)) {
+        lw_warn("battery: writing the progress journal %s failed (%s): no further checkpoints", j->path, strerror(errno));
+        fclose(j->f);
+        j->f = NULL;
+    }
+}
+
+static void iso_now(char *buf, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0,
+                 const char *fingerprint) {
+    const Model *m = lr->m;
+    const LwBattery *b = bp->b;
+    int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, N = bp->n;
+    int n_ctl = 0;
+    for (int i = 0; i < N; i++) n_ctl += bp->items[i].ctl_ids != NULL;
+    // rank 0 keeps every item's rows (it writes them); the other ranks one row, reused
+    int keep = comm->rank == 0, rows = keep ? N : 1;
+    Table it, ctl;
+    table_alloc(&it, rows, n1);
+    if (n_ctl) table_alloc(&ctl, rows, n1);
+    float *resid = xmalloc(sizeof(float) * (size_t)n1 * bp->max_T * d);
+    Journal jr = {0};
+    int start = 0;
+    if (comm->rank == 0) start = journal_open(&jr, cfg, bp, fingerprint, comm->size, &it, &ctl, n_ctl, n1);
+    comm_bcast(comm, &start, sizeof start, 0); // every rank continues at the same item
+    unsigned char *jbuf = jr.f ? xmalloc(jr.rec) : NULL;
+    lw_stage("battery: %d items (no file complete yet)", N);
+    double ts = lw_now(), last = 0, fwd_s = 0;
+    long tokens = 0;
+    for (int i = start; i < N; i++) {
+        const ItemPlan *p = &bp->items[i];
+        double el = lw_now() - ts;
+        if (i == start || el - last >= (lw_log_is_tty() ? 0.2 : 10.0)) {
+            last = el;
+            if (i > start)
+                lw_progress("battery item %d/%d (%s): %.1f s elapsed, ~%.1f s left", i + 1, N, b->items[i].id, el, el / (i - start) * (N - i));
+            else lw_progress("battery item %d/%d (%s)", i + 1, N, b->items[i].id);
+        }
+        for (int c = 0; c < (p->ctl_ids ? 2 : 1); c++) {
+            const int32_t *ids = c ? p->ctl_ids : p->ids;
+            int T = c ? p->ctl_T : p->T;
+            double tf = lw_now();
+            model_forward(m, ids, T, resid, comm);
+            fwd_s += lw_now() - tf;
+            tokens += T;
+            Table *t = c ? &ctl : &it;
+            BatteryItemStats s = row_of(t, keep ? i : 0, n1);
+            lens_battery_item(lr, resid, T, c ? p->ctl_first_ids : p->first_ids, b->items[i].n_answers, &s);
+            store_item(t, keep ? i : 0, &s);
+        }
+        journal_append(&jr, i, &it, &ctl, n_ctl, n1, jbuf);
+    }
+    double pass_s = lw_now() - ts;
+    lw_progress_end();
+    int ran = N - start;
+    lw_log("battery: %d items run%s (%ld tokens incl. control prompts) in %.2f s: %.4f s per item (forward %.4f s), %.1f tokens/s",
+           ran, start ? " after those read back" : "", tokens, pass_s, ran ? pass_s / ran : 0.0, ran ? fwd_s / ran : 0.0,
+           pass_s > 0 ? tokens / pass_s : 0.0);
+    free(resid);
+    free(jbuf);
+
+    // ---- /battery (rank 0 writes; h5 is NULL elsewhere)
+    lw_stage("writing the battery's datasets");
+    h5_group(h5, "/battery");
+    h5_attr_str(h5, "/battery", "name", b->name);
+    h5_attr_str(h5, "/battery", "source", b->path);
+    h5_attr_str(h5, "/battery", "format", b->format);
+    h5_attr_int(h5, "/battery", "n_items", N);
+    h5_attr_int(h5, "/battery", "n_skipped", b->n_skipped);
+    h5_attr_int(h5, "/battery", "topk", BATTERY_TOPK);
+    h5_attr_str(h5, "/battery", "answer_rule", "best rank over the acceptable answers' first tokens");
+    char hx[24];
+    snprintf(hx, sizeof hx, "%016llx", (unsigned long long)b->content_hash);
+    h5_attr_str(h5, "/battery", "content_hash", hx);
+    {
+        const char **sid = xmalloc(sizeof(char *) * N), **sg = xmalloc(sizeof(char *) * N), **sp = xmalloc(sizeof(char *) * N),
+                   **sc = xmalloc(sizeof(char *) * N);
+        int32_t *line = xmalloc(sizeof(int32_t) * N), *aoff = xmalloc(sizeof(int32_t) * (N + 1)),
+                *ioff = xmalloc(sizeof(int32_t) * (N + 1)), *coff = xmalloc(sizeof(int32_t) * (N + 1));
+        int na = 0;
+        long ni = 0, nc = 0;
+        for (int i = 0; i < N; i++) { na += b->items[i].n_answers; ni += bp->items[i].T; nc += bp->items[i].ctl_T; }
+        const char **ans = xmalloc(sizeof(char *) * (na ? na : 1));
+        int32_t *afirst = xmalloc(sizeof(int32_t) * (na ? na : 1)), *cfirst = xmalloc(sizeof(int32_t) * (na ? na : 1));
+        int32_t *ids = xmalloc(sizeof(int32_t) * (ni ? ni : 1)), *cids = xmalloc(sizeof(int32_t) * (nc ? nc : 1));
+        aoff[0] = ioff[0] = coff[0] = 0;
+        for (int i = 0; i < N; i++) {
+            const LwBatteryItem *x = &b->items[i];
+            const ItemPlan *p = &bp->items[i];
+            sid[i] = x->id; sg[i] = x->group; sp[i] = x->prompt; sc[i] = x->control ? x->control : "";
+            line[i] = x->line;
+            for (int j = 0; j < x->n_answers; j++) {
+                ans[aoff[i] + j] = x->answers[j];
+                afirst[aoff[i] + j] = p->first_ids[j];
+                cfirst[aoff[i] + j] = p->ctl_first_ids ? p->ctl_first_ids[j] : -1;
+            }
+            aoff[i + 1] = aoff[i] + x->n_answers;
+            memcpy(ids + ioff[i], p->ids, sizeof(int32_t) * p->T);
+            ioff[i + 1] = ioff[i] + p->T;
+            if (p->ctl_T) memcpy(cids + coff[i], p->ctl_ids, sizeof(int32_t) * p->ctl_T);
+            coff[i + 1] = coff[i] + p->ctl_T;
+        }
+        size_t dn = N, dn1 = N + 1, da = na, di = ni, dc = nc;
+        h5_write_strs(h5, "/battery/items/id", dn, sid);
+        h5_write_strs(h5, "/battery/items/group", dn, sg);
+        h5_write_strs(h5, "/battery/items/prompt", dn, sp);
+        h5_write_strs(h5, "/battery/items/control", dn, sc);
+        h5_write_i32(h5, "/battery/items/line", 1, &dn, line);
+        h5_write_strs(h5, "/battery/items/answers", da, ans);
+        h5_write_i32(h5, "/battery/items/answer_offsets", 1, &dn1, aoff);
+        h5_write_i32(h5, "/battery/items/answer_first_ids", 1, &da, afirst);
+        h5_write_i32(h5, "/battery/items/control_answer_first_ids", 1, &da, cfirst);
+        h5_write_i32(h5, "/battery/items/ids", 1, &di, ids);
+        h5_write_i32(h5, "/battery/items/ids_offsets", 1, &dn1, ioff);
+        h5_write_i32(h5, "/battery/items/control_ids", 1, &dc, cids);
+        h5_write_i32(h5, "/battery/items/control_ids_offsets", 1, &dn1, coff);
+        free(sid); free(sg); free(sp); free(sc); free(line); free(aoff); free(ioff); free(coff);
+        free(ans); free(afirst); free(cfirst); free(ids); free(cids);
+    }
+    {
+        int S = b->n_skipped;
+        const char **sid = xmalloc(sizeof(char *) * (S ? S : 1)), **sw = xmalloc(sizeof(char *) * (S ? S : 1));
+        int32_t *sl = xmalloc(sizeof(int32_t) * (S ? S : 1));
+        for (int i = 0; i < S; i++) { sid[i] = b->skipped[i].id; sw[i] = b->skipped[i].what; sl[i] = b->skipped[i].line; }
+        size_t ds = S;
+        h5_write_strs(h5, "/battery/skipped/id", ds, sid);
+        h5_write_i32(h5, "/battery/skipped/line", 1, &ds, sl);
+        h5_write_strs(h5, "/battery/skipped/reason", ds, sw);
+        free(sid); free(sw); free(sl);
+    }
+    write_table(h5, "/battery/next", &it, N, n1);
+    h5_attr_int(h5, "/battery", "has_control", n_ctl > 0);
+    if (n_ctl) write_table(h5, "/battery/control", &ctl, N, n1);
+
+    double wall = lw_now() - t0;
+    char end[32];
+    iso_now(end, sizeof end);
+    h5_attr_str(h5, "/", "end_time", end);
+    h5_attr_f64(h5, "/", "wall_seconds", wall);
+    LwError err = {0};
+    char *out_path = xasprintf("%s/%s.h5", cfg->out_dir, cfg->name);
+    lw_stage("writing %s", out_path);
+    if (h5 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    if (jr.f) fclose(jr.f);
+    if (jr.path && comm->rank == 0) unlink(jr.path); // the run file is complete: nothing to resume
+    free(jr.path);
+    comm_barrier(comm);
+
+    // ---- summary (rank 0)
+    int *fr = xmalloc(sizeof(int) * N), k = 0;
+    for (int i = 0; i < N && keep; i++)
+        if (it.first_rank1[i] >= 0) fr[k++] = it.first_rank1[i];
+    qsort(fr, k, sizeof(int), cmp_int);
+    lw_log("summary: %s, battery %s (%d items%s)", cfg->name, b->name, N, b->n_skipped ? ", some skipped" : "");
+    if (b->n_skipped) lw_log("  %d bad item%s skipped (listed in /battery/skipped)", b->n_skipped, b->n_skipped == 1 ? "" : "s");
+    lw_log("  answer reaches rank 1 (norm lens) in %d of %d items%s", k, N, k ? "" : "");
+    if (k) lw_log("  first rank-1 layer: median %g, range %d..%d of %d", k % 2 ? fr[k / 2] : 0.5 * (fr[k / 2 - 1] + fr[k / 2]), fr[0],
+                  fr[k - 1], n);
+    lw_log("  wall %.2f s, peak RSS rank 0 %.1f MB", wall, lw_peak_rss_bytes() / 1e6);
+    lw_log("  wrote %s", out_path);
+    free(fr);
+    free(out_path);
+    table_free(&it);
+    if (n_ctl) table_free(&ctl);
+}
