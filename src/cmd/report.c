@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "report/report_battery.h"
 #include "report/report_html.h"
 #include "report/report_model.h"
 #include "report/report_table.h"
@@ -83,6 +84,15 @@ int cmd_report(int argc, char **argv) {
         else lw_warn("%s: %s: %s", m->name, report_status_word(m), m->status_msg ? m->status_msg : "");
     }
     if (!to_stdout) lw_log("report: wrote %s (%d model%s, %d with data)", out_path, run.n_models, run.n_models == 1 ? "" : "s", n_ok);
+    for (int i = 0; i < run.n_batteries; i++) {
+        const ReportBattery *b = &run.batteries[i];
+        if (b->status != MODEL_OK)
+            lw_warn("battery %s: %s: %s", b->name, b->status == MODEL_NOT_EXPORTED ? "not exported" : "failed",
+                    b->status_msg ? b->status_msg : "");
+    }
+    if (run.n_batteries && strcmp(format, "html"))
+        lw_log("report: %d battery run%s: drawn in the html page only (--format html); --format %s is the cross-model table",
+               run.n_batteries, run.n_batteries == 1 ? "" : "s", format);
     free(tmp);
     free(out_path);
     report_run_free(&run);
