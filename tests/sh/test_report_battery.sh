@@ -107,6 +107,49 @@ done
 [ -z "$bad" ] && pass "each band chart: a median line through $L1 layers, two bands (q10–q90, q25–q75) of $((2 * L1)) vertices" ||
   fail "band chart shapes" "$bad"
 
+# Where the shapes are: each vertex of the median line and of the bands, against the pixel the
+# chart's own axis ticks give the JSON's value (ticks read from the SVG: y = tick text's y − 4,
+# rank ticks 1, 10, 100 ... on a log axis), within 0.25 px (coordinates are written to 0.1 px).
+# geometry SVG LOG WANT_TSV (layer q10 q25 median q75 q90, one line per layer) -> mismatches
+geometry() {
+  awk -v log_y="$2" '
+    function tv(s) { if (s ~ /k$/) { sub(/k$/, "", s); return s * 1000 } return s + 0 }
+    function yv(v) { return log_y ? log(v) / log(10) : v }
+    FNR == NR { L = $1; want[L, "q10"] = $2; want[L, "q25"] = $3; want[L, "median"] = $4; want[L, "q75"] = $5; want[L, "q90"] = $6
+                nl = L > nl ? L : nl; next }
+    /^<g fill="#444" text-anchor="end">/ { grp = "y"; next }
+    /^<g fill="#444" text-anchor="middle">/ { grp = "x"; next }
+    /^<\/g>/ { grp = ""; next }
+    grp != "" && /^<text x="[0-9.]+" y="[0-9.]+">[0-9.k]+<\/text>/ {
+      match($0, /x="[0-9.]+"/); x = substr($0, RSTART + 3, RLENGTH - 4) + 0
+      match($0, /y="[0-9.]+"/); y = substr($0, RSTART + 3, RLENGTH - 4) + 0
+      t = $0; sub(/^[^>]*>/, "", t); sub(/<.*/, "", t)
+      if (grp == "y") { ny++; tyv[ny] = yv(tv(t)); typ[ny] = y - 4 } else { nx++; txv[nx] = t + 0; txp[nx] = x } }
+    /<polygon class="band"/ { nb++; match($0, /points="[^"]*"/); poly[nb] = substr($0, RSTART + 8, RLENGTH - 9) }
+    /<polyline / && !med { match($0, /points="[^"]*"/); med = substr($0, RSTART + 8, RLENGTH - 9) }
+    function py(v) { return typ[1] + (yv(v) - tyv[1]) * (typ[ny] - typ[1]) / (tyv[ny] - tyv[1]) }
+    function px(L) { return txp[1] + (L / nl - txv[1]) * (txp[nx] - txp[1]) / (txv[nx] - txv[1]) }
+    function check(what, L, pt, key,   xy, dx, dy) { split(pt, xy, ","); dx = xy[1] - px(L); dy = xy[2] - py(want[L, key])
+      if (dx > 0.25 || dx < -0.25 || dy > 0.25 || dy < -0.25) print what " L" L ": drawn at " pt ", " key " " want[L, key] " is at " px(L) "," py(want[L, key]) }
+    END { if (ny < 2 || nx < 2 || nb != 2 || med == "") { print "axis ticks, two bands and a median line not found"; exit }
+          n = split(med, p, " "); if (n != nl + 1) print "median: " n " points"
+          for (L = 0; L <= nl; L++) check("median", L, p[L + 1], "median")
+          split("q90 q10 q75 q25", k, " ")
+          for (b = 1; b <= 2; b++) { n = split(poly[b], p, " ")
+            for (L = 0; L <= nl; L++) { check("band " b " top", L, p[L + 1], k[2 * b - 1]); check("band " b " bottom", L, p[n - L], k[2 * b]) } } }
+  ' "$3" "$1"
+}
+bad=""
+i=0
+for met in answer_rank p_answer kl_to_final_bits entropy_bits; do
+  i=$((i + 1))
+  jq -r --arg m $met '.per_layer[$m][] | [.layer, .q10, .q25, .median, .q75, .q90] | @tsv' "$J" >"$TMP/want.tsv"
+  d=$(geometry "$(printf '%s/svgs/%03d.svg' "$TMP" $i)" $([ $met = answer_rank ] && echo 1 || echo 0) "$TMP/want.tsv")
+  [ -z "$d" ] || bad+=" $met: $(head -3 <<<"$d");"
+done
+[ -z "$bad" ] && pass "every vertex of the median lines and bands sits where the chart's axes put the JSON's value (rank on the log axis)" ||
+  fail "band geometry" "$bad"
+
 # the rank-1 fraction and the first rank-1 distribution
 attrs "$H" "pt" data-metric data-frac | awk -F'\t' '$1 == "frac_rank1"' | cut -f2 >"$TMP/drawn.tsv"
 jq -r '.per_layer.frac_rank1[] | if . == null then "null" else tostring end' "$J" >"$TMP/json.tsv"
