@@ -133,7 +133,8 @@ void report_battery_html_section(FILE *f, const ReportBattery *b) {
     fprintf(f, "<p class=\"facts\"><b>%d</b> items · <b>%d</b> layers · norm lens at the next-token position of each item's "
                "prompt", b->n_items, b->n_layers);
     json_t *sk = json_object_get(json_object_get(b->json, "battery"), "skipped");
-    if (json_is_array(sk) && json_array_size(sk)) fprintf(f, " · <b>%zu</b> skipped item%s", json_array_size(sk), json_array_size(sk) == 1 ? "" : "s");
+    size_t n_sk = json_is_array(sk) ? json_array_size(sk) : 0;
+    if (n_sk) fprintf(f, " · <b>%zu</b> skipped item%s", n_sk, n_sk == 1 ? "" : "s");
     if (b->source) {
         fputs("<br/>battery file <code>", f);
         esc(f, b->source);

@@ -355,23 +355,23 @@ void report_html_write(FILE *f, const ReportRun *run) {
     fputs("</nav></header>\n", f);
 
     if (run->n_models) {
-    fputs("<section id=\"table\"><h2>Cross-model table</h2>\n<p class=\"note\">Every value is copied from "
-          "<code>output-&lt;model&gt;.json</code>; hover a cell for <code>file:line path = exact value</code>. Layers are "
-          "0 = embeddings … n = last block; rounded to 4 decimals (3 significant digits below 0.01). "
-          "<b>ΔKL = KL(norm lens) − KL(tuned or Prism lens)</b> at the layers of the “ΔKL depth layers” columns "
-          "(JSON <code>kl_bits_at_percentiles.delta</code>): positive (green) means the lens is closer to the final "
-          "distribution; texts that quote “lens − baseline” have the opposite sign. "
-          "<code>—</code> = null in the JSON (the milestone is never reached), <code>n/a</code> = not in the JSON "
-          "(no tuned lens). Where <b>warn</b> is true, compare ranks rather than KL or probabilities.</p>\n", f);
-    report_table_write_html(f, run);
-    fputs("</section>\n", f);
+        fputs("<section id=\"table\"><h2>Cross-model table</h2>\n<p class=\"note\">Every value is copied from "
+              "<code>output-&lt;model&gt;.json</code>; hover a cell for <code>file:line path = exact value</code>. Layers are "
+              "0 = embeddings … n = last block; rounded to 4 decimals (3 significant digits below 0.01). "
+              "<b>ΔKL = KL(norm lens) − KL(tuned or Prism lens)</b> at the layers of the “ΔKL depth layers” columns "
+              "(JSON <code>kl_bits_at_percentiles.delta</code>): positive (green) means the lens is closer to the final "
+              "distribution; texts that quote “lens − baseline” have the opposite sign. "
+              "<code>—</code> = null in the JSON (the milestone is never reached), <code>n/a</code> = not in the JSON "
+              "(no tuned lens). Where <b>warn</b> is true, compare ranks rather than KL or probabilities.</p>\n", f);
+        report_table_write_html(f, run);
+        fputs("</section>\n", f);
 
-    fputs("<section id=\"overlay\"><h2>All models against relative depth</h2>\n<p class=\"note\">Norm lens, primary "
-          "prompt (Germany→Berlin), next-token position, from each model's pure-next-token CSV. Absolute KL, entropy and "
-          "cosine levels are lens- and tokenizer-sensitive: compare shapes and depths across families, values within "
-          "a model.</p>\n", f);
-    write_overlays(f, run);
-    fputs("</section>\n", f);
+        fputs("<section id=\"overlay\"><h2>All models against relative depth</h2>\n<p class=\"note\">Norm lens, primary "
+              "prompt (Germany→Berlin), next-token position, from each model's pure-next-token CSV. Absolute KL, entropy and "
+              "cosine levels are lens- and tokenizer-sensitive: compare shapes and depths across families, values within "
+              "a model.</p>\n", f);
+        write_overlays(f, run);
+        fputs("</section>\n", f);
     } else {
         fputs("<p class=\"note\">No reference run in this directory: no cross-model table; the battery runs follow.</p>\n", f);
     }

@@ -560,7 +560,8 @@ void svg_hist_write(FILE *f, const SvgHist *h) {
     for (int i = 0; i < n_bars; i++) {
         int never = i == h->n, c = never ? h->never : h->count[i];
         double x = px(&fr, i) - bw * 0.4, y = py(&fr, c);
-        if (never) fprintf(f, "<g class=\"bar\" data-layer=\"never\" data-count=\"%d\"><title>never rank 1: %d item%s", c, c, c == 1 ? "" : "s");
+        if (never)
+            fprintf(f, "<g class=\"bar\" data-layer=\"never\" data-count=\"%d\"><title>never rank 1: %d item%s", c, c, c == 1 ? "" : "s");
         else fprintf(f, "<g class=\"bar\" data-layer=\"%d\" data-count=\"%d\"><title>first rank-1 layer L%d: %d item%s", i, c, i, c,
                      c == 1 ? "" : "s");
         if (h->total > 0) fprintf(f, " (%.1f%%)", 100.0 * c / h->total);

@@ -220,6 +220,9 @@ mkdir -p "$C"
 head -c 3000 "$J" >"$C/output-trunc-battery-summary.json"
 jq 'del(.per_layer.kl_to_final_bits)' "$J" >"$C/output-nokl-battery-summary.json"
 cp "$J" "$C/output-golden-battery-summary.json"
+# a layer where no item has a value (n = 0, every statistic null): the line and the bands break there
+jq '.per_layer.p_answer[3] |= (.n = 0 | .mean = null | .median = null | .q10 = null | .q25 = null | .q75 = null | .q90 = null)' \
+  "$J" >"$C/output-gap-battery-summary.json"
 expect_exit 0 "corrupt summaries: exit 0" -- "$LW" report "$C"
 expect_grep "battery trunc: failed: output-trunc-battery-summary.json: invalid JSON at line" "a truncated summary is named with the JSON error"
 expect_grep "battery nokl: failed: output-nokl-battery-summary.json: per_layer.kl_to_final_bits is missing" "a summary without a block names the key"
@@ -227,3 +230,12 @@ expect_grep "battery nokl: failed: output-nokl-battery-summary.json: per_layer.k
   xstr "$C/report.html" "//section[@id='b-nokl']" | grep -q "failed" &&
   pass "the good battery is still drawn beside the failed ones" || fail "good battery beside corrupt ones"
 check_wellformed "corrupt summaries" "$C/report.html" 6
+c="(//section[@id='b-gap']//$SVG[@class='chart bands'])[2]"
+np=$(xcount "$C/report.html" "$c//*[local-name()='polyline']")
+nb=$(xcount "$C/report.html" "$c//*[local-name()='polygon'][@class='band']")
+pts=$(xstr "$C/report.html" "$c//*[local-name()='polyline'][1]/@points" | wc -w)
+xmllint --xpath "//section[@id='b-gap']" "$C/report.html" >"$TMP/gap.xml" 2>/dev/null
+nul=$(attrs "$TMP/gap.xml" "pt" data-metric data-layer data-n data-median | awk -F'\t' '$1 == "p_answer" && $2 == 3')
+[ "$np" = 2 ] && [ "$nb" = 4 ] && [ "$pts" = 3 ] && [ "$nul" = $'p_answer\t3\t0\tnull' ] &&
+  pass "a layer without values (all null): the median line and each band break there (2 lines, 4 bands), its data says null" ||
+  fail "a layer without values breaks the line" "polylines $np, bands $nb, first line $pts points, layer 3: [$nul]"
