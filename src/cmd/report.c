@@ -5,6 +5,7 @@
 // (report_table). A model with a bad file is reported as failed inside the output, which is
 // still written: in a sweep, one crashed model must not hide the other nine. The output is
 // written under a temporary name and renamed, so an interrupted report never looks complete.
+// Battery runs (report_battery) get their own sections in the HTML page, not table rows.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@ static void report_usage(FILE *f) {
           "\n"
           "Reads output-<model>.json and its CSV files for every model in RUN_DIR and writes\n"
           "  html  one self-contained page: cross-model table, all models against relative depth,\n"
-          "        per model the curves over depth of every lens and the logit-lens grid (default)\n"
+          "        per model the curves over depth of every lens and the logit-lens grid, per battery\n"
+          "        run (output-<name>-battery-summary.json) band charts across items (default)\n"
           "  md    the cross-model table as Markdown\n"
           "  csv   the cross-model table as CSV, full precision\n"
           "--out FILE   where to write (default RUN_DIR/report.<format>; '-' = standard output)\n"
