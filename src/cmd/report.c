@@ -5,12 +5,14 @@
 // (report_table). A model with a bad file is reported as failed inside the output, which is
 // still written: in a sweep, one crashed model must not hide the other nine. The output is
 // written under a temporary name and renamed, so an interrupted report never looks complete.
+// Battery runs (report_battery) get their own sections in the HTML page, not table rows.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "report/report_battery.h"
 #include "report/report_html.h"
 #include "report/report_model.h"
 #include "report/report_table.h"
@@ -21,7 +23,8 @@ static void report_usage(FILE *f) {
           "\n"
           "Reads output-<model>.json and its CSV files for every model in RUN_DIR and writes\n"
           "  html  one self-contained page: cross-model table, all models against relative depth,\n"
-          "        per model the curves over depth of every lens and the logit-lens grid (default)\n"
+          "        per model the curves over depth of every lens and the logit-lens grid, per battery\n"
+          "        run (output-<name>-battery-summary.json) band charts across items (default)\n"
           "  md    the cross-model table as Markdown\n"
           "  csv   the cross-model table as CSV, full precision\n"
           "--out FILE   where to write (default RUN_DIR/report.<format>; '-' = standard output)\n"
@@ -83,6 +86,15 @@ int cmd_report(int argc, char **argv) {
         else lw_warn("%s: %s: %s", m->name, report_status_word(m), m->status_msg ? m->status_msg : "");
     }
     if (!to_stdout) lw_log("report: wrote %s (%d model%s, %d with data)", out_path, run.n_models, run.n_models == 1 ? "" : "s", n_ok);
+    for (int i = 0; i < run.n_batteries; i++) {
+        const ReportBattery *b = &run.batteries[i];
+        if (b->status != MODEL_OK)
+            lw_warn("battery %s: %s: %s", b->name, b->status == MODEL_NOT_EXPORTED ? "not exported" : "failed",
+                    b->status_msg ? b->status_msg : "");
+    }
+    if (run.n_batteries && strcmp(format, "html"))
+        lw_log("report: %d battery run%s: drawn in the html page only (--format html); --format %s is the cross-model table",
+               run.n_batteries, run.n_batteries == 1 ? "" : "s", format);
     free(tmp);
     free(out_path);
     report_run_free(&run);

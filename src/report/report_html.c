@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "report/report_battery.h"
 #include "report/report_json.h"
 #include "report/report_svg.h"
 #include "report/report_table.h"
@@ -330,9 +331,12 @@ void report_html_write(FILE *f, const ReportRun *run) {
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", CSS);
     fputs("<header><h1>lensweep report</h1>\n<p class=\"meta\">Run directory <code>", f);
     esc(f, run->dir);
-    fprintf(f, "</code> · %d model%s: %d ok, %d failed, %d not exported · generated %s by lensweep %s (%s)</p>\n",
-            run->n_models, run->n_models == 1 ? "" : "s", n_ok, n_failed, n_unexported, when, LENSWEEP_VERSION, LENSWEEP_GIT);
-    fputs("<nav><a href=\"#table\">cross-model table</a><a href=\"#overlay\">all models vs depth</a>", f);
+    fprintf(f, "</code> · %d model%s: %d ok, %d failed, %d not exported", run->n_models, run->n_models == 1 ? "" : "s", n_ok,
+            n_failed, n_unexported);
+    if (run->n_batteries) fprintf(f, " · %d battery run%s", run->n_batteries, run->n_batteries == 1 ? "" : "s");
+    fprintf(f, " · generated %s by lensweep %s (%s)</p>\n", when, LENSWEEP_VERSION, LENSWEEP_GIT);
+    fputs("<nav>", f);
+    if (run->n_models) fputs("<a href=\"#table\">cross-model table</a><a href=\"#overlay\">all models vs depth</a>", f);
     for (int i = 0; i < run->n_models; i++) {
         if (run->models[i].status != MODEL_OK) continue;
         fputs("<a href=\"#m-", f);
@@ -341,25 +345,36 @@ void report_html_write(FILE *f, const ReportRun *run) {
         esc(f, run->models[i].name);
         fputs("</a>", f);
     }
+    for (int i = 0; i < run->n_batteries; i++) {
+        fputs("<a href=\"#b-", f);
+        esc(f, run->batteries[i].name);
+        fputs("\">battery ", f);
+        esc(f, run->batteries[i].name);
+        fputs("</a>", f);
+    }
     fputs("</nav></header>\n", f);
 
-    fputs("<section id=\"table\"><h2>Cross-model table</h2>\n<p class=\"note\">Every value is copied from "
-          "<code>output-&lt;model&gt;.json</code>; hover a cell for <code>file:line path = exact value</code>. Layers are "
-          "0 = embeddings … n = last block; rounded to 4 decimals (3 significant digits below 0.01). "
-          "<b>ΔKL = KL(norm lens) − KL(tuned or Prism lens)</b> at the layers of the “ΔKL depth layers” columns "
-          "(JSON <code>kl_bits_at_percentiles.delta</code>): positive (green) means the lens is closer to the final "
-          "distribution; texts that quote “lens − baseline” have the opposite sign. "
-          "<code>—</code> = null in the JSON (the milestone is never reached), <code>n/a</code> = not in the JSON "
-          "(no tuned lens). Where <b>warn</b> is true, compare ranks rather than KL or probabilities.</p>\n", f);
-    report_table_write_html(f, run);
-    fputs("</section>\n", f);
+    if (run->n_models) {
+        fputs("<section id=\"table\"><h2>Cross-model table</h2>\n<p class=\"note\">Every value is copied from "
+              "<code>output-&lt;model&gt;.json</code>; hover a cell for <code>file:line path = exact value</code>. Layers are "
+              "0 = embeddings … n = last block; rounded to 4 decimals (3 significant digits below 0.01). "
+              "<b>ΔKL = KL(norm lens) − KL(tuned or Prism lens)</b> at the layers of the “ΔKL depth layers” columns "
+              "(JSON <code>kl_bits_at_percentiles.delta</code>): positive (green) means the lens is closer to the final "
+              "distribution; texts that quote “lens − baseline” have the opposite sign. "
+              "<code>—</code> = null in the JSON (the milestone is never reached), <code>n/a</code> = not in the JSON "
+              "(no tuned lens). Where <b>warn</b> is true, compare ranks rather than KL or probabilities.</p>\n", f);
+        report_table_write_html(f, run);
+        fputs("</section>\n", f);
 
-    fputs("<section id=\"overlay\"><h2>All models against relative depth</h2>\n<p class=\"note\">Norm lens, primary "
-          "prompt (Germany→Berlin), next-token position, from each model's pure-next-token CSV. Absolute KL, entropy and "
-          "cosine levels are lens- and tokenizer-sensitive: compare shapes and depths across families, values within "
-          "a model.</p>\n", f);
-    write_overlays(f, run);
-    fputs("</section>\n", f);
+        fputs("<section id=\"overlay\"><h2>All models against relative depth</h2>\n<p class=\"note\">Norm lens, primary "
+              "prompt (Germany→Berlin), next-token position, from each model's pure-next-token CSV. Absolute KL, entropy and "
+              "cosine levels are lens- and tokenizer-sensitive: compare shapes and depths across families, values within "
+              "a model.</p>\n", f);
+        write_overlays(f, run);
+        fputs("</section>\n", f);
+    } else {
+        fputs("<p class=\"note\">No reference run in this directory: no cross-model table; the battery runs follow.</p>\n", f);
+    }
 
     for (int i = 0; i < run->n_models; i++)
         if (run->models[i].status == MODEL_OK) write_model(f, &run->models[i]);
@@ -377,6 +392,7 @@ void report_html_write(FILE *f, const ReportRun *run) {
         }
         fputs("</ul></section>\n", f);
     }
+    for (int i = 0; i < run->n_batteries; i++) report_battery_html_section(f, &run->batteries[i]);
     fputs("<footer><p class=\"meta\">Definitions: METRICS.md; files and JSON keys: OUTPUTS.md. "
           "Made by <code>lensweep report</code>; also <code>--format md</code> and <code>--format csv</code> for the "
           "table alone.</p></footer>\n</body>\n</html>\n", f);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/report_battery.h"
 #include "report/report_csv.h"
 #include "report/report_json.h"
 #include "io/checksum.h"
@@ -432,8 +433,8 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-// 1 when path is a battery run's file (root attribute run_kind = "battery", docs/BATTERY.md):
-// the report covers reference runs; a battery's aggregates are its export's summary JSON.
+// 1 when path is a battery run's file (root attribute run_kind = "battery", docs/BATTERY.md): not a
+// model of the cross-model table; its section draws the export's summary JSON (report_battery).
 static int is_battery_run(const char *path) {
     H5E_auto2_t old_fn;
     void *old_data;
@@ -459,6 +460,20 @@ static int is_battery_run(const char *path) {
     }
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     return yes;
+}
+
+// Battery name of an export's summary JSON (output-<name>-battery-summary.json), or NULL.
+static char *battery_of_file(const char *f) {
+    size_t len = strlen(f), sl = strlen("-battery-summary.json");
+    if (strncmp(f, "output-", 7) || !ends_with(f, "-battery-summary.json") || len <= 7 + sl) return NULL;
+    return strndup(f + 7, len - 7 - sl);
+}
+
+static void add_name(char ***names, int *n, char *name) {
+    for (int i = 0; i < *n; i++)
+        if (!strcmp((*names)[i], name)) { free(name); return; }
+    *names = xrealloc(*names, (*n + 1) * sizeof **names);
+    (*names)[(*n)++] = name;
 }
 
 // Model name a file belongs to, or NULL.
@@ -495,8 +510,8 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
                       "%s: not a directory", dir);
     DIR *d = opendir(dir);
     if (!d) return lw_err(err, "check the directory's permissions", "%s: cannot read the directory", dir);
-    char **names = NULL;
-    int n = 0;
+    char **names = NULL, **bnames = NULL;
+    int n = 0, nb = 0;
     struct dirent *e;
     int n_tmp = 0;
     char *first_tmp = NULL;
@@ -505,6 +520,8 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
             if (!n_tmp++) first_tmp = xasprintf("%s/%s", dir, e->d_name);
             continue;
         }
+        char *bname = battery_of_file(e->d_name);
+        if (bname) { add_name(&bnames, &nb, bname); continue; }
         char *name = model_of_file(e->d_name);
         if (!name) continue;
         if (ends_with(e->d_name, ".h5")) {
@@ -512,20 +529,16 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
             int battery = is_battery_run(p);
             free(p);
             if (battery) {
-                lw_log("report: %s is a battery run (docs/BATTERY.md): not in this report; its aggregates are in output-%s-battery-summary.json",
-                       e->d_name, name);
-                free(name);
+                lw_log("report: %s is a battery run (docs/BATTERY.md): not in this report's cross-model table; the html page "
+                       "draws its aggregates from output-%s-battery-summary.json", e->d_name, name);
+                add_name(&bnames, &nb, name);
                 continue;
             }
         }
-        int dup = 0;
-        for (int i = 0; i < n && !dup; i++) dup = !strcmp(names[i], name);
-        if (dup) { free(name); continue; }
-        names = xrealloc(names, (n + 1) * sizeof *names);
-        names[n++] = name;
+        add_name(&names, &n, name);
     }
     closedir(d);
-    if (n == 0 && n_tmp > 0) {
+    if (n == 0 && nb == 0 && n_tmp > 0) {
         char what[600] = "not a finished run file";
         ex_run_unfinished(first_tmp, what, sizeof what, NULL);
         lw_err(err, "wait for the run to finish, or re-run `lensweep run` (the next run into this directory removes the file)",
@@ -535,24 +548,34 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
         return -1;
     }
     free(first_tmp);
-    if (n == 0)
+    if (n == 0 && nb == 0)
         return lw_err(err, "give the run directory that holds output-<model>.json files (or <model>.h5)",
                       "%s: no model files (output-<model>.json, output-<model>-*.csv or <model>.h5)", dir);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n) qsort(names, n, sizeof *names, name_cmp);
+    if (nb) qsort(bnames, nb, sizeof *bnames, name_cmp);
     run->dir = xstrdup(dir);
-    run->models = xcalloc(n, sizeof *run->models);
+    run->models = xcalloc(n ? n : 1, sizeof *run->models);
     run->n_models = n;
     for (int i = 0; i < n; i++) {
         report_model_load(dir, names[i], &run->models[i]);
         free(names[i]);
     }
     free(names);
+    run->batteries = xcalloc(nb ? nb : 1, sizeof *run->batteries);
+    run->n_batteries = nb;
+    for (int i = 0; i < nb; i++) {
+        report_battery_load(dir, bnames[i], &run->batteries[i]);
+        free(bnames[i]);
+    }
+    free(bnames);
     return 0;
 }
 
 void report_run_free(ReportRun *run) {
     for (int i = 0; i < run->n_models; i++) report_model_free(&run->models[i]);
     free(run->models);
+    for (int i = 0; i < run->n_batteries; i++) report_battery_free(&run->batteries[i]);
+    free(run->batteries);
     free(run->dir);
     memset(run, 0, sizeof *run);
 }

@@ -58,14 +58,19 @@ typedef struct {
     TokenGrid grid_passes;        // pure CSV, all passes at NEXT
 } ReportModel;
 
+struct ReportBattery; // report_battery.h
+
 typedef struct {
     char *dir;
     ReportModel *models;
     int n_models;
+    struct ReportBattery *batteries; // battery runs (their summary JSON), listed apart from the models
+    int n_batteries;
 } ReportRun;
 
-// Finds every model in dir (output-<m>.json, output-<m>-*.csv, <m>.h5) and loads it.
-// Returns -1 with err only when dir is not a readable directory or holds no model files;
+// Finds every model in dir (output-<m>.json, output-<m>-*.csv, <m>.h5) and loads it, and every
+// battery run (output-<m>-battery-summary.json, or <m>.h5 of run_kind "battery").
+// Returns -1 with err only when dir is not a readable directory or holds no model or battery files;
 // per-model problems are recorded in the models themselves.
 int report_run_load(const char *dir, ReportRun *run, LwError *err);
 void report_run_free(ReportRun *run);

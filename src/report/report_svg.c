@@ -147,6 +147,17 @@ void svg_chart_write(FILE *f, const SvgChart *c) {
             if (y < y_lo) y_lo = y;
             if (y > y_hi) y_hi = y;
         }
+    for (int b = 0; b < c->n_bands; b++)
+        for (int i = 0; i < c->bands[b].n; i++) {
+            double v[2] = {c->bands[b].lo[i], c->bands[b].hi[i]};
+            for (int k = 0; k < 2; k++) {
+                double y = v[k];
+                if (!isfinite(y) || !isfinite(c->bands[b].x[i])) continue;
+                if (c->log_y) { if (y <= 0) continue; y = log10(y); }
+                if (y < y_lo) y_lo = y;
+                if (y > y_hi) y_hi = y;
+            }
+        }
     if (isfinite(c->ref_y)) {
         double y = c->log_y ? log10(c->ref_y) : c->ref_y;
         if (isfinite(y)) { if (y < y_lo) y_lo = y; if (y > y_hi) y_hi = y; }
@@ -209,20 +220,21 @@ void svg_chart_write(FILE *f, const SvgChart *c) {
         row_end[r] = start + w;
         if (r + 1 > n_rows) n_rows = r + 1;
     }
-    // Legend entries, wrapped into rows.
+    // Legend entries (series, then bands), wrapped into rows.
     double leg_x[64], leg_row[64];
-    int leg_rows = 0;
+    int leg_rows = 0, n_leg = c->n_series + c->n_bands;
     {
         double x = 0;
         int row = 0;
-        for (int s = 0; s < c->n_series && s < 64; s++) {
-            double w = 28 + utf8_len(c->series[s].label) * CHAR_W + 14;
+        for (int s = 0; s < n_leg && s < 64; s++) {
+            const char *lab = s < c->n_series ? c->series[s].label : c->bands[s - c->n_series].label;
+            double w = 28 + utf8_len(lab ? lab : "") * CHAR_W + 14;
             if (x > 0 && x + w > fr.w) { row++; x = 0; }
             leg_x[s] = x;
             leg_row[s] = row;
             x += w;
         }
-        leg_rows = c->n_series ? row + 1 : 0;
+        leg_rows = n_leg ? row + 1 : 0;
     }
     double top = 26 + n_rows * 13 + 4;
     double bottom = 34 + (c->x_layers > 0 ? 12 : 0) + 8 + leg_rows * 17;
@@ -233,8 +245,9 @@ void svg_chart_write(FILE *f, const SvgChart *c) {
     fr.y_min = y_lo;
     fr.y_max = y_hi;
 
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" " FONT " font-size=\"11\">\n", c->width, height, c->width, height);
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"%s\" width=\"%d\" height=\"%d\" "
+               "viewBox=\"0 0 %d %d\" " FONT " font-size=\"11\">\n", c->css_class ? c->css_class : "chart", c->width, height,
+            c->width, height);
     fputs("<title>", f);
     svg_text(f, c->title, 0, 0);
     fputs("</title>\n", f);
@@ -314,6 +327,32 @@ void svg_chart_write(FILE *f, const SvgChart *c) {
         fputs("</text>\n", f);
     }
 
+    // Bands: one polygon per run of layers where both edges have a value (upper edge left to
+    // right, lower edge back); a run of one layer is a vertical line.
+    for (int b = 0; b < c->n_bands; b++) {
+        const SvgBand *bd = &c->bands[b];
+        for (int i = 0; i < bd->n;) {
+#define BAND_OK(k) (isfinite(bd->x[k]) && isfinite(bd->lo[k]) && isfinite(bd->hi[k]) && (!c->log_y || (bd->lo[k] > 0 && bd->hi[k] > 0)))
+            if (!BAND_OK(i)) { i++; continue; }
+            int j = i;
+            while (j + 1 < bd->n && BAND_OK(j + 1)) j++;
+#undef BAND_OK
+#define BY(v) py(&fr, c->log_y ? log10(v) : (v))
+            if (j == i) {
+                fprintf(f, "<line class=\"band\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-opacity=\"%.2f\" "
+                           "stroke-width=\"4\"/>\n", px(&fr, bd->x[i]), px(&fr, bd->x[i]), BY(bd->lo[i]), BY(bd->hi[i]), bd->color,
+                        bd->opacity);
+            } else {
+                fprintf(f, "<polygon class=\"band\" fill=\"%s\" fill-opacity=\"%.2f\" stroke=\"none\" points=\"", bd->color, bd->opacity);
+                for (int k = i; k <= j; k++) fprintf(f, "%.1f,%.1f ", px(&fr, bd->x[k]), BY(bd->hi[k]));
+                for (int k = j; k >= i; k--) fprintf(f, "%.1f,%.1f ", px(&fr, bd->x[k]), BY(bd->lo[k]));
+                fputs("\"/>\n", f);
+            }
+#undef BY
+            i = j + 1;
+        }
+    }
+
     // Series.
     fprintf(f, "<g fill=\"none\" stroke-width=\"1.8\" stroke-linejoin=\"round\">\n");
     for (int s = 0; s < c->n_series; s++) {
@@ -346,8 +385,34 @@ void svg_chart_write(FILE *f, const SvgChart *c) {
         fputs("</text>\n", f);
     }
 
+    // Hover targets: a transparent column per point, as wide as the gap between points.
+    if (c->n_points > 0) {
+        double cw = fr.w / (c->n_points > 1 ? c->n_points - 1 : 1);
+        fputs("<g class=\"points\">\n", f);
+        for (int i = 0; i < c->n_points; i++) {
+            const SvgPoint *pt = &c->points[i];
+            double x0 = px(&fr, pt->x) - cw / 2, x1 = x0 + cw;
+            if (x0 < fr.x0) x0 = fr.x0;
+            if (x1 > fr.x0 + fr.w) x1 = fr.x0 + fr.w;
+            fprintf(f, "<g class=\"pt\"%s><title>", pt->data ? pt->data : "");
+            svg_text(f, pt->title, 0, 0);
+            fprintf(f, "</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#000000\" fill-opacity=\"0\"/></g>\n",
+                    x0, fr.y0, x1 - x0, fr.h);
+        }
+        fputs("</g>\n", f);
+    }
+
     // Legend.
     double leg_y0 = xl_y + 14;
+    for (int s = c->n_series; s < n_leg && s < 64; s++) {
+        const SvgBand *bd = &c->bands[s - c->n_series];
+        double x = fr.x0 + leg_x[s], y = leg_y0 + leg_row[s] * 17;
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"22\" height=\"9\" fill=\"%s\" fill-opacity=\"%.2f\"/>\n", x, y - 8.5,
+                bd->color, bd->opacity);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#222\">", x + 27, y);
+        svg_text(f, bd->label, 0, 0);
+        fputs("</text>\n", f);
+    }
     for (int s = 0; s < c->n_series && s < 64; s++) {
         const SvgSeries *se = &c->series[s];
         double x = fr.x0 + leg_x[s], y = leg_y0 + leg_row[s] * 17;
@@ -456,5 +521,82 @@ void svg_grid_write(FILE *f, const TokenGrid *g, const char *title) {
                "p(top-1)</text>\n", sx + 58, sy + sh / 2);
     fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" fill=\"#444\">cell = top-1 token at (layer, column); "
                "fill = its probability; red frame = the gold answer; ␣ = space, ↵ = newline, ∅ = empty string</text>\n", left, top + g->n_rows * CELL_H + 18);
+    fputs("</svg>\n", f);
+}
+
+// ---------------------------------------------------------------------------- histogram
+
+void svg_hist_write(FILE *f, const SvgHist *h) {
+    int n_bars = h->n + (h->never >= 0);
+    int max = 1;
+    for (int i = 0; i < h->n; i++)
+        if (h->count[i] > max) max = h->count[i];
+    if (h->never > max) max = h->never;
+    Frame fr = {.x0 = 52, .y0 = 44, .x_min = -0.5, .x_max = n_bars - 0.5, .y_min = 0};
+    fr.w = h->width - fr.x0 - 16;
+    fr.h = h->height - fr.y0 - 52 - (h->note ? 14 : 0);
+    double step = nice_step(max, 4);
+    fr.y_max = ceil(max / step - 1e-9) * step;
+    if (fr.y_max < max) fr.y_max = max;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hist\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" " FONT
+               " font-size=\"11\">\n<title>", h->width, h->height, h->width, h->height);
+    svg_text(f, h->title, 0, 0);
+    fputs("</title>\n", f);
+    fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", h->width, h->height);
+    fprintf(f, "<text x=\"%.1f\" y=\"16\" font-size=\"13\" font-weight=\"bold\" fill=\"#222\">", fr.x0);
+    svg_text(f, h->title, 0, 0);
+    fputs("</text>\n<g stroke=\"#e4e4e4\">\n", f);
+    for (double v = 0; v <= fr.y_max + step * 1e-6; v += step)
+        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", fr.x0, fr.x0 + fr.w, py(&fr, v), py(&fr, v));
+    fputs("</g>\n<g fill=\"#444\" text-anchor=\"end\">\n", f);
+    char buf[64];
+    for (double v = 0; v <= fr.y_max + step * 1e-6; v += step) {
+        fmt_tick(v, step, buf, sizeof buf);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n", fr.x0 - 5, py(&fr, v) + 4, buf);
+    }
+    fputs("</g>\n", f);
+    double bw = fr.w / (n_bars > 0 ? n_bars : 1);
+    int label_every = n_bars > 40 ? (n_bars + 19) / 20 : 1;
+    for (int i = 0; i < n_bars; i++) {
+        int never = i == h->n, c = never ? h->never : h->count[i];
+        double x = px(&fr, i) - bw * 0.4, y = py(&fr, c);
+        if (never)
+            fprintf(f, "<g class=\"bar\" data-layer=\"never\" data-count=\"%d\"><title>never rank 1: %d item%s", c, c, c == 1 ? "" : "s");
+        else fprintf(f, "<g class=\"bar\" data-layer=\"%d\" data-count=\"%d\"><title>first rank-1 layer L%d: %d item%s", i, c, i, c,
+                     c == 1 ? "" : "s");
+        if (h->total > 0) fprintf(f, " (%.1f%%)", 100.0 * c / h->total);
+        fprintf(f, "</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/></g>\n", x, y, bw * 0.8,
+                fr.y0 + fr.h - y, never ? "#bbbbbb" : "#1f77b4");
+        if (never || i % label_every == 0 || i == h->n - 1) {
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\" font-size=\"10\">", px(&fr, i), fr.y0 + fr.h + 13);
+            if (never) fputs("never", f);
+            else fprintf(f, "L%d", i);
+            fputs("</text>\n", f);
+        }
+    }
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#999\"/>\n", fr.x0, fr.y0, fr.w, fr.h);
+    if (isfinite(h->median)) {
+        double y = fr.y0 - 10;
+        if (isfinite(h->ci_lo) && isfinite(h->ci_hi)) {
+            double a = px(&fr, h->ci_lo), b = px(&fr, h->ci_hi);
+            fprintf(f, "<g class=\"ci\" data-lo=\"%.17g\" data-hi=\"%.17g\" stroke=\"#d62728\" stroke-width=\"1.5\"><title>95%% bootstrap "
+                       "interval of the median first rank-1 layer: %.4g to %.4g</title>", h->ci_lo, h->ci_hi, h->ci_lo, h->ci_hi);
+            fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/><line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                       "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/></g>\n", a, b, y, y, a, a, y - 4, y + 4, b, b, y - 4, y + 4);
+        }
+        double m = px(&fr, h->median);
+        fprintf(f, "<g class=\"median\" data-median=\"%.17g\"><title>median first rank-1 layer: %.4g</title><circle cx=\"%.1f\" cy=\"%.1f\" "
+                   "r=\"3.5\" fill=\"#d62728\"/></g>\n", h->median, h->median, m, y);
+        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" stroke-dasharray=\"3 3\"/>\n", m, m, fr.y0,
+                fr.y0 + fr.h);
+    }
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">first layer where the answer is rank 1</text>\n",
+            fr.x0 + fr.w / 2, fr.y0 + fr.h + 28);
+    fprintf(f, "<text transform=\"translate(14 %.1f) rotate(-90)\" text-anchor=\"middle\" fill=\"#222\">items</text>\n", fr.y0 + fr.h / 2);
+    if (h->note) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#444\" font-size=\"10.5\">", fr.x0, fr.y0 + fr.h + 44);
+        svg_text(f, h->note, 0, 0);
+        fputs("</text>\n", f);
+    }
     fputs("</svg>\n", f);
 }

@@ -20,6 +20,24 @@ typedef struct {
     const double *x, *y;  // NAN in y = no point (the line breaks there)
 } SvgSeries;
 
+// A filled area between lo and hi (a quantile band), drawn under the series; NAN breaks it.
+typedef struct {
+    const char *label;
+    const char *color;
+    double opacity;       // fill-opacity
+    int n;
+    const double *x, *lo, *hi;
+} SvgBand;
+
+// A hover target at x (a transparent column over the plot's height) with a tooltip and data
+// attributes: data is attribute text written as is (` data-layer="3" data-median="12"`; numbers
+// only, nothing to escape), so tests read the values a chart draws.
+typedef struct {
+    double x;
+    const char *title;
+    const char *data;
+} SvgPoint;
+
 typedef struct {
     double x;
     const char *label;    // markers at the same x are merged into one label
@@ -41,7 +59,28 @@ typedef struct {
     double ref_y;             // horizontal reference line, NAN for none
     const char *ref_label;
     const char *empty_note;   // shown when no series has a point
+    const SvgBand *bands;     // under the series, in the legend after them
+    int n_bands;
+    const SvgPoint *points;   // hover targets with data attributes (NULL: none)
+    int n_points;
+    const char *css_class;    // the <svg>'s class (NULL: "chart")
 } SvgChart;
+
+// A bar chart of counts over layers 0..n plus an optional "never" bar, with a horizontal
+// interval drawn above the bars (the bootstrap CI of the median layer) and a note line; each bar
+// carries data-layer / data-count attributes and a tooltip. Class "hist".
+typedef struct {
+    const char *title;
+    int width, height;
+    int n;                    // bars for layers 0..n-1
+    const int *count;
+    int never;                // count of the "never" bar; < 0 for no such bar
+    double total;             // fraction denominator in tooltips (items)
+    double median, ci_lo, ci_hi; // NAN: not drawn
+    const char *note;         // a line under the chart (NULL none)
+} SvgHist;
+
+void svg_hist_write(FILE *f, const SvgHist *h);
 
 void svg_chart_write(FILE *f, const SvgChart *c);
 

@@ -6,6 +6,7 @@
 #
 # chromium and netpbm (to read the PNG) are installed when missing: about 10 s on this machine
 # (measured: chromium with its 24 packages in 9.0 s from the Debian mirror).
+# A battery run's section (band charts, first rank-1 histogram) is rendered the same way.
 # The screenshots are kept in build/test-logs/ for a person to look at.
 source tests/lib.sh
 REF=../shared/reference/logos-run-latest
@@ -70,3 +71,13 @@ shoot "$TMP/small.html" "$TMP/small.png" 1300 2600
   fail "small run rendered without console messages" "$(head -3 "$TMP/console.txt")"
 not_blank "small run" "$TMP/small.png"
 cp "$TMP/small.png" build/test-logs/report-small.png
+
+# A battery run (its band charts and first rank-1 histogram) renders too.
+B=$TMP/bat
+mkdir -p "$B" && cp tests/fixtures/battery/golden/golden.h5 "$B/"
+"$LW" export "$B/golden.h5" >/dev/null 2>&1 && "$LW" report "$B" --out "$TMP/bat.html" 2>/dev/null || fail "report of the battery run"
+shoot "$TMP/bat.html" "$TMP/bat.png" 1100 1800
+[ -s "$TMP/bat.png" ] && [ ! -s "$TMP/console.txt" ] && pass "battery run: rendered, no console messages" ||
+  fail "battery run rendered without console messages" "$(head -3 "$TMP/console.txt")"
+not_blank "battery run" "$TMP/bat.png"
+cp "$TMP/bat.png" build/test-logs/report-battery.png
