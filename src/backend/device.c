@@ -55,8 +55,13 @@ int device_bind(const DeviceChoice *c, const Comm *ctrl, int *gpu, char *why, si
     *gpu = -1;
     why[0] = 0;
     if (!c->backend || strcmp(c->backend, "cuda")) return 0;
+#if BUILT_WITH_CUDA
     int lr = ctrl ? ctrl->local_rank : 0, ls = ctrl && ctrl->local_size > 0 ? ctrl->local_size : 1;
     return cuda_bind_local_device(lr, ls, gpu, why, n);
+#else
+    snprintf(why, n, "this build has no CUDA backend");
+    return -1;
+#endif
 }
 
 int device_comm(const DeviceChoice *c, Comm *ctrl, Comm *dcomm, char *why, size_t n) {

@@ -97,10 +97,12 @@ n=$(grep -c "^lensweep: error" <<<"$OUT_TXT")
 # The limit is derived per build and machine (issue 16 item 0): the address space a run of a
 # tiny model with the same tokenizer reaches under mpirun (VmPeak: what ulimit -v counts; the
 # CUDA libraries alone map ~800 MiB in a CUDA-linked build, none in a CPU-only one) plus 150 MiB,
-# less than the big model's 279 MiB of weights and OpenBLAS's buffers need on top.
+# less than the big model's 279 MiB of weights and OpenBLAS's buffers need on top. Both runs use
+# one malloc arena (MALLOC_ARENA_MAX=1): glibc reserves 64 MiB of address space per extra arena,
+# and how many a run creates depends on thread contention, i.e. on the machine's load.
 V=$TMP/vmprobe
 "$LW" mktiny --family llama --seed 1 --out "$V" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null
-vm_kib=$(timeout 60 mpirun -np 1 bash -c "$LW run --model $V --out $TMP/out_vmprobe --probes tests/fixtures/probes/one-fact.yaml >/dev/null 2>&1 & p=\$!; v=0
+vm_kib=$(timeout 60 mpirun -np 1 bash -c "MALLOC_ARENA_MAX=1 $LW run --model $V --out $TMP/out_vmprobe --probes tests/fixtures/probes/one-fact.yaml >/dev/null 2>&1 & p=\$!; v=0
   while kill -0 \$p 2>/dev/null; do x=\$(awk '/^VmPeak/{print \$2}' /proc/\$p/status 2>/dev/null); [ -n \"\$x\" ] && v=\$x; sleep 0.02; done; echo \$v" 2>/dev/null | tail -1)
 case $vm_kib in ''|*[!0-9]*|0) fail "address space of a tiny run measured (VmPeak)" "got '$vm_kib'"; vm_kib=450000 ;; esac
 cap_kib=$((vm_kib + 150 * 1024))
@@ -108,7 +110,7 @@ B=$TMP/big
 "$LW" mktiny --family llama --seed 1 --dtype bf16 --layers 8 --d-model 1024 --heads 8 --kv-heads 4 --head-dim 128 \
   --ff 8192 --vocab 32000 --out "$B" --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null || fail "mktiny (559 MB model)"
 OUT_TXT=$(timeout 60 mpirun -np 1 "$LW" run --model "$B" --out "$TMP/out_oom" --probes tests/fixtures/probes/one-fact.yaml : \
-  -np 1 bash -c "ulimit -v $cap_kib && exec $LW run --model $B --out $TMP/out_oom --probes tests/fixtures/probes/one-fact.yaml" 2>&1); rc=$?
+  -np 1 bash -c "ulimit -v $cap_kib && MALLOC_ARENA_MAX=1 exec $LW run --model $B --out $TMP/out_oom --probes tests/fixtures/probes/one-fact.yaml" 2>&1); rc=$?
 [ $rc != 0 ] && [ $rc != 124 ] && pass "rank 1 out of memory (ulimit -v $cap_kib KiB = a tiny run's $vm_kib + 150 MiB): job exits non-zero ($rc), no hang" || fail "rank 1 out of memory: exits non-zero without hanging" "exit $rc" "$(tail -5 <<<"$OUT_TXT")"
 expect_grep "error \(rank 1 of 2\): out of memory" "rank 1 out of memory: message names rank 1 and says out of memory"
 expect_grep "hint: " "rank 1 out of memory: hint"
