@@ -1,5 +1,5 @@
 // cmd/plan — `lensweep plan SWEEP.yaml|MODEL.yaml [--format table|tsv] [--check] [--write-configs]
-// [--key value ...]`: one row per model (GPUs/ranks, nodes, weights per GPU, estimated time,
+// [--key value ...]`: one row per model (GPUs/ranks, nodes, weights and estimated peak per GPU, estimated time,
 // output, status) without loading a weight (config/plan.h says where each number comes from).
 //
 // The table is for people; `--format tsv` is the interface of slurm/submit, which sizes its jobs
@@ -25,7 +25,8 @@ static void plan_usage(FILE *f) {
     fputs("usage: lensweep plan SWEEP.yaml|MODEL.yaml [--format table|tsv] [--check] [--write-configs]\n"
           "                     [--key value ...]\n"
           "\n"
-          "One row per model: GPUs/ranks, nodes, weights per GPU, estimated time, output file and status\n"
+          "One row per model: GPUs/ranks, nodes, weights per GPU, estimated peak memory per GPU/rank,\n"
+          "estimated time, output file and status\n"
           "(done: complete HDF5 with the same config hash; to do; stale config: complete with another hash;\n"
           "incomplete: an interrupted run's file). No weight is loaded: shapes come from the checkpoint's\n"
           "config.json when it is found, else from the built-in table of the ten models.\n"

@@ -36,8 +36,8 @@ expect_grep "^weights/GPU: .*est\. peak: the estimated" "plan says what est. pea
 expect_exit 0 "inspect the mid-size model" -- "$LW" inspect "$M"
 expect_grep "^  total \(est\. peak\) +$est MB" "inspect: the same total as plan ($est MB)"
 expect_grep "longest prompt [0-9]+ tokens \(tokenized\)" "inspect: the probe set tokenized with the checkpoint's tokenizer"
-for term in weights residuals activations lens "runtime \(CPU\)"; do
-  expect_grep "^  $term +[0-9.]+ MB" "inspect: term $term"
+for term in weights residuals activations lens "runtime (CPU)"; do
+  expect_grep "^  ${term/(CPU)/\\(CPU\\)} +[0-9.]+ MB" "inspect: term $term"
 done
 expect_exit 0 "run the mid-size model (R = 1)" -- "$LW" run "$TMP/mid.yaml"
 within "mid-size model, R = 1" "$est" "$(run_mb)"
