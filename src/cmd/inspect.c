@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "config/config.h"
+#include "config/model_shape.h"
+#include "config/plan_memory.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "model/load.h"
@@ -43,6 +46,46 @@ static int parse_pos(const char *opt, const char *v, int min) {
     long x = v ? strtol(v, &end, 10) : 0;
     if (!v || !*v || *end || x < min || x > 4096) lw_die(LW_EXIT_INPUT, "see lensweep inspect --help", "inspect: option %s: '%s' is not an integer >= %d", opt, v ? v : "", min);
     return (int)x;
+}
+
+// The estimated peak per rank (config/plan_memory.h, the same figures as `lensweep plan`), for the
+// reference probe set with its prompts tokenized by this checkpoint's tokenizer when it loads:
+// the breakdown at TP = 1 on the CPU backend (fp32), then the totals per valid TP on the CPU and
+// on GPUs (bf16 weights, projected CUDA terms).
+static void print_memory(const char *dir, int is_gguf) {
+    LwModelShape sh;
+    LwError err = {0};
+    if (model_shape_from_config_json(dir, &sh, &err) != 1) return;
+    LwRunConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    probe_set_reference(&cfg.probe_set);
+    int tokenized = 0;
+    long T = plan_probe_tokens(&cfg, dir, &tokenized);
+    int n_passes = plan_probe_passes(&cfg), n_tests = cfg.probe_set.n_test_prompts;
+    probe_set_free(&cfg.probe_set);
+    PlanMemIn in = {.gpu = 0, .tp = 1, .tokens = T, .n_lenses = 2, .exact = 1, .weights = model_shape_bytes_per_rank(&sh, 1, 4)};
+    PlanMemory m;
+    plan_memory_estimate(&sh, &in, &m);
+    printf("estimated peak per rank (as `lensweep plan`; docs/SLURM.md): reference probe set, longest prompt %ld tokens (%s),\n"
+           "  lenses norm + raw, exact mode; at TP=1 on the CPU backend (fp32%s):\n", T,
+           tokenized ? "tokenized" : "estimated from its length", is_gguf ? ", GGUF dequantized" : "");
+    plan_memory_print(stdout, "  ", &m);
+    printf("  compute (forward + lens) ~%.0f s on this CPU at TP=1\n", plan_compute_seconds(&sh, &in, n_passes, n_tests));
+    static const int SIZES[] = {1, 2, 4, 8};
+    for (int k = 0; k < 4; k++) {
+        char why[300];
+        if (model_shape_check_tp(&sh, SIZES[k], 0, why, sizeof why)) continue;
+        PlanMemIn c = in, g = in;
+        PlanMemory mc, mg;
+        c.tp = g.tp = SIZES[k];
+        c.weights = model_shape_bytes_per_rank(&sh, SIZES[k], 4);
+        g.gpu = 1;
+        g.weights = model_shape_bytes_per_rank(&sh, SIZES[k], 2);
+        plan_memory_estimate(&sh, &c, &mc);
+        plan_memory_estimate(&sh, &g, &mg);
+        printf("  TP=%d  est. peak per rank %8.2f GB on the CPU (fp32), %8.2f GB per GPU (bf16, projected); GPU compute ~%.1f s\n",
+               SIZES[k], mc.total / 1e9, mg.total / 1e9, plan_compute_seconds(&sh, &g, n_passes, n_tests));
+    }
 }
 
 int cmd_inspect(int argc, char **argv) {
@@ -137,6 +180,7 @@ int cmd_inspect(int argc, char **argv) {
                s.n_kv, SIZES[k] > c.n_kv_heads ? " (replicated)" : "", s.ff_len, s.vocab_len);
     }
     if (have_st) st_close(&st);
+    print_memory(dir, is_gguf);
 
     if (load) {
         double t0 = lw_now();

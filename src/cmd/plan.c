@@ -1,5 +1,5 @@
 // cmd/plan — `lensweep plan SWEEP.yaml|MODEL.yaml [--format table|tsv] [--check] [--write-configs]
-// [--key value ...]`: one row per model (GPUs/ranks, nodes, weights per GPU, estimated time,
+// [--key value ...]`: one row per model (GPUs/ranks, nodes, weights and estimated peak per GPU, estimated time,
 // output, status) without loading a weight (config/plan.h says where each number comes from).
 //
 // The table is for people; `--format tsv` is the interface of slurm/submit, which sizes its jobs
@@ -25,7 +25,8 @@ static void plan_usage(FILE *f) {
     fputs("usage: lensweep plan SWEEP.yaml|MODEL.yaml [--format table|tsv] [--check] [--write-configs]\n"
           "                     [--key value ...]\n"
           "\n"
-          "One row per model: GPUs/ranks, nodes, weights per GPU, estimated time, output file and status\n"
+          "One row per model: GPUs/ranks, nodes, weights per GPU, estimated peak memory per GPU/rank,\n"
+          "estimated time, output file and status\n"
           "(done: complete HDF5 with the same config hash; to do; stale config: complete with another hash;\n"
           "incomplete: an interrupted run's file). No weight is loaded: shapes come from the checkpoint's\n"
           "config.json when it is found, else from the built-in table of the ten models.\n"
@@ -145,11 +146,15 @@ int cmd_plan(int argc, char **argv) {
                 bad++, missing++;
             }
             if (!r->fits) {
-                char gb[32];
+                char gb[32], pk[32];
                 fmt_gb(gb, sizeof gb, r->weights_per_gpu_bytes);
+                fmt_gb(pk, sizeof pk, r->peak_bytes);
                 const LwOption *o = config_option_find("tp_size");
-                fprintf(stderr, "lensweep: error: %s: tp_size: %ld ranks hold %s of weights each, more than plan.gpu_mem_gb = %g GB"
-                                " (tp_size set at %s)\n", c->name, r->ranks, gb, c->plan_gpu_mem_gb, c->src[o - LW_OPTIONS].where);
+                fprintf(stderr, "lensweep: error: %s: tp_size: %ld ranks hold %s of weights each, an estimated peak of %s, more than "
+                                "plan.gpu_mem_gb = %g GB (tp_size set at %s)", c->name, r->ranks, gb, pk, c->plan_gpu_mem_gb,
+                        c->src[o - LW_OPTIONS].where);
+                if (r->tp_fit) fprintf(stderr, "; tp_size %ld is the smallest that fits", r->tp_fit);
+                fputc('\n', stderr);
                 bad++, too_big++;
             }
         }
@@ -193,33 +198,39 @@ int cmd_plan(int argc, char **argv) {
             if ((int)strlen(sw.models[i].name) > wn) wn = strlen(sw.models[i].name);
             if ((int)strlen(rows[i].h5_path) > wo) wo = strlen(rows[i].h5_path);
         }
-        printf("%-*s  %-10s  %5s  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, "model", "GPUs/ranks", "nodes", "weights/GPU",
-               "est. time", "runs on", "checkpoint", wo, "output", "status");
+        printf("%-*s  %-10s  %5s  %-12s  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, "model", "GPUs/ranks", "nodes", "weights/GPU",
+               "est. peak", "est. time", "runs on", "checkpoint", wo, "output", "status");
         for (int i = 0; i < sw.n; i++) {
             const PlanRow *r = &rows[i];
-            char gr[32], gb[40], t[32];
+            char gr[32], gb[40], pk[40], t[32];
             if (r->gpus) snprintf(gr, sizeof gr, "%ld/%ld", r->gpus, r->ranks);
             else snprintf(gr, sizeof gr, "-/%ld", r->ranks);
             fmt_gb(gb, sizeof gb, r->weights_per_gpu_bytes);
-            if (!r->fits) strcat(gb, " !");
+            fmt_gb(pk, sizeof pk, r->peak_bytes);
+            if (!r->fits) strcat(pk, " !");
             plan_format_duration(t, sizeof t, r->est_seconds);
             char on[32];
             if (dev_bad[i]) snprintf(on, sizeof on, "refused !");
             else snprintf(on, sizeof on, "%s %s", dev[i].backend, dev[i].compute_dtype);
-            printf("%-*s  %-10s  %5ld  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, t, on,
+            printf("%-*s  %-10s  %5ld  %-12s  %-12s  %-9s  %-9s  %-10s  %-*s  %s\n", wn, sw.models[i].name, gr, r->nodes, gb, pk, t, on,
                    r->checkpoint_found ? "found" : "missing", wo, r->h5_path,
                    r->stale_checkpoint ? "stale checkpoint" : plan_status_phrase(r->status));
         }
-        printf("\nweights/GPU: the weights each rank holds (bf16 on GPUs, fp32 on the CPU backend), not a run's activations,\n"
-               "lens logit chunk (up to 256 MB per rank) or runtime; `lensweep inspect CHECKPOINT` breaks them down.\n");
+        printf("\nweights/GPU: the weights each rank holds (bf16 on GPUs, fp32 on the CPU backend). est. peak: the estimated\n"
+               "peak per GPU (device memory) or CPU rank (resident set): weights + fp32 residuals of the longest prompt +\n"
+               "activations + lens logit chunk (up to 256 MiB) + runtime (CPU: measured; GPU: CUDA context, cuBLAS workspace\n"
+               "and NCCL buffers, projected); it decides whether a job fits plan.gpu_mem_gb. est. time: reading the weights\n"
+               "+ forward and lens compute + plan.overhead_s. `lensweep inspect CHECKPOINT` breaks them down (docs/SLURM.md).\n");
         printf("\n%d done, %d to do, %d stale config, %d incomplete; checkpoints found for %d of %d\n", n_status[PLAN_DONE],
                n_status[PLAN_TODO], n_status[PLAN_STALE], n_status[PLAN_INCOMPLETE], n_found, sw.n);
         for (int i = 0; i < sw.n; i++)
             if (!rows[i].fits) {
-                char gb[32];
-                fmt_gb(gb, sizeof gb, rows[i].weights_per_gpu_bytes);
-                printf("! %s: %s of weights per GPU exceed plan.gpu_mem_gb (%g GB): raise tp_size (TENSOR_PARALLEL.md §6)\n",
-                       sw.models[i].name, gb, sw.models[i].plan_gpu_mem_gb);
+                char gb[32], fit[80];
+                fmt_gb(gb, sizeof gb, rows[i].peak_bytes);
+                if (rows[i].tp_fit) snprintf(fit, sizeof fit, "tp_size %ld is the smallest that fits", rows[i].tp_fit);
+                else snprintf(fit, sizeof fit, "no valid tp_size up to 1024 fits");
+                printf("! %s: an estimated peak of %s per GPU exceeds plan.gpu_mem_gb (%g GB) at tp_size %ld: %s\n",
+                       sw.models[i].name, gb, sw.models[i].plan_gpu_mem_gb, rows[i].ranks, fit);
             }
         for (int i = 0; i < sw.n; i++)
             if (dev_bad[i]) printf("! %s: %s; %s\n", sw.models[i].name, dev[i].why, dev[i].hint);
@@ -229,7 +240,7 @@ int cmd_plan(int argc, char **argv) {
             if (!dev_bad[i] && rows[i].gpus > 0 && !strcmp(dev[i].backend, "cpu")) n_cpu++, first_cpu = first_cpu < 0 ? i : first_cpu;
         if (n_cpu)
             printf("note: %d of %d model%s compute%s on the CPU backend in fp32, not on the GPUs requested (%s);\n"
-                   "  est. time counts reading the weights, not CPU compute. device: cpu requests no GPUs.\n",
+                   "  est. time counts the GPUs' projected rates, not CPU compute. device: cpu requests no GPUs.\n",
                    n_cpu, sw.n, sw.n == 1 ? "" : "s", n_cpu == 1 ? "s" : "", dev[first_cpu].why);
         for (int i = 0; i < sw.n; i++) {
             const PlanRow *r = &rows[i];

@@ -1,5 +1,6 @@
 // plan — see plan.h. Reads HDF5 root attributes with the HDF5 C API (serial build), nothing else.
 #include "config/plan.h"
+#include "config/plan_memory.h"
 #include "io/checksum.h"
 #include "io/fingerprint.h"
 #include "io/filelock.h"
@@ -270,10 +271,35 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         struct stat st;
         if (stat(row->checkpoint, &st) == 0) row->read_per_rank_bytes = row->weights_per_gpu_bytes = st.st_size / row->ranks;
     }
-    row->fits = !on_gpus || row->weights_per_gpu_bytes < 0 ||
-                row->weights_per_gpu_bytes <= cfg->plan_gpu_mem_gb * 1e9;
+    // the estimated peak per GPU/rank (config/plan_memory.h): weights + residuals + activations +
+    // lens buffers + runtime (CPU, measured) or CUDA context, cuBLAS and NCCL (GPU, projected)
+    row->peak_bytes = row->weights_per_gpu_bytes;
+    PlanMemIn mi = {.gpu = on_gpus, .tp = (int)row->ranks, .n_lenses = plan_decoded_lenses(cfg), .exact = cfg->tp_exact,
+                    .weights = row->weights_per_gpu_bytes};
+    if (row->have_shape) {
+        mi.tokens = row->tokens = plan_probe_tokens(cfg, row->checkpoint_found ? row->checkpoint : NULL, &row->tokens_tokenized);
+        plan_memory_estimate(&row->shape, &mi, &row->mem);
+        row->peak_bytes = row->mem.total;
+    }
+    double limit = cfg->plan_gpu_mem_gb * 1e9;
+    row->fits = !on_gpus || row->peak_bytes < 0 || row->peak_bytes <= limit;
+    if (!row->fits && row->have_shape) // the smallest valid tp_size whose estimate fits
+        for (long tp = row->ranks + 1; tp <= 1024 && !row->tp_fit; tp++) {
+            char why[300];
+            if (model_shape_check_tp(&row->shape, tp, cfg->tp_uneven_heads, why, sizeof why)) continue;
+            PlanMemIn m2 = mi;
+            PlanMemory pm;
+            m2.tp = (int)tp;
+            m2.weights = model_shape_bytes_per_rank(&row->shape, (int)tp, compute_bytes_per_param(cfg));
+            plan_memory_estimate(&row->shape, &m2, &pm);
+            if (pm.total <= limit) row->tp_fit = tp;
+        }
     row->est_seconds = cfg->plan_overhead_s;
     if (row->read_per_rank_bytes > 0) row->est_seconds += row->read_per_rank_bytes / (cfg->plan_read_gb_per_s * 1e9);
+    if (row->have_shape) {
+        row->compute_seconds = plan_compute_seconds(&row->shape, &mi, plan_probe_passes(cfg), cfg->probe_set.n_test_prompts);
+        row->est_seconds += row->compute_seconds;
+    }
     if (cfg->slurm_time && *cfg->slurm_time) snprintf(row->slurm_time, sizeof row->slurm_time, "%s", cfg->slurm_time);
     else plan_format_slurm_time(row->slurm_time, sizeof row->slurm_time, fmax(900.0, 3.0 * row->est_seconds));
 

@@ -7,10 +7,12 @@
 // - weights per GPU: TENSOR_PARALLEL.md §6 (norms replicated, the rest split over the ranks), from
 //   the checkpoint's config.json (or a GGUF file's metadata) when it is found, else from the
 //   built-in table of the ten models (model_shape.h), at the compute dtype (bf16 on GPUs, fp32 on
-//   the CPU backend, GGUF blocks dequantized): the weights only, not a run's activations, lens
-//   buffers or runtime;
+//   the CPU backend, GGUF blocks dequantized); the estimated peak per GPU/rank adds residuals,
+//   activations, lens buffers and the runtime (config/plan_memory.h) and decides `fits`;
 // - an estimated time: the bytes each rank reads at the on-disk dtype / plan.read_gb_per_s, plus
-//   plan.overhead_s; the Slurm time limit is slurm.time, else 3 × the estimate (at least 15 min);
+//   the forward and lens compute (config/plan_memory.h: GPU rates when the job requests GPUs, the
+//   CPU's measured rates otherwise), plus plan.overhead_s; the Slurm time limit is slurm.time, else
+//   3 × the estimate (at least 15 min);
 // - status, from <out_dir>/<name>.h5's root attributes (docs/HDF5.md): `complete` = 1 and the same
 //   `config_hash` -> done; complete with another hash -> stale; a file without complete = 1, an
 //   unreadable file, one whose checksum trailer does not match (io/checksum.h: corrupt) or a
@@ -23,6 +25,7 @@
 
 #include "config/config.h"
 #include "config/model_shape.h"
+#include "config/plan_memory.h"
 
 typedef enum { PLAN_TODO, PLAN_DONE, PLAN_STALE, PLAN_INCOMPLETE } PlanStatus;
 
@@ -34,7 +37,13 @@ typedef struct {
     int64_t params;
     int64_t weights_per_gpu_bytes; // at the compute dtype; -1 unknown
     int64_t read_per_rank_bytes;   // at the on-disk dtype; -1 unknown
-    int fits;                   // weights_per_gpu_bytes <= plan.gpu_mem_gb (1 when no GPUs are used)
+    int64_t peak_bytes;         // estimated peak per GPU/rank (mem.total; the weights when the shape is unknown)
+    PlanMemory mem;             // its terms (config/plan_memory.h)
+    long tokens;                // longest prompt of the probe set, BOS included
+    int tokens_tokenized;       // 1: by the checkpoint's tokenizer; 0: estimated from its length
+    int fits;                   // peak_bytes <= plan.gpu_mem_gb (1 when no GPUs are used)
+    long tp_fit;                // !fits: the smallest valid tp_size whose estimate fits (0: none up to 1024)
+    double compute_seconds;     // forward + lens work at the rates of config/plan_memory.c
     double est_seconds;         // estimated wall time of the job
     char slurm_time[32];        // the limit to request ([D-]HH:MM:SS)
     int checkpoint_found;

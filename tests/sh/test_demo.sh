@@ -30,6 +30,15 @@ OUT=$TMP/demo
 expect_exit 0 "tools/demo.sh runs (default: TP 2, 2 MPI ranks)" -- env LENSWEEP_DEMO_OUT="$OUT" tools/demo.sh
 expect_grep "cached, not downloaded again" "a present model is not downloaded again"
 expect_grep "tensor parallel over 2 MPI ranks" "the run is split over 2 ranks"
+# plan's est. peak for rank 0 of 2 against the peak RSS the run measured: within 20 % (issue 16
+# item 9; BENCHMARKS.md "Memory estimate": 389.1 MB measured / 367.1 MB estimated on the dev VM)
+demo_txt=$OUT_TXT
+rss=$(sed -nE 's/.*peak RSS rank 0 ([0-9.]+) MB.*/\1/p' <<<"$demo_txt" | tail -1)
+est=$("$LW" plan configs/demo.yaml --tp_size 2 --tp_uneven_heads true --out "$TMP/plan2" | sed -nE 's/^SmolLM2-135M-Instruct +-\/2 +1 +[0-9.]+ MB +([0-9.]+) MB .*/\1/p')
+if [ -n "$rss" ] && [ -n "$est" ] && awk -v m="$rss" -v e="$est" 'BEGIN { exit !(m / e >= 0.8 && m / e <= 1.2) }'; then
+  pass "R = 2: rank 0's peak RSS $rss MB within 20 % of plan's est. peak $est MB"
+else fail "R = 2: rank 0's peak RSS ($rss MB) within 20 % of plan's est. peak ($est MB)"; fi
+OUT_TXT=$demo_txt
 # p(" Berlin") at the head from transformers' fp32 logits (logits_0.f32): 0.62520; entropy 2.7638 bits
 expect_grep '^ +30  " Berlin" +0\.625 +1 +0\.000$' "last layer: top-1 \" Berlin\", p = 0.625 (transformers 0.62520), rank 1, KL 0 bits"
 expect_grep 'teacher entropy 2\.76[34] bits' "head entropy 2.764 bits (transformers 2.7638)"

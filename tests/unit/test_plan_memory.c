@@ -1,0 +1,117 @@
+// test_plan_memory — the terms of the estimated peak per rank (config/plan_memory.h) against
+// values derived by hand in the comments, the 256 MiB cap of the lens chunk, the smallest
+// tp_size that fits, and the token count of the reference probe set.
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/plan.h"
+#include "config/plan_memory.h"
+#include "test.h"
+
+// L 2, d 8, 2 query heads and 1 kv head of 4, ff 16, V 100, untied
+static LwModelShape small_shape(void) {
+    LwModelShape s;
+    memset(&s, 0, sizeof s);
+    strcpy(s.family, "llama");
+    s.n_layers = 2, s.d_model = 8, s.n_heads = 2, s.n_kv_heads = 1, s.head_dim = 4, s.d_ff = 16, s.vocab = 100;
+    s.bytes_per_param_disk = 4;
+    return s;
+}
+
+TEST(cpu_terms) {
+    LwModelShape s = small_shape();
+    PlanMemIn in = {.gpu = 0, .tp = 1, .tokens = 5, .n_lenses = 2, .exact = 1, .weights = 1000};
+    PlanMemory m;
+    plan_memory_estimate(&s, &in, &m);
+    CHECK(m.weights == 1000);
+    CHECK(m.residuals == 1920);   // 4 kept [L+1 = 3, T = 5, d = 8] fp32: 4 x 3 x 5 x 8 x 4
+    // 4 x 5 x (3 x 8 + (2 + 2) x 4 + 2 x 4 ... ) : x, norm, out (24) + q, attn out (2 x 2 x 4 = 16)
+    // + k, v (2 x 1 x 4 = 8) + gate, up, product (48) = 96 floats per token -> 1920; scores
+    // 4 x 2 x 5 x 5 = 200; exact partials 2 x 8 x 5 x 8 = 640 -> 2760
+    CHECK(m.activations == 2760);
+    // chunk 4 x 3 x 5 x 100 = 6000 (under 256 MiB); NEXT rows 2 x 3 x 100 x 4 = 2400; head 4 x 5 x 100 = 2000
+    CHECK(m.lens == 10400);
+    CHECK(m.runtime == plan_cpu_runtime_bytes() && m.runtime > 20000000 && m.runtime < 250000000);
+    CHECK(m.cuda_context == 0 && m.cublas_workspace == 0 && m.nccl_buffers == 0);
+    CHECK(m.total == 1000 + 1920 + 2760 + 10400 + m.runtime);
+    in.exact = 0;
+    plan_memory_estimate(&s, &in, &m);
+    CHECK(m.activations == 2120); // no double partials
+}
+
+TEST(gpu_terms_tp2) {
+    LwModelShape s = small_shape();
+    PlanMemIn in = {.gpu = 1, .tp = 2, .tokens = 5, .n_lenses = 2, .exact = 1, .weights = 1000};
+    PlanMemory m;
+    plan_memory_estimate(&s, &in, &m);
+    CHECK(m.residuals == 1920); // residuals are whole on every rank
+    // 1 query head, 1 kv head (replicated), ff 8: 4 x 5 x (24 + 2 x 4 + 2 x 4 + 24) = 1280; scores 100; partials 640
+    CHECK(m.activations == 2020);
+    CHECK(m.lens == 3000 + 1200 + 1000); // vocabulary shard of 50 rows
+    CHECK(m.runtime == 0);
+    CHECK(m.cuda_context == 536870912 && m.cublas_workspace == 33554432);
+    CHECK(m.nccl_buffers == 16 * 2 * (4194304 + 4718592 + 262144)); // 293,601,280
+    CHECK(m.total == 1000 + 1920 + 2020 + 5200 + 536870912 + 33554432 + 293601280);
+    in.tp = 1;
+    plan_memory_estimate(&s, &in, &m);
+    CHECK(m.nccl_buffers == 0); // one GPU: no communicator
+}
+
+TEST(chunk_capped) {
+    LwModelShape s = small_shape();
+    s.n_layers = 100, s.vocab = 1000000;
+    PlanMemIn in = {.gpu = 0, .tp = 1, .tokens = 100, .n_lenses = 1, .exact = 1, .weights = 0};
+    PlanMemory m;
+    plan_memory_estimate(&s, &in, &m);
+    // 4 x 101 x 100 x 1e6 = 40.4 GB of rows, capped at 256 MiB; NEXT 101 x 1e6 x 4; head 100 x 1e6 x 4
+    CHECK(m.lens == 268435456LL + 404000000LL + 400000000LL);
+}
+
+// Llama-3-70B at tp_size 1 on 80 GB: 141.1 GB of bf16 weights; TP 2 holds 70.6 GB + ~1.4 GB of the
+// rest and fits, so 2 is named (TENSOR_PARALLEL.md §6); with plan.gpu_mem_gb 40, TP 2 does not
+// fit and 3 is not valid (64 heads), so 4 (35.3 GB + ...) is named.
+TEST(smallest_tp_that_fits) {
+    LwSweep sw;
+    LwError err = {0};
+    char *a[] = {"--out", "/tmp", "--tp_size", "1"};
+    CHECK(sweep_load("configs/models/Meta-Llama-3-70B.yaml", 4, a, &sw, &err) == 0);
+    PlanRow r;
+    CHECK(plan_model(&sw.models[0], &r, &err) == 0);
+    CHECK(!r.fits && r.tp_fit == 2);
+    CHECK(r.peak_bytes > r.weights_per_gpu_bytes && r.peak_bytes == r.mem.total);
+    sweep_free(&sw);
+    char *b[] = {"--out", "/tmp", "--tp_size", "2", "--plan.gpu_mem_gb", "40"};
+    CHECK(sweep_load("configs/models/Meta-Llama-3-70B.yaml", 6, b, &sw, &err) == 0);
+    CHECK(plan_model(&sw.models[0], &r, &err) == 0);
+    CHECK(!r.fits && r.tp_fit == 4);
+    sweep_free(&sw);
+    // weights alone fit (70.6 GB of 71 GB) but the total does not: fits uses the total
+    char *c[] = {"--out", "/tmp", "--tp_size", "2", "--plan.gpu_mem_gb", "71"};
+    CHECK(sweep_load("configs/models/Meta-Llama-3-70B.yaml", 6, c, &sw, &err) == 0);
+    CHECK(plan_model(&sw.models[0], &r, &err) == 0);
+    CHECK(r.weights_per_gpu_bytes <= 71e9 && !r.fits && r.tp_fit == 4);
+    sweep_free(&sw);
+}
+
+// Without a tokenizer: ceil(bytes / 4) + 1; the longest prompt of the reference set is the test
+// prompt "Give the city name only, plain text. The capital city of Germany is named simply"
+// (80 bytes) -> 21.
+TEST(probe_tokens_estimated) {
+    LwRunConfig cfg;
+    memset(&cfg, 0, sizeof cfg);
+    probe_set_reference(&cfg.probe_set);
+    int tok = -1;
+    CHECK(plan_probe_tokens(&cfg, NULL, &tok) == 21 && tok == 0);
+    CHECK(plan_probe_passes(&cfg) == 11);
+    probe_set_free(&cfg.probe_set);
+}
+
+int main(void) {
+    RUN(cpu_terms);
+    RUN(gpu_terms_tp2);
+    RUN(chunk_capped);
+    RUN(smallest_tp_that_fits);
+    RUN(probe_tokens_estimated);
+    return test_summary();
+}
