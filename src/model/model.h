@@ -151,6 +151,21 @@ void model_free(Model *m);
 // pass runs on backend copies (model/forward.c), on the CPU in place.
 void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm);
 
+// A packed batch of n_prompts independent prompts in one forward pass: ids holds them one after
+// another (prompt p has lens[p] > 0 tokens, starting at row off_p = lens[0] + ... + lens[p-1]),
+// T = Σ lens rows in all. Every projection runs on all T rows at once (each weight matrix is read
+// once per batch); attention stays within each prompt (its own causal mask, sliding window and
+// softcap) and RoPE positions restart at 0 with each prompt, so prompt p's residuals equal
+// model_forward on that prompt alone: bit for bit with tp_exact (products accumulated in double:
+// a row's result does not depend on the other rows), within fp32 summation noise with
+// tp_exact: false (sgemm rounds a row differently depending on the call's row count; bounds:
+// tests/unit/test_forward_batch.c). resid [(L+1), T, d] as for model_forward: prompt p, position
+// t of layer l at resid[((size_t)l * T + off_p + t) * d]; model_batch_resid copies one prompt's
+// residuals out into the [(L+1), T_p, d] layout model_forward writes.
+void model_forward_batch(const Model *m, const int32_t *ids, const int *lens, int n_prompts, float *resid,
+                         Comm *comm);
+void model_batch_resid(const Model *m, const float *resid, int T_batch, int off, int T, float *out);
+
 // RMSNorm of `rows` rows of length d with weight w (family conventions: statistics in fp32,
 // eps = rms_eps; Gemma's (1+w) already folded into w at load).
 void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows);
