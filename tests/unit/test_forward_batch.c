@@ -72,6 +72,18 @@ static double worst_layer_rel(const float *got, const float *ref, int L, int T, 
     return worst;
 }
 
+typedef struct {
+    const Model *m;
+    float **got; // [NP] each prompt's residuals, [(L+1), T_p, d]
+} Collect;
+
+static void collect(void *ctx, int p, const float *resid, int T_batch, int off) {
+    Collect *c = ctx;
+    size_t n = (size_t)(c->m->cfg.n_layers + 1) * LENS[p] * c->m->cfg.d_model;
+    c->got[p] = xmalloc(n * sizeof(float));
+    model_batch_resid(c->m, resid, T_batch, off, LENS[p], c->got[p]);
+}
+
 static void check_checkpoint(const char *args) {
     char dir[32] = "/tmp/lw-batch-XXXXXX";
     if (!make_checkpoint(args, dir)) return;
@@ -107,6 +119,24 @@ static void check_checkpoint(const char *args) {
                 printf("    %-52s tp %d %-6s %zu values differ, worst layer rel %.2e\n", args, g_comm.size,
                        exact ? "exact" : "fp32", differ, worst);
         }
+        // The same prompts in batches of at most 40 tokens (model_forward_prompts): [1, 37], [150]
+        // alone (longer than the budget), [5, 1, 12, 8, 9, 1]; each prompt still equals its
+        // forward alone.
+        m->fp32_sums = 0;
+        const int32_t *pids[NP];
+        for (int p = 0; p < NP; p++) pids[p] = ids + off[p];
+        Collect col = {.m = m, .got = xcalloc(NP, sizeof(float *))};
+        int nb = model_forward_prompts(m, pids, LENS, NP, 40, &g_comm, collect, &col);
+        CHECKF(nb == 3, "%s: %d batches of at most 40 tokens, expected 3", args, nb);
+        size_t differ = 0;
+        for (int p = 0; p < NP; p++) {
+            model_forward(m, ids + off[p], LENS[p], alone, &g_comm);
+            CHECKF(col.got[p] != NULL, "%s: prompt %d never handed over", args, p);
+            if (col.got[p]) differ += memcmp(col.got[p], alone, sizeof(float) * (size_t)(L + 1) * LENS[p] * d) != 0;
+            free(col.got[p]);
+        }
+        free(col.got);
+        CHECKF(differ == 0, "%s: %zu prompts of the budgeted batches differ from the prompt alone", args, differ);
         // One prompt as a batch is the plain forward.
         m->fp32_sums = 0;
         model_forward_batch(m, ids + off[1], &LENS[1], 1, batch, &g_comm);
@@ -124,6 +154,48 @@ static void check_checkpoint(const char *args) {
     }
 }
 
+// Grouping prompts in order under a token budget; first[] by hand.
+TEST(batch_plan) {
+    const int lens[] = {3, 4, 10, 2, 2, 1};
+    int first[7];
+    CHECK(model_batch_plan(lens, 6, 7, first) == 3); // [3 4] [10: alone, over the budget] [2 2 1]
+    CHECK(first[0] == 0 && first[1] == 2 && first[2] == 3 && first[3] == 6);
+    CHECK(model_batch_plan(lens, 6, 1, first) == 6); // every prompt alone
+    for (int i = 0; i <= 6; i++) CHECK(first[i] == i);
+    CHECK(model_batch_plan(lens, 6, 22, first) == 1 && first[0] == 0 && first[1] == 6); // 22 = all
+    CHECK(model_batch_plan(lens, 6, 21, first) == 2 && first[1] == 5 && first[2] == 6);
+    CHECK(model_batch_plan(NULL, 0, 5, first) == 0 && first[0] == 0);
+}
+
+// Tokens per batch from the memory per token, for the tiny Llama at one rank (L = 3, d = 64,
+// 4 heads and 2 kv heads of head_dim 32, ff = 96: its config.json), by hand: the residuals
+// returned (3+1)·64·4 = 1024 bytes; scratch (2·64 + 2·128 + 2·64 + 2·96 + 32)·4 = 2944 (normed
+// input and partial output, q and attention output, k and v, gate and up, a row of cos and sin)
+// plus 64·8 = 512 for the double partial sums; with tp_exact a row widened to double and a row of
+// double outputs, the widest being 128: 2·128·8 = 2048. So 6528 bytes exact (1e6 / 6528 = 153.2
+// tokens per MB), 4480 with fp32 sums (223.2).
+TEST(batch_tokens_from_budget) {
+    if (g_comm.size != 1) return; // the hand count is for the whole model on one rank
+    char dir[32] = "/tmp/lw-batch-XXXXXX";
+    if (!make_checkpoint("mktiny --family llama --seed 11 --dtype f32", dir)) return;
+    LwError err = {0};
+    Model *m = model_load(dir, 0, 1, &err);
+    CHECKF(m != NULL, "model_load: %s", err.msg);
+    if (m) {
+        m->fp32_sums = 0;
+        CHECK(model_forward_token_bytes(m) == 6528);
+        CHECK(model_batch_tokens(m, 1.0) == 153);
+        CHECK(model_batch_tokens(m, 0.001) == 1); // never fewer than one token
+        m->fp32_sums = 1;
+        CHECK(model_forward_token_bytes(m) == 4480);
+        CHECK(model_batch_tokens(m, 1.0) == 223);
+        model_free(m);
+    }
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static const char *g_current;
 TEST(batch_equals_alone) { check_checkpoint(g_current); }
 
@@ -132,6 +204,8 @@ int main(int argc, char **argv) {
     if (g_comm.rank != 0) { // only rank 0 reports; other ranks still run every collective
         if (!freopen("/dev/null", "w", stdout)) return 1;
     }
+    RUN(batch_plan);
+    RUN(batch_tokens_from_budget);
     for (size_t i = 0; i < sizeof CHECKPOINTS / sizeof *CHECKPOINTS; i++) {
         g_current = CHECKPOINTS[i];
         t_case_failed = 0;
