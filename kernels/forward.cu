@@ -171,16 +171,28 @@ extern "C" int cuda_matmul_f64(const float *x, int T, DType wdtype, const void *
 #define ATT_THREADS 128
 
 // Block (i, h): query position i, local head h. Dynamic shared memory: q row [hd], then the
-// scores of the visible keys jlo..i.
-__global__ static void attention_kernel(const float *q, const float *k, const float *v, LwAttnParams p,
-                                        float *out) {
+// scores of the visible keys jlo..i. seg_off (device, n_seg + 1 offsets; NULL: one segment): the
+// row's segment starts at the last seg_off[s] <= i, and no key before it is visible; the keys
+// are then numbered from jlo as in the segment alone, so each thread does the same work.
+__global__ static void attention_kernel(const float *q, const float *k, const float *v, const int32_t *seg_off,
+                                        int n_seg, LwAttnParams p, float *out) {
     LW_DYN_SHARED(float, sh);
     __shared__ double red_d[32];
     __shared__ float red_f[32];
     int i = blockIdx.x, h = blockIdx.y, hd = p.head_dim;
     int g = (p.head_start + h) / p.q_per_kv - p.kv_start;
     int qs = p.n_heads * hd, ks = p.n_kv * hd;
-    int jlo = p.window > 0 && i - p.window + 1 > 0 ? i - p.window + 1 : 0, n = i - jlo + 1;
+    int s0 = 0;
+    if (seg_off) { // binary search: seg_off[a] <= i < seg_off[b]
+        int a = 0, b = n_seg;
+        while (b - a > 1) {
+            int c = (a + b) / 2;
+            if (seg_off[c] <= i) a = c;
+            else b = c;
+        }
+        s0 = seg_off[a];
+    }
+    int jlo = p.window > 0 && i - p.window + 1 > s0 ? i - p.window + 1 : s0, n = i - jlo + 1;
     float *qv = sh, *sc = sh + hd;
     const float *qi = q + (size_t)i * qs + (size_t)h * hd;
     for (int d = threadIdx.x; d < hd; d += blockDim.x) qv[d] = qi[d];
@@ -215,21 +227,27 @@ __global__ static void attention_kernel(const float *q, const float *k, const fl
     }
 }
 
-extern "C" int cuda_attention(const float *q, const float *k, const float *v, int T, const LwAttnParams *p,
-                              float *out, void *stream) {
+extern "C" int cuda_attention_seg(const float *q, const float *k, const float *v, int T, const int32_t *seg_off,
+                                  int n_seg, int max_seg, const LwAttnParams *p, float *out, void *stream) {
     if (T <= 0) return 0;
     if (!p || p->n_heads <= 0 || p->n_kv <= 0 || p->head_dim <= 0 || p->q_per_kv <= 0 || p->window < 0 ||
-        p->softcap < 0)
+        p->softcap < 0 || (seg_off && (n_seg < 1 || max_seg < 1 || max_seg > T)))
         return (int)cudaErrorInvalidValue;
-    int keys = p->window > 0 && p->window < T ? p->window : T;
+    int len = seg_off ? max_seg : T; // the longest row of visible keys
+    int keys = p->window > 0 && p->window < len ? p->window : len;
     size_t shmem = (size_t)(p->head_dim + keys) * sizeof(float);
     if (shmem > 48 * 1024) {
         int rc = (int)cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shmem);
         if (rc) return rc;
     }
-    LW_LAUNCH_SHM(attention_kernel, dim3((unsigned)T, (unsigned)p->n_heads), ATT_THREADS, shmem, stream, q, k, v, *p,
-                  out);
+    LW_LAUNCH_SHM(attention_kernel, dim3((unsigned)T, (unsigned)p->n_heads), ATT_THREADS, shmem, stream, q, k, v,
+                  seg_off, n_seg, *p, out);
     return launch_status();
+}
+
+extern "C" int cuda_attention(const float *q, const float *k, const float *v, int T, const LwAttnParams *p,
+                              float *out, void *stream) {
+    return cuda_attention_seg(q, k, v, T, NULL, 1, T, p, out, stream);
 }
 
 // ---------------------------------------------------------------------------- elementwise

@@ -79,6 +79,14 @@ typedef struct {
 int cuda_attention(const float *q, const float *k, const float *v, int T, const LwAttnParams *p, float *out,
                    void *stream);
 
+// Twin of cpu_attention_seg: the same over a packed batch of segments, rows seg_off[s] ..
+// seg_off[s+1]-1 attending only within their segment (seg_off: DEVICE memory, n_seg + 1 offsets
+// from 0 to T; NULL: one segment). max_seg is the longest segment (it sizes the shared memory).
+// Each query's block does exactly the work it does for the segment alone: bit-identical to
+// cuda_attention on each segment.
+int cuda_attention_seg(const float *q, const float *k, const float *v, int T, const int32_t *seg_off, int n_seg,
+                       int max_seg, const LwAttnParams *p, float *out, void *stream);
+
 // Twin of cpu_scale: x[i] *= c in fp32 (one rounding: bit-exact).
 int cuda_scale(float *x, size_t n, float c, void *stream);
 

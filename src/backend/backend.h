@@ -123,7 +123,13 @@ typedef struct Backend {
     // Causal grouped-query attention: q [T, n_heads*hd], k/v [T, n_kv*hd] (RoPE applied), out
     // [T, n_heads*hd]. Scores scaled after the dot product, softcapped, masked (masked keys get
     // probability exactly 0, sliding window when p->window > 0), softmax in fp32. p is HOST memory.
-    void (*attention)(const float *q, const float *k, const float *v, int T, const AttnParams *p, float *out);
+    // Segments (a packed batch of prompts): rows seg_off[s] .. seg_off[s+1]-1 are one prompt, and a
+    // query sees only the keys of its own segment (its causal mask and window start at the
+    // segment's first row); seg_off [n_seg + 1] is HOST memory, 0 = seg_off[0] < ... <
+    // seg_off[n_seg] = T. seg_off NULL: one segment of T rows. Each segment's output equals the
+    // op on that segment alone, bit for bit, on every backend.
+    void (*attention)(const float *q, const float *k, const float *v, int T, const int32_t *seg_off, int n_seg,
+                      const AttnParams *p, float *out);
 
     // gate[i] = act(gate[i]) · up[i] (act = GELU-tanh when gelu, else SiLU); y[i] += x[i];
     // x[i] *= c; s[i] = cap · tanh(s[i] / cap). All elementwise in fp32.

@@ -7,7 +7,7 @@
 // Every CUDA and cuBLAS call goes through a checked wrapper: a failure stops the rank (lw_die,
 // which stops the MPI job) with the call, file:line, the device and a hint. Host-side tables
 // (rope_inv_freq, rope_tables) are computed by the CPU twins and uploaded, so they are identical
-// on both backends. Small host inputs of an op (token ids, transforms, given maxima) are copied
+// on both backends. Small host inputs of an op (token ids, attention segments, transforms, given maxima) are copied
 // into device scratch buffers that grow as needed.
 #if defined(LENSWEEP_CUDA) || defined(LW_CUDA_EMU)
 
@@ -133,7 +133,7 @@ static void *scratch(Scratch *s, size_t bytes) {
     return s->p;
 }
 
-static Scratch g_ids, g_xf, g_mx, g_tile;
+static Scratch g_ids, g_xf, g_mx, g_tile, g_seg;
 
 // Copies host data into a scratch buffer on the stream and returns the device pointer.
 static void *stage(Scratch *s, const void *host, size_t bytes) {
@@ -223,12 +223,25 @@ static void cuda_op_rope_apply(float *x, int T, int n_heads, int hd, int stride,
     KCK(cuda_rope_apply(x, T, n_heads, hd, stride, cos_tab, sin_tab, g_stream));
 }
 
-static void cuda_op_attention(const float *q, const float *k, const float *v, int T, const AttnParams *p, float *out) {
+static void cuda_op_attention(const float *q, const float *k, const float *v, int T, const int32_t *seg_off, int n_seg,
+                              const AttnParams *p, float *out) {
     LW_ASSERT(q && k && v && out && p && T >= 0);
     LwAttnParams lp = {.n_heads = p->n_heads, .n_kv = p->n_kv, .head_dim = p->head_dim, .q_per_kv = p->q_per_kv,
                        .head_start = p->head_start, .kv_start = p->kv_start, .scale = p->scale,
                        .softcap = p->softcap, .window = p->window};
-    KCK(cuda_attention(q, k, v, T, &lp, out, g_stream));
+    if (!seg_off || n_seg == 1) {
+        LW_ASSERT(!seg_off || (seg_off[0] == 0 && seg_off[1] == T));
+        KCK(cuda_attention(q, k, v, T, &lp, out, g_stream));
+        return;
+    }
+    LW_ASSERT(n_seg > 1 && seg_off[0] == 0 && seg_off[n_seg] == T);
+    int max_seg = 0;
+    for (int s = 0; s < n_seg; s++) {
+        LW_ASSERT(seg_off[s + 1] > seg_off[s]);
+        if (seg_off[s + 1] - seg_off[s] > max_seg) max_seg = seg_off[s + 1] - seg_off[s];
+    }
+    const int32_t *dseg = stage(&g_seg, seg_off, (size_t)(n_seg + 1) * sizeof(int32_t));
+    KCK(cuda_attention_seg(q, k, v, T, dseg, n_seg, max_seg, &lp, out, g_stream));
 }
 
 static void cuda_op_gated_act(float *gate, const float *up, size_t n, int gelu) {

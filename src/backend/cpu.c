@@ -332,6 +332,22 @@ void cpu_attention(const float *q, const float *k, const float *v, int T, const 
     free(S);
 }
 
+void cpu_attention_seg(const float *q, const float *k, const float *v, int T, const int32_t *seg_off, int n_seg,
+                       const CpuAttnParams *p, float *out) {
+    LW_ASSERT(p && T >= 0);
+    if (!seg_off) {
+        cpu_attention(q, k, v, T, p, out);
+        return;
+    }
+    LW_ASSERT(n_seg >= 1 && seg_off[0] == 0 && seg_off[n_seg] == T);
+    int qs = p->n_heads * p->head_dim, ks = p->n_kv * p->head_dim;
+    for (int s = 0; s < n_seg; s++) {
+        int r0 = seg_off[s], n = seg_off[s + 1] - r0;
+        LW_ASSERT(n > 0);
+        cpu_attention(q + (size_t)r0 * qs, k + (size_t)r0 * ks, v + (size_t)r0 * ks, n, p, out + (size_t)r0 * qs);
+    }
+}
+
 // ---------------------------------------------------------------------------- activations
 
 float cpu_silu(float x) { return x / (1.0f + expf(-x)); }

@@ -78,6 +78,12 @@ typedef AttnParams CpuAttnParams;
 void cpu_attention(const float *q, const float *k, const float *v, int T, const CpuAttnParams *p,
                    float *out);
 
+// The same over a packed batch of segments (backend.h's attention op): rows seg_off[s] ..
+// seg_off[s+1]-1 are one prompt and attend only within it; each segment is cpu_attention on that
+// segment alone (the same calls on the same shapes: bit-identical). seg_off NULL: one segment.
+void cpu_attention_seg(const float *q, const float *k, const float *v, int T, const int32_t *seg_off, int n_seg,
+                       const CpuAttnParams *p, float *out);
+
 // Softmax of one row of n scores in place, ignoring (and zeroing) entries outside [lo, hi).
 void cpu_softmax_range(float *s, int n, int lo, int hi);
 

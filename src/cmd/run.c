@@ -121,6 +121,25 @@ static Tokenizer *checkpoint_tokenizer(const char *model_dir, LwError *err) {
     return checkpoint_tokenizer_load(model_dir, err);
 }
 
+// Sinks of model_forward_prompts: a prompt's whole residual stream, or its last layer's last row.
+typedef struct {
+    const Model *m;
+    float **resid; // [prompt] -> [(L+1), T, d]
+    float *last;   // [prompt, d]
+    const int *T;
+} BatchCopy;
+
+static void batch_copy_resid(void *ctx, int p, const float *resid, int T_batch, int off) {
+    BatchCopy *b = ctx;
+    model_batch_resid(b->m, resid, T_batch, off, b->T[p], b->resid[p]);
+}
+
+static void batch_copy_last(void *ctx, int p, const float *resid, int T_batch, int off) {
+    BatchCopy *b = ctx;
+    size_t d = (size_t)b->m->cfg.d_model, row = (size_t)b->m->cfg.n_layers * T_batch + off + b->T[p] - 1;
+    memcpy(b->last + (size_t)p * d, resid + row * d, sizeof(float) * d);
+}
+
 // ---------------------------------------------------------------------------- validation
 
 typedef struct {
@@ -714,17 +733,24 @@ static int run_main(Comm *comm, int argc, char **argv) {
         size_t f = (size_t)n1 * pl.tests[i].T * d;
         if (f > resid_floats_max) resid_floats_max = f;
     }
+    // Independent prompts (calibration, auxiliary) run as packed batches of batch_tokens tokens.
+    int batch_tokens = model_batch_tokens(m, (double)cfg.batch_memory_mb);
+    lw_log("forward batches: up to %d tokens each (batch_memory_mb %ld, %.1f KB per token on rank 0)", batch_tokens,
+           cfg.batch_memory_mb, model_forward_token_bytes(m) / 1e3);
     float *calib_resid[N_CALIB];
     int calib_T[N_CALIB];
+    const int32_t *calib_ids[N_CALIB];
     double tc = lw_now();
     for (int c = 0; c < N_CALIB; c++) {
         Pass *p = &pl.passes[pl.calib[c]];
-        lw_progress("calibration forward %d/%d (%s, %d tokens)", c + 1, N_CALIB, p->name, p->T);
-        lw_stage("calibration forward %d/%d (%s)", c + 1, N_CALIB, p->name);
         calib_resid[c] = xmalloc(sizeof(float) * (size_t)n1 * p->T * d);
-        model_forward(m, p->ids, p->T, calib_resid[c], comm);
         calib_T[c] = p->T;
+        calib_ids[c] = p->ids;
     }
+    lw_progress("calibration forward (%d prompts)", N_CALIB);
+    lw_stage("calibration forward (%d prompts)", N_CALIB);
+    BatchCopy calib_copy = {.m = m, .resid = calib_resid, .T = calib_T};
+    model_forward_prompts(m, calib_ids, calib_T, N_CALIB, batch_tokens, comm, batch_copy_resid, &calib_copy);
     int G = (int)cfg.norm_temp_n;
     double *grid = xmalloc(sizeof(double) * G), *tau = xmalloc(sizeof(double) * n1);
     for (int g = 0; g < G; g++) {
@@ -817,11 +843,12 @@ static int run_main(Comm *comm, int argc, char **argv) {
         double *H = xmalloc(sizeof(double) * (nt ? nt : 1)), *pr = xmalloc(sizeof(double) * (nt ? nt : 1) * k);
         int32_t *ids = xmalloc(sizeof(int32_t) * (nt ? nt : 1) * k);
         float *last = xmalloc(sizeof(float) * (nt ? nt : 1) * d);
-        for (int i = 0; i < nt; i++) {
-            if (lw_log_is_tty()) lw_progress("test prompt %d/%d", i + 1, nt);
-            model_forward(m, pl.tests[i].ids, pl.tests[i].T, resid, comm);
-            memcpy(last + (size_t)i * d, resid + ((size_t)n * pl.tests[i].T + pl.tests[i].T - 1) * d, sizeof(float) * d);
-        }
+        const int32_t *tids[LW_MAX_TEST_PROMPTS];
+        int tT[LW_MAX_TEST_PROMPTS];
+        for (int i = 0; i < nt; i++) { tids[i] = pl.tests[i].ids; tT[i] = pl.tests[i].T; }
+        if (lw_log_is_tty()) lw_progress("test prompts (%d)", nt);
+        BatchCopy last_copy = {.m = m, .last = last, .T = tT};
+        model_forward_prompts(m, tids, tT, nt, batch_tokens, comm, batch_copy_last, &last_copy);
         if (nt > 0) lens_head_rows(&lr, last, nt, NULL, k, H, ids, pr);
         free(last);
         size_t dn = nt, dk[2] = {(size_t)nt, (size_t)k};

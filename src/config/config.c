@@ -40,6 +40,8 @@ const LwOption LW_OPTIONS[] = {
       "allow tp_size values that do not divide the heads: balanced whole-head ranges per rank (model/tp.c)"),
     O("tp_exact", NULL, LW_OPT_BOOL, tp_exact, "true", 0, 0, NULL, NULL, 0,
       "forward products accumulated in double: identical results at any tp_size (false: fp32 sgemm, faster, ~1e-5 relative across tp_size)"),
+    O("batch_memory_mb", NULL, LW_OPT_INT, batch_memory_mb, "256", 1, 10000000, NULL, NULL, 0,
+      "memory per rank for one batched forward pass of independent prompts, in MB (1e6 bytes): sets the tokens per batch from the model's activation sizes; a longer prompt runs alone"),
     O("dtype", NULL, LW_OPT_STRING, dtype, "auto", 0, 0, "auto|bf16|fp16|fp32", NULL, H,
       "weight/compute dtype; auto = bf16 on GPUs, fp32 on the CPU backend (DESIGN.md Numerics); the CPU backend computes in fp32 only"),
     O("device", NULL, LW_OPT_STRING, device, "auto", 0, 0, "auto|cpu|cuda", NULL, 0,

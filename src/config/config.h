@@ -116,6 +116,7 @@ typedef struct {
     long tp_size;          // tensor-parallel ranks; 0 = take the rank count from mpirun/srun
     int tp_uneven_heads;   // allow R that does not divide H (balanced whole-head ranges, model/tp.c)
     int tp_exact;          // forward products accumulated in double (results independent of R)
+    long batch_memory_mb;  // memory per rank of one batched forward pass (model_batch_tokens)
     char *dtype;           // auto|bf16|fp16|fp32: weight/compute dtype on the device
     char *device;          // auto|cpu|cuda
     LwStrList lenses;      // subset of norm|raw|tuned|prism

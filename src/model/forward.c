@@ -134,7 +134,12 @@ static void embed_lookup(const Model *m, const int32_t *ids, int T, float *h, Co
     }
 }
 
-static void forward_bk(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm) {
+// A packed batch (seg_off NULL: one prompt of T rows): rows seg_off[s] .. seg_off[s+1]-1 are one
+// prompt. Every row-wise op (norms, products, activations) runs on all rows at once, so each
+// weight matrix is read once per batch; attention keeps each prompt to itself (its own causal
+// mask and window), and RoPE positions restart at 0 with each prompt.
+static void forward_bk(const Model *m, const int32_t *ids, int T, const int32_t *seg_off, int n_seg, float *resid,
+                       Comm *comm) {
     const ModelConfig *c = &m->cfg;
     const FamilyInfo *fam = &LW_FAMILIES[c->family];
     const TpSlice *tp = &m->tp;
@@ -151,7 +156,23 @@ static void forward_bk(const Model *m, const int32_t *ids, int T, float *resid, 
     float *cos_tab = bk->alloc((size_t)T * hd / 2 * sizeof(float));
     float *sin_tab = bk->alloc((size_t)T * hd / 2 * sizeof(float));
     bk->rope_inv_freq(c->rope_theta, hd, inv_freq);
-    bk->rope_tables(inv_freq, hd, T, cos_tab, sin_tab);
+    if (!seg_off) {
+        bk->rope_tables(inv_freq, hd, T, cos_tab, sin_tab);
+    } else { // the tables of positions 0 .. longest-1, then each prompt's first rows of them
+        int longest = 0;
+        for (int s = 0; s < n_seg; s++)
+            if (seg_off[s + 1] - seg_off[s] > longest) longest = seg_off[s + 1] - seg_off[s];
+        size_t half = (size_t)hd / 2;
+        float *ct = bk->alloc((size_t)longest * half * sizeof(float)), *st = bk->alloc((size_t)longest * half * sizeof(float));
+        bk->rope_tables(inv_freq, hd, longest, ct, st);
+        for (int s = 0; s < n_seg; s++) {
+            size_t n = (size_t)(seg_off[s + 1] - seg_off[s]) * half * sizeof(float);
+            bk->copy(cos_tab + (size_t)seg_off[s] * half, ct, n);
+            bk->copy(sin_tab + (size_t)seg_off[s] * half, st, n);
+        }
+        bk->free(ct);
+        bk->free(st);
+    }
 
     float *a = bk->alloc(Td * sizeof(float));        // normed block input
     float *part = bk->alloc(Td * sizeof(float));     // o_proj / down_proj output (all-reduced)
@@ -191,7 +212,7 @@ static void forward_bk(const Model *m, const int32_t *ids, int T, float *resid, 
         bk->rope_apply(q, T, nh, hd, qw, cos_tab, sin_tab);
         bk->rope_apply(k, T, nkv, hd, kw, cos_tab, sin_tab);
         ap.window = c->sliding_window > 0 && (!fam->sliding_even_layers || i % 2 == 0) ? c->sliding_window : 0;
-        bk->attention(q, k, v, T, &ap, att);
+        bk->attention(q, k, v, T, seg_off, n_seg, &ap, att);
         row_parallel(m, att, T, &lw->wo, acc, part, comm);
         if (fam->sandwich_norms) rmsnorm_bk(m, lw->ln_post_attn, part, part, T);
         bk->add(h, part, Td);
@@ -218,6 +239,31 @@ void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm
     size_t bytes = (size_t)(m->cfg.n_layers + 1) * (size_t)T * m->cfg.d_model * sizeof(float);
     float *dres = stage_out(bk, resid, bytes);
     // the collectives run on backend buffers: on the CUDA backend through NCCL (model.h dev_comm)
-    forward_bk(m, ids, T, dres, m->dev_comm && comm ? m->dev_comm : comm);
+    forward_bk(m, ids, T, NULL, 1, dres, m->dev_comm && comm ? m->dev_comm : comm);
     stage_done(bk, resid, dres, bytes);
+}
+
+void model_forward_batch(const Model *m, const int32_t *ids, const int *lens, int n_prompts, float *resid,
+                         Comm *comm) {
+    LW_ASSERT(ids && lens && resid && n_prompts > 0);
+    int32_t *seg_off = xmalloc(sizeof(int32_t) * ((size_t)n_prompts + 1));
+    seg_off[0] = 0;
+    for (int p = 0; p < n_prompts; p++) {
+        LW_ASSERT(lens[p] > 0 && (int64_t)seg_off[p] + lens[p] <= INT32_MAX);
+        seg_off[p + 1] = seg_off[p] + lens[p];
+    }
+    int T = seg_off[n_prompts];
+    const Backend *bk = m->backend;
+    size_t bytes = (size_t)(m->cfg.n_layers + 1) * (size_t)T * m->cfg.d_model * sizeof(float);
+    float *dres = stage_out(bk, resid, bytes);
+    forward_bk(m, ids, T, n_prompts > 1 ? seg_off : NULL, n_prompts, dres, m->dev_comm && comm ? m->dev_comm : comm);
+    stage_done(bk, resid, dres, bytes);
+    free(seg_off);
+}
+
+void model_batch_resid(const Model *m, const float *resid, int T_batch, int off, int T, float *out) {
+    LW_ASSERT(resid && out && off >= 0 && T > 0 && off + T <= T_batch);
+    size_t d = (size_t)m->cfg.d_model;
+    for (int l = 0; l <= m->cfg.n_layers; l++)
+        memcpy(out + (size_t)l * T * d, resid + ((size_t)l * T_batch + off) * d, (size_t)T * d * sizeof(float));
 }

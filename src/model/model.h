@@ -151,6 +151,47 @@ void model_free(Model *m);
 // pass runs on backend copies (model/forward.c), on the CPU in place.
 void model_forward(const Model *m, const int32_t *ids, int T, float *resid, Comm *comm);
 
+// A packed batch of n_prompts independent prompts in one forward pass: ids holds them one after
+// another (prompt p has lens[p] > 0 tokens, starting at row off_p = lens[0] + ... + lens[p-1]),
+// T = Σ lens rows in all. Every projection runs on all T rows at once (each weight matrix is read
+// once per batch); attention stays within each prompt (its own causal mask, sliding window and
+// softcap) and RoPE positions restart at 0 with each prompt, so prompt p's residuals equal
+// model_forward on that prompt alone: bit for bit with tp_exact (products accumulated in double:
+// a row's result does not depend on the other rows), within fp32 summation noise with
+// tp_exact: false (sgemm rounds a row differently depending on the call's row count; bounds:
+// tests/unit/test_forward_batch.c). resid [(L+1), T, d] as for model_forward: prompt p, position
+// t of layer l at resid[((size_t)l * T + off_p + t) * d]; model_batch_resid copies one prompt's
+// residuals out into the [(L+1), T_p, d] layout model_forward writes.
+void model_forward_batch(const Model *m, const int32_t *ids, const int *lens, int n_prompts, float *resid,
+                         Comm *comm);
+void model_batch_resid(const Model *m, const float *resid, int T_batch, int off, int T, float *out);
+
+// Batch size from a memory budget (model/batch.c; option batch_memory_mb). model_forward_token_bytes:
+// the bytes a forward pass holds per token of its batch on this rank — the residual stream it
+// returns ((L+1)·d fp32) and its scratch (the normed input, q/k/v, the attention output, the
+// gate/up rows of this rank's MLP slice, the RoPE rows, the double partial sums, and with
+// tp_exact the rows widened to double for the exact products). Not counted: the weights, and the
+// attention score tile of at most 128 × (longest prompt) fp32 per call, which does not grow with
+// the batch. model_batch_tokens: the tokens per batch that fit budget_mb (1e6 bytes), at least 1.
+size_t model_forward_token_bytes(const Model *m);
+int model_batch_tokens(const Model *m, double budget_mb);
+
+// Groups prompts 0..n-1, in order, into consecutive batches of at most max_tokens tokens; a
+// prompt longer than max_tokens is a batch of its own (run alone, never refused). Writes the
+// first prompt of each batch to first[b] and first[n_batches] = n (first holds n + 1 entries);
+// returns n_batches.
+int model_batch_plan(const int *lens, int n, int max_tokens, int *first);
+
+// Runs n independent prompts (prompt p: ids[p][0 .. lens[p])) in the batches model_batch_plan
+// makes for max_tokens, and hands each prompt's residuals to `each` as soon as its batch is done:
+// each(ctx, p, resid, T_batch, off) with resid the batch's [(L+1), T_batch, d] host buffer and
+// the prompt at rows off .. off + lens[p] - 1 (model_batch_resid copies them out); the buffer is
+// freed after the batch. Every rank calls it with the same prompts (the forward's collectives).
+// Returns the number of batches.
+typedef void (*ModelBatchSink)(void *ctx, int prompt, const float *resid, int T_batch, int off);
+int model_forward_prompts(const Model *m, const int32_t *const *ids, const int *lens, int n, int max_tokens,
+                          Comm *comm, ModelBatchSink each, void *ctx);
+
 // RMSNorm of `rows` rows of length d with weight w (family conventions: statistics in fp32,
 // eps = rms_eps; Gemma's (1+w) already folded into w at load).
 void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, int rows);

@@ -272,6 +272,53 @@ TEST(attention) {
     check_attention(EMU_SMALL(50, 1000), 1, 1, 1, 0, 0, 40, 0.158113883f, 0, 33); // window < T, hd not a multiple of 32
 }
 
+// A packed batch of prompts: the segment kernel against cpu_attention_seg (the same 2e-6 bound),
+// and bit for bit against cuda_attention on each segment alone (batching must not change a
+// prompt's result). Segment lengths: single rows, one past the window, one long.
+static void check_attention_seg(int window, float softcap) {
+    const int lens[] = {1, 23, 4, 1, EMU_SMALL(40, 700)};
+    enum { NS = sizeof lens / sizeof *lens };
+    int32_t off[NS + 1] = {0};
+    int max_seg = 0;
+    for (int s = 0; s < NS; s++) { off[s + 1] = off[s] + lens[s]; if (lens[s] > max_seg) max_seg = lens[s]; }
+    int T = off[NS], H = 4, KV = 2, hd = 64, qs = H * hd, ks = KV * hd;
+    float *q = malloc((size_t)T * qs * 4), *k = malloc((size_t)T * ks * 4), *v = malloc((size_t)T * ks * 4);
+    float *ref = malloc((size_t)T * qs * 4), *got = malloc((size_t)T * qs * 4), *alone = malloc((size_t)T * qs * 4);
+    for (size_t i = 0; i < (size_t)T * qs; i++) q[i] = 2 * frand();
+    for (size_t i = 0; i < (size_t)T * ks; i++) { k[i] = 2 * frand(); v[i] = frand(); }
+    CpuAttnParams cp = {H, KV, hd, 2, 0, 0, 0.125f, softcap, window};
+    LwAttnParams gp = {H, KV, hd, 2, 0, 0, 0.125f, softcap, window};
+    cpu_attention_seg(q, k, v, T, off, NS, &cp, ref);
+    float *dq = dev_copy(q, (size_t)T * qs * 4), *dk = dev_copy(k, (size_t)T * ks * 4), *dv = dev_copy(v, (size_t)T * ks * 4);
+    float *dout = dev_copy(got, (size_t)T * qs * 4);
+    int32_t *doff = dev_copy(off, sizeof off);
+    CHECK(cuda_attention_seg(dq, dk, dv, T, doff, NS, max_seg, &gp, dout, NULL) == 0);
+    cudaMemcpy(got, dout, (size_t)T * qs * 4, cudaMemcpyDeviceToHost);
+    for (int s = 0; s < NS; s++) {
+        size_t r0 = (size_t)off[s];
+        CHECK(cuda_attention(dq + r0 * qs, dk + r0 * ks, dv + r0 * ks, lens[s], &gp, dout + r0 * qs, NULL) == 0);
+    }
+    cudaMemcpy(alone, dout, (size_t)T * qs * 4, cudaMemcpyDeviceToHost);
+    double e = 0;
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)T * qs; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        if (!(d <= e)) e = d;
+        differ += memcmp(&got[i], &alone[i], 4) != 0;
+    }
+    printf("attention segments T=%d window=%d softcap=%g: max abs err %.3g, %zu differ from alone\n", T, window, softcap,
+           e, differ);
+    CHECKF(e <= 2e-6, "attention segments window=%d softcap=%g: max abs err %.3g (bound 2e-6)", window, softcap, e);
+    CHECKF(differ == 0, "attention segments window=%d: %zu outputs differ from each segment alone", window, differ);
+    cudaFree(dq); cudaFree(dk); cudaFree(dv); cudaFree(dout); cudaFree(doff);
+    free(q); free(k); free(v); free(ref); free(got); free(alone);
+}
+
+TEST(attention_segments) {
+    check_attention_seg(0, 0);
+    check_attention_seg(16, 50.0f);
+}
+
 TEST(gated_silu) { check_gated(0); }
 TEST(gated_gelu_tanh) { check_gated(1); }
 
@@ -297,5 +344,6 @@ int main(void) {
     RUN(residual_add);
     RUN(matmul_exact);
     RUN(attention);
+    RUN(attention_segments);
     return test_summary();
 }

@@ -404,7 +404,7 @@ TEST(attention_gqa_window_softcap) {
             double *ref = malloc(nq * 8);
             const Backend *bk = BACKENDS[b];
             float *dq = put(bk, q, nq * 4), *dk = put(bk, k, nk * 4), *dv = put(bk, v, nk * 4), *dout = dev(bk, nq * 4);
-            bk->attention(dq, dk, dv, T, &p, dout); // p: host memory
+            bk->attention(dq, dk, dv, T, NULL, 1, &p, dout); // p: host memory
             get(bk, o, dout, nq * 4);
             bk->free(dq); bk->free(dk); bk->free(dv);
             attention_ref(q, k, v, T, &p, ref);
@@ -414,6 +414,55 @@ TEST(attention_gqa_window_softcap) {
             CHECKF(worst <= 1e-5, "%s T=%d window %d softcap %g: max |Δ| %.3g", BACKENDS[b]->name, T, p.window,
                    p.softcap, worst);
             free(q); free(k); free(v); free(o); free(ref);
+        }
+}
+
+// A packed batch of prompts (segments): each segment's rows attend only within the segment, as
+// if it were alone. Checked against the double reference run on each segment by itself, and bit
+// for bit against the same backend's op on that segment alone (what batching must not change).
+// Lengths: a 1-row prompt first and in the middle, one longer than the CPU's 128-query block,
+// one shorter and one longer than the window.
+TEST(attention_segments) {
+    const int lens[] = {1, 130, 5, 17, 1, 9};
+    enum { NS = sizeof lens / sizeof *lens };
+    int32_t off[NS + 1] = {0};
+    for (int s = 0; s < NS; s++) off[s + 1] = off[s] + lens[s];
+    int T = off[NS], hd = 6;
+    typedef struct { int window; float softcap; } SegCase;
+    const SegCase cases[] = {{0, 0}, {7, 2.0f}, {200, 0}};
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            const Backend *bk = BACKENDS[b];
+            AttnParams p = {.n_heads = 4, .n_kv = 2, .head_dim = hd, .q_per_kv = 2, .head_start = 4, .kv_start = 2,
+                            .scale = 1.0f / sqrtf((float)hd), .softcap = cases[c].softcap, .window = cases[c].window};
+            int qs = 4 * hd, ks = 2 * hd;
+            size_t nq = (size_t)T * qs, nk = (size_t)T * ks;
+            float *q = malloc(nq * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), *o = malloc(nq * 4), *alone = malloc(nq * 4);
+            fill(q, nq, 3.0f); fill(k, nk, 3.0f); fill(v, nk, 1.0f);
+            double *ref = malloc(nq * 8);
+            float *dq = put(bk, q, nq * 4), *dk = put(bk, k, nk * 4), *dv = put(bk, v, nk * 4), *dout = dev(bk, nq * 4);
+            bk->attention(dq, dk, dv, T, off, NS, &p, dout); // off: host memory
+            get(bk, o, dout, nq * 4);
+            bk->free(dq); bk->free(dk); bk->free(dv);
+            for (int s = 0; s < NS; s++) {
+                size_t r0 = (size_t)off[s];
+                attention_ref(q + r0 * qs, k + r0 * ks, v + r0 * ks, lens[s], &p, ref + r0 * qs);
+                float *sq = put(bk, q + r0 * qs, (size_t)lens[s] * qs * 4), *sk = put(bk, k + r0 * ks, (size_t)lens[s] * ks * 4);
+                float *sv = put(bk, v + r0 * ks, (size_t)lens[s] * ks * 4), *so = dev(bk, (size_t)lens[s] * qs * 4);
+                bk->attention(sq, sk, sv, lens[s], NULL, 1, &p, so);
+                get(bk, alone + r0 * qs, so, (size_t)lens[s] * qs * 4);
+                bk->free(sq); bk->free(sk); bk->free(sv);
+            }
+            double worst = 0;
+            size_t differ = 0;
+            for (size_t i = 0; i < nq; i++) {
+                worst = fmax(worst, fabs(o[i] - ref[i]));
+                differ += !same_bits(o[i], alone[i]);
+            }
+            CHECKF(worst <= 1e-5, "%s segments window %d softcap %g: max |Δ| %.3g", bk->name, p.window, p.softcap, worst);
+            CHECKF(differ == 0, "%s segments window %d softcap %g: %zu of %zu outputs differ from each prompt alone",
+                   bk->name, p.window, p.softcap, differ, nq);
+            free(q); free(k); free(v); free(o); free(alone); free(ref);
         }
 }
 
@@ -578,6 +627,7 @@ int main(void) {
     RUN(rmsnorm_rows_and_in_place);
     RUN(rope_inv_freq_tables_apply);
     RUN(attention_gqa_window_softcap);
+    RUN(attention_segments);
     RUN(gated_act_add_scale_softcap);
     RUN(softmax_partials_every_transform);
     return test_summary();
