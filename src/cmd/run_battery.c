@@ -347,6 +347,44 @@ static void iso_now(char *buf, size_t n) {
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
+// The sink of the battery's batched forwards: measures one prompt (an item's, or its control
+// prompt) from its rows of the batch, and journals the item once its last prompt is measured.
+typedef struct {
+    const LensRun *lr;
+    const BatteryPlan *bp;
+    Table *it, *ctl;
+    Journal *jr;
+    unsigned char *jbuf;
+    float *resid;
+    const int *pitem;
+    int keep, n1, N, start, n_ctl;
+    double ts, last;
+} BatterySink;
+
+static void battery_each(void *ctx, int q, const float *bres, int T_batch, int off) {
+    BatterySink *s = ctx;
+    int c = s->pitem[q] < 0, i = c ? -1 - s->pitem[q] : s->pitem[q];
+    const ItemPlan *p = &s->bp->items[i];
+    const LwBattery *b = s->bp->b;
+    int T = c ? p->ctl_T : p->T;
+    if (!c) {
+        double el = lw_now() - s->ts;
+        if (i == s->start || el - s->last >= (lw_log_is_tty() ? 0.2 : 10.0)) {
+            s->last = el;
+            if (i > s->start)
+                lw_progress("battery item %d/%d (%s): %.1f s elapsed, ~%.1f s left", i + 1, s->N, b->items[i].id, el,
+                            el / (i - s->start) * (s->N - i));
+            else lw_progress("battery item %d/%d (%s)", i + 1, s->N, b->items[i].id);
+        }
+    }
+    model_batch_resid(s->lr->m, bres, T_batch, off, T, s->resid);
+    Table *t = c ? s->ctl : s->it;
+    BatteryItemStats st = row_of(t, s->keep ? i : 0, s->n1);
+    lens_battery_item(s->lr, s->resid, T, c ? p->ctl_first_ids : p->first_ids, b->items[i].n_answers, &st);
+    store_item(t, s->keep ? i : 0, &st);
+    if (c || !p->ctl_ids) journal_append(s->jr, i, s->it, s->ctl, s->n_ctl, s->n1, s->jbuf);
+}
+
 void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0,
                  const char *fingerprint) {
     const Model *m = lr->m;
@@ -366,37 +404,34 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     comm_bcast(comm, &start, sizeof start, 0); // every rank continues at the same item
     unsigned char *jbuf = jr.f ? xmalloc(jr.rec) : NULL;
     lw_stage("battery: %d items (no file complete yet)", N);
-    double ts = lw_now(), last = 0, fwd_s = 0;
+    // The prompts still to run (each item's prompt, then its control prompt), in packed batches of
+    // batch_memory_mb (issue 15 item 2): every item's rows equal a forward of it alone (exact mode:
+    // bit for bit, model.h); each item is measured and journaled as soon as its batch is done.
+    int np = 0;
+    for (int i = start; i < N; i++) np += bp->items[i].ctl_ids ? 2 : 1;
+    const int32_t **pids = xmalloc(sizeof *pids * (size_t)(np ? np : 1));
+    int *plen = xmalloc(sizeof(int) * (size_t)(np ? np : 1)), *pitem = xmalloc(sizeof(int) * (size_t)(np ? np : 1));
     long tokens = 0;
-    for (int i = start; i < N; i++) {
-        const ItemPlan *p = &bp->items[i];
-        double el = lw_now() - ts;
-        if (i == start || el - last >= (lw_log_is_tty() ? 0.2 : 10.0)) {
-            last = el;
-            if (i > start)
-                lw_progress("battery item %d/%d (%s): %.1f s elapsed, ~%.1f s left", i + 1, N, b->items[i].id, el, el / (i - start) * (N - i));
-            else lw_progress("battery item %d/%d (%s)", i + 1, N, b->items[i].id);
+    for (int i = start, q = 0; i < N; i++)
+        for (int c = 0; c < (bp->items[i].ctl_ids ? 2 : 1); c++, q++) {
+            pids[q] = c ? bp->items[i].ctl_ids : bp->items[i].ids;
+            plen[q] = c ? bp->items[i].ctl_T : bp->items[i].T;
+            pitem[q] = c ? -1 - i : i; // negative: the control prompt of item -1 - v
+            tokens += plen[q];
         }
-        for (int c = 0; c < (p->ctl_ids ? 2 : 1); c++) {
-            const int32_t *ids = c ? p->ctl_ids : p->ids;
-            int T = c ? p->ctl_T : p->T;
-            double tf = lw_now();
-            model_forward(m, ids, T, resid, comm);
-            fwd_s += lw_now() - tf;
-            tokens += T;
-            Table *t = c ? &ctl : &it;
-            BatteryItemStats s = row_of(t, keep ? i : 0, n1);
-            lens_battery_item(lr, resid, T, c ? p->ctl_first_ids : p->first_ids, b->items[i].n_answers, &s);
-            store_item(t, keep ? i : 0, &s);
-        }
-        journal_append(&jr, i, &it, &ctl, n_ctl, n1, jbuf);
-    }
+    int batch_tokens = model_batch_tokens(m, (double)cfg->batch_memory_mb);
+    BatterySink bs = {.lr = lr, .bp = bp, .it = &it, .ctl = &ctl, .jr = &jr, .jbuf = jbuf, .resid = resid,
+                      .pitem = pitem, .keep = keep, .n1 = n1, .N = N, .start = start, .n_ctl = n_ctl, .ts = lw_now()};
+    double ts = bs.ts;
+    int n_batches = np ? model_forward_prompts(m, pids, plen, np, batch_tokens, comm, battery_each, &bs) : 0;
+    free(pids); free(plen); free(pitem);
     double pass_s = lw_now() - ts;
     lw_progress_end();
     int ran = N - start;
-    lw_log("battery: %d items run%s (%ld tokens incl. control prompts) in %.2f s: %.4f s per item (forward %.4f s), %.1f tokens/s",
-           ran, start ? " after those read back" : "", tokens, pass_s, ran ? pass_s / ran : 0.0, ran ? fwd_s / ran : 0.0,
-           pass_s > 0 ? tokens / pass_s : 0.0);
+    lw_log("battery: %d items run%s (%ld tokens incl. control prompts) in %.2f s: %.4f s per item, %.1f tokens/s; "
+           "%d forward batches of up to %d tokens (batch_memory_mb %ld)",
+           ran, start ? " after those read back" : "", tokens, pass_s, ran ? pass_s / ran : 0.0,
+           pass_s > 0 ? tokens / pass_s : 0.0, n_batches, batch_tokens, cfg->batch_memory_mb);
     free(resid);
     free(jbuf);
 
