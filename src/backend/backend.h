@@ -167,7 +167,8 @@ typedef struct Backend {
     //   top-k of the row, x descending, ties by global id (v0 + column) ascending, NaN entries
     //   skipped, padded with (NaN, -1): top_x/top_id [rows, k]. Comparisons only: exact.
     // lens_sums: S_r and E_r as softmax_partials with m_in, the exp being expf (fast_exp 0) or
-    //   the backend's vectorized exp (fast_exp 1; cpu_lens.h, its error in BENCHMARKS.md); and for
+    //   the backend's vectorized exp (fast_exp 1; cpu_lens.h, its error in BENCHMARKS.md; its sums
+    //   in double in 8 lanes, column c in lane c mod 8, joined by a fixed tree); and for
     //   nt thresholds per row (thr[r·nt + j], any order): above[r·nt + j] = #{v : x_v > hi} and
     //   band[r·nt + j] = #{v : lo < x_v ≤ hi, v0 + v ≠ id} (NaN entries in neither). above/band
     //   may be NULL when nt = 0. row_s, row_e (and m_in) NULL: the counts only, no exp. All HOST

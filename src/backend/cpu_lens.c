@@ -13,6 +13,7 @@
 
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
+typedef double v4d __attribute__((vector_size(32)));
 
 // (macros, not functions: a 32-byte vector argument or return value changes the ABI per path)
 #define V8_LOAD(p) __extension__({ v8f v_; memcpy(&v_, (p), sizeof v_); v_; })
@@ -94,6 +95,20 @@ static inline __attribute__((always_inline)) int load_x8(const float *zr, int c0
     return nv;
 }
 
+// out = the transformed logits zp[0..8) as a vector: the elementwise transforms in vector form
+// (IEEE division and product: the same values as logit_xform), the tanh ones through a buffer.
+#define XVEC(out, zp, kind, a, b)                                                              \
+    do {                                                                                      \
+        if ((kind) == XF_IDENT) (out) = V8_LOAD(zp);                                          \
+        else if ((kind) == XF_DIV) (out) = V8_LOAD(zp) / V8_SET1(a);                          \
+        else if ((kind) == XF_MUL) (out) = V8_SET1(a) * V8_LOAD(zp);                          \
+        else {                                                                                \
+            float t_[8];                                                                      \
+            for (int i_ = 0; i_ < 8; i_++) t_[i_] = logit_xform((kind), (a), (b), (zp)[i_]); \
+            (out) = V8_LOAD(t_);                                                              \
+        }                                                                                     \
+    } while (0)
+
 // 1 if any lane of a comparison mask is set
 #define ANY8(m) __extension__({ v8i m_ = (m); int32_t b_[8]; memcpy(b_, &m_, sizeof b_); \
     (b_[0] | b_[1] | b_[2] | b_[3] | b_[4] | b_[5] | b_[6] | b_[7]) != 0; })
@@ -123,12 +138,15 @@ static inline __attribute__((always_inline)) void scan_row(const float *zr, int 
     int filled = 0;
     for (int c0 = 0; c0 < cols; c0 += 8) {
         float xs[8];
-        int nv = load_x8(zr, c0, cols, kind, a, b, xs);
-        v8f x = V8_LOAD(xs);
+        int nv = 8;
+        v8f x;
+        if (c0 + 8 <= cols) XVEC(x, zr + c0, kind, a, b);
+        else { nv = load_x8(zr, c0, cols, kind, a, b, xs); x = V8_LOAD(xs); }
         mv = V8_BLEND(x > mv, x, mv);
         if (k == 0) continue;
         // a full list is entered only by x > its last x (a later id loses every tie)
         if (filled == k && !ANY8(x > V8_SET1(lx[k - 1]))) continue;
+        memcpy(xs, &x, sizeof xs);
         for (int i = 0; i < nv; i++) {
             if (isnan(xs[i])) continue;
             cand_insert(lx, lid, k, xs[i], (int32_t)(v0 + c0 + i));
@@ -230,32 +248,49 @@ static inline __attribute__((always_inline)) void sums_row(const float *zr, int 
                                                            float b, float m, int fast, RowThr *t, double *S,
                                                            double *E) {
     double s = 0.0, e = 0.0;
+    v4d s0 = {0}, s1 = {0}, e0 = {0}, e1 = {0}; // fast: 8 lane sums (column ≡ j mod 8), fixed join
     v8f mv = V8_SET1(S ? m : 0.0f);
     for (int c0 = 0; c0 < cols; c0 += 8) {
         float xs[8], ds[8], ps[8];
-        int nv = load_x8(zr, c0, cols, kind, a, b, xs);
-        v8f x = V8_LOAD(xs);
+        int nv = 8;
+        v8f x;
+        if (c0 + 8 <= cols) XVEC(x, zr + c0, kind, a, b);
+        else { nv = load_x8(zr, c0, cols, kind, a, b, xs); x = V8_LOAD(xs); }
         if (t->nt && ANY8(x > V8_SET1(t->lo_min)))
-            for (int i = 0; i < nv; i++) {
+            for (int i = (memcpy(xs, &x, sizeof xs), 0); i < nv; i++) {
                 if (!(xs[i] > t->lo_min)) continue; // NaN too
                 t->cnt_hi[count_below(t->his, t->nt, xs[i])]++;
                 t->cnt_lo[count_below(t->los, t->nt, xs[i])]++;
             }
         if (!S) continue; // counts only
         v8f d = x - mv;
-        memcpy(ds, &d, sizeof ds);
         if (fast) {
             v8f p;
             VEXP8(p, d);
-            memcpy(ps, &p, sizeof ps);
-        } else {
-            for (int i = 0; i < nv; i++) ps[i] = expf(ds[i]);
+            if (nv < 8) { // lanes past the row add nothing
+                v8i valid = (v8i){0, 1, 2, 3, 4, 5, 6, 7} < I8_SET1(nv);
+                p = V8_BLEND(valid, p, V8_SET1(0.0f));
+                d = V8_BLEND(valid, d, V8_SET1(0.0f));
+            }
+            v4d pl = __builtin_convertvector(__builtin_shufflevector(p, p, 0, 1, 2, 3), v4d);
+            v4d ph = __builtin_convertvector(__builtin_shufflevector(p, p, 4, 5, 6, 7), v4d);
+            s0 += pl;
+            s1 += ph;
+            e0 += pl * __builtin_convertvector(__builtin_shufflevector(d, d, 0, 1, 2, 3), v4d);
+            e1 += ph * __builtin_convertvector(__builtin_shufflevector(d, d, 4, 5, 6, 7), v4d);
+            continue;
         }
+        memcpy(ds, &d, sizeof ds);
+        for (int i = 0; i < nv; i++) ps[i] = expf(ds[i]);
         for (int i = 0; i < nv; i++) { // index order, as softmax_partials sums
             double p = ps[i];
             s += p;
             e += p * (double)ds[i];
         }
+    }
+    if (fast) {
+        s = ((s0[0] + s0[1]) + (s0[2] + s0[3])) + ((s1[0] + s1[1]) + (s1[2] + s1[3]));
+        e = ((e0[0] + e0[1]) + (e0[2] + e0[3])) + ((e1[0] + e1[1]) + (e1[2] + e1[3]));
     }
     if (S) { *S = s; *E = e; }
 }
