@@ -13,7 +13,7 @@
 # auxiliary prompts' through `lensweep tokenize`). bound = products / (2 ranks × sgemm rate);
 # the figure is wall / bound (issue 15's target: ≤ 1.5).
 # Usage: tools/bench/bench_gemm_bound.sh [LENSWEEP_BINARY...]  (default bin/lensweep; several
-# binaries run alternately, twice each, in one sitting: before/after). Results: BENCHMARKS.md,
+# binaries run alternately, ROUNDS times each (default 2), in one sitting: before/after). Results: BENCHMARKS.md,
 # section "Fused lens statistics", with the command used.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,7 +57,7 @@ products() {
 echo
 echo "| binary | round | wall s | sgemm GFLOP/s (1 core, same round) | forward GFLOP | lens GFLOP | bound s (2 ranks) | wall / bound | per pass: forward / lens s | peak RSS rank 0 |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-for round in 1 2; do
+for round in $(seq 1 "${ROUNDS:-2}"); do
   for b in "${BINS[@]}"; do
     rate=$(sgemm)
     log=$DIR/log t0=$EPOCHREALTIME
