@@ -67,6 +67,13 @@ static inline float logit_xform(LogitXformKind kind, float a, float b, float z) 
     }
 }
 
+// A rank-count threshold of lens_sums: entries above hi are counted, entries in (lo, hi] other
+// than id are counted as "in the band" (lens_stats.c resolves those exactly).
+typedef struct LensThreshold {
+    float lo, hi;
+    int32_t id;
+} LensThreshold;
+
 typedef struct Backend {
     const char *name; // "cpu": what the run file's `backend` attribute records
     int host_memory;  // 1: host memory is backend memory (CPU); 0: buffers need upload/download
@@ -159,6 +166,24 @@ typedef struct Backend {
     // HOST memory; row_max, row_s, row_e backend memory.
     void (*softmax_partials)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
                              float *row_max, double *row_s, double *row_e);
+    //
+    // Fused lens statistics (lens/lens_stats.c; NULL on a backend without them: the lens then uses
+    // softmax_partials and host loops). Two sweeps over a block of rows (layout as above):
+    // lens_scan: row_max[r] = max_v x_v as softmax_partials computes it, and when k > 0 the local
+    //   top-k of the row, x descending, ties by global id (v0 + column) ascending, NaN entries
+    //   skipped, padded with (NaN, -1): top_x/top_id [rows, k]. Comparisons only: exact.
+    // lens_sums: S_r and E_r as softmax_partials with m_in, the exp being expf (fast_exp 0) or
+    //   the backend's vectorized exp (fast_exp 1; cpu_lens.h, its error in BENCHMARKS.md; its sums
+    //   in double in 8 lanes, column c in lane c mod 8, joined by a fixed tree); and for
+    //   nt thresholds per row (thr[r·nt + j], any order): above[r·nt + j] = #{v : x_v > hi} and
+    //   band[r·nt + j] = #{v : lo < x_v ≤ hi, v0 + v ≠ id} (NaN entries in neither). above/band
+    //   may be NULL when nt = 0. row_s, row_e (and m_in) NULL: the counts only, no exp. All HOST
+    //   memory (the lens's chunk is host memory).
+    void (*lens_scan)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, int64_t v0, int k,
+                      float *row_max, float *top_x, int32_t *top_id);
+    void (*lens_sums)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
+                      int fast_exp, int64_t v0, int nt, const struct LensThreshold *thr, double *row_s,
+                      double *row_e, int64_t *above, int64_t *band);
 } Backend;
 
 // The CPU backend (backend_cpu.c): the reference, always compiled.

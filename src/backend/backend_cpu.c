@@ -6,6 +6,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu.h"
+#include "backend/cpu_lens.h"
 #include "util/util.h"
 
 static void *cpu_alloc(size_t bytes) { return xmalloc(bytes ? bytes : 1); }
@@ -39,6 +40,8 @@ const Backend backend_cpu = {
     .softcap = cpu_softcap,
     .matmul_rowdot = cpu_matmul_rowdot,
     .softmax_partials = cpu_softmax_partials,
+    .lens_scan = cpu_lens_scan,
+    .lens_sums = cpu_lens_sums,
 };
 
 static const Backend *g_default = &backend_cpu;

@@ -21,6 +21,7 @@ void lens_run_init(LensRun *lr, const Model *m, Comm *comm, H5Out *h5) {
     lr->sh.vl = m->tp.vocab_len;
     lr->sh.V = m->cfg.vocab;
     lr->sh.bk = m->backend;
+    lr->sh.fast_exp = 1; // S and E with the vectorized exp (BENCHMARKS.md "Fused lens statistics")
     lr->topk_all = 20;
     lr->topk_final = 20;
 }
@@ -242,10 +243,12 @@ static void put_next_topk(const LensRun *lr, const char *base, size_t n1, const 
     put_f64(lr, base, "top_logits", 2, n1, LENS_NEXT_TOPK, 0, logits);
 }
 
-static void next_topk(const LensRun *lr, const LensDist *D, const LensNorm *N, int n, int32_t *ids, double *probs,
-                      double *logits) {
+// lens_normalize and the top-50 of the same rows in two sweeps instead of three (the top-50 scan
+// gives the max): the values lens_normalize and lens_topk give.
+static void next_normalize_topk(const LensRun *lr, const LensDist *D, int n, LensNorm *N, int32_t *ids,
+                                double *probs, double *logits) {
     float *x = falloc((size_t)n * LENS_NEXT_TOPK);
-    lens_topk(&lr->sh, D, N, n, LENS_NEXT_TOPK, ids, x, probs);
+    lens_normalize_topk(&lr->sh, D, n, LENS_NEXT_TOPK, N, ids, x, probs);
     for (size_t i = 0; i < (size_t)n * LENS_NEXT_TOPK; i++) logits[i] = x[i];
     free(x);
 }
@@ -400,11 +403,10 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
     // ---- norm lens at NEXT
     LensDist *D = dists_of_rows(zn, vl, n1), *YD = dists_repeat(ynext, n1);
     LensNorm *N = xmalloc(sizeof(LensNorm) * n1), *NYr = norms_repeat(&NY, n1);
-    lens_normalize(sh, D, n1, N);
 
     int32_t *top_ids = ialloc((size_t)n1 * K50);
     double *top_probs = dalloc((size_t)n1 * K50), *top_logits = dalloc((size_t)n1 * K50);
-    next_topk(lr, D, N, n1, top_ids, top_probs, top_logits);
+    next_normalize_topk(lr, D, n1, N, top_ids, top_probs, top_logits);
     put_next_topk(lr, nnext, n1, top_ids, top_probs, top_logits);
 
     double *v = dalloc(n1), *v2 = dalloc(n1);
@@ -578,14 +580,13 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         float *z2 = zx;
         LensDist *D2 = dists_of_rows(z2, vl, n1);
         LensNorm *N2 = xmalloc(sizeof(LensNorm) * n1);
-        lens_normalize(sh, D2, n1, N2);
         int32_t *t1 = ialloc(n1), *t2 = ialloc(n1);
+        lens_normalize_topk(sh, D2, n1, 1, N2, t2, NULL, NULL); // top-1 and the max in one sweep
         for (int L = 0; L < n1; L++) t1[L] = top_ids[(size_t)L * K50];
         float *x = falloc(n1);
         lens_values_at(sh, D2, n1, t1, 1, x);
         int64_t *above = xmalloc(sizeof(int64_t) * n1);
         lens_count_above(sh, D2, N2, n1, t1, x, 1, 0, above);
-        lens_topk(sh, D2, N2, n1, 1, t2, NULL, NULL);
         for (int L = 0; L < n1; L++) { iv[L] = above[L] < 0 ? -1 : (int32_t)above[L]; }
         put_i32(lr, nnext, "repeat_rank_dev", 1, n1, 0, 0, iv);
         for (int L = 0; L < n1; L++) iv[L] = t1[L] != t2[L];
@@ -641,10 +642,9 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         float *zr = zx + (size_t)n1 * vl;
         LensDist *DR = dists_of_rows(zr, vl, n1);
         LensNorm *NR = xmalloc(sizeof(LensNorm) * n1);
-        lens_normalize(sh, DR, n1, NR);
         int32_t *rids = ialloc((size_t)n1 * K50);
         double *rp = dalloc((size_t)n1 * K50), *rl = dalloc((size_t)n1 * K50);
-        next_topk(lr, DR, NR, n1, rids, rp, rl);
+        next_normalize_topk(lr, DR, n1, NR, rids, rp, rl);
         put_next_topk(lr, rnext, n1, rids, rp, rl);
         tracked(lr, DR, NR, n1, ps->answer_id, v, NULL, iv);
         put_f64(lr, rnext, "p_answer", 1, n1, 0, 0, v);
@@ -680,13 +680,12 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
         float *zq = zx + (size_t)2 * n1 * vl;
         LensDist *DQ = dists_of_rows(zq, vl, n);
         LensNorm *NQ = xmalloc(sizeof(LensNorm) * n);
-        lens_normalize(sh, DQ, n, NQ);
         int32_t *qids = ialloc((size_t)n1 * K50);
         double *qp = dalloc((size_t)n1 * K50), *ql = dalloc((size_t)n1 * K50);
         fill_i32(qids, K50, -1);
         fill_nan(qp, K50);
         fill_nan(ql, K50);
-        next_topk(lr, DQ, NQ, n, qids + K50, qp + K50, ql + K50);
+        next_normalize_topk(lr, DQ, n, NQ, qids + K50, qp + K50, ql + K50);
         put_next_topk(lr, qnext, n1, qids, qp, ql);
         v[0] = NAN;
         iv[0] = -1;

@@ -37,25 +37,30 @@ static void row_partials(const Backend *bk, const float *z, int vl, const LogitX
     bk->free(dz); bk->free(dmx); bk->free(dse);
 }
 
-// The local max and the sums of one distribution, on the backend's softmax partials.
+// The local max and the sums of one distribution: the backend's fused lens ops (one sweep each,
+// backend.h lens_scan / lens_sums) where it has them, else its softmax partials.
 static float local_max(const Backend *bk, const LensDist *d, int vl) {
     LogitXform xf = xform_of(d);
     float m = -INFINITY;
-    if (vl > 0) row_partials(bk, d->z, vl, &xf, NULL, &m, NULL, NULL);
+    if (vl <= 0) return m;
+    if (bk->lens_scan) bk->lens_scan(d->z, 1, vl, (size_t)vl, &xf, 0, 0, &m, NULL, NULL);
+    else row_partials(bk, d->z, vl, &xf, NULL, &m, NULL, NULL);
     return m;
 }
 
-static void local_sums(const Backend *bk, const LensDist *d, int vl, float m, double *S, double *E) {
+static void local_sums(const Backend *bk, int fast_exp, const LensDist *d, int vl, float m, double *S, double *E) {
     LogitXform xf = xform_of(d);
     *S = 0.0;
     *E = 0.0;
-    if (vl > 0) row_partials(bk, d->z, vl, &xf, &m, NULL, S, E);
+    if (vl <= 0) return;
+    if (bk->lens_sums) bk->lens_sums(d->z, 1, vl, (size_t)vl, &xf, &m, fast_exp, 0, 0, NULL, S, E, NULL, NULL);
+    else row_partials(bk, d->z, vl, &xf, &m, NULL, S, E);
 }
 
 float lens_local_max(const LensDist *d, int vl) { return local_max(backend_default(), d, vl); }
 
 void lens_local_sums(const LensDist *d, int vl, float m, double *S, double *E) {
-    local_sums(backend_default(), d, vl, m, S, E);
+    local_sums(backend_default(), 0, d, vl, m, S, E);
 }
 
 static void norm_finish(LensNorm *o, float m, double S, double E) {
@@ -84,7 +89,7 @@ void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out
         m[r] = isinf(last_max) && last_max < 0 ? last_max : lens_x(&d[r], last_max);
     }
     allreduce_max_f32(sh, m, n);
-    for (int r = 0; r < n; r++) local_sums(bk, &d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
+    for (int r = 0; r < n; r++) local_sums(bk, sh->fast_exp, &d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
     allreduce_sum_f64(sh, se, 2 * (size_t)n);
     for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
     free(m);
@@ -122,8 +127,8 @@ static int entry_before(float p, int32_t v, const Thr *t, int tie_by_id) {
     return p > t->p || (tie_by_id && p == t->p && v < t->id);
 }
 
-void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, const int32_t *ids,
-                      const float *xs, int nt, int tie_by_id, int64_t *out) {
+static void count_above_host(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, const int32_t *ids,
+                             const float *xs, int nt, int tie_by_id, int64_t *out) {
     size_t N = (size_t)n * nt;
     Thr *thr = xmalloc(sizeof(Thr) * (nt ? nt : 1));
     int64_t *diff = xmalloc(sizeof(int64_t) * (nt + 1));
@@ -156,6 +161,72 @@ void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nr
         if (isnan(xs[i])) out[i] = -1;
     free(thr);
     free(diff);
+}
+
+// With the backend's lens_sums the counts are comparisons of logits, no exp per entry. Both
+// fl(x − L) and expf are non-decreasing in x (L = lse_f), so p_v > p_t needs x_v > x_t; and for
+// x_v > x_t + δ it is certain: with a = fl(x − L), L ≥ every x (so |a_v| ≤ |a_t| + δ), each
+// a is within |a|·2^-24 of x − L, so a_v − a_t > 2^-21 and exp's true values differ by more than
+// 2^-21 relative, 8 ulps of a normal fp32: expf's rounding (< 1 ulp in glibc) cannot tie or swap
+// them. The same holds below x_t − δ (tie_by_id). Entries within δ of x_t ("the band": expected
+// count ~1e-6·vl) are counted exactly afterwards, with their p; so are thresholds whose p_t may be
+// subnormal or whose L or x_t is not finite (the whole row, as count_above_host does).
+static void rank_threshold(float xt, int32_t id, float L, int tie_by_id, LensThreshold *th, int *exact) {
+    th->id = id;
+    th->lo = th->hi = INFINITY; // counts nothing: the exact pass or the NaN rule decides
+    *exact = 0;
+    if (isnan(xt)) return;
+    float pt = expf(xt - L);
+    if (!isfinite(xt) || !isfinite(L) || !(pt >= 0x1p-125f)) { *exact = 1; return; }
+    double at = fabs((double)xt - (double)L) + 1.0;
+    double delta = 0x1p-20 + at * 0x1p-21;
+    th->hi = nextafterf((float)((double)xt + delta), INFINITY);
+    th->lo = tie_by_id ? nextafterf((float)((double)xt - delta), -INFINITY) : xt;
+}
+
+void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, const int32_t *ids,
+                      const float *xs, int nt, int tie_by_id, int64_t *out) {
+    const Backend *bk = shard_backend(sh);
+    if (!bk->lens_sums) { count_above_host(sh, d, nrm, n, ids, xs, nt, tie_by_id, out); return; }
+    size_t N = (size_t)n * nt;
+    LensThreshold *th = xmalloc(sizeof(LensThreshold) * (N ? N : 1));
+    int *exact = xmalloc(sizeof(int) * (N ? N : 1));
+    int64_t *cnt = xcalloc(2 * N + 1, sizeof(int64_t)); // above [0, N), band [N, 2N)
+    for (int r = 0; r < n; r++) {
+        for (int j = 0; j < nt; j++) {
+            size_t i = (size_t)r * nt + j;
+            rank_threshold(xs[i], ids[i], nrm[r].lse_f, tie_by_id, &th[i], &exact[i]);
+        }
+        if (sh->vl > 0 && nt > 0) {
+            LogitXform xf = xform_of(&d[r]);
+            bk->lens_sums(d[r].z, 1, sh->vl, (size_t)sh->vl, &xf, NULL, 0, sh->v0, nt, th + (size_t)r * nt, NULL,
+                          NULL, cnt + (size_t)r * nt, cnt + N + (size_t)r * nt);
+        }
+    }
+    allreduce_sum_i64(sh, cnt, 2 * N);
+    int again = 0; // the same on every rank: exact[] and the band counts are global
+    for (size_t i = 0; i < N; i++) again |= exact[i] || cnt[N + i] > 0;
+    if (again) {
+        int64_t *extra = xcalloc(N + 1, sizeof(int64_t));
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < nt; j++) {
+                size_t i = (size_t)r * nt + j;
+                if (!exact[i] && cnt[N + i] == 0) continue;
+                Thr t = {lens_prob(&nrm[r], xs[i]), ids[i], j};
+                for (int v = 0; v < sh->vl; v++) {
+                    float x = lens_x(&d[r], d[r].z[v]);
+                    if (!exact[i] && !(x > th[i].lo && x <= th[i].hi)) continue;
+                    if (entry_before(lens_prob(&nrm[r], x), sh->v0 + v, &t, tie_by_id)) extra[i]++;
+                }
+            }
+        allreduce_sum_i64(sh, extra, N);
+        for (size_t i = 0; i < N; i++) cnt[i] += extra[i];
+        free(extra);
+    }
+    for (size_t i = 0; i < N; i++) out[i] = isnan(xs[i]) ? -1 : cnt[i];
+    free(th);
+    free(exact);
+    free(cnt);
 }
 
 // ---------------------------------------------------------------------------- pair sums
@@ -268,8 +339,23 @@ static void topk_insert(XId *list, int k, XId e) {
     list[i] = e;
 }
 
-// Local top-k lists of n rows into local[n*k] (one pass over the shard).
+// Local top-k lists of n rows into local[n*k] (one pass over the shard): the backend's lens_scan
+// where it has one, else a host loop.
 static void local_topk(const LensShard *sh, const LensDist *d, int n, int k, XId *local) {
+    const Backend *bk = shard_backend(sh);
+    if (bk->lens_scan && sh->vl > 0) {
+        float *tx = xmalloc(sizeof(float) * k);
+        int32_t *tid = xmalloc(sizeof(int32_t) * k);
+        for (int r = 0; r < n; r++) {
+            LogitXform xf = xform_of(&d[r]);
+            float m;
+            bk->lens_scan(d[r].z, 1, sh->vl, (size_t)sh->vl, &xf, sh->v0, k, &m, tx, tid);
+            for (int j = 0; j < k; j++) local[(size_t)r * k + j] = (XId){tx[j], tid[j]};
+        }
+        free(tx);
+        free(tid);
+        return;
+    }
     for (int r = 0; r < n; r++) {
         XId *list = local + (size_t)r * k;
         for (int j = 0; j < k; j++) list[j] = (XId){NAN, -1};
@@ -322,7 +408,8 @@ void lens_normalize_topk(const LensShard *sh, const LensDist *d, int n, int k, L
     double *se = xmalloc(sizeof(double) * 2 * (n ? n : 1));
     for (int r = 0; r < n; r++) m[r] = local[(size_t)r * k].id < 0 ? -INFINITY : local[(size_t)r * k].x; // local max
     allreduce_max_f32(sh, m, n);
-    for (int r = 0; r < n; r++) local_sums(shard_backend(sh), &d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
+    for (int r = 0; r < n; r++)
+        local_sums(shard_backend(sh), sh->fast_exp, &d[r], sh->vl, m[r], &se[2 * r], &se[2 * r + 1]);
     allreduce_sum_f64(sh, se, 2 * (size_t)n);
     for (int r = 0; r < n; r++) norm_finish(&out[r], m[r], se[2 * r], se[2 * r + 1]);
     merge_topk(sh, out, n, k, local, ids, x, probs);

@@ -33,6 +33,7 @@ typedef struct {
     int v0, vl; // this rank's ids [v0, v0 + vl)
     int V;      // global vocabulary (unembedding rows)
     const Backend *bk; // the logits' backend (the model's); NULL: backend_default()
+    int fast_exp;      // 1: S and E with the backend's vectorized exp (backend.h lens_sums), 0: expf
 } LensShard;
 
 // The transforms are the backend's (backend.h, logit_xform), so its softmax partials apply them.
