@@ -43,30 +43,6 @@ int cuda_devices_query(CudaDevices *d) {
     return d->count;
 }
 
-int cuda_bind_local_device(int local_rank, int local_size, int *device, char *why, size_t n) {
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count <= 0) {
-        snprintf(why, n, "no usable GPU on this node (cudaGetDeviceCount: %s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-        cudaGetLastError();
-        return -1;
-    }
-    if (local_size < 1) local_size = 1;
-    if (count < local_size) {
-        snprintf(why, n, "%d ranks run on this node but it has %d usable GPU%s (this is local rank %d): one GPU per rank",
-                 local_size, count, count == 1 ? "" : "s", local_rank);
-        return -1;
-    }
-    e = cudaSetDevice(local_rank);
-    if (e != cudaSuccess) {
-        snprintf(why, n, "cudaSetDevice(%d) for local rank %d: %s", local_rank, local_rank, cudaGetErrorString(e));
-        cudaGetLastError();
-        return -1;
-    }
-    *device = local_rank;
-    return 0;
-}
-
 #elif defined(LW_CUDA_EMU)
 #include <cuda_runtime.h> // the emulated runtime (kernels/emu/include): `make cudaemu`
 
@@ -88,11 +64,21 @@ int cuda_devices_query(CudaDevices *d) {
     return 1;
 }
 
+#endif
+
+#if defined(LENSWEEP_CUDA) || defined(LW_CUDA_EMU)
+// One rule for the real runtime and the emulation (which presents LW_EMU_DEVICES GPUs per node).
+#ifdef LW_CUDA_EMU
+#define NO_GPU_NOTE "; the emulation presents LW_EMU_DEVICES of them"
+#else
+#define NO_GPU_NOTE ""
+#endif
 int cuda_bind_local_device(int local_rank, int local_size, int *device, char *why, size_t n) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess || count <= 0) {
-        snprintf(why, n, "the CUDA emulation has no device (LW_EMU_DEVICES) (cudaGetDeviceCount: %s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        snprintf(why, n, "no usable GPU on this node (cudaGetDeviceCount: %s" NO_GPU_NOTE ")",
+                 e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
         cudaGetLastError();
         return -1;
     }

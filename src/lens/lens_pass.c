@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lens/lens_internal.h"
 #include "util/util.h"
 
 // Lens logits of one GEMM chunk stay below this many bytes per rank.
@@ -41,7 +42,6 @@ static const float *post_ln2_weight(const Model *m, int L) {
     return LW_FAMILIES[m->cfg.family].sandwich_norms ? lw->ln_pre_ffn : lw->ln_post_attn;
 }
 
-static float *falloc(size_t n) { return xmalloc(sizeof(float) * (n ? n : 1)); }
 
 // The chunk of lens logits (up to CHUNK_BYTES) is reused from pass to pass: a fresh allocation of
 // that size is a new mmap whose pages the kernel zeroes again every pass (measured: ~10 % of a
@@ -56,31 +56,11 @@ static float *chunk_logits(size_t n) {
     }
     return g_chunk;
 }
-static double *dalloc(size_t n) { return xmalloc(sizeof(double) * (n ? n : 1)); }
-static int32_t *ialloc(size_t n) { return xmalloc(sizeof(int32_t) * (n ? n : 1)); }
 
 static void fill_nan(double *v, size_t n) { for (size_t i = 0; i < n; i++) v[i] = NAN; }
 static void fill_i32(int32_t *v, size_t n, int32_t x) { for (size_t i = 0; i < n; i++) v[i] = x; }
 
 static char *dpath(const char *base, const char *name) { return xasprintf("%s/%s", base, name); }
-
-static void put_f64(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
-                    const double *v) {
-    if (!lr->h5) return;
-    size_t dims[3] = {d0, d1, d2};
-    char *p = dpath(base, name);
-    h5_write_f64(lr->h5, p, rank, dims, v);
-    free(p);
-}
-
-static void put_i32(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
-                    const int32_t *v) {
-    if (!lr->h5) return;
-    size_t dims[3] = {d0, d1, d2};
-    char *p = dpath(base, name);
-    h5_write_i32(lr->h5, p, rank, dims, v);
-    free(p);
-}
 
 static LensDist *dists_of_rows(const float *z, size_t ld, int n) {
     LensDist *d = xmalloc(sizeof(LensDist) * (n ? n : 1));
@@ -461,21 +441,7 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
     free(dots);
 
     // echo mass (§7): Σ P[t] over prompt_vocab_ids
-    if (ps->n_prompt_vocab > 0) {
-        int np = ps->n_prompt_vocab;
-        int32_t *ids = ialloc((size_t)n1 * np);
-        for (int L = 0; L < n1; L++) memcpy(ids + (size_t)L * np, ps->prompt_vocab_ids, sizeof(int32_t) * np);
-        float *x = falloc((size_t)n1 * np);
-        lens_values_at(sh, D, n1, ids, np, x);
-        for (int L = 0; L < n1; L++) {
-            double s = 0;
-            for (int j = 0; j < np; j++) s += lens_prob(&N[L], x[(size_t)L * np + j]);
-            v[L] = s;
-        }
-        free(ids); free(x);
-    } else {
-        for (int L = 0; L < n1; L++) v[L] = 0.0;
-    }
+    lens_mass_at(sh, D, N, n1, ps->prompt_vocab_ids, ps->n_prompt_vocab, v);
     put_f64(lr, nnext, "echo_mass_prompt", 1, n1, 0, 0, v);
 
     // geometry (§7) and normalization effect (§5.2): normalized NEXT residuals, replicated

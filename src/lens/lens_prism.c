@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/sha256.h"
+#include "lens/lens_internal.h"
 #include "util/util.h"
 
 // Prism logits of one GEMM chunk stay below this many bytes per rank (as the norm lens's).
@@ -73,27 +74,6 @@ void lens_prism_write_meta(const LensRun *lr, const LensPrism *lp) {
 
 // ---------------------------------------------------------------------------- helpers
 
-static float *falloc(size_t n) { return xmalloc(sizeof(float) * (n ? n : 1)); }
-static double *dalloc(size_t n) { return xmalloc(sizeof(double) * (n ? n : 1)); }
-static int32_t *ialloc(size_t n) { return xmalloc(sizeof(int32_t) * (n ? n : 1)); }
-
-static void put_f64(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
-                    const double *v) {
-    if (!lr->h5) return;
-    size_t dims[3] = {d0, d1, d2};
-    char *p = xasprintf("%s/%s", base, name);
-    h5_write_f64(lr->h5, p, rank, dims, v);
-    free(p);
-}
-
-static void put_i32(const LensRun *lr, const char *base, const char *name, int rank, size_t d0, size_t d1, size_t d2,
-                    const int32_t *v) {
-    if (!lr->h5) return;
-    size_t dims[3] = {d0, d1, d2};
-    char *p = xasprintf("%s/%s", base, name);
-    h5_write_i32(lr->h5, p, rank, dims, v);
-    free(p);
-}
 
 // P_L[id], z_L[id] and 1 + #{P_i > P[id]} of n rows (NaN / -1 when id < 0).
 static void track(const LensShard *sh, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p,
@@ -369,21 +349,7 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
     put_f64(lr, next, "cos_to_final", 1, n1, 0, 0, v);
 
     // echo mass (§7; the sidecar leaves it empty under quirks.sidecar_empty_columns)
-    int np = ps->n_prompt_vocab;
-    if (np > 0) {
-        int32_t *pid = ialloc((size_t)n1 * np);
-        for (int L = 0; L < n1; L++) memcpy(pid + (size_t)L * np, ps->prompt_vocab_ids, sizeof(int32_t) * np);
-        float *xp = falloc((size_t)n1 * np);
-        lens_values_at(sh, DN, n1, pid, np, xp);
-        for (int L = 0; L < n1; L++) {
-            double s = 0;
-            for (int j = 0; j < np; j++) s += lens_prob(&NN[L], xp[(size_t)L * np + j]);
-            v[L] = s;
-        }
-        free(pid); free(xp);
-    } else {
-        for (int L = 0; L < n1; L++) v[L] = 0.0;
-    }
+    lens_mass_at(sh, DN, NN, n1, ps->prompt_vocab_ids, ps->n_prompt_vocab, v);
     put_f64(lr, next, "echo_mass_prompt", 1, n1, 0, 0, v);
 
     free(ynext); free(DN); free(YD); free(NN); free(NYr); free(ids50); free(iv); free(x50); free(p50); free(l50);

@@ -111,6 +111,25 @@ void lens_values_at(const LensShard *sh, const LensDist *d, int n, const int32_t
         if (ids[i] < 0 || ids[i] >= sh->V) out[i] = NAN;
 }
 
+void lens_mass_at(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, const int32_t *ids, int nids,
+                  double *out) {
+    if (nids <= 0) {
+        for (int r = 0; r < n; r++) out[r] = 0.0;
+        return;
+    }
+    int32_t *rid = xmalloc(sizeof(int32_t) * (size_t)n * nids);
+    for (int r = 0; r < n; r++) memcpy(rid + (size_t)r * nids, ids, sizeof(int32_t) * nids);
+    float *x = xmalloc(sizeof(float) * (size_t)n * nids);
+    lens_values_at(sh, d, n, rid, nids, x);
+    for (int r = 0; r < n; r++) {
+        double s = 0;
+        for (int j = 0; j < nids; j++) s += lens_prob(&nrm[r], x[(size_t)r * nids + j]);
+        out[r] = s;
+    }
+    free(rid);
+    free(x);
+}
+
 // Tracked token j "comes after" a vocabulary entry (p, v) when p > p_j, or (tie_by_id) p == p_j
 // and v < t_j. Thresholds are sorted in that order (p desc, id asc), so for each entry the
 // thresholds it beats form a suffix of the sorted list: one binary search per entry and a

@@ -71,6 +71,12 @@ void lens_values_at(const LensShard *sh, const LensDist *d, int n, const int32_t
 // p = expf(x − lse_f): the probability every rank computes for a logit it knows.
 static inline float lens_prob(const LensNorm *nrm, float x) { return expf(x - nrm->lse_f); }
 
+// out[r] = Σ_j P_r[ids[j]]: the probability mass of row r on the same nids ids (METRICS.md §7's
+// echo mass over the prompt's vocabulary), summed in double in ids order; 0 when nids == 0.
+// One collective (lens_values_at).
+void lens_mass_at(const LensShard *sh, const LensDist *d, const LensNorm *nrm, int n, const int32_t *ids, int nids,
+                  double *out);
+
 // For each row r and tracked j (ids[r*nt+j], its logit xs[r*nt+j] from lens_values_at):
 // out = #{v : p_v > p_t} (strictly greater probability: METRICS.md §5 answer_rank - 1), or with
 // tie_by_id the position in a full (p desc, id asc) sort: + #{v < t : p_v == p_t}. NaN → -1.
