@@ -6,7 +6,7 @@
 #   layer 0  util
 #   layer 1  io  tok  config
 #   layer 2  model  backend
-#   layer 3  lens  prism
+#   layer 3  lens  prism  tuned
 #   layer 4  runfile  export  report
 #   layer 5  cmd
 #   layer 6  main.c
@@ -20,7 +20,7 @@ layer_of() {
     util) echo 0 ;;
     io|tok|config) echo 1 ;;
     model|backend) echo 2 ;;
-    lens|prism) echo 3 ;;
+    lens|prism|tuned) echo 3 ;;
     runfile|export|report) echo 4 ;;
     cmd) echo 5 ;;
     main.c) echo 6 ;;
