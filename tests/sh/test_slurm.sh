@@ -272,7 +272,8 @@ fi
 # stay fast. Released within the same second as the revocation, the new launch is refused
 # ("Killing non-startable batch JobId=N: Job credential revoked" in slurmctld's log: slurmd
 # compares whole seconds) and the job ends FAILED 1:0 without a second attempt; that is what
-# failed 1 run in ~7 here and once in CI. So the release waits 2 s after the job shows PENDING. Should the
+# failed 1 run in ~7 here and once in CI. So the release waits until attempt 1's processes are
+# gone and then 2 s after the job shows PENDING. Should the
 # job still end without a second attempt, one more try is allowed; two in a row fail the test.
 requeue_try() { # -> 0: requeued and back in the queue (jb, FINISH set); 1: not
   rm -f "$OUTD/tiny-b.h5" "$OUTD"/tiny-b.h5.tmp.* # (a failed first try leaves its temporary file)
@@ -293,6 +294,14 @@ requeue_try() { # -> 0: requeued and back in the queue (jb, FINISH set); 1: not
     sleep 0.25
   done
   if [ -n "$pending" ]; then
+    # Attempt 1 may still be shutting down (srun waits up to 32 s for its step): released before
+    # it is gone, both attempts' slurmstepds write the same log and attempt 1's last lines land
+    # over attempt 2's (seen once in CI: the log held attempt 1 only). Wait until no process of
+    # attempt 1 (its slurmstepd, srun or lensweep run) is left.
+    for ((i = 0; i < 240; i++)); do
+      pgrep -f "slurmstepd: \[$jb[].]" >/dev/null || pgrep -f "$OUTD/configs/tiny-b.yaml" >/dev/null || break
+      sleep 0.25
+    done
     sleep 2 # the credential was revoked before the job showed PENDING: 2 s is past its second
     scontrol update JobId="$jb" StartTime=now # release it (see above)
     # attempt 2 has started (its first log line), or the job ended without one (the race above)
