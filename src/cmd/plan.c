@@ -31,15 +31,80 @@ static void plan_usage(FILE *f) {
           "incomplete: an interrupted run's file). No weight is loaded: shapes come from the checkpoint's\n"
           "config.json when it is found, else from the built-in table of the ten models.\n"
           "  --format tsv      tab-separated, one header line, '-' for empty fields (used by slurm/submit)\n"
+          "  --format fits     the lens fits a sweep runs first (fit.lenses): name, lens, status (done: the\n"
+          "                    artifact is complete; todo), artifact, time, checkpoint, corpus, tokens (used by slurm/submit)\n"
           "  --format export-args  one model's export settings (options outside the config hash), one\n"
           "                    --key=value per line, for `lensweep export` (used by slurm/finish.sbatch)\n"
-          "  --check           exit 2 if a model still to run has no checkpoint or does not fit its GPUs\n"
+          "  --check           exit 2 if a model still to run has no checkpoint, does not fit its GPUs, or names\n"
+          "                    a prism_dir/tuned_lens_dir that holds no artifact and is not fitted first (fit.lenses)\n"
           "  --write-configs   write each model's resolved configuration to <out_dir>/configs/<name>.yaml\n"
           "  --key value       any option (lensweep run --help), applied to every model, e.g. --slurm.partition gpu\n",
           f);
 }
 
 static const char *dash(const char *s) { return s && *s ? s : "-"; }
+
+// A lens's artifact is complete when its provenance.json exists (fit-prism and fit-tuned write it
+// last, after the tensors were renamed into place).
+static int artifact_complete(const char *dir) {
+    if (!dir || !*dir) return 0;
+    char *p = xasprintf("%s/provenance.json", dir);
+    int ok = access(p, R_OK) == 0;
+    free(p);
+    return ok;
+}
+
+static int fits_lens(const LwRunConfig *c, const char *lens) {
+    for (int i = 0; i < c->fit_lenses.n; i++)
+        if (!strcmp(c->fit_lenses.v[i], lens)) return 1;
+    return 0;
+}
+
+// --check: a learned lens's directory that holds no artifact and is not fitted first by the sweep
+// (the job would refuse it), and a tuned-lens fit whose corpus cannot be read. Returns the count.
+static int check_artifacts(const LwRunConfig *c) {
+    int bad = 0;
+    static const struct { const char *lens, *key, *cmd; } L[2] = {
+        {"prism", "prism_dir", "lensweep fit-prism --model CHECKPOINT --out"},
+        {"tuned", "tuned_lens_dir", "lensweep fit-tuned --model CHECKPOINT --corpus FILE --out"},
+    };
+    for (int k = 0; k < 2; k++) {
+        const char *dir = k == 0 ? c->prism_dir : c->tuned_lens_dir;
+        if (!dir || !*dir || artifact_complete(dir)) continue;
+        if (fits_lens(c, L[k].lens)) {
+            if (k == 1 && access(c->fit_corpus, R_OK) != 0) {
+                const LwOption *o = config_option_find("fit.corpus");
+                fprintf(stderr, "lensweep: error: %s: fit.corpus: %s cannot be read (set at %s)\n  hint: the tuned-lens fit "
+                                "reads this text file on the cluster: give a path the jobs can read\n",
+                        c->name, c->fit_corpus, c->src[o - LW_OPTIONS].where);
+                bad++;
+            }
+            continue;
+        }
+        const LwOption *o = config_option_find(L[k].key);
+        fprintf(stderr, "lensweep: error: %s: %s: %s holds no complete artifact (no provenance.json; set at %s)\n"
+                        "  hint: fit it first: add %s to fit.lenses (slurm/submit runs the fit before the model's job), "
+                        "or run %s %s\n",
+                c->name, L[k].key, dir, c->src[o - LW_OPTIONS].where, L[k].lens, L[k].cmd, dir);
+        bad++;
+    }
+    return bad;
+}
+
+// --format fits: one line per model and lens of fit.lenses.
+static void print_fits(const LwSweep *sw, const PlanRow *rows) {
+    printf("name\tlens\tstatus\tartifact\ttime\tcheckpoint\tcorpus\ttokens\n");
+    for (int i = 0; i < sw->n; i++) {
+        const LwRunConfig *c = &sw->models[i];
+        for (int k = 0; k < c->fit_lenses.n; k++) {
+            int prism = !strcmp(c->fit_lenses.v[k], "prism");
+            const char *dir = prism ? c->prism_dir : c->tuned_lens_dir;
+            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%ld\n", c->name, c->fit_lenses.v[k], artifact_complete(dir) ? "done" : "todo",
+                   dir, c->fit_time, rows[i].checkpoint_found ? rows[i].checkpoint : "-", prism ? "-" : dash(c->fit_corpus),
+                   prism ? 0L : c->fit_tokens);
+        }
+    }
+}
 
 static void fmt_gb(char *buf, size_t n, int64_t bytes) {
     if (bytes < 0) snprintf(buf, n, "?");
@@ -115,8 +180,8 @@ int cmd_plan(int argc, char **argv) {
         plan_usage(stderr);
         return LW_EXIT_INPUT;
     }
-    if (strcmp(format, "table") && strcmp(format, "tsv") && strcmp(format, "export-args"))
-        lw_die(LW_EXIT_INPUT, "use --format table, tsv or export-args", "plan: --format: unknown format '%s'", format);
+    if (strcmp(format, "table") && strcmp(format, "tsv") && strcmp(format, "export-args") && strcmp(format, "fits"))
+        lw_die(LW_EXIT_INPUT, "use --format table, tsv, fits or export-args", "plan: --format: unknown format '%s'", format);
 
     LwSweep sw;
     LwError err = {0};
@@ -157,6 +222,7 @@ int cmd_plan(int argc, char **argv) {
                 fputc('\n', stderr);
                 bad++, too_big++;
             }
+            bad += check_artifacts(c);
         }
         if (missing)
             fprintf(stderr, "  hint: download the checkpoint (huggingface-cli download ID --local-dir ROOT/ID) and set model_root or "
@@ -170,7 +236,9 @@ int cmd_plan(int argc, char **argv) {
     for (int i = 0; i < sw.n; i++)
         cfg_paths[i] = write_configs ? write_resolved(&sw.models[i]) : xstrdup(sw.models[i].config_path);
 
-    if (!strcmp(format, "tsv")) {
+    if (!strcmp(format, "fits")) {
+        print_fits(&sw, rows);
+    } else if (!strcmp(format, "tsv")) {
         printf("name\tstatus\tranks\tgpus\tnodes\ttasks_per_node\tcpus_per_task\tmem_per_cpu\tpartition\taccount\ttime"
                "\test_seconds\tweights_per_gpu_bytes\tfits\tcheckpoint\tout_dir\th5\tconfig\tconfig_hash\textra\tsweep\tdetail\n");
         for (int i = 0; i < sw.n; i++) {

@@ -231,6 +231,16 @@ const LwOption LW_OPTIONS[] = {
     O("slurm.extra", NULL, LW_OPT_STRING, slurm_extra, "", 0, 0, NULL, NULL, S,
       "extra sbatch arguments (space-separated)"),
 
+    // ---- fitting learned lenses before a sweep's model jobs (slurm/submit, docs/SLURM.md)
+    O("fit.lenses", NULL, LW_OPT_STRING_LIST, fit_lenses, "[]", 0, 0, "prism|tuned", NULL, S,
+      "lenses slurm/submit fits first when their artifact (prism_dir, tuned_lens_dir) holds none yet: one fit job per lens, the model's job after it"),
+    O("fit.corpus", NULL, LW_OPT_STRING, fit_corpus, "", 0, 0, NULL, NULL, S,
+      "text corpus of the tuned-lens fit (plain text, or JSON lines with a `text` field): fit-tuned --corpus"),
+    O("fit.tokens", NULL, LW_OPT_INT, fit_tokens, "0", 0, 1e15, NULL, NULL, S,
+      "token budget of the tuned-lens fit (fit-tuned --tokens); 0 = fit-tuned's default"),
+    O("fit.time", NULL, LW_OPT_STRING, fit_time, "12:00:00", 0, 0, NULL, NULL, S,
+      "time limit of each fit job [D-]HH:MM:SS (a requeued tuned-lens fit resumes from its last checkpoint)"),
+
     // ---- plan estimates
     O("plan.gpu_mem_gb", NULL, LW_OPT_FLOAT, plan_gpu_mem_gb, "80", 1, 1e6, NULL, NULL, S,
       "GPU memory per rank in GB (1e9 bytes) for the fit check"),
@@ -930,6 +940,27 @@ int config_finalize(LwRunConfig *cfg, LwError *err) {
         where_of(cfg, "slurm.time", w, sizeof w);
         return lw_err(err, "Slurm time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (e.g. \"02:00:00\")",
                       "%s: slurm.time: '%s' is not a Slurm time limit", w, cfg->slurm_time);
+    }
+    if (cfg->fit_time && *cfg->fit_time && !slurm_time_ok(cfg->fit_time)) {
+        where_of(cfg, "fit.time", w, sizeof w);
+        return lw_err(err, "Slurm time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (e.g. \"12:00:00\")",
+                      "%s: fit.time: '%s' is not a Slurm time limit", w, cfg->fit_time);
+    }
+    for (int i = 0; i < cfg->fit_lenses.n; i++) {
+        const char *l = cfg->fit_lenses.v[i];
+        int prism = !strcmp(l, "prism");
+        const char *dir = prism ? cfg->prism_dir : cfg->tuned_lens_dir;
+        if (!dir || !*dir) {
+            where_of(cfg, "fit.lenses", w, sizeof w);
+            return lw_err(err, prism ? "set prism_dir: the fit writes the artifact there and the run decodes with it"
+                                     : "set tuned_lens_dir: the fit writes the translators there and the run decodes with them",
+                          "%s: fit.lenses: %s is fitted into %s, which is not set", w, l, prism ? "prism_dir" : "tuned_lens_dir");
+        }
+        if (!prism && (!cfg->fit_corpus || !*cfg->fit_corpus)) {
+            where_of(cfg, "fit.lenses", w, sizeof w);
+            return lw_err(err, "set fit.corpus to a text file (plain text, or JSON lines with a `text` field)",
+                          "%s: fit.lenses: the tuned-lens fit needs a corpus (fit.corpus), which is not set", w);
+        }
     }
     if (cfg->slurm_mem_per_cpu && *cfg->slurm_mem_per_cpu && !slurm_mem_ok(cfg->slurm_mem_per_cpu)) {
         where_of(cfg, "slurm.mem_per_cpu", w, sizeof w);

@@ -223,6 +223,12 @@ typedef struct {
     char *slurm_mem_per_cpu;   // e.g. "4G" ("" = cluster default)
     char *slurm_extra;         // extra sbatch arguments, split on spaces
 
+    // ---- fits before a sweep (slurm/submit through `lensweep plan --format fits`)
+    LwStrList fit_lenses;      // subset of prism|tuned
+    char *fit_corpus;          // fit-tuned --corpus ("" = none)
+    long fit_tokens;           // fit-tuned --tokens (0 = its default)
+    char *fit_time;            // time limit of a fit job
+
     // ---- plan estimates
     double plan_gpu_mem_gb;    // usable GPU memory (GB = 1e9 bytes) for the fit check (80 GB cards)
     double plan_read_gb_per_s; // checkpoint read speed per rank, for the time estimate

@@ -129,3 +129,47 @@ expect_grep "slurm.time: '2h' is not a Slurm time limit" "names the option"
 printf 'model: Qwen/Qwen3-8B\ntp_size: 3\n' >"$TMP/tp3.yaml"
 expect_exit 2 "plan: an impossible TP size" -- "$LW" plan "$TMP/tp3.yaml"
 expect_grep "tp3.yaml:2:10: tp_size: 3 is impossible for Qwen/Qwen3-8B: 3 ranks do not divide the 32 attention heads" "TP error at line:col"
+
+# ---------------------------------------------------------------------------- learned lenses (fit.lenses)
+# A lens directory that holds no artifact is an error before submission unless the sweep fits it
+# first; fit.lenses needs the directory it fits into, and the tuned fit its corpus.
+mkdir -p "$TMP/models/Qwen/Qwen3-8B" "$TMP/art/done"
+cp tests/fixtures/configs/Qwen3-8B/config.json "$TMP/models/Qwen/Qwen3-8B/" 2>/dev/null ||
+  cp "$(ls -d tests/fixtures/configs/*/ | head -1)config.json" "$TMP/models/Qwen/Qwen3-8B/"
+echo '{}' >"$TMP/art/done/provenance.json"
+printf 'model: Qwen/Qwen3-8B\nprism_dir: %s/art/none\n' "$TMP" >"$TMP/lens1.yaml"
+expect_exit 2 "plan --check: a prism_dir without an artifact, not fitted first" -- "$LW" plan "$TMP/lens1.yaml" --check
+expect_grep "lens1.yaml:2:12\)" "  ... names the file, line and column of prism_dir"
+expect_grep "Qwen3-8B: prism_dir: $TMP/art/none holds no complete artifact \(no provenance.json" "  ... and says what is missing"
+expect_grep "hint: fit it first: add prism to fit.lenses" "  ... with the way out"
+printf 'model: Qwen/Qwen3-8B\nprism_dir: %s/art/done\n' "$TMP" >"$TMP/lens2.yaml"
+expect_exit 0 "plan --check: a prism_dir holding an artifact is fine" -- "$LW" plan "$TMP/lens2.yaml" --check
+printf 'model: Qwen/Qwen3-8B\nprism_dir: %s/art/none\nfit:\n  lenses: [prism]\n' "$TMP" >"$TMP/lens3.yaml"
+expect_exit 0 "plan --check: the same prism_dir fitted first (fit.lenses) is fine" -- "$LW" plan "$TMP/lens3.yaml" --check
+expect_exit 0 "plan --format fits" -- "$LW" plan "$TMP/lens3.yaml" --format fits
+if [ "$OUT_TXT" = "$(printf 'name\tlens\tstatus\tartifact\ttime\tcheckpoint\tcorpus\ttokens\nQwen3-8B\tprism\ttodo\t%s\t12:00:00\t%s\t-\t0' \
+      "$TMP/art/none" "$TMP/models/Qwen/Qwen3-8B")" ]; then pass "  ... one row: Qwen3-8B's Prism fit to do, into prism_dir, 12 h"
+else fail "  ... one row: Qwen3-8B's Prism fit to do" "$OUT_TXT"; fi
+expect_exit 0 "submit --dry-run with a fit" -- slurm/submit "$TMP/lens3.yaml" --dry-run --out "$OUTD"
+expect_grep "^sbatch .*--job-name=lw-fit-prism-Qwen3-8B .*--time=12:00:00 .*fit.sbatch .*lensweep prism $TMP/art/none --model $TMP/models/Qwen/Qwen3-8B --out $TMP/art/none" \
+  "  ... the fit job: the model's resources, fit.time, fit-prism into prism_dir"
+expect_grep "^sbatch --dependency=afterok:<fit-prism-Qwen3-8B> --kill-on-invalid-dep=yes .*--job-name=lw-Qwen3-8B " \
+  "  ... the model's job after it, cancelled if the fit fails"
+sed 's|art/none|art/done|' "$TMP/lens3.yaml" >"$TMP/lens4.yaml"
+expect_exit 0 "submit --dry-run: an artifact already fitted" -- slurm/submit "$TMP/lens4.yaml" --dry-run --out "$OUTD"
+if ! grep -q "fit.sbatch\|afterok" <<<"$OUT_TXT"; then pass "  ... no fit job, no dependency"; else fail "  ... no fit job" "$OUT_TXT"; fi
+printf 'model: Qwen/Qwen3-8B\nfit:\n  lenses: [prism]\n' >"$TMP/lens5.yaml"
+expect_exit 2 "fit.lenses: prism without prism_dir" -- "$LW" plan "$TMP/lens5.yaml"
+expect_grep "lens5.yaml:3:11: fit.lenses: prism is fitted into prism_dir, which is not set" "  ... names the key and what is missing"
+printf 'model: Qwen/Qwen3-8B\ntuned_lens_dir: %s/art/t\nfit:\n  lenses: [tuned]\n' "$TMP" >"$TMP/lens6.yaml"
+expect_exit 2 "fit.lenses: tuned without fit.corpus" -- "$LW" plan "$TMP/lens6.yaml"
+expect_grep "fit.lenses: the tuned-lens fit needs a corpus \(fit.corpus\), which is not set" "  ... says so"
+printf '  corpus: %s/no-such-corpus.txt\n' "$TMP" >>"$TMP/lens6.yaml"
+expect_exit 2 "plan --check: a tuned fit whose corpus cannot be read" -- "$LW" plan "$TMP/lens6.yaml" --check
+expect_grep "Qwen3-8B: fit.corpus: $TMP/no-such-corpus.txt cannot be read \(set at .*lens6.yaml:5:11\)" "  ... names the corpus and where it was set"
+printf 'model: Qwen/Qwen3-8B\nfit:\n  time: 2h\n' >"$TMP/lens7.yaml"
+expect_exit 2 "fit.time: not a Slurm time limit" -- "$LW" plan "$TMP/lens7.yaml"
+expect_grep "lens7.yaml:3:9: fit.time: '2h' is not a Slurm time limit" "  ... names the option"
+printf 'model: Qwen/Qwen3-8B\nfit:\n  lenses: [logit]\n' >"$TMP/lens8.yaml"
+expect_exit 2 "fit.lenses: an unknown lens" -- "$LW" plan "$TMP/lens8.yaml"
+expect_grep "fit.lenses: 'logit' is not a valid value" "  ... is refused by name"

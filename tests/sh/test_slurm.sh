@@ -15,7 +15,10 @@
 #  7. a job requeued mid-run (scontrol requeue: what a node failure or preemption does) starts
 #     again, removes the interrupted attempt's temporary file and finishes;
 #  8. a model whose run fails (truncated weights) is listed as failed with its job id, Slurm's
-#     state and the run's first error line; the last job exits 1.
+#     state and the run's first error line; the last job exits 1;
+#  9. a finish job that finds a model job still live hands over to a new one;
+# 10. fit.lenses: a Prism fit job first, the model's job after it, decoding with the artifact;
+#     a fit that fails cancels its model's job, and the table says why.
 # The cluster is stopped at the end, also when a check fails (trap).
 #
 # Needs root and the Debian packages slurm-wlm and munge (tools/setup.sh installs them).
@@ -380,5 +383,53 @@ if wait_job "$f1" 60 && next=$(grep -o 'handed to job [0-9]*' "$OUTD/logs/finish
 else
   fail "a finish job that finds its model job still running hands over" "$(cat "$OUTD/logs/finish-handover-test-$f1.out" 2>/dev/null | head -5)"
 fi
+
+# ---------------------------------------------------------------------------- 10. lens fits first
+# fit.lenses: the model's Prism artifact does not exist yet, so submit queues a fit job and the
+# model's job after it (afterok); the run then decodes with the artifact the fit wrote. A fit that
+# fails (fit-prism refuses a model of 3 blocks) gets its model job cancelled by Slurm, and the
+# last job's table says which fit failed and why.
+"$LW" mktiny --family llama --seed 6 --layers 4 --out "$M/tiny-f" --tokenizer "$TOK" >/dev/null || fail "mktiny tiny-f"
+fitcfg() { # NAME MODEL: a one-model config that fits its Prism lens first
+  printf 'defaults: %s/configs/defaults.yaml\nmodel: %s\nout_dir: %s\ndevice: cpu\nskip_layers_m: [2]\nprism_dir: %s\nfit:\n  lenses: [prism]\n  time: "00:10:00"\nslurm:\n  request_gpus: false\n  cpus_per_task: 1\n' \
+    "$PWD" "$2" "$OUTD" "$TMP/art/prism-$1" >"$TMP/cfg/$1.yaml"
+}
+fitcfg tiny-f "$M/tiny-f"
+ft=$("$LW" plan "$TMP/cfg/tiny-f.yaml" --format fits | awk -F'\t' 'NR == 2 { print $1, $2, $3 }')
+[ "$ft" = "tiny-f prism todo" ] && pass "plan --format fits: the Prism fit of tiny-f is to do" || fail "plan --format fits: tiny-f prism todo" "$ft"
+submit "$TMP/cfg/tiny-f.yaml"
+jf=$SUBMITTED
+fitjob=$(grep -o 'prism lens: fit job [0-9]*' <<<"$SUB_OUT" | grep -o '[0-9]*$')
+if [ -n "$fitjob" ] && [ "$(wc -w <<<"$jf")" = 2 ]; then pass "submit: a fit job ($fitjob) and the model's job after it"
+else fail "submit: a fit job and the model's job after it" "$SUB_OUT"; fi
+if [ -n "$FINISH" ] && wait_job "$FINISH" 300; then
+  FIN_LOG=$OUTD/logs/finish-tiny-f-$FINISH.out
+  mj=$(grep -oE "^tiny-f +succeeded +[0-9]+" "$FIN_LOG" | awk '{ print $3 }')
+  if [ -n "$mj" ] && [ -f "$TMP/art/prism-tiny-f/provenance.json" ] && [ -s "$OUTD/output-tiny-f-pure-next-token-prism.csv" ]; then
+    pass "fit then run: the artifact is complete, tiny-f succeeded and its Prism sidecar was exported"
+  else fail "fit then run: artifact, model and Prism sidecar" "$(tail -4 "$FIN_LOG" 2>/dev/null)" "$(ls "$TMP/art/prism-tiny-f" "$OUTD" 2>&1)"; fi
+  fit_end=$(scontrol show job -o "$fitjob" | grep -o 'EndTime=[^ ]*' | cut -d= -f2)
+  run_start=$(scontrol show job -o "$mj" 2>/dev/null | grep -o 'StartTime=[^ ]*' | cut -d= -f2)
+  [ -n "$fit_end" ] && [ -n "$run_start" ] && [[ ! "$run_start" < "$fit_end" ]] &&
+    pass "the model's job started after the fit ended ($run_start >= $fit_end)" ||
+    fail "the model's job started after the fit ended" "fit ended '$fit_end', model started '$run_start'"
+else fail "fit then run: the last job did not end" "$SUB_OUT"; fi
+submit "$TMP/cfg/tiny-f.yaml"
+if [ -z "$SUBMITTED" ] && grep -q "skipped: done" <<<"$SUB_OUT"; then pass "resubmitted: artifact and run done, no fit and no model job"
+else fail "resubmitted: no fit and no model job" "$SUB_OUT"; fi
+wait_job "$FINISH" 120
+
+mk llama 7 "$M/tiny-g" # 3 blocks: fit-prism refuses it
+fitcfg tiny-g "$M/tiny-g"
+submit "$TMP/cfg/tiny-g.yaml"
+gfit=$(grep -o 'prism lens: fit job [0-9]*' <<<"$SUB_OUT" | grep -o '[0-9]*$')
+if [ -n "$FINISH" ] && wait_job "$FINISH" 120; then
+  FIN_LOG=$OUTD/logs/finish-tiny-g-$FINISH.out
+  echo "note: $(grep -E "^tiny-g " "$FIN_LOG" 2>/dev/null)"
+  if grep -qE "^tiny-g +failed +[0-9]+ +lens fit failed, the model did not run.*fit-prism job $gfit FAILED 2:0: lensweep: error: .*" "$FIN_LOG" &&
+     [ ! -e "$TMP/art/prism-tiny-g/provenance.json" ] && [ ! -e "$OUTD/tiny-g.h5" ]; then
+    pass "a failed fit: the model never ran, the table names the fit job, its state and first error line"
+  else fail "a failed fit: model cancelled, table names the fit" "$(tail -4 "$FIN_LOG" 2>/dev/null)" "$(cat "$OUTD"/logs/fit-prism-tiny-g-*.out 2>/dev/null | head -5)"; fi
+else fail "a failed fit: the last job did not end" "$SUB_OUT" "$(squeue 2>&1)"; fi
 
 echo "note: whole Slurm test: $SECONDS s" # a timing, not a check
