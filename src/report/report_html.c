@@ -59,14 +59,22 @@ static double *depth_axis(int n_layers) {
     return x;
 }
 
-typedef enum { METRIC_KL, METRIC_ENTROPY, METRIC_RANK, METRIC_COS, N_METRICS } Metric;
-static const char *const METRIC_TITLE[N_METRICS] = {"KL to final", "Entropy", "Answer rank", "cos to final"};
+// p(answer) sits beside the rank: a rank that barely moves can hide a probability rising by
+// orders of magnitude (and the other way round), so the report shows both.
+typedef enum { METRIC_KL, METRIC_ENTROPY, METRIC_RANK, METRIC_P_ANSWER, METRIC_COS, N_METRICS } Metric;
+static const char *const METRIC_TITLE[N_METRICS] = {"KL to final", "Entropy", "Answer rank", "p(answer)", "cos to final"};
 static const char *const METRIC_YLABEL[N_METRICS] = {"KL(P_layer ‖ P_final), bits", "entropy, bits",
-                                                     "rank of the answer (log scale)", "cos(lens logits, final logits)"};
+                                                     "rank of the answer (log scale)", "P_layer(answer) (log scale)",
+                                                     "cos(lens logits, final logits)"};
 
 static const double *metric_of(const LensCurves *c, Metric m) {
-    return m == METRIC_KL ? c->kl_bits : m == METRIC_ENTROPY ? c->entropy_bits : m == METRIC_RANK ? c->answer_rank
-                                                                                                   : c->cos_to_final;
+    switch (m) {
+    case METRIC_KL: return c->kl_bits;
+    case METRIC_ENTROPY: return c->entropy_bits;
+    case METRIC_RANK: return c->answer_rank;
+    case METRIC_P_ANSWER: return c->p_answer;
+    default: return c->cos_to_final;
+    }
 }
 
 static int has_values(const double *y, int n) {
@@ -109,14 +117,39 @@ static void write_model_charts(FILE *f, const ReportModel *m) {
         char title[160];
         snprintf(title, sizeof title, "%s — %s", METRIC_TITLE[met], m->name);
         SvgChart ch = {.title = title, .x_label = "relative depth (layer / n)", .y_label = METRIC_YLABEL[met],
-                       .width = 480, .height = 320, .log_y = met == METRIC_RANK, .x_min = 0, .x_max = 1, .x_layers = n,
+                       .width = 480, .height = 320, .log_y = met == METRIC_RANK || met == METRIC_P_ANSWER, .x_min = 0, .x_max = 1, .x_layers = n,
                        .series = series, .n_series = ns, .markers = marks, .n_markers = n_marks, .ref_y = NAN,
                        .empty_note = "no per-layer CSV for this model"};
         if (met == METRIC_ENTROPY && isfinite(m->teacher_entropy_bits)) {
             ch.ref_y = m->teacher_entropy_bits;
             ch.ref_label = "final-head entropy";
         }
+        // p(answer): each layer a hover target with every lens's value (data-p-<lens>, full precision)
+        SvgPoint *pts = NULL;
+        char **texts = NULL;
+        if (met == METRIC_P_ANSWER && ns) {
+            pts = xcalloc(n + 1, sizeof *pts);
+            texts = xcalloc(2 * (n + 1), sizeof *texts);
+            for (int l = 0; l <= n; l++) {
+                char title[512], data[512];
+                int tl = snprintf(title, sizeof title, "L%d p(answer):", l), dl = snprintf(data, sizeof data, " data-layer=\"%d\"", l);
+                for (int k = 0; k < N_LENSES; k++) {
+                    const LensCurves *c = &m->lens[k];
+                    if (!c->present || !c->p_answer || !isfinite(c->p_answer[l])) continue;
+                    if (tl < (int)sizeof title) tl += snprintf(title + tl, sizeof title - tl, " %s %.3g", LENS_LABEL[k], c->p_answer[l]);
+                    if (dl < (int)sizeof data) dl += snprintf(data + dl, sizeof data - dl, " data-p-%s=\"%.17g\"", REPORT_LENS_NAME[k], c->p_answer[l]);
+                }
+                texts[2 * l] = xstrdup(title);
+                texts[2 * l + 1] = xstrdup(data);
+                pts[l] = (SvgPoint){.x = x[l], .title = texts[2 * l], .data = texts[2 * l + 1]};
+            }
+            ch.points = pts;
+            ch.n_points = n + 1;
+        }
         svg_chart_write(f, &ch);
+        if (texts) for (int l = 0; l < 2 * (n + 1); l++) free(texts[l]);
+        free(texts);
+        free(pts);
     }
     fputs("</div>\n", f);
     free(x);
@@ -301,7 +334,7 @@ static void write_overlays(FILE *f, const ReportRun *run) {
         char title[128];
         snprintf(title, sizeof title, "%s, all models (norm lens)", METRIC_TITLE[met]);
         SvgChart ch = {.title = title, .x_label = "relative depth (layer / n)", .y_label = METRIC_YLABEL[met],
-                       .width = 600, .height = 420, .log_y = met == METRIC_RANK, .x_min = 0, .x_max = 1,
+                       .width = 600, .height = 420, .log_y = met == METRIC_RANK || met == METRIC_P_ANSWER, .x_min = 0, .x_max = 1,
                        .series = series, .n_series = ns, .ref_y = NAN};
         svg_chart_write(f, &ch);
     }

@@ -199,6 +199,7 @@ static void load_curves(const char *dir, ReportModel *m, ReportLens lens, const 
     int c_h = csv_table_col(&t, raw ? "entropy_bits_raw" : "entropy_bits");
     int c_rank = csv_table_col(&t, raw ? "answer_rank_raw" : "answer_rank");
     int c_cos = raw ? -1 : csv_table_col(&t, "cos_to_final");
+    int c_pa = csv_table_col(&t, raw ? "p_answer_raw" : "p_answer");
     int c_teach = csv_table_col(&t, "teacher_entropy_bits");
     if (c_fi < 0 || c_pid < 0 || c_var < 0 || c_layer < 0 || c_h < 0 || c_rank < 0) {
         model_note(m, "%s: columns fact_index/prompt_id/prompt_variant/layer/%s/%s missing (skipped)", file,
@@ -212,6 +213,7 @@ static void load_curves(const char *dir, ReportModel *m, ReportLens lens, const 
     c->kl_bits = nan_array(n);
     c->entropy_bits = nan_array(n);
     c->answer_rank = nan_array(n);
+    c->p_answer = nan_array(n);
     c->cos_to_final = nan_array(n);
     int rows = 0;
     for (size_t r = 0; r < t.n_rows; r++) {
@@ -223,6 +225,7 @@ static void load_curves(const char *dir, ReportModel *m, ReportLens lens, const 
         if (csv_cell_number(csv_table_cell(&t, r, c_kl), &v)) c->kl_bits[l] = v;
         if (csv_cell_number(csv_table_cell(&t, r, c_h), &v)) c->entropy_bits[l] = v;
         if (csv_cell_number(csv_table_cell(&t, r, c_rank), &v)) c->answer_rank[l] = v;
+        if (csv_cell_number(csv_table_cell(&t, r, c_pa), &v)) c->p_answer[l] = v;
         if (csv_cell_number(csv_table_cell(&t, r, c_cos), &v)) c->cos_to_final[l] = v;
         if (lens == LENS_NORM && isnan(m->teacher_entropy_bits) &&
             csv_cell_number(csv_table_cell(&t, r, c_teach), &v))
@@ -412,6 +415,7 @@ void report_model_free(ReportModel *m) {
         free(c->kl_bits);
         free(c->entropy_bits);
         free(c->answer_rank);
+        free(c->p_answer);
         free(c->cos_to_final);
     }
     grid_free(&m->grid_positions);

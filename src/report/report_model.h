@@ -26,6 +26,7 @@ typedef struct {
     double *kl_bits;       // kl_to_final_bits
     double *entropy_bits;
     double *answer_rank;
+    double *p_answer;      // P_layer(answer) (p_answer / p_answer_raw)
     double *cos_to_final;
 } LensCurves;
 

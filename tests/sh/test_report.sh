@@ -153,25 +153,49 @@ for id in table overlay $(sed 's/^/m-/' <<<"$MODELS"); do
 done
 [ -z "$missing" ] && pass "reference run: sections table, overlay and one per model ($N_MODELS)" || fail "sections present" "missing:$missing"
 n=$(xcount "$H" "//section[@id='overlay']//$SVG")
-[ "$n" = 4 ] && pass "overlay: 4 charts (KL, entropy, rank, cos)" || fail "overlay: 4 charts" "got $n"
+[ "$n" = 5 ] && pass "overlay: 5 charts (KL, entropy, rank, p(answer), cos)" || fail "overlay: 5 charts" "got $n"
 n=$(xcount "$H" "//section[@id='overlay']//$SVG[1]//*[local-name()='polyline']")
 [ "$n" -ge "$N_MODELS" ] && pass "overlay: a curve for each of the $N_MODELS models" || fail "overlay curves" "got $n polylines"
 bad=""
 for m in $MODELS; do
   sec="//section[@id='m-$m']"
-  [ "$(xcount "$H" "$sec//$SVG[@class='chart']")" = 4 ] || bad+=" $m:charts"
+  [ "$(xcount "$H" "$sec//$SVG[@class='chart']")" = 5 ] || bad+=" $m:charts"
   [ "$(xcount "$H" "$sec//$SVG[@class='grid']")" = 1 ] || bad+=" $m:grid"
   # Milestones marked: the L_semantic value from jq appears as a marker label "L_sem ... L<n>".
   lsem=$(jq -r '.diagnostics.L_semantic' "$REF/output-$m.json")
   xstr "$H" "$sec//$SVG[@class='chart'][1]" | grep -q "L_sem.* L$lsem" || bad+=" $m:L_sem-marker"
 done
-[ -z "$bad" ] && pass "per model: 4 charts, a grid, L_semantic marked at the JSON's layer" || fail "per-model sections" "$bad"
+[ -z "$bad" ] && pass "per model: 5 charts, a grid, L_semantic marked at the JSON's layer" || fail "per-model sections" "$bad"
 
 # Mistral has every sidecar: four lenses on the rank chart, the records grid of 33 x 17 cells.
 sec="//section[@id='m-Mistral-7B-v0.1']"
 legend=$(xstr "$H" "$sec//$SVG[@class='chart'][3]")
 [[ "$legend" == *"norm lens"*"raw lens"*"tuned lens"*"Prism"* ]] && pass "Mistral: norm, raw, tuned and Prism on the rank chart" ||
   fail "Mistral: four lenses on the rank chart" "${legend:0:300}"
+# p(answer) beside the rank (issue 16 item 6): chart 4, log scale, every lens; each layer's hover
+# target carries the values it draws, which must be the CSVs' p_answer of the primary pass (read
+# here with a CSV reader written in jq, independently of the report's reader).
+legend=$(xstr "$H" "$sec//$SVG[@class='chart'][4]")
+[[ "$legend" == *"P_layer(answer) (log scale)"*"norm lens"*"raw lens"*"tuned lens"*"Prism"* ]] &&
+  pass "Mistral: p(answer) chart, log scale, norm, raw, tuned and Prism" || fail "Mistral: p(answer) chart" "${legend:0:300}"
+csv_p() { # FILE COLUMN -> "layer value" lines of the primary pass (fact 0, pos, orig); quoted fields may hold newlines
+  jq -R -s -r --arg col "$2" 'def records: reduce (match("(\"(?:[^\"]|\"\")*\"|[^,\n\"]*)(,|\n|$)"; "g") | [.captures[0].string, .captures[1].string]) as $m
+      ({cur: [], out: []}; .cur += [$m[0]] | if $m[1] == "," then . else (if (.cur | length) > 1 then .out += [.cur] else . end) | .cur = [] end) | .out;
+    records | .[0] as $h | ($h | index([$col])) as $c | ($h | index(["layer"])) as $lc
+    | .[1:][] | select(.[1] == "0" and .[2] == "pos" and .[3] == "orig") | "\(.[$lc]) \(.[$c])"' "$1"
+}
+bad="" npts=0
+for lens in norm:pure-next-token:p_answer raw:pure-next-token-rawlens:p_answer_raw tuned:pure-next-token-tuned:p_answer prism:pure-next-token-prism:p_answer; do
+  IFS=: read -r ln suf col <<<"$lens"
+  while read -r layer want; do
+    got=$(xstr "$H" "$sec//$SVG[@class='chart'][4]//*[@data-layer='$layer']/@data-p-$ln")
+    npts=$((npts + 1))
+    awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(a != "" && d <= 1e-12 * m + 1e-300) }' ||
+      bad+=" $ln@L$layer:$got/$want"
+  done < <(csv_p "$REF/output-Mistral-7B-v0.1-$suf.csv" "$col")
+done
+[ -z "$bad" ] && [ "$npts" -ge 120 ] && pass "Mistral: the p(answer) chart's $npts values are the CSVs' p_answer (4 lenses)" ||
+  fail "Mistral: p(answer) values" "$npts compared;${bad:0:300}"
 cells=$(xcount "$H" "$sec//$SVG[@class='grid']//*[local-name()='rect'][@fill and @stroke='#ffffff']")
 [ "$cells" = $((33 * 17)) ] && pass "Mistral grid: 33 layers x 17 positions" || fail "Mistral grid size" "got $cells cells"
 # The grid's layer-32 NEXT cell: top-1 from the records CSV is "Berlin" (p = 0.38216397166252136,
@@ -265,7 +289,7 @@ sec="//section[@id='m-tiny-llama']"
 n_layers=$(jq '.model_stats.num_layers' "$RD/output-tiny-llama.json")
 [ "$(xcount "$H3" "//section[@id='table']")" = 1 ] && [ "$(xcount "$H3" "//section[@id='overlay']")" = 1 ] &&
   [ "$(xcount "$H3" "$sec")" = 1 ] && pass "tiny run: table, overlay and model sections" || fail "tiny run: sections"
-[ "$(xcount "$H3" "$sec//$SVG[@class='chart']")" = 4 ] && pass "tiny run: 4 charts" || fail "tiny run: 4 charts"
+[ "$(xcount "$H3" "$sec//$SVG[@class='chart']")" = 5 ] && pass "tiny run: 5 charts" || fail "tiny run: 5 charts"
 legend=$(xstr "$H3" "$sec//$SVG[@class='chart'][3]")
 [[ "$legend" == *"norm lens"*"raw lens"* ]] && pass "tiny run: norm and raw lens on the rank chart" || fail "tiny run: lenses" "${legend:0:200}"
 # Records grid: (n_layers + 1) layers x 17 positions (BOS + 16 prompt tokens).
