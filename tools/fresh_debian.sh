@@ -65,6 +65,15 @@ mount -t proc proc "$root/proc"; mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
 mkdir -p "$root/run/shm"; mount -t tmpfs tmpfs "$root/run/shm"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's own TLS trust (a proxy that re-signs TLS needs its CA: the host's local CA
+# certificates, its bundle and pip's setting that points at it) goes in too; a user's own fresh
+# machine has whatever its network needs. Nothing else of the host is copied.
+if [ -d /usr/local/share/ca-certificates ]; then
+  mkdir -p "$root/usr/local/share/ca-certificates" "$root/etc/ssl/certs"
+  cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+  [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+  [ -f /etc/pip.conf ] && cp /etc/pip.conf "$root/etc/pip.conf"
+fi
 in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   LANG=C.UTF-8 bash -lc "$1"; }
 step "apt-get install make git" in_root "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q make git >/dev/null"
