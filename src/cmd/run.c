@@ -37,6 +37,7 @@
 #include "io/gguf.h"
 #include "lens/lens_pass.h"
 #include "lens/lens_prism.h"
+#include "lens/lens_tuned.h"
 #include "model/model.h"
 #include "runfile/h5.h"
 #include "io/fingerprint.h"
@@ -263,10 +264,6 @@ static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Token
             if (cfg->skip_layers_m.v[i] > n)
                 return lw_err(err, "skip_layers_m values are block counts from the top, at most the number of blocks",
                               "%s: skip_layers_m: %ld is beyond the model's %d blocks", sw, cfg->skip_layers_m.v[i], n);
-    for (int i = 0; i < cfg->lenses.n; i++)
-        if (!strcmp(cfg->lenses.v[i], "tuned"))
-            return lw_err(err, "this build decodes the norm, raw and Prism lenses; drop tuned from lenses",
-                          "%s: lenses: %s is not available in this build", opt_where(cfg, "lenses"), cfg->lenses.v[i]);
     return 0;
 }
 
@@ -533,7 +530,8 @@ static int output_preflight(const LwRunConfig *cfg, const char *out_path, Target
 static void usage(FILE *f) {
     fprintf(f, "usage: lensweep run CONFIG.yaml [--key value ...]\n"
                "       lensweep run --model DIR --out DIR [--key value ...]\n"
-               "Probes one model: every layer through the norm and raw lenses, and Prism with prism_dir\n"
+               "Probes one model: every layer through the norm and raw lenses, Prism with prism_dir and the\n"
+               "tuned lens with tuned_lens_dir "
                "(METRICS.md), rank 0 writes "
                "<out_dir>/<name>.h5 (docs/HDF5.md). Tensor parallel under mpirun -np R / srun.\n");
     config_print_help(f);
@@ -586,6 +584,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
     // ---- the Prism artifact (lens/lens_prism.h): another model's or a damaged one is refused here
     static LensPrism prism;
     bad = lens_prism_open(&cfg, &mc, &prism, &err);
+    if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+    // ---- the tuned-lens artifact (lens/lens_tuned.h): refused the same way
+    static LensTuned tuned;
+    bad = lens_tuned_open(&cfg, &mc, &tuned, &err);
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
 
     // ---- tokenizer, prompts, answers, sizes (still no weights)
@@ -706,6 +708,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         target_unlock(&g_lock);
         battery_plan_free(bp);
         lens_prism_free(&prism);
+        lens_tuned_free(&tuned);
         free(out_path); free(fp_before);
         model_free(m);
         tok_free(tok);
@@ -713,6 +716,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         return 0;
     }
     lens_prism_write_meta(&lr, &prism);
+    lens_tuned_write_meta(&lr, &tuned);
     // §9 grid: s = 10^(log10(min) + (log10(max) - log10(min))·i/(N-1)), fp32 like the reference
     int n_last = (int)cfg.last_layer_temp_n;
     double *last_temps = xmalloc(sizeof(double) * n_last);
@@ -813,6 +817,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         double tl0 = lw_now();
         lens_pass(&lr, &spec, r, &sum[i]);
         lens_prism_pass(&lr, &prism, &spec, r);
+        lens_tuned_pass(&lr, &tuned, &spec, r);
         lens_s += lw_now() - tl0;
         {
             int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)n1 * p->T);
@@ -912,6 +917,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lw_log("  wrote %s", out_path);
 
     lens_prism_free(&prism);
+    lens_tuned_free(&tuned);
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
     free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
     model_free(m);

@@ -30,6 +30,8 @@ typedef struct {
     int has_raw; // the raw lens is in the file (lenses include raw)
     int has_prism; // the Prism lens is in the file (the run had a prism_dir)
     ExRows *prows; // Prism rows (has_prism)
+    int has_tuned; // the tuned lens is in the file (the run had a tuned_lens_dir)
+    ExRows *trows; // tuned rows (has_tuned; layer 0 missing)
     ExCopyCols cc;
     int n, L1;
     ExRows *rows;
@@ -86,6 +88,7 @@ typedef struct {
     // file names
     char f_json[512], f_records[512], f_pure[512], f_raw[512], f_window[512], f_ms[512], f_audit[512];
     char f_prism_pure[512], f_prism_records[512];
+    char f_tuned_pure[512], f_tuned_records[512];
 } Ex;
 
 static const ExPass *P(const Ex *e, int i) { return &e->run->passes[i]; }
@@ -419,6 +422,14 @@ static void derive(Ex *e) {
         e->prows = xcalloc(run->n_passes, sizeof(ExRows));
         for (int i = 0; i < run->n_passes; i++) ex_rows_build(c, run, P(e, i), &P(e, i)->prism, NULL, &e->cc, &e->prows[i]);
     }
+    // tuned sidecars (OUTPUTS.md §1, §4.1): the same writers over the tuned lens's rows, layers 1..n
+    e->has_tuned = run->has_tuned;
+    snprintf(e->f_tuned_pure, sizeof e->f_tuned_pure, "output-%s-pure-next-token-tuned.csv", m);
+    snprintf(e->f_tuned_records, sizeof e->f_tuned_records, "output-%s-records-tuned.csv", m);
+    if (e->has_tuned) {
+        e->trows = xcalloc(run->n_passes, sizeof(ExRows));
+        for (int i = 0; i < run->n_passes; i++) ex_rows_build(c, run, P(e, i), &P(e, i)->tuned, NULL, &e->cc, &e->trows[i]);
+    }
 }
 
 // ---------------------------------------------------------------------------- CSV files
@@ -451,7 +462,8 @@ static int verbose_pos(const char *t) {
     return hit;
 }
 
-// lens 0: norm (records CSV), 1: Prism (its records sidecar, the same schema).
+// lens 0: norm (records CSV), 1: Prism, 2: tuned (their records sidecars, the same schema; the
+// tuned lens has layers 1..n only).
 static void write_records_lens(const Ex *e, FILE *f, int lens) {
     int K = (int)e->c->topk_records;
     fprintf(f, "%s,pos,token,entropy,entropy_bits", ID_HEAD);
@@ -460,7 +472,11 @@ static void write_records_lens(const Ex *e, FILE *f, int lens) {
     CsvOut o = {f, 0, 0};
     for (int i = 0; i < e->run->n_passes; i++) {
         const ExPass *p = P(e, i);
-        for (int L = 0; L < e->L1; L++)
+        const double *Hs = lens == 2 ? p->tuned_rec_entropy_bits : lens ? p->prism_rec_entropy_bits : p->rec_entropy_bits;
+        int rk = lens == 2 ? p->tuned_rec_k : lens ? p->prism_rec_k : p->rec_k;
+        const int *rids = lens == 2 ? p->tuned_rec_topk_ids : lens ? p->prism_rec_topk_ids : p->rec_topk_ids;
+        const double *rpr = lens == 2 ? p->tuned_rec_topk_probs : lens ? p->prism_rec_topk_probs : p->rec_topk_probs;
+        for (int L = lens == 2; L < e->L1; L++)
             for (int t = 0; t < p->T; t++) {
                 id_cols(&o, p);
                 csv_field_int(&o, L);
@@ -468,15 +484,13 @@ static void write_records_lens(const Ex *e, FILE *f, int lens) {
                 const char *ts = tok(e, p->ids[t]);
                 csv_field_str(&o, ts);
                 o.blank = nonfinite_at(p, L, t) != 0; // a non-finite row: every measurement empty
-                const double *Hs = lens ? p->prism_rec_entropy_bits : p->rec_entropy_bits;
-                int rk = lens ? p->prism_rec_k : p->rec_k;
                 double h = Hs[(size_t)L * p->T + t];
                 csv_field_float(&o, h);
                 csv_field_float(&o, h);
                 int k = (t == p->T - 1 || verbose_pos(ts)) ? K : (int)e->c->topk_records_other;
                 if (k > rk) k = rk;
-                const int *ids = (lens ? p->prism_rec_topk_ids : p->rec_topk_ids) + ((size_t)L * p->T + t) * rk;
-                const double *pr = (lens ? p->prism_rec_topk_probs : p->rec_topk_probs) + ((size_t)L * p->T + t) * rk;
+                const int *ids = rids + ((size_t)L * p->T + t) * rk;
+                const double *pr = rpr + ((size_t)L * p->T + t) * rk;
                 double s = 0;
                 for (int j = 0; j < K; j++) {
                     if (j < k && ids[j] >= 0) { csv_field_str(&o, tok(e, ids[j])); csv_field_float(&o, pr[j]); s += pr[j]; }
@@ -490,6 +504,7 @@ static void write_records_lens(const Ex *e, FILE *f, int lens) {
 
 static void write_records(const Ex *e, FILE *f) { write_records_lens(e, f, 0); }
 static void write_records_prism(const Ex *e, FILE *f) { write_records_lens(e, f, 1); }
+static void write_records_tuned(const Ex *e, FILE *f) { write_records_lens(e, f, 2); }
 
 // Pass whose jaccard values the pure CSV shows for pass i (§8.3 quirk: the last pos pass of the variant).
 static int jaccard_source(const Ex *e, int i) {
@@ -501,12 +516,13 @@ static int jaccard_source(const Ex *e, int i) {
     return src;
 }
 
-// lens 0: norm (the pure CSV), 1: Prism (its sidecar, the same schema; the columns OUTPUTS.md §4.1
-// lists empty under quirks.sidecar_empty_columns).
+// lens 0: norm (the pure CSV), 1: Prism, 2: tuned (their sidecars, the same schema; the columns
+// OUTPUTS.md §4.1 lists empty under quirks.sidecar_empty_columns; the tuned lens: layers 1..n).
 static void write_pure_lens(const Ex *e, FILE *f, int lens) {
     const LwRunConfig *c = e->c;
-    int pe = lens && c->quirk_sidecar_empty_columns;
+    int pe = lens == 1 && c->quirk_sidecar_empty_columns, te = lens && c->quirk_sidecar_empty_columns;
 #define PE(call) do { if (pe) csv_field_empty(&o); else call; } while (0)
+#define TE(call) do { if (te) csv_field_empty(&o); else call; } while (0)
     int K = (int)c->topk_records, kp = (int)c->topk_pure;
     fprintf(f, "%s,pos,token,entropy,entropy_bits", ID_HEAD);
     topk_header(f, K);
@@ -521,9 +537,9 @@ static void write_pure_lens(const Ex *e, FILE *f, int lens) {
     CsvOut o = {f, 0, 0};
     for (int i = 0; i < e->run->n_passes; i++) {
         const ExPass *p = P(e, i);
-        const ExNext *x = lens ? &p->prism : &p->norm;
-        const ExRows *rows = lens ? e->prows : e->rows, *r = &rows[i], *rj = &rows[jaccard_source(e, i)];
-        for (int L = 0; L < e->L1; L++) {
+        const ExNext *x = lens == 2 ? &p->tuned : lens ? &p->prism : &p->norm;
+        const ExRows *rows = lens == 2 ? e->trows : lens ? e->prows : e->rows, *r = &rows[i], *rj = &rows[jaccard_source(e, i)];
+        for (int L = lens == 2; L < e->L1; L++) {
             id_cols(&o, p);
             csv_field_int(&o, L);
             csv_field_int(&o, p->T - 1);
@@ -548,13 +564,13 @@ static void write_pure_lens(const Ex *e, FILE *f, int lens) {
             csv_field_float(&o, r->p_top5[L]);
             csv_field_float(&o, x->p_answer[L]);
             csv_field_float(&o, r->amu[L]);
-            PE(csv_field_bool(&o, r->margin_ok[L]));
-            csv_field_float(&o, lens ? p->prism_teacher_entropy_bits : p->teacher_entropy_bits);
+            TE(csv_field_bool(&o, r->margin_ok[L]));
+            csv_field_float(&o, lens == 2 ? p->tuned_teacher_entropy_bits : lens ? p->prism_teacher_entropy_bits : p->teacher_entropy_bits);
             csv_field_float(&o, x->kl_to_final_bits[L]);
-            PE(csv_field_float(&o, x->kl_to_final_bits_norm_temp[L]));
+            TE(csv_field_float(&o, x->kl_to_final_bits_norm_temp[L]));
             csv_rank(&o, x->answer_rank[L]);
-            PE(csv_field_float(&o, rj->jac_raw_norm[L]));
-            PE(csv_field_float(&o, rj->jac_consec[L]));
+            TE(csv_field_float(&o, rj->jac_raw_norm[L]));
+            TE(csv_field_float(&o, rj->jac_consec[L]));
             csv_field_float(&o, x->cos_to_final[L]);
             PE(csv_field_float(&o, x->cos_to_answer[L]));
             PE(csv_field_float(&o, x->cos_to_prompt_max[L]));
@@ -565,8 +581,8 @@ static void write_pure_lens(const Ex *e, FILE *f, int lens) {
             PE(csv_field_float(&o, r->mass_ratio[L]));
             PE(csv_field_float(&o, r->topk_prompt_mass[L]));
             csv_field_float(&o, r->control_margin[L]);
-            PE(csv_field_float(&o, x->resid_norm_ratio[L]));
-            PE(csv_field_float(&o, x->delta_resid_cos[L]));
+            TE(csv_field_float(&o, x->resid_norm_ratio[L]));
+            TE(csv_field_float(&o, x->delta_resid_cos[L]));
             csv_field_float(&o, r->answer_logit_gap[L]);
             csv_field_float(&o, r->answer_vs_top1_gap[L]);
             csv_end_row(&o);
@@ -575,8 +591,10 @@ static void write_pure_lens(const Ex *e, FILE *f, int lens) {
 }
 
 #undef PE
+#undef TE
 static void write_pure(const Ex *e, FILE *f) { write_pure_lens(e, f, 0); }
 static void write_pure_prism(const Ex *e, FILE *f) { write_pure_lens(e, f, 1); }
+static void write_pure_tuned(const Ex *e, FILE *f) { write_pure_lens(e, f, 2); }
 
 static void write_rawlens(const Ex *e, FILE *f) {
     fprintf(f, "%s,p_top1_raw,top1_token_id_raw,top1_token_str_raw,p_answer_raw,answer_rank_raw,p_top1_norm,"
@@ -1776,6 +1794,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
         {e.f_records, write_records, 0, 0}, {e.f_pure, write_pure, 0, 0},     {e.f_raw, write_rawlens, 1, 1},
         {e.f_window, write_window, 1, 1},   {e.f_ms, write_milestones, 1, 0}, {e.f_audit, write_audit, 1, 1},
         {e.f_prism_records, write_records_prism, 1, 0}, {e.f_prism_pure, write_pure_prism, 1, 0},
+        {e.f_tuned_records, write_records_tuned, 1, 0}, {e.f_tuned_pure, write_pure_tuned, 1, 0},
         {e.f_json, write_json, 0, 0},
     };
     int nfiles = (int)(sizeof files / sizeof files[0]);
@@ -1786,6 +1805,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
         if (files[i].sidecar && !cfg->sidecars) continue;
         if (files[i].needs_raw && !e.has_raw) continue;
         if ((files[i].fn == write_records_prism || files[i].fn == write_pure_prism) && !e.has_prism) continue;
+        if ((files[i].fn == write_records_tuned || files[i].fn == write_pure_tuned) && !e.has_tuned) continue;
         if (files[i].fn == write_window) { // written when any window rows exist (OUTPUTS.md §1)
             int rows = 0;
             for (int k = 0; k < run->n_passes; k++) rows += e.sums[k].n_checked;
@@ -1828,6 +1848,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     }
     for (int i = 0; i < run->n_passes; i++) { ex_rows_free(&e.rows[i]); ex_summary_free(&e.sums[i]); }
     for (int i = 0; e.prows && i < run->n_passes; i++) ex_rows_free(&e.prows[i]);
-    free(e.rows); free(e.sums); free(e.samples); free(e.prows);
+    for (int i = 0; e.trows && i < run->n_passes; i++) ex_rows_free(&e.trows[i]);
+    free(e.rows); free(e.sums); free(e.samples); free(e.prows); free(e.trows);
     return rc;
 }

@@ -250,8 +250,11 @@ void ex_rows_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, cons
         r->topk_prompt_mass[L] = tpm;
         r->geom_crossover[L] = x->cos_to_answer[L] >= x->cos_to_prompt_max[L] + c->geom_gamma;
         // copy (§6)
-        if (hlen == 3) { hist[0] = hist[1]; hist[1] = hist[2]; hlen = 2; }
-        hist[hlen++] = t1;
+        // a lens without layer 0 (tuned: row 0 missing) starts its window at layer 1 (OUTPUTS.md §4.1)
+        if (L > 0 || t1 >= 0) {
+            if (hlen == 3) { hist[0] = hist[1]; hist[1] = hist[2]; hlen = 2; }
+            hist[hlen++] = t1;
+        }
         int kk = kwin < hlen ? kwin : hlen;
         int wsp = ex_token_wsp(run, t1);
         double p1 = pr[0], p2 = K > 1 ? pr[1] : 0;

@@ -8,6 +8,7 @@
 
 #include "util/sha256.h"
 #include "lens/lens_internal.h"
+#include "lens/lens_ordered.h"
 #include "util/util.h"
 
 // Prism logits of one GEMM chunk stay below this many bytes per rank (as the norm lens's).
@@ -70,142 +71,6 @@ void lens_prism_write_meta(const LensRun *lr, const LensPrism *lp) {
     h5_attr_str(lr->h5, "/lens/prism", "layers", lp->art.layers);
     h5_attr_str(lr->h5, "/lens/prism", "config_sha256", lp->art.config_sha256);
     h5_attr_int(lr->h5, "/lens/prism", "transposed", lp->transposed);
-}
-
-// ---------------------------------------------------------------------------- helpers
-
-
-// P_L[id], z_L[id] and 1 + #{P_i > P[id]} of n rows (NaN / -1 when id < 0).
-static void track(const LensShard *sh, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p,
-                  double *logit, int32_t *rank) {
-    if (id < 0) {
-        for (int r = 0; r < n; r++) {
-            if (p) p[r] = NAN;
-            if (logit) logit[r] = NAN;
-            if (rank) rank[r] = -1;
-        }
-        return;
-    }
-    int32_t *ids = ialloc(n);
-    for (int r = 0; r < n; r++) ids[r] = id;
-    float *x = falloc(n);
-    lens_values_at(sh, D, n, ids, 1, x);
-    int64_t *above = xmalloc(sizeof(int64_t) * (n ? n : 1));
-    if (rank) lens_count_above(sh, D, N, n, ids, x, 1, 0, above);
-    for (int r = 0; r < n; r++) {
-        if (p) p[r] = isnan(x[r]) ? NAN : (double)lens_prob(&N[r], x[r]);
-        if (logit) logit[r] = x[r];
-        if (rank) rank[r] = above[r] < 0 ? -1 : (int32_t)(above[r] + 1);
-    }
-    free(ids); free(x); free(above);
-}
-
-// ---------------------------------------------------------------------------- sums in index order
-
-// The sums over the vocabulary behind log-sum-exp, entropy, KL and cos_to_final are taken as ONE
-// sequence of double additions over the global ids 0..V−1: rank 0 sums its shard (the shards are
-// in rank order), broadcasts its running sums, rank 1 continues them over its own ids, and so on.
-// That is exactly the sequence one rank alone performs, so these values are bit-identical at any
-// rank count. (lens_stats' collectives add per-shard partial sums: equal across rank counts to
-// ~1e-14 relative, not bit for bit.) Cost: R small broadcasts per call, one pass over the logits.
-typedef void (*ChainFn)(const void *ctx, int row, double *acc);
-
-static void chain(const LensShard *sh, int n, int k, ChainFn fn, const void *ctx, double *acc) {
-    int R = sh->comm ? sh->comm->size : 1, me = sh->comm ? sh->comm->rank : 0;
-    memset(acc, 0, sizeof(double) * (size_t)n * k);
-    for (int q = 0; q < R; q++) {
-        if (q == me)
-            for (int r = 0; r < n; r++) fn(ctx, r, acc + (size_t)r * k);
-        if (R > 1) comm_bcast(sh->comm, acc, sizeof(double) * (size_t)n * k, q);
-    }
-}
-
-typedef struct {
-    const LensDist *P, *Q;   // identity transforms (Prism logits, model head)
-    const LensNorm *nP, *nQ;
-    int vl;
-} ChainCtx;
-
-// S = Σ e_v, E = Σ e_v·δ_v with δ_v = x_v − max and e_v = expf(δ_v) in fp32 (the backend's
-// softmax-partials definition), in double
-static void sums_se(const void *c, int r, double *acc) {
-    const ChainCtx *x = c;
-    const float *z = x->P[r].z;
-    float m = x->nP[r].max;
-    double S = acc[0], E = acc[1];
-    for (int v = 0; v < x->vl; v++) {
-        float dl = z[v] - m, e = expf(dl);
-        S += e;
-        if (e > 0) E += (double)e * dl;
-    }
-    acc[0] = S;
-    acc[1] = E;
-}
-
-// KL(P‖Q) terms p (ln(p + ε) − ln(q + ε)) in fp32 (lens_stats' guarded form), summed in double
-static void sums_kl(const void *c, int r, double *acc) {
-    const ChainCtx *x = c;
-    const float *zp = x->P[r].z, *zq = x->Q[r].z;
-    float lp = x->nP[r].lse_f, lq = x->nQ[r].lse_f;
-    double s = acc[0];
-    for (int v = 0; v < x->vl; v++) {
-        float p = expf(zp[v] - lp), q = expf(zq[v] - lq);
-        s += p * (logf(p + LENS_EPS) - logf(q + LENS_EPS));
-    }
-    acc[0] = s;
-}
-
-// −Σ p ln(p + ε) of the model head Q (probability-vector formula, fp32 terms), in double
-static void sums_hq(const void *c, int r, double *acc) {
-    const ChainCtx *x = c;
-    const float *zq = x->Q[r].z;
-    float lq = x->nQ[r].lse_f;
-    double s = acc[0];
-    for (int v = 0; v < x->vl; v++) {
-        float q = expf(zq[v] - lq);
-        s -= q * logf(q + LENS_EPS);
-    }
-    acc[0] = s;
-}
-
-// Σ z·y, Σ z², Σ y² (products of floats, exact in double)
-static void sums_dots(const void *c, int r, double *acc) {
-    const ChainCtx *x = c;
-    const float *zp = x->P[r].z, *zq = x->Q[r].z;
-    for (int v = 0; v < x->vl; v++) {
-        acc[0] += (double)zp[v] * zq[v];
-        acc[1] += (double)zp[v] * zp[v];
-        acc[2] += (double)zq[v] * zq[v];
-    }
-}
-
-// LensNorm of n rows (identity transforms): the max (a MAX all-reduce: exact), then lse, lse_f and
-// the logit-formula entropy ln S − E/S from the chained sums.
-static void prism_normalize(const LensShard *sh, const LensDist *D, int n, LensNorm *N) {
-    float *mx = falloc(n);
-    for (int r = 0; r < n; r++) {
-        float m = -INFINITY;
-        for (int v = 0; v < sh->vl; v++)
-            if (D[r].z[v] > m) m = D[r].z[v]; // a NaN never wins
-        mx[r] = m;
-    }
-    if (sh->comm && sh->comm->size > 1) comm_allreduce_max_f32(sh->comm, mx, n);
-    for (int r = 0; r < n; r++) N[r].max = mx[r];
-    double *acc = dalloc((size_t)2 * n);
-    ChainCtx cx = {D, NULL, N, NULL, sh->vl};
-    chain(sh, n, 2, sums_se, &cx, acc);
-    for (int r = 0; r < n; r++) {
-        double S = acc[2 * r], E = acc[2 * r + 1];
-        if (!isfinite(mx[r]) || !(S > 0)) {
-            N[r].lse = NAN; N[r].lse_f = NAN; N[r].H_nats = NAN;
-            continue;
-        }
-        N[r].lse = mx[r] + log(S);
-        N[r].lse_f = (float)N[r].lse;
-        N[r].H_nats = log(S) - E / S;
-    }
-    free(mx);
-    free(acc);
 }
 
 // ---------------------------------------------------------------------------- the map
@@ -286,7 +151,7 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
         size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
         model_unembed(m, y + r0 * d, (int)nr, z);
         for (size_t r = 0; r < nr; r++) D[r] = lens_dist(z + r * vl);
-        prism_normalize(sh, D, (int)nr, N);
+        lens_ordered_normalize(sh, D, (int)nr, N);
         lens_topk(sh, D, N, (int)nr, K, cid, NULL, cp);
         for (size_t r = 0; r < nr; r++) {
             int L = (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
@@ -307,11 +172,11 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
     model_final_logits(m, resid + ((size_t)n * T + T - 1) * d, 1, ynext);
     LensDist Y = lens_dist(ynext);
     LensNorm NY;
-    prism_normalize(sh, &Y, 1, &NY);
+    lens_ordered_normalize(sh, &Y, 1, &NY);
     LensDist *DN = xmalloc(sizeof(LensDist) * n1), *YD = xmalloc(sizeof(LensDist) * n1);
     LensNorm *NN = xmalloc(sizeof(LensNorm) * n1), *NYr = xmalloc(sizeof(LensNorm) * n1);
     for (int L = 0; L < n1; L++) { DN[L] = lens_dist(znext + (size_t)L * vl); YD[L] = Y; NYr[L] = NY; }
-    prism_normalize(sh, DN, n1, NN);
+    lens_ordered_normalize(sh, DN, n1, NN);
 
     int32_t *ids50 = ialloc((size_t)n1 * K50), *iv = ialloc(n1);
     float *x50 = falloc((size_t)n1 * K50);
@@ -325,22 +190,21 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
     put_f64(lr, next, "entropy_bits", 1, n1, 0, 0, v);
 
     double *dots = dalloc((size_t)3 * n1);
-    ChainCtx cx = {DN, YD, NN, NYr, vl};
-    chain(sh, n1, 1, sums_kl, &cx, dots);
+    lens_ordered_kl(sh, DN, NN, YD, NYr, n1, dots);
     for (int L = 0; L < n1; L++) v[L] = lens_bits(dots[L]);
     put_f64(lr, next, "kl_to_final_bits", 1, n1, 0, 0, v);
 
-    track(sh, DN, NN, n1, ps->answer_id, v, v2, iv);
+    lens_track_id(sh, DN, NN, n1, ps->answer_id, v, v2, iv);
     put_f64(lr, next, "p_answer", 1, n1, 0, 0, v);
     put_f64(lr, next, "answer_logit", 1, n1, 0, 0, v2);
     put_i32(lr, next, "answer_rank", 1, n1, 0, 0, iv);
-    track(sh, DN, NN, n1, ps->contrast_id, v, NULL, NULL);
+    lens_track_id(sh, DN, NN, n1, ps->contrast_id, v, NULL, NULL);
     put_f64(lr, next, "p_contrast", 1, n1, 0, 0, v);
 
     // cos_to_final (§5.1): v = the Prism logits themselves against the head's logit direction
-    chain(sh, n1, 3, sums_dots, &cx, dots);
+    lens_ordered_dots(sh, DN, YD, n1, dots);
     double hq;
-    chain(sh, 1, 1, sums_hq, &cx, &hq); // the teacher entropy, by the same chained sums
+    lens_ordered_entropy_pv(sh, &Y, &NY, 1, &hq); // the teacher entropy, by the same chained sums
     if (lr->h5) h5_attr_f64(lr->h5, next, "teacher_entropy_bits", lens_bits(hq));
     for (int L = 0; L < n1; L++) {
         float ny = (float)sqrt(dots[3 * L + 2]) + 1e-12f, nz = (float)sqrt(dots[3 * L + 1]) + 1e-12f;

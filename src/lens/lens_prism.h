@@ -19,7 +19,7 @@
 // p_answer, answer_logit, answer_rank, p_contrast, kl_to_final_bits, cos_to_final,
 // echo_mass_prompt, attribute teacher_entropy_bits. Group attributes name the artifact.
 // Every sum over the vocabulary (log-sum-exp, entropy, KL, cos_to_final, the teacher entropy) runs
-// in global id order across the ranks (lens_prism.c, "sums in index order"), so the Prism values
+// in global id order across the ranks (lens/lens_ordered.h), so the Prism values
 // are bit-identical at any rank count.
 #ifndef LW_LENS_PRISM_H
 #define LW_LENS_PRISM_H

@@ -305,6 +305,28 @@ static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p,
             *none[k] = xmalloc(sizeof(double) * L);
             for (hsize_t i = 0; i < L; i++) (*none[k])[i] = NAN;
         }
+    } else if (!strcmp(lens, "tuned")) {
+        F1(entropy_bits, "entropy_bits");
+        F1(answer_logit, "answer_logit");
+        F1(p_contrast, "p_contrast");
+        F1(kl_to_final_bits, "kl_to_final_bits");
+        F1(cos_to_final, "cos_to_final");
+        F1(cos_to_answer, "cos_to_answer");
+        F1(cos_to_prompt_max, "cos_to_prompt_max");
+        F1(echo_mass_prompt, "echo_mass_prompt");
+        F1(kl_rot_only_bits, "kl_rot_only_bits");
+        F1(kl_temp_only_bits, "kl_temp_only_bits");
+        I1(answer_rank_rot_only, "answer_rank_rot_only");
+        I1(answer_rank_temp_only, "answer_rank_temp_only");
+        hsize_t w50[2] = {L, 50};
+        snprintf(path, sizeof path, "%s/ranks_of_norm_top50", base);
+        if (ds_i32(r, path, 2, w50, NULL, &x->ranks_of_norm_top50)) return -1;
+        // not measured for the tuned lens (OUTPUTS.md §4.1): NaN
+        double **none[] = {&x->kl_to_final_bits_norm_temp, &x->resid_norm_ratio, &x->delta_resid_cos};
+        for (size_t k = 0; k < sizeof none / sizeof none[0]; k++) {
+            *none[k] = xmalloc(sizeof(double) * L);
+            for (hsize_t i = 0; i < L; i++) (*none[k])[i] = NAN;
+        }
     } else if (!strcmp(lens, "raw")) {
         F1(entropy_bits_pv, "entropy_bits_pv");
         F1(kl_norm_vs_raw_bits, "kl_norm_vs_raw_bits");
@@ -318,6 +340,57 @@ static int read_next(Rd *r, const ExRun *run, const char *lens, const ExPass *p,
 #undef F1
 #undef I1
     x->present = 1;
+    return 0;
+}
+
+// The tuned lens of one pass (docs/HDF5.md `/lens/tuned`): all positions, NEXT, the §19.4 audit.
+static int read_tuned(Rd *r, const ExRun *run, ExPass *p) {
+    char path[400];
+    hsize_t got[3], L = (hsize_t)run->n_layers + 1;
+    hsize_t wLT[2] = {L, (hsize_t)p->T}, wLTk[3] = {L, (hsize_t)p->T, 0};
+    snprintf(path, sizeof path, "/lens/tuned/%s/entropy_bits", p->name);
+    if (ds_f64(r, path, 2, wLT, NULL, &p->tuned_rec_entropy_bits)) return -1;
+    snprintf(path, sizeof path, "/lens/tuned/%s/topk_ids", p->name);
+    if (ds_i32(r, path, 3, wLTk, got, &p->tuned_rec_topk_ids)) return -1;
+    p->tuned_rec_k = (int)got[2];
+    hsize_t wLTk3[3] = {L, (hsize_t)p->T, (hsize_t)p->tuned_rec_k};
+    snprintf(path, sizeof path, "/lens/tuned/%s/topk_probs", p->name);
+    if (ds_f64(r, path, 3, wLTk3, NULL, &p->tuned_rec_topk_probs)) return -1;
+    if (read_next(r, run, "tuned", p, &p->tuned)) return -1;
+    snprintf(path, sizeof path, "/lens/tuned/%s/next", p->name);
+    if (attr_double(r, path, "teacher_entropy_bits", &p->tuned_teacher_entropy_bits) ||
+        attr_double(r, path, "kl_bits_tuned_final", &p->tuned_kl_bits_final) ||
+        attr_double(r, path, "tau_star_modelcal", &p->tuned_tau_star_modelcal) ||
+        attr_double(r, path, "kl_bits_tuned_final_after_tau_star", &p->tuned_kl_bits_final_after_tau_star))
+        return -1;
+    for (hsize_t i = 0; i < L * (hsize_t)p->T * p->tuned_rec_k; i++)
+        if (p->tuned_rec_topk_ids[i] >= run->V || p->tuned_rec_topk_ids[i] < -1) {
+            snprintf(path, sizeof path, "/lens/tuned/%s/topk_ids", p->name);
+            return rd_fail(r, path, "id outside the vocabulary");
+        }
+    for (hsize_t i = 0; i < L * (hsize_t)p->tuned.K; i++)
+        if (p->tuned.top_ids[i] >= run->V || p->tuned.top_ids[i] < -1) {
+            snprintf(path, sizeof path, "/lens/tuned/%s/next/top_ids", p->name);
+            return rd_fail(r, path, "id outside the vocabulary");
+        }
+    ExTunedPositions *q = &p->tuned_pos;
+    snprintf(path, sizeof path, "/lens/tuned/%s/positions/pos_frac", p->name);
+    if (ds_f64(r, path, 1, NULL, got, &q->pos_frac)) return -1;
+    q->P = (int)got[0];
+    if (q->P < 1 || q->P > 8) return rd_fail(r, path, "not 1..8 grid positions (§19.4)");
+    hsize_t wP[1] = {(hsize_t)q->P}, wLP[2] = {L, (hsize_t)q->P};
+    snprintf(path, sizeof path, "/lens/tuned/%s/positions/pos_index", p->name);
+    if (ds_i32(r, path, 1, wP, NULL, &q->pos_index)) return -1;
+    for (int i = 0; i < q->P; i++)
+        if (q->pos_index[i] < 0 || q->pos_index[i] >= p->T) return rd_fail(r, path, "position outside the pass");
+#define P2F(field) do { snprintf(path, sizeof path, "/lens/tuned/%s/positions/%s", p->name, #field); \
+        if (ds_f64(r, path, 2, wLP, NULL, &q->field)) return -1; } while (0)
+#define P2I(field) do { snprintf(path, sizeof path, "/lens/tuned/%s/positions/%s", p->name, #field); \
+        if (ds_i32(r, path, 2, wLP, NULL, &q->field)) return -1; } while (0)
+    P2F(kl_norm_bits); P2F(kl_tuned_bits); P2F(entropy_norm_bits); P2F(entropy_tuned_bits);
+    P2I(answer_rank_norm); P2I(answer_rank_tuned);
+#undef P2F
+#undef P2I
     return 0;
 }
 
@@ -398,6 +471,7 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
                 return rd_fail(r, path, "id outside the vocabulary");
             }
     }
+    if (run->has_tuned && read_tuned(r, run, p)) return -1;
     // ids must be inside the vocabulary (they index /vocab/decoded)
     for (int i = 0; i < p->T; i++)
         if (p->ids[i] < 0 || p->ids[i] >= run->V) { snprintf(path, sizeof path, "%s/ids", g); return rd_fail(r, path, "id outside the vocabulary"); }
@@ -588,6 +662,14 @@ static int read_all(Rd *r, ExRun *run) {
             attr_str(r, "/lens/prism", "layers", &run->prism_layers) || attr_long(r, "/lens/prism", "k", &run->prism_k))
             return -1;
     }
+    if (link_exists(r->file, "/lens/tuned")) { // a run with a tuned-lens artifact (docs/HDF5.md)
+        run->has_tuned = 1;
+        hsize_t wL[1] = {(hsize_t)run->n_layers + 1};
+        if (attr_str(r, "/lens/tuned", "artifact_path", &run->tuned_artifact_path) ||
+            attr_str(r, "/lens/tuned", "config_sha256", &run->tuned_config_sha256) ||
+            attr_long(r, "/lens/tuned", "k", &run->tuned_k) || ds_f64(r, "/lens/tuned/tau", 1, wL, NULL, &run->tuned_tau))
+            return -1;
+    }
     long np = 0;
     char **order = NULL;
     if (ds_strs(r, "/prompts/order", -1, &np, &order)) return -1;
@@ -705,7 +787,8 @@ static void next_free(ExNext *x) {
                     x->max_abs_logit, x->min_prob, x->nonfinite, x->scales, x->scaled_p_answer,
                     x->repeat_rank_dev, x->repeat_top1_flip, x->temps, x->last_temp_kl,
                     x->kl_norm_vs_raw_bits, x->kl_raw_to_norm_bits, x->js_divergence, x->l1_prob_diff,
-                    x->ranks_of_norm_top50};
+                    x->ranks_of_norm_top50, x->kl_rot_only_bits, x->kl_temp_only_bits, x->answer_rank_rot_only,
+                    x->answer_rank_temp_only};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
 }
 
@@ -716,9 +799,12 @@ void ex_run_free(ExRun *run) {
                         p->align_variant, p->answer_ids, p->contrast_answer, p->ids, p->ctx_ids,
                         p->final_entropy_bits, p->final_topk_ids, p->final_topk_probs, p->resid_nonfinite, p->rec_entropy_bits,
                         p->rec_topk_ids, p->rec_topk_probs, p->prism_rec_entropy_bits, p->prism_rec_topk_ids,
-                        p->prism_rec_topk_probs};
+                        p->prism_rec_topk_probs, p->tuned_rec_entropy_bits, p->tuned_rec_topk_ids,
+                        p->tuned_rec_topk_probs, p->tuned_pos.pos_frac, p->tuned_pos.pos_index,
+                        p->tuned_pos.kl_norm_bits, p->tuned_pos.kl_tuned_bits, p->tuned_pos.entropy_norm_bits,
+                        p->tuned_pos.entropy_tuned_bits, p->tuned_pos.answer_rank_norm, p->tuned_pos.answer_rank_tuned};
         for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
-        next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2); next_free(&p->prism);
+        next_free(&p->norm); next_free(&p->raw); next_free(&p->post_ln2); next_free(&p->prism); next_free(&p->tuned);
     }
     free(run->passes);
     battery_free_ex(run->battery);
@@ -732,7 +818,8 @@ void ex_run_free(ExRun *run) {
                     run->config_yaml, run->config_hash, run->lensweep_version, run->lensweep_git,
                     run->start_time, run->end_time, run->tau_grid, run->tau_norm, run->test_text,
                     run->test_entropy, run->test_ids, run->test_probs, run->temp_values, run->temp_entropy,
-                    run->temp_ids, run->temp_probs, run->prism_artifact_path, run->prism_layers};
+                    run->temp_ids, run->temp_probs, run->prism_artifact_path, run->prism_layers,
+                    run->tuned_artifact_path, run->tuned_config_sha256, run->tuned_tau};
     for (size_t k = 0; k < sizeof ptrs / sizeof ptrs[0]; k++) free(ptrs[k]);
     memset(run, 0, sizeof *run);
 }

@@ -56,8 +56,19 @@ typedef struct {
     double transform_kl[3];
     // raw lens pairwise values (§8.3)
     double *kl_norm_vs_raw_bits, *kl_raw_to_norm_bits, *js_divergence, *l1_prob_diff;
-    int *ranks_of_norm_top50;   // [n+1, 50]
+    int *ranks_of_norm_top50;   // [n+1, 50] (raw and tuned lenses)
+    // tuned lens §19.4 variants (NULL for the other lenses)
+    double *kl_rot_only_bits, *kl_temp_only_bits;
+    int *answer_rank_rot_only, *answer_rank_temp_only;
 } ExNext;
+
+// §19.4 positional rows of one pass (`/lens/tuned/<pass>/positions/`): [n+1, P], row 0 missing.
+typedef struct {
+    int P;
+    double *pos_frac; int *pos_index; // [P]
+    double *kl_norm_bits, *kl_tuned_bits, *entropy_norm_bits, *entropy_tuned_bits;
+    int *answer_rank_norm, *answer_rank_tuned; // −1 except at the last position
+} ExTunedPositions;
 
 typedef struct {
     char *name;            // pos_orig_0, pos_no_filler_0, ..., ctl_orig
@@ -88,6 +99,15 @@ typedef struct {
     double prism_teacher_entropy_bits; // H(P_final) by the Prism code path (next/ attribute)
     double *prism_rec_entropy_bits;
     int prism_rec_k; int *prism_rec_topk_ids; double *prism_rec_topk_probs;
+    // tuned lens (/lens/tuned, only when the run had a tuned_lens_dir; tuned.present = 0 otherwise):
+    // rows L = 1..n (row 0 NaN / −1); NEXT values as ExNext (resid_norm_ratio, delta_resid_cos and
+    // kl_to_final_bits_norm_temp NaN), all positions as rec_*, the §19.4 audit values
+    ExNext tuned;
+    double tuned_teacher_entropy_bits;
+    double tuned_kl_bits_final, tuned_tau_star_modelcal, tuned_kl_bits_final_after_tau_star; // head_mismatch
+    double *tuned_rec_entropy_bits;
+    int tuned_rec_k; int *tuned_rec_topk_ids; double *tuned_rec_topk_probs;
+    ExTunedPositions tuned_pos;
 } ExPass;
 
 typedef struct {
@@ -105,6 +125,11 @@ typedef struct {
     int has_prism;
     char *prism_artifact_path, *prism_layers;
     long prism_k;
+    // /lens/tuned (has_tuned = 0: the run decoded no tuned lens)
+    int has_tuned;
+    char *tuned_artifact_path, *tuned_config_sha256;
+    long tuned_k;
+    double *tuned_tau;     // [n+1], row 0 NaN, row n 1
     // /vocab
     long V;
     char **decoded, **pieces;

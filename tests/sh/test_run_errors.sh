@@ -31,7 +31,7 @@ probe() { # file, then sed expressions applied to a minimal valid probe set
 refuse "top-k beyond the vocabulary" "prompt_topk: 50000 is larger than the model's vocabulary \(32000" --prompt_topk 50000
 refuse "bad layer index" "skip_layers_m: 99 is beyond the model's 3 blocks" --skip_layers_m 2,99
 refuse "tp_size vs ranks" "tp_size: 2, but the job has 1 rank" --tp_size 2
-refuse "lens not available" "lenses: tuned is not available" --lenses norm,tuned
+refuse "tuned lens without an artifact" "lenses: tuned needs a fitted tuned-lens artifact, but tuned_lens_dir is empty" --lenses norm,tuned
 probe "$TMP/p_empty_ctl.yaml" 's/^  prompt: .*/  prompt: ""/'
 refuse "empty control prompt" "p_empty_ctl\.yaml: control\.prompt: empty prompt" --probes "$TMP/p_empty_ctl.yaml"
 probe "$TMP/p_empty_test.yaml" 's/^  - "Berlin is the capital of"/  - ""/'

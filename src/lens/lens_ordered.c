@@ -1,0 +1,148 @@
+// lens_ordered — see lens_ordered.h (moved here from lens_prism.c so that the tuned lens shares it).
+#include "lens/lens_ordered.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lens/lens_internal.h"
+
+void lens_track_id(const LensShard *sh, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p,
+                   double *logit, int32_t *rank) {
+    if (id < 0) {
+        for (int r = 0; r < n; r++) {
+            if (p) p[r] = NAN;
+            if (logit) logit[r] = NAN;
+            if (rank) rank[r] = -1;
+        }
+        return;
+    }
+    int32_t *ids = ialloc(n);
+    for (int r = 0; r < n; r++) ids[r] = id;
+    float *x = falloc(n);
+    lens_values_at(sh, D, n, ids, 1, x);
+    int64_t *above = xmalloc(sizeof(int64_t) * (n ? n : 1));
+    if (rank) lens_count_above(sh, D, N, n, ids, x, 1, 0, above);
+    for (int r = 0; r < n; r++) {
+        if (p) p[r] = isnan(x[r]) ? NAN : (double)lens_prob(&N[r], x[r]);
+        if (logit) logit[r] = x[r];
+        if (rank) rank[r] = above[r] < 0 ? -1 : (int32_t)(above[r] + 1);
+    }
+    free(ids); free(x); free(above);
+}
+
+// ---------------------------------------------------------------------------- sums in index order
+
+typedef void (*ChainFn)(const void *ctx, int row, double *acc);
+
+static void chain(const LensShard *sh, int n, int k, ChainFn fn, const void *ctx, double *acc) {
+    int R = sh->comm ? sh->comm->size : 1, me = sh->comm ? sh->comm->rank : 0;
+    memset(acc, 0, sizeof(double) * (size_t)n * k);
+    for (int q = 0; q < R; q++) {
+        if (q == me)
+            for (int r = 0; r < n; r++) fn(ctx, r, acc + (size_t)r * k);
+        if (R > 1) comm_bcast(sh->comm, acc, sizeof(double) * (size_t)n * k, q);
+    }
+}
+
+typedef struct {
+    const LensDist *P, *Q;   // identity transforms (Prism logits, model head)
+    const LensNorm *nP, *nQ;
+    int vl;
+} ChainCtx;
+
+// S = Σ e_v, E = Σ e_v·δ_v with δ_v = x_v − max and e_v = expf(δ_v) in fp32 (the backend's
+// softmax-partials definition), in double
+static void sums_se(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *z = x->P[r].z;
+    float m = x->nP[r].max;
+    double S = acc[0], E = acc[1];
+    for (int v = 0; v < x->vl; v++) {
+        float dl = z[v] - m, e = expf(dl);
+        S += e;
+        if (e > 0) E += (double)e * dl;
+    }
+    acc[0] = S;
+    acc[1] = E;
+}
+
+// KL(P‖Q) terms p (ln(p + ε) − ln(q + ε)) in fp32 (lens_stats' guarded form), summed in double
+static void sums_kl(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *zp = x->P[r].z, *zq = x->Q[r].z;
+    float lp = x->nP[r].lse_f, lq = x->nQ[r].lse_f;
+    double s = acc[0];
+    for (int v = 0; v < x->vl; v++) {
+        float p = expf(zp[v] - lp), q = expf(zq[v] - lq);
+        s += p * (logf(p + LENS_EPS) - logf(q + LENS_EPS));
+    }
+    acc[0] = s;
+}
+
+// −Σ p ln(p + ε) of the model head Q (probability-vector formula, fp32 terms), in double
+static void sums_hq(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *zq = x->Q[r].z;
+    float lq = x->nQ[r].lse_f;
+    double s = acc[0];
+    for (int v = 0; v < x->vl; v++) {
+        float q = expf(zq[v] - lq);
+        s -= q * logf(q + LENS_EPS);
+    }
+    acc[0] = s;
+}
+
+// Σ z·y, Σ z², Σ y² (products of floats, exact in double)
+static void sums_dots(const void *c, int r, double *acc) {
+    const ChainCtx *x = c;
+    const float *zp = x->P[r].z, *zq = x->Q[r].z;
+    for (int v = 0; v < x->vl; v++) {
+        acc[0] += (double)zp[v] * zq[v];
+        acc[1] += (double)zp[v] * zp[v];
+        acc[2] += (double)zq[v] * zq[v];
+    }
+}
+
+void lens_ordered_normalize(const LensShard *sh, const LensDist *D, int n, LensNorm *N) {
+    float *mx = falloc(n);
+    for (int r = 0; r < n; r++) {
+        float m = -INFINITY;
+        for (int v = 0; v < sh->vl; v++)
+            if (D[r].z[v] > m) m = D[r].z[v]; // a NaN never wins
+        mx[r] = m;
+    }
+    if (sh->comm && sh->comm->size > 1) comm_allreduce_max_f32(sh->comm, mx, n);
+    for (int r = 0; r < n; r++) N[r].max = mx[r];
+    double *acc = dalloc((size_t)2 * n);
+    ChainCtx cx = {D, NULL, N, NULL, sh->vl};
+    chain(sh, n, 2, sums_se, &cx, acc);
+    for (int r = 0; r < n; r++) {
+        double S = acc[2 * r], E = acc[2 * r + 1];
+        if (!isfinite(mx[r]) || !(S > 0)) {
+            N[r].lse = NAN; N[r].lse_f = NAN; N[r].H_nats = NAN;
+            continue;
+        }
+        N[r].lse = mx[r] + log(S);
+        N[r].lse_f = (float)N[r].lse;
+        N[r].H_nats = log(S) - E / S;
+    }
+    free(mx);
+    free(acc);
+}
+
+void lens_ordered_kl(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
+                     int n, double *kl) {
+    ChainCtx cx = {P, Q, nP, nQ, sh->vl};
+    chain(sh, n, 1, sums_kl, &cx, kl);
+}
+
+void lens_ordered_entropy_pv(const LensShard *sh, const LensDist *Q, const LensNorm *nQ, int n, double *h) {
+    ChainCtx cx = {NULL, Q, NULL, nQ, sh->vl};
+    chain(sh, n, 1, sums_hq, &cx, h);
+}
+
+void lens_ordered_dots(const LensShard *sh, const LensDist *P, const LensDist *Q, int n, double *out) {
+    ChainCtx cx = {P, Q, NULL, NULL, sh->vl};
+    chain(sh, n, 3, sums_dots, &cx, out);
+}
