@@ -29,6 +29,37 @@ static int frac_le(double f, double b) { return f <= b + 1e-6; }
 static int frac_ge(double f, double b) { return f >= b - 1e-6; }
 static double grid_label(double f) { return py_round(f, 6); }
 
+void ex_tuned_in_from_run(const ExRun *run, ExTunedPass *tp, ExTunedIn *in) {
+    memset(in, 0, sizeof *in);
+    in->present = run->has_tuned;
+    in->artifact_path = run->tuned_artifact_path;
+    in->passes = tp;
+    for (int i = 0; i < run->n_passes; i++) {
+        const ExPass *p = &run->passes[i];
+        ExTunedPass *t = &tp[i];
+        memset(t, 0, sizeof *t);
+        t->next = p->tuned;
+        t->kl_rot_only_bits = p->tuned.kl_rot_only_bits;
+        t->kl_temp_only_bits = p->tuned.kl_temp_only_bits;
+        t->answer_rank_rot_only = p->tuned.answer_rank_rot_only;
+        t->answer_rank_temp_only = p->tuned.answer_rank_temp_only;
+        t->teacher_entropy_bits = p->tuned_teacher_entropy_bits;
+        t->kl_bits_tuned_final = p->tuned_kl_bits_final;
+        t->tau_star_modelcal = p->tuned_tau_star_modelcal;
+        t->kl_bits_tuned_final_after_tau_star = p->tuned_kl_bits_final_after_tau_star;
+        const ExTunedPositions *q = &p->tuned_pos;
+        t->P = q->pos_frac ? q->P : 0;
+        t->pos_frac = q->pos_frac;
+        t->pos_index = q->pos_index;
+        t->kl_norm_bits = q->kl_norm_bits;
+        t->kl_tuned_bits = q->kl_tuned_bits;
+        t->entropy_norm_bits = q->entropy_norm_bits;
+        t->entropy_tuned_bits = q->entropy_tuned_bits;
+        t->answer_rank_norm = q->answer_rank_norm;
+        t->answer_rank_tuned = q->answer_rank_tuned;
+    }
+}
+
 int ex_tuned_audit_pass(const LwRunConfig *c, const ExRun *run, const ExTunedIn *in) {
     int found = -1;
     if (!in || !in->present) return -1;

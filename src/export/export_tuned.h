@@ -38,6 +38,10 @@ typedef struct {
     const ExTunedPass *passes;                         // [run->n_passes]
 } ExTunedIn;
 
+// The view of a run file's /lens/tuned (run_read.h): tp[run->n_passes] filled, in->present =
+// run->has_tuned.
+void ex_tuned_in_from_run(const ExRun *run, ExTunedPass *tp, ExTunedIn *in);
+
 // Everything derived once (ex_tuned_derive), read by the writers below.
 typedef struct {
     int present;
