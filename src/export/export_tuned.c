@@ -1,6 +1,7 @@
 // export_tuned — see export_tuned.h. Section numbers: METRICS.md (§) and OUTPUTS.md (O§).
 #include "export/export_tuned.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +568,163 @@ static void j_attribution(const ExTunedD *d, JsonW *j) {
     jw_end(j);
 }
 
+// ---------------------------------------------------------------------------- provenance
+
+static json_t *jget(json_t *o, const char *a, const char *b) {
+    json_t *v = json_object_get(o, a);
+    return b ? json_object_get(v, b) : v;
+}
+static void k_num(JsonW *j, const char *k, json_t *v) { // a JSON number as int or real; else null
+    if (json_is_integer(v)) jw_k_int(j, k, (long)json_integer_value(v));
+    else if (json_is_real(v)) jw_k_real(j, k, json_real_value(v));
+    else jw_k_null(j, k);
+}
+static void k_bool(JsonW *j, const char *k, json_t *v) {
+    if (json_is_boolean(v)) jw_k_bool(j, k, json_is_true(v)); else jw_k_null(j, k);
+}
+static void k_str(JsonW *j, const char *k, json_t *v) { jw_k_str(j, k, json_is_string(v) ? json_string_value(v) : NULL); }
+
+static void j_optimizer(JsonW *j, json_t *tr) {
+    jw_obj(j);
+    jw_k_str(j, "type", "AdamW");
+    k_num(j, "lr", json_object_get(tr, "lr"));
+    json_t *b = json_object_get(tr, "betas");
+    jw_key(j, "betas");
+    if (json_is_array(b)) { jw_arr(j); for (size_t i = 0; i < json_array_size(b); i++) jw_real(j, json_number_value(json_array_get(b, i))); jw_end(j); }
+    else jw_null(j);
+    k_num(j, "weight_decay", json_object_get(tr, "weight_decay"));
+    jw_end(j);
+}
+
+// The training position window of the fit as fractions of seq_len (the reference's [0.6, 0.95]).
+static void j_pos_window(JsonW *j, json_t *tr) {
+    json_t *w = json_object_get(tr, "position_window");
+    double seq = json_number_value(json_object_get(tr, "seq_len"));
+    if (json_array_size(w) == 2 && seq > 0) {
+        jw_arr(j);
+        jw_real(j, py_round(json_number_value(json_array_get(w, 0)) / seq, 2));
+        jw_real(j, py_round(json_number_value(json_array_get(w, 1)) / seq, 2));
+        jw_end(j);
+    } else jw_null(j);
+}
+
+// `provenance` and `provenance_snapshot` of the top-level tuned_lens (OUTPUTS.md §11.3), from the
+// artifact's provenance.json (docs/TUNED.md) mapped onto the reference's names; fields the
+// artifact does not record are null. Both null when the artifact's provenance.json is unreadable.
+static void j_provenance(const ExRun *run, const char *dir, JsonW *j) {
+    char *path = xasprintf("%s/provenance.json", dir ? dir : "");
+    json_t *pv = dir ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    if (!json_is_object(pv)) {
+        jw_k_null(j, "provenance");
+        jw_k_null(j, "provenance_snapshot");
+        json_decref(pv);
+        return;
+    }
+    json_t *tr = json_object_get(pv, "training"), *co = json_object_get(pv, "corpus");
+    json_t *temps = json_object_get(pv, "temperatures");
+    // tl_version: the fit's creation time as the reference writes it (20250927T1055Z)
+    char ver[32] = "";
+    const char *cr = json_string_value(json_object_get(pv, "created_utc"));
+    if (cr && strlen(cr) >= 16) snprintf(ver, sizeof ver, "%.4s%.2s%.2sT%.2s%.2sZ", cr, cr + 5, cr + 8, cr + 11, cr + 14);
+    double mb = json_number_value(json_object_get(tr, "micro_batch")), ga = json_number_value(json_object_get(tr, "grad_accum"));
+    double seq = json_number_value(json_object_get(tr, "seq_len")), seen = json_number_value(json_object_get(tr, "tokens_seen"));
+    double tps = json_number_value(json_object_get(tr, "tokens_per_step"));
+    double steps = json_number_value(json_object_get(tr, "total_steps"));
+    // final loss: mean over the fitted translators
+    json_t *fl = json_object_get(pv, "final_loss");
+    double fsum = 0;
+    int fn = 0;
+    for (size_t i = 0; i < json_array_size(fl); i++)
+        if (json_is_number(json_array_get(fl, i))) { fsum += json_number_value(json_array_get(fl, i)); fn++; }
+
+    jw_key(j, "provenance"); jw_obj(j);
+    jw_k_str(j, "model_id", run->model_id);
+    jw_k_str(j, "clean_model_name", run->model_name);
+    jw_k_str(j, "tl_version", ver[0] ? ver : NULL);
+    jw_k_null(j, "model_commit");
+    jw_k_null(j, "tokenizer_commit");
+    jw_key(j, "translator"); jw_obj(j);
+    k_num(j, "num_layers", json_object_get(pv, "n_layers"));
+    k_num(j, "d_model", json_object_get(pv, "d_model"));
+    k_num(j, "rank", json_object_get(pv, "rank"));
+    k_bool(j, "final_identity", json_object_get(pv, "final_identity"));
+    k_bool(j, "has_preconditioner", json_object_get(pv, "has_preconditioner"));
+    jw_k_bool(j, "use_temperature", 1);
+    k_num(j, "temperature_eps", json_object_get(pv, "temperature_eps"));
+    jw_key(j, "temperatures"); jw_arr(j);
+    for (size_t i = 0; i < json_array_size(temps); i++) jw_real(j, json_number_value(json_array_get(temps, i)));
+    jw_end(j);
+    jw_end(j);
+    jw_key(j, "training"); jw_obj(j);
+    k_num(j, "seed", json_object_get(tr, "seed"));
+    k_num(j, "total_steps", json_object_get(tr, "total_steps"));
+    jw_k_int(j, "warmup_steps", 0); // cosine schedule without warmup (§19.2: none actually applied)
+    k_num(j, "micro_batch", json_object_get(tr, "micro_batch"));
+    k_num(j, "grad_accum", json_object_get(tr, "grad_accum"));
+    if (mb > 0 && ga > 0) jw_k_int(j, "effective_batch", (long)(mb * ga)); else jw_k_null(j, "effective_batch");
+    k_num(j, "tokens_per_step", json_object_get(tr, "tokens_per_step"));
+    k_num(j, "layers_sampled_per_step", json_object_get(tr, "k_layers"));
+    jw_k_bool(j, "use_temperature", 1);
+    k_num(j, "temperature_eps", json_object_get(pv, "temperature_eps"));
+    jw_key(j, "dataset"); jw_obj(j);
+    k_str(j, "repo_id", json_object_get(co, "path"));
+    k_str(j, "name", json_object_get(co, "format"));
+    jw_k_null(j, "split");
+    jw_k_null(j, "revision");
+    k_num(j, "seq_len", json_object_get(tr, "seq_len"));
+    k_num(j, "positions_per_seq", json_object_get(tr, "p_pos"));
+    jw_key(j, "position_fraction_range"); j_pos_window(j, tr);
+    k_str(j, "content_hash", json_object_get(co, "sha256"));
+    if (seq > 0 && json_is_number(json_object_get(tr, "tokens_seen"))) jw_k_int(j, "samples_streamed", (long)(seen / seq));
+    else jw_k_null(j, "samples_streamed");
+    jw_end(j);
+    jw_key(j, "optimizer"); j_optimizer(j, tr);
+    jw_key(j, "regularization"); jw_obj(j);
+    k_num(j, "l2", jget(tr, "regularization", "l2"));
+    k_num(j, "smooth", jget(tr, "regularization", "smooth"));
+    jw_end(j);
+    jw_k_str(j, "device", NULL);
+    jw_k_str(j, "dtype", NULL);
+    jw_k_real(j, "final_loss", fn ? fsum / fn : NAN);
+    jw_end(j);
+    jw_end(j);
+
+    jw_key(j, "provenance_snapshot"); jw_obj(j);
+    k_str(j, "dataset_id", json_object_get(co, "path"));
+    jw_k_null(j, "dataset_revision");
+    k_str(j, "content_hash", json_object_get(co, "sha256"));
+    jw_key(j, "train_pos_window"); j_pos_window(j, tr);
+    k_num(j, "sampled_layers_count", json_object_get(tr, "k_layers"));
+    k_num(j, "sampled_positions_count", json_object_get(tr, "p_pos"));
+    k_num(j, "rank", json_object_get(pv, "rank"));
+    jw_key(j, "preconditioner"); jw_obj(j);
+    jw_k_bool(j, "whiten", 0);
+    jw_k_bool(j, "orthogonal_rotation", 0);
+    jw_end(j);
+    int nt = (int)json_array_size(temps);
+    double *tv = xmalloc((nt ? nt : 1) * sizeof(double)), mn = NAN, mx = NAN;
+    for (int i = 0; i < nt; i++) {
+        tv[i] = json_number_value(json_array_get(temps, i));
+        if (isnan(mn) || tv[i] < mn) mn = tv[i];
+        if (isnan(mx) || tv[i] > mx) mx = tv[i];
+    }
+    jw_key(j, "temperatures_stats"); jw_obj(j);
+    jw_k_real(j, "min", mn);
+    jw_k_real(j, "p25", ex_percentile(tv, nt, 0.25));
+    jw_k_real(j, "p50", ex_percentile(tv, nt, 0.5));
+    jw_k_real(j, "p75", ex_percentile(tv, nt, 0.75));
+    jw_k_real(j, "max", mx);
+    jw_end(j);
+    free(tv);
+    k_bool(j, "final_layer_identity", json_object_get(pv, "final_identity"));
+    jw_k_real(j, "fit_total_tokens_est", tps > 0 && steps >= 0 ? tps * steps : NAN);
+    jw_key(j, "optimizer"); j_optimizer(j, tr);
+    jw_k_null(j, "schedule");
+    jw_end(j);
+    json_decref(pv);
+}
+
 void ex_tuned_lens_json(const LwRunConfig *c, const ExRun *run, const ExTunedD *d, int top, JsonW *j) {
     jw_obj(j);
     if (!d->present) {
@@ -585,6 +743,7 @@ void ex_tuned_lens_json(const LwRunConfig *c, const ExRun *run, const ExTunedD *
     for (int i = 0; i < d->n_passes; i++) j_summary(c, run, d, i, j);
     jw_end(j);
     if (top) {
+        j_provenance(run, d->in->artifact_path, j);
         jw_key(j, "summary"); jw_obj(j);
         jw_key(j, "metrics"); j_metrics(d, j);
         jw_end(j);

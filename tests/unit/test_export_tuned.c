@@ -65,6 +65,31 @@ TEST(ppl_delta) {
 
 // ---------------------------------------------------------------------------- planted run
 
+// A tuned artifact directory with a provenance.json in fit-tuned's format (docs/TUNED.md; the
+// safetensors file is not read by the export).
+static const char *PROV =
+    "{\"format\": \"lensweep-tuned\", \"version\": 1, \"model_name\": \"Tiny-Model\", \"d_model\": 8,"
+    " \"n_layers\": 4, \"vocab\": 64, \"rank\": 64, \"has_preconditioner\": false, \"final_identity\": true,"
+    " \"temperature_eps\": 0.001, \"temperatures\": [0.5, 0.7, 0.6, 1.0],"
+    " \"corpus\": {\"path\": \"/c/corpus.txt\", \"sha256\": \"abc\", \"format\": \"text\", \"n_tokens\": 100000},"
+    " \"training\": {\"seed\": 316, \"steps\": 10, \"total_steps\": 10, \"tokens_seen\": 655360, \"micro_batch\": 32,"
+    " \"grad_accum\": 4, \"seq_len\": 512, \"tokens_per_step\": 65536, \"k_layers\": 3, \"p_pos\": 12,"
+    " \"betas\": [0.9, 0.999], \"lr\": 0.001, \"weight_decay\": 0.0001, \"regularization\": {\"l2\": 0.0001,"
+    " \"smooth\": 0.0001}, \"position_window\": [307, 487]}, \"final_loss\": [5.0, 6.0, null],"
+    " \"created_utc\": \"2026-12-07T18:57:03Z\"}\n";
+
+static const char *art_dir(void) {
+    static char dir[64];
+    if (dir[0]) return dir;
+    snprintf(dir, sizeof dir, "/tmp/lw_tuned_art_XXXXXX");
+    if (!mkdtemp(dir)) { dir[0] = 0; return "/nonexistent"; }
+    char *p = xasprintf("%s/provenance.json", dir);
+    FILE *f = fopen(p, "w");
+    if (f) { fputs(PROV, f); fclose(f); }
+    free(p);
+    return dir;
+}
+
 typedef struct {
     ExTunedPass tp[11];
     ExTunedIn in;
@@ -165,7 +190,7 @@ static void plant(Planted *pl, ExRun *run, double p_skip) {
         x->ranks_of_norm_top50[2 * 50 + k] = 50 - k;
     }
     pl->in.present = 1;
-    pl->in.artifact_path = "/art/tuned";
+    pl->in.artifact_path = art_dir();
     pl->in.passes = pl->tp;
 }
 
@@ -291,7 +316,22 @@ TEST(summary_metrics_and_attribution) {
     CHECK_NEAR(json_number_value(json_object_get(json_object_get(ap, "p75"), "\xce\x94KL_rot")), 5.0, 1e-12);
     CHECK(json_is_true(json_object_get(json_object_get(t, "attribution"), "prefer_tuned")));
     CHECK_STR(json_string_value(json_object_get(t, "status")), "loaded");
-    CHECK_STR(json_string_value(json_object_get(t, "path")), "/art/tuned");
+    CHECK_STR(json_string_value(json_object_get(t, "path")), art_dir());
+    // provenance mapped from the artifact's provenance.json: tl_version from created_utc; effective
+    // batch 32·4; samples 655360 / 512 = 1280; final loss mean of 5, 6; position window 307/512,
+    // 487/512 -> [0.6, 0.95]; temperatures [0.5, 0.7, 0.6, 1.0] -> sorted 0.5, 0.6, 0.7, 1.0:
+    // p25 at r = 0.75 -> 0.575, p50 0.65, p75 at r = 2.25 -> 0.775; tokens 65536·10
+    CHECK_STR(json_string_value(json_object_get(json_object_get(t, "provenance"), "tl_version")), "20261207T1857Z");
+    CHECK(jnum(t, "provenance.training.effective_batch") == 128);
+    CHECK(jnum(t, "provenance.training.dataset.samples_streamed") == 1280);
+    CHECK_NEAR(jnum(t, "provenance.training.final_loss"), 5.5, 0);
+    CHECK_NEAR(jnum(t, "provenance.training.dataset.position_fraction_range.#0"), 0.6, 0);
+    CHECK_NEAR(jnum(t, "provenance.training.dataset.position_fraction_range.#1"), 0.95, 0);
+    CHECK_NEAR(jnum(t, "provenance_snapshot.temperatures_stats.p25"), 0.575, 1e-15);
+    CHECK_NEAR(jnum(t, "provenance_snapshot.temperatures_stats.p50"), 0.65, 1e-15);
+    CHECK_NEAR(jnum(t, "provenance_snapshot.temperatures_stats.p75"), 0.775, 1e-15);
+    CHECK_NEAR(jnum(t, "provenance_snapshot.temperatures_stats.max"), 1.0, 0);
+    CHECK_NEAR(jnum(t, "provenance_snapshot.fit_total_tokens_est"), 655360.0, 0);
     CHECK(json_array_size(json_object_get(t, "summaries")) == 11);
     json_decref(t);
     world_free(&w);
@@ -572,9 +612,6 @@ TEST(keys_equal_reference) {
     world_make(&w, 0.3, 1, 1); // ppl_delta 0.5/0.3 − 1 > 0.2: the warning key exists, as in the reference
     json_t *t = to_json(w_top, &w);
     json_t *rt = json_deep_copy(json_object_get(ref, "tuned_lens"));
-    // the artifact's provenance blocks are written by export.c from the artifact, not here
-    json_object_del(rt, "provenance");
-    json_object_del(rt, "provenance_snapshot");
     same_keys(t, rt, "tuned_lens", NULL);
     json_t *d = to_json(w_diag, &w);
     json_t *rd = json_object(), *dg = json_object_get(ref, "diagnostics");
@@ -597,6 +634,7 @@ TEST(keys_equal_reference) {
 }
 
 int main(void) {
+    art_dir();
     RUN(calibration_only_both_sides);
     RUN(hint_both_sides);
     RUN(prefer_tuned_three_conditions);
@@ -609,5 +647,8 @@ int main(void) {
     RUN(norm_vs_tuned_consistency);
     RUN(variants_csv);
     RUN(keys_equal_reference);
+    char *rm = xasprintf("rm -rf %s", art_dir());
+    if (system(rm)) {}
+    free(rm);
     return test_summary();
 }
