@@ -232,6 +232,40 @@ TEST(audit_csvs_equal_numpy) {
     free(p);
 }
 
+// `lensweep report` reads the tuned blocks: the cross-model table's tuned ΔKL columns and the
+// "Lenses compared" tuned row carry numpy's values (no longer n/a).
+TEST(report_fills_tuned) {
+    char *csvp = xasprintf("%s/table.csv", tmpdir), *htmlp = xasprintf("%s/report.html", tmpdir);
+    char *cmd = xasprintf("bin/lensweep report %s --format csv --out %s && bin/lensweep report %s --out %s", out_dir, csvp,
+                          out_dir, htmlp);
+    char *err = NULL;
+    int rc = sh(cmd, &err);
+    CHECKF(rc == 0, "report: exit %d: %s", rc, err);
+    free(err); free(cmd);
+    CsvTable t;
+    LwError e = {0};
+    memset(&t, 0, sizeof t);
+    if (csv_table_read(csvp, &t, &e) == 0 && t.n_rows == 1) {
+        // numpy (expected-export.txt): KL(norm) − KL(tuned) at the depth layers 1, 2, 3
+        const double want[3] = {-1.5921670276025464, -0.24185068301109292, -0.32615492856643535};
+        const char *cols[3] = {"tuned_delta_kl_p25", "tuned_delta_kl_p50", "tuned_delta_kl_p75"};
+        for (int i = 0; i < 3; i++) {
+            int c = csv_table_col(&t, cols[i]);
+            double v = NAN;
+            CHECKF(c >= 0 && csv_cell_number(csv_table_cell(&t, 0, c), &v) == 1 && close_to(v, want[i]), "%s: '%s'",
+                   cols[i], c >= 0 ? csv_table_cell(&t, 0, c) : "(no column)");
+        }
+    } else CHECKF(0, "%s: %s (%zu rows)", csvp, e.msg, t.n_rows);
+    csv_table_free(&t);
+    size_t len;
+    char *html = lw_read_file(htmlp, &len, &e);
+    const char *row = html ? strstr(html, "<tr><th class=\"model\">tuned</th>") : NULL;
+    CHECKF(row != NULL, "report: no tuned row in the Lenses compared table");
+    // first KL <= 1.0 of the tuned lens: 2 (numpy), cited by its JSON path
+    CHECK(row && strstr(row, "tuned_lens.summary.metrics.first_kl_le_1.0.tuned\">2</td>") != NULL);
+    free(html); free(csvp); free(htmlp);
+}
+
 TEST(without_tuned_lens) {
     char *cmd = xasprintf("bin/lensweep run --model %s/m --out %s/run0 --probes tests/fixtures/probes/one-fact.yaml && "
                           "bin/lensweep export %s/run0/m.h5 --out %s", tmpdir, tmpdir, tmpdir, out_dir);
@@ -267,6 +301,7 @@ int main(void) {
     RUN(keys_equal_the_reference);
     RUN(values_equal_numpy);
     RUN(audit_csvs_equal_numpy);
+    RUN(report_fills_tuned);
     RUN(without_tuned_lens);
     char *rm = xasprintf("rm -rf %s", tmpdir);
     if (system(rm)) {}
