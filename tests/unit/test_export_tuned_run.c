@@ -9,6 +9,8 @@
 //     lens values numpy recomputed from the run's residuals). Tolerance: fp32 lens against float64,
 //     1e-5 absolute + relative (measured deviations are below 2e-6); integers, flags and strings
 //     exactly;
+//   * a run whose answer is the model's own top-1 at L = n (probe-learn.yaml) has the blocks that
+//     need an L_semantic: position_window, the tuned confirmation source, norm_vs_tuned targets;
 //   * an export of a run without a tuned lens into the same directory removes both audit CSVs and
 //     writes the "missing" forms.
 #define _GNU_SOURCE
@@ -266,6 +268,83 @@ TEST(report_fills_tuned) {
     free(html); free(csvp); free(htmlp);
 }
 
+// A run whose answer is reached: probe-learn.yaml asks for " learn", the model's own top-1 at the
+// last layer (L = n = 4), so the blocks that need an L_semantic exist. At L = n the tuned lens is
+// the norm lens (identity translator, τ = 1: METRICS §4.3), which fixes the expectations below.
+TEST(with_a_semantic_layer) {
+    char *ex2 = xasprintf("%s/ex2", tmpdir);
+    char *cmd = xasprintf("bin/lensweep run --model %s/m --out %s/run2 --probes " FIX "/probe-learn.yaml --tuned-lens-dir "
+                          FIX "/artifact && bin/lensweep export %s/run2/m.h5 --out %s", tmpdir, tmpdir, tmpdir, ex2);
+    char *err = NULL;
+    int rc = sh(cmd, &err);
+    CHECKF(rc == 0, "run -> export (probe-learn): exit %d: %s", rc, err);
+    free(err); free(cmd);
+    char *op = xasprintf("%s/output-m.json", ex2), *rp = xasprintf("%s/reference/logos-run-latest/output-Mistral-7B-v0.1.json", shared_dir());
+    json_t *me = load(op), *ref = load(rp);
+    free(op); free(rp);
+    if (!me || !ref) { json_decref(me); json_decref(ref); free(ex2); return; }
+    CHECK(json_integer_value(at(me, "diagnostics/L_semantic")) == 4);
+    // §8.5: tuned rank 1 at L = 4 (= norm there) inside [4 − 2, 4 + 2]; the raw lens also has rank 1 at
+    // L = 4 (rawlens CSV, read below) -> confirmed 4 from "both"; milestones row 4 names the source
+    CHECK(json_integer_value(at(me, "diagnostics/confirmed_semantics/L_semantic_tuned")) == 4);
+    CHECK(json_integer_value(at(me, "diagnostics/confirmed_semantics/L_semantic_confirmed")) == 4);
+    CsvTable t;
+    LwError e = {0};
+    memset(&t, 0, sizeof t);
+    char *raw = xasprintf("%s/output-m-pure-next-token-rawlens.csv", ex2);
+    int raw_rank1 = 0;
+    if (csv_table_read(raw, &t, &e) == 0) {
+        int cl = csv_table_col(&t, "layer"), cr = csv_table_col(&t, "answer_rank_raw"), cp = csv_table_col(&t, "prompt_id"),
+            cv = csv_table_col(&t, "prompt_variant");
+        for (size_t r = 0; r < t.n_rows; r++)
+            if (!strcmp(csv_table_cell(&t, r, cp), "pos") && !strcmp(csv_table_cell(&t, r, cv), "orig") &&
+                atoi(csv_table_cell(&t, r, cl)) >= 2 && !strcmp(csv_table_cell(&t, r, cr), "1"))
+                raw_rank1 = 1;
+    }
+    csv_table_free(&t);
+    free(raw);
+    const char *src = raw_rank1 ? "both" : "tuned";
+    CHECK_STR(json_string_value(at(me, "diagnostics/confirmed_semantics/confirmed_source")), src);
+    char *ms = xasprintf("%s/output-m-milestones.csv", ex2);
+    memset(&t, 0, sizeof t);
+    if (csv_table_read(ms, &t, &e) == 0 && t.n_rows == 4) CHECK_STR(csv_table_cell(&t, 3, csv_table_col(&t, "lens")), src);
+    else CHECKF(0, "%s: %s", ms, e.msg);
+    csv_table_free(&t);
+    free(ms);
+    // §19.7: position rows at L_semantic = 4 have a rank only at the last of 6 positions, where the
+    // norm lens has rank 1 -> 1/6 < 0.5: pos_window_low_stability (flag and reason, in the spec's order)
+    same_keys(at(me, "diagnostics/position_window"), at(ref, "diagnostics/position_window"), "position_window", NULL);
+    CHECK_NEAR(json_number_value(at(me, "diagnostics/position_window/rank1_frac")), 1.0 / 6, 1e-15);
+    CHECK(json_integer_value(at(me, "diagnostics/position_window/n_positions")) == 6);
+    CHECK(json_integer_value(at(me, "diagnostics/position_window/L_semantic_norm")) == 4);
+    CHECK_NEAR(json_number_value(at(me, "diagnostics/position_window/grid/#5")), 0.98, 0);
+    CHECK(json_equal(at(me, "diagnostics/position_window"), at(me, "summary/position_window")));
+    CHECK(json_is_true(at(me, "diagnostics/flags/pos_window_low_stability")));
+    json_t *rs = at(me, "measurement_guidance/reasons");
+    int i_cal = -1, i_pos = -1;
+    for (size_t i = 0; i < json_array_size(rs); i++) {
+        if (!strcmp(json_string_value(json_array_get(rs, i)), "tuned_is_calibration_only")) i_cal = (int)i;
+        if (!strcmp(json_string_value(json_array_get(rs, i)), "pos_window_low_stability")) i_pos = (int)i;
+    }
+    CHECKF(i_cal >= 0 && i_pos == i_cal + 1, "reasons: calibration-only at %d, pos window at %d", i_cal, i_pos);
+    // §15 norm vs tuned: the reference's keys; at the targets on L = 4 the two lenses are one: 1, 1, 1
+    same_keys(at(me, "diagnostics/lens_consistency"), at(ref, "diagnostics/lens_consistency"), "lens_consistency", NULL);
+    json_t *tg = at(me, "diagnostics/lens_consistency/norm_vs_tuned/at_targets");
+    int n4 = 0;
+    for (size_t i = 0; i < json_array_size(tg); i++) {
+        json_t *x = json_array_get(tg, i);
+        if (json_integer_value(json_object_get(x, "layer")) != 4) continue;
+        n4++;
+        CHECK_NEAR(json_number_value(json_object_get(x, "jaccard@10")), 1.0, 0);
+        CHECK_NEAR(json_number_value(json_object_get(x, "jaccard@50")), 1.0, 0);
+        CHECK_NEAR(json_number_value(json_object_get(x, "spearman_top50")), 1.0, 1e-12);
+    }
+    CHECK(n4 >= 2); // L_semantic_norm and L_semantic_confirmed
+    json_decref(me);
+    json_decref(ref);
+    free(ex2);
+}
+
 TEST(without_tuned_lens) {
     char *cmd = xasprintf("bin/lensweep run --model %s/m --out %s/run0 --probes tests/fixtures/probes/one-fact.yaml && "
                           "bin/lensweep export %s/run0/m.h5 --out %s", tmpdir, tmpdir, tmpdir, out_dir);
@@ -302,6 +381,7 @@ int main(void) {
     RUN(values_equal_numpy);
     RUN(audit_csvs_equal_numpy);
     RUN(report_fills_tuned);
+    RUN(with_a_semantic_layer);
     RUN(without_tuned_lens);
     char *rm = xasprintf("rm -rf %s", tmpdir);
     if (system(rm)) {}
