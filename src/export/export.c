@@ -971,40 +971,12 @@ static void j_copy_thresholds(const Ex *e, JsonW *j) {
     jw_key(j, "norm_only_flags"); jw_obj(j);
     int any = 0;
     for (int i = 0; i < s->n_sweep; i++) {
-        jw_key(j, label(c->copy_strict_sweep.v[i], lb));
-        int L = s->L_sweep[i];
-        if (L < 0 || !e->has_raw) { jw_null(j); continue; }
-        any = 1;
-        int raw_hit = 0;
-        const ExNext *w = &p->raw;
-        for (int LL = L - s->radius; LL <= L + s->radius; LL++) {
-            if (LL < 0 || LL > e->n) continue;
-            int t1 = w->top_ids[(size_t)LL * w->K];
-            if (t1 < 0) continue;
-            raw_hit |= ex_copy_strict(&t1, 1, p->ctx_ids, p->Tc, w->top_probs[(size_t)LL * w->K],
-                                      w->K > 1 ? w->top_probs[(size_t)LL * w->K + 1] : 0, c->copy_strict_sweep.v[i],
-                                      c->copy_margin, ex_token_wsp(e->run, t1));
-        }
-        jw_bool(j, !raw_hit);
+        int fl = ex_copy_norm_only(c, e->run, p, s, i);
+        any |= fl >= 0;
+        jw_k_bool(j, label(c->copy_strict_sweep.v[i], lb), fl);
     }
     jw_end(j);
-    const char *stab = "none";
-    if (any) {
-        if (c->quirk_copy_stability_mixed) stab = "mixed";
-        else {
-            // intended rule: the sweep's highest threshold (0.95) against its lowest (0.70)
-            int l95 = -1, l70 = -1, ihi = 0, ilo = 0;
-            for (int i = 1; i < s->n_sweep; i++) {
-                if (c->copy_strict_sweep.v[i] > c->copy_strict_sweep.v[ihi]) ihi = i;
-                if (c->copy_strict_sweep.v[i] < c->copy_strict_sweep.v[ilo]) ilo = i;
-            }
-            if (s->n_sweep) { l95 = s->L_sweep[ihi]; l70 = s->L_sweep[ilo]; }
-            if (l95 >= 0 && l70 >= 0) {
-                int d = abs(l95 - l70);
-                stab = (d <= 2 || d <= 0.05 * e->n) ? "stable" : (d >= 6 || d >= 0.15 * e->n) ? "fragile" : "mixed";
-            } else stab = "mixed";
-        }
-    }
+    const char *stab = ex_copy_stability(c, s, e->n, any);
     jw_k_str(j, "stability", stab);
     jw_end(j);
 }

@@ -325,39 +325,12 @@ static void j_copy_thresholds(const LwRunConfig *c, const ExRun *run, const ExPa
     jw_key(j, "norm_only_flags"); jw_obj(j);
     int any = 0;
     for (int i = 0; i < s->n_sweep; i++) {
-        jw_key(j, py_float_repr(c->copy_strict_sweep.v[i], lb));
-        int L = s->L_sweep[i];
-        if (L < 0 || !p->raw.present) { jw_null(j); continue; }
-        any = 1;
-        int raw_hit = 0;
-        const ExNext *w = &p->raw;
-        for (int LL = L - s->radius; LL <= L + s->radius; LL++) {
-            if (LL < 0 || LL > n) continue;
-            int t1 = w->top_ids[(size_t)LL * w->K];
-            if (t1 < 0) continue;
-            raw_hit |= ex_copy_strict(&t1, 1, p->ctx_ids, p->Tc, w->top_probs[(size_t)LL * w->K],
-                                      w->K > 1 ? w->top_probs[(size_t)LL * w->K + 1] : 0, c->copy_strict_sweep.v[i],
-                                      c->copy_margin, ex_token_wsp(run, t1));
-        }
-        jw_bool(j, !raw_hit);
+        int fl = ex_copy_norm_only(c, run, p, s, i);
+        any |= fl >= 0;
+        jw_k_bool(j, py_float_repr(c->copy_strict_sweep.v[i], lb), fl);
     }
     jw_end(j);
-    const char *stab = "none";
-    if (any) {
-        if (c->quirk_copy_stability_mixed || s->n_sweep < 1) stab = "mixed";
-        else {
-            int ihi = 0, ilo = 0;
-            for (int i = 1; i < s->n_sweep; i++) {
-                if (c->copy_strict_sweep.v[i] > c->copy_strict_sweep.v[ihi]) ihi = i;
-                if (c->copy_strict_sweep.v[i] < c->copy_strict_sweep.v[ilo]) ilo = i;
-            }
-            int lhi = s->L_sweep[ihi], llo = s->L_sweep[ilo];
-            if (lhi >= 0 && llo >= 0) {
-                int dd = abs(lhi - llo);
-                stab = (dd <= 2 || dd <= 0.05 * n) ? "stable" : (dd >= 6 || dd >= 0.15 * n) ? "fragile" : "mixed";
-            } else stab = "mixed";
-        }
-    }
+    const char *stab = ex_copy_stability(c, s, n, any);
     jw_k_str(j, "stability", stab);
     jw_end(j);
 }
