@@ -1091,30 +1091,14 @@ static void j_lens_consistency(const Ex *e, JsonW *j) {
     jw_key(j, "targets"); jw_arr(j);
     for (int i = 0; i < e->n_lc; i++) jw_str(j, e->lc[i].name);
     jw_end(j);
-    jw_key(j, "norm_vs_raw"); jw_obj(j);
-    jw_key(j, "at_targets"); jw_arr(j);
     double v10[8], v50[8], vsp[8];
+    int layers[8];
     for (int i = 0; i < e->n_lc; i++) {
-        pairwise_stats(e, e->lc[i].layer, &v10[i], &v50[i], &vsp[i]);
-        jw_obj(j);
-        jw_k_int(j, "layer", e->lc[i].layer);
-        jw_k_real(j, "jaccard@10", v10[i]);
-        jw_k_real(j, "jaccard@50", v50[i]);
-        jw_k_real(j, "spearman_top50", vsp[i]);
-        jw_end(j);
+        layers[i] = e->lc[i].layer;
+        pairwise_stats(e, layers[i], &v10[i], &v50[i], &vsp[i]);
     }
-    jw_end(j);
-    jw_key(j, "p50"); jw_obj(j);
-    jw_k_real(j, "jaccard@10", ex_percentile(v10, e->n_lc, 0.5));
-    jw_k_real(j, "jaccard@50", ex_percentile(v50, e->n_lc, 0.5));
-    jw_k_real(j, "spearman_top50", ex_percentile(vsp, e->n_lc, 0.5));
-    jw_end(j);
-    jw_end(j);
-    if (e->td.present) {
-        int layers[8];
-        for (int i = 0; i < e->n_lc; i++) layers[i] = e->lc[i].layer;
-        jw_key(j, "norm_vs_tuned"); ex_tuned_consistency_json(e->run, &e->td, layers, e->n_lc, j);
-    }
+    jw_key(j, "norm_vs_raw"); ex_lens_pair_json(j, layers, v10, v50, vsp, e->n_lc);
+    if (e->td.present) { jw_key(j, "norm_vs_tuned"); ex_tuned_consistency_json(e->run, &e->td, layers, e->n_lc, j); }
     jw_end(j);
 }
 

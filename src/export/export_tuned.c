@@ -764,28 +764,32 @@ void ex_tuned_position_window_json(const ExTunedD *d, int L_semantic_norm, JsonW
     jw_end(j);
 }
 
-void ex_tuned_consistency_json(const ExRun *run, const ExTunedD *d, const int *layers, int n_targets, JsonW *j) {
-    double *v10 = xmalloc((n_targets ? n_targets : 1) * sizeof(double));
-    double *v50 = xmalloc((n_targets ? n_targets : 1) * sizeof(double));
-    double *vsp = xmalloc((n_targets ? n_targets : 1) * sizeof(double));
+void ex_lens_pair_json(JsonW *j, const int *layers, const double *j10, const double *j50, const double *sp, int n) {
     jw_obj(j);
     jw_key(j, "at_targets"); jw_arr(j);
-    for (int i = 0; i < n_targets; i++) {
-        ex_tuned_pairwise(run, &run->passes[d->primary], &d->in->passes[d->primary], layers[i], &v10[i], &v50[i], &vsp[i]);
+    for (int i = 0; i < n; i++) {
         jw_obj(j);
         jw_k_int(j, "layer", layers[i]);
-        jw_k_real(j, "jaccard@10", v10[i]);
-        jw_k_real(j, "jaccard@50", v50[i]);
-        jw_k_real(j, "spearman_top50", vsp[i]);
+        jw_k_real(j, "jaccard@10", j10[i]);
+        jw_k_real(j, "jaccard@50", j50[i]);
+        jw_k_real(j, "spearman_top50", sp[i]);
         jw_end(j);
     }
     jw_end(j);
     jw_key(j, "p50"); jw_obj(j);
-    jw_k_real(j, "jaccard@10", ex_percentile(v10, n_targets, 0.5));
-    jw_k_real(j, "jaccard@50", ex_percentile(v50, n_targets, 0.5));
-    jw_k_real(j, "spearman_top50", ex_percentile(vsp, n_targets, 0.5));
+    jw_k_real(j, "jaccard@10", ex_percentile(j10, n, 0.5));
+    jw_k_real(j, "jaccard@50", ex_percentile(j50, n, 0.5));
+    jw_k_real(j, "spearman_top50", ex_percentile(sp, n, 0.5));
     jw_end(j);
     jw_end(j);
+}
+
+void ex_tuned_consistency_json(const ExRun *run, const ExTunedD *d, const int *layers, int n_targets, JsonW *j) {
+    size_t m = n_targets ? n_targets : 1;
+    double *v10 = xmalloc(m * sizeof(double)), *v50 = xmalloc(m * sizeof(double)), *vsp = xmalloc(m * sizeof(double));
+    for (int i = 0; i < n_targets; i++)
+        ex_tuned_pairwise(run, &run->passes[d->primary], &d->in->passes[d->primary], layers[i], &v10[i], &v50[i], &vsp[i]);
+    ex_lens_pair_json(j, layers, v10, v50, vsp, n_targets);
     free(v10); free(v50); free(vsp);
 }
 

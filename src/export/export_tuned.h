@@ -113,7 +113,10 @@ void ex_tuned_diag_json(const LwRunConfig *c, const ExTunedD *d, JsonW *j);
 void ex_tuned_position_window_json(const ExTunedD *d, int L_semantic_norm, JsonW *j);
 // audit_summary (= evaluation_pack.tuned_audit), {} without a tuned lens.
 void ex_tuned_audit_json(const ExTunedD *d, JsonW *j);
-// norm_vs_tuned {at_targets [...], p50 {...}} over the given target layers (primary pass).
+// One pair of lens_consistency (§15): {at_targets [{layer, jaccard@10, jaccard@50,
+// spearman_top50}], p50 {...}} (p50 = median over the entries); norm_vs_raw and norm_vs_tuned.
+void ex_lens_pair_json(JsonW *j, const int *layers, const double *j10, const double *j50, const double *sp, int n);
+// norm_vs_tuned over the given target layers (primary pass).
 void ex_tuned_consistency_json(const ExRun *run, const ExTunedD *d, const int *layers, int n_targets, JsonW *j);
 // 1 when pos_window_low_stability is raised (rank1_frac < 0.5).
 int ex_tuned_pos_window_low(const ExTunedD *d);
