@@ -5,7 +5,8 @@ tests/unit/test_run_tuned.c; not run by make test).
 usage: tools/tuned_run_fixture.py RUN.h5 ARTIFACT_DIR CHECKPOINT_DIR OUT_DIR
 
 RUN.h5 is a `lensweep run --keep_residuals true --tuned-lens-dir ARTIFACT_DIR` file of a
-Llama-family F32 single-file checkpoint (mktiny). From its stored residuals
+Llama-family or Gemma-2 F32 single-file checkpoint (mktiny; Gemma: norms scale by 1 + w, the
+head's final soft-cap cap·tanh(z/cap), which the lenses do not apply). From its stored residuals
 (/prompts/<pass>/residuals), the artifact's translators (tuned.safetensors) and the checkpoint's
 own weights (input_layernorm / model.norm, lm_head), in float64, METRICS.md §4.3, for L = 1..n
 (translator l = L-1; the identity with tau = 1 at L = n):
@@ -109,8 +110,10 @@ def tau_star(z, pf):
 def main():
     run_path, art_dir, ckpt, out = sys.argv[1:5]
     cfg = json.load(open(os.path.join(ckpt, "config.json")))
-    assert cfg.get("model_type") in ("llama", "mistral"), "Llama-family checkpoints only (RMSNorm weight w)"
+    mt = cfg.get("model_type")
+    assert mt in ("llama", "mistral", "gemma2"), "Llama-family or Gemma-2 checkpoints only"
     eps = cfg["rms_norm_eps"]
+    cap = (cfg.get("final_logit_softcapping") or 0.0) if mt == "gemma2" else 0.0
     W = read_st(os.path.join(ckpt, "model.safetensors"))
     WU = W["lm_head.weight"] if "lm_head.weight" in W else W["model.embed_tokens.weight"]
     art = read_st(os.path.join(art_dir, "tuned.safetensors"))
@@ -118,6 +121,11 @@ def main():
     theta = art["log_tau"]
     taus = [float(np.logaddexp(0.0, t) + 1e-3) for t in theta] + [1.0]  # tau of layer L at index L-1
     norms = [W["model.layers.%d.input_layernorm.weight" % L] for L in range(n)] + [W["model.norm.weight"]]
+    if mt == "gemma2":  # Gemma's RMSNorm scales by (1 + w)
+        norms = [1.0 + w for w in norms]
+
+    def head(z):  # Gemma-2's final soft-cap on the model head (not on the lenses)
+        return cap * np.tanh(z / cap) if cap else z
 
     def translate(L, x):
         l = L - 1
@@ -145,7 +153,7 @@ def main():
         T = h.shape[1]
         a = int(g.attrs["first_id"])
         c = int(g.attrs["contrast_id"]) if "contrast_id" in g.attrs else -1
-        yh = rmsnorm(h[n], norms[n], eps) @ WU.T  # head logits at every position [T, V]
+        yh = head(rmsnorm(h[n], norms[n], eps) @ WU.T)  # head logits at every position [T, V]
         PF = softmax(yh)
         pf = PF[T - 1]
         ydir = yh[T - 1] / (np.linalg.norm(yh[T - 1]) + 1e-12)
