@@ -3,7 +3,7 @@
 recomputed with numpy from METRICS.md §19.3-§19.6 (writes the fixture of
 tests/unit/test_export_tuned_run.c; not run by make test).
 
-usage: tools/tuned_export_fixture.py FIXTURE_DIR NORM_PURE_CSV
+usage: tools/tuned_export_fixture.py FIXTURE_DIR NORM_PURE_CSV [--no-skip]
 
 FIXTURE_DIR is tests/fixtures/tuned_run: its expected-pure.csv / expected-positions.csv /
 expected-head.csv hold the tuned lens's values recomputed by numpy from the run's residuals
@@ -12,7 +12,12 @@ L = 1..n is the last position of expected-positions.csv (kl_norm_bits, answer_ra
 entropy_norm_bits: numpy as well). Only two norm-lens inputs come from lensweep itself, from the
 run's exported pure CSV (NORM_PURE_CSV, `output-m-pure-next-token.csv`; the norm lens is tested
 against transformers elsewhere): layer 0's answer_rank / kl_to_final_bits (milestone scans start at
-layer 0) and kl_to_final_bits_norm_temp (§10, for the attribution).
+layer 0), kl_to_final_bits_norm_temp (§10, for the attribution) and teacher_entropy_bits (H of
+the model head, soft-capped where the model has a soft-cap: the entropy gaps' reference).
+
+§19.6 (skip-layers sanity) needs P_final[a]: the tuned lens at L = n equals it when the model head
+has no soft-cap (identity translator, τ = 1); --no-skip leaves those values out (Gemma-2: the
+head soft-caps, and numpy's fixture does not hold P_final[a]).
 
 Writes FIXTURE_DIR/expected-export.txt (one `JSON/path value` per line; value: a number, null,
 true, false or a string), expected-variants.csv (OUTPUTS.md §7) and expected-positions-audit.csv
@@ -53,6 +58,7 @@ def round_half_even(x):
 
 def main():
     fix, norm_csv = sys.argv[1], sys.argv[2]
+    no_skip = "--no-skip" in sys.argv[3:]
     pure = rows(os.path.join(fix, "expected-pure.csv"))
     posr = rows(os.path.join(fix, "expected-positions.csv"))
     head = {r["pass"]: r for r in rows(os.path.join(fix, "expected-head.csv"))}
@@ -173,8 +179,10 @@ def main():
 
     # §19.6 skip layers: P_final[a] = the tuned lens at L = n (identity translator, tau = 1)
     trio = ["pos_orig_0", "pos_no_filler_0", "ctl_orig"]
-    lb = np.mean([-math.log(tv(p, "p_answer", n) + 1e-12) for p in trio])
-    for m in (2, 4, 8):
+    if no_skip:
+        trio = []
+    lb = 0.0 if no_skip else np.mean([-math.log(tv(p, "p_answer", n) + 1e-12) for p in trio])
+    for m in (() if no_skip else (2, 4, 8)):
         L = n - m + 1
         if L < 1:
             put("diagnostics/skip_layers_sanity/m=%d" % m, None)
@@ -185,9 +193,10 @@ def main():
         if m == 2:
             put("diagnostics/tuned_lens_regression", v > 0.20)
 
-    # §19.3 per-pass summaries (tuned layers 1..n); teacher entropy = the tuned lens at L = n
+    # §19.3 per-pass summaries (tuned layers 1..n); teacher entropy H(P_final) of the pass
     for i, p in enumerate(passes):
         s = "tuned_lens/summaries/#%d" % i
+        teacher = num(norm_rows(p)[0]["teacher_entropy_bits"])
         kl = [float("nan")] + [tv(p, "kl_to_final_bits", L) for L in range(1, n + 1)]
         rk = [None] + [int(T[p][L]["answer_rank"]) for L in range(1, n + 1)]
         cs = [float("nan")] + [tv(p, "cos_to_final", L) for L in range(1, n + 1)]
@@ -196,7 +205,7 @@ def main():
         for k in (1, 5, 10):
             put(s + "/first_rank_le_%d" % k, first(rk, lambda r, k=k: 1 <= r <= k, 1))
         put(s + "/L_semantic", first(rk, lambda r: r == 1, 1))
-        gap = [tv(p, "entropy_bits", L) - tv(p, "entropy_bits", n) for L in range(1, n + 1)]
+        gap = [tv(p, "entropy_bits", L) - teacher for L in range(1, n + 1)]
         for q in (0.25, 0.5, 0.75):
             put(s + "/entropy_gap_bits_percentiles/p%d" % int(q * 100), pct(gap, q))
         put(s + "/entropy_gap_samples", n)

@@ -7,8 +7,9 @@
 //   * values equal numpy's (tools/tuned_export_fixture.py wrote tests/fixtures/tuned_run/
 //     expected-export.txt, expected-variants.csv, expected-positions-audit.csv from the tuned
 //     lens values numpy recomputed from the run's residuals). Tolerance: fp32 lens against float64,
-//     1e-5 absolute + relative (measured deviations are below 2e-6); integers, flags and strings
-//     exactly;
+//     1e-5 absolute + relative (measured: at most 3.4e-6; Gemma-2 1e-4, see TOL_G);
+//     integers, flags and strings exactly;
+//   * the same for a Gemma-2 tiny model (soft-capped head: a non-trivial τ* in head_mismatch);
 //   * a run whose answer is the model's own top-1 at L = n (probe-learn.yaml) has the blocks that
 //     need an L_semantic: position_window, the tuned confirmation source, norm_vs_tuned targets;
 //   * an export of a run without a tuned lens into the same directory removes both audit CSVs and
@@ -23,6 +24,9 @@
 
 #define FIX "tests/fixtures/tuned_run"
 #define TOL 1e-5
+// Gemma-2's KLs reach 10 bits: their fp32 errors (relative ~1e-6) leave differences of two KLs off
+// by up to 3.1e-5 (measured), checked at 1e-4
+#define TOL_G 1e-4
 
 static char tmpdir[64];
 static char *out_dir;
@@ -101,7 +105,7 @@ static void same_keys(json_t *mine, json_t *ref, const char *what, const char *c
     free(a); free(b);
 }
 
-static int close_to(double a, double b) { return fabs(a - b) <= TOL + TOL * fabs(b); }
+static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol + tol * fabs(b); }
 
 // ---------------------------------------------------------------------------- the tests
 
@@ -158,14 +162,13 @@ TEST(keys_equal_the_reference) {
     json_decref(mine); json_decref(theirs); json_decref(ref); json_decref(me);
 }
 
-TEST(values_equal_numpy) {
-    char *op = xasprintf("%s/output-m.json", out_dir);
-    json_t *me = load(op);
-    free(op);
+// Every `path value` line of a tools/tuned_export_fixture.py file against the exported JSON.
+static void check_values(const char *json_path, const char *expected, double tol) {
+    json_t *me = load(json_path);
     if (!me) return;
     size_t len;
     LwError e = {0};
-    char *txt = lw_read_file(FIX "/expected-export.txt", &len, &e);
+    char *txt = lw_read_file(expected, &len, &e);
     CHECKF(txt != NULL, "%s", e.msg);
     if (!txt) { json_decref(me); return; }
     int n = 0;
@@ -176,7 +179,6 @@ TEST(values_equal_numpy) {
         if (!sp) continue;
         *sp = 0;
         const char *path = line, *want = sp + 1;
-        // diagnostics-less paths live at the top level; "diagnostics/..." in the diagnostics block
         json_t *v = at(me, path);
         n++;
         if (!strcmp(want, "null")) { CHECKF(v && json_is_null(v), "%s: want null", path); continue; }
@@ -191,14 +193,20 @@ TEST(values_equal_numpy) {
         if (!v || !json_is_number(v)) continue;
         double g = json_number_value(v);
         if (!strchr(want, '.') && !strchr(want, 'e')) CHECKF(json_is_integer(v) && g == w, "%s: want integer %s, got %.17g", path, want, g);
-        else CHECKF(close_to(g, w), "%s: %.17g vs numpy %.17g", path, g, w);
+        else CHECKF(close_to(g, w, tol), "%s: %.17g vs numpy %.17g", path, g, w);
     }
-    CHECKF(n > 80, "only %d expected values read", n);
+    CHECKF(n > 80, "%s: only %d expected values read", expected, n);
     free(txt);
     json_decref(me);
 }
 
-static void same_csv(const char *ours, const char *want) {
+TEST(values_equal_numpy) {
+    char *op = xasprintf("%s/output-m.json", out_dir);
+    check_values(op, FIX "/expected-export.txt", TOL);
+    free(op);
+}
+
+static void same_csv(const char *ours, const char *want, double tol) {
     CsvTable a, b;
     LwError e = {0};
     memset(&a, 0, sizeof a);
@@ -219,7 +227,7 @@ static void same_csv(const char *ours, const char *want) {
                 continue;
             }
             if (!strchr(y, '.') && !strchr(y, 'e')) CHECKF(dx == dy && !strchr(x, '.'), "%s row %zu %s: %s vs %s", ours, r, b.header[c], x, y);
-            else CHECKF(close_to(dx, dy), "%s row %zu %s: %s vs numpy %s", ours, r, b.header[c], x, y);
+            else CHECKF(close_to(dx, dy, tol), "%s row %zu %s: %s vs numpy %s", ours, r, b.header[c], x, y);
         }
     csv_table_free(&a);
     csv_table_free(&b);
@@ -227,10 +235,10 @@ static void same_csv(const char *ours, const char *want) {
 
 TEST(audit_csvs_equal_numpy) {
     char *p = xasprintf("%s/output-m-pure-next-token-tuned-variants.csv", out_dir);
-    same_csv(p, FIX "/expected-variants.csv");
+    same_csv(p, FIX "/expected-variants.csv", TOL);
     free(p);
     p = xasprintf("%s/output-m-positions-tuned-audit.csv", out_dir);
-    same_csv(p, FIX "/expected-positions-audit.csv");
+    same_csv(p, FIX "/expected-positions-audit.csv", TOL);
     free(p);
 }
 
@@ -254,7 +262,7 @@ TEST(report_fills_tuned) {
         for (int i = 0; i < 3; i++) {
             int c = csv_table_col(&t, cols[i]);
             double v = NAN;
-            CHECKF(c >= 0 && csv_cell_number(csv_table_cell(&t, 0, c), &v) == 1 && close_to(v, want[i]), "%s: '%s'",
+            CHECKF(c >= 0 && csv_cell_number(csv_table_cell(&t, 0, c), &v) == 1 && close_to(v, want[i], TOL), "%s: '%s'",
                    cols[i], c >= 0 ? csv_table_cell(&t, 0, c) : "(no column)");
         }
     } else CHECKF(0, "%s: %s (%zu rows)", csvp, e.msg, t.n_rows);
@@ -345,6 +353,32 @@ TEST(with_a_semantic_layer) {
     free(ex2);
 }
 
+// Gemma-2: the model head soft-caps its logits and the lenses do not, so the audit's head
+// mismatch is non-trivial (τ* ≈ 2.5, KL 8.8 -> 0.24 bits); every value again against numpy's
+// (gemma2/expected-*; skip-layers left out: numpy's fixture has no P_final[a] of a soft-capped head).
+TEST(gemma2_softcapped_head) {
+    char *tok = xasprintf("%s/tokenizers/mistral-7b-v0.1/tokenizer.json", shared_dir());
+    char *exg = xasprintf("%s/exg", tmpdir);
+    char *cmd = xasprintf("bin/lensweep mktiny --family gemma2 --seed 3 --layers 4 --out %s/g --tokenizer %s && "
+                          "bin/lensweep run --model %s/g --out %s/rung --probes tests/fixtures/probes/one-fact.yaml "
+                          "--tuned-lens-dir " FIX "/gemma2/artifact && bin/lensweep export %s/rung/g.h5 --out %s",
+                          tmpdir, tok, tmpdir, tmpdir, tmpdir, exg);
+    char *err = NULL;
+    int rc = sh(cmd, &err);
+    CHECKF(rc == 0, "mktiny gemma2 -> run -> export: exit %d: %s", rc, err);
+    free(err); free(cmd); free(tok);
+    char *p = xasprintf("%s/output-g.json", exg);
+    check_values(p, FIX "/gemma2/expected-export.txt", TOL_G);
+    free(p);
+    p = xasprintf("%s/output-g-pure-next-token-tuned-variants.csv", exg);
+    same_csv(p, FIX "/gemma2/expected-variants.csv", TOL_G);
+    free(p);
+    p = xasprintf("%s/output-g-positions-tuned-audit.csv", exg);
+    same_csv(p, FIX "/gemma2/expected-positions-audit.csv", TOL_G);
+    free(p);
+    free(exg);
+}
+
 TEST(without_tuned_lens) {
     char *cmd = xasprintf("bin/lensweep run --model %s/m --out %s/run0 --probes tests/fixtures/probes/one-fact.yaml && "
                           "bin/lensweep export %s/run0/m.h5 --out %s", tmpdir, tmpdir, tmpdir, out_dir);
@@ -382,6 +416,7 @@ int main(void) {
     RUN(audit_csvs_equal_numpy);
     RUN(report_fills_tuned);
     RUN(with_a_semantic_layer);
+    RUN(gemma2_softcapped_head);
     RUN(without_tuned_lens);
     char *rm = xasprintf("rm -rf %s", tmpdir);
     if (system(rm)) {}
