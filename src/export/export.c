@@ -10,6 +10,7 @@
 
 #include "export/export_prism.h"
 #include "export/export_rules.h"
+#include "export/export_tuned.h"
 #include "export/pyfmt.h"
 
 #define MAXF 64
@@ -32,6 +33,9 @@ typedef struct {
     ExRows *prows; // Prism rows (has_prism)
     int has_tuned; // the tuned lens is in the file (the run had a tuned_lens_dir)
     ExRows *trows; // tuned rows (has_tuned; layer 0 missing)
+    ExTunedPass *tp; // the tuned lens's JSON blocks and audits (export_tuned.h)
+    ExTunedIn tin;
+    ExTunedD td;
     ExCopyCols cc;
     int n, L1;
     ExRows *rows;
@@ -88,7 +92,7 @@ typedef struct {
     // file names
     char f_json[512], f_records[512], f_pure[512], f_raw[512], f_window[512], f_ms[512], f_audit[512];
     char f_prism_pure[512], f_prism_records[512];
-    char f_tuned_pure[512], f_tuned_records[512];
+    char f_tuned_pure[512], f_tuned_records[512], f_tuned_variants[512], f_tuned_positions[512];
 } Ex;
 
 static const ExPass *P(const Ex *e, int i) { return &e->run->passes[i]; }
@@ -192,14 +196,24 @@ static void derive(Ex *e) {
         if (r0->norm_only_semantics[L]) e->window_norm_only[e->n_window_norm_only++] = L;
     }
 
+    // §19 tuned lens (export_tuned.c)
+    e->tp = xcalloc(run->n_passes ? run->n_passes : 1, sizeof(ExTunedPass));
+    ex_tuned_in_from_run(run, e->tp, &e->tin);
+    ex_tuned_derive(c, run, &e->tin, &e->cc, e->sums, &e->td);
+
     // §8.5 confirmed semantics
     e->L_confirmed = -1;
     e->confirmed_source = "none";
-    if (s0->L_semantic >= 0 && e->has_raw) {
-        int W = (int)c->confirmed_window, raw_ok = 0;
-        for (int L = s0->L_semantic - W; L <= s0->L_semantic + W; L++)
-            if (L >= 0 && L <= n && p0->raw.answer_rank[L] == 1) raw_ok = 1;
-        if (raw_ok) { e->L_confirmed = s0->L_semantic; e->confirmed_source = "raw"; }
+    if (s0->L_semantic >= 0 && (e->has_raw || e->td.present)) {
+        int W = (int)c->confirmed_window, raw_ok = 0, tuned_ok = 0;
+        for (int L = s0->L_semantic - W; L <= s0->L_semantic + W; L++) {
+            if (L >= 0 && L <= n && e->has_raw && p0->raw.answer_rank[L] == 1) raw_ok = 1;
+            if (L >= 1 && L <= n && e->td.present && e->tp[0].next.answer_rank[L] == 1) tuned_ok = 1;
+        }
+        if (raw_ok || tuned_ok) {
+            e->L_confirmed = s0->L_semantic;
+            e->confirmed_source = raw_ok && tuned_ok ? "both" : raw_ok ? "raw" : "tuned";
+        }
     }
 
     // §8.3 full summary (primary)
@@ -300,6 +314,12 @@ static void derive(Ex *e) {
         if (strstr(e->lc[i].name, "semantic") &&
             (r0->jac10_raw_norm[L] < c->lens_consistency_alarm || r0->spearman_raw_norm[L] < c->lens_consistency_alarm))
             e->lc_alarm = 1;
+        double t10, t50, tsp; // norm vs tuned, the second pair (§15)
+        if (e->td.present) {
+            ex_tuned_pairwise(run, p0, &e->tp[0], L, &t10, &t50, &tsp);
+            if (strstr(e->lc[i].name, "semantic") && (t10 < c->lens_consistency_alarm || tsp < c->lens_consistency_alarm))
+                e->lc_alarm = 1;
+        }
     }
 
     // §16 gate stability
@@ -426,6 +446,8 @@ static void derive(Ex *e) {
     e->has_tuned = run->has_tuned;
     snprintf(e->f_tuned_pure, sizeof e->f_tuned_pure, "output-%s-pure-next-token-tuned.csv", m);
     snprintf(e->f_tuned_records, sizeof e->f_tuned_records, "output-%s-records-tuned.csv", m);
+    snprintf(e->f_tuned_variants, sizeof e->f_tuned_variants, "output-%s-pure-next-token-tuned-variants.csv", m);
+    snprintf(e->f_tuned_positions, sizeof e->f_tuned_positions, "output-%s-positions-tuned-audit.csv", m);
     if (e->has_tuned) {
         e->trows = xcalloc(run->n_passes, sizeof(ExRows));
         for (int i = 0; i < run->n_passes; i++) ex_rows_build(c, run, P(e, i), &P(e, i)->tuned, NULL, &e->cc, &e->trows[i]);
@@ -595,6 +617,8 @@ static void write_pure_lens(const Ex *e, FILE *f, int lens) {
 static void write_pure(const Ex *e, FILE *f) { write_pure_lens(e, f, 0); }
 static void write_pure_prism(const Ex *e, FILE *f) { write_pure_lens(e, f, 1); }
 static void write_pure_tuned(const Ex *e, FILE *f) { write_pure_lens(e, f, 2); }
+static void write_tuned_variants(const Ex *e, FILE *f) { ex_tuned_write_variants(e->run, &e->td, f); }
+static void write_tuned_positions(const Ex *e, FILE *f) { ex_tuned_write_positions(e->run, &e->td, f); }
 
 static void write_rawlens(const Ex *e, FILE *f) {
     fprintf(f, "%s,p_top1_raw,top1_token_id_raw,top1_token_str_raw,p_answer_raw,answer_rank_raw,p_top1_norm,"
@@ -891,16 +915,6 @@ static void j_ms_facts(const Ex *e, JsonW *j, int pack) {
     jw_end(j);
 }
 
-static void j_position_window(const Ex *e, JsonW *j) {
-    jw_obj(j);
-    jw_key(j, "grid"); jw_arr(j); jw_end(j);
-    jw_k_opt_int(j, "L_semantic_norm", e->sums[0].L_semantic);
-    jw_k_null(j, "rank1_frac");
-    jw_k_int(j, "n_positions", 0);
-    jw_k_null(j, "rank1_frac_strong_run2");
-    jw_end(j);
-}
-
 static void j_pct3(JsonW *j, const double *p) {
     jw_obj(j);
     jw_k_real(j, "p25", p[0]);
@@ -957,40 +971,12 @@ static void j_copy_thresholds(const Ex *e, JsonW *j) {
     jw_key(j, "norm_only_flags"); jw_obj(j);
     int any = 0;
     for (int i = 0; i < s->n_sweep; i++) {
-        jw_key(j, label(c->copy_strict_sweep.v[i], lb));
-        int L = s->L_sweep[i];
-        if (L < 0 || !e->has_raw) { jw_null(j); continue; }
-        any = 1;
-        int raw_hit = 0;
-        const ExNext *w = &p->raw;
-        for (int LL = L - s->radius; LL <= L + s->radius; LL++) {
-            if (LL < 0 || LL > e->n) continue;
-            int t1 = w->top_ids[(size_t)LL * w->K];
-            if (t1 < 0) continue;
-            raw_hit |= ex_copy_strict(&t1, 1, p->ctx_ids, p->Tc, w->top_probs[(size_t)LL * w->K],
-                                      w->K > 1 ? w->top_probs[(size_t)LL * w->K + 1] : 0, c->copy_strict_sweep.v[i],
-                                      c->copy_margin, ex_token_wsp(e->run, t1));
-        }
-        jw_bool(j, !raw_hit);
+        int fl = ex_copy_norm_only(c, e->run, p, s, i);
+        any |= fl >= 0;
+        jw_k_bool(j, label(c->copy_strict_sweep.v[i], lb), fl);
     }
     jw_end(j);
-    const char *stab = "none";
-    if (any) {
-        if (c->quirk_copy_stability_mixed) stab = "mixed";
-        else {
-            // intended rule: the sweep's highest threshold (0.95) against its lowest (0.70)
-            int l95 = -1, l70 = -1, ihi = 0, ilo = 0;
-            for (int i = 1; i < s->n_sweep; i++) {
-                if (c->copy_strict_sweep.v[i] > c->copy_strict_sweep.v[ihi]) ihi = i;
-                if (c->copy_strict_sweep.v[i] < c->copy_strict_sweep.v[ilo]) ilo = i;
-            }
-            if (s->n_sweep) { l95 = s->L_sweep[ihi]; l70 = s->L_sweep[ilo]; }
-            if (l95 >= 0 && l70 >= 0) {
-                int d = abs(l95 - l70);
-                stab = (d <= 2 || d <= 0.05 * e->n) ? "stable" : (d >= 6 || d >= 0.15 * e->n) ? "fragile" : "mixed";
-            } else stab = "mixed";
-        }
-    }
+    const char *stab = ex_copy_stability(c, s, e->n, any);
     jw_k_str(j, "stability", stab);
     jw_end(j);
 }
@@ -1105,25 +1091,14 @@ static void j_lens_consistency(const Ex *e, JsonW *j) {
     jw_key(j, "targets"); jw_arr(j);
     for (int i = 0; i < e->n_lc; i++) jw_str(j, e->lc[i].name);
     jw_end(j);
-    jw_key(j, "norm_vs_raw"); jw_obj(j);
-    jw_key(j, "at_targets"); jw_arr(j);
     double v10[8], v50[8], vsp[8];
+    int layers[8];
     for (int i = 0; i < e->n_lc; i++) {
-        pairwise_stats(e, e->lc[i].layer, &v10[i], &v50[i], &vsp[i]);
-        jw_obj(j);
-        jw_k_int(j, "layer", e->lc[i].layer);
-        jw_k_real(j, "jaccard@10", v10[i]);
-        jw_k_real(j, "jaccard@50", v50[i]);
-        jw_k_real(j, "spearman_top50", vsp[i]);
-        jw_end(j);
+        layers[i] = e->lc[i].layer;
+        pairwise_stats(e, layers[i], &v10[i], &v50[i], &vsp[i]);
     }
-    jw_end(j);
-    jw_key(j, "p50"); jw_obj(j);
-    jw_k_real(j, "jaccard@10", ex_percentile(v10, e->n_lc, 0.5));
-    jw_k_real(j, "jaccard@50", ex_percentile(v50, e->n_lc, 0.5));
-    jw_k_real(j, "spearman_top50", ex_percentile(vsp, e->n_lc, 0.5));
-    jw_end(j);
-    jw_end(j);
+    jw_key(j, "norm_vs_raw"); ex_lens_pair_json(j, layers, v10, v50, vsp, e->n_lc);
+    if (e->td.present) { jw_key(j, "norm_vs_tuned"); ex_tuned_consistency_json(e->run, &e->td, layers, e->n_lc, j); }
     jw_end(j);
 }
 
@@ -1168,6 +1143,7 @@ static void j_flags(const Ex *e, JsonW *j) {
     else jw_k_bool(j, "repeatability_unavailable", 1);
     if (e->align_rate < 1) jw_k_bool(j, "gold_alignment_partial", 1);
     if (e->lc_alarm) jw_k_bool(j, "low_lens_consistency_at_semantic", 1);
+    if (e->sums[0].L_semantic >= 0 && ex_tuned_pos_window_low(&e->td)) jw_k_bool(j, "pos_window_low_stability", 1);
     if (!strcmp(e->nt_shape, "spike")) jw_k_bool(j, "normalization_spike", 1);
     if (e->nh_caution) jw_k_bool(j, "numeric_health_caution", 1);
     jw_end(j);
@@ -1186,6 +1162,8 @@ static int reasons(const Ex *e, const char **out) {
     if (e->rank_only_near_uniform) out[n++] = "rank_only_near_uniform";
     if (!e->dp_consistent) out[n++] = "decoding_point_sensitive";
     if (e->lc_alarm) out[n++] = "low_lens_consistency_at_semantic";
+    if (e->td.present && e->td.calib_only) out[n++] = "tuned_is_calibration_only";
+    if (e->sums[0].L_semantic >= 0 && ex_tuned_pos_window_low(&e->td)) out[n++] = "pos_window_low_stability";
     if (!isnan(e->gs_min) && e->gs_min < e->c->gate_stability_alarm) out[n++] = "scale_sensitive_semantic_gate";
     return n;
 }
@@ -1469,17 +1447,12 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
         jw_end(j);
     }
     jw_end(j);
-    jw_key(j, "tuned_lens"); jw_obj(j);
-    jw_k_str(j, "status", "missing");
-    jw_k_str(j, "mode", "auto");
-    char *tpath = c->tuned_lens_dir && c->tuned_lens_dir[0] ? xasprintf("%s/%s", c->tuned_lens_dir, run->model_name) : NULL;
-    jw_k_str(j, "path", tpath);
-    jw_end(j);
-    jw_k_bool(j, "tuned_lens_regression", 0);
+    jw_key(j, "tuned_lens"); ex_tuned_lens_json(c, run, &e->td, 0, j);
+    ex_tuned_diag_json(c, &e->td, j);
     jw_key(j, "confirmed_semantics"); jw_obj(j);
     jw_k_opt_int(j, "L_semantic_norm", s->L_semantic);
     jw_k_opt_int(j, "L_semantic_raw", s->L_semantic_raw);
-    jw_k_null(j, "L_semantic_tuned");
+    jw_k_opt_int(j, "L_semantic_tuned", e->td.L_semantic_tuned);
     jw_k_int(j, "\xce\x94_window", c->confirmed_window);
     jw_k_opt_int(j, "L_semantic_confirmed", e->L_confirmed);
     jw_k_str(j, "confirmed_source", e->confirmed_source);
@@ -1502,7 +1475,7 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     jw_key(j, "aggregates"); j_ms_aggregates(e, j, 0);
     jw_key(j, "citations"); j_ms_citations(e, j);
     jw_end(j);
-    if (s->L_semantic >= 0) { jw_key(j, "position_window"); j_position_window(e, j); }
+    if (s->L_semantic >= 0) { jw_key(j, "position_window"); ex_tuned_position_window_json(&e->td, s->L_semantic, j); }
     jw_key(j, "norm_trajectory"); jw_obj(j);
     jw_k_str(j, "shape", e->nt_shape);
     jw_k_real(j, "slope", e->nt_slope);
@@ -1511,7 +1484,6 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     jw_k_int(j, "sampled_layers", e->L1);
     jw_end(j);
     jw_end(j);
-    free(tpath);
 }
 
 static void write_json(const Ex *e, FILE *f) {
@@ -1657,18 +1629,12 @@ static void write_json(const Ex *e, FILE *f) {
         jw_k_real(j, "delta_top2_logit_ctl", c->control_top2_gap);
         jw_end(j);
     }
-    char *tpath = c->tuned_lens_dir && c->tuned_lens_dir[0] ? xasprintf("%s/%s", c->tuned_lens_dir, run->model_name) : NULL;
-    jw_key(j, "tuned_lens"); jw_obj(j);
-    jw_k_str(j, "status", "missing");
-    jw_k_str(j, "mode", "auto");
-    jw_k_str(j, "path", tpath);
-    jw_end(j);
-    free(tpath);
+    jw_key(j, "tuned_lens"); ex_tuned_lens_json(c, run, &e->td, 1, j);
     jw_key(j, "summary"); jw_obj(j);
     jw_key(j, "semantic_margin"); j_semantic_margin(e, j);
     jw_key(j, "semantic_gate"); j_semantic_gate(e, j, 1);
     jw_key(j, "micro_suite"); j_ms_aggregates(e, j, 0);
-    if (s->L_semantic >= 0) { jw_key(j, "position_window"); j_position_window(e, j); }
+    if (s->L_semantic >= 0) { jw_key(j, "position_window"); ex_tuned_position_window_json(&e->td, s->L_semantic, j); }
     jw_end(j);
     jw_key(j, "micro_suite"); jw_obj(j);
     jw_key(j, "facts"); j_ms_facts(e, j, 0);
@@ -1684,7 +1650,10 @@ static void write_json(const Ex *e, FILE *f) {
     for (int i = 0; i < nr; i++) jw_str(j, rs[i]);
     jw_end(j);
     jw_k_str(j, "notes", "Family-level head calibration; treat probabilities comparatively only within model.");
-    jw_k_str(j, "preferred_lens_for_reporting", "norm");
+    // §22: tuned when the attribution prefers it, never for a calibration-only translator
+    const char *pref = e->td.present && e->td.prefer_tuned && !e->td.calib_only ? "tuned" : "norm";
+    jw_k_str(j, "preferred_lens_for_reporting", pref);
+    if (e->td.present) jw_k_str(j, "preferred_semantics_lens_hint", e->td.hint);
     jw_k_bool(j, "use_confirmed_semantics", e->L_confirmed >= 0);
     jw_k_str(j, "notes_append", "Prism is diagnostic-only; treat probabilities comparatively within model.");
     jw_end(j);
@@ -1692,7 +1661,7 @@ static void write_json(const Ex *e, FILE *f) {
     jw_key(j, "evaluation_pack"); jw_obj(j);
     jw_k_str(j, "model", run->model_name);
     jw_k_int(j, "n_layers", run->n_layers);
-    jw_k_str(j, "preferred_lens_for_reporting", "norm");
+    jw_k_str(j, "preferred_lens_for_reporting", pref);
     jw_k_bool(j, "use_confirmed_semantics", e->L_confirmed >= 0);
     jw_key(j, "milestones"); jw_obj(j);
     jw_k_opt_int(j, "L_copy_strict", s->L_copy);
@@ -1749,7 +1718,7 @@ static void write_json(const Ex *e, FILE *f) {
     jw_k_real(j, "entropy_gap_bits_p75", ex_percentile(gap, e->L1, 0.75));
     jw_end(j);
     free(gap);
-    jw_key(j, "tuned_audit"); jw_obj(j); jw_end(j);
+    jw_key(j, "tuned_audit"); ex_tuned_audit_json(&e->td, j);
     jw_key(j, "citations"); jw_obj(j);
     jw_key(j, "layers"); jw_obj(j);
     jw_k_opt_int(j, "L_copy_strict_row", s->L_copy);
@@ -1759,10 +1728,11 @@ static void write_json(const Ex *e, FILE *f) {
     jw_end(j);
     jw_key(j, "files"); jw_obj(j);
     jw_k_str(j, "pure_csv", e->f_pure);
-    jw_k_null(j, "tuned_pure_csv");
+    int tuned_files = c->sidecars && e->has_tuned;
+    jw_k_str(j, "tuned_pure_csv", tuned_files ? e->f_tuned_pure : NULL);
     jw_k_str(j, "rawlens_full_csv", c->sidecars && e->has_raw ? e->f_raw : NULL);
-    jw_k_null(j, "tuned_variants_csv");
-    jw_k_null(j, "positions_audit_csv");
+    jw_k_str(j, "tuned_variants_csv", tuned_files && e->td.audit >= 0 ? e->f_tuned_variants : NULL);
+    jw_k_str(j, "positions_audit_csv", tuned_files && e->td.audit >= 0 ? e->f_tuned_positions : NULL);
     jw_end(j);
     jw_end(j);
     jw_key(j, "micro_suite"); jw_obj(j);
@@ -1795,6 +1765,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
         {e.f_window, write_window, 1, 1},   {e.f_ms, write_milestones, 1, 0}, {e.f_audit, write_audit, 1, 1},
         {e.f_prism_records, write_records_prism, 1, 0}, {e.f_prism_pure, write_pure_prism, 1, 0},
         {e.f_tuned_records, write_records_tuned, 1, 0}, {e.f_tuned_pure, write_pure_tuned, 1, 0},
+        {e.f_tuned_variants, write_tuned_variants, 1, 0}, {e.f_tuned_positions, write_tuned_positions, 1, 0},
         {e.f_json, write_json, 0, 0},
     };
     int nfiles = (int)(sizeof files / sizeof files[0]);
@@ -1806,6 +1777,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
         if (files[i].needs_raw && !e.has_raw) continue;
         if ((files[i].fn == write_records_prism || files[i].fn == write_pure_prism) && !e.has_prism) continue;
         if ((files[i].fn == write_records_tuned || files[i].fn == write_pure_tuned) && !e.has_tuned) continue;
+        if ((files[i].fn == write_tuned_variants || files[i].fn == write_tuned_positions) && e.td.audit < 0) continue;
         if (files[i].fn == write_window) { // written when any window rows exist (OUTPUTS.md §1)
             int rows = 0;
             for (int k = 0; k < run->n_passes; k++) rows += e.sums[k].n_checked;
@@ -1849,6 +1821,7 @@ int ex_export(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwE
     for (int i = 0; i < run->n_passes; i++) { ex_rows_free(&e.rows[i]); ex_summary_free(&e.sums[i]); }
     for (int i = 0; e.prows && i < run->n_passes; i++) ex_rows_free(&e.prows[i]);
     for (int i = 0; e.trows && i < run->n_passes; i++) ex_rows_free(&e.trows[i]);
-    free(e.rows); free(e.sums); free(e.samples); free(e.prows); free(e.trows);
+    ex_tuned_free(&e.td);
+    free(e.rows); free(e.sums); free(e.samples); free(e.prows); free(e.trows); free(e.tp);
     return rc;
 }

@@ -369,4 +369,35 @@ void ex_summary_window(const LwRunConfig *c, const ExRun *run, ExSummary *s, int
             if (L >= s->centers[i] - radius && L <= s->centers[i] + radius) { s->checked[s->n_checked++] = L; break; }
 }
 
+int ex_copy_norm_only(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExSummary *s, int i) {
+    int L = s->L_sweep[i];
+    if (L < 0 || !p->raw.present) return -1;
+    int raw_hit = 0;
+    const ExNext *w = &p->raw;
+    for (int LL = L - s->radius; LL <= L + s->radius; LL++) {
+        if (LL < 0 || LL > run->n_layers) continue;
+        int t1 = w->top_ids[(size_t)LL * w->K];
+        if (t1 < 0) continue;
+        raw_hit |= ex_copy_strict(&t1, 1, p->ctx_ids, p->Tc, w->top_probs[(size_t)LL * w->K],
+                                  w->K > 1 ? w->top_probs[(size_t)LL * w->K + 1] : 0, c->copy_strict_sweep.v[i],
+                                  c->copy_margin, ex_token_wsp(run, t1));
+    }
+    return !raw_hit;
+}
+
+const char *ex_copy_stability(const LwRunConfig *c, const ExSummary *s, int n, int any_flag) {
+    if (!any_flag) return "none";
+    if (c->quirk_copy_stability_mixed) return "mixed";
+    // intended rule: the sweep's highest threshold (0.95) against its lowest (0.70)
+    int l95 = -1, l70 = -1, ihi = 0, ilo = 0;
+    for (int i = 1; i < s->n_sweep; i++) {
+        if (c->copy_strict_sweep.v[i] > c->copy_strict_sweep.v[ihi]) ihi = i;
+        if (c->copy_strict_sweep.v[i] < c->copy_strict_sweep.v[ilo]) ilo = i;
+    }
+    if (s->n_sweep) { l95 = s->L_sweep[ihi]; l70 = s->L_sweep[ilo]; }
+    if (l95 < 0 || l70 < 0) return "mixed";
+    int d = abs(l95 - l70);
+    return (d <= 2 || d <= 0.05 * n) ? "stable" : (d >= 6 || d >= 0.15 * n) ? "fragile" : "mixed";
+}
+
 void ex_summary_free(ExSummary *s) { free(s->checked); s->checked = NULL; }

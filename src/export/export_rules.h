@@ -99,6 +99,13 @@ typedef struct {
 
 void ex_summary_build(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExNext *x, const ExRows *r,
                       const ExCopyCols *cc, ExSummary *s);
+// §6.3 norm-only flag of strict-sweep entry i of summary s (pass p): 1 when the raw lens has no
+// strict copy at that threshold within ±s->radius layers of L_sweep[i], 0 when it has one, -1
+// (null) when the sweep found no layer or the file has no raw lens.
+int ex_copy_norm_only(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExSummary *s, int i);
+// §6.3 copy_thresholds.stability: "none" without a norm-only flag (any_flag = 0), else "mixed"
+// under quirk_copy_stability_mixed, else the sweep's highest against its lowest threshold.
+const char *ex_copy_stability(const LwRunConfig *c, const ExSummary *s, int n, int any_flag);
 // Raw-lens window (needs the pass's radius): fills centers/checked.
 void ex_summary_window(const LwRunConfig *c, const ExRun *run, ExSummary *s, int radius);
 void ex_summary_free(ExSummary *s);
