@@ -1,9 +1,13 @@
 // tuned_fit — loss, analytic gradient, optimizer and sampling of the tuned-lens fit; see tuned_fit.h.
 #include "tuned/tuned_fit.h"
 
+#include <errno.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/linalg.h"
 
@@ -41,29 +45,29 @@ void tuned_fit_teacher(const TunedVocab *tv, const float *zt, int rows, float *p
     double *mx = xmalloc(sizeof(double) * (size_t)rows), *se = xmalloc(sizeof(double) * 2 * (size_t)rows);
     for (int r = 0; r < rows; r++) {
         const float *zr = zt + (size_t)r * vl;
-        double m = -INFINITY;
-        for (int v = 0; v < vl; v++)
-            if (zr[v] > m) m = zr[v];
+        float m = -INFINITY;
+        for (int v = 0; v < vl; v++) m = zr[v] > m ? zr[v] : m;
         mx[r] = m;
     }
     if (multi(tv)) comm_allreduce_max_f64(tv->comm, mx, (size_t)rows);
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < rows; r++) { // one exp per entry: p holds exp(z − m) until the sums are known
         const float *zr = zt + (size_t)r * vl;
+        float *pr = p + (size_t)r * vl, m = (float)mx[r];
         double s = 0, e = 0;
         for (int v = 0; v < vl; v++) {
-            double u = (double)zr[v] - mx[r], q = exp(u);
+            float u = zr[v] - m, q = expf(u);
+            pr[v] = q;
             s += q;
-            e += q * u;
+            e += (double)q * u;
         }
         se[2 * r] = s;
         se[2 * r + 1] = e;
     }
     if (multi(tv)) comm_allreduce_sum_f64(tv->comm, se, 2 * (size_t)rows);
     for (int r = 0; r < rows; r++) {
-        double lse = mx[r] + log(se[2 * r]);
-        const float *zr = zt + (size_t)r * vl;
         float *pr = p + (size_t)r * vl;
-        for (int v = 0; v < vl; v++) pr[v] = (float)exp((double)zr[v] - lse);
+        double inv = 1.0 / se[2 * r];
+        for (int v = 0; v < vl; v++) pr[v] = (float)(pr[v] * inv);
         ent[r] = log(se[2 * r]) - se[2 * r + 1] / se[2 * r];
     }
     free(mx);
@@ -81,25 +85,25 @@ double tuned_fit_ce(const TunedVocab *tv, const TunedLens *t, int l, const float
     tuned_fit_logits(tv, y, rows, z);
     free(y);
 
-    // log-sum-exp of s = z/τ over the whole vocabulary, and Σ p·s
+    // log-sum-exp of s = z/τ over the whole vocabulary, and Σ p·s; one exp per entry, kept in q
+    float *q = xmalloc(sizeof(float) * (size_t)rows * vl), itau = (float)(1.0 / tau);
     double *mx = xmalloc(sizeof(double) * (size_t)rows), *sa = xmalloc(sizeof(double) * 2 * (size_t)rows);
     for (int r = 0; r < rows; r++) {
         const float *zr = z + (size_t)r * vl;
-        double m = -INFINITY;
-        for (int v = 0; v < vl; v++) {
-            double s = (double)zr[v] / tau;
-            if (s > m) m = s;
-        }
-        mx[r] = m;
+        float m = -INFINITY;
+        for (int v = 0; v < vl; v++) m = zr[v] > m ? zr[v] : m;
+        mx[r] = m * itau;
     }
     if (multi(tv)) comm_allreduce_max_f64(tv->comm, mx, (size_t)rows);
     for (int r = 0; r < rows; r++) {
         const float *zr = z + (size_t)r * vl, *pr = p + (size_t)r * vl;
+        float *qr = q + (size_t)r * vl, m = (float)mx[r];
         double S = 0, A = 0;
         for (int v = 0; v < vl; v++) {
-            double s = (double)zr[v] / tau;
-            S += exp(s - mx[r]);
-            A += (double)pr[v] * s;
+            float sv = zr[v] * itau, e = expf(sv - m);
+            qr[v] = e;
+            S += e;
+            A += (double)pr[v] * sv;
         }
         sa[2 * r] = S;
         sa[2 * r + 1] = A;
@@ -107,8 +111,7 @@ double tuned_fit_ce(const TunedVocab *tv, const TunedLens *t, int l, const float
     if (multi(tv)) comm_allreduce_sum_f64(tv->comm, sa, 2 * (size_t)rows);
     double ce = 0, h = 0;
     for (int r = 0; r < rows; r++) {
-        mx[r] += log(sa[2 * r]); // now the log-sum-exp
-        ce += mx[r] - sa[2 * r + 1];
+        ce += mx[r] + log(sa[2 * r]) - sa[2 * r + 1];
         if (ent) h += ent[r];
     }
     ce /= rows;
@@ -119,12 +122,14 @@ double tuned_fit_ce(const TunedVocab *tv, const TunedLens *t, int l, const float
         double dtau = 0, f = scale / rows;
         for (int r = 0; r < rows; r++) {
             float *zr = z + (size_t)r * vl;
-            const float *pr = p + (size_t)r * vl;
+            const float *pr = p + (size_t)r * vl, *qr = q + (size_t)r * vl;
+            double inv = 1.0 / sa[2 * r], dt_r = 0;
             for (int v = 0; v < vl; v++) {
-                double s = (double)zr[v] / tau, G = (exp(s - mx[r]) - (double)pr[v]) * f;
-                dtau -= G * s / tau;
-                zr[v] = (float)(G / tau);
+                float G = (float)(((double)qr[v] * inv - (double)pr[v]) * f);
+                dt_r += (double)G * zr[v];
+                zr[v] = G * itau;
             }
+            dtau -= dt_r / (tau * tau);
         }
         // dCE/dy = dCE/dz · W_U, summed over the shards (one all-reduce, dτ riding along)
         size_t nd = (size_t)rows * d;
@@ -162,6 +167,7 @@ double tuned_fit_ce(const TunedVocab *tv, const TunedLens *t, int l, const float
     }
     free(mx);
     free(sa);
+    free(q);
     free(z);
     free(tt);
     return ce;
@@ -319,4 +325,152 @@ void tuned_sample_layers(uint64_t *rng, int n_train, int k, int *layers) {
     memcpy(layers, perm, sizeof(int) * (size_t)k);
     free(perm);
     qsort(layers, (size_t)k, sizeof(int), cmp_int);
+}
+
+// ---------------------------------------------------------------------------- files
+int tuned_write_safetensors(const TunedLens *t, const char *path, LwError *err) {
+    int d = t->d, k = t->k, m = t->n_layers - 1;
+    json_t *h = json_object();
+    uint64_t off = 0;
+    for (int l = 0; l < m; l++) {
+        char name[32];
+        for (int which = 0; which < 3; which++) {
+            uint64_t cnt = which < 2 ? (uint64_t)d * k : (uint64_t)d;
+            snprintf(name, sizeof name, "%c.%d", "UVc"[which], l);
+            json_t *sh = which < 2 ? json_pack("[i, i]", d, k) : json_pack("[i]", d);
+            json_object_set_new(h, name, json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", sh, "data_offsets",
+                                                  (json_int_t)off, (json_int_t)(off + 4 * cnt)));
+            off += 4 * cnt;
+        }
+    }
+    json_object_set_new(h, "log_tau", json_pack("{s:s, s:[i], s:[I, I]}", "dtype", "F32", "shape", m, "data_offsets",
+                                                (json_int_t)off, (json_int_t)(off + 4 * (uint64_t)m)));
+    json_object_set_new(h, "__metadata__", json_pack("{s:s}", "format", TUNED_FORMAT));
+    char *hs = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(h);
+    size_t hl = strlen(hs), pad = (8 - hl % 8) % 8;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        free(hs);
+        return lw_err(err, "check that the output directory is writable", "%s: cannot create: %s", path, strerror(errno));
+    }
+    uint64_t hlen = hl + pad;
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hlen >> (8 * i));
+    int ok = fwrite(le, 1, 8, f) == 8 && fwrite(hs, 1, hl, f) == hl;
+    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
+    size_t dk = (size_t)d * k;
+    for (int l = 0; ok && l < m; l++)
+        ok = fwrite(t->U + l * dk, 4, dk, f) == dk && fwrite(t->V + l * dk, 4, dk, f) == dk &&
+             fwrite(t->c + (size_t)l * d, 4, (size_t)d, f) == (size_t)d;
+    if (ok) ok = fwrite(t->log_tau, 4, (size_t)m, f) == (size_t)m;
+    free(hs);
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) return lw_err(err, "check the free space of the output file system", "%s: write failed: %s", path, strerror(errno));
+    return 0;
+}
+
+#define STATE_MAGIC "LWTUNEDSTATE1\n"
+
+typedef struct {
+    void *p;
+    size_t bytes;
+} Blob;
+
+static int state_blobs(const TunedLens *t, const TunedAdam *a, Blob *b) {
+    size_t m = (size_t)t->n_layers - 1, dk = (size_t)t->d * t->k * m, dc = (size_t)t->d * m;
+    Blob v[] = {{t->U, 4 * dk}, {t->V, 4 * dk}, {t->c, 4 * dc}, {t->log_tau, 4 * m}, {a->mU, 4 * dk}, {a->vU, 4 * dk},
+                {a->mV, 4 * dk}, {a->vV, 4 * dk}, {a->mc, 4 * dc}, {a->vc, 4 * dc}, {a->mth, 8 * m}, {a->vth, 8 * m},
+                {a->steps, 8 * m}};
+    int n = (int)(sizeof v / sizeof *v);
+    memcpy(b, v, sizeof v);
+    return n;
+}
+
+int tuned_state_save(const char *path, const TunedLens *t, const TunedAdam *a, const char *meta_json, LwError *err) {
+    json_t *meta = json_loads(meta_json, 0, NULL);
+    LW_ASSERT(json_is_object(meta));
+    json_object_set_new(meta, "d", json_integer(t->d));
+    json_object_set_new(meta, "n_layers", json_integer(t->n_layers));
+    json_object_set_new(meta, "k", json_integer(t->k));
+    char *hs = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(meta);
+    char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+    lw_cleanup_unlink_on_fail(tmp);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        free(hs);
+        int rc = lw_err(err, "check that the output directory is writable", "%s: cannot create: %s", tmp, strerror(errno));
+        free(tmp);
+        return rc;
+    }
+    uint64_t hl = strlen(hs);
+    uint8_t le[8];
+    for (int i = 0; i < 8; i++) le[i] = (uint8_t)(hl >> (8 * i));
+    int ok = fwrite(STATE_MAGIC, 1, strlen(STATE_MAGIC), f) == strlen(STATE_MAGIC) && fwrite(le, 1, 8, f) == 8 &&
+             fwrite(hs, 1, hl, f) == hl;
+    Blob b[16];
+    int nb = state_blobs(t, a, b);
+    for (int i = 0; ok && i < nb; i++) ok = fwrite(b[i].p, 1, b[i].bytes, f) == b[i].bytes;
+    if (ok) ok = fwrite("END\n", 1, 4, f) == 4;
+    free(hs);
+    if (fclose(f) != 0) ok = 0;
+    int rc = 0;
+    if (!ok) rc = lw_err(err, "check the free space of the output file system", "%s: write failed: %s", tmp, strerror(errno));
+    else if (rename(tmp, path) != 0)
+        rc = lw_err(err, "check the output directory", "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+    if (rc) unlink(tmp);
+    lw_cleanup_forget(tmp);
+    free(tmp);
+    return rc;
+}
+
+int tuned_state_load(const char *path, TunedLens *t, TunedAdam *a, char **meta_json, LwError *err) {
+    const char *hint = "the fit's resume state is damaged: remove it to start the fit over";
+    size_t len;
+    char *buf = lw_read_file(path, &len, err);
+    if (!buf) return -1;
+    size_t ml = strlen(STATE_MAGIC);
+    if (len < ml + 8 || memcmp(buf, STATE_MAGIC, ml)) {
+        free(buf);
+        return lw_err(err, hint, "%s: not a fit-tuned resume state (no %.13s mark)", path, STATE_MAGIC);
+    }
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)(uint8_t)buf[ml + i] << (8 * i);
+    if (hl > len - ml - 8) {
+        free(buf);
+        return lw_err(err, hint, "%s: truncated (header of %llu bytes in a file of %zu)", path, (unsigned long long)hl, len);
+    }
+    json_t *meta = json_loadb(buf + ml + 8, hl, 0, NULL);
+    if (!json_is_object(meta)) {
+        json_decref(meta);
+        free(buf);
+        return lw_err(err, hint, "%s: header is not a JSON object", path);
+    }
+    int d = (int)json_integer_value(json_object_get(meta, "d")), n = (int)json_integer_value(json_object_get(meta, "n_layers"));
+    int k = (int)json_integer_value(json_object_get(meta, "k"));
+    if (d != t->d || n != t->n_layers || k != t->k) {
+        json_decref(meta);
+        free(buf);
+        return lw_err(err, "the state belongs to another model or rank: remove it or fit into another --out",
+                      "%s: translators d %d, n_layers %d, rank %d; this fit has d %d, n_layers %d, rank %d", path, d, n, k,
+                      t->d, t->n_layers, t->k);
+    }
+    Blob b[16];
+    int nb = state_blobs(t, a, b);
+    size_t pos = ml + 8 + hl, need = pos + 4;
+    for (int i = 0; i < nb; i++) need += b[i].bytes;
+    if (len != need || memcmp(buf + len - 4, "END\n", 4)) {
+        json_decref(meta);
+        free(buf);
+        return lw_err(err, hint, "%s: %zu bytes, expected %zu (truncated or damaged)", path, len, need);
+    }
+    for (int i = 0; i < nb; i++) {
+        memcpy(b[i].p, buf + pos, b[i].bytes);
+        pos += b[i].bytes;
+    }
+    *meta_json = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(meta);
+    free(buf);
+    return 0;
 }

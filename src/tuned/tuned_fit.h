@@ -111,4 +111,21 @@ void tuned_sample_positions(uint64_t *rng, int seq_len, int p, int *pos);
 // K distinct translators of 0..n_train−1 (partial Fisher–Yates), returned ascending.
 void tuned_sample_layers(uint64_t *rng, int n_train, int k, int *layers);
 
+// ---------------------------------------------------------------------------- files
+// DIR/tuned.safetensors of docs/TUNED.md: F32 U.<l> [d, k], V.<l> [d, k], c.<l> [d] for
+// l = 0..n−2, log_tau [n−1]; header keys sorted, padded with spaces to 8 bytes, metadata format
+// "lensweep-tuned". Returns 0, or -1 with err naming the path.
+int tuned_write_safetensors(const TunedLens *t, const char *path, LwError *err);
+
+// The fit's resume state (DIR/fit-state.bin): a JSON header (`meta`: the fit's identity and
+// counters, whatever the caller puts there) and the raw arrays of the translators and the
+// optimizer. Layout: "LWTUNEDSTATE1\n", u64 header length, header JSON, then U, V, c, log_tau,
+// mU, vU, mV, vV, mc, vc (fp32), mth, vth (f64), steps (i64), then "END\n"; every length follows
+// from d, k, n in the header. Written to path.tmp.<pid> and renamed.
+int tuned_state_save(const char *path, const TunedLens *t, const TunedAdam *a, const char *meta_json, LwError *err);
+// Reads a state written by tuned_state_save for translators of shape (d, n, k), into t and a
+// (initialized by the caller with those shapes). *meta_json (malloc'ed) gets the header. A file of
+// another shape, truncated or without its end mark: -1 with err naming the path.
+int tuned_state_load(const char *path, TunedLens *t, TunedAdam *a, char **meta_json, LwError *err);
+
 #endif

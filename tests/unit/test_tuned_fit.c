@@ -161,7 +161,7 @@ TEST(teacher_is_the_softmax_and_its_entropy) {
     for (int r = 0; r < ROWS; r++) {
         double h = 0;
         for (int v = 0; v < NV; v++) { e = fmax(e, fabs(F.p[r * NV + v] - p[r][v])); h -= p[r][v] * log(p[r][v]); }
-        CHECK_NEAR(F.ent[r], h, 1e-12);
+        CHECK_NEAR(F.ent[r], h, 1e-7); // fp32 exps
     }
     CHECKF(e < 1e-7, "max |p - p_ref| %.3g", e);
     tuned_free(&F.t);
