@@ -525,8 +525,9 @@ static int fit_main(Comm *comm, const FitOpts *o) {
             "family", LW_FAMILIES[mc.family].name, "config_sha256", is_gguf ? NULL : cfg_sha, "architecture", mc.arch,
             "d_model", d, "n_layers", n, "vocab", V, "rank", k, "has_preconditioner", 0, "final_identity", 1,
             "temperature_eps", TUNED_TAU_EPS, "temperatures", temps, "safetensors_sha256", st_sha, "tp_size", comm->size,
-            "corpus", json_pack("{s:s, s:s, s:s, s:I, s:I}", "path", o->corpus, "sha256", corpus_sha, "format", format,
-                                "n_tokens", (json_int_t)n_ids, "n_tokens_read_until", (json_int_t)need),
+            "corpus", json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "path", o->corpus, "sha256", corpus_sha, "format", format,
+                                "n_tokens", (json_int_t)n_ids, "n_tokens_needed", (json_int_t)need, "note",
+                                "n_tokens: the tokens read; the corpus is tokenized until the fit has the tokens it needs"),
             "training", json_pack("{s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:I, s:i, s:i, s:[f, f], s:f, s:f, s:f, s:s,"
                                   " s:{s:f, s:f}, s:s, s:s, s:i, s:b, s:I, s:s, s:s}",
                                   "seed", (json_int_t)o->seed, "steps", (json_int_t)step, "total_steps", (json_int_t)total_steps,
