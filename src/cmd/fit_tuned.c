@@ -297,6 +297,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     const char *format = "text";
     Ids ids = {0};
     int64_t n_ids = 0;
+    lw_stage("tokenizing the corpus (no file written yet)");
     if (comm->rank == 0) {
         ids = read_corpus(o->corpus, tok, V, need, &format);
         n_ids = ids.n;
@@ -381,6 +382,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         }
     }
 
+    lw_stage("loading the weights");
     Model *model = model_load(o->model, comm->rank, comm->size, &err);
     if (!model) lw_die_err(&err, LW_EXIT_INPUT);
     model->fp32_sums = !o->tp_exact;
@@ -417,6 +419,8 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     int loss_n = 0;
     json_t *meta = NULL;
     while (step < stop) {
+        lw_stage("fitting step %lld of %lld (resume state: %s)", (long long)step + 1, (long long)total_steps,
+                 lw_file_exists(state_path) ? "kept" : "none yet");
         for (int l = 0; l < n_train; l++) touched[l] = 0;
         for (int u = 0; u < n_micro; u++) {
             tuned_sample_positions(&rng, seq, P, pos);
@@ -576,10 +580,17 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         int ln = 0;
         for (int l = 0; l < n_train; l++)
             if (isfinite(last_loss[l])) { ls += last_loss[l]; ln++; }
-        lw_log("fit-tuned: %s: %lld steps, %lld tokens in %.1f s (forward %.1f, fit %.1f; %.0f tokens/s); final loss %.4f (mean "
-               "over %d translators) -> %s",
-               model->name, (long long)step, (long long)tokens_seen, fit_s, t_fwd, t_fit,
-               steps_run ? (double)steps_run * n_micro * mb * seq / fit_s : 0.0, ln ? ls / ln : NAN, ln, o->out);
+        // the products' rates this run reached (FLOPs by formula, this rank): forward = the block
+        // matmuls (2 per weight per token) + attention (QK and PV, ~seq/2 keys per query); fit =
+        // the teacher's unembedding + per sampled translator the student logits and dL/dy
+        double tok_run = (double)steps_run * n_micro * mb * seq, mbs_run = (double)steps_run * n_micro;
+        double blk = (double)model_config_param_count(&mc) - (double)V * d * (mc.tied ? 1 : 2);
+        double f_fwd = tok_run * (2.0 * blk / comm->size + 2.0 * mc.n_layers * (double)mc.n_heads * mc.head_dim / comm->size * seq);
+        double f_fit = mbs_run * (1.0 + 2.0 * K) * 2.0 * (double)rows * vl * d;
+        lw_log("fit-tuned: %s: %lld steps, %lld tokens in %.1f s (forward %.1f s at %.1f GFLOP/s, fit %.1f s at %.1f GFLOP/s; "
+               "%.0f tokens/s); final loss %.4f (mean over %d translators) -> %s",
+               model->name, (long long)step, (long long)tokens_seen, fit_s, t_fwd, t_fwd > 0 ? f_fwd / t_fwd * 1e-9 : 0.0, t_fit,
+               t_fit > 0 ? f_fit / t_fit * 1e-9 : 0.0, steps_run ? tok_run / fit_s : 0.0, ln ? ls / ln : NAN, ln, o->out);
     }
 done:
     json_decref(ident);
@@ -598,6 +609,7 @@ int cmd_fit_tuned(int argc, char **argv) {
     parse_args(argc, argv, &o);
     Comm comm;
     comm_init(&comm, &argc, &argv);
+    lw_signals_install(); // SIGTERM (Slurm requeue, scancel): the .tmp files go, the last state stays
     int rc = fit_main(&comm, &o);
     comm_finalize(&comm);
     return rc;

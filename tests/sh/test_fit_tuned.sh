@@ -79,6 +79,22 @@ paste "$TMP/r1.txt" "$TMP/r2.txt" | awk '{ e = $1 - $2; if (e < 0) e = -e; if (e
 expect_exit 0 "interrupted at --max-steps 2" -- "$LW" fit-tuned "${FIT[@]}" --out "$TMP/rs" --max-steps 2
 expect_grep "stopped at step 2 of 4" "stop reported"
 [ -f "$TMP/rs/fit-state.bin" ] && [ ! -e "$TMP/rs/provenance.json" ] && pass "resume state kept, no provenance.json" || fail "state after stop" "$(ls "$TMP/rs")"
+# killed (SIGTERM, as Slurm's requeue) after its first resume state: the rerun ends with the bytes
+# of an uninterrupted fit of the same options
+LONG=("${FIT[@]}" --tokens 1024 --checkpoint-every 1)
+"$LW" fit-tuned "${LONG[@]}" --out "$TMP/long" >/dev/null 2>&1
+"$LW" fit-tuned "${LONG[@]}" --out "$TMP/kill" >"$TMP/kill.log" 2>&1 & pid=$!
+for _ in $(seq 600); do [ -f "$TMP/kill/fit-state.bin" ] && break; sleep 0.02; done
+kill -TERM $pid 2>/dev/null; wait $pid; rc=$?
+if [ -f "$TMP/kill/provenance.json" ]; then
+  fail "SIGTERM: the fit finished before the signal (machine too fast for this check?)" "$(tail -2 "$TMP/kill.log")"
+else
+  [ $rc = 143 ] && [ -f "$TMP/kill/fit-state.bin" ] && [ "$(ls -a "$TMP/kill" | grep -c tmp)" = 0 ] \
+    && pass "SIGTERM: exit 143, resume state kept, no .tmp left" || fail "SIGTERM" "exit $rc" "$(ls -a "$TMP/kill")" "$(tail -3 "$TMP/kill.log")"
+  expect_exit 0 "rerun after SIGTERM" -- "$LW" fit-tuned "${LONG[@]}" --out "$TMP/kill"
+  cmp -s "$TMP/kill/tuned.safetensors" "$TMP/long/tuned.safetensors" && pass "killed + resumed = uninterrupted, byte for byte ($(grep -o 'at step [0-9]* of 16' <<<"$OUT_TXT"))" \
+    || fail "killed + resumed differs"
+fi
 expect_exit 2 "resume with another seed refused" -- "$LW" fit-tuned "${FIT[@]}" --out "$TMP/rs" --seed 7
 expect_grep "fit-state.bin: seed: the interrupted fit had 316, this one 7" "the differing option named"
 expect_exit 0 "rerun continues" -- "$LW" fit-tuned "${FIT[@]}" --out "$TMP/rs"
