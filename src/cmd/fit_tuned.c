@@ -410,10 +410,9 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     int *touched = xcalloc((size_t)n_train, sizeof(int));
     const int32_t **seq_ids = xmalloc(sizeof(int32_t *) * (size_t)mb);
     int *lens = xmalloc(sizeof(int) * (size_t)mb);
-    for (int i = 0; i < mb; i++) lens[i] = seq;
 
     int64_t stop = o->max_steps && o->max_steps < total_steps ? o->max_steps : total_steps;
-    double t0 = lw_now(), t_last = -1e9, t_fwd = 0, t_fit = 0;
+    double t0 = lw_now(), t_last = -1e9, t_fwd = 0, t_fit = 0, fwd_tokens = 0;
     int64_t steps_run = 0;
     double loss_sum = 0, kl_sum = 0;
     int loss_n = 0;
@@ -427,7 +426,15 @@ static int fit_main(Comm *comm, const FitOpts *o) {
             tuned_sample_layers(&rng, n_train, K, lay);
             for (int j = 0; j < K; j++) selL[j] = lay[j] + 1; // translator ℓ decodes the output of block ℓ
             selL[K] = n;
-            for (int i = 0; i < mb; i++) seq_ids[i] = ids.ids + (size_t)(micro_done * mb + i) * seq;
+            // causal attention: positions past the last sampled one change nothing before it, so
+            // the forward stops there (≤ 487 of 512 tokens)
+            int T_need = 0;
+            for (int q = 0; q < P; q++) T_need = pos[q] + 1 > T_need ? pos[q] + 1 : T_need;
+            for (int i = 0; i < mb; i++) {
+                seq_ids[i] = ids.ids + (size_t)(micro_done * mb + i) * seq;
+                lens[i] = T_need;
+            }
+            fwd_tokens += (double)T_need * mb;
             double ta = lw_now();
             Sink sk = {.n_sel = K + 1, .sel_L = selL, .P = P, .d = d, .n1 = n + 1, .pos = pos, .H = H, .mb = mb};
             model_forward_prompts(model, seq_ids, lens, mb, max_tokens, comm, sink_each, &sk);
@@ -478,7 +485,8 @@ static int fit_main(Comm *comm, const FitOpts *o) {
             char lbuf[4096];
             size_t lp = 0;
             for (int l = 0; l < n_train && lp < sizeof lbuf - 16; l++)
-                lp += (size_t)snprintf(lbuf + lp, sizeof lbuf - lp, "%s%.2f", l ? " " : "", last_loss[l]);
+                lp += isfinite(last_loss[l]) ? (size_t)snprintf(lbuf + lp, sizeof lbuf - lp, "%s%.2f", l ? " " : "", last_loss[l])
+                                             : (size_t)snprintf(lbuf + lp, sizeof lbuf - lp, "%s-", l ? " " : ""); // not sampled yet
             lw_log("fit-tuned: step %lld/%lld  %.0f tokens/s  loss %.4f  KL %.4f nats  lr %.2e  %.0f s left  | loss/layer %s",
                    (long long)step, (long long)total_steps, tps, loss_sum / loss_n, kl_sum / loss_n, lr, left, lbuf);
             loss_sum = kl_sum = 0;
@@ -585,7 +593,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
         // the teacher's unembedding + per sampled translator the student logits and dL/dy
         double tok_run = (double)steps_run * n_micro * mb * seq, mbs_run = (double)steps_run * n_micro;
         double blk = (double)model_config_param_count(&mc) - (double)V * d * (mc.tied ? 1 : 2);
-        double f_fwd = tok_run * (2.0 * blk / comm->size + 2.0 * mc.n_layers * (double)mc.n_heads * mc.head_dim / comm->size * seq);
+        double f_fwd = fwd_tokens * (2.0 * blk / comm->size + 2.0 * mc.n_layers * (double)mc.n_heads * mc.head_dim / comm->size * seq);
         double f_fit = mbs_run * (1.0 + 2.0 * K) * 2.0 * (double)rows * vl * d;
         lw_log("fit-tuned: %s: %lld steps, %lld tokens in %.1f s (forward %.1f s at %.1f GFLOP/s, fit %.1f s at %.1f GFLOP/s; "
                "%.0f tokens/s); final loss %.4f (mean over %d translators) -> %s",
