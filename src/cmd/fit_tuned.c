@@ -454,7 +454,8 @@ static int fit_main(Comm *comm, const FitOpts *o) {
                 if (!isfinite(ce + pen)) {
                     lw_progress_end();
                     lw_die(LW_EXIT_RUNTIME,
-                           "lower --lr, or check the checkpoint's weights; the last good resume state (if any) is kept and a rerun continues from it",
+                           "the resume state of the last saved step (all its losses finite) is kept for inspection; the same options "
+                           "diverge again: remove it and refit with a lower --lr, or check the checkpoint's weights",
                            "fit-tuned: non-finite loss (%g) at step %lld (micro-batch %d), translator %d (layer L = %d); resume state %s: %s",
                            ce + pen, (long long)step + 1, u + 1, l, l + 1, state_path,
                            lw_file_exists(state_path) ? "kept" : "none written yet");
