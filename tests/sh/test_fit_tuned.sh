@@ -6,7 +6,9 @@
 # awk), 2 ranks give the same translators within a stated tolerance, an interrupted fit resumed
 # equals the uninterrupted one byte for byte, the [REF-QUIRK] of 4 micro-batches per step and
 # its fix consume the token counts worked out by hand, and bad input (corpus too small, missing,
-# malformed JSON lines; a diverging fit) stops with the problem named and no complete artifact.
+# malformed JSON lines; a diverging fit) stops with the problem named and no complete artifact; on a
+# constructed checkpoint whose later layers are an exact linear map of the final one, the fit
+# learns those layers' map.
 # The fits are tiny (4 steps of 2 × 32 tokens, 2 translators per micro-batch): seconds.
 . tests/lib.sh
 LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
@@ -59,6 +61,33 @@ paste <(f32 log_tau; echo 'id') <(echo "$TEMPS") | awk '$1 == "id" { last = $2; 
   && pass "[REF-QUIRK]: 4 steps x 4 micro-batches x 64 tokens = 1024 tokens seen for a budget of 256" || fail "quirk token count" "$(grep -A30 training "$P")"
 [ "$(tr -d ' \n' <"$P" | grep -o '"final_loss":\[[^]]*\]' | tr ',' '\n' | grep -c '[0-9]')" = 7 ] && pass "final_loss has 7 entries" || fail "final_loss" "$(grep -A9 final_loss "$P")"
 f32 V.3 | awk '{ if ($1 != $1) bad++; if ($1 != 0) nz++ } END { exit !(NR == 4096 && !bad && nz > 0) }' && pass "V.3 finite and moved from its zero start" || fail "V.3"
+
+# ---- constructed checkpoint: blocks 4..7 write nothing (o_proj and down_proj zeroed with dd), so
+# the residuals after blocks 3..7 all equal the final one h; the norm lens at L = 4..7 then decodes
+# h·r·γ_L where the teacher decodes h·r·γ_final: translators 3..6 face an exact invertible linear
+# map (diag(γ_final/γ_L); γ_L = 2.5·e^u, u uniform in [−1, 1) written with perl's pack, γ_final =
+# 2.5), translators 0..2 a real model's layers. On the same rows (provenance "evaluation") the fit
+# must cut the exact-map layers' KL to under half the norm lens's, and by more than any other layer's.
+C=$TMP/affine; cp -r "$M" "$C"; F=$C/model.safetensors
+chl=$(od -An -t u8 -N8 "$F" | tr -d ' '); CH=$(dd if="$F" bs=1 skip=8 count="$chl" 2>/dev/null)
+toff() { grep -Eo "\"$1\":\{\"data_offsets\":\[[0-9]+,[0-9]+\]" <<<"$CH" | grep -Eo '[0-9]+,[0-9]+'; }
+for b in 4 5 6 7; do
+  for w in self_attn.o_proj mlp.down_proj; do
+    o=$(toff "model.layers.$b.$w.weight"); dd if=/dev/zero of="$F" bs=1 seek=$((8 + chl + ${o%,*})) count=$((${o#*,} - ${o%,*})) conv=notrunc 2>/dev/null
+  done
+  o=$(toff "model.layers.$b.input_layernorm.weight")
+  perl -e 'srand($ARGV[0]); print pack("f<*", map { 2.5 * exp(2 * rand() - 1) } 1..64)' $b | dd of="$F" bs=1 seek=$((8 + chl + ${o%,*})) conv=notrunc 2>/dev/null
+done
+o=$(toff model.norm.weight); perl -e 'print pack("f<*", (2.5) x 64)' | dd of="$F" bs=1 seek=$((8 + chl + ${o%,*})) conv=notrunc 2>/dev/null
+expect_exit 0 "fit on the constructed checkpoint" -- "$LW" fit-tuned --model "$C" --corpus "$CORPUS" --seq-len 32 --micro-batch 2 --k-layers 4 \
+  --p-pos 8 --tokens 4096 --lr 1e-2 --quirks.tuned_four_microbatches false --out "$TMP/aff"
+EV=$(tr -d ' \n' <"$TMP/aff/provenance.json" | grep -o '"evaluation":{[^}]*}')
+paste <(grep -o '"kl_norm_nats":\[[^]]*\]' <<<"$EV" | grep -o '\[.*\]' | tr -d '[]' | tr ',' '\n') \
+      <(grep -o '"kl_tuned_nats":\[[^]]*\]' <<<"$EV" | grep -o '\[.*\]' | tr -d '[]' | tr ',' '\n') \
+  | awk '{ r = $2 / $1; if (NR <= 3) { if (NR == 1 || r < omin) omin = r } else { if (r > emax) emax = r }; s = s sprintf(" %.2f", r) }
+         END { print "KL tuned/norm per translator:" s; exit !(NR == 7 && emax < 0.5 && emax < omin) }' >"$TMP/aff.txt" \
+  && pass "exact-map translators 3..6 cut KL below 0.5x the norm lens, more than 0..2 ($(cat "$TMP/aff.txt"))" \
+  || fail "constructed checkpoint" "$(cat "$TMP/aff.txt")" "$EV"
 
 # ---- the quirk fixed: grad_accum micro-batches per step, the budget is what is consumed
 expect_exit 0 "quirks.tuned_four_microbatches false" -- "$LW" fit-tuned "${FIT[@]}" --grad-accum 2 --quirks.tuned_four_microbatches false --out "$TMP/fx"
