@@ -290,7 +290,8 @@ static int fit_main(Comm *comm, const FitOpts *o) {
 
     // ---- corpus (rank 0 tokenizes; the ids are broadcast)
     if (!lw_file_exists(o->corpus) || lw_is_dir(o->corpus))
-        lw_die(LW_EXIT_INPUT, "--corpus names a text file (plain text, or JSON lines with a \"text\" field)", "fit-tuned: --corpus: %s: no such file", o->corpus);
+        lw_die(LW_EXIT_INPUT, "--corpus names a text file (plain text, or JSON lines with a \"text\" field)", "fit-tuned: --corpus: %s: %s",
+               o->corpus, lw_is_dir(o->corpus) ? "is a directory, not a file" : "no such file");
     char corpus_sha[65];
     if (lw_sha256_file(o->corpus, corpus_sha, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     Tokenizer *tok = checkpoint_tokenizer_load(o->model, &err);
