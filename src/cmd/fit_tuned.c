@@ -277,7 +277,11 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     char cfg_sha[65] = "", *cfg_path = is_gguf ? xstrdup(gguf_file) : xasprintf("%s/config.json", o->model);
     if (!is_gguf && lw_sha256_file(cfg_path, cfg_sha, &err)) lw_die_err(&err, LW_EXIT_INPUT);
 
-    int k = o->rank ? o->rank : tuned_rank_rule(d);
+    // §19.1's rule floors k at 64; a model narrower than that gets k = d (a rank beyond d adds
+    // nothing, and the loader in `run` takes 1..d)
+    int k = o->rank ? o->rank : tuned_rank_rule(d) < d ? tuned_rank_rule(d) : d;
+    if (k > d)
+        lw_die(LW_EXIT_INPUT, "the translator rank is at most d_model", "fit-tuned: --rank %d: %s has d_model %d", k, o->model, d);
     int K = o->k_layers ? o->k_layers : tuned_k_layers_rule(V, n);
     int P = o->p_pos ? o->p_pos : tuned_p_pos_rule(V);
     if (K > n_train)

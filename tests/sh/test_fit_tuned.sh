@@ -89,6 +89,15 @@ paste <(grep -o '"kl_norm_nats":\[[^]]*\]' <<<"$EV" | grep -o '\[.*\]' | tr -d '
   && pass "exact-map translators 3..6 cut KL below 0.5x the norm lens, more than 0..2 ($(cat "$TMP/aff.txt"))" \
   || fail "constructed checkpoint" "$(cat "$TMP/aff.txt")" "$EV"
 
+# ---- another family, narrower than the rank rule's floor of 64: k = d
+"$LW" mktiny --family qwen3 --seed 3 --layers 4 --d-model 32 --heads 2 --kv-heads 1 --head-dim 16 --out "$TMP/q32" \
+  --tokenizer "$TOKS/qwen3/tokenizer.json" >/dev/null
+expect_exit 0 "fit-tuned on a tiny qwen3 (d 32)" -- "$LW" fit-tuned --model "$TMP/q32" --corpus "$CORPUS" --seq-len 32 --micro-batch 2 --tokens 64 --out "$TMP/q32o"
+grep -q '"rank": 32' "$TMP/q32o/provenance.json" && grep -q '"n_layers": 4' "$TMP/q32o/provenance.json" \
+  && pass "d 32: rank 32 (= d; the rule's 64 exceeds d), 4 layers" || fail "qwen3 rank" "$(grep -E 'rank|n_layers' "$TMP/q32o/provenance.json")"
+expect_exit 2 "--rank above d refused" -- "$LW" fit-tuned --model "$TMP/q32" --corpus "$CORPUS" --out "$TMP/q32x" --rank 40
+expect_grep "rank 40: .* has d_model 32" "rank and d named"
+
 # ---- the quirk fixed: grad_accum micro-batches per step, the budget is what is consumed
 expect_exit 0 "quirks.tuned_four_microbatches false" -- "$LW" fit-tuned "${FIT[@]}" --grad-accum 2 --quirks.tuned_four_microbatches false --out "$TMP/fx"
 P2=$TMP/fx/provenance.json
