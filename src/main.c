@@ -15,6 +15,7 @@ static const LwCommand COMMANDS[] = {
     {"tokenize", cmd_tokenize, "tokenize JSON strings read from stdin with a tokenizer.json"},
     {"mktiny", cmd_mktiny, "write a tiny random checkpoint of a family (tests, fixtures)"},
     {"fit-prism", cmd_fit_prism, "fit the Prism shared decoder of a checkpoint (METRICS.md §20.1)"},
+    {"fit-tuned", cmd_fit_tuned, "fit the tuned-lens translators of a checkpoint on a text corpus (METRICS.md §19.2)"},
     {"devices", cmd_devices, "the CUDA GPUs this process can use (or why none is usable)"},
 };
 #define N_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])

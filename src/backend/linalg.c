@@ -80,3 +80,9 @@ void la_dgemm(int row_major, int trans_a, int trans_b, int m, int n, int k, cons
     cblas_dgemm(row_major ? CblasRowMajor : CblasColMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0, A, lda, B, ldb, 0.0, C, ldc);
 }
+
+void la_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+}

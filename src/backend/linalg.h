@@ -24,4 +24,8 @@ void la_syrk_acc(double *G, const double *W, int d, int rows);
 void la_dgemm(int row_major, int trans_a, int trans_b, int m, int n, int k, const double *A, int lda,
               const double *B, int ldb, double *C, int ldc);
 
+// C = alpha · op(A) · op(B) + beta · C in fp32 (sgemm), row-major (the tuned-lens fit's products).
+void la_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
+
 #endif

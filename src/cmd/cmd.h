@@ -18,5 +18,6 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_mktiny(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 int cmd_fit_prism(int argc, char **argv);
+int cmd_fit_tuned(int argc, char **argv);
 
 #endif
