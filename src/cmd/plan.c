@@ -32,7 +32,7 @@ static void plan_usage(FILE *f) {
           "config.json when it is found, else from the built-in table of the ten models.\n"
           "  --format tsv      tab-separated, one header line, '-' for empty fields (used by slurm/submit)\n"
           "  --format fits     the lens fits a sweep runs first (fit.lenses): name, lens, status (done: the\n"
-          "                    artifact is complete; todo), artifact, time, checkpoint, corpus, tokens (used by slurm/submit)\n"
+          "                    artifact is complete; todo), artifact, time, checkpoint, corpus, tokens, args (used by slurm/submit)\n"
           "  --format export-args  one model's export settings (options outside the config hash), one\n"
           "                    --key=value per line, for `lensweep export` (used by slurm/finish.sbatch)\n"
           "  --check           exit 2 if a model still to run has no checkpoint, does not fit its GPUs, or names\n"
@@ -93,15 +93,15 @@ static int check_artifacts(const LwRunConfig *c) {
 
 // --format fits: one line per model and lens of fit.lenses.
 static void print_fits(const LwSweep *sw, const PlanRow *rows) {
-    printf("name\tlens\tstatus\tartifact\ttime\tcheckpoint\tcorpus\ttokens\n");
+    printf("name\tlens\tstatus\tartifact\ttime\tcheckpoint\tcorpus\ttokens\targs\n");
     for (int i = 0; i < sw->n; i++) {
         const LwRunConfig *c = &sw->models[i];
         for (int k = 0; k < c->fit_lenses.n; k++) {
             int prism = !strcmp(c->fit_lenses.v[k], "prism");
             const char *dir = prism ? c->prism_dir : c->tuned_lens_dir;
-            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%ld\n", c->name, c->fit_lenses.v[k], artifact_complete(dir) ? "done" : "todo",
+            printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%ld\t%s\n", c->name, c->fit_lenses.v[k], artifact_complete(dir) ? "done" : "todo",
                    dir, c->fit_time, rows[i].checkpoint_found ? rows[i].checkpoint : "-", prism ? "-" : dash(c->fit_corpus),
-                   prism ? 0L : c->fit_tokens);
+                   prism ? 0L : c->fit_tokens, prism ? "-" : dash(c->fit_tuned_args));
         }
     }
 }

@@ -238,6 +238,8 @@ const LwOption LW_OPTIONS[] = {
       "text corpus of the tuned-lens fit (plain text, or JSON lines with a `text` field): fit-tuned --corpus"),
     O("fit.tokens", NULL, LW_OPT_INT, fit_tokens, "0", 0, 1e15, NULL, NULL, S,
       "token budget of the tuned-lens fit (fit-tuned --tokens); 0 = fit-tuned's default"),
+    O("fit.tuned_args", NULL, LW_OPT_STRING, fit_tuned_args, "", 0, 0, NULL, NULL, S,
+      "more fit-tuned arguments, space-separated (e.g. \"--seq-len 256 --micro-batch 8 --lr 5e-4\"; lensweep fit-tuned --help)"),
     O("fit.time", NULL, LW_OPT_STRING, fit_time, "12:00:00", 0, 0, NULL, NULL, S,
       "time limit of each fit job [D-]HH:MM:SS (a requeued tuned-lens fit resumes from its last checkpoint)"),
 

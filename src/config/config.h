@@ -227,6 +227,7 @@ typedef struct {
     LwStrList fit_lenses;      // subset of prism|tuned
     char *fit_corpus;          // fit-tuned --corpus ("" = none)
     long fit_tokens;           // fit-tuned --tokens (0 = its default)
+    char *fit_tuned_args;      // more fit-tuned arguments, space-separated
     char *fit_time;            // time limit of a fit job
 
     // ---- plan estimates

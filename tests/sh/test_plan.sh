@@ -147,7 +147,7 @@ expect_exit 0 "plan --check: a prism_dir holding an artifact is fine" -- "$LW" p
 printf 'model: Qwen/Qwen3-8B\nprism_dir: %s/art/none\nfit:\n  lenses: [prism]\n' "$TMP" >"$TMP/lens3.yaml"
 expect_exit 0 "plan --check: the same prism_dir fitted first (fit.lenses) is fine" -- "$LW" plan "$TMP/lens3.yaml" --check
 expect_exit 0 "plan --format fits" -- "$LW" plan "$TMP/lens3.yaml" --format fits
-if [ "$OUT_TXT" = "$(printf 'name\tlens\tstatus\tartifact\ttime\tcheckpoint\tcorpus\ttokens\nQwen3-8B\tprism\ttodo\t%s\t12:00:00\t%s\t-\t0' \
+if [ "$OUT_TXT" = "$(printf 'name\tlens\tstatus\tartifact\ttime\tcheckpoint\tcorpus\ttokens\targs\nQwen3-8B\tprism\ttodo\t%s\t12:00:00\t%s\t-\t0\t-' \
       "$TMP/art/none" "$TMP/models/Qwen/Qwen3-8B")" ]; then pass "  ... one row: Qwen3-8B's Prism fit to do, into prism_dir, 12 h"
 else fail "  ... one row: Qwen3-8B's Prism fit to do" "$OUT_TXT"; fi
 expect_exit 0 "submit --dry-run with a fit" -- slurm/submit "$TMP/lens3.yaml" --dry-run --out "$OUTD"

@@ -17,7 +17,8 @@
 #  8. a model whose run fails (truncated weights) is listed as failed with its job id, Slurm's
 #     state and the run's first error line; the last job exits 1;
 #  9. a finish job that finds a model job still live hands over to a new one;
-# 10. fit.lenses: a Prism fit job first, the model's job after it, decoding with the artifact;
+# 10. fit.lenses: Prism and tuned-lens fit jobs first, the model's job after them, decoding with
+#     the artifacts;
 #     a fit that fails cancels its model's job, and the table says why.
 # The cluster is stopped at the end, also when a check fails (trap).
 #
@@ -390,29 +391,40 @@ fi
 # fails (fit-prism refuses a model of 3 blocks) gets its model job cancelled by Slurm, and the
 # last job's table says which fit failed and why.
 "$LW" mktiny --family llama --seed 6 --layers 4 --out "$M/tiny-f" --tokenizer "$TOK" >/dev/null || fail "mktiny tiny-f"
-fitcfg() { # NAME MODEL: a one-model config that fits its Prism lens first
-  printf 'defaults: %s/configs/defaults.yaml\nmodel: %s\nout_dir: %s\ndevice: cpu\nskip_layers_m: [2]\nprism_dir: %s\nfit:\n  lenses: [prism]\n  time: "00:10:00"\nslurm:\n  request_gpus: false\n  cpus_per_task: 1\n' \
+fitcfg() { # NAME MODEL [LENSES]: a one-model config that fits its learned lenses first
+  printf 'defaults: %s/configs/defaults.yaml\nmodel: %s\nout_dir: %s\ndevice: cpu\nskip_layers_m: [2]\nprism_dir: %s\n' \
     "$PWD" "$2" "$OUTD" "$TMP/art/prism-$1" >"$TMP/cfg/$1.yaml"
+  [ "${3:-prism}" = prism ] || printf 'tuned_lens_dir: %s\n' "$TMP/art/tuned-$1" >>"$TMP/cfg/$1.yaml"
+  printf 'fit:\n  lenses: [%s]\n  time: "00:10:00"\n  corpus: %s\n  tokens: 64\n  tuned_args: "--seq-len 32 --micro-batch 2"\nslurm:\n  request_gpus: false\n  cpus_per_task: 1\n' \
+    "${3:-prism}" "$CORPUS" >>"$TMP/cfg/$1.yaml"
 }
-fitcfg tiny-f "$M/tiny-f"
-ft=$("$LW" plan "$TMP/cfg/tiny-f.yaml" --format fits | awk -F'\t' 'NR == 2 { print $1, $2, $3 }')
-[ "$ft" = "tiny-f prism todo" ] && pass "plan --format fits: the Prism fit of tiny-f is to do" || fail "plan --format fits: tiny-f prism todo" "$ft"
+CORPUS=/usr/share/common-licenses/GPL-3 # base-files: on every Debian machine (docs/TUNED.md)
+fitcfg tiny-f "$M/tiny-f" "prism, tuned"
+ft=$("$LW" plan "$TMP/cfg/tiny-f.yaml" --format fits | awk -F'\t' 'NR > 1 { printf "%s %s %s; ", $1, $2, $3 }')
+[ "$ft" = "tiny-f prism todo; tiny-f tuned todo; " ] && pass "plan --format fits: the Prism and tuned-lens fits of tiny-f are to do" ||
+  fail "plan --format fits: tiny-f prism and tuned todo" "$ft"
 submit "$TMP/cfg/tiny-f.yaml"
 jf=$SUBMITTED
 fitjob=$(grep -o 'prism lens: fit job [0-9]*' <<<"$SUB_OUT" | grep -o '[0-9]*$')
-if [ -n "$fitjob" ] && [ "$(wc -w <<<"$jf")" = 2 ]; then pass "submit: a fit job ($fitjob) and the model's job after it"
-else fail "submit: a fit job and the model's job after it" "$SUB_OUT"; fi
+tfitjob=$(grep -o 'tuned lens: fit job [0-9]*' <<<"$SUB_OUT" | grep -o '[0-9]*$')
+if [ -n "$fitjob" ] && [ -n "$tfitjob" ] && [ "$(wc -w <<<"$jf")" = 3 ]; then pass "submit: two fit jobs ($fitjob, $tfitjob) and the model's job after them"
+else fail "submit: two fit jobs and the model's job after them" "$SUB_OUT"; fi
 if [ -n "$FINISH" ] && wait_job "$FINISH" 300; then
   FIN_LOG=$OUTD/logs/finish-tiny-f-$FINISH.out
   mj=$(grep -oE "^tiny-f +succeeded +[0-9]+" "$FIN_LOG" | awk '{ print $3 }')
-  if [ -n "$mj" ] && [ -f "$TMP/art/prism-tiny-f/provenance.json" ] && [ -s "$OUTD/output-tiny-f-pure-next-token-prism.csv" ]; then
-    pass "fit then run: the artifact is complete, tiny-f succeeded and its Prism sidecar was exported"
-  else fail "fit then run: artifact, model and Prism sidecar" "$(tail -4 "$FIN_LOG" 2>/dev/null)" "$(ls "$TMP/art/prism-tiny-f" "$OUTD" 2>&1)"; fi
-  fit_end=$(scontrol show job -o "$fitjob" | grep -o 'EndTime=[^ ]*' | cut -d= -f2)
+  if [ -n "$mj" ] && [ -f "$TMP/art/prism-tiny-f/provenance.json" ] && [ -s "$OUTD/output-tiny-f-pure-next-token-prism.csv" ] &&
+     [ -f "$TMP/art/tuned-tiny-f/provenance.json" ] && [ -s "$OUTD/output-tiny-f-pure-next-token-tuned.csv" ] &&
+     [ "$(jq -r '.tuned_lens.status' "$OUTD/output-tiny-f.json")" = loaded ]; then
+    pass "fit then run: both artifacts complete, tiny-f succeeded, Prism and tuned sidecars exported, tuned_lens loaded"
+  else fail "fit then run: artifacts, model, sidecars" "$(tail -4 "$FIN_LOG" 2>/dev/null)" "$(ls "$TMP/art/"* "$OUTD" 2>&1)" \
+         "$(tail -3 "$OUTD"/logs/fit-tuned-tiny-f-*.out 2>/dev/null)"; fi
   run_start=$(scontrol show job -o "$mj" 2>/dev/null | grep -o 'StartTime=[^ ]*' | cut -d= -f2)
-  [ -n "$fit_end" ] && [ -n "$run_start" ] && [[ ! "$run_start" < "$fit_end" ]] &&
-    pass "the model's job started after the fit ended ($run_start >= $fit_end)" ||
-    fail "the model's job started after the fit ended" "fit ended '$fit_end', model started '$run_start'"
+  for fj in "$fitjob" "$tfitjob"; do
+    fit_end=$(scontrol show job -o "$fj" | grep -o 'EndTime=[^ ]*' | cut -d= -f2)
+    [ -n "$fit_end" ] && [ -n "$run_start" ] && [[ ! "$run_start" < "$fit_end" ]] &&
+      pass "the model's job started after fit job $fj ended ($run_start >= $fit_end)" ||
+      fail "the model's job started after fit job $fj ended" "fit ended '$fit_end', model started '$run_start'"
+  done
 else fail "fit then run: the last job did not end" "$SUB_OUT"; fi
 submit "$TMP/cfg/tiny-f.yaml"
 if [ -z "$SUBMITTED" ] && grep -q "skipped: done" <<<"$SUB_OUT"; then pass "resubmitted: artifact and run done, no fit and no model job"
