@@ -287,6 +287,52 @@ expect_grep "^ck: stale checkpoint: (config\.json|model\.safetensors|tokenizer\.
 st=$("$LW" plan "$TMP/plan_ck.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $2 }')
 [ "$st" = stale ] && pass "checkpoint replaced: slurm/submit's status word is stale (redone)" || fail "checkpoint replaced: status word stale" "$st"
 
+# ---- case 3, content: the run records the SHA-256 of each checkpoint file (root attribute
+# checkpoint_sha256, hashed beside the load, one rank per file), as `sha256sum` prints it. Bytes
+# changed inside the weights with the size kept and the mtime restored (touch -r: a fine-tune
+# written in place) pass the size/mtime check, so plain `plan` (which reads no weights) still says
+# done; `plan --verify-content` hashes the files again and says stale checkpoint. Expected
+# digests: sha256sum.
+K=$TMP/ckc
+cp -r "$M" "$K"
+sums() { (cd "$K" && LC_ALL=C sha256sum $(LC_ALL=C ls)); }
+recorded() { h5dump -a /checkpoint_sha256 "$1" | grep -oE '[0-9a-f]{64}  [A-Za-z0-9_.-]+'; }
+expect_exit 0 "content hash: the run" -- "$LW" run --model "$K" --out "$TMP/out_ckc"
+expect_grep "checkpoint SHA-256: 4 files" "content hash: the run says it hashed the files"
+want=$(sums)
+got=$(recorded "$TMP/out_ckc/ckc.h5")
+[ -n "$want" ] && [ "$got" = "$want" ] && pass "content hash: checkpoint_sha256 is what sha256sum prints" ||
+  fail "content hash: checkpoint_sha256 is what sha256sum prints" "recorded:" "$got" "sha256sum:" "$want"
+expect_exit 0 "content hash: the run on 2 ranks" -- timeout 120 mpirun -np 2 "$LW" run --model "$K" --out "$TMP/out_ckc2"
+got=$(recorded "$TMP/out_ckc2/ckc.h5")
+[ "$got" = "$want" ] && pass "content hash: 2 ranks (every other file each) record the same digests" ||
+  fail "content hash: 2 ranks record the same digests" "recorded:" "$got" "sha256sum:" "$want"
+printf 'model: %s\nout_dir: %s\n' "$K" "$TMP/out_ckc" >"$TMP/plan_ckc.yaml"
+plan_word() { "$LW" plan "$TMP/plan_ckc.yaml" --format tsv "$@" 2>/dev/null | awk -F'\t' 'NR == 2 { print $2 }'; }
+st=$(plan_word --verify-content)
+[ "$st" = done ] && pass "content hash: plan --verify-content says done for the unchanged checkpoint" ||
+  fail "content hash: plan --verify-content says done for the unchanged checkpoint" "$st"
+OUT_TXT=$("$LW" plan "$TMP/plan_ckc.yaml" --verify-content 2>&1)
+expect_grep "ckc: checkpoint content verified: 4 files, .* unchanged" "content hash: plan --verify-content says what it read"
+W=$K/model.safetensors
+cp -p "$W" "$TMP/ckc_ref"
+before=$(stat -c '%s %Y.%y' "$W")
+size=$(stat -c %s "$W")
+printf '\x5a\xa5\x5a\xa5\x5a\xa5\x5a\xa5' | dd of="$W" bs=1 seek=$((size / 2)) conv=notrunc status=none
+touch -r "$TMP/ckc_ref" "$W"
+[ "$(stat -c '%s %Y.%y' "$W")" = "$before" ] && ! cmp -s "$W" "$TMP/ckc_ref" &&
+  pass "content hash: the weights' bytes differ, size and mtime as before" || fail "content hash: bytes changed, size and mtime kept"
+st=$(plan_word)
+[ "$st" = done ] && pass "content hash: plain plan (size and mtime only, no weight read) still says done" ||
+  fail "content hash: plain plan still says done" "$st"
+st=$(plan_word --verify-content)
+[ "$st" = stale ] && pass "content hash: plan --verify-content's status word is stale (redone)" ||
+  fail "content hash: plan --verify-content's status word is stale" "$st"
+OUT_TXT=$("$LW" plan "$TMP/plan_ckc.yaml" --verify-content 2>&1)
+expect_grep "ckc/ckc\.h5 +stale checkpoint" "content hash: plan --verify-content's table says stale checkpoint"
+expect_grep "^ckc: stale checkpoint: model\.safetensors: content changed \(SHA-256 $(grep ' model\.safetensors$' <<<"$want" | cut -c1-16)\.\.\. then, $(sha256sum "$W" | cut -c1-16)\.\.\. now\); size and modification time unchanged" \
+  "content hash: plan names the file and both digests (sha256sum's)"
+
 # ---- case 4 for export: one writer per set of output-<name>* files. Export A is stopped
 # (SIGSTOP) while it holds output-rl.lock; export B of another run of the same model name into
 # the same directory is refused (exit 2) naming A; A then completes alone.
