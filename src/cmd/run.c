@@ -714,6 +714,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     }
     char *ck_sha = NULL; // every rank: the battery's journal key
     if ((rc = run_checkpoint_sha256(comm, ck_hash, cfg.model_dir, fp_before, tl, &ck_sha, &err))) return rc;
+    lw_stage("creating the run file and writing its header (after the load)");
 
     H5Out *h5 = NULL;
     if (rank == 0) {

@@ -359,3 +359,43 @@ if [ -n "$stopped" ]; then
 else
   fail "an export stopped while holding its lock (5 tries)"
 fi
+
+# ---- a file system call that never returns (a stuck NFS server under libhdf5's pwrite): the
+# I/O watchdog (util/watchdog.h) sees the main thread blocked in one call with no I/O counted for
+# LENSWEEP_IO_TIMEOUT_S seconds, names the call, the file and the stage, removes the temporary
+# files and exits 1 — instead of a job that hangs silently until its time limit. Provoked for
+# real: an LD_PRELOAD shim (tests/fixtures/stall/stall_io.c) makes the first write to the run
+# file (libhdf5's pwrite) or to an export file wait for a file lock that is never granted.
+SHIM_CC=${CC:-cc}
+if "$SHIM_CC" -shared -fPIC -O1 -o "$TMP/stall_io.so" tests/fixtures/stall/stall_io.c -ldl 2>"$TMP/shim_cc.log"; then
+  PRE=$TMP/stall_io.so
+  asan=$(ldd "$LW" 2>/dev/null | awk '/libasan/ { print $3 }') # SANITIZE=1: ASan's runtime must come first
+  [ -n "$asan" ] && PRE="$asan $PRE"
+  stalled() { # match out_dir what args...: the run or export, stalled, within 60 s
+    local match=$1 out=$2 what=$3 t0 t1; shift 3
+    t0=$(date +%s.%N)
+    OUT_TXT=$(LW_STALL_MATCH=$match LD_PRELOAD="$PRE" LENSWEEP_IO_TIMEOUT_S=2 timeout 60 "$LW" "$@" 2>&1); rc=$?
+    t1=$(date +%s.%N)
+    [ $rc = 1 ] && pass "I/O watchdog, $what: exit 1" || fail "I/O watchdog, $what: exit 1 (124: it hung)" "exit $rc" "$(tail -3 <<<"$OUT_TXT")"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 20) }' && pass "I/O watchdog, $what: stopped in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" ||
+      fail "I/O watchdog, $what: stopped within 20 s" "$t0 .. $t1"
+  }
+  stalled .h5.tmp. "$TMP/out_stall" "run" run --model "$M" --out "$TMP/out_stall"
+  expect_grep "^lensweep: error: no progress for 2 s: blocked in flock on [^ ]*out_stall/rl\.h5\.tmp\.[0-9]+ during creating the run file" \
+    "I/O watchdog, run: one line naming the call, the file and the stage"
+  expect_grep "hint: the file system did not answer .*LENSWEEP_IO_TIMEOUT_S" "I/O watchdog, run: hint"
+  expect_grep "removed [^ ]*out_stall/rl\.h5\.tmp\.[0-9]+" "I/O watchdog, run: says it removed the temporary file"
+  nothing_left "I/O watchdog, run" "$TMP/out_stall"
+  stalled .tmp. "$TMP/exp_stall" "export" export "$H" --out "$TMP/exp_stall"
+  expect_grep "^lensweep: error: no progress for 2 s: blocked in flock on [^ ]*exp_stall/\.output-rl[^ ]*\.tmp\.[0-9]+ during lensweep export" \
+    "I/O watchdog, export: names the call, the file and the command"
+  expect_grep "removed [^ ]*exp_stall/\.output-rl[^ ]*\.tmp\.[0-9]+" "I/O watchdog, export: says it removed its temporary file"
+  left=$(ls -A "$TMP/exp_stall" 2>/dev/null | grep -v '\.tmp' | grep -v '\.lock$')
+  [ -z "$left" ] && pass "I/O watchdog, export: no finished-looking output file" || fail "I/O watchdog, export: no finished-looking output file" "$left"
+  # no false alarm: the same 2 s limit, nothing stalled — a whole run (load, hash, passes, writes) and an export
+  expect_exit 0 "I/O watchdog: a run with a 2 s limit and nothing stalled completes" -- env LENSWEEP_IO_TIMEOUT_S=2 "$LW" run --model "$M" --out "$TMP/out_nostall"
+  expect_exit 0 "I/O watchdog: an export with a 2 s limit completes" -- env LENSWEEP_IO_TIMEOUT_S=2 "$LW" export "$TMP/out_nostall/rl.h5" --out "$TMP/exp_nostall"
+else
+  echo "note: no C compiler ($SHIM_CC) to build the stall shim: the I/O watchdog case was not run"
+  cat "$TMP/shim_cc.log"
+fi
