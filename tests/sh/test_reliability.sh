@@ -392,9 +392,10 @@ if "$SHIM_CC" -shared -fPIC -O1 -o "$TMP/stall_io.so" tests/fixtures/stall/stall
   expect_grep "removed [^ ]*exp_stall/\.output-rl[^ ]*\.tmp\.[0-9]+" "I/O watchdog, export: says it removed its temporary file"
   left=$(ls -A "$TMP/exp_stall" 2>/dev/null | grep -v '\.tmp' | grep -v '\.lock$')
   [ -z "$left" ] && pass "I/O watchdog, export: no finished-looking output file" || fail "I/O watchdog, export: no finished-looking output file" "$left"
-  # no false alarm: the same 2 s limit, nothing stalled — a whole run (load, hash, passes, writes) and an export
-  expect_exit 0 "I/O watchdog: a run with a 2 s limit and nothing stalled completes" -- env LENSWEEP_IO_TIMEOUT_S=2 "$LW" run --model "$M" --out "$TMP/out_nostall"
-  expect_exit 0 "I/O watchdog: an export with a 2 s limit completes" -- env LENSWEEP_IO_TIMEOUT_S=2 "$LW" export "$TMP/out_nostall/rl.h5" --out "$TMP/exp_nostall"
+  # no false alarm with a short limit (5 s: a loaded CI disk may take a second or two for an fsync),
+  # nothing stalled: a whole run (load, hash, passes, writes) and an export
+  expect_exit 0 "I/O watchdog: a run with a 5 s limit and nothing stalled completes" -- env LENSWEEP_IO_TIMEOUT_S=5 "$LW" run --model "$M" --out "$TMP/out_nostall"
+  expect_exit 0 "I/O watchdog: an export with a 5 s limit completes" -- env LENSWEEP_IO_TIMEOUT_S=5 "$LW" export "$TMP/out_nostall/rl.h5" --out "$TMP/exp_nostall"
 else
   echo "note: no C compiler ($SHIM_CC) to build the stall shim: the I/O watchdog case was not run"
   cat "$TMP/shim_cc.log"
