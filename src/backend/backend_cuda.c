@@ -372,9 +372,12 @@ static void cuda_op_lens_sums(const float *z, int rows, int cols, size_t ld, con
     }
     KCK(cuda_lens_sums(dz, rows, cols, ld, dxf, dm, fast_exp, v0, nt, dhis, dlos, dthr, dse, dse ? dse + rows : NULL,
                        dcnt, dself, g_stream));
-    if (row_s) {
-        cuda_download(row_s, dse, (size_t)rows * sizeof(double));
-        cuda_download(row_e, dse + rows, (size_t)rows * sizeof(double));
+    if (row_s) { // one download (one wait) for both
+        double *se = xmalloc(2 * (size_t)rows * sizeof(double));
+        cuda_download(se, dse, 2 * (size_t)rows * sizeof(double));
+        memcpy(row_s, se, (size_t)rows * sizeof(double));
+        memcpy(row_e, se + rows, (size_t)rows * sizeof(double));
+        free(se);
     }
     if (!nt) return;
     unsigned long long *cnt = xmalloc(NC * sizeof(unsigned long long));

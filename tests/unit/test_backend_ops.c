@@ -656,7 +656,7 @@ TEST(lens_scan_sums_every_transform) {
     const LogitXform xfs[] = {{XF_IDENT, 1, 1}, {XF_DIV, 0.7f, 1}, {XF_MUL, 2.5f, 1}, {XF_SOFTCAP, 3.0f, 1},
                               {XF_SCALE_SOFTCAP, 3.0f, 0.5f}};
     // 129 and 1001: not multiples of 8 (the CPU's vectors) or 128 (the kernels' blocks); k = 60
-    // puts the CUDA kernel's candidate lists in global memory (k <= 48 in shared memory)
+    // puts the CUDA kernel's candidate lists in global memory (k <= 40 in shared memory)
     const int colss[] = {1, 7, 129, 1001}, ks[] = {0, 1, 5, 60}, nts[] = {0, 3, 9};
     const int64_t v0 = 1000;
     for (int b = 0; b < N_BACKENDS; b++)
