@@ -125,6 +125,38 @@ typedef struct {
 int cuda_softmax_partials(const float *z, int rows, int cols, size_t ld, const LwXform *xf, const float *m_in,
                           float *row_max, double *row_s, double *row_e, void *stream);
 
+// ---------------------------------------------------------------------------- kernels/lens_fused.cu
+
+// One rank-count threshold, field for field backend.h's LensThreshold.
+typedef struct {
+    float lo, hi;
+    int32_t id;
+} LwThreshold;
+
+// Twin of cpu_lens_scan (Backend.lens_scan): per row of `rows` rows of `cols` logits (row r at
+// z + r·ld) transformed by xf[r] (NULL: identity), row_max[r] = the max (NaN never wins, a row of
+// -inf/NaN gives -inf, ±0 the sign of the first zero), and when k > 0 the local top-k, x
+// descending, ties by id v0 + column ascending, NaN skipped, padded with (NaN, -1): top_x/top_id
+// [rows, k]. Comparisons only: bit-exact with the CPU for the same transformed values. `lists`
+// is device scratch of cuda_lens_scan_scratch(rows, k) bytes (NULL when that is 0: the
+// candidate lists then live in shared memory). All pointers device memory.
+int cuda_lens_scan(const float *z, int rows, int cols, size_t ld, const LwXform *xf, int64_t v0, int k,
+                   float *row_max, float *top_x, int32_t *top_id, void *lists, void *stream);
+size_t cuda_lens_scan_scratch(int rows, int k);
+
+// Twin of cpu_lens_sums (Backend.lens_sums), the device half: when row_s != NULL, S_r and E_r
+// against m_in[r] (exp: expf, or fast_exp: the scalar form of cpu_lens.c's vectorized exp, the
+// same fp32 operations), sums in double (a tree over the block: agree with the CPU's to double
+// rounding); and for nt thresholds per row, sorted ascending per row by the caller into his/los
+// [rows, nt] (the his and the los of thr), the histograms cnt [rows][2][nt + 1]: cnt[r][0][c]
+// = #{v : x_v > los[r][0] and exactly c of his[r] are < x_v}, cnt[r][1][c] the same for los
+// (NaN in none); and self_in_band[r·nt + j] = 1 when the tracked entry thr[r·nt + j].id lies in
+// this shard and its transformed value is in (lo, hi]. The caller turns these into above/band
+// as cpu_lens.c does (suffix sums). All pointers device memory.
+int cuda_lens_sums(const float *z, int rows, int cols, size_t ld, const LwXform *xf, const float *m_in,
+                   int fast_exp, int64_t v0, int nt, const float *his, const float *los, const LwThreshold *thr,
+                   double *row_s, double *row_e, unsigned long long *cnt, int *self_in_band, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@
 
 static_assert(sizeof(LwXform) == sizeof(LogitXform), "LwXform mirrors LogitXform");
 static_assert(sizeof(LwAttnParams) == sizeof(AttnParams), "LwAttnParams mirrors AttnParams");
+static_assert(sizeof(LwThreshold) == sizeof(LensThreshold), "LwThreshold mirrors LensThreshold");
 
 static cudaStream_t g_stream;
 static cublasHandle_t g_cublas;
@@ -63,8 +65,22 @@ static const char *HINT_MEM = "a copy between host and device failed: this is a 
 
 // ---------------------------------------------------------------------------- buffers
 
+// Calls of the lens ops, printed at exit when LW_CUDA_OP_COUNTS is set (tests/sh/test_cudaemu.sh
+// asserts with them that a run takes the fused path).
+static long g_n_scan, g_n_sums, g_n_partials;
+static int g_count_device = -1;
+
+static void print_op_counts(void) {
+    fprintf(stderr, "cuda backend op counts (device %d): lens_scan %ld, lens_sums %ld, softmax_partials %ld\n",
+            g_count_device, g_n_scan, g_n_sums, g_n_partials);
+}
+
 static void cuda_init(void) {
     if (g_ready) return;
+    if (getenv("LW_CUDA_OP_COUNTS")) {
+        g_count_device = current_device();
+        atexit(print_op_counts);
+    }
     CK(cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking),
        "no usable GPU; `lensweep devices` shows what this process sees");
     BCK(cublasCreate(&g_cublas));
@@ -268,9 +284,125 @@ static void cuda_op_softmax_partials(const float *z, int rows, int cols, size_t 
     LW_ASSERT(z && rows >= 0 && cols > 0 && ld >= (size_t)cols);
     LW_ASSERT((m_in || row_max) && (!row_s) == (!row_e));
     if (rows == 0) return;
+    g_n_partials++;
     const LwXform *dxf = xf ? stage(&g_xf, xf, (size_t)rows * sizeof(LwXform)) : NULL;
     const float *dm = m_in ? stage(&g_mx, m_in, (size_t)rows * sizeof(float)) : NULL;
     KCK(cuda_softmax_partials(z, rows, cols, ld, dxf, dm, m_in ? NULL : row_max, row_s, row_e, g_stream));
+}
+
+// The fused lens statistics (backend.h): their inputs and outputs are HOST memory (the lens's
+// chunk), so each call stages the rows of logits and the small inputs into device scratch, runs
+// the kernel of kernels/lens_fused.cu and downloads the results (the download waits for it).
+static Scratch g_lz, g_lmax, g_ltx, g_ltid, g_llist, g_lse, g_lhis, g_llos, g_lthr, g_lcnt, g_lself;
+
+static size_t rows_floats(int rows, int cols, size_t ld) { return (size_t)(rows - 1) * ld + (size_t)cols; }
+
+static void cuda_op_lens_scan(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, int64_t v0, int k,
+                              float *row_max, float *top_x, int32_t *top_id) {
+    LW_ASSERT(z && rows >= 0 && cols > 0 && ld >= (size_t)cols && row_max && k >= 0);
+    LW_ASSERT(k == 0 || (top_x && top_id));
+    if (rows == 0) return;
+    g_n_scan++;
+    const float *dz = stage(&g_lz, z, rows_floats(rows, cols, ld) * sizeof(float));
+    const LwXform *dxf = xf ? stage(&g_xf, xf, (size_t)rows * sizeof(LwXform)) : NULL;
+    float *dmax = scratch(&g_lmax, (size_t)rows * sizeof(float));
+    size_t nk = (size_t)rows * (size_t)k;
+    float *dtx = k ? scratch(&g_ltx, nk * sizeof(float)) : NULL;
+    int32_t *dtid = k ? scratch(&g_ltid, nk * sizeof(int32_t)) : NULL;
+    size_t lb = cuda_lens_scan_scratch(rows, k);
+    void *lists = lb ? scratch(&g_llist, lb) : NULL;
+    KCK(cuda_lens_scan(dz, rows, cols, ld, dxf, v0, k, dmax, dtx, dtid, lists, g_stream));
+    cuda_download(row_max, dmax, (size_t)rows * sizeof(float));
+    if (k) {
+        cuda_download(top_x, dtx, nk * sizeof(float));
+        cuda_download(top_id, dtid, nk * sizeof(int32_t));
+    }
+}
+
+// One row's thresholds sorted by value, ties by index (as cpu_lens.c sorts them: the counts do
+// not depend on the order of ties, only the bookkeeping below does).
+typedef struct { float v; int j; } ThrIdx;
+static int cmp_thr_idx(const void *pa, const void *pb) {
+    const ThrIdx *a = pa, *b = pb;
+    if (a->v != b->v) return a->v < b->v ? -1 : 1;
+    return a->j - b->j;
+}
+
+static void cuda_op_lens_sums(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
+                              int fast_exp, int64_t v0, int nt, const LensThreshold *thr, double *row_s, double *row_e,
+                              int64_t *above, int64_t *band) {
+    LW_ASSERT(z && rows >= 0 && cols > 0 && ld >= (size_t)cols && nt >= 0);
+    LW_ASSERT(!row_s == !row_e && (!row_s || m_in));
+    LW_ASSERT(nt == 0 || (thr && above && band));
+    if (rows == 0 || (!row_s && nt == 0)) return;
+    g_n_sums++;
+    const float *dz = stage(&g_lz, z, rows_floats(rows, cols, ld) * sizeof(float));
+    const LwXform *dxf = xf ? stage(&g_xf, xf, (size_t)rows * sizeof(LwXform)) : NULL;
+    const float *dm = row_s ? stage(&g_mx, m_in, (size_t)rows * sizeof(float)) : NULL;
+    double *dse = row_s ? scratch(&g_lse, 2 * (size_t)rows * sizeof(double)) : NULL;
+    size_t N = (size_t)rows * (size_t)nt, NC = (size_t)rows * 2 * ((size_t)nt + 1);
+    float *his = NULL, *los = NULL;
+    int *hj = NULL, *lj = NULL;
+    const float *dhis = NULL, *dlos = NULL;
+    const LwThreshold *dthr = NULL;
+    unsigned long long *dcnt = NULL;
+    int *dself = NULL;
+    if (nt) {
+        his = xmalloc(sizeof(float) * N);
+        los = xmalloc(sizeof(float) * N);
+        hj = xmalloc(sizeof(int) * N);
+        lj = xmalloc(sizeof(int) * N);
+        ThrIdx *tmp = xmalloc(sizeof(ThrIdx) * (size_t)nt);
+        for (int r = 0; r < rows; r++) {
+            const LensThreshold *tr = thr + (size_t)r * nt;
+            size_t o = (size_t)r * nt;
+            for (int j = 0; j < nt; j++) tmp[j] = (ThrIdx){tr[j].hi, j};
+            qsort(tmp, (size_t)nt, sizeof *tmp, cmp_thr_idx);
+            for (int i = 0; i < nt; i++) { his[o + i] = tmp[i].v; hj[o + i] = tmp[i].j; }
+            for (int j = 0; j < nt; j++) tmp[j] = (ThrIdx){tr[j].lo, j};
+            qsort(tmp, (size_t)nt, sizeof *tmp, cmp_thr_idx);
+            for (int i = 0; i < nt; i++) { los[o + i] = tmp[i].v; lj[o + i] = tmp[i].j; }
+        }
+        free(tmp);
+        dhis = stage(&g_lhis, his, N * sizeof(float));
+        dlos = stage(&g_llos, los, N * sizeof(float));
+        dthr = stage(&g_lthr, thr, N * sizeof(LwThreshold));
+        dcnt = scratch(&g_lcnt, NC * sizeof(unsigned long long));
+        dself = scratch(&g_lself, N * sizeof(int));
+    }
+    KCK(cuda_lens_sums(dz, rows, cols, ld, dxf, dm, fast_exp, v0, nt, dhis, dlos, dthr, dse, dse ? dse + rows : NULL,
+                       dcnt, dself, g_stream));
+    if (row_s) { // one download (one wait) for both
+        double *se = xmalloc(2 * (size_t)rows * sizeof(double));
+        cuda_download(se, dse, 2 * (size_t)rows * sizeof(double));
+        memcpy(row_s, se, (size_t)rows * sizeof(double));
+        memcpy(row_e, se + rows, (size_t)rows * sizeof(double));
+        free(se);
+    }
+    if (!nt) return;
+    unsigned long long *cnt = xmalloc(NC * sizeof(unsigned long long));
+    int *self = xmalloc(N * sizeof(int));
+    cuda_download(cnt, dcnt, NC * sizeof(unsigned long long));
+    cuda_download(self, dself, N * sizeof(int));
+    for (int r = 0; r < rows; r++) {
+        // entries beating sorted threshold i are those that beat at least i + 1 of them
+        const unsigned long long *ch = cnt + (size_t)r * 2 * (nt + 1), *cl = ch + nt + 1;
+        int64_t *ab = above + (size_t)r * nt, *bd = band + (size_t)r * nt, run_hi = 0, run_lo = 0;
+        size_t o = (size_t)r * nt;
+        for (int i = nt - 1; i >= 0; i--) {
+            run_hi += (int64_t)ch[i + 1];
+            run_lo += (int64_t)cl[i + 1];
+            ab[hj[o + i]] = run_hi;
+            bd[lj[o + i]] = run_lo; // #{x > lo} for now
+        }
+        for (int j = 0; j < nt; j++) bd[j] -= ab[j] + self[o + j]; // #{lo < x <= hi}, the tracked entry left out
+    }
+    free(cnt);
+    free(self);
+    free(his);
+    free(los);
+    free(hj);
+    free(lj);
 }
 
 const Backend backend_cuda = {
@@ -298,6 +430,8 @@ const Backend backend_cuda = {
     .softcap = cuda_op_softcap,
     .matmul_rowdot = cuda_op_matmul_rowdot,
     .softmax_partials = cuda_op_softmax_partials,
+    .lens_scan = cuda_op_lens_scan,
+    .lens_sums = cuda_op_lens_sums,
 };
 
 #else

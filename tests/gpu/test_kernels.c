@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "backend/cpu.h"
+#include "backend/cpu_lens.h"
 #include "backend/cuda.h"
 #include "kernels.h"
 #include "test.h"
@@ -322,6 +323,115 @@ TEST(attention_segments) {
 TEST(gated_silu) { check_gated(0); }
 TEST(gated_gelu_tanh) { check_gated(1); }
 
+// ---------------------------------------------------------------------------- kernels/lens_fused.cu
+
+// The fused lens statistics against cpu_lens_scan / cpu_lens_sums (backend/cpu_lens.c) on a TP=2
+// shard of Qwen2's vocabulary (a row length that is no multiple of 8 or of the block), with rows
+// of -inf and NaN. Transforms without libm (identity, division, product): the maxima, the top-k
+// lists (k = 20: shared memory; k = 60: the global lists) and the counts are comparisons of the
+// same fp32 values, so they must be identical. S and E with the fast exp (the same fp32
+// operations as the CPU's, no FMA) are the same terms summed in another order: within
+// 2·cols·2^-53 relative; with expf, the device's expf may differ by 2 ulp: 1e-6 relative, as for
+// the softmax partials. Thresholds are made ascending in j, so his/los need no sorting here and
+// above[j] = Σ_{c > j} cnt[0][c] (kernels.h); band[j] = Σ_{c > j} cnt[1][c] − above[j] − self.
+TEST(lens_fused) {
+    enum { ROWS = 5, NT = 4 };
+    int cols = EMU_SMALL(5003, 152064 / 2 + 37), ld = cols + 5;
+    const int64_t v0 = 76032;
+    size_t N = (size_t)ROWS * ld;
+    float *z = malloc(N * 4);
+    for (size_t i = 0; i < N; i++) z[i] = 12 * frand();
+    for (int v = 0; v < cols; v += 97) z[1 * (size_t)ld + v] = -INFINITY;
+    z[2 * (size_t)ld + cols / 3] = NAN;
+    for (int v = 0; v < cols; v++) z[3 * (size_t)ld + v] = -INFINITY;
+    for (int v = 0; v < cols; v += 3) z[4 * (size_t)ld + v] = 7.0f; // ties at the top
+    const LwXform xfs[] = {{0, 1, 1}, {1, 0.7f, 1}, {2, 2.5f, 1}};
+    float *dz = dev_copy(z, N * 4);
+    for (int xi = 0; xi < 3; xi++) {
+        LogitXform xf[ROWS];
+        for (int r = 0; r < ROWS; r++) xf[r] = (LogitXform){(LogitXformKind)xfs[xi].kind, xfs[xi].a, xfs[xi].b};
+        LwXform *dxf = dev_copy(xf, sizeof xf);
+        for (int k = 20; k <= 60; k += 40) {
+            float mr[ROWS], mg[ROWS], *txr = malloc(ROWS * k * 4), *txg = malloc(ROWS * k * 4);
+            int32_t *tir = malloc(ROWS * k * 4), *tig = malloc(ROWS * k * 4);
+            cpu_lens_scan(z, ROWS, cols, ld, xf, v0, k, mr, txr, tir);
+            float *dm, *dtx;
+            int32_t *dti;
+            void *lists = NULL;
+            cudaMalloc((void **)&dm, ROWS * 4); cudaMalloc((void **)&dtx, ROWS * k * 4); cudaMalloc((void **)&dti, ROWS * k * 4);
+            size_t lb = cuda_lens_scan_scratch(ROWS, k);
+            if (lb) cudaMalloc(&lists, lb);
+            CHECK(cuda_lens_scan(dz, ROWS, cols, ld, dxf, v0, k, dm, dtx, dti, lists, NULL) == 0);
+            cudaMemcpy(mg, dm, sizeof mg, cudaMemcpyDeviceToHost);
+            cudaMemcpy(txg, dtx, ROWS * k * 4, cudaMemcpyDeviceToHost);
+            cudaMemcpy(tig, dti, ROWS * k * 4, cudaMemcpyDeviceToHost);
+            int same = memcmp(mr, mg, sizeof mr) == 0 && memcmp(tir, tig, ROWS * k * 4) == 0;
+            for (int i = 0; i < ROWS * k; i++) same &= txr[i] == txg[i] || (isnan(txr[i]) && isnan(txg[i]));
+            CHECKF(same, "lens_scan transform %d k %d (%s lists): maxima and top-k identical to cpu_lens_scan", xi, k,
+                   lb ? "global" : "shared");
+            cudaFree(dm); cudaFree(dtx); cudaFree(dti); cudaFree(lists);
+            free(txr); free(txg); free(tir); free(tig);
+        }
+        // thresholds ascending in j: hi_j, lo_j around row values; tracked ids in and out of the shard
+        LensThreshold th[ROWS * NT];
+        float his[ROWS * NT], los[ROWS * NT], m_in[ROWS];
+        for (int r = 0; r < ROWS; r++) {
+            float x0 = logit_xform(xf[r].kind, xf[r].a, xf[r].b, z[(size_t)r * ld + 11]);
+            if (!isfinite(x0)) x0 = 0.0f;
+            m_in[r] = r == 3 ? -INFINITY : logit_xform(xf[r].kind, xf[r].a, xf[r].b, 12.0f) + 0.5f;
+            for (int j = 0; j < NT; j++) {
+                th[r * NT + j] = (LensThreshold){x0 - 1.0f + 0.5f * j, j == 0 ? x0 : x0 + 0.5f * j,
+                                                 j == 0 ? (int32_t)(v0 + 11) : j == 1 ? (int32_t)(v0 + 12) : j == 2 ? -1 : 7};
+                his[r * NT + j] = th[r * NT + j].hi;
+                los[r * NT + j] = th[r * NT + j].lo;
+            }
+        }
+        float *dmi = dev_copy(m_in, sizeof m_in), *dhis = dev_copy(his, sizeof his), *dlos = dev_copy(los, sizeof los);
+        LwThreshold *dth = dev_copy(th, sizeof th);
+        for (int fast = 0; fast <= 1; fast++) {
+            double Sr[ROWS], Er[ROWS], Sg[ROWS], Eg[ROWS], *dse;
+            int64_t ab[ROWS * NT], bd[ROWS * NT];
+            unsigned long long cnt[ROWS * 2 * (NT + 1)], *dcnt;
+            int self[ROWS * NT], *dself;
+            cpu_lens_sums(z, ROWS, cols, ld, xf, m_in, fast, v0, NT, th, Sr, Er, ab, bd);
+            cudaMalloc((void **)&dse, 2 * ROWS * 8); cudaMalloc((void **)&dcnt, sizeof cnt); cudaMalloc((void **)&dself, sizeof self);
+            CHECK(cuda_lens_sums(dz, ROWS, cols, ld, dxf, dmi, fast, v0, NT, dhis, dlos, dth, dse, dse + ROWS, dcnt, dself,
+                                 NULL) == 0);
+            cudaMemcpy(Sg, dse, sizeof Sg, cudaMemcpyDeviceToHost);
+            cudaMemcpy(Eg, dse + ROWS, sizeof Eg, cudaMemcpyDeviceToHost);
+            cudaMemcpy(cnt, dcnt, sizeof cnt, cudaMemcpyDeviceToHost);
+            cudaMemcpy(self, dself, sizeof self, cudaMemcpyDeviceToHost);
+            int counts_same = 1;
+            double es = 0, ee = 0;
+            for (int r = 0; r < ROWS; r++) {
+                const unsigned long long *ch = cnt + (size_t)r * 2 * (NT + 1), *cl = ch + NT + 1;
+                for (int j = 0; j < NT; j++) {
+                    long long a = 0, b = 0;
+                    for (int c = j + 1; c <= NT; c++) { a += (long long)ch[c]; b += (long long)cl[c]; }
+                    b -= a + self[r * NT + j];
+                    counts_same &= a == ab[r * NT + j] && b == bd[r * NT + j];
+                }
+                if (isnan(Sr[r]) || isnan(Er[r])) { // rows with -inf entries: E is NaN on both
+                    counts_same &= isnan(Sr[r]) == isnan(Sg[r]) && isnan(Er[r]) == isnan(Eg[r]);
+                    continue;
+                }
+                es = fmax(es, fabs(Sg[r] - Sr[r]) / fmax(1e-300, fabs(Sr[r])));
+                ee = fmax(ee, fabs(Eg[r] - Er[r]) / fmax(1.0, fabs(Er[r])));
+            }
+            CHECKF(counts_same, "lens_sums transform %d fast_exp %d: threshold counts identical to cpu_lens_sums, NaN alike",
+                   xi, fast);
+            double bound = fast ? 2.0 * cols * 0x1p-53 * 2 : 1e-6;
+            printf("lens_sums transform %d fast_exp %d: S rel err %.3g, E rel err %.3g (bound %.3g)\n", xi, fast, es, ee, bound);
+            CHECKF(es <= bound && ee <= bound, "lens_sums transform %d fast_exp %d: S rel err %.3g, E %.3g (bound %.3g)", xi,
+                   fast, es, ee, bound);
+            cudaFree(dse); cudaFree(dcnt); cudaFree(dself);
+        }
+        cudaFree(dxf); cudaFree(dmi); cudaFree(dhis); cudaFree(dlos); cudaFree(dth);
+    }
+    cudaFree(dz);
+    free(z);
+}
+
 int main(void) {
 #ifdef LW_CUDA_EMU
     printf("device: CPU emulation of CUDA (kernels/emu), real kernel sources of kernels/\n");
@@ -345,5 +455,6 @@ int main(void) {
     RUN(matmul_exact);
     RUN(attention);
     RUN(attention_segments);
+    RUN(lens_fused);
     return test_summary();
 }

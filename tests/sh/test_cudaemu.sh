@@ -17,6 +17,9 @@
 # The model vocabulary is the constructed checkpoint's 73-token tokenizer (and its probe set): the
 # emulation runs every GPU thread as an OS thread, and a 32000-row vocabulary makes a run take
 # minutes.
+#
+# The CUDA backend's fused lens statistics (lens_scan, lens_sums: kernels/lens_fused.cu) must be
+# what the lens runs there: the op counts each rank prints with LW_CUDA_OP_COUNTS=1 are asserted.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib.sh
 source tests/lib_h5.sh
@@ -36,11 +39,17 @@ run_family() { # family
   flat "$TMP/cpu_$fam/m_$fam.h5" >"$TMP/f_cpu_$fam"
   for np in 1 2; do
     local out=$TMP/cuda_${fam}_$np
-    OUT_TXT=$(timeout 400 mpirun -np $np "$EMU" run --model "$M" --out "$out" --probes "$PROBES" --device cuda 2>&1)
+    OUT_TXT=$(LW_CUDA_OP_COUNTS=1 timeout 400 mpirun -np $np "$EMU" run --model "$M" --out "$out" --probes "$PROBES" --device cuda 2>&1)
     local rc=$?
     if [ $rc != 0 ] || [ ! -f "$out/m_$fam.h5" ]; then
       fail "$fam: --device cuda (emulated) at R=$np" "exit $rc" "$(tail -5 <<<"$OUT_TXT")"; continue
     fi
+    # The lens statistics took the fused path on the CUDA backend (lens_stats.c picks it when the
+    # table has lens_scan/lens_sums): LW_CUDA_OP_COUNTS makes each rank print its calls at exit.
+    local counts=$(grep -E '^cuda backend op counts' <<<"$OUT_TXT")
+    local fused=$(grep -cE 'lens_scan [1-9][0-9]*, lens_sums [1-9][0-9]*, softmax_partials 0$' <<<"$counts")
+    if [ "$fused" = $np ]; then pass "$fam: R=$np every rank's lens ran the fused CUDA ops (lens_scan, lens_sums), never softmax_partials"
+    else fail "$fam: R=$np every rank's lens runs the fused CUDA ops" "${counts:-no op counts printed}"; fi
     local bk=$(h5attr "$out/m_$fam.h5" /backend) tp=$(h5attr "$out/m_$fam.h5" /tp_size)
     if [ "$bk" = cuda ] && [ "$tp" = $np ]; then pass "$fam: R=$np run records backend \"cuda\", tp_size $np"
     else fail "$fam: R=$np run records backend \"cuda\", tp_size $np" "backend '$bk', tp_size '$tp'"; fi

@@ -618,6 +618,176 @@ TEST(softmax_partials_every_transform) {
                 }
 }
 
+// ---------------------------------------------------------------------------- fused lens statistics
+
+// lens_scan and lens_sums take HOST memory (the lens's chunk). Reference: the transformed values
+// x_v = logit_xform(z_v) (backend.h's definition of the transform), then plain loops here: the max
+// in index order (x > m: NaN never wins, the first of ±0 stays), the top-k by sorting every
+// non-NaN (x, v0 + v) by x descending, id ascending, and the counts by comparing each entry with
+// lo and hi — all exact, compared bit for bit. S and E against a double reference with the bound
+// of softmax_partials above, and on a second backend against the CPU backend's: the same fp32
+// terms (the emulation runs the host's expf, and the fast exp is the same fp32 operations) summed
+// in double in another order, within 2·cols·2^-53 of the sum of their magnitudes.
+typedef struct { float x; int32_t id; } RefCand;
+static int ref_cand_cmp(const void *pa, const void *pb) {
+    const RefCand *a = pa, *b = pb;
+    if (a->x != b->x) return a->x > b->x ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
+// Rows: 0 plain, 1 some -inf, 2 a NaN, 3 all -inf, 4 all NaN, 5 large (×1e4), 6 ties: values in
+// {-2, -1, ±0} (top-k ties broken by id, a max of ±0 taking the first zero's sign).
+enum { FL_ROWS = 7 };
+static void fused_rows(float *z, int cols, size_t ld) {
+    fill(z, FL_ROWS * ld, 10.0f);
+    z[1 * ld + 0] = -INFINITY;
+    z[1 * ld + cols / 2] = -INFINITY;
+    z[2 * ld + cols - 1] = NAN;
+    for (int v = 0; v < cols; v++) {
+        z[3 * ld + v] = -INFINITY;
+        z[4 * ld + v] = NAN;
+        z[5 * ld + v] *= 1e4f;
+        uint32_t u = rnd_u32();
+        z[6 * ld + v] = u % 3 == 0 ? -2.0f : u % 3 == 1 ? -1.0f : ((u >> 8) & 1 ? -0.0f : 0.0f);
+    }
+}
+
+TEST(lens_scan_sums_every_transform) {
+    const LogitXform xfs[] = {{XF_IDENT, 1, 1}, {XF_DIV, 0.7f, 1}, {XF_MUL, 2.5f, 1}, {XF_SOFTCAP, 3.0f, 1},
+                              {XF_SCALE_SOFTCAP, 3.0f, 0.5f}};
+    // 129 and 1001: not multiples of 8 (the CPU's vectors) or 128 (the kernels' blocks); k = 60
+    // puts the CUDA kernel's candidate lists in global memory (k <= 40 in shared memory)
+    const int colss[] = {1, 7, 129, 1001}, ks[] = {0, 1, 5, 60}, nts[] = {0, 3, 9};
+    const int64_t v0 = 1000;
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (int ci = 0; ci < 4; ci++)
+            for (int xi = 0; xi < 5; xi++) {
+                const Backend *bk = BACKENDS[b];
+                CHECKF(bk->lens_scan && bk->lens_sums, "%s has the fused lens ops", bk->name);
+                if (!bk->lens_scan || !bk->lens_sums) continue;
+                int cols = colss[ci];
+                size_t ld = (size_t)cols + 3;
+                float *z = malloc(sizeof(float) * FL_ROWS * ld), *x = malloc(sizeof(float) * FL_ROWS * cols);
+                fused_rows(z, cols, ld);
+                LogitXform xf[FL_ROWS];
+                const LogitXform *xfp = xi == 0 ? NULL : xf; // the identity as NULL
+                for (int r = 0; r < FL_ROWS; r++) xf[r] = xfs[xi];
+                float mref[FL_ROWS], m_in[FL_ROWS];
+                for (int r = 0; r < FL_ROWS; r++) {
+                    float m = -INFINITY;
+                    for (int v = 0; v < cols; v++) {
+                        float xv = logit_xform(xf[r].kind, xf[r].a, xf[r].b, z[r * ld + v]);
+                        x[r * cols + v] = xv;
+                        if (xv > m) m = xv;
+                    }
+                    mref[r] = m;
+                    m_in[r] = isinf(m) ? m : m + 1.5f; // another shard's larger max
+                }
+                // lens_scan
+                for (int ki = 0; ki < 4; ki++) {
+                    int k = ks[ki], bad = 0;
+                    float mx[FL_ROWS], *tx = malloc(sizeof(float) * FL_ROWS * (k ? k : 1));
+                    int32_t *tid = malloc(sizeof(int32_t) * FL_ROWS * (k ? k : 1));
+                    bk->lens_scan(z, FL_ROWS, cols, ld, xfp, v0, k, mx, k ? tx : NULL, k ? tid : NULL);
+                    RefCand *c = malloc(sizeof(RefCand) * cols);
+                    for (int r = 0; r < FL_ROWS; r++) {
+                        if (!same_bits(mx[r], mref[r])) { bad++; printf("    row %d max %g vs %g\n", r, mx[r], mref[r]); }
+                        int n = 0;
+                        for (int v = 0; v < cols; v++)
+                            if (!isnan(x[r * cols + v])) c[n++] = (RefCand){x[r * cols + v], (int32_t)(v0 + v)};
+                        qsort(c, n, sizeof *c, ref_cand_cmp);
+                        for (int j = 0; j < k; j++) {
+                            float ex = j < n ? c[j].x : NAN;
+                            int32_t eid = j < n ? c[j].id : -1;
+                            float gx = tx[r * k + j];
+                            if (tid[r * k + j] != eid || !(same_bits(gx, ex) || (isnan(gx) && isnan(ex)))) {
+                                bad++;
+                                printf("    row %d top %d: (%g, %d) vs (%g, %d)\n", r, j, gx, tid[r * k + j], ex, eid);
+                            }
+                        }
+                    }
+                    CHECKF(bad == 0, "%s lens_scan cols %d transform %d k %d: %d entries off", bk->name, cols, xi, k, bad);
+                    free(c); free(tx); free(tid);
+                }
+                // lens_sums
+                for (int fast = 0; fast <= 1; fast++)
+                    for (int ni = 0; ni < 3; ni++) {
+                        int nt = nts[ni], bad = 0;
+                        LensThreshold *th = malloc(sizeof(LensThreshold) * FL_ROWS * (nt ? nt : 1));
+                        for (int r = 0; r < FL_ROWS; r++)
+                            for (int j = 0; j < nt; j++) {
+                                LensThreshold *t = &th[r * nt + j];
+                                int v = (int)(rnd_u32() % cols);
+                                float xv = x[r * cols + v];
+                                // the tracked id: in the shard (often the entry the threshold comes
+                                // from), outside it, or none
+                                t->id = j % 3 == 0 ? (int32_t)(v0 + v) : j % 3 == 1 ? (int32_t)(v0 + rnd_u32() % cols)
+                                                                         : (rnd_u32() & 1 ? -1 : (int32_t)(v0 + cols + 5));
+                                float w = (float)(rnd_u32() % 4) * 0.25f;
+                                if (isnan(xv) || isinf(xv)) { t->lo = t->hi = INFINITY; continue; }
+                                t->hi = j % 2 ? xv : xv + w; // x <= hi inclusive
+                                t->lo = j % 4 == 1 ? t->hi : xv - w - 0.5f;
+                            }
+                        double S[FL_ROWS], E[FL_ROWS];
+                        int64_t ab[FL_ROWS * 9], bd[FL_ROWS * 9], ab2[FL_ROWS * 9], bd2[FL_ROWS * 9];
+                        bk->lens_sums(z, FL_ROWS, cols, ld, xfp, m_in, fast, v0, nt, nt ? th : NULL, S, E, nt ? ab : NULL,
+                                      nt ? bd : NULL);
+                        if (nt) // the counts only: no m, no sums
+                            bk->lens_sums(z, FL_ROWS, cols, ld, xfp, NULL, fast, v0, nt, th, NULL, NULL, ab2, bd2);
+                        double Sc[FL_ROWS], Ec[FL_ROWS];
+                        if (bk != &backend_cpu)
+                            backend_cpu.lens_sums(z, FL_ROWS, cols, ld, xfp, m_in, fast, v0, 0, NULL, Sc, Ec, NULL, NULL);
+                        for (int r = 0; r < FL_ROWS; r++) {
+                            for (int j = 0; j < nt; j++) {
+                                const LensThreshold *t = &th[r * nt + j];
+                                int64_t ea = 0, eb = 0;
+                                for (int v = 0; v < cols; v++) {
+                                    float xv = x[r * cols + v];
+                                    ea += xv > t->hi;
+                                    eb += xv > t->lo && xv <= t->hi && v0 + v != t->id;
+                                }
+                                int i = r * nt + j;
+                                if (ab[i] != ea || bd[i] != eb || ab2[i] != ea || bd2[i] != eb) {
+                                    bad++;
+                                    printf("    row %d thr %d (%g, %g] id %d: above %lld/%lld band %lld/%lld vs %lld %lld\n", r, j,
+                                           t->lo, t->hi, t->id, (long long)ab[i], (long long)ab2[i], (long long)bd[i],
+                                           (long long)bd2[i], (long long)ea, (long long)eb);
+                                }
+                            }
+                            double m = m_in[r], s = 0, e = 0, tol = 0, mag_e = 0;
+                            for (int v = 0; v < cols; v++) {
+                                double xv = xform_ref(&xf[r], z[r * ld + v]), d = xv - m, p = exp(d);
+                                s += p;
+                                e += p * d; // IEEE: a -inf entry gives 0 · -inf = NaN, as in the op
+                                if (isfinite(d)) {
+                                    tol += p * (1 + fabs(d)) * (8 * 0x1p-24 * (fabs(xv) + fabs(m) + 1) + 8 * 0x1p-24);
+                                    mag_e += p * fabs(d);
+                                }
+                            }
+                            tol += 1e-300;
+                            int ok_s = (isnan(s) && isnan(S[r])) || fabs(S[r] - s) <= tol;
+                            int ok_e = (isnan(e) && isnan(E[r])) || fabs(E[r] - e) <= tol * (1 + fabs(m));
+                            if (bk != &backend_cpu) { // the same terms, summed in another order
+                                double ts = 2.0 * cols * 0x1p-53 * (fabs(Sc[r]) * 1.01) + 1e-300;
+                                double te = 2.0 * cols * 0x1p-53 * (mag_e * 1.01 + fabs(Ec[r])) + 1e-300;
+                                ok_s = ok_s && ((isnan(Sc[r]) && isnan(S[r])) || fabs(S[r] - Sc[r]) <= ts);
+                                ok_e = ok_e && ((isnan(Ec[r]) && isnan(E[r])) || fabs(E[r] - Ec[r]) <= te);
+                            }
+                            if (!ok_s || !ok_e) {
+                                bad++;
+                                printf("    row %d: S %.17g vs %.17g (cpu %.17g), E %.17g vs %.17g (cpu %.17g)\n", r, S[r], s,
+                                       bk != &backend_cpu ? Sc[r] : S[r], E[r], e, bk != &backend_cpu ? Ec[r] : E[r]);
+                            }
+                        }
+                        CHECKF(bad == 0, "%s lens_sums cols %d transform %d fast_exp %d nt %d: %d values off", bk->name,
+                               cols, xi, fast, nt, bad);
+                        free(th);
+                    }
+                free(z);
+                free(x);
+            }
+}
+
 int main(void) {
     RUN(buffers_round_trip);
     RUN(matmul_exact_fast_f64_every_dtype);
@@ -630,5 +800,6 @@ int main(void) {
     RUN(attention_segments);
     RUN(gated_act_add_scale_softcap);
     RUN(softmax_partials_every_transform);
+    RUN(lens_scan_sums_every_transform);
     return test_summary();
 }

@@ -34,10 +34,15 @@ compare() { # family exact(true|false)
   out=$("$LW" run --model "$M" --out "$cpu" "${PROBES_ARGS[@]}" --device cpu --tp_exact=$exact 2>&1) \
     || { fail "$tag: CPU run" "$(tail -3 <<<"$out")"; return; }
   local t0=$SECONDS
-  out=$("$LW" run --model "$M" --out "$gpu" "${PROBES_ARGS[@]}" --device cuda --tp_exact=$exact 2>&1)
+  out=$(LW_CUDA_OP_COUNTS=1 "$LW" run --model "$M" --out "$gpu" "${PROBES_ARGS[@]}" --device cuda --tp_exact=$exact 2>&1)
   local rc=$?
   if [ $rc != 0 ] || [ ! -f "$gpu/m_$fam.h5" ]; then fail "$tag: --device cuda run" "exit $rc" "$(tail -5 <<<"$out")"; return; fi
   pass "$tag: --device cuda run completes ($((SECONDS - t0)) s)"
+  # the lens ran the fused statistics kernels (kernels/lens_fused.cu), not the softmax-partials fallback
+  local counts=$(grep -E '^cuda backend op counts' <<<"$out")
+  if grep -qE 'lens_scan [1-9][0-9]*, lens_sums [1-9][0-9]*, softmax_partials 0$' <<<"$counts"; then
+    pass "$tag: the lens ran the fused CUDA ops ($(sed 's/.*: //' <<<"$counts"))"
+  else fail "$tag: the lens runs the fused CUDA ops" "${counts:-no op counts printed}"; fi
   flat "$cpu/m_$fam.h5" >"$TMP/f_cpu_$tag"; flat "$gpu/m_$fam.h5" >"$TMP/f_gpu_$tag"
   local v
   local atol=1e-6; [ "$exact" = false ] && atol=1e-5
