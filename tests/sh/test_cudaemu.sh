@@ -3,7 +3,7 @@
 # (bin/lensweep-cudaemu, `make cudaemu`) against the CPU backend (bin/lensweep --device cpu), on
 # tiny random models (mktiny) of the llama and gemma2 families (gemma2: softcaps, sliding window,
 # sandwich norms, tied embeddings), at R = 1 and R = 2 ranks (mpirun), and llama with
-# tp_exact: false (cuBLAS products) at R = 2.
+# tp_exact: false (cuBLAS products) at R = 2; and the Prism and tuned lenses on a 4-block llama.
 #
 # What is compared: every measurement of the two HDF5 files (tests/lib_h5.sh). Ids, ranks, top-k
 # lists and strings must be identical. Floats within fp32 noise (probabilities 2e-5 relative,
@@ -72,6 +72,30 @@ run_family() { # family
 
 run_family llama
 run_family gemma2
+
+# The learned lenses on the CUDA backend: a Prism and a tuned-lens artifact fitted here (fit-prism
+# needs 4 blocks; fit-tuned one step on GPL-3 from base-files), then /lens/prism and /lens/tuned of
+# an emulated --device cuda run against the CPU backend's, with the bounds above.
+ML=$TMP/m_lenses
+if "$LW" mktiny --family llama --seed 7 --out "$ML" --tokenizer "$FIX/model/tokenizer.json" --layers 4 --d-model 32 --heads 4 \
+     --kv-heads 2 --head-dim 16 --ff 48 >/dev/null &&
+   "$LW" fit-prism --model "$ML" --out "$TMP/art_prism" >/dev/null 2>&1 &&
+   "$LW" fit-tuned --model "$ML" --corpus /usr/share/common-licenses/GPL-3 --out "$TMP/art_tuned" --seq-len 32 --micro-batch 2 \
+     --tokens 64 >/dev/null 2>&1; then
+  lens_args=(--model "$ML" --probes "$PROBES" --prism-dir "$TMP/art_prism" --tuned-lens-dir "$TMP/art_tuned")
+  OUT_TXT=$(timeout 120 "$LW" run "${lens_args[@]}" --out "$TMP/cpu_lenses" --device cpu 2>&1)
+  rc1=$? cpu_out=$OUT_TXT
+  OUT_TXT=$(timeout 400 "$EMU" run "${lens_args[@]}" --out "$TMP/cuda_lenses" --device cuda 2>&1)
+  rc2=$?
+  if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ -f "$TMP/cpu_lenses/m_lenses.h5" ] && [ -f "$TMP/cuda_lenses/m_lenses.h5" ]; then
+    flat "$TMP/cpu_lenses/m_lenses.h5" /lens/prism /lens/tuned >"$TMP/f_cpu_lenses"
+    flat "$TMP/cuda_lenses/m_lenses.h5" /lens/prism /lens/tuned >"$TMP/f_cuda_lenses"
+    if grep -q "^/lens/tuned/" "$TMP/f_cpu_lenses" && grep -q "^/lens/prism/" "$TMP/f_cpu_lenses" &&
+       msg=$(CMP_PROB_RTOL=2e-5 CMP_RTOL=1e-4 CMP_ATOL=1e-6 cmp_flat "$TMP/f_cpu_lenses" "$TMP/f_cuda_lenses"); then
+      pass "Prism and tuned lens on the CUDA backend (emulated) = CPU backend: $msg"
+    else fail "Prism and tuned lens on the CUDA backend (emulated) = CPU backend" "$msg"; fi
+  else fail "runs with Prism and tuned-lens artifacts on both backends" "cpu exit $rc1, cuda exit $rc2" "$(tail -3 <<<"$cpu_out")" "$(tail -3 <<<"$OUT_TXT")"; fi
+else fail "tiny model and learned-lens artifacts for the CUDA comparison"; fi
 
 # tp_exact: false: the CUDA backend's fp32 products are cublasGemmEx (the emulation's cuBLAS
 # stand-in), the CPU's OpenBLAS sgemm; the same bounds (measured: 9.6e-6 at R = 1).
