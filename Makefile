@@ -116,7 +116,7 @@ EMU_BACKEND_OBJS := build/emu/obj/backend/backend_cuda.o $(EMU_OBJS) build/emu/c
 BENCH_SRCS := $(wildcard tools/bench/*.c)
 BENCH_BINS := $(patsubst tools/bench/%.c,build/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test test-gpu test-tsan test-slurm demo bench clean info help cudaemu
+.PHONY: demo-tuned all test test-gpu test-tsan test-slurm demo bench clean info help cudaemu
 all: info bin/lensweep
 
 info:
@@ -308,6 +308,9 @@ test-slurm: all
 
 demo: all
 	@tools/demo.sh
+
+demo-tuned: all
+	@tools/demo_tuned.sh
 
 bench: all $(BENCH_BINS)
 	@tools/bench/run.sh

@@ -5,6 +5,7 @@
 
 #include "cmd/cmd.h"
 #include "util/util.h"
+#include "util/watchdog.h"
 
 static const LwCommand COMMANDS[] = {
     {"run", cmd_run, "probe one model (CONFIG.yaml, or --model DIR --out DIR); rank 0 writes HDF5"},
@@ -36,7 +37,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (int i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+        if (!strcmp(argv[1], COMMANDS[i].name)) {
+            lw_watchdog_start(argv[1]); // a file system call that never returns: exit 1, not a hang (util/watchdog.h)
+            return COMMANDS[i].fn(argc - 1, argv + 1);
+        }
     // a mistyped command: the nearest one (a prefix of one, or at most 2 edits; 1 for short words) as the hint
     const char *near = NULL;
     int best = strlen(argv[1]) < 4 ? 2 : 3;

@@ -14,7 +14,7 @@
 #      top-1 token at NEXT with its probability, the gold answer's rank, KL to the final
 #      distribution in bits — then the first layer where the answer is rank 1.
 # Ends by naming every file it wrote. Environment: LENSWEEP_DEMO_TP (1 or 3), LENSWEEP_DEMO_OUT
-# (default runs/demo), LENSWEEP_DEMO_TIMES=FILE (append "phase seconds" lines; the benchmark
+# (default runs/demo), LENSWEEP_DEMO_RUN_ARGS (more run options), LENSWEEP_DEMO_TIMES=FILE (append "phase seconds" lines; the benchmark
 # uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,8 @@ say "2/5 lensweep run $CFG (CPU, tensor parallel over $TP MPI rank$([ "$TP" = 1 
 mkdir -p "$OUT"
 t=$(now)
 run_args=(run "$CFG" --out_dir "$OUT")
+# LENSWEEP_DEMO_RUN_ARGS: more run options, space-separated (tools/demo_tuned.sh adds --tuned_lens_dir DIR)
+if [ -n "${LENSWEEP_DEMO_RUN_ARGS:-}" ]; then read -r -a extra <<<"$LENSWEEP_DEMO_RUN_ARGS"; run_args+=("${extra[@]}"); fi
 if [ "$TP" -gt 1 ]; then
   uneven=()
   [ $((9 % TP)) = 0 ] || uneven=(--tp_uneven_heads) # 9 query heads

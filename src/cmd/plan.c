@@ -23,7 +23,7 @@
 
 static void plan_usage(FILE *f) {
     fputs("usage: lensweep plan SWEEP.yaml|MODEL.yaml [--format table|tsv] [--check] [--write-configs]\n"
-          "                     [--key value ...]\n"
+          "                     [--verify-content] [--key value ...]\n"
           "\n"
           "One row per model: GPUs/ranks, nodes, weights per GPU, estimated peak memory per GPU/rank,\n"
           "estimated time, output file and status\n"
@@ -38,6 +38,9 @@ static void plan_usage(FILE *f) {
           "  --check           exit 2 if a model still to run has no checkpoint, does not fit its GPUs, or names\n"
           "                    a prism_dir/tuned_lens_dir that holds no artifact and is not fitted first (fit.lenses)\n"
           "  --write-configs   write each model's resolved configuration to <out_dir>/configs/<name>.yaml\n"
+          "  --verify-content  also hash every file of a done model's checkpoint (SHA-256, every byte: minutes for\n"
+          "                    a large model) and call it stale checkpoint when the content differs from the run's\n"
+          "                    (root attribute checkpoint_sha256), even with size and modification time unchanged\n"
           "  --key value       any option (lensweep run --help), applied to every model, e.g. --slurm.partition gpu\n",
           f);
 }
@@ -169,6 +172,7 @@ int cmd_plan(int argc, char **argv) {
         else if (!strncmp(a, "--format=", 9)) format = a + 9;
         else if (!strcmp(a, "--check")) check = 1;
         else if (!strcmp(a, "--write-configs")) write_configs = 1;
+        else if (!strcmp(a, "--verify-content")) plan_set_verify_content(1);
         else if (!strncmp(a, "--", 2)) {
             // an option override: keep its value with it (booleans may stand alone)
             over[n_over++] = argv[i];

@@ -92,6 +92,42 @@ static int agree(Comm *c, int failed, const LwError *err, int code) {
     return msg.code ? msg.code : LW_EXIT_RUNTIME;
 }
 
+// The content hash of the checkpoint (io/fingerprint.h): waits for this rank's hashing thread
+// (started beside the load), gathers every rank's digests and sets *text to the
+// `checkpoint_sha256` attribute on every rank. Returns 0, or the agreed exit code.
+static int run_checkpoint_sha256(Comm *c, CheckpointHash *h, const char *dir, const char *fp, double t_load, char **text,
+                                 LwError *err) {
+    double t_wait = lw_now();
+    uint8_t *mine = NULL;
+    int n = 0, rc;
+    int64_t bytes = 0;
+    int bad = checkpoint_hash_finish(h, &mine, &n, &bytes, err) != 0;
+    if (!bad) { // the bytes hashed are the bytes loaded: nothing changed until the hash was done either
+        char *now = checkpoint_fingerprint(dir), what[1200];
+        if (fingerprint_diff(fp, now, what, sizeof what))
+            bad = lw_err(err, "the checkpoint was rewritten while lensweep read it; run again once it is complete",
+                         "%s: changed while it was read: %s", dir, what);
+        free(now);
+    }
+    if ((rc = agree(c, bad, err, LW_EXIT_INPUT))) { free(mine); return rc; }
+    int *ns = xmalloc(sizeof(int) * c->size);
+    comm_allgather(c, &n, ns, sizeof n);
+    for (int q = 0; q < c->size && !bad; q++)
+        if (ns[q] != n) bad = lw_err(err, "run again once the checkpoint directory is no longer being written",
+                                     "rank %d saw %d checkpoint files, rank %d saw %d", c->rank, n, q, ns[q]);
+    free(ns);
+    if ((rc = agree(c, bad, err, LW_EXIT_INPUT))) { free(mine); return rc; }
+    uint8_t *all = xmalloc((size_t)c->size * n * 32 + 1);
+    comm_allgather(c, mine, all, (size_t)n * 32);
+    *text = checkpoint_sha256_text(fp, all, c->size);
+    double done = lw_now();
+    lw_log("checkpoint SHA-256: %d file%s, %.3f GB on rank 0, beside the load; %.2f s waited after it (%.2f s in all)", n,
+           n == 1 ? "" : "s", bytes / 1e9, done - t_wait, done - t_load);
+    free(mine);
+    free(all);
+    return 0;
+}
+
 // ---------------------------------------------------------------------------- helpers
 
 static const char *dtype_long_name(DType t) {
@@ -650,8 +686,11 @@ static int run_main(Comm *comm, int argc, char **argv) {
     LoadWatch watch = {.stop = 0, .t0 = tl, .total_bytes = rank == 0 ? checkpoint_bytes(cfg.model_dir) : 0, .ranks = R};
     pthread_t watch_thread;
     int watching = rank == 0 && pthread_create(&watch_thread, NULL, load_watch, &watch) == 0;
+    // the content hash of the checkpoint's files beside the load, every R-th file here (io/fingerprint.h)
+    CheckpointHash *ck_hash = checkpoint_hash_start(cfg.model_dir, fp_before, rank, R);
     Model *m = model_load(cfg.model_dir, rank, R, &err);
     if (watching) { watch.stop = 1; pthread_join(watch_thread, NULL); }
+    if (m == NULL) checkpoint_hash_cancel(ck_hash);
     if ((rc = agree(comm, m == NULL, &err, LW_EXIT_INPUT))) return rc;
     {   // a file rewritten while this rank read it (a download or conversion still running)
         char *fp_after = checkpoint_fingerprint(cfg.model_dir), what[1200];
@@ -661,6 +700,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
                   : 0;
         free(fp_after);
     }
+    if (bad) checkpoint_hash_cancel(ck_hash);
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
     m->fp32_sums = !cfg.tp_exact;
     if (use_dcomm > 0) m->dev_comm = &dcomm;
@@ -672,6 +712,9 @@ static int run_main(Comm *comm, int argc, char **argv) {
         lw_log("loaded %.3f GB in %.2f s (%.2f GB/s over %d rank%s; %.3f GB on rank 0)", bytes / 1e9, el,
                el > 0 ? bytes / 1e9 / el : 0.0, R, R == 1 ? "" : "s", m->bytes_read / 1e9);
     }
+    char *ck_sha = NULL; // every rank: the battery's journal key
+    if ((rc = run_checkpoint_sha256(comm, ck_hash, cfg.model_dir, fp_before, tl, &ck_sha, &err))) return rc;
+    lw_stage("creating the run file and writing its header (after the load)");
 
     H5Out *h5 = NULL;
     if (rank == 0) {
@@ -684,6 +727,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if (rank == 0) {
         write_root(h5, &cfg, m, tok, &pl, &dev, R, start);
         h5_attr_str(h5, "/", "checkpoint_files", fp_before);
+        h5_attr_str(h5, "/", "checkpoint_sha256", ck_sha);
         write_vocab(h5, tok, mc.vocab);
     }
     if (!bp) {
@@ -704,7 +748,9 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lr.keep_final_logits = cfg.keep_final_logits;
     lr.transforms_known = !cfg.quirk_gemma_softcap_undetected;
     if (bp) { // the battery's passes, its datasets, the file finished (cmd/run_battery.c)
-        run_battery(&lr, &cfg, bp, h5, comm, t0, fp_before);
+        char *fp_key = xasprintf("%s%s", fp_before, ck_sha); // a resumed battery sees changed content too
+        run_battery(&lr, &cfg, bp, h5, comm, t0, fp_key);
+        free(fp_key); free(ck_sha);
         target_unlock(&g_lock);
         battery_plan_free(bp);
         lens_prism_free(&prism);
@@ -919,7 +965,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lens_prism_free(&prism);
     lens_tuned_free(&tuned);
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
-    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before);
+    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before); free(ck_sha);
     model_free(m);
     if (use_dcomm > 0) comm_finalize(&dcomm);
     tok_free(tok);

@@ -63,6 +63,10 @@ typedef struct {
 // explicit skip_layers_m beyond the model's blocks.
 int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err);
 
+// `plan --verify-content`: a done model's checkpoint files are hashed again (SHA-256, every byte)
+// and compared with the run file's checkpoint_sha256, besides their size and modification time.
+void plan_set_verify_content(int on);
+
 // Status of <out_dir>/<name>.h5 against the expected config hash (see the top of this file).
 PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *detail, size_t detail_len);
 

@@ -3,12 +3,17 @@
 #include "io/fingerprint.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "util/sha256.h"
 #include "util/util.h"
 
 static int wanted(const char *n) {
@@ -104,6 +109,154 @@ int fingerprint_diff(const char *then, const char *now, char *what, size_t len) 
         while (i < na && strcmp(a[i].name, b[j].name)) i++;
         if (i == na) { snprintf(what, len, "%s: new since the run", b[j].name); rc = 1; }
     }
+    free(a);
+    free(b);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------- content hash
+
+struct CheckpointHash {
+    pthread_t thread;
+    int started;
+    int stop;           // set by checkpoint_hash_cancel, read with __atomic_load_n
+    int n, part, n_parts;
+    char **paths;       // n files, in the fingerprint's order
+    uint8_t *digests;   // n × 32
+    int64_t bytes;
+    int failed;
+    char why[1200];
+};
+
+#define HASH_BLOCK (4u << 20) // bytes per read
+
+static void *hash_files(void *arg) {
+    CheckpointHash *h = arg;
+    unsigned char *buf = xmalloc(HASH_BLOCK);
+    for (int i = h->part; i < h->n && !h->failed; i += h->n_parts) {
+        int fd = open(h->paths[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            snprintf(h->why, sizeof h->why, "%s: %s", h->paths[i], strerror(errno));
+            h->failed = 1;
+            break;
+        }
+        Sha256 s;
+        sha256_init(&s);
+        for (;;) {
+            if (__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) break;
+            ssize_t got = read(fd, buf, HASH_BLOCK);
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) {
+                snprintf(h->why, sizeof h->why, "%s: %s", h->paths[i], strerror(errno));
+                h->failed = 1;
+                break;
+            }
+            if (got == 0) break;
+            sha256_update(&s, buf, (size_t)got);
+            h->bytes += got;
+        }
+        close(fd);
+        sha256_final(&s, h->digests + 32 * (size_t)i);
+        if (__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) break;
+    }
+    free(buf);
+    return NULL;
+}
+
+CheckpointHash *checkpoint_hash_start(const char *path, const char *fingerprint, int part, int n_parts) {
+    CheckpointHash *h = xcalloc(1, sizeof *h);
+    FpLine *f;
+    h->n = parse(fingerprint, &f);
+    h->part = part;
+    h->n_parts = n_parts > 0 ? n_parts : 1;
+    h->paths = xcalloc(h->n ? h->n : 1, sizeof *h->paths);
+    h->digests = xcalloc(h->n ? h->n : 1, 32);
+    int dir = lw_is_dir(path);
+    for (int i = 0; i < h->n; i++) h->paths[i] = dir ? xasprintf("%s/%s", path, f[i].name) : xstrdup(path);
+    free(f);
+    h->started = pthread_create(&h->thread, NULL, hash_files, h) == 0;
+    if (!h->started) hash_files(h); // no thread to be had: hash here
+    return h;
+}
+
+static void hash_free(CheckpointHash *h) {
+    for (int i = 0; i < h->n; i++) free(h->paths[i]);
+    free(h->paths);
+    free(h->digests);
+    free(h);
+}
+
+int checkpoint_hash_finish(CheckpointHash *h, uint8_t **digests, int *n_files, int64_t *bytes, LwError *err) {
+    if (h->started) pthread_join(h->thread, NULL);
+    int rc = 0;
+    *n_files = h->n;
+    *bytes = h->bytes;
+    *digests = NULL;
+    if (h->failed) rc = lw_err(err, "check that the checkpoint's files are readable", "%s", h->why);
+    else {
+        *digests = h->digests;
+        h->digests = NULL;
+    }
+    hash_free(h);
+    return rc ? -1 : 0;
+}
+
+void checkpoint_hash_cancel(CheckpointHash *h) {
+    if (!h) return;
+    __atomic_store_n(&h->stop, 1, __ATOMIC_RELAXED);
+    if (h->started) pthread_join(h->thread, NULL);
+    hash_free(h);
+}
+
+char *checkpoint_sha256_text(const char *fingerprint, const uint8_t *all, int n_parts) {
+    FpLine *f;
+    int n = parse(fingerprint, &f);
+    if (n_parts < 1) n_parts = 1;
+    char *out = xmalloc((size_t)n * (64 + 2 + 512 + 1) + 1), *o = out;
+    *o = 0;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *d = all + ((size_t)(i % n_parts) * n + i) * 32;
+        for (int b = 0; b < 32; b++) o += sprintf(o, "%02x", d[b]);
+        o += sprintf(o, "  %s\n", f[i].name);
+    }
+    free(f);
+    return out;
+}
+
+typedef struct { char hex[65]; char name[512]; } ShaLine;
+
+static int parse_sha(const char *text, ShaLine **out) {
+    int n = 0;
+    *out = NULL;
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        ShaLine s;
+        if (l > 66 && p[64] == ' ' && p[65] == ' ') {
+            memcpy(s.hex, p, 64);
+            s.hex[64] = 0;
+            snprintf(s.name, sizeof s.name, "%.*s", (int)(l - 66), p + 66);
+            *out = xrealloc(*out, (n + 1) * sizeof **out);
+            (*out)[n++] = s;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+int checkpoint_sha256_diff(const char *then, const char *now, char *what, size_t len) {
+    ShaLine *a, *b;
+    int na = parse_sha(then, &a), nb = parse_sha(now, &b), rc = 0;
+    what[0] = 0;
+    for (int i = 0; i < na && !rc; i++)
+        for (int j = 0; j < nb; j++)
+            if (!strcmp(a[i].name, b[j].name)) {
+                if (strcmp(a[i].hex, b[j].hex)) {
+                    snprintf(what, len, "%s: content changed (SHA-256 %.16s... then, %.16s... now)", a[i].name, a[i].hex, b[j].hex);
+                    rc = 1;
+                }
+                break;
+            }
     free(a);
     free(b);
     return rc;

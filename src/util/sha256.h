@@ -19,6 +19,10 @@ void sha256_init(Sha256 *s);
 void sha256_update(Sha256 *s, const void *data, size_t n);
 void sha256_final(Sha256 *s, uint8_t out[32]);
 
+// Tests: 1 = the portable C rounds even where the CPU has the SHA extensions (x86-64 SHA-NI, used
+// by default). Returns 1 when the SHA extensions are in use after the call.
+int sha256_use_plain(int on);
+
 // One buffer; out: 32 bytes.
 void lw_sha256(const void *data, size_t len, uint8_t out[32]);
 // 64 hex digits + NUL.

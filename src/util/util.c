@@ -120,6 +120,40 @@ void lw_signals_install(void) {
     }
 }
 
+const char *lw_stage_now(void) { return g_stage[g_stage_cur]; }
+
+void lw_die_now(int code, const char *msg, const char *hint) {
+    char buf[4096];
+    size_t n = 0;
+    if (g_progress_live) sig_put(buf, sizeof buf, &n, "\n");
+    sig_put(buf, sizeof buf, &n, "lensweep: error");
+    if (g_size > 1) {
+        sig_put(buf, sizeof buf, &n, " (rank ");
+        sig_put_uint(buf, sizeof buf, &n, (unsigned long)g_rank);
+        sig_put(buf, sizeof buf, &n, " of ");
+        sig_put_uint(buf, sizeof buf, &n, (unsigned long)g_size);
+        sig_put(buf, sizeof buf, &n, ")");
+    }
+    sig_put(buf, sizeof buf, &n, ": ");
+    sig_put(buf, sizeof buf, &n, msg);
+    int removed = 0;
+    for (int i = g_ncleanup - 1; i >= 0; i--) {
+        const char *p = g_cleanup[i];
+        if (!p || unlink(p) != 0) continue;
+        sig_put(buf, sizeof buf, &n, removed++ ? ", " : "; removed ");
+        sig_put(buf, sizeof buf, &n, p);
+    }
+    sig_put(buf, sizeof buf, &n, "\n");
+    if (hint && *hint) {
+        sig_put(buf, sizeof buf, &n, "  hint: ");
+        sig_put(buf, sizeof buf, &n, hint);
+        sig_put(buf, sizeof buf, &n, "\n");
+    }
+    ssize_t w = write(2, buf, n);
+    (void)w;
+    _exit(code);
+}
+
 int lw_err(LwError *err, const char *hint, const char *fmt, ...) {
     if (!err || err->set) return -1;
     va_list ap;

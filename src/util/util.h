@@ -46,6 +46,11 @@ void lw_set_rank(int rank, int size);             // for message prefixes
 // The handler is async-signal-safe (write, unlink, _exit).
 void lw_signals_install(void);
 void lw_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *lw_stage_now(void); // the last lw_stage ("" before the first)
+// From any thread, without stdio (its lock may be held by a thread stuck in a write): prints
+// "lensweep: error: <msg>; removed <files>" and the hint, removes the registered cleanup files
+// and _exits with code (util/watchdog.h).
+__attribute__((noreturn)) void lw_die_now(int code, const char *msg, const char *hint);
 
 // Checked allocation: dies with the size and a hint on failure.
 void *xmalloc(size_t n);

@@ -201,6 +201,37 @@ else
   fail "a battery run to interrupt" "it finished before the journal held 300 kB" "$(tail -3 "$TMP/kill.log")"
 fi
 
+# a journal written with other checkpoint bytes is not resumed (issue 14, the content hash): a
+# run killed mid-battery, then 4 bytes of a weight changed with size and mtime kept (touch -r:
+# a fine-tune written in place, which the size/mtime fingerprint does not see); the run again
+# starts over, and records the new files' SHA-256 (expected: sha256sum)
+MC=$TMP/ckc/small
+mkdir -p "$TMP/ckc" && cp -rp "$M" "$MC"
+"$LW" run --model "$MC" --out "$TMP/kill3" --probes "$TMP/big.jsonl" >/dev/null 2>&1 &
+pid=$!
+JR=$TMP/kill3/small.battery-journal
+while kill -0 $pid 2>/dev/null; do [ "$(stat -c %s "$JR" 2>/dev/null || echo 0)" -gt 100000 ] && break; sleep 0.05; done
+if kill -9 $pid 2>/dev/null; then
+  wait $pid 2>/dev/null
+  W=$MC/model.safetensors
+  cp -p "$W" "$TMP/ckc_ref"
+  size=$(stat -c %s "$W")
+  printf '\x00\x00\x00\x3f' | dd of="$W" bs=1 seek=$((size / 2 / 8 * 8)) conv=notrunc status=none # float 0.5
+  touch -r "$TMP/ckc_ref" "$W"
+  [ "$(stat -c %s.%Y "$W")" = "$(stat -c %s.%Y "$TMP/ckc_ref")" ] && ! cmp -s "$W" "$TMP/ckc_ref" &&
+    pass "content change: the weight bytes differ, size and mtime as before" || fail "content change: bytes changed, size and mtime kept"
+  expect_exit 0 "content change: the killed battery run, run again" -- "$LW" run --model "$MC" --out "$TMP/kill3" --probes "$TMP/big.jsonl"
+  expect_grep "belongs to another run .*starting over" "content change: the journal of the old bytes is not resumed (starting over)"
+  grep -q "resuming at item" <<<"$OUT_TXT" && fail "content change: not resumed" "$(grep "resuming" <<<"$OUT_TXT")" ||
+    pass "content change: not resumed"
+  want=$(cd "$MC" && LC_ALL=C sha256sum $(LC_ALL=C ls))
+  got=$(h5dump -a /checkpoint_sha256 "$TMP/kill3/small.h5" | grep -oE '[0-9a-f]{64}  [A-Za-z0-9_.-]+')
+  [ -n "$want" ] && [ "$got" = "$want" ] && pass "content change: the run file records the new files' SHA-256 (sha256sum)" ||
+    fail "content change: the run file records the new files' SHA-256" "$got" "$want"
+else
+  fail "a battery run to interrupt (content change)" "it finished before the journal held 100 kB"
+fi
+
 # items run alone (a single item; three items) equal the same items inside the big battery
 grep -E '"id": "(one|i1000|i2000)"' "$TMP/big.jsonl" >"$TMP/three.jsonl"
 head -1 "$TMP/big.jsonl" >"$TMP/single.jsonl"

@@ -287,6 +287,52 @@ expect_grep "^ck: stale checkpoint: (config\.json|model\.safetensors|tokenizer\.
 st=$("$LW" plan "$TMP/plan_ck.yaml" --format tsv | awk -F'\t' 'NR == 2 { print $2 }')
 [ "$st" = stale ] && pass "checkpoint replaced: slurm/submit's status word is stale (redone)" || fail "checkpoint replaced: status word stale" "$st"
 
+# ---- case 3, content: the run records the SHA-256 of each checkpoint file (root attribute
+# checkpoint_sha256, hashed beside the load, one rank per file), as `sha256sum` prints it. Bytes
+# changed inside the weights with the size kept and the mtime restored (touch -r: a fine-tune
+# written in place) pass the size/mtime check, so plain `plan` (which reads no weights) still says
+# done; `plan --verify-content` hashes the files again and says stale checkpoint. Expected
+# digests: sha256sum.
+K=$TMP/ckc
+cp -r "$M" "$K"
+sums() { (cd "$K" && LC_ALL=C sha256sum $(LC_ALL=C ls)); }
+recorded() { h5dump -a /checkpoint_sha256 "$1" | grep -oE '[0-9a-f]{64}  [A-Za-z0-9_.-]+'; }
+expect_exit 0 "content hash: the run" -- "$LW" run --model "$K" --out "$TMP/out_ckc"
+expect_grep "checkpoint SHA-256: 4 files" "content hash: the run says it hashed the files"
+want=$(sums)
+got=$(recorded "$TMP/out_ckc/ckc.h5")
+[ -n "$want" ] && [ "$got" = "$want" ] && pass "content hash: checkpoint_sha256 is what sha256sum prints" ||
+  fail "content hash: checkpoint_sha256 is what sha256sum prints" "recorded:" "$got" "sha256sum:" "$want"
+expect_exit 0 "content hash: the run on 2 ranks" -- timeout 120 mpirun -np 2 "$LW" run --model "$K" --out "$TMP/out_ckc2"
+got=$(recorded "$TMP/out_ckc2/ckc.h5")
+[ "$got" = "$want" ] && pass "content hash: 2 ranks (every other file each) record the same digests" ||
+  fail "content hash: 2 ranks record the same digests" "recorded:" "$got" "sha256sum:" "$want"
+printf 'model: %s\nout_dir: %s\n' "$K" "$TMP/out_ckc" >"$TMP/plan_ckc.yaml"
+plan_word() { "$LW" plan "$TMP/plan_ckc.yaml" --format tsv "$@" 2>/dev/null | awk -F'\t' 'NR == 2 { print $2 }'; }
+st=$(plan_word --verify-content)
+[ "$st" = done ] && pass "content hash: plan --verify-content says done for the unchanged checkpoint" ||
+  fail "content hash: plan --verify-content says done for the unchanged checkpoint" "$st"
+OUT_TXT=$("$LW" plan "$TMP/plan_ckc.yaml" --verify-content 2>&1)
+expect_grep "ckc: checkpoint content verified: 4 files, .* unchanged" "content hash: plan --verify-content says what it read"
+W=$K/model.safetensors
+cp -p "$W" "$TMP/ckc_ref"
+before=$(stat -c '%s %Y.%y' "$W")
+size=$(stat -c %s "$W")
+printf '\x5a\xa5\x5a\xa5\x5a\xa5\x5a\xa5' | dd of="$W" bs=1 seek=$((size / 2)) conv=notrunc status=none
+touch -r "$TMP/ckc_ref" "$W"
+[ "$(stat -c '%s %Y.%y' "$W")" = "$before" ] && ! cmp -s "$W" "$TMP/ckc_ref" &&
+  pass "content hash: the weights' bytes differ, size and mtime as before" || fail "content hash: bytes changed, size and mtime kept"
+st=$(plan_word)
+[ "$st" = done ] && pass "content hash: plain plan (size and mtime only, no weight read) still says done" ||
+  fail "content hash: plain plan still says done" "$st"
+st=$(plan_word --verify-content)
+[ "$st" = stale ] && pass "content hash: plan --verify-content's status word is stale (redone)" ||
+  fail "content hash: plan --verify-content's status word is stale" "$st"
+OUT_TXT=$("$LW" plan "$TMP/plan_ckc.yaml" --verify-content 2>&1)
+expect_grep "ckc/ckc\.h5 +stale checkpoint" "content hash: plan --verify-content's table says stale checkpoint"
+expect_grep "^ckc: stale checkpoint: model\.safetensors: content changed \(SHA-256 $(grep ' model\.safetensors$' <<<"$want" | cut -c1-16)\.\.\. then, $(sha256sum "$W" | cut -c1-16)\.\.\. now\); size and modification time unchanged" \
+  "content hash: plan names the file and both digests (sha256sum's)"
+
 # ---- case 4 for export: one writer per set of output-<name>* files. Export A is stopped
 # (SIGSTOP) while it holds output-rl.lock; export B of another run of the same model name into
 # the same directory is refused (exit 2) naming A; A then completes alone.
@@ -312,4 +358,45 @@ if [ -n "$stopped" ]; then
   [ ! -e "$EX/output-rl.lock" ] && pass "export: no lock left" || fail "export: no lock left"
 else
   fail "an export stopped while holding its lock (5 tries)"
+fi
+
+# ---- a file system call that never returns (a stuck NFS server under libhdf5's pwrite): the
+# I/O watchdog (util/watchdog.h) sees the main thread blocked in one call with no I/O counted for
+# LENSWEEP_IO_TIMEOUT_S seconds, names the call, the file and the stage, removes the temporary
+# files and exits 1 — instead of a job that hangs silently until its time limit. Provoked for
+# real: an LD_PRELOAD shim (tests/fixtures/stall/stall_io.c) makes the first write to the run
+# file (libhdf5's pwrite) or to an export file wait for a file lock that is never granted.
+SHIM_CC=${CC:-cc}
+if "$SHIM_CC" -shared -fPIC -O1 -o "$TMP/stall_io.so" tests/fixtures/stall/stall_io.c -ldl 2>"$TMP/shim_cc.log"; then
+  PRE=$TMP/stall_io.so
+  asan=$(ldd "$LW" 2>/dev/null | awk '/libasan/ { print $3 }') # SANITIZE=1: ASan's runtime must come first
+  [ -n "$asan" ] && PRE="$asan $PRE"
+  stalled() { # match out_dir what args...: the run or export, stalled, within 60 s
+    local match=$1 out=$2 what=$3 t0 t1; shift 3
+    t0=$(date +%s.%N)
+    OUT_TXT=$(LW_STALL_MATCH=$match LD_PRELOAD="$PRE" LENSWEEP_IO_TIMEOUT_S=2 timeout 60 "$LW" "$@" 2>&1); rc=$?
+    t1=$(date +%s.%N)
+    [ $rc = 1 ] && pass "I/O watchdog, $what: exit 1" || fail "I/O watchdog, $what: exit 1 (124: it hung)" "exit $rc" "$(tail -3 <<<"$OUT_TXT")"
+    awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 20) }' && pass "I/O watchdog, $what: stopped in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s" ||
+      fail "I/O watchdog, $what: stopped within 20 s" "$t0 .. $t1"
+  }
+  stalled .h5.tmp. "$TMP/out_stall" "run" run --model "$M" --out "$TMP/out_stall"
+  expect_grep "^lensweep: error: no progress for 2 s: blocked in flock on [^ ]*out_stall/rl\.h5\.tmp\.[0-9]+ during creating the run file" \
+    "I/O watchdog, run: one line naming the call, the file and the stage"
+  expect_grep "hint: the file system did not answer .*LENSWEEP_IO_TIMEOUT_S" "I/O watchdog, run: hint"
+  expect_grep "removed [^ ]*out_stall/rl\.h5\.tmp\.[0-9]+" "I/O watchdog, run: says it removed the temporary file"
+  nothing_left "I/O watchdog, run" "$TMP/out_stall"
+  stalled .tmp. "$TMP/exp_stall" "export" export "$H" --out "$TMP/exp_stall"
+  expect_grep "^lensweep: error: no progress for 2 s: blocked in flock on [^ ]*exp_stall/\.output-rl[^ ]*\.tmp\.[0-9]+ during lensweep export" \
+    "I/O watchdog, export: names the call, the file and the command"
+  expect_grep "removed [^ ]*exp_stall/\.output-rl[^ ]*\.tmp\.[0-9]+" "I/O watchdog, export: says it removed its temporary file"
+  left=$(ls -A "$TMP/exp_stall" 2>/dev/null | grep -v '\.tmp' | grep -v '\.lock$')
+  [ -z "$left" ] && pass "I/O watchdog, export: no finished-looking output file" || fail "I/O watchdog, export: no finished-looking output file" "$left"
+  # no false alarm with a short limit (5 s: a loaded CI disk may take a second or two for an fsync),
+  # nothing stalled: a whole run (load, hash, passes, writes) and an export
+  expect_exit 0 "I/O watchdog: a run with a 5 s limit and nothing stalled completes" -- env LENSWEEP_IO_TIMEOUT_S=5 "$LW" run --model "$M" --out "$TMP/out_nostall"
+  expect_exit 0 "I/O watchdog: an export with a 5 s limit completes" -- env LENSWEEP_IO_TIMEOUT_S=5 "$LW" export "$TMP/out_nostall/rl.h5" --out "$TMP/exp_nostall"
+else
+  echo "note: no C compiler ($SHIM_CC) to build the stall shim: the I/O watchdog case was not run"
+  cat "$TMP/shim_cc.log"
 fi

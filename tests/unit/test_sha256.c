@@ -1,5 +1,7 @@
 // test_sha256 — lw_sha256 against the FIPS 180-2 example vectors (empty, "abc", the 56-byte
-// two-block message) and 1000 × 'a' (value from Python's hashlib), covering every padding case.
+// two-block message) and 1000 × 'a' (value from Python's hashlib), covering every padding case;
+// on a CPU with the SHA extensions, both the SHA-NI rounds and the portable C rounds, also on a
+// 64037-byte pattern fed in uneven pieces (expected digest from Python's hashlib).
 #include <stdlib.h>
 
 #include "test.h"
@@ -23,8 +25,35 @@ TEST(thousand_a) {
     CHECK_STR(hex, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 
+// bytes ((i*131+7) ^ (i>>8)) & 255; hashlib.sha256 of the first 64037 of them
+TEST(long_pattern_uneven_pieces) {
+    size_t n = 64037;
+    unsigned char *b = malloc(n);
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(((i * 131 + 7) ^ (i >> 8)) & 255);
+    Sha256 s;
+    sha256_init(&s);
+    for (size_t off = 0, step = 1; off < n; off += step, step = step * 3 + 1)
+        sha256_update(&s, b + off, off + step <= n ? step : n - off);
+    uint8_t d[32];
+    char hex[65];
+    sha256_final(&s, d);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    CHECK_STR(hex, "a53a53bd5928122954c34a5fd5cf1ad9ae35ec028b66c606a3e5212a56322452");
+    free(b);
+}
+
 int main(void) {
+    int shani = sha256_use_plain(0);
+    printf("# SHA extensions (SHA-NI): %s\n", shani ? "in use" : "not available: the C rounds only");
     RUN(fips_vectors);
     RUN(thousand_a);
+    RUN(long_pattern_uneven_pieces);
+    if (shani) { // the same vectors through the portable rounds
+        sha256_use_plain(1);
+        RUN(fips_vectors);
+        RUN(thousand_a);
+        RUN(long_pattern_uneven_pieces);
+        sha256_use_plain(0);
+    }
     return test_summary();
 }
