@@ -32,10 +32,13 @@
 #include "backend/comm.h"
 #include "backend/device.h"
 #include "cmd/cmd.h"
+#include "cmd/run_plan.h"
 #include "cmd/run_battery.h"
 #include "config/config.h"
 #include "io/gguf.h"
+#include "io/load_watch.h"
 #include "lens/lens_pass.h"
+#include "lens/lens_temps.h"
 #include "lens/lens_prism.h"
 #include "lens/lens_tuned.h"
 #include "model/model.h"
@@ -45,31 +48,6 @@
 #include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
 #include "util/util.h"
-
-#define N_CALIB 3
-
-typedef struct {
-    char name[64];         // pos_orig_0, pos_no_filler_0, ..., ctl_orig
-    const char *prompt_id; // pos | ctl
-    const char *variant;   // orig | no_filler
-    int fact_index;        // -1 for ctl
-    char *text, *answer;
-    char key_text[256];    // config key naming the prompt text (errors)
-    char key_answer[256];  // config key naming the answer (errors)
-    TokAlign align;
-    int32_t *ctx_ids;
-    int n_ctx;
-    int32_t *ids;          // forward sequence ([BOS] + ctx)
-    int T;
-    int32_t *prompt_vocab; // unique non-WSP ctx ids (§7)
-    int n_prompt_vocab;
-    int32_t contrast_id;   // ctl: Berlin on the Germany orig prompt
-} Pass;
-
-typedef struct {
-    int32_t *ids;
-    int T;
-} Seq;
 
 // ---------------------------------------------------------------------------- failure agreement
 
@@ -141,17 +119,6 @@ static void iso_now(char *buf, size_t n) {
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static const char *opt_where(const LwRunConfig *cfg, const char *name) {
-    const LwOption *o = config_option_find(name);
-    return o ? cfg->src[o - LW_OPTIONS].where : "config";
-}
-
-static const char *probe_where(const LwRunConfig *cfg) {
-    const LwProbeSet *ps = &cfg->probe_set;
-    if (cfg->probe_set_inline) return cfg->config_path && *cfg->config_path ? cfg->config_path : "probe_set";
-    return ps->source ? ps->source : "built-in probe set";
-}
-
 // The tokenizer of a checkpoint: <dir>/tokenizer.json, or a GGUF file's tokenizer metadata
 // (tok/checkpoint_tok.h).
 static Tokenizer *checkpoint_tokenizer(const char *model_dir, LwError *err) {
@@ -175,132 +142,6 @@ static void batch_copy_last(void *ctx, int p, const float *resid, int T_batch, i
     BatchCopy *b = ctx;
     size_t d = (size_t)b->m->cfg.d_model, row = (size_t)b->m->cfg.n_layers * T_batch + off + b->T[p] - 1;
     memcpy(b->last + (size_t)p * d, resid + row * d, sizeof(float) * d);
-}
-
-// ---------------------------------------------------------------------------- validation
-
-typedef struct {
-    Pass passes[2 * LW_MAX_FACTS + 1];
-    int n_passes;
-    Seq tests[LW_MAX_TEST_PROMPTS];
-    int n_tests;
-    int bos_id;
-    int calib[N_CALIB]; // pass indices of Germany orig, Germany no_filler, control
-} Plan;
-
-static int encode_seq(const Tokenizer *tok, const char *text, int bos, int V, const char *key, const char *where,
-                      int32_t **ctx, int *n_ctx, int32_t **ids, int *T, LwError *err) {
-    if (!text || !*text)
-        return lw_err(err, "every prompt needs some text", "%s: %s: empty prompt", where, key);
-    int32_t *c = NULL;
-    int n = tok_encode(tok, text, strlen(text), 0, &c, err);
-    if (n < 0) return -1;
-    if (n == 0) { free(c); return lw_err(err, "every prompt needs some text", "%s: %s: the prompt tokenizes to no ids", where, key); }
-    int off = bos >= 0 ? 1 : 0;
-    int32_t *s = xmalloc(sizeof(int32_t) * (n + off));
-    if (off) s[0] = bos;
-    for (int i = 0; i < n; i++) {
-        if (c[i] < 0 || c[i] >= V) {
-            free(c); free(s);
-            return lw_err(err, "the tokenizer does not belong to this checkpoint (its ids exceed the unembedding rows)",
-                          "%s: %s: token id %d is outside the model's vocabulary of %d", where, key, c[i], V);
-        }
-        s[i + off] = c[i];
-    }
-    if (ctx) { *ctx = c; *n_ctx = n; } else free(c);
-    *ids = s;
-    *T = n + off;
-    return 0;
-}
-
-static int plan_build(const LwRunConfig *cfg, const ModelConfig *mc, const Tokenizer *tok, Plan *pl, LwError *err) {
-    const LwProbeSet *ps = &cfg->probe_set;
-    const char *where = probe_where(cfg);
-    int V = mc->vocab, n = mc->n_layers;
-    memset(pl, 0, sizeof *pl);
-
-    // BOS (METRICS.md §0.3): none for Qwen; else config.json's bos_token_id, else the template's
-    pl->bos_id = family_prompt_bos(mc, tok_template_bos(tok));
-    if (pl->bos_id >= V)
-        return lw_err(err, "the checkpoint's config.json and tokenizer disagree", "%s/config.json: bos_token_id: %d is outside the vocabulary of %d",
-                      cfg->model_dir, pl->bos_id, V);
-
-    if (ps->n_facts < 1) return lw_err(err, "a probe set needs at least one fact", "%s: facts: empty", where);
-    // passes in §1.2 order
-    for (int k = 0; k < ps->n_facts; k++)
-        for (int vi = 0; vi < 2; vi++) {
-            Pass *p = &pl->passes[pl->n_passes++];
-            p->prompt_id = "pos";
-            p->variant = vi ? "no_filler" : "orig";
-            p->fact_index = k;
-            snprintf(p->name, sizeof p->name, "pos_%s_%d", p->variant, k);
-            p->text = probe_set_prompt(ps, p->variant, k);
-            p->answer = ps->facts[k].answer;
-            snprintf(p->key_text, sizeof p->key_text, "templates.%s with facts[%d].country", p->variant, k);
-            snprintf(p->key_answer, sizeof p->key_answer, "facts[%d].answer", k);
-            p->contrast_id = -1;
-        }
-    Pass *ctl = &pl->passes[pl->n_passes++];
-    ctl->prompt_id = "ctl";
-    ctl->variant = "orig";
-    ctl->fact_index = -1;
-    snprintf(ctl->name, sizeof ctl->name, "ctl_orig");
-    ctl->text = xstrdup(ps->control_prompt ? ps->control_prompt : "");
-    ctl->answer = ps->control_answer ? ps->control_answer : "";
-    snprintf(ctl->key_text, sizeof ctl->key_text, "control.prompt");
-    snprintf(ctl->key_answer, sizeof ctl->key_answer, "control.answer");
-
-    for (int i = 0; i < pl->n_passes; i++) {
-        Pass *p = &pl->passes[i];
-        if (encode_seq(tok, p->text, pl->bos_id, V, p->key_text, where, &p->ctx_ids, &p->n_ctx, &p->ids, &p->T, err))
-            return -1;
-        if (!p->answer || !*p->answer)
-            return lw_err(err, "every fact names its gold answer", "%s: %s: empty answer", where, p->key_answer);
-        if (tok_align_answer(tok, p->text, p->answer, &p->align, err)) return -1;
-        if (!p->align.ok)
-            return lw_err(err, "choose an answer that adds tokens after the prompt (METRICS.md §2.2)",
-                          "%s: %s: \"%s\" cannot be aligned after the prompt \"%s\" (neither \" %s\" nor \"%s\" adds a token)",
-                          where, p->key_answer, p->answer, p->text, p->answer, p->answer);
-        if (p->align.first_id >= V)
-            return lw_err(err, "the tokenizer does not belong to this checkpoint", "%s: %s: answer id %d is outside the vocabulary of %d",
-                          where, p->key_answer, p->align.first_id, V);
-        p->prompt_vocab = xmalloc(sizeof(int32_t) * p->n_ctx);
-        for (int j = 0; j < p->n_ctx; j++) {
-            int32_t id = p->ctx_ids[j], dup = 0;
-            for (int q = 0; q < p->n_prompt_vocab; q++) dup |= p->prompt_vocab[q] == id;
-            if (!dup && !tok_wsp_token(tok_decode_one(tok, id), tok_id_to_token(tok, id))) p->prompt_vocab[p->n_prompt_vocab++] = id;
-        }
-    }
-    ctl->contrast_id = pl->passes[0].align.first_id; // Berlin aligned on the Germany orig prompt (§1.3)
-    pl->calib[0] = 0;
-    pl->calib[1] = 1;
-    pl->calib[2] = pl->n_passes - 1;
-
-    for (int i = 0; i < ps->n_test_prompts; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "test_prompts[%d]", i);
-        if (encode_seq(tok, ps->test_prompts[i], pl->bos_id, V, key, where, NULL, NULL, &pl->tests[i].ids, &pl->tests[i].T, err))
-            return -1;
-    }
-    pl->n_tests = ps->n_test_prompts;
-
-    // top-k sizes cannot exceed the vocabulary
-    static const char *const TOPK[] = {"topk_pure", "topk_records", "topk_records_other", "topk_final",
-                                       "topk_test_prompts", "topk_temperature", "prompt_topk", NULL};
-    const long vals[] = {cfg->topk_pure, cfg->topk_records, cfg->topk_records_other, cfg->topk_final,
-                         cfg->topk_test_prompts, cfg->topk_temperature, cfg->prompt_topk};
-    for (int i = 0; TOPK[i]; i++)
-        if (vals[i] > V)
-            return lw_err(err, "top-k lists are taken over the vocabulary; use a value up to its size",
-                          "%s: %s: %ld is larger than the model's vocabulary (%d ids)", opt_where(cfg, TOPK[i]), TOPK[i], vals[i], V);
-    // layer indices: skip-layer m names block n-m (§19.6); an explicit m beyond the model is an error
-    const char *sw = opt_where(cfg, "skip_layers_m");
-    if (strcmp(sw, "default"))
-        for (int i = 0; i < cfg->skip_layers_m.n; i++)
-            if (cfg->skip_layers_m.v[i] > n)
-                return lw_err(err, "skip_layers_m values are block counts from the top, at most the number of blocks",
-                              "%s: skip_layers_m: %ld is beyond the model's %d blocks", sw, cfg->skip_layers_m.v[i], n);
-    return 0;
 }
 
 // ---------------------------------------------------------------------------- HDF5 pieces
@@ -433,67 +274,6 @@ static void warn_nonfinite(const Pass *p, const Tokenizer *tok, int n1, const in
                  nan_inf_words(b & 16, b & 32));
     lw_warn("non-finite values in pass %s: norm lens, layer %d, position %d (NEXT) first: %s; those rows are left empty",
             p->name, s->nonfinite_layer, p->T - 1, what);
-}
-
-// ---------------------------------------------------------------------------- load progress
-
-// model_load reads synchronously; rank 0 watches its own read counter (/proc/self/io rchar) from
-// a small thread and reports bytes and GB/s on the progress line until the load returns.
-typedef struct {
-    volatile int stop;
-    double t0;
-    double total_bytes; // checkpoint bytes (all *.safetensors / .gguf), for the share read
-    int ranks;
-} LoadWatch;
-
-static double read_bytes_so_far(void) {
-    FILE *f = fopen("/proc/self/io", "r");
-    if (!f) return -1;
-    char line[128];
-    double v = -1;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "rchar:", 6)) v = atof(line + 6);
-    fclose(f);
-    return v;
-}
-
-static void *load_watch(void *arg) {
-    LoadWatch *w = arg;
-    double b0 = read_bytes_so_far(), last = lw_now();
-    double every = lw_log_is_tty() ? 0.25 : 5.0; // a live line on a terminal, a line per 5 s in logs
-    while (!w->stop) {
-        usleep(50000);
-        if (w->stop) break;
-        if (lw_now() - last < every) continue;
-        last = lw_now();
-        double b = read_bytes_so_far() - b0, el = lw_now() - w->t0;
-        double share = w->total_bytes / w->ranks; // about what one rank reads
-        if (share > 0 && b > 1e6)
-            lw_progress("loading: %.2f GB read (~%.0f%% of this rank's %.2f GB), %.2f GB/s, %.1f s, ~%.1f s left", b / 1e9,
-                        100 * b / share, share / 1e9, b / 1e9 / el, el, b < share ? el / b * (share - b) : 0.0);
-        else if (b > 0)
-            lw_progress("loading: %.2f GB read, %.2f GB/s, %.1f s", b / 1e9, b / 1e9 / el, el);
-    }
-    return NULL;
-}
-
-static double checkpoint_bytes(const char *path) {
-    struct stat st;
-    if (!lw_is_dir(path)) return stat(path, &st) == 0 ? (double)st.st_size : 0;
-    DIR *d = opendir(path);
-    if (!d) return 0;
-    double sum = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n > 12 && !strcmp(e->d_name + n - 12, ".safetensors")) {
-            char *p = xasprintf("%s/%s", path, e->d_name);
-            if (stat(p, &st) == 0) sum += st.st_size;
-            free(p);
-        }
-    }
-    closedir(d);
-    return sum;
 }
 
 // ---------------------------------------------------------------------------- preflight
@@ -763,13 +543,9 @@ static int run_main(Comm *comm, int argc, char **argv) {
     }
     lens_prism_write_meta(&lr, &prism);
     lens_tuned_write_meta(&lr, &tuned);
-    // §9 grid: s = 10^(log10(min) + (log10(max) - log10(min))·i/(N-1)), fp32 like the reference
     int n_last = (int)cfg.last_layer_temp_n;
     double *last_temps = xmalloc(sizeof(double) * n_last);
-    for (int i = 0; i < n_last; i++) {
-        double a = log10(cfg.last_layer_temp_min), b = log10(cfg.last_layer_temp_max);
-        last_temps[i] = (float)pow(10.0, a + (b - a) * i / (n_last - 1));
-    }
+    lens_last_temp_grid(cfg.last_layer_temp_min, cfg.last_layer_temp_max, n_last, last_temps);
     lr.n_last_temps = n_last;
     lr.last_temps = last_temps;
 
@@ -803,10 +579,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     model_forward_prompts(m, calib_ids, calib_T, N_CALIB, batch_tokens, comm, batch_copy_resid, &calib_copy);
     int G = (int)cfg.norm_temp_n;
     double *grid = xmalloc(sizeof(double) * G), *tau = xmalloc(sizeof(double) * n1);
-    for (int g = 0; g < G; g++) {
-        double a = log(cfg.norm_temp_min), b = log(cfg.norm_temp_max);
-        grid[g] = (float)exp(a + (b - a) * g / (G - 1));
-    }
+    lens_norm_temp_grid(cfg.norm_temp_min, cfg.norm_temp_max, G, grid);
     double *ce = xmalloc(sizeof(double) * N_CALIB * n1 * G);
     lens_calibrate(&lr, N_CALIB, (const float *const *)calib_resid, calib_T, G, grid, ce, tau);
     {

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "config/config_internal.h"
+#include "config/config.h"
+#include "config/config_yaml.h"
 
 #define KEYS "id, prompt, answer, group, control"
 

@@ -6,7 +6,7 @@
 //   revision (HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub).
 // A checkpoint directory must hold config.json (or a .gguf file is given directly). When nothing
 // is found, the error lists every place that was tried, in order, so the user can see the typo.
-#include "config/config_internal.h"
+#include "config/config.h"
 #include "io/gguf.h"
 
 #include <dirent.h>

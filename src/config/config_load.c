@@ -5,6 +5,7 @@
 // `defaults:` files < the sweep's `defaults:` files < the sweep's shared keys < the model
 // config's own keys < CLI overrides. The sweep's own `name:` names the sweep, not a model.
 #include "config/config_internal.h"
+#include "config/probe_set.h"
 
 #include <libgen.h>
 #include <stdlib.h>
@@ -13,25 +14,6 @@
 #include "config/model_shape.h"
 
 #define MAX_DEFAULTS_DEPTH 8
-
-int yaml_load_doc(const char *path, yaml_document_t *doc, LwError *err) {
-    size_t len = 0;
-    char *text = lw_read_file(path, &len, err);
-    if (!text) return -1;
-    yaml_parser_t p;
-    yaml_parser_initialize(&p);
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    int ok = yaml_parser_load(&p, doc);
-    if (!ok) {
-        yaml_mark_t m = p.problem_mark;
-        lw_err(err, "fix the YAML syntax at that place (indentation, quotes, a missing ':')",
-               "%s:%zu:%zu: YAML syntax error: %s%s%s", path, m.line + 1, m.column + 1,
-               p.problem ? p.problem : "unreadable", p.context ? " " : "", p.context ? p.context : "");
-    }
-    yaml_parser_delete(&p);
-    free(text);
-    return ok ? 0 : -1;
-}
 
 static char *path_relative_to(const char *base_file, const char *rel) {
     if (rel[0] == '/') return xstrdup(rel);

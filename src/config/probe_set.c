@@ -9,7 +9,7 @@
 //   control: {prompt: "...", answer: Paris}
 //   test_prompts: ["...", ...]
 //   temperature_exploration: [0.1, 2.0]
-#include "config/config_internal.h"
+#include "config/probe_set.h"
 
 #include <math.h>
 #include <stdlib.h>
