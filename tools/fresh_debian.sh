@@ -29,6 +29,7 @@ for a in "$@"; do
 done
 [ "$(id -u)" = 0 ] || { echo "fresh_debian: needs root (debootstrap, chroot)" >&2; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
+commit=$(git -C "$here" rev-parse --short HEAD) # what is cloned into the root
 shared=${LW_SHARED:-$here/../shared}
 [ -d "$shared/tokenizers" ] || { echo "fresh_debian: $shared/tokenizers not found (set LW_SHARED)" >&2; exit 2; }
 command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null
@@ -36,7 +37,7 @@ mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/nu
 mirror=${mirror:-http://deb.debian.org/debian}
 
 umount_all() {
-  for m in run/shm dev/pts dev sys proc; do mountpoint -q "$root/$m" && umount -l "$root/$m"; done; true
+  for m in run/shm dev/pts dev sys proc; do mountpoint -q "$root/$m" && umount -R -l "$root/$m"; done; true
 }
 cleanup() { umount_all; [ $keep = 1 ] || rm -rf "$root"; }
 trap cleanup EXIT
@@ -53,7 +54,7 @@ step() { # NAME COMMAND...: runs, times and records one step; stops at the first
 }
 summary() {
   echo
-  echo "=== fresh_debian summary ($(date -u +%FT%TZ), $(nproc) CPUs, commit $(git -C "$here" rev-parse --short HEAD))"
+  echo "=== fresh_debian summary ($(date -u +%FT%TZ), $(nproc) CPUs, commit $commit)"
   printf '%s\n' "${report[@]}"
   [ -n "${last_line:-}" ] && echo "make test's last line: $last_line"
   true
@@ -61,7 +62,8 @@ summary() {
 
 rm -rf "$root"
 step "debootstrap bookworm" debootstrap --variant=minbase bookworm "$root" "$mirror"
-mount -t proc proc "$root/proc"; mount -t sysfs sys "$root/sys"
+# /sys with what is mounted below it (slurmd needs /sys/fs/cgroup; a plain sysfs mount lacks it)
+mount -t proc proc "$root/proc"; mount --rbind /sys "$root/sys"; mount --make-rslave "$root/sys"
 mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
 mkdir -p "$root/run/shm"; mount -t tmpfs tmpfs "$root/run/shm"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
