@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lens/lens_internal.h"
+#include "util/sha256.h"
 
 void lens_track_id(const LensShard *sh, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p,
                    double *logit, int32_t *rank) {
@@ -145,4 +146,38 @@ void lens_ordered_entropy_pv(const LensShard *sh, const LensDist *Q, const LensN
 void lens_ordered_dots(const LensShard *sh, const LensDist *P, const LensDist *Q, int n, double *out) {
     ChainCtx cx = {P, Q, NULL, NULL, sh->vl};
     chain(sh, n, 3, sums_dots, &cx, out);
+}
+
+static const char *where_of(const LwRunConfig *cfg, const char *name) {
+    const LwOption *o = config_option_find(name);
+    return o ? cfg->src[o - LW_OPTIONS].where : "config";
+}
+
+int lens_artifact_dir(const LwRunConfig *cfg, const char *lens, const char *key, const char *dir, const char *fit_cmd,
+                      const char *what, const char *files, char config_sha256[65], LwError *err) {
+    int named = 0;
+    for (int i = 0; i < cfg->lenses.n; i++) named |= !strcmp(cfg->lenses.v[i], lens);
+    if (!dir) dir = "";
+    config_sha256[0] = 0;
+    char flag[64], hint[512];
+    snprintf(flag, sizeof flag, "%s", key);
+    for (char *p = flag; *p; p++) if (*p == '_') *p = '-';
+    if (!*dir) {
+        if (!named) return 0;
+        snprintf(hint, sizeof hint, "set %s (--%s DIR) to a directory written by `lensweep %s`, or drop %s from lenses", key, flag,
+                 fit_cmd, lens);
+        return lw_err(err, hint, "%s: lenses: %s needs a fitted %s artifact, but %s is empty", where_of(cfg, "lenses"), lens, what, key);
+    }
+    if (!lw_is_dir(dir)) {
+        snprintf(hint, sizeof hint, "name the directory `lensweep %s --out DIR` wrote (%s)", fit_cmd, files);
+        return lw_err(err, hint, "%s: %s: %s is not a directory", where_of(cfg, key), key, dir);
+    }
+    // config.json's hash ties the artifact to the checkpoint (the fit records it; GGUF: none)
+    if (lw_is_dir(cfg->model_dir)) {
+        char *cp = xasprintf("%s/config.json", cfg->model_dir);
+        int rc = lw_file_exists(cp) ? lw_sha256_file(cp, config_sha256, err) : 0;
+        free(cp);
+        if (rc) return -1;
+    }
+    return 1;
 }

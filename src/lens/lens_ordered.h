@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "config/config.h"
 #include "lens/lens_stats.h"
 
 // LensNorm of n rows: the max (a MAX all-reduce: exact), then lse, lse_f and the logit-formula
@@ -34,5 +35,14 @@ void lens_ordered_dots(const LensShard *sh, const LensDist *P, const LensDist *Q
 // rank may be NULL. Exact at any rank count (a MAX and an integer count).
 void lens_track_id(const LensShard *sh, const LensDist *D, const LensNorm *N, int n, int32_t id, double *p,
                    double *logit, int32_t *rank);
+
+// The start of opening a learned lens's artifact, shared by Prism and the tuned lens: `lens`
+// ("prism", "tuned") is named in `lenses` or not, `key` (prism_dir, tuned_lens_dir) is `dir`.
+// Returns 0 when the lens is off (no dir; refused with err when `lenses` names it), 1 with
+// config_sha256 (SHA-256 of the checkpoint's config.json, "" for a GGUF) when dir is a directory
+// to load, -1 with err (dir not a directory, config.json unreadable). `fit_cmd` and `files` word
+// the hints ("fit-prism", "prism.safetensors, provenance.json").
+int lens_artifact_dir(const LwRunConfig *cfg, const char *lens, const char *key, const char *dir, const char *fit_cmd,
+                      const char *what, const char *files, char config_sha256[65], LwError *err);
 
 #endif

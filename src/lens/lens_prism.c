@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/sha256.h"
 #include "lens/lens_internal.h"
 #include "lens/lens_ordered.h"
 #include "util/util.h"
@@ -14,33 +13,12 @@
 // Prism logits of one GEMM chunk stay below this many bytes per rank (as the norm lens's).
 #define PRISM_CHUNK_BYTES ((size_t)256 << 20)
 
-static const char *where_of(const LwRunConfig *cfg, const char *name) {
-    const LwOption *o = config_option_find(name);
-    return o ? cfg->src[o - LW_OPTIONS].where : "config";
-}
-
 int lens_prism_open(const LwRunConfig *cfg, const ModelConfig *mc, LensPrism *lp, LwError *err) {
     memset(lp, 0, sizeof *lp);
-    int named = 0;
-    for (int i = 0; i < cfg->lenses.n; i++) named |= !strcmp(cfg->lenses.v[i], "prism");
     const char *dir = cfg->prism_dir ? cfg->prism_dir : "";
-    if (!*dir) {
-        if (named)
-            return lw_err(err, "set prism_dir (--prism-dir DIR) to a directory written by `lensweep fit-prism`, or drop prism from lenses",
-                          "%s: lenses: prism needs a fitted Prism artifact, but prism_dir is empty", where_of(cfg, "lenses"));
-        return 0;
-    }
-    if (!lw_is_dir(dir))
-        return lw_err(err, "name the directory `lensweep fit-prism --out DIR` wrote (prism.safetensors, provenance.json)",
-                      "%s: prism_dir: %s is not a directory", where_of(cfg, "prism_dir"), dir);
-    // config.json's hash ties the artifact to the checkpoint (fit-prism records it; GGUF: none)
-    char sha[65] = "";
-    if (lw_is_dir(cfg->model_dir)) {
-        char *cp = xasprintf("%s/config.json", cfg->model_dir);
-        int rc = lw_file_exists(cp) ? lw_sha256_file(cp, sha, err) : 0;
-        free(cp);
-        if (rc) return -1;
-    }
+    char sha[65];
+    int rc = lens_artifact_dir(cfg, "prism", "prism_dir", dir, "fit-prism", "Prism", "prism.safetensors, provenance.json", sha, err);
+    if (rc <= 0) return rc;
     if (prism_artifact_load(dir, mc->d_model, sha, &lp->art, err)) return -1;
     if (prism_artifact_check_model(&lp->art, dir, mc->n_layers, mc->vocab, err)) { prism_artifact_free(&lp->art); return -1; }
     lp->on = 1;

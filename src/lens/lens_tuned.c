@@ -9,7 +9,6 @@
 #include "lens/lens_internal.h"
 #include "lens/lens_ordered.h"
 #include "tuned/tuned_load.h"
-#include "util/sha256.h"
 #include "util/util.h"
 
 // Tuned logits of one GEMM chunk stay below this many bytes per rank (as the norm lens's).
@@ -17,33 +16,13 @@
 
 static const double POS_GRID[8] = {0.20, 0.40, 0.60, 0.80, 0.92, 0.96, 0.98, 1.00};
 
-static const char *where_of(const LwRunConfig *cfg, const char *name) {
-    const LwOption *o = config_option_find(name);
-    return o ? cfg->src[o - LW_OPTIONS].where : "config";
-}
-
 int lens_tuned_open(const LwRunConfig *cfg, const ModelConfig *mc, LensTuned *lt, LwError *err) {
     memset(lt, 0, sizeof *lt);
-    int named = 0;
-    for (int i = 0; i < cfg->lenses.n; i++) named |= !strcmp(cfg->lenses.v[i], "tuned");
     const char *dir = cfg->tuned_lens_dir ? cfg->tuned_lens_dir : "";
-    if (!*dir) {
-        if (named)
-            return lw_err(err, "set tuned_lens_dir (--tuned-lens-dir DIR) to a directory written by `lensweep fit-tuned`, or drop tuned from lenses",
-                          "%s: lenses: tuned needs a fitted tuned-lens artifact, but tuned_lens_dir is empty", where_of(cfg, "lenses"));
-        return 0;
-    }
-    if (!lw_is_dir(dir))
-        return lw_err(err, "name the directory `lensweep fit-tuned --out DIR` wrote (tuned.safetensors, provenance.json)",
-                      "%s: tuned_lens_dir: %s is not a directory", where_of(cfg, "tuned_lens_dir"), dir);
-    // config.json's hash ties the artifact to the checkpoint (fit-tuned records it; GGUF: none)
-    char sha[65] = "";
-    if (lw_is_dir(cfg->model_dir)) {
-        char *cp = xasprintf("%s/config.json", cfg->model_dir);
-        int rc = lw_file_exists(cp) ? lw_sha256_file(cp, sha, err) : 0;
-        free(cp);
-        if (rc) return -1;
-    }
+    char sha[65];
+    int rc = lens_artifact_dir(cfg, "tuned", "tuned_lens_dir", dir, "fit-tuned", "tuned-lens", "tuned.safetensors, provenance.json", sha,
+                               err);
+    if (rc <= 0) return rc;
     if (tuned_artifact_load(dir, mc->d_model, mc->n_layers, mc->vocab, sha, &lt->t, err)) return -1;
     lt->on = 1;
     lt->dir = dir;
