@@ -15,62 +15,10 @@
 #include "report/report_csv.h"
 #include "runfile/run_read.h"
 #include "test.h"
+#include "run_fixture.h"
 
 #define FIX "tests/fixtures/prism_run"
 
-static char tmpdir[64];
-
-static const char *shared_dir(void) {
-    static char buf[512];
-    const char *s = getenv("LW_SHARED");
-    snprintf(buf, sizeof buf, "%s", s && *s ? s : "../shared");
-    if (!lw_is_dir(buf)) snprintf(buf, sizeof buf, "/work/shared");
-    return buf;
-}
-
-static int sh(const char *cmd, char **err_text) {
-    char *ef = xasprintf("%s/stderr.txt", tmpdir);
-    char *full = xasprintf("{ %s; } 2>%s >/dev/null", cmd, ef);
-    int st = system(full);
-    if (err_text) { size_t n; LwError e = {0}; *err_text = lw_read_file(ef, &n, &e); if (!*err_text) *err_text = xstrdup(""); }
-    free(full); free(ef);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *first_line(const char *path) {
-    size_t n;
-    LwError e = {0};
-    char *t = lw_read_file(path, &n, &e);
-    if (!t) return xstrdup("");
-    char *nl = strchr(t, '\n');
-    if (nl) *nl = 0;
-    return t;
-}
-
-static CsvTable read_table(const char *path) {
-    CsvTable t;
-    LwError e = {0};
-    memset(&t, 0, sizeof t);
-    CHECKF(csv_table_read(path, &t, &e) == 0, "%s: %s", path, e.msg);
-    return t;
-}
-
-static const char *cell(const CsvTable *t, size_t row, const char *col) {
-    int c = csv_table_col(t, col);
-    CHECKF(c >= 0, "no column %s", col);
-    return c < 0 ? "" : csv_table_cell(t, row, c);
-}
-
-static double num(const CsvTable *t, size_t row, const char *col) {
-    double v = NAN;
-    const char *s = cell(t, row, col);
-    if (!*s) return NAN;
-    CHECKF(csv_cell_number(s, &v) == 1, "%s row %zu: '%s' is not a number", col, row, s);
-    return v;
-}
-
-// |a − b| ≤ abs + rel·|b| (the fp32 lens against numpy's float64)
-static int close_to(double a, double b, double rel, double abs_tol) { return fabs(a - b) <= abs_tol + rel * fabs(b); }
 
 // ---------------------------------------------------------------------------- JSON key paths
 
@@ -145,7 +93,7 @@ TEST(pure_values_equal_numpy) {
         CHECKF(!strcmp(cell(&g, r, "prompt_id"), ctl ? "ctl" : "pos") && !strcmp(cell(&g, r, "layer"), cell(&x, r, "layer")),
                "row %zu: %s layer %s vs %s layer %s", r, cell(&g, r, "prompt_id"), cell(&g, r, "layer"), pass, cell(&x, r, "layer"));
         double H = num(&x, r, "entropy_bits");
-        CHECKF(close_to(num(&g, r, "entropy"), H, 1e-6, 1e-6) && close_to(num(&g, r, "entropy_bits"), H, 1e-6, 1e-6),
+        CHECKF(close_to_rel(num(&g, r, "entropy"), H, 1e-6, 1e-6) && close_to_rel(num(&g, r, "entropy_bits"), H, 1e-6, 1e-6),
                "row %zu entropy %s vs %.9g", r, cell(&g, r, "entropy"), H);
         double s5 = 0, pe[7];
         pe[0] = INFINITY;
@@ -160,7 +108,7 @@ TEST(pure_values_equal_numpy) {
             snprintf(tc, sizeof tc, "top%d", k);
             snprintf(pc, sizeof pc, "prob%d", k);
             s5 += num(&g, r, pc);
-            CHECKF(close_to(num(&g, r, pc), pe[k], 1e-5, 1e-9), "row %zu %s %s vs %.9g", r, pc, cell(&g, r, pc), pe[k]);
+            CHECKF(close_to_rel(num(&g, r, pc), pe[k], 1e-5, 1e-9), "row %zu %s %s vs %.9g", r, pc, cell(&g, r, pc), pe[k]);
             // the token of numpy's k-th id, unless a neighbour ties with it within fp32 noise
             if (pe[k - 1] - pe[k] > 1e-5 * pe[k] && pe[k] - pe[k + 1] > 1e-5 * pe[k]) {
                 long id = strtol(cell(&x, r, tc), NULL, 10);
@@ -168,34 +116,34 @@ TEST(pure_values_equal_numpy) {
                 if (id < 0 || id >= run.V || strcmp(cell(&g, r, tc), run.decoded[id])) bad_tok++;
             }
         }
-        CHECKF(close_to(num(&g, r, "p_top1"), num(&x, r, "prob1"), 1e-5, 1e-9), "row %zu p_top1", r);
-        CHECKF(close_to(num(&g, r, "p_top5"), s5, 1e-5, 1e-9), "row %zu p_top5 %s vs %.9g", r, cell(&g, r, "p_top5"), s5);
-        CHECKF(close_to(num(&g, r, "rest_mass"), 1 - s5, 1e-6, 1e-7), "row %zu rest_mass", r);
+        CHECKF(close_to_rel(num(&g, r, "p_top1"), num(&x, r, "prob1"), 1e-5, 1e-9), "row %zu p_top1", r);
+        CHECKF(close_to_rel(num(&g, r, "p_top5"), s5, 1e-5, 1e-9), "row %zu p_top5 %s vs %.9g", r, cell(&g, r, "p_top5"), s5);
+        CHECKF(close_to_rel(num(&g, r, "rest_mass"), 1 - s5, 1e-6, 1e-7), "row %zu rest_mass", r);
         double pa = num(&x, r, "p_answer");
-        CHECKF(close_to(num(&g, r, "p_answer"), pa, 1e-5, 1e-12), "row %zu p_answer %s vs %.9g", r, cell(&g, r, "p_answer"), pa);
-        CHECKF(close_to(num(&g, r, "answer_minus_uniform"), pa - 1.0 / run.vocab, 1e-5, 1e-9), "row %zu answer_minus_uniform", r);
+        CHECKF(close_to_rel(num(&g, r, "p_answer"), pa, 1e-5, 1e-12), "row %zu p_answer %s vs %.9g", r, cell(&g, r, "p_answer"), pa);
+        CHECKF(close_to_rel(num(&g, r, "answer_minus_uniform"), pa - 1.0 / run.vocab, 1e-5, 1e-9), "row %zu answer_minus_uniform", r);
         int rank = (int)num(&x, r, "answer_rank");
         CHECKF((int)num(&g, r, "answer_rank") == rank, "row %zu answer_rank %s vs %d", r, cell(&g, r, "answer_rank"), rank);
         CHECK_STR(cell(&g, r, "is_answer"), rank == 1 ? "True" : "False");
         CHECK_STR(cell(&g, r, "entropy_collapse"), H <= 1.0 ? "True" : "False");
         double kl = num(&x, r, "kl_to_final_bits");
-        CHECKF(close_to(num(&g, r, "kl_to_final_bits"), kl, 1e-5, 1e-6), "row %zu kl %s vs %.9g", r, cell(&g, r, "kl_to_final_bits"), kl);
-        CHECKF(close_to(num(&g, r, "cos_to_final"), num(&x, r, "cos_to_final"), 0, 1e-5), "row %zu cos_to_final %s vs %s", r,
+        CHECKF(close_to_rel(num(&g, r, "kl_to_final_bits"), kl, 1e-5, 1e-6), "row %zu kl %s vs %.9g", r, cell(&g, r, "kl_to_final_bits"), kl);
+        CHECKF(close_to_rel(num(&g, r, "cos_to_final"), num(&x, r, "cos_to_final"), 0, 1e-5), "row %zu cos_to_final %s vs %s", r,
                cell(&g, r, "cos_to_final"), cell(&x, r, "cos_to_final"));
         // the Prism path's own H(P_final) (sums in id order, bit-identical across rank counts): the
         // norm lens's value up to the fp32 rounding of the log-sum-exp (one ulp of lse_f ~ 1e-9)
-        CHECKF(close_to(num(&g, r, "teacher_entropy_bits"), run.passes[ctl ? 2 : (int)(r / 5)].teacher_entropy_bits, 1e-8, 0),
+        CHECKF(close_to_rel(num(&g, r, "teacher_entropy_bits"), run.passes[ctl ? 2 : (int)(r / 5)].teacher_entropy_bits, 1e-8, 0),
                "row %zu teacher_entropy_bits %s vs the norm lens's %.17g", r, cell(&g, r, "teacher_entropy_bits"),
                run.passes[ctl ? 2 : (int)(r / 5)].teacher_entropy_bits);
         if (rank > 1) {
             double gap = num(&x, r, "answer_logit") - num(&x, r, "top1_logit");
-            CHECKF(close_to(num(&g, r, "answer_vs_top1_gap"), gap, 1e-5, 1e-5), "row %zu answer_vs_top1_gap %s vs %.9g", r,
+            CHECKF(close_to_rel(num(&g, r, "answer_vs_top1_gap"), gap, 1e-5, 1e-5), "row %zu answer_vs_top1_gap %s vs %.9g", r,
                    cell(&g, r, "answer_vs_top1_gap"), gap);
             CHECK_STR(cell(&g, r, "answer_logit_gap"), "");
         }
         if (ctl) {
             double cm = pa - num(&x, r, "p_contrast");
-            CHECKF(close_to(num(&g, r, "control_margin"), cm, 1e-5, 1e-12), "row %zu control_margin %s vs %.9g", r, cell(&g, r, "control_margin"), cm);
+            CHECKF(close_to_rel(num(&g, r, "control_margin"), cm, 1e-5, 1e-12), "row %zu control_margin %s vs %.9g", r, cell(&g, r, "control_margin"), cm);
         } else {
             CHECK_STR(cell(&g, r, "control_margin"), "");
         }
@@ -224,12 +172,12 @@ TEST(records_values_equal_numpy) {
     int bad = 0, bad_tok = 0;
     for (size_t r = 0; r < g.n_rows && r < x.n_rows; r++) {
         if (strcmp(cell(&g, r, "layer"), cell(&x, r, "layer")) || strcmp(cell(&g, r, "pos"), cell(&x, r, "pos"))) { bad++; continue; }
-        if (!close_to(num(&g, r, "entropy_bits"), num(&x, r, "entropy_bits"), 1e-6, 1e-6)) bad++;
+        if (!close_to_rel(num(&g, r, "entropy_bits"), num(&x, r, "entropy_bits"), 1e-6, 1e-6)) bad++;
         for (int k = 1; k <= 5; k++) {
             char tc[16], pc[16];
             snprintf(tc, sizeof tc, "top%d", k);
             snprintf(pc, sizeof pc, "prob%d", k);
-            if (!close_to(num(&g, r, pc), num(&x, r, pc), 1e-5, 1e-9)) bad++;
+            if (!close_to_rel(num(&g, r, pc), num(&x, r, pc), 1e-5, 1e-9)) bad++;
             if (k == 1 && num(&x, r, "prob1") - num(&x, r, "prob2") > 1e-5 * num(&x, r, "prob1")) {
                 long id = strtol(cell(&x, r, tc), NULL, 10);
                 if (id < 0 || id >= run.V || strcmp(cell(&g, r, tc), run.decoded[id])) bad_tok++;
@@ -289,7 +237,7 @@ TEST(prism_summary_keys_and_values) {
         double gp = json_real_value(json_object_get(json_object_get(kl, "prism"), pk[i]));
         double gb = json_real_value(json_object_get(json_object_get(kl, "baseline"), pk[i]));
         double gd = json_real_value(json_object_get(json_object_get(kl, "delta"), pk[i]));
-        CHECKF(close_to(gp, want_p, 1e-5, 1e-6), "kl prism %s %.9g vs %.9g", pk[i], gp, want_p);
+        CHECKF(close_to_rel(gp, want_p, 1e-5, 1e-6), "kl prism %s %.9g vs %.9g", pk[i], gp, want_p);
         CHECKF(gb == want_b, "kl baseline %s %.17g vs %.17g", pk[i], gb, want_b);
         CHECKF(gd == gb - gp, "kl delta %s = baseline − prism", pk[i]);
     }

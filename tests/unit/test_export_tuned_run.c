@@ -21,6 +21,7 @@
 
 #include "report/report_csv.h"
 #include "test.h"
+#include "run_fixture.h"
 
 #define FIX "tests/fixtures/tuned_run"
 #define TOL 1e-5
@@ -28,25 +29,7 @@
 // by up to 3.1e-5 (measured), checked at 1e-4
 #define TOL_G 1e-4
 
-static char tmpdir[64];
 static char *out_dir;
-
-static const char *shared_dir(void) {
-    static char buf[512];
-    const char *s = getenv("LW_SHARED");
-    snprintf(buf, sizeof buf, "%s", s && *s ? s : "../shared");
-    if (!lw_is_dir(buf)) snprintf(buf, sizeof buf, "/work/shared");
-    return buf;
-}
-
-static int sh(const char *cmd, char **err_text) {
-    char *ef = xasprintf("%s/stderr.txt", tmpdir);
-    char *full = xasprintf("{ %s; } 2>%s >/dev/null", cmd, ef);
-    int st = system(full);
-    if (err_text) { size_t n; LwError e = {0}; *err_text = lw_read_file(ef, &n, &e); if (!*err_text) *err_text = xstrdup(""); }
-    free(full); free(ef);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static json_t *load(const char *path) {
     json_error_t e;

@@ -17,64 +17,12 @@
 #include "report/report_csv.h"
 #include "runfile/run_read.h"
 #include "test.h"
+#include "run_fixture.h"
 
 #define FIX "tests/fixtures/tuned_run"
 #define TOL 1e-5
 
-static char tmpdir[64];
 static char *out_dir, *run_h5;
-
-static const char *shared_dir(void) {
-    static char buf[512];
-    const char *s = getenv("LW_SHARED");
-    snprintf(buf, sizeof buf, "%s", s && *s ? s : "../shared");
-    if (!lw_is_dir(buf)) snprintf(buf, sizeof buf, "/work/shared");
-    return buf;
-}
-
-static int sh(const char *cmd, char **err_text) {
-    char *ef = xasprintf("%s/stderr.txt", tmpdir);
-    char *full = xasprintf("{ %s; } 2>%s >/dev/null", cmd, ef);
-    int st = system(full);
-    if (err_text) { size_t n; LwError e = {0}; *err_text = lw_read_file(ef, &n, &e); if (!*err_text) *err_text = xstrdup(""); }
-    free(full); free(ef);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *first_line(const char *path) {
-    size_t n;
-    LwError e = {0};
-    char *t = lw_read_file(path, &n, &e);
-    if (!t) return xstrdup("");
-    char *nl = strchr(t, '\n');
-    if (nl) *nl = 0;
-    return t;
-}
-
-static CsvTable read_table(const char *path) {
-    CsvTable t;
-    LwError e = {0};
-    memset(&t, 0, sizeof t);
-    CHECKF(csv_table_read(path, &t, &e) == 0, "%s: %s", path, e.msg);
-    return t;
-}
-
-static const char *cell(const CsvTable *t, size_t row, const char *col) {
-    int c = csv_table_col(t, col);
-    CHECKF(c >= 0, "no column %s", col);
-    return c < 0 ? "" : csv_table_cell(t, row, c);
-}
-
-static double num(const CsvTable *t, size_t row, const char *col) {
-    double v = NAN;
-    const char *s = cell(t, row, col);
-    if (!*s) return NAN;
-    CHECKF(csv_cell_number(s, &v) == 1, "%s row %zu: '%s' is not a number", col, row, s);
-    return v;
-}
-
-// |a − b| ≤ abs + rel·|b|
-static int close_to(double a, double b, double rel, double abs_tol) { return fabs(a - b) <= abs_tol + rel * fabs(b); }
 
 static const ExPass *pass_of(const ExRun *run, const char *name) {
     for (int i = 0; i < run->n_passes; i++)
@@ -136,7 +84,7 @@ static void check_next(const char *h5, const char *fix) {
         const ExNext *t = &p->tuned;
         int L = (int)num(&x, r, "layer");
 #define NEAR(field, col, rel, abs_) do { double e_ = num(&x, r, col), g_ = t->field[L]; \
-        if (!(isnan(e_) ? isnan(g_) : close_to(g_, e_, rel, abs_))) { bad++; printf("    %s %s L=%d: %.9g vs numpy %.9g\n", p->name, col, L, g_, e_); } } while (0)
+        if (!(isnan(e_) ? isnan(g_) : close_to_rel(g_, e_, rel, abs_))) { bad++; printf("    %s %s L=%d: %.9g vs numpy %.9g\n", p->name, col, L, g_, e_); } } while (0)
 #define EXACT(field, col) do { int e_ = (int)num(&x, r, col); \
         if (t->field[L] != e_) { bad++; printf("    %s %s L=%d: %d vs numpy %d\n", p->name, col, L, t->field[L], e_); } } while (0)
         NEAR(entropy_bits, "entropy_bits", TOL, TOL);
@@ -158,9 +106,9 @@ static void check_next(const char *h5, const char *fix) {
             snprintf(tc, sizeof tc, "top%d", k);
             snprintf(pc, sizeof pc, "prob%d", k);
             if (t->top_ids[(size_t)L * t->K + k - 1] != (int)num(&x, r, tc)) bad++;
-            if (!close_to(t->top_probs[(size_t)L * t->K + k - 1], num(&x, r, pc), TOL, 0)) bad++;
+            if (!close_to_rel(t->top_probs[(size_t)L * t->K + k - 1], num(&x, r, pc), TOL, 0)) bad++;
         }
-        if (!close_to(run.tuned_tau[L], num(&x, r, "tau"), 1e-12, 0)) bad++;
+        if (!close_to_rel(run.tuned_tau[L], num(&x, r, "tau"), 1e-12, 0)) bad++;
         // row 0 has no translator
         if (!isnan(t->kl_to_final_bits[0]) || t->answer_rank[0] != -1 || t->top_ids[0] != -1) bad++;
     }
@@ -187,10 +135,10 @@ static void check_positions_head(const char *h5, const char *fix) {
             if (q->pos_index[k] == pi) j = k;
         if (j < 0 || q->pos_frac[j] != num(&x, r, "pos_frac")) { bad++; continue; }
         size_t o = (size_t)L * q->P + j;
-        if (!close_to(q->kl_norm_bits[o], num(&x, r, "kl_norm_bits"), TOL, TOL)) bad++;
-        if (!close_to(q->kl_tuned_bits[o], num(&x, r, "kl_tuned_bits"), TOL, TOL)) bad++;
-        if (!close_to(q->entropy_norm_bits[o], num(&x, r, "entropy_norm_bits"), TOL, TOL)) bad++;
-        if (!close_to(q->entropy_tuned_bits[o], num(&x, r, "entropy_tuned_bits"), TOL, TOL)) bad++;
+        if (!close_to_rel(q->kl_norm_bits[o], num(&x, r, "kl_norm_bits"), TOL, TOL)) bad++;
+        if (!close_to_rel(q->kl_tuned_bits[o], num(&x, r, "kl_tuned_bits"), TOL, TOL)) bad++;
+        if (!close_to_rel(q->entropy_norm_bits[o], num(&x, r, "entropy_norm_bits"), TOL, TOL)) bad++;
+        if (!close_to_rel(q->entropy_tuned_bits[o], num(&x, r, "entropy_tuned_bits"), TOL, TOL)) bad++;
         if (q->answer_rank_norm[o] != (int)num(&x, r, "answer_rank_norm")) bad++;
         if (q->answer_rank_tuned[o] != (int)num(&x, r, "answer_rank_tuned")) bad++;
     }
@@ -202,9 +150,9 @@ static void check_positions_head(const char *h5, const char *fix) {
     CHECKF(x.n_rows == 3, "expected-head rows %zu", x.n_rows);
     for (size_t r = 0; r < x.n_rows; r++) {
         const ExPass *p = pass_of(&run, cell(&x, r, "pass"));
-        CHECKF(close_to(p->tuned_kl_bits_final, num(&x, r, "kl_bits_tuned_final"), TOL, TOL), "%s kl_bits_tuned_final", p->name);
+        CHECKF(close_to_rel(p->tuned_kl_bits_final, num(&x, r, "kl_bits_tuned_final"), TOL, TOL), "%s kl_bits_tuned_final", p->name);
         CHECK_NEAR(p->tuned_tau_star_modelcal, num(&x, r, "tau_star_modelcal"), 1e-9);
-        CHECKF(close_to(p->tuned_kl_bits_final_after_tau_star, num(&x, r, "kl_bits_tuned_final_after_tau_star"), TOL, TOL),
+        CHECKF(close_to_rel(p->tuned_kl_bits_final_after_tau_star, num(&x, r, "kl_bits_tuned_final_after_tau_star"), TOL, TOL),
                "%s kl_bits_tuned_final_after_tau_star", p->name);
     }
     csv_table_free(&x);
@@ -261,13 +209,13 @@ TEST(pure_sidecar_rows) {
     for (size_t r = 0; r < g.n_rows && r < x.n_rows; r++) {
         int ctl = !strcmp(cell(&x, r, "pass"), "ctl_orig");
         if (strcmp(cell(&g, r, "layer"), cell(&x, r, "layer")) || strcmp(cell(&g, r, "prompt_id"), ctl ? "ctl" : "pos")) { bad++; continue; }
-        if (!close_to(num(&g, r, "entropy_bits"), num(&x, r, "entropy_bits"), 0, TOL)) bad++;
-        if (!close_to(num(&g, r, "p_answer"), num(&x, r, "p_answer"), TOL, 0)) bad++;
-        if (!close_to(num(&g, r, "kl_to_final_bits"), num(&x, r, "kl_to_final_bits"), 0, TOL)) bad++;
-        if (!close_to(num(&g, r, "cos_to_final"), num(&x, r, "cos_to_final"), 0, TOL)) bad++;
-        if (!close_to(num(&g, r, "cos_to_answer"), num(&x, r, "cos_to_answer"), 0, TOL)) bad++;
+        if (!close_to_rel(num(&g, r, "entropy_bits"), num(&x, r, "entropy_bits"), 0, TOL)) bad++;
+        if (!close_to_rel(num(&g, r, "p_answer"), num(&x, r, "p_answer"), TOL, 0)) bad++;
+        if (!close_to_rel(num(&g, r, "kl_to_final_bits"), num(&x, r, "kl_to_final_bits"), 0, TOL)) bad++;
+        if (!close_to_rel(num(&g, r, "cos_to_final"), num(&x, r, "cos_to_final"), 0, TOL)) bad++;
+        if (!close_to_rel(num(&g, r, "cos_to_answer"), num(&x, r, "cos_to_answer"), 0, TOL)) bad++;
         if ((int)num(&g, r, "answer_rank") != (int)num(&x, r, "answer_rank")) bad++;
-        if (!close_to(num(&g, r, "p_top1"), num(&x, r, "prob1"), TOL, 0)) bad++;
+        if (!close_to_rel(num(&g, r, "p_top1"), num(&x, r, "prob1"), TOL, 0)) bad++;
         long id = strtol(cell(&x, r, "top1"), NULL, 10);
         if (id < 0 || id >= run.V || strcmp(cell(&g, r, "top1"), run.decoded[id])) bad_tok++;
         CHECK(*cell(&g, r, "cos_to_prompt_max") && *cell(&g, r, "echo_mass_prompt") && *cell(&g, r, "teacher_entropy_bits"));
@@ -275,7 +223,7 @@ TEST(pure_sidecar_rows) {
             CHECKF(!*cell(&g, r, EMPTY[k]), "row %zu: %s = '%s', the tuned sidecar leaves it empty", r, EMPTY[k], cell(&g, r, EMPTY[k]));
         if (ctl) {
             double cm = num(&x, r, "p_answer") - num(&x, r, "p_contrast");
-            if (!close_to(num(&g, r, "control_margin"), cm, 1e-4, 1e-9)) bad++;
+            if (!close_to_rel(num(&g, r, "control_margin"), cm, 1e-4, 1e-9)) bad++;
         } else {
             CHECK_STR(cell(&g, r, "control_margin"), "");
         }
@@ -296,11 +244,11 @@ TEST(records_values_equal_numpy) {
     int bad = 0, bad_tok = 0;
     for (size_t r = 0; r < g.n_rows && r < x.n_rows; r++) {
         if (strcmp(cell(&g, r, "layer"), cell(&x, r, "layer")) || strcmp(cell(&g, r, "pos"), cell(&x, r, "pos"))) { bad++; continue; }
-        if (!close_to(num(&g, r, "entropy_bits"), num(&x, r, "entropy_bits"), 0, TOL)) bad++;
+        if (!close_to_rel(num(&g, r, "entropy_bits"), num(&x, r, "entropy_bits"), 0, TOL)) bad++;
         for (int k = 1; k <= 5; k++) {
             char pc[16];
             snprintf(pc, sizeof pc, "prob%d", k);
-            if (!close_to(num(&g, r, pc), num(&x, r, pc), TOL, 0)) bad++;
+            if (!close_to_rel(num(&g, r, pc), num(&x, r, pc), TOL, 0)) bad++;
         }
         if (num(&x, r, "prob1") - num(&x, r, "prob2") > TOL * num(&x, r, "prob1")) {
             long id = strtol(cell(&x, r, "top1"), NULL, 10);
@@ -336,19 +284,19 @@ TEST(identity_artifact_decodes_the_norm_lens) {
                 if (t->top_ids[(size_t)L * t->K + k] != m->top_ids[(size_t)L * m->K + k]) bad++;
                 if (t->ranks_of_norm_top50[(size_t)L * 50 + k] != k + 1) bad++; // ties aside: none in these rows
             }
-            if (!close_to(t->entropy_bits[L], m->entropy_bits[L], 1e-9, 1e-9)) bad++;
-            if (!close_to(t->kl_to_final_bits[L], m->kl_to_final_bits[L], 1e-6, 1e-9)) bad++;
-            if (!close_to(t->p_answer[L], m->p_answer[L], 1e-6, 0)) bad++;
+            if (!close_to_rel(t->entropy_bits[L], m->entropy_bits[L], 1e-9, 1e-9)) bad++;
+            if (!close_to_rel(t->kl_to_final_bits[L], m->kl_to_final_bits[L], 1e-6, 1e-9)) bad++;
+            if (!close_to_rel(t->p_answer[L], m->p_answer[L], 1e-6, 0)) bad++;
             if (t->answer_rank[L] != m->answer_rank[L]) bad++;
-            if (!close_to(t->cos_to_final[L], m->cos_to_final[L], 0, 1e-6)) bad++;
-            if (!close_to(t->cos_to_answer[L], m->cos_to_answer[L], 0, 1e-6)) bad++;
-            if (!close_to(t->cos_to_prompt_max[L], m->cos_to_prompt_max[L], 0, 1e-6)) bad++;
-            if (!close_to(t->echo_mass_prompt[L], m->echo_mass_prompt[L], 1e-6, 1e-12)) bad++;
+            if (!close_to_rel(t->cos_to_final[L], m->cos_to_final[L], 0, 1e-6)) bad++;
+            if (!close_to_rel(t->cos_to_answer[L], m->cos_to_answer[L], 0, 1e-6)) bad++;
+            if (!close_to_rel(t->cos_to_prompt_max[L], m->cos_to_prompt_max[L], 0, 1e-6)) bad++;
+            if (!close_to_rel(t->echo_mass_prompt[L], m->echo_mass_prompt[L], 1e-6, 1e-12)) bad++;
             // the §19.4 variants coincide with the tuned lens itself
             if (t->kl_rot_only_bits[L] != t->kl_to_final_bits[L] || t->kl_temp_only_bits[L] != t->kl_to_final_bits[L]) bad++;
             if (t->answer_rank_rot_only[L] != t->answer_rank[L] || t->answer_rank_temp_only[L] != t->answer_rank[L]) bad++;
             for (int t0 = 0; t0 < p->T; t0++)
-                if (!close_to(p->tuned_rec_entropy_bits[(size_t)L * p->T + t0], p->rec_entropy_bits[(size_t)L * p->T + t0], 1e-9, 1e-9)) bad++;
+                if (!close_to_rel(p->tuned_rec_entropy_bits[(size_t)L * p->T + t0], p->rec_entropy_bits[(size_t)L * p->T + t0], 1e-9, 1e-9)) bad++;
             const ExTunedPositions *q = &p->tuned_pos;
             for (int j = 0; j < q->P; j++) {
                 size_t o = (size_t)L * q->P + j;
