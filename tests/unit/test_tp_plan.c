@@ -29,7 +29,7 @@ TEST(kv_replication_llama70b_r16) {
     char why[512];
     for (int r = 0; r < 16; r++) {
         TpSlice s;
-        CHECKF(tp_slice_plan(&c, r, 16, &s, why, sizeof why) == 0, "%s", why);
+        CHECKF(tp_slice_plan(&c, r, 16, 0, &s, why, sizeof why) == 0, "%s", why);
         CHECK(s.head_start == 4 * r && s.n_heads == 4);
         CHECK(s.kv_start == r / 2 && s.n_kv == 1);
         for (int h = s.head_start; h < s.head_start + s.n_heads; h++) CHECK(h / 8 == s.kv_start);
@@ -44,7 +44,7 @@ TEST(uneven_vocab_151936_over_3) {
     ModelConfig c = shape(6, 3, 12, 151936);
     char why[512];
     TpSlice s[3];
-    for (int r = 0; r < 3; r++) CHECKF(tp_slice_plan(&c, r, 3, &s[r], why, sizeof why) == 0, "%s", why);
+    for (int r = 0; r < 3; r++) CHECKF(tp_slice_plan(&c, r, 3, 0, &s[r], why, sizeof why) == 0, "%s", why);
     CHECK(s[0].vocab_start == 0 && s[0].vocab_len == 50646);
     CHECK(s[1].vocab_start == 50646 && s[1].vocab_len == 50646);
     CHECK(s[2].vocab_start == 101292 && s[2].vocab_len == 50644);
@@ -56,9 +56,9 @@ TEST(tiny_vocab_shards) {
     ModelConfig c = shape(4, 2, 8, 10);
     char why[512];
     TpSlice s;
-    CHECK(tp_slice_plan(&c, 3, 4, &s, why, sizeof why) == 0 && s.vocab_start == 9 && s.vocab_len == 1);
+    CHECK(tp_slice_plan(&c, 3, 4, 0, &s, why, sizeof why) == 0 && s.vocab_start == 9 && s.vocab_len == 1);
     c.vocab = 9;
-    CHECK(tp_slice_plan(&c, 0, 4, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 4, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "vocabulary of 9 rows") != NULL, "%s", why);
 }
 
@@ -67,23 +67,23 @@ TEST(invalid_sizes_explained) {
     char why[512];
     TpSlice s;
     ModelConfig c = load("Qwen3-14B"); // H=40, KV=8, ff=17408 = 2^10*17: valid R are 1, 2, 4, 8
-    CHECK(tp_slice_plan(&c, 0, 16, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 16, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "H=40, KV=8") && strstr(why, "valid sizes: 1, 2, 4, 8") && !strstr(why, "8, "), "%s", why);
     c = load("Yi-34B"); // H=56
-    CHECK(tp_slice_plan(&c, 0, 16, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 16, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "56 query heads"), "%s", why);
     c = load("Meta-Llama-3-8B");
-    CHECK(tp_slice_plan(&c, 0, 3, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 3, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "valid sizes: 1, 2, 4, 8, 16, 32"), "%s", why);
     // R = 6 > KV = 4 but not a multiple of it: a rank would straddle two kv groups.
     c = shape(12, 4, 12, 60);
-    CHECK(tp_slice_plan(&c, 0, 6, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 6, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "4 kv heads"), "%s", why);
     // ff not divisible.
     c = shape(4, 4, 10, 64);
-    CHECK(tp_slice_plan(&c, 0, 4, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 4, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "ff=10"), "%s", why);
-    CHECK(tp_slice_plan(&c, 0, 0, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 0, 0, &s, why, sizeof why) != 0);
 }
 
 // TENSOR_PARALLEL.md §3: q/kv heads per rank at R = 1, 2, 4, 8 (and 16), ff and V per rank at R = 8.
@@ -96,25 +96,23 @@ TEST(uneven_heads_smollm2) {
     ModelConfig c = shape(9, 3, 1536, 49152);
     char why[512];
     TpSlice s;
-    CHECK(tp_slice_plan(&c, 0, 2, &s, why, sizeof why) == -1);
+    CHECK(tp_slice_plan(&c, 0, 2, 0, &s, why, sizeof why) == -1);
     CHECKF(strstr(why, "tp_uneven_heads") != NULL, "%s", why);
-    tp_set_uneven_heads(1);
     const int hs2[2][4] = {{0, 5, 0, 2}, {5, 4, 1, 2}}; // head_start, n_heads, kv_start, n_kv
     for (int r = 0; r < 2; r++) {
-        CHECKF(tp_slice_plan(&c, r, 2, &s, why, sizeof why) == 0, "%s", why);
+        CHECKF(tp_slice_plan(&c, r, 2, 1, &s, why, sizeof why) == 0, "%s", why);
         CHECK(s.head_start == hs2[r][0] && s.n_heads == hs2[r][1] && s.kv_start == hs2[r][2] && s.n_kv == hs2[r][3]);
         CHECK(s.ff_start == 768 * r && s.ff_len == 768);
         CHECK(s.vocab_start == 24576 * r && s.vocab_len == 24576);
     }
     const int hs4[4][4] = {{0, 3, 0, 1}, {3, 2, 1, 1}, {5, 2, 1, 2}, {7, 2, 2, 1}};
     for (int r = 0; r < 4; r++) {
-        CHECKF(tp_slice_plan(&c, r, 4, &s, why, sizeof why) == 0, "%s", why);
+        CHECKF(tp_slice_plan(&c, r, 4, 1, &s, why, sizeof why) == 0, "%s", why);
         CHECK(s.head_start == hs4[r][0] && s.n_heads == hs4[r][1] && s.kv_start == hs4[r][2] && s.n_kv == hs4[r][3]);
         CHECK(s.ff_len == 384);
     }
-    CHECK(tp_slice_plan(&c, 0, 10, &s, why, sizeof why) == -1); // more ranks than heads
+    CHECK(tp_slice_plan(&c, 0, 10, 1, &s, why, sizeof why) == -1); // more ranks than heads
     CHECKF(strstr(why, "exceed the 9 query heads") != NULL, "%s", why);
-    tp_set_uneven_heads(0);
 }
 
 TEST(spec_table_ten_models) {
@@ -131,12 +129,12 @@ TEST(spec_table_ten_models) {
         CHECK(c.n_heads == T[i].H && c.n_kv_heads == T[i].KV);
         for (int R = 1; R <= 8; R *= 2) {
             TpSlice s;
-            CHECKF(tp_slice_plan(&c, R - 1, R, &s, why, sizeof why) == 0, "%s R=%d: %s", T[i].m, R, why);
+            CHECKF(tp_slice_plan(&c, R - 1, R, 0, &s, why, sizeof why) == 0, "%s R=%d: %s", T[i].m, R, why);
             CHECKF(s.n_heads == T[i].H / R && s.n_kv == T[i].KV / R, "%s R=%d", T[i].m, R);
             if (R == 8) CHECKF(s.ff_len == T[i].ff8 && s.vocab_len == T[i].v8, "%s: ff %d V %d", T[i].m, s.ff_len, s.vocab_len);
         }
         TpSlice s;
-        int ok = tp_slice_plan(&c, 15, 16, &s, why, sizeof why) == 0;
+        int ok = tp_slice_plan(&c, 15, 16, 0, &s, why, sizeof why) == 0;
         CHECKF(ok == T[i].r16_ok, "%s R=16: %s", T[i].m, why);
         if (ok) CHECKF((16 > c.n_kv_heads) == T[i].kv16_rep && s.n_kv == 1 && s.n_heads == T[i].H / 16, "%s", T[i].m);
     }
