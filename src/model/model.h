@@ -132,6 +132,13 @@ void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, i
 // Local vocabulary shard of the unembedding: out[rows, vocab_len] = x[rows, d] · unembedᵀ (fp32).
 void model_unembed(const Model *m, const float *x, int rows, float *out);
 
+// Rows ids[0..n) of the full unembedding (lm_head, or embed_tokens when tied) in fp32 HOST memory,
+// the same on every rank: the backend's vocab-parallel lookup (embed_rows, as the embedding in the
+// forward pass) on this rank's shard, zeros for the rows of other shards and for ids < 0, then an
+// all-reduce over comm (NULL: one rank) with one non-zero term per element, so exact. Returns a
+// malloc'd [n, d] array (one row of zeros when n = 0).
+float *model_unembed_rows(const Model *m, const int32_t *ids, int n, Comm *comm);
+
 // The model's final logits (local vocab shard) for `rows` raw last-layer residuals:
 // final norm, unembed, then the family's final soft-cap (Gemma). out: [rows, vocab_len].
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out);
