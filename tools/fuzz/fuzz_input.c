@@ -29,7 +29,7 @@
 #include "config/plan.h"
 #include "io/gguf.h"
 #include "io/checksum.h"
-#include "io/gguf_tok.h"
+#include "tok/gguf_tok.h"
 #include "model/gguf_load.h"
 #include "model/model.h"
 #include "report/report_html.h"
