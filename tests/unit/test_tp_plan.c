@@ -1,5 +1,7 @@
 // test_tp_plan — tp_slice_plan against slices derived by hand from TENSOR_PARALLEL.md §2-4, and
-// against the spec's per-rank table for the ten models (configs in tests/fixtures/configs).
+// against the spec's per-rank table for the ten models (configs in tests/fixtures/configs); the
+// one rule set (tp_check) against verdicts derived by hand, and the loader and `plan` agreeing.
+#include "config/model_shape.h"
 #include "model/model.h"
 #include "test.h"
 
@@ -140,6 +142,61 @@ TEST(spec_table_ten_models) {
     }
 }
 
+// tp_check: the first rule each case breaks, by hand from TENSOR_PARALLEL.md §3 (order: ranks,
+// heads (uneven: R <= H, R <= ff), kv heads, MLP width, vocabulary).
+TEST(tp_check_rules) {
+    // SmolLM2-135M: H 9, KV 3, ff 1536, V 49152
+    CHECK(tp_check(9, 3, 1536, 49152, 1, 0) == TP_FITS);
+    CHECK(tp_check(9, 3, 1536, 49152, 2, 0) == TP_HEADS_UNEVEN);  // 9 % 2 = 1
+    CHECK(tp_check(9, 3, 1536, 49152, 3, 0) == TP_FITS);          // 3 | 9, 3 | 3, 3 | 1536, shards of 16384
+    CHECK(tp_check(9, 3, 1536, 49152, 9, 0) == TP_FF_UNEVEN);     // 9 | 9, 3 | 9, 1536 = 9 * 170 + 6
+    CHECK(tp_check(9, 3, 1536, 49152, 4, 1) == TP_FITS);          // uneven: 4 <= 9 heads
+    CHECK(tp_check(9, 3, 1536, 49152, 10, 1) == TP_HEADS_EXCEED); // uneven: 10 > 9 heads
+    CHECK(tp_check(12, 4, 12, 60, 6, 0) == TP_KV_SPLIT);          // 6 > 4 kv heads, 6 % 4 = 2
+    CHECK(tp_check(4, 4, 10, 64, 4, 0) == TP_FF_UNEVEN);          // 10 % 4 = 2
+    CHECK(tp_check(4, 2, 8, 9, 4, 0) == TP_VOCAB_EMPTY);          // shards of 3: ranks 0-2 hold all 9 rows
+    CHECK(tp_check(8, 8, 4, 100, 6, 1) == TP_FF_EXCEED);          // uneven: 6 <= 8 heads but 6 > ff 4
+    CHECK(tp_check(8, 8, 4, 100, 0, 0) == TP_NO_RANKS);
+}
+
+// The loader (tp_slice_plan) and `plan` / the tp_size check of a config (model_shape_check_tp)
+// accept the same sizes, with and without tp_uneven_heads, which is a parameter (no state kept
+// between calls: an uneven slice planned first does not make the even rules accept R = 2 for 9 heads).
+TEST(loader_and_plan_agree) {
+    static const char *const M[] = {"Qwen3-14B", "Yi-34B", "gemma-2-27b", "Meta-Llama-3-70B"};
+    ModelConfig cs[8];
+    int n = 0;
+    for (int i = 0; i < 4; i++) cs[n++] = load(M[i]);
+    cs[n++] = shape(9, 3, 1536, 49152);
+    cs[n++] = shape(12, 4, 12, 60);
+    cs[n++] = shape(8, 8, 4, 100);
+    cs[n++] = shape(4, 2, 8, 9);
+    char why[512], why2[300];
+    int disagree = 0, fits = 0;
+    for (int i = 0; i < n; i++) {
+        LwModelShape sh;
+        model_shape_from_config(&cs[i], &sh);
+        for (int u = 0; u < 2; u++)
+            for (int R = 2; R <= 72; R++) {
+                TpSlice s;
+                int loader = tp_slice_plan(&cs[i], 0, R, u, &s, why, sizeof why) == 0;
+                int plan = model_shape_check_tp(&sh, R, u, why2, sizeof why2) == 0;
+                fits += loader;
+                if (loader != plan) {
+                    disagree++;
+                    printf("  H=%d KV=%d ff=%d V=%d R=%d uneven=%d: loader %d (%s), plan %d (%s)\n", cs[i].n_heads,
+                           cs[i].n_kv_heads, cs[i].d_ff, cs[i].vocab, R, u, loader, why, plan, why2);
+                }
+            }
+    }
+    CHECKF(disagree == 0, "%d sizes", disagree);
+    CHECK(fits > 0);
+    ModelConfig c = shape(9, 3, 1536, 49152);
+    TpSlice s;
+    CHECK(tp_slice_plan(&c, 1, 2, 1, &s, why, sizeof why) == 0 && s.uneven_heads == 1);
+    CHECK(tp_slice_plan(&c, 1, 2, 0, &s, why, sizeof why) == -1);
+}
+
 int main(void) {
     RUN(kv_replication_llama70b_r16);
     RUN(uneven_vocab_151936_over_3);
@@ -147,5 +204,7 @@ int main(void) {
     RUN(invalid_sizes_explained);
     RUN(spec_table_ten_models);
     RUN(uneven_heads_smollm2);
+    RUN(tp_check_rules);
+    RUN(loader_and_plan_agree);
     return test_summary();
 }
