@@ -208,9 +208,10 @@ static int read_fields(CfgReader *c, ModelConfig *cfg) {
         if (use_sw && sw_kind == 2)
             return lw_err(c->err, "Qwen's per-layer sliding window (max_window_layers) is not implemented; none of the supported checkpoints enables it",
                           "%s: field \"use_sliding_window\" = true is not supported", c->path);
-        // Absent: the transformers default of Mistral and Gemma-2 (4096); null: no window.
+        // Absent: the transformers default of the families that always have a window (Mistral,
+        // Gemma-2: 4096); null: no window.
         json_t *sw = json_object_get(c->root, "sliding_window");
-        int dflt = sw ? 0 : (cfg->family == FAM_MISTRAL || cfg->family == FAM_GEMMA2) ? 4096 : 0;
+        int dflt = sw ? 0 : sw_kind == 1 ? 4096 : 0;
         if (use_sw && cfg_int(c, "sliding_window", 0, dflt, 1, &cfg->sliding_window)) return -1;
     }
 
