@@ -185,7 +185,7 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
         for (int q = 0; q < R; q++) {
             TpSlice s;
             char why[256];
-            LW_ASSERT(tp_slice_plan(&lr->m->cfg, q, R, &s, why, sizeof why) == 0);
+            LW_ASSERT(tp_slice_plan(&lr->m->cfg, q, R, lr->m->tp.uneven_heads, &s, why, sizeof why) == 0);
             counts[q] = (size_t)T * s.vocab_len * sizeof(float);
         }
         size_t V = (size_t)lr->sh.V;
