@@ -22,6 +22,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu.h"
+#include "backend/cpu_lens.h"
 #include "backend/cuda.h"
 #include "kernels.h"
 #include "util/util.h"
@@ -432,6 +433,12 @@ const Backend backend_cuda = {
     .softmax_partials = cuda_op_softmax_partials,
     .lens_scan = cuda_op_lens_scan,
     .lens_sums = cuda_op_lens_sums,
+    // (host memory in and out: the CPU's loops until their kernels land)
+    .lens_values = cpu_lens_values,
+    .lens_pair = cpu_lens_pair,
+    .lens_js = cpu_lens_js,
+    .lens_dots = cpu_lens_dots,
+    .lens_extremes = cpu_lens_extremes,
 };
 
 #else
