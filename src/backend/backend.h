@@ -182,7 +182,8 @@ typedef struct Backend {
                              float *row_max, double *row_s, double *row_e);
     //
     // Fused lens statistics (lens/lens_stats.c; NULL on a backend without them: the lens then uses
-    // softmax_partials and host loops for the max, sums, top-k and counts). Two sweeps over a block of rows (layout as above):
+    // softmax_partials and host loops for the max, sums, top-k and counts). Two sweeps over a
+    // block of rows (layout as above):
     // lens_scan: row_max[r] = max_v x_v as softmax_partials computes it, and when k > 0 the local
     //   top-k of the row, x descending, ties by global id (v0 + column) ascending, NaN entries
     //   skipped, padded with (NaN, -1): top_x/top_id [rows, k]. Comparisons only: exact.
@@ -200,7 +201,7 @@ typedef struct Backend {
                       double *row_e, int64_t *above, int64_t *band);
     //
     // The per-row shard reductions behind the other statistics (lens/lens_stats.c merges them
-    // across shards). The rows are independent distributions: z[r] (zp[r], zq[r]) points at row
+    // across shards; every backend has them: the lens has no host loop in their place). The rows are independent distributions: z[r] (zp[r], zq[r]) points at row
     // r's `cols` logits (cols >= 0), each transformed by its xf[r] (xf NULL: identity), lse[r] its
     // log-sum-exp as fp32 (LensNorm.lse_f). All HOST memory, like lens_scan/lens_sums. The fp32
     // values are the same on every backend (the emulation runs the host's libm; on a GPU expf,
