@@ -31,11 +31,19 @@ confirm the residuals are the designed ones, and writes into tests/fixtures/cons
     expected-layers.tsv per-layer flags and ranks of the primary pass (pure-next-token CSV)
     expected-summary.txt  the run's one-line rank-1 summary
 
-    python3 tools/constructed/make_constructed.py     # needs numpy and tokenizers (confirms ids)
+    python3 tools/constructed/make_constructed.py     # needs numpy, tokenizers, torch, transformers
 
-(transformers was not available where this was written; the numpy forward stands in for it and
-follows modeling_qwen2.py: q/k/v biases, rotate_half RoPE, repeat_kv, softmax in float64.)
+The numpy forward follows modeling_qwen2.py (q/k/v biases, rotate_half RoPE, repeat_kv, softmax in
+float64). After writing the checkpoint, transformers confirms it (confirm_with_transformers):
+Qwen2ForCausalLM loads the written files (fp32, eager attention) and, on every prompt of the probe
+set, its residual stream (hidden_states, r_n by a hook before the final norm) equals the numpy
+forward at every layer and position, the residual at NEXT equals the designed x_L, the norm lens
+through the HF modules (blocks[L].input_layernorm, model.norm, lm_head) gives the designed logits
+and the model's own logits equal the designed head. `--no-transformers` skips this (the outputs do
+not depend on it). tools/oracle/lens_oracle.py (case "constructed") then computes every exported
+value of this checkpoint with transformers; tests/unit/test_lens_oracle.c compares lensweep with it.
 """
+import argparse
 import json
 import math
 import os
@@ -306,7 +314,42 @@ def clear(name, vals, thr, margin):
         assert v is None or abs(v - thr) >= margin, f"{name} at L{L} = {v} is within {margin} of {thr}"
 
 
+def confirm_with_transformers(prompts, enc):
+    """transformers' Qwen2 on the written checkpoint against the numpy forward and the design."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+    model = Qwen2ForCausalLM.from_pretrained(os.path.join(OUT, "model"), dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    worst = {"resid": 0.0, "next": 0.0, "lens": 0.0, "head": 0.0}
+    for text in prompts:
+        ids = enc(text)
+        raw = {}
+        hook = model.model.layers[-1].register_forward_hook(
+            lambda _m, _i, o: raw.__setitem__("h", (o[0] if isinstance(o, tuple) else o).detach()))
+        with torch.no_grad():
+            out = model(torch.tensor([ids]), use_cache=False, output_hidden_states=True)
+            hook.remove()
+            hs = [out.hidden_states[L][0] for L in range(N)] + [raw["h"][0]]  # hidden_states[N] is final-normed
+            lens = [(model.model.layers[L].input_layernorm if L < N else model.model.norm)(hs[L][-1]) for L in range(N + 1)]
+            Z = torch.stack([model.lm_head(g) for g in lens]).double().numpy()
+        H = np.array([h.double().numpy() for h in hs])
+        worst["resid"] = max(worst["resid"], float(np.abs(H - forward(ids)).max()))
+        if ids[-1] == C:  # prompts ending in " is": NEXT carries the design
+            want = X @ W["lm_head.weight"].astype(np.float64).T  # |x_L|^2 = d: the norm is the identity
+            worst["next"] = max(worst["next"], float(np.abs(H[:, -1] - X).max()))
+            worst["lens"] = max(worst["lens"], float(np.abs(Z - want).max()))
+            worst["head"] = max(worst["head"], float(np.abs(out.logits[0, -1].double().numpy() - want[N]).max()))
+    print(f"transformers {__import__('transformers').__version__}: Qwen2ForCausalLM on {len(prompts)} prompts: "
+          f"max |resid - numpy| {worst['resid']:.2e}, |r_L(NEXT) - x_L| {worst['next']:.2e}, "
+          f"|lens logits - design| {worst['lens']:.2e}, |head logits - design| {worst['head']:.2e}")
+    assert worst["resid"] < 1e-5 and worst["next"] < 1e-5, worst
+    assert worst["lens"] < 1e-4 and worst["head"] < 1e-4, worst  # logits up to 7.7: fp32 and eps 1e-6
+
+
 def main():
+    ap = argparse.ArgumentParser(description="the constructed checkpoint and its expected milestones")
+    ap.add_argument("--no-transformers", action="store_true", help="skip the confirmation by transformers")
+    args = ap.parse_args()
     os.makedirs(os.path.join(OUT, "model"), exist_ok=True)
     tok_path = os.path.join(OUT, "model", "tokenizer.json")
     with open(tok_path, "w") as f:
@@ -323,11 +366,16 @@ def main():
     assert ctx == [T, K, O, Q, C], ctx
     assert enc(prompt + " Berlin")[len(ctx):] == [B] and enc(CTL + " Paris")[len(enc(CTL)):] == [P]
     assert enc(NOFILL.format(country="Germany"))[-1] == C and enc(CTL)[-1] == C
-    assert tk.encode(prompt).ids[0] == 1  # BOS prepended (METRICS §0.3)
+    # the tokenizer's template prepends <s>; lensweep and the oracle follow the Qwen rule (METRICS §0.3,
+    # TOKENIZERS §3.6: no BOS). NEXT does not depend on it (attention adds c_l whatever the prefix):
+    # the derivation below runs with <s>, transformers (confirm_with_transformers) without.
+    assert tk.encode(prompt).ids[0] == 1
 
     # the real forward reproduces the design at NEXT (up to the fp32 rounding of the weights)
     resid = forward([1] + ctx)
     assert np.abs(resid[:, -1] - X).max() < 1e-6, np.abs(resid[:, -1] - X).max()  # fp32 weights
+    if not args.no_transformers:
+        confirm_with_transformers([prompt, NOFILL.format(country="Germany"), CTL, TEST_PROMPT], enc)
     rows = lens_pass(resid, ctx, B)
     ctl_rows = lens_pass(forward([1] + enc(CTL)), enc(CTL), P, contrast=B, check_topk=False)
     V_inv = 1.0 / V
