@@ -51,7 +51,8 @@
 #define FIXTURES "tests/fixtures"  // as in tests/unit/test.h (not included: PASS/FAIL lines are printed here per column group)
 
 #define ORACLE_DIR FIXTURES "/oracle"
-static const char *CASES[] = {"llama-mistraltok", "qwen3-qwen3tok", "gemma2-gemma3tok", "constructed"};
+static const char *CASES[] = {"llama-mistraltok", "qwen3-qwen3tok", "gemma2-gemma3tok", "constructed",
+                              "constructed-normonly"};
 #define RTOL 1e-4
 #define ATOL 1e-8
 #define ATOL_BITS 1e-4

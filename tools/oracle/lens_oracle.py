@@ -71,6 +71,9 @@ CASES = {
 # (copy, rank, KL, surface, geometry, margin, control) at designed layers; random tiny models never do.
 FIXED_CASES = {
     "constructed": ("qwen2", "tests/fixtures/constructed/model", "tests/fixtures/constructed/probes.yaml"),
+    # the same residuals with non-unit input-norm weights: semantics under the norm lens only (L6-10),
+    # unconfirmed by the raw lens, KL(norm||raw) >= 1 bit at 4 layers, artifact risk tier "high"
+    "constructed-normonly": ("qwen2", "tests/fixtures/constructed/normonly/model", "tests/fixtures/constructed/probes.yaml"),
 }
 
 # ---- probe set (METRICS §1): the built-in reference set; a case with a probe-set YAML replaces it ----
