@@ -68,3 +68,28 @@ jq -e '[.. | objects | to_entries[] | select(.key == "rank_only_near_uniform") |
 # the no_filler pass ends in the same token, so its NEXT residuals and milestones equal orig's
 jq -e '.ablation_summary | .L_copy_nf == .L_copy_orig and .L_sem_nf == .L_sem_orig and .delta_L_copy == 0 and .delta_L_sem == 0' "$J" >/dev/null &&
   pass "ablation: no_filler milestones equal orig's (same last token)" || fail "ablation summary" "$(jq -c .ablation_summary "$J")"
+
+# Norm-only semantics and the artifact tier (METRICS §8.3, §8.5) on the same residuals with
+# non-unit input-norm weights (tests/fixtures/constructed/normonly: blocks[L].input_layernorm scales
+# the answer's dimension at L6-10): the norm lens has the answer at rank 1 from L6, the raw lens
+# (no norm) only from L11, so L6-10 are norm-only, L_semantic is not confirmed (no raw rank 1 in
+# L4-8), KL(norm||raw) is 2.9-4.6 bits at L6-9 and 0.03 at L10 (4 of 15 layers >= 1.0 bit), and the
+# artifact score 0.16 + 0.3 + 0.091 = 0.551 puts the run in tier "high" (the main design: "low").
+FN=$FX/normonly
+OUTN=$TMP/outn
+expect_exit 0 "run on the norm-only checkpoint" -- "$LW" run --model "$FN/model" --name normonly --probes "$FX/probes.yaml" --out "$OUTN"
+expect_exit 0 "export (norm-only)" -- "$LW" export "$OUTN/normonly.h5" --out "$OUTN"
+compare "$FN/expected.tsv" "$OUTN/output-normonly.json"
+if [ "$n" = 15 ] && [ ${#bad[@]} = 0 ]; then pass "output-normonly.json: $n values equal the derivation (L_semantic 6, raw 11, unconfirmed, 5 norm-only layers, tier high)"
+else fail "output-normonly.json: values equal the derivation ($n read, ${#bad[@]} differ)" "${bad[@]}"; fi
+jq -e '.diagnostics.confirmed_semantics.L_semantic_confirmed == null and (.diagnostics | has("L_semantic_confirmed") | not)' "$OUTN/output-normonly.json" >/dev/null &&
+  pass "norm-only: no confirmed L_semantic (and no diagnostics.L_semantic_confirmed key)" ||
+  fail "norm-only: L_semantic unconfirmed" "$(jq -c '.diagnostics.confirmed_semantics' "$OUTN/output-normonly.json")"
+CSVN=$OUTN/output-normonly-pure-next-token-rawlens.csv
+got=$(awk -F, -v want="$(head -1 "$FN/expected-layers.tsv" | tr '\t' ',')" '
+  NR == 1 { nw = split(want, w, ","); for (i = 1; i <= NF; i++) col[$i] = i
+            for (k = 1; k <= nw; k++) { if (!(w[k] in col)) { print "missing column " w[k]; exit 1 }; printf "%s%s", w[k], k < nw ? "\t" : "\n" }; next }
+  $3 == "pos" && $4 == "orig" { for (k = 1; k <= nw; k++) printf "%s%s", $(col[w[k]]), k < nw ? "\t" : "\n" }' "$CSVN")
+if d=$(diff <(echo "$got") "$FN/expected-layers.tsv") && [ "$(wc -l <<<"$got")" = 16 ]; then
+  pass "rawlens CSV, pos/orig: norm and raw ranks and norm_only_semantics at all 15 layers equal the derivation"
+else fail "rawlens CSV, pos/orig: ranks and norm_only_semantics per layer" "$d"; fi

@@ -30,12 +30,22 @@ confirm the residuals are the designed ones, and writes into tests/fixtures/cons
     intended.tsv        the §13 gap milestones as intended (export --no-quirks.gap_milestones_null)
     expected-layers.tsv per-layer flags and ranks of the primary pass (pure-next-token CSV)
     expected-summary.txt  the run's one-line rank-1 summary
+    normonly/model/, normonly/expected.tsv, normonly/expected-layers.tsv   the variant below (normonly()):
+                        non-unit input-norm weights, semantics under the norm lens only, tier "high"
 
-    python3 tools/constructed/make_constructed.py     # needs numpy and tokenizers (confirms ids)
+    python3 tools/constructed/make_constructed.py     # needs numpy, tokenizers, torch, transformers
 
-(transformers was not available where this was written; the numpy forward stands in for it and
-follows modeling_qwen2.py: q/k/v biases, rotate_half RoPE, repeat_kv, softmax in float64.)
+The numpy forward follows modeling_qwen2.py (q/k/v biases, rotate_half RoPE, repeat_kv, softmax in
+float64). After writing the checkpoint, transformers confirms it (confirm_with_transformers):
+Qwen2ForCausalLM loads the written files (fp32, eager attention) and, on every prompt of the probe
+set, its residual stream (hidden_states, r_n by a hook before the final norm) equals the numpy
+forward at every layer and position, the residual at NEXT equals the designed x_L, the norm lens
+through the HF modules (blocks[L].input_layernorm, model.norm, lm_head) gives the designed logits
+and the model's own logits equal the designed head. `--no-transformers` skips this (the outputs do
+not depend on it). tools/oracle/lens_oracle.py (case "constructed") then computes every exported
+value of this checkpoint with transformers; tests/unit/test_lens_oracle.c compares lensweep with it.
 """
+import argparse
 import json
 import math
 import os
@@ -200,9 +210,9 @@ def rmsnorm(x, w):
     return x / np.sqrt((x * x).mean(-1, keepdims=True) + EPS) * w
 
 
-def forward(ids):
+def forward(ids, weights=None):
     """Residuals r_0..r_N [N+1, T, D] of modeling_qwen2.Qwen2Model (float64), r_N before the final norm."""
-    w = {k: v.astype(np.float64) for k, v in W.items()}
+    w = {k: v.astype(np.float64) for k, v in (weights or W).items()}
     Tn = len(ids)
     h = w["model.embed_tokens.weight"][ids]
     inv = 1.0 / THETA ** (np.arange(0, HD, 2) / HD)
@@ -246,9 +256,9 @@ def contiguous(win, ctx):
     return any(ctx[i:i + len(win)] == win for i in range(len(ctx) - len(win) + 1))
 
 
-def lens_pass(resid, ctx, a, contrast=None, check_topk=True):
+def lens_pass(resid, ctx, a, contrast=None, check_topk=True, weights=None):
     """Per-layer metrics at NEXT for the norm lens (METRICS §5-§7, §11)."""
-    w = {k: v.astype(np.float64) for k, v in W.items()}
+    w = {k: v.astype(np.float64) for k, v in (weights or W).items()}
     g = np.array([rmsnorm(resid[L, -1], w["model.layers.%d.input_layernorm.weight" % L] if L < N else w["model.norm.weight"])
                   for L in range(N + 1)])
     Z = g @ w["lm_head.weight"].T
@@ -283,6 +293,9 @@ def lens_pass(resid, ctx, a, contrast=None, check_topk=True):
         r["soft"] = {k: (len(window) >= k and contiguous(window[-k:], ctx) and p1 > 0.5) for k in (1, 2, 3)}
         zr = resid[L, -1] @ w["lm_head.weight"].T  # raw lens (§4.2): no normalization
         r["rank_raw"] = 1 + int(np.sum(zr > zr[a]))
+        Q = np.exp(zr - zr.max())
+        Q /= Q.sum()
+        r["kl_norm_raw"] = float(np.sum(p * (np.log2(p) - np.log2(Q))))
         r["gap"] = float(z[a] - np.sort(z)[-2]) if rank == 1 and top1 == a else None
         if contrast is not None:
             r["ctl_margin"] = float(p[a] - p[contrast])
@@ -306,7 +319,47 @@ def clear(name, vals, thr, margin):
         assert v is None or abs(v - thr) >= margin, f"{name} at L{L} = {v} is within {margin} of {thr}"
 
 
+def confirm_with_transformers(prompts, enc, model_dir=None, weights=None):
+    """transformers' Qwen2 on the written checkpoint against the numpy forward and the design."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+    w = {k: v.astype(np.float64) for k, v in (weights or W).items()}
+    model = Qwen2ForCausalLM.from_pretrained(model_dir or os.path.join(OUT, "model"), dtype=torch.float32,
+                                             attn_implementation="eager")
+    model.eval()
+    worst = {"resid": 0.0, "next": 0.0, "lens": 0.0, "head": 0.0}
+    for text in prompts:
+        ids = enc(text)
+        raw = {}
+        hook = model.model.layers[-1].register_forward_hook(
+            lambda _m, _i, o: raw.__setitem__("h", (o[0] if isinstance(o, tuple) else o).detach()))
+        with torch.no_grad():
+            out = model(torch.tensor([ids]), use_cache=False, output_hidden_states=True)
+            hook.remove()
+            hs = [out.hidden_states[L][0] for L in range(N)] + [raw["h"][0]]  # hidden_states[N] is final-normed
+            lens = [(model.model.layers[L].input_layernorm if L < N else model.model.norm)(hs[L][-1]) for L in range(N + 1)]
+            Z = torch.stack([model.lm_head(g) for g in lens]).double().numpy()
+        H = np.array([h.double().numpy() for h in hs])
+        worst["resid"] = max(worst["resid"], float(np.abs(H - forward(ids, weights)).max()))
+        if ids[-1] == C:  # prompts ending in " is": NEXT carries the design
+            # |x_L|^2 = d: the norm is the weight alone (1 in the main design)
+            g = np.array([X[L] * w["model.layers.%d.input_layernorm.weight" % L if L < N else "model.norm.weight"]
+                          for L in range(N + 1)])
+            want = g @ w["lm_head.weight"].T
+            worst["next"] = max(worst["next"], float(np.abs(H[:, -1] - X).max()))
+            worst["lens"] = max(worst["lens"], float(np.abs(Z - want).max()))
+            worst["head"] = max(worst["head"], float(np.abs(out.logits[0, -1].double().numpy() - want[N]).max()))
+    print(f"transformers {__import__('transformers').__version__}: Qwen2ForCausalLM on {len(prompts)} prompts: "
+          f"max |resid - numpy| {worst['resid']:.2e}, |r_L(NEXT) - x_L| {worst['next']:.2e}, "
+          f"|lens logits - design| {worst['lens']:.2e}, |head logits - design| {worst['head']:.2e}")
+    assert worst["resid"] < 1e-5 and worst["next"] < 1e-5, worst
+    assert worst["lens"] < 1e-4 and worst["head"] < 1e-4, worst  # logits up to 7.7: fp32 and eps 1e-6
+
+
 def main():
+    ap = argparse.ArgumentParser(description="the constructed checkpoint and its expected milestones")
+    ap.add_argument("--no-transformers", action="store_true", help="skip the confirmation by transformers")
+    args = ap.parse_args()
     os.makedirs(os.path.join(OUT, "model"), exist_ok=True)
     tok_path = os.path.join(OUT, "model", "tokenizer.json")
     with open(tok_path, "w") as f:
@@ -323,11 +376,16 @@ def main():
     assert ctx == [T, K, O, Q, C], ctx
     assert enc(prompt + " Berlin")[len(ctx):] == [B] and enc(CTL + " Paris")[len(enc(CTL)):] == [P]
     assert enc(NOFILL.format(country="Germany"))[-1] == C and enc(CTL)[-1] == C
-    assert tk.encode(prompt).ids[0] == 1  # BOS prepended (METRICS §0.3)
+    # the tokenizer's template prepends <s>; lensweep and the oracle follow the Qwen rule (METRICS §0.3,
+    # TOKENIZERS §3.6: no BOS). NEXT does not depend on it (attention adds c_l whatever the prefix):
+    # the derivation below runs with <s>, transformers (confirm_with_transformers) without.
+    assert tk.encode(prompt).ids[0] == 1
 
     # the real forward reproduces the design at NEXT (up to the fp32 rounding of the weights)
     resid = forward([1] + ctx)
     assert np.abs(resid[:, -1] - X).max() < 1e-6, np.abs(resid[:, -1] - X).max()  # fp32 weights
+    if not args.no_transformers:
+        confirm_with_transformers([prompt, NOFILL.format(country="Germany"), CTL, TEST_PROMPT], enc)
     rows = lens_pass(resid, ctx, B)
     ctl_rows = lens_pass(forward([1] + enc(CTL)), enc(CTL), P, contrast=B, check_topk=False)
     V_inv = 1.0 / V
@@ -496,6 +554,92 @@ test_prompts:
 temperature_exploration: [0.1, 2.0]
 """)
     print(f"V = {V}, n = {N}, wrote {OUT}")
+    normonly(args, enc, ctx)
+
+
+# ---------------------------------------------------------------------------- variant: norm-only semantics
+# The same checkpoint with non-unit input-norm weights: blocks[L].input_layernorm multiplies the
+# answer's dimension by BOOST[L]. The forward does not read those norms (q/k/v weights are 0, the
+# MLPs are 0), so the residuals and the raw lens (§4.2: r_L, no norm) are the main design's, whose
+# answer reaches rank 1 at L11; the norm lens (§4.1) logit of " Berlin" at L is BOOST[L] times the
+# raw one, so it is rank 1 from L6: semantics under the norm lens only at L6-10 (§8.3), not
+# confirmed by the raw lens within ±2 of L_semantic (§8.5), and KL(norm || raw) ≥ 2.9 bits at
+# L6-9 (0.03 at L10): pct_layers_kl_ge_1.0 = 4/15, lens_artifact_score = 0.16 + 0.3 + 0.1 * 0.91
+# = 0.55 > 0.5 -> risk tier "high" (the main design: ~0, "low").
+BOOST = {6: 6.0, 7: 5.0, 8: 4.0, 9: 4.0, 10: 12.0}
+OUT_NO = os.path.join(OUT, "normonly")
+
+
+def normonly(args, enc, ctx):
+    W2 = dict(W)
+    for L, b in BOOST.items():
+        w = np.ones(D, dtype=np.float32)
+        w[DIM[B]] = b
+        W2[f"model.layers.{L}.input_layernorm.weight"] = w
+    os.makedirs(os.path.join(OUT_NO, "model"), exist_ok=True)
+    with open(os.path.join(OUT_NO, "model", "tokenizer.json"), "w") as f:
+        json.dump(TOKENIZER, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    with open(os.path.join(OUT_NO, "model", "config.json"), "w") as f:
+        json.dump(CONFIG, f, indent=2)
+        f.write("\n")
+    write_safetensors(os.path.join(OUT_NO, "model", "model.safetensors"), W2)
+    resid = forward([1] + ctx, W2)
+    assert np.abs(resid[:, -1] - X).max() < 1e-6
+    if not args.no_transformers:
+        confirm_with_transformers([ORIG.format(country="Germany"), NOFILL.format(country="Germany"), CTL, TEST_PROMPT],
+                                  enc, os.path.join(OUT_NO, "model"), W2)
+    rows = lens_pass(resid, ctx, B, weights=W2)
+    n1 = N + 1
+    for r in rows:
+        print(f"L{r['L']:2d} top1 {ID2TOK[r['top1']]!r:11} rank norm {r['rank']:3d} raw {r['rank_raw']:3d} "
+              f"KL(norm||raw) {r['kl_norm_raw']:.4f} bits")
+    # every thresholded quantity clear of its threshold (as for the main design)
+    clear("KL(norm||raw) vs 1.0", [(r["L"], r["kl_norm_raw"]) for r in rows], 1.0, 0.01)
+    clear("KL(norm||raw) vs 0.5", [(r["L"], r["kl_norm_raw"]) for r in rows], 0.5, 0.01)
+    clear("p_answer - 1/V vs 0.002", [(r["L"], r["p_a"] - 1.0 / V) for r in rows if r["rank"] == 1], 0.002, 2e-4)
+    clear("answer - echo vs 0.05", [(r["L"], r["p_a"] - r["echo"]) for r in rows], 0.05, 0.002)
+    clear("cos gap vs 0.02", [(r["L"], r["cos_a"] - r["cos_p"]) for r in rows], 0.02, 0.002)
+    clear("KL vs 1.0", [(r["L"], r["kl"]) for r in rows], 1.0, 0.01)
+    clear("topk prompt mass vs 0.33", [(r["L"], r["topk_prompt_mass"]) for r in rows], 0.33, 0.003)
+    sem = first(rows, lambda r: r["rank"] == 1)
+    sem_raw = first(rows, lambda r: r["rank_raw"] == 1)
+    conf = any(r["rank_raw"] == 1 for r in rows if abs(r["L"] - sem) <= 2)
+    nos = [r["L"] for r in rows if r["rank"] == 1 and r["rank_raw"] != 1]
+    kls = [r["kl_norm_raw"] for r in rows]
+    pct = sum(k >= 1.0 for k in kls) / n1
+    score = 0.6 * pct + 0.3 * (1.0 if nos else 0.0) + 0.1 * min(1.0, max(kls) / 5)
+    tier = "low" if score < 0.2 else ("medium" if score <= 0.5 else "high")
+    clear("lens_artifact_score vs 0.5", [(None, score)], 0.5, 0.02)
+    clear("lens_artifact_score vs 0.2", [(None, score)], 0.2, 0.02)
+    assert (sem, sem_raw, conf, nos, tier) == (6, 11, False, [6, 7, 8, 9, 10], "high"), (sem, sem_raw, conf, nos, tier)
+    # §8.1 sampled check: layers 0, n//4+1, n//2+1, 3n//4+1 (L8 is norm-only there)
+    smp = sorted({0} | {c + 1 for c in (N // 4, N // 2, 3 * N // 4)})
+    fno = first([rows[L] for L in smp], lambda r: r["rank"] == 1 and r["rank_raw"] != 1)
+    jv = lambda v: json.dumps(v, separators=(",", ":"))
+    lines = [('["diagnostics","L_semantic"]', sem), ('["diagnostics","first_rank_le_1"]', sem),
+             ('["diagnostics","confirmed_semantics","L_semantic_norm"]', sem),
+             ('["diagnostics","confirmed_semantics","L_semantic_raw"]', sem_raw),
+             ('["diagnostics","confirmed_semantics","L_semantic_confirmed"]', None),
+             ('["diagnostics","confirmed_semantics","confirmed_source"]', "none"),
+             ('["diagnostics","raw_lens_full","n_norm_only_semantics_layers"]', len(nos)),
+             ('["diagnostics","raw_lens_full","earliest_norm_only_semantic"]', nos[0]),
+             ('["diagnostics","raw_lens_full","score","tier"]', tier),
+             ('["raw_lens_check","summary","first_norm_only_semantic_layer"]', fno),
+             ('["raw_lens_check","summary","lens_artifact_risk"]', "high"),
+             ('["diagnostics","L_copy"]', first(rows, lambda r: r["strict"][0.95]))]
+    with open(os.path.join(OUT_NO, "expected.tsv"), "w") as f:
+        f.write("# jq path\tJSON value: written by tools/constructed/make_constructed.py (normonly) from the design\n")
+        for pth, v in lines:
+            f.write(f"{pth}\t{jv(v)}\n")
+        f.write(f'["diagnostics","raw_lens_full","pct_layers_kl_ge_1.0"]\t~{pct!r}\n')
+        f.write(f'["diagnostics","raw_lens_full","max_kl_norm_vs_raw_bits"]\t~{max(kls)!r}\n')
+        f.write(f'["diagnostics","raw_lens_full","score","lens_artifact_score"]\t~{score!r}\n')
+    with open(os.path.join(OUT_NO, "expected-layers.tsv"), "w") as f:  # rawlens CSV, pos/orig rows
+        f.write("layer\tanswer_rank_norm\tanswer_rank_raw\tnorm_only_semantics\n")
+        for r in rows:
+            f.write(f"{r['L']}\t{r['rank']}\t{r['rank_raw']}\t{'True' if r['L'] in nos else 'False'}\n")
+    print(f"normonly: L_semantic {sem} (raw {sem_raw}), norm-only layers {nos}, score {score:.4f} ({tier}), wrote {OUT_NO}")
 
 
 if __name__ == "__main__":

@@ -65,8 +65,18 @@ CASES = {
     "qwen3-qwen3tok": ("qwen3", 22, "qwen3", ["--layers", "3"]),
     "gemma2-gemma3tok": ("gemma2", 23, "gemma3", ["--layers", "3"]),
 }
+# Cases on a committed checkpoint with their own probe set: name -> (family, checkpoint folder,
+# probe-set YAML), paths relative to the repository root. "constructed" is the 14-block Qwen2 of
+# tools/constructed/make_constructed.py, whose lens reaches the answer and fires the milestones
+# (copy, rank, KL, surface, geometry, margin, control) at designed layers; random tiny models never do.
+FIXED_CASES = {
+    "constructed": ("qwen2", "tests/fixtures/constructed/model", "tests/fixtures/constructed/probes.yaml"),
+    # the same residuals with non-unit input-norm weights: semantics under the norm lens only (L6-10),
+    # unconfirmed by the raw lens, KL(norm||raw) >= 1 bit at 4 layers, artifact risk tier "high"
+    "constructed-normonly": ("qwen2", "tests/fixtures/constructed/normonly/model", "tests/fixtures/constructed/probes.yaml"),
+}
 
-# ---- probe set (METRICS §1) ----
+# ---- probe set (METRICS §1): the built-in reference set; a case with a probe-set YAML replaces it ----
 ORIG = "Give the city name only, plain text. The capital of {country} is called simply"
 NO_FILLER = "Give the city name only, plain text. The capital of {country} is called"
 FACTS = [("Germany→Berlin", "Germany", "Berlin"), ("France→Paris", "France", "Paris"),
@@ -83,6 +93,25 @@ TEST_PROMPTS = [  # METRICS §1.4
     "Give the city name only, plain text. The capital city of Germany is named simply",
     "Give the city name only, plain text. Germany has its capital at",
     "Give the city name only, plain text. In Germany, the capital city is known as"]
+TEMPS = [0.1, 2.0]
+CTL_ANSWER = "Paris"
+
+
+def use_probes(path):
+    """Replaces the reference probe set by a probe-set YAML of the configs/probes/reference.yaml
+    form (templates orig/no_filler with {country}, facts in order, control, test_prompts,
+    temperature_exploration)."""
+    global ORIG, NO_FILLER, FACTS, CTL_PROMPT, CTL_ANSWER, TEST_PROMPTS, TEMPS
+    import yaml
+    with open(path, encoding="utf-8") as f:
+        y = yaml.safe_load(f)
+    ORIG, NO_FILLER = y["templates"]["orig"], y["templates"]["no_filler"]
+    facts = sorted(y["facts"], key=lambda x: x["index"])
+    assert [x["index"] for x in facts] == list(range(len(facts)))
+    FACTS = [(x["key"], x["country"], x["answer"]) for x in facts]
+    CTL_PROMPT, CTL_ANSWER = y["control"]["prompt"], y["control"]["answer"]
+    TEST_PROMPTS = list(y["test_prompts"])
+    TEMPS = [float(t) for t in y["temperature_exploration"]]
 
 
 # ---- constants (METRICS §0.5) ----
@@ -253,8 +282,8 @@ def make_passes(tok):
             passes.append(dict(fact_key=key, fact_index=k, prompt_id="pos", prompt_variant=variant,
                                prompt=prompt, answer=ans, align=align(tok, prompt, ans)))
     ctl = dict(fact_key=None, fact_index=None, prompt_id="ctl", prompt_variant="orig", prompt=CTL_PROMPT,
-               answer="Paris", align=align(tok, CTL_PROMPT, "Paris"))
-    ctl["contrast_id"] = passes[0]["align"]["first_id"]  # Berlin aligned on the Germany orig prompt
+               answer=CTL_ANSWER, align=align(tok, CTL_PROMPT, CTL_ANSWER))
+    ctl["contrast_id"] = passes[0]["align"]["first_id"]  # fact 0's answer (Berlin) aligned on its orig prompt
     passes.append(ctl)
     return passes
 
@@ -727,7 +756,7 @@ def summary_json(hf, tok, passes, taus):
         d[f"kl_to_final_bits_norm_temp@{name}"] = {"layer": L, "value": rows[L]["kl_temp"]}
     ga = lambda ps: {k: ps["align"][k] for k in ("ok", "status", "variant", "first_id", "answer_ids", "pieces")}
     d["gold_alignment"] = ga(prim)
-    order = [passes[0], passes[-1], passes[1]] + passes[2:10]
+    order = [passes[0], passes[-1], passes[1]] + passes[2:2 * len(FACTS)]
     d["gold_alignment_prompts"] = [dict(prompt_id=ps["prompt_id"], prompt_variant=ps["prompt_variant"], **ga(ps),
                                         string=ps["answer"], fact_key=ps["fact_key"], fact_index=ps["fact_index"])
                                    for ps in order]
@@ -740,7 +769,7 @@ def summary_json(hf, tok, passes, taus):
                                 "L_semantic_confirmed": conf, "confirmed_source": src}
     # §21 micro-suite per fact (row_index into the full pure CSV)
     facts = []
-    for k in range(5):
+    for k in range(len(FACTS)):
         ps = passes[2 * k]
         Lsn = ps["L_semantic"]
         facts.append({"fact_key": ps["fact_key"], "fact_index": k, "L_copy_strict": ps["L_copy"],
@@ -758,7 +787,7 @@ def summary_json(hf, tok, passes, taus):
     out["model_stats"] = {"type": "model_stats", "num_layers": n, "d_model": cfg.hidden_size,
                           "n_heads": cfg.num_attention_heads, "d_vocab": V, "architecture": "pre_norm"}
     samples = []
-    for ps in passes[0:10:2]:
+    for ps in passes[0:2 * len(FACTS):2]:
         sl = sorted({0} | {c + 1 for c in (n // 4, n // 2, 3 * n // 4)})
         for L in sl:
             r = ps["rows"][L]
@@ -767,7 +796,7 @@ def summary_json(hf, tok, passes, taus):
                             "p_answer_raw": r["raw_p_answer"], "answer_rank_norm": r["answer_rank"],
                             "answer_rank_raw": r["raw_rank"], "is_answer_norm": r["answer_rank"] == 1,
                             "is_answer_raw": r["raw_rank"] == 1})
-    g4 = samples[:len(samples) // 5]
+    g4 = samples[:len(samples) // len(FACTS)]
     mk = max(s["kl_norm_vs_raw_bits"] for s in g4)
     fno = first([s["layer"] for s in g4], lambda L: rows[L]["answer_rank"] == 1 and rows[L]["raw_rank"] != 1)
     out["raw_lens_check"] = {"mode": "sample", "samples": samples,
@@ -800,8 +829,8 @@ def summary_json(hf, tok, passes, taus):
         d["gate_stability_small_scale"] = ABSENT  # no target layer
         d["position_window"] = ABSENT  # only when L_semantic exists
     d["tuned_lens_skip_warning"] = ABSENT  # no tuned lens
-    out["prompt"] = {"type": "prompt", "context_prompt": prim["prompt"], "ground_truth": "Berlin",
-                     "fact_key": "Germany→Berlin", "fact_index": 0}
+    out["prompt"] = {"type": "prompt", "context_prompt": prim["prompt"], "ground_truth": FACTS[0][2],
+                     "fact_key": FACTS[0][0], "fact_index": 0}
     # §6.5 copy_thresholds: norm-only flags (raw window rows, radius 4) and the stability quirk
     R = 4
     _, checked = window_layers(prim, n, R)
@@ -832,6 +861,10 @@ def summary_json(hf, tok, passes, taus):
     r2 = 1.0 if sst == 0 else 1.0 - float(np.sum((ys - (slope * xs + icpt)) ** 2)) / sst
     shape = ("spike" if spk else "plateau" if abs(slope) <= 0.01 else "monotonic" if r2 >= 0.70 else "non_monotonic")
     d["norm_trajectory"] = {"shape": shape, "slope": float(slope), "r2": r2, "n_spikes": len(spk), "sampled_layers": n + 1}
+    if float(ys.max() - ys.min()) < 1e-5:
+        # every |h_L| equal to fp32 precision (the constructed checkpoint: |h_L|^2 = d): the fit's
+        # residuals are rounding noise, so r2 is not determined by the spec's formula; not compared
+        del d["norm_trajectory"]["r2"]
     d["repeatability"] = {"status": "ok", "layers_checked": n + 1, "max_rank_dev": 0.0, "p95_rank_dev": 0.0,
                           "top1_flip_rate": 0.0}
     # §2.4 copy mask
@@ -849,7 +882,7 @@ def summary_json(hf, tok, passes, taus):
     med = lambda key: (None if not [f[key] for f in facts if f[key] is not None]
                        else round_half_even(pctl([f[key] for f in facts if f[key] is not None], .5)))
     dh = [f["delta_hat"] for f in facts if f["delta_hat"] is not None]
-    agg = {"n": 5, "L_copy_strict_median": med("L_copy_strict"), "L_copy_soft_k1_median": med("L_copy_soft_k1"),
+    agg = {"n": len(FACTS), "L_copy_strict_median": med("L_copy_strict"), "L_copy_soft_k1_median": med("L_copy_soft_k1"),
            "L_semantic_norm_median": med("L_semantic_norm"), "L_semantic_confirmed_median": med("L_semantic_confirmed"),
            "L_semantic_margin_ok_norm_median": med("L_semantic_margin_ok_norm"),
            "delta_hat_median": round(pctl(dh, .5), 4) if dh else None,
@@ -881,7 +914,7 @@ def summary_json(hf, tok, passes, taus):
                      "n_norm_only_semantics_layers": full["n_norm_only_semantics_layers"],
                      "earliest_norm_only_semantic": full["earliest_norm_only_semantic"], "risk_tier": full["score"]["tier"]},
         "alignment": {"gold_alignment_rate": d["gold_alignment_rate"], "variant": prim["align"]["variant"]},
-        "norm_trajectory": {k: d["norm_trajectory"][k] for k in ("shape", "slope", "r2", "n_spikes")},
+        "norm_trajectory": {k: d["norm_trajectory"][k] for k in ("shape", "slope", "r2", "n_spikes") if k in d["norm_trajectory"]},
         "entropy": {f"entropy_gap_bits_{p}": d["entropy_gap_bits_percentiles"][p] for p in ("p25", "p50", "p75")}}
     return out
 
@@ -940,7 +973,7 @@ def aux_json(hf, tok, bos, prim):
         z = logits[-1]
         tps.append({"type": "test_prompt", "prompt": text, "entropy": entropy_logits_bits(z), "topk": head_topk(tok, z, 10)})
     te = []
-    for T in (0.1, 2.0):
+    for T in TEMPS:
         z = prim["z_final"] / torch.tensor(T, dtype=torch.float32)
         te.append({"type": "temperature_exploration", "temperature": T, "entropy": entropy_logits_bits(z),
                    "topk": head_topk(tok, z, 15)})
@@ -1041,7 +1074,7 @@ def allowances(passes, n, summ):
             out.append(["milestones.csv", mi, "answer_rank", *prim[L]["rank_bounds"], "near-tie of P[a]"])
     # JSON ranks (row -1, column = JSON path)
     for si, smp in enumerate(summ["raw_lens_check"]["samples"]):
-        ps = passes[2 * (si // (len(summ["raw_lens_check"]["samples"]) // 5))]
+        ps = passes[2 * (si // (len(summ["raw_lens_check"]["samples"]) // len(FACTS)))]
         r = ps["rows"][smp["layer"]]
         for key, b in (("answer_rank_norm", r["rank_bounds"]), ("answer_rank_raw", r["raw_rank_bounds"])):
             if b[0] != b[1]:
@@ -1053,18 +1086,28 @@ def allowances(passes, n, summ):
 
 
 def run_case(name, lensweep, tokdir, outdir):
-    family, seed, tokname, extra = CASES[name]
-    tokjson = os.path.join(tokdir, tokname, "tokenizer.json")
-    args = ["mktiny", "--family", family, "--seed", str(seed)] + extra
+    fixed = FIXED_CASES.get(name)
+    if fixed:
+        family, ck_fixed, probes = fixed
+        use_probes(probes)
+    else:
+        family, seed, tokname, extra = CASES[name]
+        tokjson = os.path.join(tokdir, tokname, "tokenizer.json")
+        args = ["mktiny", "--family", family, "--seed", str(seed)] + extra
     tmp = tempfile.mkdtemp(prefix=f"oracle-{name}-")
     try:
-        ck = os.path.join(tmp, name)
-        subprocess.run([lensweep] + args + ["--tokenizer", tokjson, "--out", ck], check=True, stdout=subprocess.DEVNULL)
+        if fixed:
+            ck = ck_fixed
+        else:
+            ck = os.path.join(tmp, name)
+            subprocess.run([lensweep] + args + ["--tokenizer", tokjson, "--out", ck], check=True, stdout=subprocess.DEVNULL)
         hf = HF(ck)
         tok = Tok(os.path.join(ck, "tokenizer.json"))
         bos = None if family in ("qwen2", "qwen3") else hf.cfg.bos_token_id  # METRICS §0.3
         with_special = tok.t.encode("x").ids
-        assert (bos is None) == (with_special == tok.encode("x")), "BOS rule disagrees with the tokenizer's post-processor"
+        # (the constructed tokenizer's template adds <s>; the Qwen rule, TOKENIZERS §3.6, ignores it)
+        assert fixed or (bos is None) == (with_special == tok.encode("x")), \
+            "BOS rule disagrees with the tokenizer's post-processor"
         passes = make_passes(tok)
         for ps in passes:
             run_pass(hf, tok, ps, bos)
@@ -1086,8 +1129,11 @@ def run_case(name, lensweep, tokdir, outdir):
         with open(os.path.join(outdir, "MANIFEST.txt"), "w") as f:
             f.write(f"# made by tools/oracle/lens_oracle.py with transformers {transformers.__version__}, "
                     f"torch {torch.__version__}, tokenizers {tokenizers.__version__}, numpy {np.__version__}\n")
-            f.write("args: " + " ".join(args) + f" --tokenizer TOKDIR/{tokname}/tokenizer.json --out DIR/{name}\n")
-            f.write(f"tokenizer: {tokname}\n")
+            if fixed:  # a committed checkpoint, run as `lensweep run --model M --probes P --name NAME`
+                f.write(f"model: {ck_fixed}\nprobes: {probes}\nname: {name}\n")
+            else:
+                f.write("args: " + " ".join(args) + f" --tokenizer TOKDIR/{tokname}/tokenizer.json --out DIR/{name}\n")
+                f.write(f"tokenizer: {tokname}\n")
             f.write(f"n_layers: {hf.n}\nvocab: {hf.V}\nbos: {bos}\n")
             p = passes[0]
             f.write(f"primary: L_copy={p['L_copy']} L_copy_soft={p['L_copy_soft']} L_semantic={p['L_semantic']} "
@@ -1111,7 +1157,7 @@ def main():
     ap.add_argument("--lensweep", default="bin/lensweep")
     ap.add_argument("--tokenizers", default="../shared/tokenizers")
     ap.add_argument("--out", default="tests/fixtures/oracle")
-    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--cases", default=",".join(list(CASES) + list(FIXED_CASES)))
     a = ap.parse_args()
     torch.set_grad_enabled(False)
     for name in a.cases.split(","):
