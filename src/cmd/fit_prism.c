@@ -112,7 +112,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     {
         TpSlice sl;
         char why[256];
-        if (tp_slice_plan(&mc, comm->rank, comm->size, &sl, why, sizeof why))
+        if (tp_slice_plan(&mc, comm->rank, comm->size, 0, &sl, why, sizeof why))
             lw_die(LW_EXIT_INPUT, "tensor parallelism splits whole heads, MLP rows and vocabulary rows (TENSOR_PARALLEL.md §3)",
                    "fit-prism: %d ranks are impossible for %s: %s", comm->size, o->model, why);
     }

@@ -270,7 +270,7 @@ static int fit_main(Comm *comm, const FitOpts *o) {
     {
         TpSlice sl;
         char why[256];
-        if (tp_slice_plan(&mc, comm->rank, comm->size, &sl, why, sizeof why))
+        if (tp_slice_plan(&mc, comm->rank, comm->size, 0, &sl, why, sizeof why))
             lw_die(LW_EXIT_INPUT, "tensor parallelism splits whole heads, MLP rows and vocabulary rows (TENSOR_PARALLEL.md §3)",
                    "fit-tuned: %d ranks are impossible for %s: %s", comm->size, o->model, why);
     }
@@ -620,6 +620,10 @@ static int fit_main(Comm *comm, const FitOpts *o) {
             tuned_position_window(seq, &lo, &hi);
             json_object_set_new(json_object_get(prov, "training"), "position_window", json_pack("[i, i]", lo, hi));
             json_object_set_new(json_object_get(prov, "training"), "resumed", json_boolean(resumed));
+            // where the fit's arithmetic ran: the frozen forward and the translators on the CPU backend,
+            // translators, gradients and optimizer state in fp32 (docs/TUNED.md)
+            json_object_set_new(json_object_get(prov, "training"), "device", json_string("cpu"));
+            json_object_set_new(json_object_get(prov, "training"), "dtype", json_string("float32"));
         }
         char *js = json_dumps(prov, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
         json_decref(prov);

@@ -52,10 +52,9 @@ static int parse_pos(const char *opt, const char *v, int min) {
 // reference probe set with its prompts tokenized by this checkpoint's tokenizer when it loads:
 // the breakdown at TP = 1 on the CPU backend (fp32), then the totals per valid TP on the CPU and
 // on GPUs (bf16 weights, projected CUDA terms).
-static void print_memory(const char *dir, int is_gguf) {
+static void print_memory(const char *dir, const ModelConfig *mc, int is_gguf) {
     LwModelShape sh;
-    LwError err = {0};
-    if (model_shape_from_config_json(dir, &sh, &err) != 1) return;
+    model_shape_from_config(mc, &sh);
     LwRunConfig cfg;
     memset(&cfg, 0, sizeof cfg);
     probe_set_reference(&cfg.probe_set);
@@ -170,7 +169,7 @@ int cmd_inspect(int argc, char **argv) {
     for (int k = 0; k < 4; k++) {
         TpSlice s;
         char why[512];
-        if (tp_slice_plan(&c, 0, SIZES[k], &s, why, sizeof why)) {
+        if (tp_slice_plan(&c, 0, SIZES[k], 0, &s, why, sizeof why)) {
             printf("  TP=%d  invalid: %s\n", SIZES[k], why);
             continue;
         }
@@ -180,7 +179,7 @@ int cmd_inspect(int argc, char **argv) {
                s.n_kv, SIZES[k] > c.n_kv_heads ? " (replicated)" : "", s.ff_len, s.vocab_len);
     }
     if (have_st) st_close(&st);
-    print_memory(dir, is_gguf);
+    print_memory(dir, &c, is_gguf);
 
     if (load) {
         double t0 = lw_now();

@@ -342,7 +342,7 @@ int cmd_mktiny(int argc, char **argv) {
     static const double EPS[FAM_COUNT] = {1e-5, 1e-5, 1e-6, 1e-6, 1e-6};
     c.rope_theta = THETA[o.family];
     c.rms_eps = EPS[o.family];
-    if (o.family == FAM_MISTRAL || o.family == FAM_GEMMA2) c.sliding_window = 8;
+    if (fi->sliding_window == 1) c.sliding_window = 8; // the families with a window (Mistral, Gemma-2)
     if (fi->has_softcaps) { c.attn_softcap = 5.0; c.final_softcap = 3.0; }
     if (fi->has_query_pre_attn_scalar) c.query_pre_attn_scalar = c.head_dim / 2; // != head_dim on purpose
 

@@ -287,7 +287,6 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     // the checkpoint's files as they are before anything of them is read (io/fingerprint.h)
     char *fp_before = checkpoint_fingerprint(cfg.model_dir);
-    tp_set_uneven_heads(cfg.tp_uneven_heads); // before any slice is planned (model/tp.c)
     if (cfg.tp_size > 0 && cfg.tp_size != R)
         bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
                      "%s: tp_size: %ld, but the job has %d rank%s", opt_where(&cfg, "tp_size"), cfg.tp_size, R, R == 1 ? "" : "s");
@@ -302,7 +301,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     {
         TpSlice s;
         char why[256];
-        if (tp_slice_plan(&mc, rank, R, &s, why, sizeof why))
+        if (tp_slice_plan(&mc, rank, R, cfg.tp_uneven_heads, &s, why, sizeof why))
             bad = lw_err(&err, "tensor parallelism splits whole heads, MLP rows and vocabulary rows (TENSOR_PARALLEL.md §3)",
                          "%s: %d ranks are impossible for %s: %s", cfg.tp_size > 0 ? opt_where(&cfg, "tp_size") : "ranks of this job (mpirun -np / srun -n)",
                          R, cfg.model_dir, why);
@@ -379,7 +378,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     int watching = rank == 0 && pthread_create(&watch_thread, NULL, load_watch, &watch) == 0;
     // the content hash of the checkpoint's files beside the load, every R-th file here (io/fingerprint.h)
     CheckpointHash *ck_hash = checkpoint_hash_start(cfg.model_dir, fp_before, rank, R);
-    Model *m = model_load(cfg.model_dir, rank, R, &err);
+    Model *m = model_load_ex(cfg.model_dir, rank, R, &(ModelLoadOpts){.cfg = &mc, .uneven_heads = cfg.tp_uneven_heads}, &err);
     if (watching) { watch.stop = 1; pthread_join(watch_thread, NULL); }
     if (m == NULL) checkpoint_hash_cancel(ck_hash);
     if ((rc = agree(comm, m == NULL, &err, LW_EXIT_INPUT))) return rc;

@@ -38,7 +38,7 @@ int cmd_tokenize(int argc, char **argv) {
         return LW_EXIT_INPUT;
     }
     LwError err = {0};
-    // a .gguf file carries its tokenizer in its metadata (io/gguf_tok.h)
+    // a .gguf file carries its tokenizer in its metadata (tok/gguf_tok.h)
     Tokenizer *t = gguf_checkpoint_path(path, NULL, 0) ? checkpoint_tokenizer_load(path, &err) : tok_load(path, &err);
     if (!t) lw_die_err(&err, LW_EXIT_INPUT);
 

@@ -114,7 +114,7 @@ typedef struct {
     char *model_root;      // where HF ids are looked up (--local-dir or HF cache layout); $LENSWEEP_MODEL_ROOT
     char *out_dir;         // run directory (HDF5, exports, logs); $LENSWEEP_OUT
     long tp_size;          // tensor-parallel ranks; 0 = take the rank count from mpirun/srun
-    int tp_uneven_heads;   // allow R that does not divide H (balanced whole-head ranges, model/tp.c)
+    int tp_uneven_heads;   // allow R that does not divide H (balanced whole-head ranges, config/tp.c)
     int tp_exact;          // forward products accumulated in double (results independent of R)
     long batch_memory_mb;  // memory per rank of one batched forward pass (model_batch_tokens)
     char *dtype;           // auto|bf16|fp16|fp32: weight/compute dtype on the device

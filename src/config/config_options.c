@@ -29,7 +29,7 @@ const LwOption LW_OPTIONS[] = {
     O("tp_size", NULL, LW_OPT_INT, tp_size, "0", 0, 64, NULL, NULL, 0,
       "tensor-parallel ranks = GPUs (TENSOR_PARALLEL.md §6); 0 = the rank count of mpirun/srun"),
     O("tp_uneven_heads", NULL, LW_OPT_BOOL, tp_uneven_heads, "false", 0, 0, NULL, NULL, 0,
-      "allow tp_size values that do not divide the heads: balanced whole-head ranges per rank (model/tp.c)"),
+      "allow tp_size values that do not divide the heads: balanced whole-head ranges per rank (config/tp.c)"),
     O("tp_exact", NULL, LW_OPT_BOOL, tp_exact, "true", 0, 0, NULL, NULL, 0,
       "forward products accumulated in double: identical results at any tp_size (false: fp32 sgemm, faster, ~1e-5 relative across tp_size)"),
     O("batch_memory_mb", NULL, LW_OPT_INT, batch_memory_mb, "256", 1, 10000000, NULL, NULL, 0,

@@ -1,10 +1,9 @@
 // model_shape — see model_shape.h. The built-in table is ARCHITECTURES.md §1, row for row.
 #include "config/model_shape.h"
 
+#include "config/model_config.h"
 #include "io/gguf.h"
-#include "model/gguf_load.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,76 +64,36 @@ int model_shape_builtin(const char *model, LwModelShape *s) {
 
 // ---------------------------------------------------------------------------- config.json
 
-static long json_long(json_t *o, const char *key, long dflt) {
-    json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (long)json_integer_value(v) : dflt;
-}
-
-// A GGUF checkpoint: the shapes from its metadata (model/gguf_load.h).
-static int shape_from_gguf(const char *file, LwModelShape *s, LwError *err) {
-    ModelConfig c;
-    if (model_config_load_gguf(file, &c, err)) return -1;
+void model_shape_from_config(const ModelConfig *c, LwModelShape *s) {
+    const FamilyInfo *fi = &LW_FAMILIES[c->family];
     memset(s, 0, sizeof *s);
-    snprintf(s->family, sizeof s->family, "%s", LW_FAMILIES[c.family].name);
-    s->n_layers = c.n_layers; s->d_model = c.d_model; s->n_heads = c.n_heads; s->n_kv_heads = c.n_kv_heads;
-    s->head_dim = c.head_dim; s->d_ff = c.d_ff; s->vocab = c.vocab; s->tied_embeddings = c.tied;
-    s->bytes_per_param_disk = 1; // 4-8 bit blocks: under one byte per parameter on disk (fp32 in memory)
-    snprintf(s->source, sizeof s->source, "GGUF metadata of %.500s", file);
-    return 1;
+    snprintf(s->family, sizeof s->family, "%s", fi->name);
+    s->n_layers = c->n_layers; s->d_model = c->d_model; s->n_heads = c->n_heads; s->n_kv_heads = c->n_kv_heads;
+    s->head_dim = c->head_dim; s->d_ff = c->d_ff; s->vocab = c->vocab; s->tied_embeddings = c->tied;
+    s->qkv_bias = fi->qkv_bias;
+    s->qk_norm = fi->qk_norm;
+    s->post_norms = fi->sandwich_norms;
+    s->bytes_per_param_disk = !strcmp(c->torch_dtype, "float32") ? 4 : 2;
 }
 
 int model_shape_from_config_json(const char *dir, LwModelShape *s, LwError *err) {
     char path[4096];
-    if (gguf_checkpoint_path(dir, path, sizeof path)) return shape_from_gguf(path, s, err);
+    ModelConfig c;
+    if (gguf_checkpoint_path(dir, path, sizeof path)) { // a GGUF checkpoint: the shapes from its metadata
+        if (model_config_load_gguf(path, &c, err)) return -1;
+        model_shape_from_config(&c, s);
+        s->bytes_per_param_disk = 1; // 4-8 bit blocks: under one byte per parameter on disk (fp32 in memory)
+        snprintf(s->source, sizeof s->source, "GGUF metadata of %.500s", path);
+        return 1;
+    }
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!lw_file_exists(path)) return 0;
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root || !json_is_object(root)) {
-        lw_err(err, "the checkpoint's config.json must be a JSON object (re-download it)",
-               "%s:%d:%d: config.json: %s", path, je.line, je.column, root ? "not an object" : je.text);
-        json_decref(root);
-        return -1;
-    }
-    memset(s, 0, sizeof *s);
-    const char *arch = "";
-    json_t *a = json_object_get(root, "architectures");
-    if (json_is_array(a) && json_is_string(json_array_get(a, 0))) arch = json_string_value(json_array_get(a, 0));
-    const char *fam = strstr(arch, "Gemma2") ? "gemma2" : strstr(arch, "Qwen3") ? "qwen3"
-                    : strstr(arch, "Qwen2") ? "qwen2" : strstr(arch, "Mistral") ? "mistral"
-                    : strstr(arch, "Llama") ? "llama" : "unknown";
-    snprintf(s->family, sizeof s->family, "%s", fam);
-    s->n_layers = json_long(root, "num_hidden_layers", 0);
-    s->d_model = json_long(root, "hidden_size", 0);
-    s->n_heads = json_long(root, "num_attention_heads", 0);
-    s->n_kv_heads = json_long(root, "num_key_value_heads", s->n_heads);
-    s->head_dim = json_long(root, "head_dim", 0);
-    if (s->head_dim <= 0 && s->n_heads > 0) s->head_dim = s->d_model / s->n_heads;
-    s->d_ff = json_long(root, "intermediate_size", 0);
-    s->vocab = json_long(root, "vocab_size", 0);
-    json_t *tie = json_object_get(root, "tie_word_embeddings");
-    // transformers' default is tied; Gemma-2 configs rely on it.
-    s->tied_embeddings = tie ? json_is_true(tie) : 1;
-    s->qkv_bias = !strcmp(fam, "qwen2") || json_is_true(json_object_get(root, "attention_bias"));
-    s->qk_norm = !strcmp(fam, "qwen3");
-    s->post_norms = !strcmp(fam, "gemma2");
-    json_t *dt = json_object_get(root, "torch_dtype");
-    s->bytes_per_param_disk = json_is_string(dt) && !strcmp(json_string_value(dt), "float32") ? 4 : 2;
+    if (model_config_load_shape(dir, &c, err)) return -1;
+    model_shape_from_config(&c, s);
     snprintf(s->source, sizeof s->source, "config.json at %.500s", path);
-    json_decref(root);
-    if (s->n_layers <= 0 || s->d_model <= 0 || s->n_heads <= 0 || s->d_ff <= 0 || s->vocab <= 0)
-        return lw_err(err, "a Hugging Face config.json names num_hidden_layers, hidden_size, num_attention_heads, intermediate_size and vocab_size",
-                      "%s: config.json: missing or non-positive shape keys", path);
     if (s->n_kv_heads <= 0 || s->head_dim <= 0)
         return lw_err(err, "num_key_value_heads and head_dim, when given, are positive (head_dim defaults to hidden_size / num_attention_heads)",
                       "%s: num_key_value_heads = %ld, head_dim = %ld: must be positive", path, s->n_kv_heads, s->head_dim);
-    const long *sizes[] = {&s->n_layers, &s->d_model, &s->n_heads, &s->n_kv_heads, &s->head_dim, &s->d_ff, &s->vocab};
-    static const char *const keys[] = {"num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
-                                       "head_dim", "intermediate_size", "vocab_size"};
-    for (int i = 0; i < 7; i++) // the limit of model/config.c, which loads the weights
-        if (*sizes[i] > 2147483647L)
-            return lw_err(err, "check the value against the model card", "%s: field \"%s\" = %ld is out of range (at most 2147483647)",
-                          path, keys[i], *sizes[i]);
     return 1;
 }
 
@@ -171,31 +130,22 @@ int64_t model_shape_bytes_per_rank(const LwModelShape *s, int tp, int bytes_per_
 
 int model_shape_check_tp(const LwModelShape *s, long tp, int uneven, char *why, size_t why_len) {
     if (tp <= 1) return 0;
-    // Vocabulary: shards of ceil(V/R) rows, the last one may be shorter but not empty (model/tp.c).
-    long shard = (s->vocab + tp - 1) / tp;
-    if ((tp - 1) * shard >= s->vocab) {
-        snprintf(why, why_len, "%ld ranks leave the last one no row of the %ld vocabulary rows", tp, s->vocab);
-        return -1;
-    }
-    if (uneven) {
-        if (tp > s->n_heads) {
-            snprintf(why, why_len, "%ld ranks exceed the %ld attention heads (each rank needs a whole head)", tp, s->n_heads);
-            return -1;
-        }
-        return 0;
-    }
-    if (s->n_heads % tp) {
+    switch (tp_check(s->n_heads, s->n_kv_heads, s->d_ff, s->vocab, tp, uneven)) {
+    case TP_FITS: return 0;
+    case TP_NO_RANKS: break; // tp > 1 here
+    case TP_HEADS_EXCEED:
+        snprintf(why, why_len, "%ld ranks exceed the %ld attention heads (each rank needs a whole head)", tp, s->n_heads);
+        break;
+    case TP_FF_EXCEED: snprintf(why, why_len, "%ld ranks exceed the MLP width %ld", tp, s->d_ff); break;
+    case TP_HEADS_UNEVEN:
         snprintf(why, why_len, "%ld ranks do not divide the %ld attention heads (tp_uneven_heads: true allows balanced uneven splits)",
                  tp, s->n_heads);
-        return -1;
+        break;
+    case TP_KV_SPLIT: snprintf(why, why_len, "%ld ranks and %ld key/value heads: one must divide the other", tp, s->n_kv_heads); break;
+    case TP_FF_UNEVEN: snprintf(why, why_len, "%ld ranks do not divide the MLP width %ld", tp, s->d_ff); break;
+    case TP_VOCAB_EMPTY:
+        snprintf(why, why_len, "%ld ranks leave the last one no row of the %ld vocabulary rows", tp, s->vocab);
+        break;
     }
-    if (tp <= s->n_kv_heads ? s->n_kv_heads % tp : tp % s->n_kv_heads) {
-        snprintf(why, why_len, "%ld ranks and %ld key/value heads: one must divide the other", tp, s->n_kv_heads);
-        return -1;
-    }
-    if (s->d_ff % tp) {
-        snprintf(why, why_len, "%ld ranks do not divide the MLP width %ld", tp, s->d_ff);
-        return -1;
-    }
-    return 0;
+    return -1;
 }

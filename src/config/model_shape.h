@@ -1,7 +1,8 @@
 // model_shape — the few numbers `plan` and the TP check need about a model, without its weights.
 //
-// Read from the checkpoint's config.json when it is there (jansson; only shape keys), else taken
-// from a built-in table of the ten models of ARCHITECTURES.md §1, matched by the HF id or name.
+// Derived from the checkpoint's config.json when it is there (read by config/model_config.h's one
+// reader, asked for the shape keys only), else taken from a built-in table of the ten models of
+// ARCHITECTURES.md §1, matched by the HF id or name.
 // Parameter counts follow the tensor list of ARCHITECTURES.md §2 (they reproduce the published
 // totals in §1); bytes per rank follow TENSOR_PARALLEL.md §6 (norms replicated, the rest split).
 #ifndef LW_MODEL_SHAPE_H
@@ -9,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "config/model_config.h"
 #include "util/util.h"
 
 typedef struct {
@@ -19,7 +21,10 @@ typedef struct {
     char source[600];         // "config.json at <path>" or "built-in table (ARCHITECTURES.md §1)"
 } LwModelShape;
 
-// Reads <dir>/config.json. Returns 1 when read, 0 when absent, -1 with err when unreadable/bad.
+// The shape of a ModelConfig already read (model_config_load); source is left empty.
+void model_shape_from_config(const ModelConfig *c, LwModelShape *s);
+// Reads <dir>/config.json (model_config_load_shape) or a GGUF checkpoint's metadata. Returns 1
+// when read, 0 when absent, -1 with err when unreadable/bad.
 int model_shape_from_config_json(const char *dir, LwModelShape *s, LwError *err);
 // The built-in table: matches "org/name", "name" or a path ending in the name (case-sensitive).
 int model_shape_builtin(const char *model, LwModelShape *s);
@@ -27,8 +32,9 @@ int model_shape_builtin(const char *model, LwModelShape *s);
 int64_t model_shape_params(const LwModelShape *s);
 // Weight bytes held by each of `tp` ranks at `bytes_per_param` (2 for bf16 on GPUs).
 int64_t model_shape_bytes_per_rank(const LwModelShape *s, int tp, int bytes_per_param);
-// 0 if the shape splits over tp ranks (TENSOR_PARALLEL.md §3), else -1 with a reason in why.
-// Same rules as model/tp.c's tp_slice_plan (uneven = option tp_uneven_heads): 0, or -1 with why.
+// 0 if the shape splits over tp ranks (TENSOR_PARALLEL.md §3), else -1 with a reason in why: the
+// rules of tp_check (config/model_config.h), as the loader applies them (uneven = option
+// tp_uneven_heads). tp <= 1 always fits.
 int model_shape_check_tp(const LwModelShape *s, long tp, int uneven, char *why, size_t why_len);
 
 #endif

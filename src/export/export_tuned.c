@@ -657,8 +657,8 @@ static void j_provenance(const ExRun *run, const char *dir, JsonW *j) {
     k_num(j, "l2", jget(tr, "regularization", "l2"));
     k_num(j, "smooth", jget(tr, "regularization", "smooth"));
     jw_end(j);
-    jw_k_str(j, "device", NULL);
-    jw_k_str(j, "dtype", NULL);
+    k_str(j, "device", json_object_get(tr, "device"));
+    k_str(j, "dtype", json_object_get(tr, "dtype"));
     jw_k_real(j, "final_loss", fn ? fsum / fn : NAN);
     jw_end(j);
     jw_end(j);

@@ -35,27 +35,6 @@ static float l2f(const float *x, int d) {
     return (float)sqrt(s);
 }
 
-// Rows ids[0..n) of the (full) unembedding on every rank: the owner widens its row, the others
-// contribute zeros; the all-reduce has one non-zero term per element, so it is exact.
-static float *unembed_rows(const LensRun *lr, const int32_t *ids, int n) {
-    const Model *m = lr->m;
-    int d = m->cfg.d_model;
-    float *out = xcalloc((size_t)(n ? n : 1) * d, sizeof(float));
-    size_t row_bytes = (size_t)d * dtype_size(m->unembed.dtype);
-    void *row = m->backend->host_memory ? NULL : xmalloc(row_bytes); // the weights are backend memory
-    for (int i = 0; i < n; i++) {
-        int local = ids[i] - lr->sh.v0;
-        if (ids[i] >= 0 && local >= 0 && local < lr->sh.vl) {
-            const uint8_t *src = (const uint8_t *)m->unembed.data + (size_t)local * row_bytes;
-            if (row) { m->backend->download(row, src, row_bytes); src = row; }
-            dtype_to_f32(m->unembed.dtype, src, out + (size_t)i * d, d);
-        }
-    }
-    free(row);
-    if (lr->comm && n > 0) comm_allreduce_sum_f32(lr->comm, out, (size_t)n * d);
-    return out;
-}
-
 // cos(u, w) with u/(‖u‖+1e-12) for both vectors, fp32 (METRICS.md §7).
 static float cos_eps(const float *u, const float *w, int d) {
     float nu = l2f(u, d) + 1e-12f, nw = l2f(w, d) + 1e-12f;
@@ -230,7 +209,7 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
         int32_t *ids = ialloc(np + 1);
         ids[0] = ps->answer_id;
         memcpy(ids + 1, ps->prompt_vocab_ids, sizeof(int32_t) * np);
-        float *W = unembed_rows(lr, ids, np + 1);
+        float *W = model_unembed_rows(lr->m, ids, np + 1, lr->comm);
         for (int L = 0; L < n1; L++) {
             const float *gl = g + (size_t)L * d;
             v[L] = ps->answer_id >= 0 ? cos_eps(gl, W, d) : NAN;

@@ -110,27 +110,6 @@ static float cos_eps(const float *u, const float *w, int d) {
     return (float)s;
 }
 
-// Rows ids[0..n) of the full unembedding on every rank (the owner widens its row, the others
-// add zeros: exact), as lens_pass.c's.
-static float *unembed_rows(const LensRun *lr, const int32_t *ids, int n) {
-    const Model *m = lr->m;
-    int d = m->cfg.d_model;
-    float *out = xcalloc((size_t)(n ? n : 1) * d, sizeof(float));
-    size_t row_bytes = (size_t)d * dtype_size(m->unembed.dtype);
-    void *row = m->backend->host_memory ? NULL : xmalloc(row_bytes);
-    for (int i = 0; i < n; i++) {
-        int local = ids[i] - lr->sh.v0;
-        if (ids[i] >= 0 && local >= 0 && local < lr->sh.vl) {
-            const uint8_t *src = (const uint8_t *)m->unembed.data + (size_t)local * row_bytes;
-            if (row) { m->backend->download(row, src, row_bytes); src = row; }
-            dtype_to_f32(m->unembed.dtype, src, out + (size_t)i * d, d);
-        }
-    }
-    free(row);
-    if (lr->comm && n > 0) comm_allreduce_sum_f32(lr->comm, out, (size_t)n * d);
-    return out;
-}
-
 static LensDist *dists(const float *z, size_t ld, int n) {
     LensDist *D = xmalloc(sizeof(LensDist) * (n ? n : 1));
     for (int r = 0; r < n; r++) D[r] = lens_dist(z + (size_t)r * ld);
@@ -355,7 +334,7 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
         int32_t *ids = ialloc(np + 1);
         ids[0] = ps->answer_id;
         memcpy(ids + 1, ps->prompt_vocab_ids, sizeof(int32_t) * np);
-        float *W = unembed_rows(lr, ids, np + 1);
+        float *W = model_unembed_rows(lr->m, ids, np + 1, lr->comm);
         for (int r = 0; r < n; r++) {
             const float *g = ynext + (size_t)r * d;
             v[r] = ps->answer_id >= 0 ? cos_eps(g, W, d) : NAN;

@@ -120,6 +120,19 @@ void model_final_logits(const Model *m, const float *r_last, int rows, float *ou
     stage_done(bk, NULL, dx, xb);
 }
 
+float *model_unembed_rows(const Model *m, const int32_t *ids, int n, Comm *comm) {
+    const Backend *bk = m->backend;
+    int d = m->cfg.d_model;
+    float *out = xcalloc((size_t)(n ? n : 1) * d, sizeof(float));
+    if (n <= 0) return out;
+    size_t bytes = (size_t)n * d * sizeof(float);
+    float *dout = stage_out(bk, out, bytes);
+    bk->embed_rows(m->unembed.dtype, m->unembed.data, m->tp.vocab_start, m->tp.vocab_len, d, ids, n, dout);
+    stage_done(bk, out, dout, bytes);
+    if (comm) comm_allreduce_sum_f32(comm, out, (size_t)n * d);
+    return out;
+}
+
 // Vocab-parallel embedding lookup: rows owned by this rank are widened, others are zeros; the
 // all-reduce then has exactly one non-zero term per element, so the sum is exact.
 static void embed_lookup(const Model *m, const int32_t *ids, int T, float *h, Comm *comm) {

@@ -196,7 +196,7 @@ static Model *scratch_model(const ModelConfig *c) {
 
 int model_check_tensors(const ModelConfig *cfg, const SafeTensors *st, LwError *err) {
     if (check_config_sizes(cfg, st, err)) return -1;
-    TpSlice s = {0, 1, 0, cfg->n_heads, 0, cfg->n_kv_heads, 0, cfg->d_ff, 0, cfg->vocab};
+    TpSlice s = {0, 1, 0, cfg->n_heads, 0, cfg->n_kv_heads, 0, cfg->d_ff, 0, cfg->vocab, 0};
     Model *m = scratch_model(cfg);
     JobList jl = {0};
     plan_jobs(cfg, &s, m, &jl);
@@ -223,14 +223,15 @@ DType model_config_dtype(const ModelConfig *cfg) {
     return DT_BF16;
 }
 
-static Model *model_load_host(const char *dir, int tp_rank, int tp_size, LwError *err) {
+static Model *model_load_host(const char *dir, int tp_rank, int tp_size, const ModelLoadOpts *o, LwError *err) {
     char gguf[1100];
-    if (gguf_checkpoint_path(dir, gguf, sizeof gguf)) return model_load_gguf(gguf, tp_rank, tp_size, err);
+    if (gguf_checkpoint_path(dir, gguf, sizeof gguf)) return model_load_gguf(gguf, tp_rank, tp_size, o, err);
     ModelConfig cfg;
-    if (model_config_load(dir, &cfg, err)) return NULL;
+    if (o->cfg) cfg = *o->cfg;
+    else if (model_config_load(dir, &cfg, err)) return NULL;
     TpSlice s;
     char why[512];
-    if (tp_slice_plan(&cfg, tp_rank, tp_size, &s, why, sizeof why)) {
+    if (tp_slice_plan(&cfg, tp_rank, tp_size, o->uneven_heads, &s, why, sizeof why)) {
         lw_err(err, "choose a tensor-parallel size from the valid ones listed", "%s/config.json: tensor-parallel size %d: %s", dir, tp_size, why);
         return NULL;
     }
@@ -326,11 +327,14 @@ static void place_on_backend(Model *m) {
     m->arena_on_backend = 1;
 }
 
-Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) {
-    Model *m = model_load_host(dir, tp_rank, tp_size, err);
+Model *model_load_ex(const char *dir, int tp_rank, int tp_size, const ModelLoadOpts *o, LwError *err) {
+    static const ModelLoadOpts none;
+    Model *m = model_load_host(dir, tp_rank, tp_size, o ? o : &none, err);
     if (m) place_on_backend(m);
     return m;
 }
+
+Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err) { return model_load_ex(dir, tp_rank, tp_size, NULL, err); }
 
 void model_free(Model *m) {
     if (!m) return;

@@ -1,5 +1,6 @@
-// model — the five families as data, one rank's slice of a checkpoint's weights, and the forward
-// pass that keeps the fp32 residual stream of every layer.
+// model — one rank's slice of a checkpoint's weights, and the forward pass that keeps the fp32
+// residual stream of every layer. The families, the checkpoint's config and the tensor-parallel
+// rules are config/model_config.h (they need no weight: `plan` reads them too).
 //
 // Contract shared by the loader (model/load.c), the forward pass (model/forward.c), the lens
 // (lens/) and tensor parallelism. A Model always describes ONE rank's slice: with tp_size = 1
@@ -15,84 +16,9 @@
 
 #include "backend/backend.h"
 #include "backend/comm.h"
+#include "config/model_config.h"
 #include "util/dtype.h"
 #include "util/util.h"
-
-// ---------------------------------------------------------------------------- families
-typedef enum { FAM_LLAMA = 0, FAM_MISTRAL, FAM_QWEN2, FAM_QWEN3, FAM_GEMMA2, FAM_COUNT } Family;
-
-// Everything that distinguishes one family's forward pass from another's (ARCHITECTURES.md §4).
-typedef struct {
-    const char *name;          // "llama", "mistral", "qwen2", "qwen3", "gemma2" (CLI / mktiny)
-    const char *hf_arch;       // config.json "architectures"[0], e.g. "LlamaForCausalLM"
-    const char *model_type;    // config.json "model_type", e.g. "llama"
-    int norm_plus_one;         // Gemma: RMSNorm scales by (1 + w) computed in fp32
-    int embed_scale_sqrt_d;    // Gemma: h = E[ids] * sqrt(d)
-    int qkv_bias;              // Qwen2: q/k/v projections carry biases
-    int qk_norm;               // Qwen3: RMSNorm over head_dim on q and k before RoPE
-    int sandwich_norms;        // Gemma: post-attention, pre- and post-feed-forward norms
-    int gelu_tanh;             // Gemma: GELU (tanh approx.) gate; otherwise SiLU
-    int tied_embeddings;       // Gemma: unembedding = embed_tokens (always tied)
-    int sliding_even_layers;   // Gemma: sliding window only on layers 0, 2, 4, ...
-    int has_softcaps;          // Gemma: attention + final logit soft-capping
-    int has_query_pre_attn_scalar; // Gemma: attention scale = query_pre_attn_scalar^-0.5
-    int no_bos;                // Qwen: prompts get no BOS (METRICS.md §0.3)
-    int sliding_window;        // 0: none (Llama); 1: config.json's sliding_window (Mistral, Gemma);
-                               // 2: only if use_sliding_window (Qwen; default false, true unsupported)
-} FamilyInfo;
-
-extern const FamilyInfo LW_FAMILIES[FAM_COUNT];
-// Returns the family for a CLI name ("llama") or -1.
-int family_from_name(const char *name);
-
-// ---------------------------------------------------------------------------- config
-typedef struct {
-    Family family;
-    char arch[64];            // as found in config.json
-    char torch_dtype[16];     // "bfloat16", "float32", ...
-    int n_layers;             // L
-    int d_model;              // d
-    int n_heads;              // H
-    int n_kv_heads;           // KV
-    int head_dim;             // hd (explicit in config, else d / H)
-    int d_ff;                 // ff
-    int vocab;                // V = rows of embed_tokens / lm_head
-    int max_pos;              // max_position_embeddings
-    double rope_theta;
-    double rms_eps;
-    int sliding_window;       // 0 = none; applies per family (all layers, or even layers only)
-    int tied;                 // unembedding is embed_tokens
-    double attn_softcap;      // 0 = none
-    double final_softcap;     // 0 = none
-    double query_pre_attn_scalar; // 0 = use head_dim
-    int bos_id, eos_id;       // -1 when absent
-} ModelConfig;
-
-// The BOS id prompts start with (METRICS.md §0.3): none (-1) for families with no_bos; else
-// config.json's bos_token_id, else `template_bos` (the tokenizer's post-processor template's).
-int family_prompt_bos(const ModelConfig *mc, int template_bos);
-
-// Reads <dir>/config.json. Returns 0, or -1 with err naming the file and the field.
-int model_config_load(const char *dir, ModelConfig *cfg, LwError *err);
-// Total parameter count of the full (unsharded) model.
-int64_t model_config_param_count(const ModelConfig *cfg);
-
-// ---------------------------------------------------------------------------- tensor parallel
-// How one rank's slice is cut (TENSOR_PARALLEL.md §2-4).
-typedef struct {
-    int rank, size;           // tp rank / tp size
-    int head_start, n_heads;  // this rank's query heads [head_start, head_start + n_heads)
-    int kv_start, n_kv;       // this rank's kv heads (replicated when size > KV)
-    int ff_start, ff_len;     // MLP rows (gate/up) = down_proj columns
-    int vocab_start, vocab_len; // vocabulary shard of embed / unembed (may be uneven)
-} TpSlice;
-
-// Fills s for rank r of R, or returns -1 and explains in why (naming head counts and valid sizes).
-int tp_slice_plan(const ModelConfig *cfg, int r, int R, TpSlice *s, char *why, size_t why_len);
-// Process-wide policy (option tp_uneven_heads, default off): allow any R <= H with balanced
-// whole-head ranges and the kv heads they use loaded on each rank (model/tp.c). Set before loading.
-void tp_set_uneven_heads(int on);
-int tp_uneven_heads(void);
 
 // ---------------------------------------------------------------------------- weights
 typedef struct {
@@ -140,6 +66,13 @@ typedef struct Model {
 // the arena is then uploaded into one backend allocation, every tensor pointer moved with it,
 // and the host copy freed.
 Model *model_load(const char *dir, int tp_rank, int tp_size, LwError *err);
+// The same with what the caller already knows (NULL: as model_load).
+typedef struct {
+    const ModelConfig *cfg;   // the checkpoint's config, already read (model_config_load): not read
+                              // again; NULL: read here
+    int uneven_heads;         // option tp_uneven_heads (tp_slice_plan); 0: the even rules
+} ModelLoadOpts;
+Model *model_load_ex(const char *dir, int tp_rank, int tp_size, const ModelLoadOpts *o, LwError *err);
 void model_free(Model *m);
 
 // ---------------------------------------------------------------------------- forward pass
@@ -198,6 +131,13 @@ void model_rmsnorm(const Model *m, const float *w, const float *x, float *out, i
 
 // Local vocabulary shard of the unembedding: out[rows, vocab_len] = x[rows, d] · unembedᵀ (fp32).
 void model_unembed(const Model *m, const float *x, int rows, float *out);
+
+// Rows ids[0..n) of the full unembedding (lm_head, or embed_tokens when tied) in fp32 HOST memory,
+// the same on every rank: the backend's vocab-parallel lookup (embed_rows, as the embedding in the
+// forward pass) on this rank's shard, zeros for the rows of other shards and for ids < 0, then an
+// all-reduce over comm (NULL: one rank) with one non-zero term per element, so exact. Returns a
+// malloc'd [n, d] array (one row of zeros when n = 0).
+float *model_unembed_rows(const Model *m, const int32_t *ids, int n, Comm *comm);
 
 // The model's final logits (local vocab shard) for `rows` raw last-layer residuals:
 // final norm, unembed, then the family's final soft-cap (Gemma). out: [rows, vocab_len].

@@ -7,7 +7,7 @@
 #include "tok/checkpoint_tok.h"
 
 #include "io/gguf.h"
-#include "io/gguf_tok.h"
+#include "tok/gguf_tok.h"
 
 Tokenizer *checkpoint_tokenizer_load(const char *model_path, LwError *err) {
     char path[1200];

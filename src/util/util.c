@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -194,6 +195,18 @@ void *xmalloc(size_t n) {
     if (!p) lw_die(LW_EXIT_RUNTIME, "the host is out of memory; use more tensor-parallel ranks or a bigger node",
                    "out of memory allocating %zu bytes", n);
     return p;
+}
+
+void *xmap(size_t n) {
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        lw_die(LW_EXIT_RUNTIME, "the host is out of memory; use more tensor-parallel ranks or a bigger node",
+               "out of memory mapping %zu bytes", n);
+    return p;
+}
+
+void xunmap(void *p, size_t n) {
+    if (p) munmap(p, n ? n : 1);
 }
 
 void *xcalloc(size_t n, size_t sz) {

@@ -57,6 +57,11 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t sz);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+// Pages of their own (an anonymous mmap), for large buffers that are regrown during a run: freeing
+// one returns its memory to the system at once, whatever the allocator's mmap threshold (a block
+// just under it would stay in the heap after free and count twice in the peak). Zero-filled.
+void *xmap(size_t n);
+void xunmap(void *p, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 // Whole-file read; returns NULL and sets err (naming the path) on failure. *len excludes the NUL

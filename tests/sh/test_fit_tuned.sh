@@ -59,6 +59,8 @@ paste <(f32 log_tau; echo 'id') <(echo "$TEMPS") | awk '$1 == "id" { last = $2; 
   END { exit !(n == 7 && m < 1e-6 && last == 1) }' && pass "temperatures = softplus(log_tau) + 1e-3, last 1" || fail "temperatures" "$TEMPS"
 [ "$(j steps)" = 4 ] && [ "$(j total_steps)" = 4 ] && [ "$(j tokens_seen)" = 1024 ] && [ "$(j micro_batches_per_step)" = 4 ] \
   && pass "[REF-QUIRK]: 4 steps x 4 micro-batches x 64 tokens = 1024 tokens seen for a budget of 256" || fail "quirk token count" "$(grep -A30 training "$P")"
+[ "$(j device)" = cpu ] && [ "$(j dtype)" = float32 ] && pass "provenance: training device cpu, dtype float32 (where the fit ran)" \
+  || fail "provenance device/dtype" "$(grep -A40 training "$P")"
 [ "$(tr -d ' \n' <"$P" | grep -o '"final_loss":\[[^]]*\]' | tr ',' '\n' | grep -c '[0-9]')" = 7 ] && pass "final_loss has 7 entries" || fail "final_loss" "$(grep -A9 final_loss "$P")"
 f32 V.3 | awk '{ if ($1 != $1) bad++; if ($1 != 0) nz++ } END { exit !(NR == 4096 && !bad && nz > 0) }' && pass "V.3 finite and moved from its zero start" || fail "V.3"
 

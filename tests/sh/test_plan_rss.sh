@@ -3,7 +3,7 @@
 # of the same config measures and prints ("peak RSS rank 0 N MB", cmd/run.c: getrusage's
 # ru_maxrss): within 20 % (issue 16 item 9) for
 #   * a mid-size random llama (mktiny: vocab 32000, d 256, 8 layers, ff 512: 84.4 MB of fp32
-#     weights; its lens chunk, ~68 MB, is as large as the weights), R = 1;
+#     weights; its lens chunk, ~68 MB, is as large as the weights), R = 1 and R = 2;
 #   * the demo model, SmolLM2-135M Q4_1 GGUF dequantized to 538.1 MB of fp32 weights, R = 1;
 # and `inspect` shows the same total and its terms. The measured figure is the independent source.
 . tests/lib.sh
@@ -41,6 +41,15 @@ for term in weights residuals activations lens "runtime (CPU)"; do
 done
 expect_exit 0 "run the mid-size model (R = 1)" -- "$LW" run "$TMP/mid.yaml"
 within "mid-size model, R = 1" "$est" "$(run_mb)"
+
+# ---- the same model at R = 2: rank 0 regrows its lens chunk as the passes get longer (the
+# chunk, 9 × T × 16000 × 4 bytes ≈ 31-33 MB, sat just under the malloc mmap threshold and stayed
+# in the heap after each regrowth: measured 174.7 MB against 110.2 MB estimated before xmap)
+printf 'model: %s\nname: mid\ntp_size: 2\ndevice: cpu\nout_dir: %s\n' "$M" "$TMP/out2" >"$TMP/mid2.yaml"
+expect_exit 0 "plan of the mid-size model at R = 2" -- "$LW" plan "$TMP/mid2.yaml"
+est=$(est_mb mid)
+expect_exit 0 "run the mid-size model (R = 2)" -- timeout 300 mpirun -np 2 "$LW" run "$TMP/mid2.yaml"
+within "mid-size model, R = 2 (rank 0)" "$est" "$(run_mb)"
 
 # ---- the demo model, R = 1
 if tools/fetch_demo_model.sh >/dev/null; then pass "demo model present or fetched"; else fail "demo model present or fetched" "tools/fetch_demo_model.sh failed"; exit 1; fi

@@ -75,7 +75,7 @@ static const char *PROV =
     " \"training\": {\"seed\": 316, \"steps\": 10, \"total_steps\": 10, \"tokens_seen\": 655360, \"micro_batch\": 32,"
     " \"grad_accum\": 4, \"seq_len\": 512, \"tokens_per_step\": 65536, \"k_layers\": 3, \"p_pos\": 12,"
     " \"betas\": [0.9, 0.999], \"lr\": 0.001, \"weight_decay\": 0.0001, \"regularization\": {\"l2\": 0.0001,"
-    " \"smooth\": 0.0001}, \"position_window\": [307, 487]}, \"final_loss\": [5.0, 6.0, null],"
+    " \"smooth\": 0.0001}, \"position_window\": [307, 487], \"device\": \"cpu\", \"dtype\": \"float32\"}, \"final_loss\": [5.0, 6.0, null],"
     " \"created_utc\": \"2026-12-07T18:57:03Z\"}\n";
 
 static const char *art_dir(void) {
@@ -325,6 +325,10 @@ TEST(summary_metrics_and_attribution) {
     CHECK(jnum(t, "provenance.training.effective_batch") == 128);
     CHECK(jnum(t, "provenance.training.dataset.samples_streamed") == 1280);
     CHECK_NEAR(jnum(t, "provenance.training.final_loss"), 5.5, 0);
+    // device and dtype: the artifact's training.device / training.dtype, as written
+    json_t *ptr = json_object_get(json_object_get(t, "provenance"), "training");
+    CHECK_STR(json_string_value(json_object_get(ptr, "device")), "cpu");
+    CHECK_STR(json_string_value(json_object_get(ptr, "dtype")), "float32");
     CHECK_NEAR(jnum(t, "provenance.training.dataset.position_fraction_range.#0"), 0.6, 0);
     CHECK_NEAR(jnum(t, "provenance.training.dataset.position_fraction_range.#1"), 0.95, 0);
     CHECK_NEAR(jnum(t, "provenance_snapshot.temperatures_stats.p25"), 0.575, 1e-15);

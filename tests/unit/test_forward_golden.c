@@ -26,6 +26,7 @@
 #define REL_TOL 1e-5
 
 static Comm g_comm;
+static int g_uneven_heads; // LW_TP_UNEVEN=1 (option tp_uneven_heads)
 
 typedef struct {
     int T, L, d, V;
@@ -125,7 +126,7 @@ static void check_fixture(const char *name) {
     if (!ok) { free(g.buf); return; }
 
     LwError err = {0};
-    Model *m = model_load(dir, g_comm.rank, g_comm.size, &err);
+    Model *m = model_load_ex(dir, g_comm.rank, g_comm.size, &(ModelLoadOpts){.uneven_heads = g_uneven_heads}, &err);
     CHECKF(m != NULL, "model_load(%s): %s (hint: %s)", dir, err.msg, err.hint);
     if (m) {
         const ModelConfig *c = &m->cfg;
@@ -215,7 +216,7 @@ int main(int argc, char **argv) {
     comm_init(&g_comm, &argc, &argv);
     // LW_TP_UNEVEN=1: balanced uneven head splits (option tp_uneven_heads), e.g. 4 heads on 3 ranks.
     const char *uneven = getenv("LW_TP_UNEVEN");
-    if (uneven && *uneven == '1') tp_set_uneven_heads(1);
+    if (uneven && *uneven == '1') g_uneven_heads = 1;
     if (g_comm.rank != 0) { // only rank 0 reports; other ranks still run every collective
         if (!freopen("/dev/null", "w", stdout)) return 1;
     }

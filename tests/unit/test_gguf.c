@@ -204,13 +204,12 @@ TEST(tp3_slices_equal_tp1_rows) {
     }
     Model *bad = model_load(DEMO, 0, 2, &err);
     CHECK(bad == NULL && strstr(err.msg, "valid sizes: 1, 3"));
-    // Uneven whole heads over 2 ranks (model/tp.c): q rows of heads 0-4 / 5-8, and the kv heads
+    // Uneven whole heads over 2 ranks (config/tp.c): q rows of heads 0-4 / 5-8, and the kv heads
     // they use (0-1 / 1-2, the straddling kv head 1 on both), each equal to the TP-1 rows.
-    tp_set_uneven_heads(1);
     int want_q0[2] = {0, 5}, want_nq[2] = {5, 4}, want_k0[2] = {0, 1}, want_nk[2] = {2, 2};
     for (int r = 0; r < 2; r++) {
         memset(&err, 0, sizeof err);
-        Model *m = model_load(DEMO, r, 2, &err);
+        Model *m = model_load_ex(DEMO, r, 2, &(ModelLoadOpts){.uneven_heads = 1}, &err);
         CHECKF(m != NULL, "uneven rank %d: %s", r, err.msg);
         if (!m) continue;
         int d = c->d_model;
@@ -219,7 +218,6 @@ TEST(tp3_slices_equal_tp1_rows) {
         CHECK(!memcmp(m->layers[3].wk.data, (float *)g_model->layers[3].wk.data + (size_t)want_k0[r] * hd * d, (size_t)want_nk[r] * hd * d * 4));
         model_free(m);
     }
-    tp_set_uneven_heads(0);
 }
 
 // Every quantized type against the `gguf` package's dequantizer on random blocks

@@ -1,4 +1,4 @@
-// test_gguf_tok — the tokenizer built from the demo GGUF's metadata (io/gguf_tok.c through tok/)
+// test_gguf_tok — the tokenizer built from the demo GGUF's metadata (tok/gguf_tok.c)
 // against the `tokenizers` package and transformers' GGUF tokenizer
 // (tests/fixtures/gguf/tokens.json and logits.json, tools/gguf/make_gguf_fixtures.py), and the
 // whole chain: our tokenizer -> our GGUF model -> the model's own next token after the positive
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "io/gguf.h"
-#include "io/gguf_tok.h"
+#include "tok/gguf_tok.h"
 #include "model/model.h"
 #include "test.h"
 #include "tok/checkpoint_tok.h"

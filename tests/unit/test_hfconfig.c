@@ -101,12 +101,40 @@ TEST(prompt_bos_by_family) {
     CHECK(load_cfg("Gemma2ForCausalLM", "\"bos_token_id\": 2", &c, &err) == 0 && family_prompt_bos(&c, 7) == 2);
 }
 
+// The shape-only reading (plan, inspect, the tp_size check) of the same reader: it needs only the
+// keys that size the weights, and gives the same shape as the full reading.
+TEST(shape_only_reading) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w"); // no max_position_embeddings, rms_norm_eps, rope or activation
+    fprintf(f, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"hidden_size\": 64, \"intermediate_size\": 96,"
+               " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"vocab_size\": 100,"
+               " \"torch_dtype\": \"float32\"}");
+    fclose(f);
+    ModelConfig c;
+    LwError err = {0};
+    CHECK(model_config_load(dir, &c, &err) != 0);
+    CHECKF(strstr(err.msg, "missing field \"max_position_embeddings\""), "%s", err.msg);
+    memset(&err, 0, sizeof err);
+    CHECKF(model_config_load_shape(dir, &c, &err) == 0, "%s", err.msg);
+    CHECK(c.family == FAM_QWEN2 && c.n_layers == 2 && c.d_model == 64 && c.n_heads == 4 && c.n_kv_heads == 2);
+    CHECK(c.head_dim == 16 && c.d_ff == 96 && c.vocab == 100 && !c.tied && !strcmp(c.torch_dtype, "float32"));
+    // a complete config: both readings agree on every shape field
+    ModelConfig full, sh;
+    CHECK(load_cfg("Gemma2ForCausalLM", "\"head_dim\": 24, \"num_key_value_heads\": 2, \"torch_dtype\": \"bfloat16\"", &full, &err) == 0);
+    CHECK(model_config_load_shape(dir, &sh, &err) == 0);
+    CHECK(sh.family == full.family && sh.n_layers == full.n_layers && sh.d_model == full.d_model && sh.n_heads == full.n_heads);
+    CHECK(sh.n_kv_heads == full.n_kv_heads && sh.head_dim == 24 && full.head_dim == 24 && sh.d_ff == full.d_ff && sh.vocab == full.vocab);
+    CHECK(sh.tied && full.tied && !strcmp(sh.torch_dtype, "bfloat16") && !strcmp(full.torch_dtype, "bfloat16"));
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/lwtest_cfg.XXXXXX");
     if (!mkdtemp(dir)) return 1;
     RUN(defaults_and_variants);
     RUN(refusals_name_file_and_field);
     RUN(prompt_bos_by_family);
+    RUN(shape_only_reading);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

@@ -1,5 +1,7 @@
 // test_tp_plan — tp_slice_plan against slices derived by hand from TENSOR_PARALLEL.md §2-4, and
-// against the spec's per-rank table for the ten models (configs in tests/fixtures/configs).
+// against the spec's per-rank table for the ten models (configs in tests/fixtures/configs); the
+// one rule set (tp_check) against verdicts derived by hand, and the loader and `plan` agreeing.
+#include "config/model_shape.h"
 #include "model/model.h"
 #include "test.h"
 
@@ -29,7 +31,7 @@ TEST(kv_replication_llama70b_r16) {
     char why[512];
     for (int r = 0; r < 16; r++) {
         TpSlice s;
-        CHECKF(tp_slice_plan(&c, r, 16, &s, why, sizeof why) == 0, "%s", why);
+        CHECKF(tp_slice_plan(&c, r, 16, 0, &s, why, sizeof why) == 0, "%s", why);
         CHECK(s.head_start == 4 * r && s.n_heads == 4);
         CHECK(s.kv_start == r / 2 && s.n_kv == 1);
         for (int h = s.head_start; h < s.head_start + s.n_heads; h++) CHECK(h / 8 == s.kv_start);
@@ -44,7 +46,7 @@ TEST(uneven_vocab_151936_over_3) {
     ModelConfig c = shape(6, 3, 12, 151936);
     char why[512];
     TpSlice s[3];
-    for (int r = 0; r < 3; r++) CHECKF(tp_slice_plan(&c, r, 3, &s[r], why, sizeof why) == 0, "%s", why);
+    for (int r = 0; r < 3; r++) CHECKF(tp_slice_plan(&c, r, 3, 0, &s[r], why, sizeof why) == 0, "%s", why);
     CHECK(s[0].vocab_start == 0 && s[0].vocab_len == 50646);
     CHECK(s[1].vocab_start == 50646 && s[1].vocab_len == 50646);
     CHECK(s[2].vocab_start == 101292 && s[2].vocab_len == 50644);
@@ -56,9 +58,9 @@ TEST(tiny_vocab_shards) {
     ModelConfig c = shape(4, 2, 8, 10);
     char why[512];
     TpSlice s;
-    CHECK(tp_slice_plan(&c, 3, 4, &s, why, sizeof why) == 0 && s.vocab_start == 9 && s.vocab_len == 1);
+    CHECK(tp_slice_plan(&c, 3, 4, 0, &s, why, sizeof why) == 0 && s.vocab_start == 9 && s.vocab_len == 1);
     c.vocab = 9;
-    CHECK(tp_slice_plan(&c, 0, 4, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 4, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "vocabulary of 9 rows") != NULL, "%s", why);
 }
 
@@ -67,23 +69,23 @@ TEST(invalid_sizes_explained) {
     char why[512];
     TpSlice s;
     ModelConfig c = load("Qwen3-14B"); // H=40, KV=8, ff=17408 = 2^10*17: valid R are 1, 2, 4, 8
-    CHECK(tp_slice_plan(&c, 0, 16, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 16, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "H=40, KV=8") && strstr(why, "valid sizes: 1, 2, 4, 8") && !strstr(why, "8, "), "%s", why);
     c = load("Yi-34B"); // H=56
-    CHECK(tp_slice_plan(&c, 0, 16, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 16, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "56 query heads"), "%s", why);
     c = load("Meta-Llama-3-8B");
-    CHECK(tp_slice_plan(&c, 0, 3, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 3, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "valid sizes: 1, 2, 4, 8, 16, 32"), "%s", why);
     // R = 6 > KV = 4 but not a multiple of it: a rank would straddle two kv groups.
     c = shape(12, 4, 12, 60);
-    CHECK(tp_slice_plan(&c, 0, 6, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 6, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "4 kv heads"), "%s", why);
     // ff not divisible.
     c = shape(4, 4, 10, 64);
-    CHECK(tp_slice_plan(&c, 0, 4, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 4, 0, &s, why, sizeof why) != 0);
     CHECKF(strstr(why, "ff=10"), "%s", why);
-    CHECK(tp_slice_plan(&c, 0, 0, &s, why, sizeof why) != 0);
+    CHECK(tp_slice_plan(&c, 0, 0, 0, &s, why, sizeof why) != 0);
 }
 
 // TENSOR_PARALLEL.md §3: q/kv heads per rank at R = 1, 2, 4, 8 (and 16), ff and V per rank at R = 8.
@@ -96,25 +98,23 @@ TEST(uneven_heads_smollm2) {
     ModelConfig c = shape(9, 3, 1536, 49152);
     char why[512];
     TpSlice s;
-    CHECK(tp_slice_plan(&c, 0, 2, &s, why, sizeof why) == -1);
+    CHECK(tp_slice_plan(&c, 0, 2, 0, &s, why, sizeof why) == -1);
     CHECKF(strstr(why, "tp_uneven_heads") != NULL, "%s", why);
-    tp_set_uneven_heads(1);
     const int hs2[2][4] = {{0, 5, 0, 2}, {5, 4, 1, 2}}; // head_start, n_heads, kv_start, n_kv
     for (int r = 0; r < 2; r++) {
-        CHECKF(tp_slice_plan(&c, r, 2, &s, why, sizeof why) == 0, "%s", why);
+        CHECKF(tp_slice_plan(&c, r, 2, 1, &s, why, sizeof why) == 0, "%s", why);
         CHECK(s.head_start == hs2[r][0] && s.n_heads == hs2[r][1] && s.kv_start == hs2[r][2] && s.n_kv == hs2[r][3]);
         CHECK(s.ff_start == 768 * r && s.ff_len == 768);
         CHECK(s.vocab_start == 24576 * r && s.vocab_len == 24576);
     }
     const int hs4[4][4] = {{0, 3, 0, 1}, {3, 2, 1, 1}, {5, 2, 1, 2}, {7, 2, 2, 1}};
     for (int r = 0; r < 4; r++) {
-        CHECKF(tp_slice_plan(&c, r, 4, &s, why, sizeof why) == 0, "%s", why);
+        CHECKF(tp_slice_plan(&c, r, 4, 1, &s, why, sizeof why) == 0, "%s", why);
         CHECK(s.head_start == hs4[r][0] && s.n_heads == hs4[r][1] && s.kv_start == hs4[r][2] && s.n_kv == hs4[r][3]);
         CHECK(s.ff_len == 384);
     }
-    CHECK(tp_slice_plan(&c, 0, 10, &s, why, sizeof why) == -1); // more ranks than heads
+    CHECK(tp_slice_plan(&c, 0, 10, 1, &s, why, sizeof why) == -1); // more ranks than heads
     CHECKF(strstr(why, "exceed the 9 query heads") != NULL, "%s", why);
-    tp_set_uneven_heads(0);
 }
 
 TEST(spec_table_ten_models) {
@@ -131,15 +131,70 @@ TEST(spec_table_ten_models) {
         CHECK(c.n_heads == T[i].H && c.n_kv_heads == T[i].KV);
         for (int R = 1; R <= 8; R *= 2) {
             TpSlice s;
-            CHECKF(tp_slice_plan(&c, R - 1, R, &s, why, sizeof why) == 0, "%s R=%d: %s", T[i].m, R, why);
+            CHECKF(tp_slice_plan(&c, R - 1, R, 0, &s, why, sizeof why) == 0, "%s R=%d: %s", T[i].m, R, why);
             CHECKF(s.n_heads == T[i].H / R && s.n_kv == T[i].KV / R, "%s R=%d", T[i].m, R);
             if (R == 8) CHECKF(s.ff_len == T[i].ff8 && s.vocab_len == T[i].v8, "%s: ff %d V %d", T[i].m, s.ff_len, s.vocab_len);
         }
         TpSlice s;
-        int ok = tp_slice_plan(&c, 15, 16, &s, why, sizeof why) == 0;
+        int ok = tp_slice_plan(&c, 15, 16, 0, &s, why, sizeof why) == 0;
         CHECKF(ok == T[i].r16_ok, "%s R=16: %s", T[i].m, why);
         if (ok) CHECKF((16 > c.n_kv_heads) == T[i].kv16_rep && s.n_kv == 1 && s.n_heads == T[i].H / 16, "%s", T[i].m);
     }
+}
+
+// tp_check: the first rule each case breaks, by hand from TENSOR_PARALLEL.md §3 (order: ranks,
+// heads (uneven: R <= H, R <= ff), kv heads, MLP width, vocabulary).
+TEST(tp_check_rules) {
+    // SmolLM2-135M: H 9, KV 3, ff 1536, V 49152
+    CHECK(tp_check(9, 3, 1536, 49152, 1, 0) == TP_FITS);
+    CHECK(tp_check(9, 3, 1536, 49152, 2, 0) == TP_HEADS_UNEVEN);  // 9 % 2 = 1
+    CHECK(tp_check(9, 3, 1536, 49152, 3, 0) == TP_FITS);          // 3 | 9, 3 | 3, 3 | 1536, shards of 16384
+    CHECK(tp_check(9, 3, 1536, 49152, 9, 0) == TP_FF_UNEVEN);     // 9 | 9, 3 | 9, 1536 = 9 * 170 + 6
+    CHECK(tp_check(9, 3, 1536, 49152, 4, 1) == TP_FITS);          // uneven: 4 <= 9 heads
+    CHECK(tp_check(9, 3, 1536, 49152, 10, 1) == TP_HEADS_EXCEED); // uneven: 10 > 9 heads
+    CHECK(tp_check(12, 4, 12, 60, 6, 0) == TP_KV_SPLIT);          // 6 > 4 kv heads, 6 % 4 = 2
+    CHECK(tp_check(4, 4, 10, 64, 4, 0) == TP_FF_UNEVEN);          // 10 % 4 = 2
+    CHECK(tp_check(4, 2, 8, 9, 4, 0) == TP_VOCAB_EMPTY);          // shards of 3: ranks 0-2 hold all 9 rows
+    CHECK(tp_check(8, 8, 4, 100, 6, 1) == TP_FF_EXCEED);          // uneven: 6 <= 8 heads but 6 > ff 4
+    CHECK(tp_check(8, 8, 4, 100, 0, 0) == TP_NO_RANKS);
+}
+
+// The loader (tp_slice_plan) and `plan` / the tp_size check of a config (model_shape_check_tp)
+// accept the same sizes, with and without tp_uneven_heads, which is a parameter (no state kept
+// between calls: an uneven slice planned first does not make the even rules accept R = 2 for 9 heads).
+TEST(loader_and_plan_agree) {
+    static const char *const M[] = {"Qwen3-14B", "Yi-34B", "gemma-2-27b", "Meta-Llama-3-70B"};
+    ModelConfig cs[8];
+    int n = 0;
+    for (int i = 0; i < 4; i++) cs[n++] = load(M[i]);
+    cs[n++] = shape(9, 3, 1536, 49152);
+    cs[n++] = shape(12, 4, 12, 60);
+    cs[n++] = shape(8, 8, 4, 100);
+    cs[n++] = shape(4, 2, 8, 9);
+    char why[512], why2[300];
+    int disagree = 0, fits = 0;
+    for (int i = 0; i < n; i++) {
+        LwModelShape sh;
+        model_shape_from_config(&cs[i], &sh);
+        for (int u = 0; u < 2; u++)
+            for (int R = 2; R <= 72; R++) {
+                TpSlice s;
+                int loader = tp_slice_plan(&cs[i], 0, R, u, &s, why, sizeof why) == 0;
+                int plan = model_shape_check_tp(&sh, R, u, why2, sizeof why2) == 0;
+                fits += loader;
+                if (loader != plan) {
+                    disagree++;
+                    printf("  H=%d KV=%d ff=%d V=%d R=%d uneven=%d: loader %d (%s), plan %d (%s)\n", cs[i].n_heads,
+                           cs[i].n_kv_heads, cs[i].d_ff, cs[i].vocab, R, u, loader, why, plan, why2);
+                }
+            }
+    }
+    CHECKF(disagree == 0, "%d sizes", disagree);
+    CHECK(fits > 0);
+    ModelConfig c = shape(9, 3, 1536, 49152);
+    TpSlice s;
+    CHECK(tp_slice_plan(&c, 1, 2, 1, &s, why, sizeof why) == 0 && s.uneven_heads == 1);
+    CHECK(tp_slice_plan(&c, 1, 2, 0, &s, why, sizeof why) == -1);
 }
 
 int main(void) {
@@ -149,5 +204,7 @@ int main(void) {
     RUN(invalid_sizes_explained);
     RUN(spec_table_ten_models);
     RUN(uneven_heads_smollm2);
+    RUN(tp_check_rules);
+    RUN(loader_and_plan_agree);
     return test_summary();
 }

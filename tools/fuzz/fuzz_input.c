@@ -29,7 +29,7 @@
 #include "config/plan.h"
 #include "io/gguf.h"
 #include "io/checksum.h"
-#include "io/gguf_tok.h"
+#include "tok/gguf_tok.h"
 #include "model/gguf_load.h"
 #include "model/model.h"
 #include "report/report_html.h"
@@ -144,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             TpSlice ts;
             char why[300];
             for (int r = 0; r < R; r++)
-                if (tp_slice_plan(&mc, r, R, &ts, why, sizeof why)) break;
+                if (tp_slice_plan(&mc, r, R, 0, &ts, why, sizeof why)) break;
         }
     }
     LwModelShape ms;

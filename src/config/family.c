@@ -1,11 +1,11 @@
-// model/family — the five families as one table of data (ARCHITECTURES.md §4).
+// config/family — the five families as one table of data (ARCHITECTURES.md §4).
 //
 // The forward pass reads these flags instead of branching on the family name, so a reader finds
 // every difference between Llama, Mistral, Qwen2, Qwen3 and Gemma-2 in this one screen. The
 // config loader maps config.json "architectures"[0] to a row of this table.
 #include <string.h>
 
-#include "model/model.h"
+#include "config/model_config.h"
 
 const FamilyInfo LW_FAMILIES[FAM_COUNT] = {
     //          name       hf_arch               model_type  +1 emb bias qkn sand gelu tied slide_even caps qpas nobos sw

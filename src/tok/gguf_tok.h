@@ -1,4 +1,4 @@
-// io/gguf_tok — the tokenizer a GGUF file carries in its metadata, as the tokenizer.json it
+// tok/gguf_tok — the tokenizer a GGUF file carries in its metadata, as the tokenizer.json it
 // stands for, so the one tokenizer implementation (tok/) serves both checkpoint kinds.
 //
 // GGUF keys used (llama.cpp's converter writes them from the model's tokenizer.json):

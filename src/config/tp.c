@@ -1,6 +1,7 @@
-// model/tp — how rank r of R cuts every weight (TENSOR_PARALLEL.md §2-4).
+// config/tp — how rank r of R cuts every weight (TENSOR_PARALLEL.md §2-4).
 //
-// Rules (the loader and the forward pass both follow this one plan):
+// Rules (the loader and the forward pass follow this one plan; `plan`, `inspect` and the tp_size
+// check of a config ask tp_check, the same rules, through config/model_shape.c):
 // * Query heads: R must divide H; rank r owns heads [r·H/R, (r+1)·H/R) (q_proj rows, o_proj
 //   columns, q bias entries).
 // * KV heads, R <= KV: R must divide KV; rank r owns kv heads [r·KV/R, (r+1)·KV/R), exactly the
@@ -15,8 +16,8 @@
 //   [r·ceil(V/R), min(V, (r+1)·ceil(V/R))); only the last shard may be shorter. This allows any
 //   V (the spec's ten models all divide evenly for R <= 16, but padded vocabularies such as
 //   151936 with R = 3 need not); a size for which the last rank would get no row is refused.
-// * Uneven heads (opt-in, option tp_uneven_heads; off by default, so the rules above hold): any R
-//   up to H. Rank r owns a balanced contiguous range of whole query heads (the first H mod R ranks
+// * Uneven heads (opt-in, option tp_uneven_heads, passed as uneven_heads; off by default, so the
+//   rules above hold): any R up to H (and up to ff). Rank r owns a balanced contiguous range of whole query heads (the first H mod R ranks
 //   one more) and the contiguous range of kv heads those query heads use — a kv head whose group
 //   straddles two ranks is loaded (and computed) on both, the general form of the replication
 //   above. MLP rows are split the same balanced way. Needed by models whose head count has no
@@ -26,12 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/model.h"
-
-static int g_uneven_heads;
-
-void tp_set_uneven_heads(int on) { g_uneven_heads = on != 0; }
-int tp_uneven_heads(void) { return g_uneven_heads; }
+#include "config/model_config.h"
 
 // Balanced split of n items over R ranks: rank r gets [start, start + len).
 static void balanced(int n, int R, int r, int *start, int *len) {
@@ -40,59 +36,68 @@ static void balanced(int n, int R, int r, int *start, int *len) {
     *len = base + (r < extra ? 1 : 0);
 }
 
-static int check_vocab(const ModelConfig *c, int R, char *why, size_t len) {
-    int64_t shard = ((int64_t)c->vocab + R - 1) / R;
-    if ((int64_t)(R - 1) * shard >= c->vocab) {
-        snprintf(why, len, "vocabulary of %d rows leaves the last of %d ranks no row (shards of %lld)", c->vocab, R, (long long)shard);
-        return -1;
+TpRule tp_check(int64_t H, int64_t KV, int64_t ff, int64_t V, int64_t R, int uneven_heads) {
+    if (R < 1) return TP_NO_RANKS;
+    if (uneven_heads) {
+        if (R > H) return TP_HEADS_EXCEED;
+        if (R > ff) return TP_FF_EXCEED;
+    } else {
+        if (H % R != 0) return TP_HEADS_UNEVEN;
+        if (R <= KV ? KV % R != 0 : R % KV != 0) return TP_KV_SPLIT;
+        if (ff % R != 0) return TP_FF_UNEVEN;
     }
-    return 0;
+    int64_t shard = (V + R - 1) / R;
+    if ((R - 1) * shard >= V) return TP_VOCAB_EMPTY;
+    return TP_FITS;
 }
 
-static int check_size(const ModelConfig *c, int R, char *why, size_t len) {
-    if (R < 1) { snprintf(why, len, "tensor-parallel size %d must be >= 1", R); return -1; }
-    if (g_uneven_heads) {
-        if (R > c->n_heads) {
-            snprintf(why, len, "%d ranks exceed the %d query heads (each rank needs a whole head; H=%d, KV=%d)", R,
-                     c->n_heads, c->n_heads, c->n_kv_heads);
-            return -1;
-        }
-        if (R > c->d_ff) { snprintf(why, len, "%d ranks exceed the MLP width ff=%d", R, c->d_ff); return -1; }
-        return check_vocab(c, R, why, len);
-    }
-    if (c->n_heads % R != 0) {
+// The loader's words for the rule tp_check says R breaks.
+static int check_size(const ModelConfig *c, int R, int uneven, char *why, size_t len) {
+    switch (tp_check(c->n_heads, c->n_kv_heads, c->d_ff, c->vocab, R, uneven)) {
+    case TP_FITS: return 0;
+    case TP_NO_RANKS: snprintf(why, len, "tensor-parallel size %d must be >= 1", R); break;
+    case TP_HEADS_EXCEED:
+        snprintf(why, len, "%d ranks exceed the %d query heads (each rank needs a whole head; H=%d, KV=%d)", R,
+                 c->n_heads, c->n_heads, c->n_kv_heads);
+        break;
+    case TP_FF_EXCEED: snprintf(why, len, "%d ranks exceed the MLP width ff=%d", R, c->d_ff); break;
+    case TP_HEADS_UNEVEN:
         snprintf(why, len, "%d query heads (H=%d, KV=%d) cannot be split evenly over %d ranks", c->n_heads, c->n_heads, c->n_kv_heads, R);
-        return -1;
-    }
-    if (R <= c->n_kv_heads ? c->n_kv_heads % R != 0 : R % c->n_kv_heads != 0) {
+        break;
+    case TP_KV_SPLIT:
         snprintf(why, len, "%d kv heads (H=%d, KV=%d) cannot be split over or replicated on %d ranks (need R to divide KV or be a multiple of it)",
                  c->n_kv_heads, c->n_heads, c->n_kv_heads, R);
-        return -1;
+        break;
+    case TP_FF_UNEVEN: snprintf(why, len, "MLP width ff=%d is not divisible by %d ranks", c->d_ff, R); break;
+    case TP_VOCAB_EMPTY:
+        snprintf(why, len, "vocabulary of %d rows leaves the last of %d ranks no row (shards of %lld)", c->vocab, R,
+                 (long long)(((int64_t)c->vocab + R - 1) / R));
+        break;
     }
-    if (c->d_ff % R != 0) { snprintf(why, len, "MLP width ff=%d is not divisible by %d ranks", c->d_ff, R); return -1; }
-    return check_vocab(c, R, why, len);
+    return -1;
 }
 
-int tp_slice_plan(const ModelConfig *cfg, int r, int R, TpSlice *s, char *why, size_t why_len) {
+int tp_slice_plan(const ModelConfig *cfg, int r, int R, int uneven_heads, TpSlice *s, char *why, size_t why_len) {
     char tmp[256];
-    if (check_size(cfg, R, tmp, sizeof tmp)) {
+    if (check_size(cfg, R, uneven_heads, tmp, sizeof tmp)) {
         // Name the sizes that would work, so the user can pick one.
         char valid[256];
         size_t o = 0;
         valid[0] = 0;
         for (int k = 1; k <= cfg->n_heads && o < sizeof valid - 16; k++) {
             char dummy[256];
-            if (check_size(cfg, k, dummy, sizeof dummy) == 0) o += snprintf(valid + o, sizeof valid - o, "%s%d", o ? ", " : "", k);
+            if (check_size(cfg, k, uneven_heads, dummy, sizeof dummy) == 0) o += snprintf(valid + o, sizeof valid - o, "%s%d", o ? ", " : "", k);
         }
         snprintf(why, why_len, "%s; valid sizes: %s%s", tmp, valid,
-                 g_uneven_heads ? "" : " (or set tp_uneven_heads: true for uneven whole-head splits)");
+                 uneven_heads ? "" : " (or set tp_uneven_heads: true for uneven whole-head splits)");
         return -1;
     }
     if (r < 0 || r >= R) { snprintf(why, why_len, "rank %d is outside 0..%d", r, R - 1); return -1; }
     memset(s, 0, sizeof *s);
     s->rank = r;
     s->size = R;
-    if (g_uneven_heads) {
+    s->uneven_heads = uneven_heads != 0;
+    if (uneven_heads) {
         // Balanced head ranges; the kv heads this rank's query heads use (h uses h / (H/KV)).
         int q_per_kv = cfg->n_heads / cfg->n_kv_heads;
         balanced(cfg->n_heads, R, r, &s->head_start, &s->n_heads);

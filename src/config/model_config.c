@@ -1,4 +1,5 @@
-// model/config — reads a Hugging Face config.json into a ModelConfig (ARCHITECTURES.md §1).
+// config/model_config — reads a Hugging Face config.json into a ModelConfig (ARCHITECTURES.md §1):
+// the one reader of config.json, for the loader as for `plan` and `inspect` (model_config.h).
 //
 // The family is chosen by "architectures"[0] (falling back to "model_type"), because that is what
 // transformers itself dispatches on. Every dimension is read from the file at run time, never
@@ -13,13 +14,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model/gguf_load.h"
-#include "model/model.h"
+#include "config/model_config.h"
 
 typedef struct {
     const char *path;
     json_t *root;
     LwError *err;
+    int shape_only;   // model_config_load_shape: only what sizes the weights (model_config.h)
 } CfgReader;
 
 static const char *json_kind(const json_t *v) {
@@ -115,18 +116,36 @@ static int family_from_config(CfgReader *c, ModelConfig *cfg) {
     return 0;
 }
 
+// The keys besides the shapes that size the weights: tied embeddings, and the dtype on disk.
+static int read_sizing(CfgReader *c, ModelConfig *cfg) {
+    const FamilyInfo *fi = &LW_FAMILIES[cfg->family];
+    int tied = fi->tied_embeddings;
+    if (cfg_bool(c, "tie_word_embeddings", fi->tied_embeddings, &tied)) return -1;
+    cfg->tied = tied || fi->tied_embeddings;
+    json_t *dt = json_object_get(c->root, "torch_dtype");
+    if (!dt) dt = json_object_get(c->root, "dtype");
+    snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "%s", json_is_string(dt) ? json_string_value(dt) : "");
+    return 0;
+}
+
 static int read_fields(CfgReader *c, ModelConfig *cfg) {
     const FamilyInfo *fi;
     cfg->family = (Family)-1;
     if (family_from_config(c, cfg)) return -1;
     fi = &LW_FAMILIES[cfg->family];
 
+    int full = !c->shape_only;
     if (cfg_int(c, "num_hidden_layers", 1, 0, 1, &cfg->n_layers)) return -1;
     if (cfg_int(c, "hidden_size", 1, 0, 1, &cfg->d_model)) return -1;
     if (cfg_int(c, "num_attention_heads", 1, 0, 1, &cfg->n_heads)) return -1;
-    if (cfg_int(c, "num_key_value_heads", 0, cfg->n_heads, 1, &cfg->n_kv_heads)) return -1;
+    if (cfg_int(c, "num_key_value_heads", 0, cfg->n_heads, full, &cfg->n_kv_heads)) return -1;
     if (cfg_int(c, "intermediate_size", 1, 0, 1, &cfg->d_ff)) return -1;
     if (cfg_int(c, "vocab_size", 1, 0, 1, &cfg->vocab)) return -1;
+    if (!full) {
+        if (cfg_int(c, "head_dim", 0, cfg->d_model / cfg->n_heads, 0, &cfg->head_dim)) return -1;
+        cfg->bos_id = cfg->eos_id = -1;
+        return read_sizing(c, cfg);
+    }
     if (cfg_int(c, "max_position_embeddings", 1, 0, 1, &cfg->max_pos)) return -1;
     if (cfg->d_model % cfg->n_heads != 0 && !json_object_get(c->root, "head_dim"))
         return lw_err(c->err, "add an explicit \"head_dim\"", "%s: field \"head_dim\" is absent and hidden_size %d is not divisible by num_attention_heads %d",
@@ -189,15 +208,14 @@ static int read_fields(CfgReader *c, ModelConfig *cfg) {
         if (use_sw && sw_kind == 2)
             return lw_err(c->err, "Qwen's per-layer sliding window (max_window_layers) is not implemented; none of the supported checkpoints enables it",
                           "%s: field \"use_sliding_window\" = true is not supported", c->path);
-        // Absent: the transformers default of Mistral and Gemma-2 (4096); null: no window.
+        // Absent: the transformers default of the families that always have a window (Mistral,
+        // Gemma-2: 4096); null: no window.
         json_t *sw = json_object_get(c->root, "sliding_window");
-        int dflt = sw ? 0 : (cfg->family == FAM_MISTRAL || cfg->family == FAM_GEMMA2) ? 4096 : 0;
+        int dflt = sw ? 0 : sw_kind == 1 ? 4096 : 0;
         if (use_sw && cfg_int(c, "sliding_window", 0, dflt, 1, &cfg->sliding_window)) return -1;
     }
 
-    int tied = fi->tied_embeddings;
-    if (cfg_bool(c, "tie_word_embeddings", fi->tied_embeddings, &tied)) return -1;
-    cfg->tied = tied || fi->tied_embeddings;
+    if (read_sizing(c, cfg)) return -1;
 
     cfg->attn_softcap = cfg->final_softcap = cfg->query_pre_attn_scalar = 0;
     if (fi->has_softcaps) {
@@ -216,14 +234,10 @@ static int read_fields(CfgReader *c, ModelConfig *cfg) {
     }
     if (cfg_token_id(c, "bos_token_id", &cfg->bos_id)) return -1;
     if (cfg_token_id(c, "eos_token_id", &cfg->eos_id)) return -1;
-
-    json_t *dt = json_object_get(c->root, "torch_dtype");
-    if (!dt) dt = json_object_get(c->root, "dtype");
-    snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "%s", json_is_string(dt) ? json_string_value(dt) : "");
     return 0;
 }
 
-int model_config_load(const char *dir, ModelConfig *cfg, LwError *err) {
+static int config_read(const char *dir, int shape_only, ModelConfig *cfg, LwError *err) {
     memset(cfg, 0, sizeof *cfg);
     char path[1100];
     if (gguf_checkpoint_path(dir, path, sizeof path)) return model_config_load_gguf(path, cfg, err);
@@ -236,11 +250,15 @@ int model_config_load(const char *dir, ModelConfig *cfg, LwError *err) {
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) return lw_err(err, "the file must be valid JSON", "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
     if (!json_is_object(root)) { json_decref(root); return lw_err(err, "the file must hold one JSON object", "%s: top level is not an object", path); }
-    CfgReader c = {path, root, err};
+    CfgReader c = {path, root, err, shape_only};
     int rc = read_fields(&c, cfg);
     json_decref(root);
     return rc;
 }
+
+int model_config_load(const char *dir, ModelConfig *cfg, LwError *err) { return config_read(dir, 0, cfg, err); }
+
+int model_config_load_shape(const char *dir, ModelConfig *cfg, LwError *err) { return config_read(dir, 1, cfg, err); }
 
 int64_t model_config_param_count(const ModelConfig *cfg) {
     const FamilyInfo *fi = &LW_FAMILIES[cfg->family];

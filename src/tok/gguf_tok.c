@@ -1,5 +1,5 @@
-// io/gguf_tok — tokenizer.json from GGUF tokenizer metadata (gguf_tok.h).
-#include "io/gguf_tok.h"
+// tok/gguf_tok — tokenizer.json from GGUF tokenizer metadata (gguf_tok.h).
+#include "tok/gguf_tok.h"
 
 #include <stdlib.h>
 #include <string.h>
