@@ -253,3 +253,193 @@ extern "C" int cuda_lens_sums(const float *z, int rows, int cols, size_t ld, con
               his, los, thr, row_s, row_e, cnt, self_in_band);
     return launch_status();
 }
+
+// ---------------------------------------------------------------------------- per-row reductions
+
+// ln(p + ε) for p = exp(lp), as cpu_lens.c's guarded_log: lp itself above -52, else the guard.
+__device__ static float lf_glog(float lp) { return lp > -52.0f ? lp : logf(__fadd_rn(expf(lp), 1e-30f)); }
+
+__device__ static float lf_row_x(const LwXform *xf, int r, float z) {
+    return xf ? lf_xform(xf[r].kind, xf[r].a, xf[r].b, z) : z;
+}
+
+// Sums NS doubles per thread over the block (a tree in shared memory); thread 0 gets the totals
+// in acc. s_acc: [NS][LF_THREADS].
+template <int NS> __device__ static void lf_block_sum(double *acc, double (*s_acc)[LF_THREADS]) {
+    const int t = threadIdx.x;
+    for (int i = 0; i < NS; i++) s_acc[i][t] = acc[i];
+    __syncthreads();
+    for (int s = LF_THREADS / 2; s > 0; s >>= 1) {
+        if (t < s)
+            for (int i = 0; i < NS; i++) s_acc[i][t] += s_acc[i][t + s];
+        __syncthreads();
+    }
+    if (t == 0)
+        for (int i = 0; i < NS; i++) acc[i] = s_acc[i][0];
+}
+
+__global__ static void lens_values_kernel(const float *zb, const int32_t *ip, const LwXform *xp, int cols,
+                                          long long v0, int nids, const int32_t *ids, float *out) {
+    const int r = blockIdx.x;
+    const float *zr = zb + (size_t)ip[r] * cols;
+    for (int j = threadIdx.x; j < nids; j += LF_THREADS) {
+        int32_t t = ids[(size_t)r * nids + j];
+        long long c = (long long)t - v0;
+        out[(size_t)r * nids + j] = t >= 0 && c >= 0 && c < cols ? lf_row_x(xp, r, zr[c]) : -INFINITY;
+    }
+}
+
+// LPS_* of backend.h
+enum { LF_KL_PQ = 1, LF_KL_QP = 2, LF_L1 = 4, LF_SUMS = 8, LF_HP = 16, LF_CE_QP = 32, LF_HQ = 64 };
+
+__global__ static void lens_pair_kernel(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
+                                        const int32_t *iq, const LwXform *xq, const float *lse_q, int cols,
+                                        unsigned what, double *out) {
+    __shared__ double s_acc[8][LF_THREADS];
+    const int r = blockIdx.x;
+    const bool need_q = (what & ~(unsigned)LF_HP) != 0;
+    const bool need_p = (what & (LF_KL_PQ | LF_L1 | LF_SUMS | LF_HP)) != 0;
+    const float *pz = zb + (size_t)ip[r] * cols, *qz = need_q ? zb + (size_t)iq[r] * cols : NULL;
+    const float lp_ = lse_p[r], lq_ = need_q ? lse_q[r] : 0.0f;
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}; // kl_pq, kl_qp, l1, sp, sq, hp, hq, ce
+    for (int v = threadIdx.x; v < cols; v += LF_THREADS) {
+        float xpv = __fadd_rn(lf_row_x(xp, r, pz[v]), -lp_);
+        float lp = lf_glog(xpv), p = need_p ? expf(xpv) : 0.0f;
+        if (what & LF_HP) a[5] -= (double)p * lp; // exact product: an FMA gives the same
+        if (!need_q) continue;
+        float xqv = __fadd_rn(lf_row_x(xq, r, qz[v]), -lq_);
+        float q = expf(xqv), lq = lf_glog(xqv);
+        if (what & LF_KL_PQ) a[0] += (double)__fmul_rn(p, __fadd_rn(lp, -lq));
+        if (what & LF_KL_QP) a[1] += (double)__fmul_rn(q, __fadd_rn(lq, -lp));
+        if (what & LF_L1) a[2] += (double)fabsf(__fadd_rn(p, -q));
+        if (what & LF_SUMS) { a[3] += (double)p; a[4] += (double)q; }
+        if (what & LF_HQ) a[6] -= (double)q * lq;
+        if (what & LF_CE_QP) a[7] -= (double)q * lp;
+    }
+    lf_block_sum<8>(a, s_acc);
+    if (threadIdx.x == 0)
+        for (int i = 0; i < 8; i++) out[(size_t)r * 8 + i] = a[i];
+}
+
+__global__ static void lens_js_kernel(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
+                                      const int32_t *iq, const LwXform *xq, const float *lse_q, int cols,
+                                      const double *msum, double *out) {
+    __shared__ double s_acc[1][LF_THREADS];
+    const int r = blockIdx.x;
+    const float *pz = zb + (size_t)ip[r] * cols, *qz = zb + (size_t)iq[r] * cols;
+    const float inv = (float)(1.0 / msum[r]);
+    double a[1] = {0.0};
+    for (int v = threadIdx.x; v < cols; v += LF_THREADS) {
+        float xpv = __fadd_rn(lf_row_x(xp, r, pz[v]), -lse_p[r]), p = expf(xpv);
+        float xqv = __fadd_rn(lf_row_x(xq, r, qz[v]), -lse_q[r]), q = expf(xqv);
+        float m = __fmul_rn(__fmul_rn(0.5f, __fadd_rn(p, q)), inv);
+        float lm = logf(__fadd_rn(m, 1e-30f));
+        // ½·t is exact in double, so an FMA of either product gives the same sum
+        a[0] += 0.5 * (double)__fmul_rn(p, __fadd_rn(lf_glog(xpv), -lm)) +
+                0.5 * (double)__fmul_rn(q, __fadd_rn(lf_glog(xqv), -lm));
+    }
+    lf_block_sum<1>(a, s_acc);
+    if (threadIdx.x == 0) out[r] = a[0];
+}
+
+__global__ static void lens_dots_kernel(const float *zb, const int32_t *ip, const LwXform *xp, const int32_t *iq,
+                                        const LwXform *xq, int cols, double *out) {
+    __shared__ double s_acc[3][LF_THREADS];
+    const int r = blockIdx.x;
+    const float *pz = zb + (size_t)ip[r] * cols, *qz = zb + (size_t)iq[r] * cols;
+    double a[3] = {0, 0, 0};
+    for (int v = threadIdx.x; v < cols; v += LF_THREADS) {
+        float p = lf_row_x(xp, r, pz[v]), q = lf_row_x(xq, r, qz[v]);
+        a[0] += (double)p * q; // products of fp32 values: exact in double
+        a[1] += (double)p * p;
+        a[2] += (double)q * q;
+    }
+    lf_block_sum<3>(a, s_acc);
+    if (threadIdx.x == 0)
+        for (int i = 0; i < 3; i++) out[(size_t)r * 3 + i] = a[i];
+}
+
+__global__ static void lens_extremes_kernel(const float *zb, const int32_t *ip, const LwXform *xp, int cols,
+                                            float *out) {
+    __shared__ float s_amax[LF_THREADS], s_nmin[LF_THREADS];
+    __shared__ int s_zero[LF_THREADS], s_nan[LF_THREADS], s_inf[LF_THREADS];
+    const int r = blockIdx.x, t = threadIdx.x;
+    const float *zr = zb + (size_t)ip[r] * cols;
+    float amax = 0.0f, nmin = -INFINITY;
+    int first_zero = INT_MAX, has_nan = 0, has_inf = 0;
+    for (int c = t; c < cols; c += LF_THREADS) {
+        float x = lf_row_x(xp, r, zr[c]);
+        if (isnan(x)) { has_nan = 1; continue; }
+        if (isinf(x)) has_inf = 1;
+        if (fabsf(x) > amax) amax = fabsf(x);
+        if (-x > nmin) nmin = -x;
+        if (x == 0.0f && first_zero == INT_MAX) first_zero = c;
+    }
+    s_amax[t] = amax;
+    s_nmin[t] = nmin;
+    s_zero[t] = first_zero;
+    s_nan[t] = has_nan;
+    s_inf[t] = has_inf;
+    __syncthreads();
+    for (int s = LF_THREADS / 2; s > 0; s >>= 1) {
+        if (t < s) {
+            if (s_amax[t + s] > s_amax[t]) s_amax[t] = s_amax[t + s];
+            if (s_nmin[t + s] > s_nmin[t]) s_nmin[t] = s_nmin[t + s];
+            if (s_zero[t + s] < s_zero[t]) s_zero[t] = s_zero[t + s];
+            s_nan[t] |= s_nan[t + s];
+            s_inf[t] |= s_inf[t + s];
+        }
+        __syncthreads();
+    }
+    if (t != 0) return;
+    float nm = s_nmin[0];
+    if (nm == 0.0f) nm = -lf_row_x(xp, r, zr[s_zero[0]]); // ±0: the first zero's sign
+    out[(size_t)r * 4] = s_amax[0];
+    out[(size_t)r * 4 + 1] = nm;
+    out[(size_t)r * 4 + 2] = (float)s_nan[0];
+    out[(size_t)r * 4 + 3] = (float)s_inf[0];
+}
+
+extern "C" int cuda_lens_values(const float *zb, const int32_t *ip, const LwXform *xp, int rows, int cols, int64_t v0,
+                                int nids, const int32_t *ids, float *out, void *stream) {
+    if (rows <= 0 || nids <= 0) return 0;
+    if (cols < 0 || !zb || !ip || !ids || !out) return (int)cudaErrorInvalidValue;
+    long long vv = v0;
+    LW_LAUNCH(lens_values_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, cols, vv, nids, ids, out);
+    return launch_status();
+}
+
+extern "C" int cuda_lens_pair(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
+                              const int32_t *iq, const LwXform *xq, const float *lse_q, int rows, int cols,
+                              unsigned what, double *out, void *stream) {
+    if (rows <= 0) return 0;
+    bool need_q = (what & ~(unsigned)LF_HP) != 0;
+    if (cols < 0 || !zb || !ip || !lse_p || !out || (need_q && (!iq || !lse_q))) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_pair_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, lse_p, iq, xq, lse_q, cols, what, out);
+    return launch_status();
+}
+
+extern "C" int cuda_lens_js(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
+                            const int32_t *iq, const LwXform *xq, const float *lse_q, int rows, int cols,
+                            const double *msum, double *out, void *stream) {
+    if (rows <= 0) return 0;
+    if (cols < 0 || !zb || !ip || !iq || !lse_p || !lse_q || !msum || !out) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_js_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, lse_p, iq, xq, lse_q, cols, msum, out);
+    return launch_status();
+}
+
+extern "C" int cuda_lens_dots(const float *zb, const int32_t *ip, const LwXform *xp, const int32_t *iq,
+                              const LwXform *xq, int rows, int cols, double *out, void *stream) {
+    if (rows <= 0) return 0;
+    if (cols < 0 || !zb || !ip || !iq || !out) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_dots_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, iq, xq, cols, out);
+    return launch_status();
+}
+
+extern "C" int cuda_lens_extremes(const float *zb, const int32_t *ip, const LwXform *xp, int rows, int cols,
+                                  float *out, void *stream) {
+    if (rows <= 0) return 0;
+    if (cols < 0 || !zb || !ip || !out) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_extremes_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, cols, out);
+    return launch_status();
+}

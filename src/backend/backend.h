@@ -74,6 +74,20 @@ typedef struct LensThreshold {
     int32_t id;
 } LensThreshold;
 
+// What lens_pair sums (a mask; lens/lens_stats.h names the same bits LP_*) and where each sum goes
+// in its out[8·r + i]. p = expf(x_P − lse_P), q = expf(x_Q − lse_Q) in fp32, ln(p + ε) with the
+// guard LENS_EPS (METRICS.md §0.4).
+enum {
+    LPS_KL_PQ = 1,  // [0] Σ p·(ln(p+ε) − ln(q+ε))
+    LPS_KL_QP = 2,  // [1] Σ q·(ln(q+ε) − ln(p+ε))
+    LPS_L1 = 4,     // [2] Σ |p − q|
+    LPS_SUMS = 8,   // [3] Σ p, [4] Σ q
+    LPS_HP = 16,    // [5] −Σ p·ln(p+ε)
+    LPS_CE_QP = 32, // [7] −Σ q·ln(p+ε)
+    LPS_HQ = 64,    // [6] −Σ q·ln(q+ε)
+};
+#define LENS_EPS 1e-30f // METRICS.md §0.4 guard inside ln(p + ε)
+
 typedef struct Backend {
     const char *name; // "cpu": what the run file's `backend` attribute records
     int host_memory;  // 1: host memory is backend memory (CPU); 0: buffers need upload/download
@@ -168,7 +182,8 @@ typedef struct Backend {
                              float *row_max, double *row_s, double *row_e);
     //
     // Fused lens statistics (lens/lens_stats.c; NULL on a backend without them: the lens then uses
-    // softmax_partials and host loops). Two sweeps over a block of rows (layout as above):
+    // softmax_partials and host loops for the max, sums, top-k and counts). Two sweeps over a
+    // block of rows (layout as above):
     // lens_scan: row_max[r] = max_v x_v as softmax_partials computes it, and when k > 0 the local
     //   top-k of the row, x descending, ties by global id (v0 + column) ascending, NaN entries
     //   skipped, padded with (NaN, -1): top_x/top_id [rows, k]. Comparisons only: exact.
@@ -184,6 +199,36 @@ typedef struct Backend {
     void (*lens_sums)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
                       int fast_exp, int64_t v0, int nt, const struct LensThreshold *thr, double *row_s,
                       double *row_e, int64_t *above, int64_t *band);
+    //
+    // The per-row shard reductions behind the other statistics (lens/lens_stats.c merges them
+    // across shards; every backend has them: the lens has no host loop in their place). The rows are independent distributions: z[r] (zp[r], zq[r]) points at row
+    // r's `cols` logits (cols >= 0), each transformed by its xf[r] (xf NULL: identity), lse[r] its
+    // log-sum-exp as fp32 (LensNorm.lse_f). All HOST memory, like lens_scan/lens_sums. The fp32
+    // values are the same on every backend (the emulation runs the host's libm; on a GPU expf,
+    // logf and tanhf are CUDA's); the double sums are in index order on the CPU and in another
+    // order on a GPU (per thread, then a tree): they agree to double rounding of the terms.
+    // lens_values: out[r·nids + j] = x_r at global id t = ids[r·nids + j] when v0 <= t < v0 + cols
+    //   (t >= 0), else -inf (the MAX all-reduce then gives the owner's value). Exact.
+    // lens_pair: for each pair (P_r, Q_r) the sums `what` asks (LPS_*, into out[8·r + i] as listed
+    //   there; the others 0): p, q and their guarded logs in fp32 (ln(p + ε) = x − lse when
+    //   x − lse > −52, else logf(expf(x − lse) + ε)), each term a double sum (KL terms: the fp32
+    //   product p·(lp − lq) widened; L1: |p − q| in fp32 widened; entropies, cross-entropy: the
+    //   double product). zq, xq, lse_q may be NULL when `what` is LPS_HP alone.
+    // lens_js: out[r] = Σ ½·p·(ln(p+ε) − ln(m+ε)) + ½·q·(ln(q+ε) − ln(m+ε)), m = ½(p + q)·(float)(1 /
+    //   msum[r]) in fp32 (the Jensen–Shannon divergence in nats, METRICS.md §8.3); msum HOST.
+    // lens_dots: out[3r..3r+2] = Σ x_P·x_Q, Σ x_P², Σ x_Q² of the transformed logits, in double.
+    // lens_extremes: out[4r..4r+3] = max |x| (0 when none), max(−x) (−inf when none; a max of ±0
+    //   takes the first zero's sign in index order), 1 if any x is NaN (NaN entries are skipped by
+    //   the others), 1 if any x is ±inf, else 0: the form a MAX all-reduce merges. Exact.
+    void (*lens_values)(const float *const *z, const LogitXform *xf, int rows, int cols, int64_t v0, int nids,
+                        const int32_t *ids, float *out);
+    void (*lens_pair)(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                      const LogitXform *xq, const float *lse_q, int rows, int cols, unsigned what, double *out);
+    void (*lens_js)(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                    const LogitXform *xq, const float *lse_q, int rows, int cols, const double *msum, double *out);
+    void (*lens_dots)(const float *const *zp, const LogitXform *xp, const float *const *zq, const LogitXform *xq,
+                      int rows, int cols, double *out);
+    void (*lens_extremes)(const float *const *z, const LogitXform *xf, int rows, int cols, float *out);
 } Backend;
 
 // The CPU backend (backend_cpu.c): the reference, always compiled.

@@ -42,6 +42,11 @@ const Backend backend_cpu = {
     .softmax_partials = cpu_softmax_partials,
     .lens_scan = cpu_lens_scan,
     .lens_sums = cpu_lens_sums,
+    .lens_values = cpu_lens_values,
+    .lens_pair = cpu_lens_pair,
+    .lens_js = cpu_lens_js,
+    .lens_dots = cpu_lens_dots,
+    .lens_extremes = cpu_lens_extremes,
 };
 
 static const Backend *g_default = &backend_cpu;

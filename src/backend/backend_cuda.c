@@ -67,12 +67,16 @@ static const char *HINT_MEM = "a copy between host and device failed: this is a 
 
 // Calls of the lens ops, printed at exit when LW_CUDA_OP_COUNTS is set (tests/sh/test_cudaemu.sh
 // asserts with them that a run takes the fused path).
-static long g_n_scan, g_n_sums, g_n_partials;
+static long g_n_scan, g_n_sums, g_n_partials, g_n_values, g_n_pair, g_n_js, g_n_dots, g_n_extremes;
 static int g_count_device = -1;
 
 static void print_op_counts(void) {
     fprintf(stderr, "cuda backend op counts (device %d): lens_scan %ld, lens_sums %ld, softmax_partials %ld\n",
             g_count_device, g_n_scan, g_n_sums, g_n_partials);
+    fprintf(stderr,
+            "cuda backend row op counts (device %d): lens_values %ld, lens_pair %ld, lens_js %ld, lens_dots %ld, "
+            "lens_extremes %ld\n",
+            g_count_device, g_n_values, g_n_pair, g_n_js, g_n_dots, g_n_extremes);
 }
 
 static void cuda_init(void) {
@@ -405,6 +409,129 @@ static void cuda_op_lens_sums(const float *z, int rows, int cols, size_t ld, con
     free(lj);
 }
 
+// The per-row reductions (backend.h lens_values .. lens_extremes): their rows are HOST memory,
+// one pointer per row. Each call copies the rows of P and then of Q into one device buffer (a row
+// equal to the one before it, the same pointer, is copied once: P_final shared by every layer's
+// pair), with the index of each row's copy, runs the kernel of kernels/lens_fused.cu and
+// downloads the results.
+static Scratch g_rz, g_ridx, g_rxf, g_rlse, g_rout, g_rids, g_rmsum;
+
+typedef struct {
+    const float *z;   // device rows
+    const int32_t *ip, *iq;
+    const LwXform *xp, *xq;
+    const float *lp, *lq;
+} StagedRows;
+
+static StagedRows stage_rows(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                             const LogitXform *xq, const float *lse_q, int rows, int cols) {
+    int nrow = zq ? 2 * rows : rows, n = 0;
+    int32_t *idx = xmalloc(sizeof(int32_t) * (size_t)nrow);
+    const float *last = NULL;
+    for (int i = 0; i < nrow; i++) {
+        const float *zi = i < rows ? zp[i] : zq[i - rows];
+        if (i == 0 || zi != last) n++;
+        idx[i] = n - 1;
+        last = zi;
+    }
+    float *dz = scratch(&g_rz, (size_t)(n ? n : 1) * (size_t)(cols ? cols : 1) * sizeof(float));
+    for (int i = 0; i < nrow; i++) {
+        const float *zi = i < rows ? zp[i] : zq[i - rows];
+        if (i == 0 || idx[i] != idx[i - 1]) cuda_upload(dz + (size_t)idx[i] * cols, zi, (size_t)cols * sizeof(float));
+    }
+    StagedRows s = {.z = dz};
+    int32_t *didx = stage(&g_ridx, idx, sizeof(int32_t) * (size_t)nrow);
+    s.ip = didx;
+    s.iq = zq ? didx + rows : NULL;
+    LogitXform *xf = NULL;
+    float *l = NULL;
+    if (xp || xq) { // both sets of transforms in one buffer: [rows] of P, [rows] of Q
+        xf = xmalloc(sizeof(LogitXform) * 2 * (size_t)rows);
+        for (int r = 0; r < rows; r++) {
+            xf[r] = xp ? xp[r] : (LogitXform){XF_IDENT, 1.0f, 1.0f};
+            xf[rows + r] = xq ? xq[r] : (LogitXform){XF_IDENT, 1.0f, 1.0f};
+        }
+        LwXform *dxf = stage(&g_rxf, xf, sizeof(LwXform) * 2 * (size_t)rows);
+        s.xp = dxf;
+        s.xq = dxf + rows;
+    }
+    if (lse_p || lse_q) {
+        l = xmalloc(sizeof(float) * 2 * (size_t)rows);
+        for (int r = 0; r < rows; r++) {
+            l[r] = lse_p ? lse_p[r] : 0.0f;
+            l[rows + r] = lse_q ? lse_q[r] : 0.0f;
+        }
+        float *dl = stage(&g_rlse, l, sizeof(float) * 2 * (size_t)rows);
+        s.lp = lse_p ? dl : NULL;
+        s.lq = lse_q ? dl + rows : NULL;
+    }
+    cuda_sync(); // the host copies are freed next
+    free(idx);
+    free(xf);
+    free(l);
+    return s;
+}
+
+static void cuda_op_lens_values(const float *const *z, const LogitXform *xf, int rows, int cols, int64_t v0, int nids,
+                                const int32_t *ids, float *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && nids >= 0 && (rows == 0 || nids == 0 || (z && ids && out)));
+    if (rows == 0 || nids == 0) return;
+    g_n_values++;
+    size_t N = (size_t)rows * (size_t)nids;
+    StagedRows s = stage_rows(z, xf, NULL, NULL, NULL, NULL, rows, cols);
+    const int32_t *dids = stage(&g_rids, ids, N * sizeof(int32_t));
+    float *dout = scratch(&g_rout, N * sizeof(float));
+    KCK(cuda_lens_values(s.z, s.ip, s.xp, rows, cols, v0, nids, dids, dout, g_stream));
+    cuda_download(out, dout, N * sizeof(float));
+}
+
+static void cuda_op_lens_pair(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                              const LogitXform *xq, const float *lse_q, int rows, int cols, unsigned what, double *out) {
+    int need_q = (what & ~(unsigned)LPS_HP) != 0;
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (zp && lse_p && out)));
+    LW_ASSERT(!need_q || rows == 0 || (zq && lse_q));
+    if (rows == 0) return;
+    g_n_pair++;
+    StagedRows s = stage_rows(zp, xp, lse_p, need_q ? zq : NULL, need_q ? xq : NULL, need_q ? lse_q : NULL, rows, cols);
+    double *dout = scratch(&g_rout, (size_t)rows * 8 * sizeof(double));
+    KCK(cuda_lens_pair(s.z, s.ip, s.xp, s.lp, s.iq, s.xq, s.lq, rows, cols, what, dout, g_stream));
+    cuda_download(out, dout, (size_t)rows * 8 * sizeof(double));
+}
+
+static void cuda_op_lens_js(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                            const LogitXform *xq, const float *lse_q, int rows, int cols, const double *msum,
+                            double *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (zp && lse_p && zq && lse_q && msum && out)));
+    if (rows == 0) return;
+    g_n_js++;
+    StagedRows s = stage_rows(zp, xp, lse_p, zq, xq, lse_q, rows, cols);
+    const double *dm = stage(&g_rmsum, msum, (size_t)rows * sizeof(double));
+    double *dout = scratch(&g_rout, (size_t)rows * sizeof(double));
+    KCK(cuda_lens_js(s.z, s.ip, s.xp, s.lp, s.iq, s.xq, s.lq, rows, cols, dm, dout, g_stream));
+    cuda_download(out, dout, (size_t)rows * sizeof(double));
+}
+
+static void cuda_op_lens_dots(const float *const *zp, const LogitXform *xp, const float *const *zq,
+                              const LogitXform *xq, int rows, int cols, double *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (zp && zq && out)));
+    if (rows == 0) return;
+    g_n_dots++;
+    StagedRows s = stage_rows(zp, xp, NULL, zq, xq, NULL, rows, cols);
+    double *dout = scratch(&g_rout, (size_t)rows * 3 * sizeof(double));
+    KCK(cuda_lens_dots(s.z, s.ip, s.xp, s.iq, s.xq, rows, cols, dout, g_stream));
+    cuda_download(out, dout, (size_t)rows * 3 * sizeof(double));
+}
+
+static void cuda_op_lens_extremes(const float *const *z, const LogitXform *xf, int rows, int cols, float *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (z && out)));
+    if (rows == 0) return;
+    g_n_extremes++;
+    StagedRows s = stage_rows(z, xf, NULL, NULL, NULL, NULL, rows, cols);
+    float *dout = scratch(&g_rout, (size_t)rows * 4 * sizeof(float));
+    KCK(cuda_lens_extremes(s.z, s.ip, s.xp, rows, cols, dout, g_stream));
+    cuda_download(out, dout, (size_t)rows * 4 * sizeof(float));
+}
+
 const Backend backend_cuda = {
     .name = "cuda",
     .init = cuda_init,
@@ -432,6 +559,11 @@ const Backend backend_cuda = {
     .softmax_partials = cuda_op_softmax_partials,
     .lens_scan = cuda_op_lens_scan,
     .lens_sums = cuda_op_lens_sums,
+    .lens_values = cuda_op_lens_values,
+    .lens_pair = cuda_op_lens_pair,
+    .lens_js = cuda_op_lens_js,
+    .lens_dots = cuda_op_lens_dots,
+    .lens_extremes = cuda_op_lens_extremes,
 };
 
 #else

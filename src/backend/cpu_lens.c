@@ -377,3 +377,128 @@ void cpu_lens_sums(const float *z, int rows, int cols, size_t ld, const LogitXfo
     cpu_lens_sums_path(lw_cpu_has_avx2(), z, rows, cols, ld, xf, m_in, fast_exp, v0, nt, thr, row_s, row_e, above,
                        band);
 }
+
+// ---------------------------------------------------------------------------- per-row reductions
+
+// The shard reductions of lens_stats.c's other statistics (backend.h lens_values .. lens_extremes):
+// scalar loops, in index order, the fp32 and double operations written as the contract states.
+
+static inline float row_x(const LogitXform *xf, int r, float z) {
+    return xf ? logit_xform(xf[r].kind, xf[r].a, xf[r].b, z) : z;
+}
+
+void cpu_lens_values(const float *const *z, const LogitXform *xf, int rows, int cols, int64_t v0, int nids,
+                     const int32_t *ids, float *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && nids >= 0 && (rows == 0 || nids == 0 || (z && ids && out)));
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < nids; j++) {
+            int32_t t = ids[(size_t)r * nids + j];
+            int64_t c = (int64_t)t - v0;
+            out[(size_t)r * nids + j] = t >= 0 && c >= 0 && c < cols ? row_x(xf, r, z[r][c]) : -INFINITY;
+        }
+}
+
+// ln(p + ε) for p = exp(lp): above 2^24·ε the fp32 sum p + ε rounds to p, so the guarded log is
+// ln p = lp (up to one rounding of lp) — true whenever lp > -52 (p > 2.6e-23). Below, the guard
+// matters and is evaluated as written. Saves a logf (and often the expf) per element.
+static inline float guarded_log(float lp) {
+    return lp > -52.0f ? lp : logf(expf(lp) + LENS_EPS);
+}
+
+static int same_row(const float *const *z, const LogitXform *xf, const float *lse, int r, int s) {
+    LogitXform a = xf ? xf[r] : (LogitXform){XF_IDENT, 1.0f, 1.0f}, b = xf ? xf[s] : a;
+    return z[r] == z[s] && a.kind == b.kind && a.a == b.a && a.b == b.b && lse[r] == lse[s];
+}
+
+void cpu_lens_pair(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                   const LogitXform *xq, const float *lse_q, int rows, int cols, unsigned what, double *out) {
+    int need_q = (what & ~(unsigned)LPS_HP) != 0;
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (zp && lse_p && out)));
+    LW_ASSERT(!need_q || rows == 0 || (zq && lse_q));
+    int need_p = (what & (LPS_KL_PQ | LPS_L1 | LPS_SUMS | LPS_HP)) != 0;
+    // q and ln(q + ε) are cached while consecutive rows share the same Q (P_final of a pass)
+    float *qv = need_q ? xmalloc(sizeof(float) * (cols ? cols : 1)) : NULL;
+    float *lqv = need_q ? xmalloc(sizeof(float) * (cols ? cols : 1)) : NULL;
+    int cached = -1;
+    for (int r = 0; r < rows; r++) {
+        double kl_pq = 0, kl_qp = 0, l1 = 0, sp = 0, sq = 0, hp = 0, hq = 0, ce = 0;
+        const float *pz = zp[r];
+        if (need_q && (cached < 0 || !same_row(zq, xq, lse_q, r, cached))) {
+            for (int v = 0; v < cols; v++) {
+                float xqv = row_x(xq, r, zq[r][v]) - lse_q[r];
+                qv[v] = expf(xqv);
+                lqv[v] = guarded_log(xqv);
+            }
+            cached = r;
+        }
+        const float lse = lse_p[r];
+        if (what == LPS_CE_QP) { // the calibration grid: no exp of P needed at all
+            for (int v = 0; v < cols; v++) ce -= (double)qv[v] * guarded_log(row_x(xp, r, pz[v]) - lse);
+        } else {
+            for (int v = 0; v < cols; v++) {
+                float xpv = row_x(xp, r, pz[v]) - lse;
+                float lp = guarded_log(xpv), p = need_p ? expf(xpv) : 0.0f;
+                if (what & LPS_HP) hp -= (double)p * lp;
+                if (!need_q) continue;
+                float q = qv[v], lq = lqv[v];
+                if (what & LPS_KL_PQ) kl_pq += (double)(p * (lp - lq));
+                if (what & LPS_KL_QP) kl_qp += (double)(q * (lq - lp));
+                if (what & LPS_L1) l1 += fabsf(p - q);
+                if (what & LPS_SUMS) { sp += p; sq += q; }
+                if (what & LPS_HQ) hq -= (double)q * lq;
+                if (what & LPS_CE_QP) ce -= (double)q * lp;
+            }
+        }
+        double *a = out + (size_t)r * 8;
+        a[0] = kl_pq; a[1] = kl_qp; a[2] = l1; a[3] = sp; a[4] = sq; a[5] = hp; a[6] = hq; a[7] = ce;
+    }
+    free(qv);
+    free(lqv);
+}
+
+void cpu_lens_js(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                 const LogitXform *xq, const float *lse_q, int rows, int cols, const double *msum, double *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (zp && lse_p && zq && lse_q && msum && out)));
+    for (int r = 0; r < rows; r++) {
+        double s = 0.0;
+        float inv = (float)(1.0 / msum[r]);
+        for (int v = 0; v < cols; v++) {
+            float xpv = row_x(xp, r, zp[r][v]) - lse_p[r], p = expf(xpv);
+            float xqv = row_x(xq, r, zq[r][v]) - lse_q[r], q = expf(xqv);
+            float m = 0.5f * (p + q) * inv;
+            float lm = logf(m + LENS_EPS);
+            s += 0.5 * (double)(p * (guarded_log(xpv) - lm)) + 0.5 * (double)(q * (guarded_log(xqv) - lm));
+        }
+        out[r] = s;
+    }
+}
+
+void cpu_lens_dots(const float *const *zp, const LogitXform *xp, const float *const *zq, const LogitXform *xq,
+                   int rows, int cols, double *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (zp && zq && out)));
+    for (int r = 0; r < rows; r++) {
+        double dpq = 0, dpp = 0, dqq = 0;
+        for (int v = 0; v < cols; v++) {
+            float p = row_x(xp, r, zp[r][v]), q = row_x(xq, r, zq[r][v]);
+            dpq += (double)p * q;
+            dpp += (double)p * p;
+            dqq += (double)q * q;
+        }
+        out[3 * r] = dpq; out[3 * r + 1] = dpp; out[3 * r + 2] = dqq;
+    }
+}
+
+void cpu_lens_extremes(const float *const *z, const LogitXform *xf, int rows, int cols, float *out) {
+    LW_ASSERT(rows >= 0 && cols >= 0 && (rows == 0 || (z && out)));
+    for (int r = 0; r < rows; r++) {
+        float amax = 0.0f, nmin = -INFINITY, has_nan = 0, has_inf = 0;
+        for (int v = 0; v < cols; v++) {
+            float xv = row_x(xf, r, z[r][v]);
+            if (isnan(xv)) { has_nan = 1; continue; }
+            if (isinf(xv)) has_inf = 1;
+            if (fabsf(xv) > amax) amax = fabsf(xv);
+            if (-xv > nmin) nmin = -xv;
+        }
+        out[4 * r] = amax; out[4 * r + 1] = nmin; out[4 * r + 2] = has_nan; out[4 * r + 3] = has_inf;
+    }
+}

@@ -1,5 +1,6 @@
-// cpu_lens — the CPU backend's fused lens statistics (backend.h: lens_scan, lens_sums) and the
-// vectorized exp they may use.
+// cpu_lens — the CPU backend's fused lens statistics (backend.h: lens_scan, lens_sums), the
+// vectorized exp they may use, and the per-row reductions of the other statistics (lens_values,
+// lens_pair, lens_js, lens_dots, lens_extremes: plain loops, at the end of this header).
 //
 // The lens decodes a block of rows into a chunk of logits; its statistics (lens/lens_stats.c) then
 // need, per row, the max, S = Σ exp(x − m), E = Σ exp(x − m)(x − m), the top-k candidates and how
@@ -44,5 +45,17 @@ void cpu_lens_sums(const float *z, int rows, int cols, size_t ld, const LogitXfo
 void cpu_lens_sums_path(int avx2, const float *z, int rows, int cols, size_t ld, const LogitXform *xf,
                         const float *m_in, int fast_exp, int64_t v0, int nt, const LensThreshold *thr, double *row_s,
                         double *row_e, int64_t *above, int64_t *band);
+
+// Backend.lens_values, lens_pair, lens_js, lens_dots and lens_extremes on the CPU (backend.h):
+// plain loops in index order, the arithmetic lens_stats.c ran before they became ops.
+void cpu_lens_values(const float *const *z, const LogitXform *xf, int rows, int cols, int64_t v0, int nids,
+                     const int32_t *ids, float *out);
+void cpu_lens_pair(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                   const LogitXform *xq, const float *lse_q, int rows, int cols, unsigned what, double *out);
+void cpu_lens_js(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
+                 const LogitXform *xq, const float *lse_q, int rows, int cols, const double *msum, double *out);
+void cpu_lens_dots(const float *const *zp, const LogitXform *xp, const float *const *zq, const LogitXform *xq,
+                   int rows, int cols, double *out);
+void cpu_lens_extremes(const float *const *z, const LogitXform *xf, int rows, int cols, float *out);
 
 #endif

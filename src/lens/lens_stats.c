@@ -1,5 +1,7 @@
-// lens_stats — see lens_stats.h. Local passes over the shard are plain fp32 loops with double
-// accumulators; each function ends in exactly one small collective (lens_normalize: two).
+// lens_stats — see lens_stats.h. The local passes over the shard are the backend's lens ops
+// (backend.h: lens_scan, lens_sums, lens_values, lens_pair, lens_js, lens_dots, lens_extremes);
+// what is left here is the host merges and the collectives: each function ends in exactly one
+// small collective (lens_normalize: two).
 #include "lens/lens_stats.h"
 
 #include <math.h>
@@ -19,6 +21,27 @@ static void allreduce_sum_i64(const LensShard *sh, int64_t *b, size_t n) { if (s
 static const Backend *shard_backend(const LensShard *sh) { return sh->bk ? sh->bk : backend_default(); }
 
 static LogitXform xform_of(const LensDist *d) { return (LogitXform){(LogitXformKind)d->xf, d->a, d->b}; }
+
+// The rows of n distributions as the per-row lens ops take them: row pointers, transforms and
+// (nrm given) the fp32 log-sum-exps. One allocation; free(rows->z).
+typedef struct {
+    const float **z;
+    LogitXform *xf;
+    float *lse;
+} DistRows;
+
+static DistRows dist_rows(const LensDist *d, const LensNorm *nrm, int n) {
+    size_t m = n > 0 ? (size_t)n : 1;
+    char *buf = xmalloc(m * (sizeof(float *) + sizeof(LogitXform) + sizeof(float)));
+    DistRows o = {(const float **)buf, (LogitXform *)(buf + m * sizeof(float *)),
+                  (float *)(buf + m * (sizeof(float *) + sizeof(LogitXform)))};
+    for (int r = 0; r < n; r++) {
+        o.z[r] = d[r].z;
+        o.xf[r] = xform_of(&d[r]);
+        o.lse[r] = nrm ? nrm[r].lse_f : 0.0f;
+    }
+    return o;
+}
 
 // One row of softmax partials. The logits d->z are host memory (the lens's chunk): on a backend
 // whose memory is not host memory, the row and the results go through backend copies.
@@ -100,12 +123,9 @@ void lens_normalize(const LensShard *sh, const LensDist *d, int n, LensNorm *out
 
 void lens_values_at(const LensShard *sh, const LensDist *d, int n, const int32_t *ids, int nids, float *out) {
     size_t N = (size_t)n * nids;
-    for (int r = 0; r < n; r++)
-        for (int j = 0; j < nids; j++) {
-            int32_t t = ids[(size_t)r * nids + j];
-            int local = t - sh->v0;
-            out[(size_t)r * nids + j] = t >= 0 && local >= 0 && local < sh->vl ? lens_x(&d[r], d[r].z[local]) : -INFINITY;
-        }
+    DistRows dr = dist_rows(d, NULL, n);
+    shard_backend(sh)->lens_values(dr.z, dr.xf, n, sh->vl, sh->v0, nids, ids, out);
+    free(dr.z);
     allreduce_max_f32(sh, out, N);
     for (size_t i = 0; i < N; i++)
         if (ids[i] < 0 || ids[i] >= sh->V) out[i] = NAN;
@@ -250,60 +270,17 @@ void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nr
 
 // ---------------------------------------------------------------------------- pair sums
 
-// ln(p + ε) for p = exp(lp): above 2^24·ε the fp32 sum p + ε rounds to p, so the guarded log is
-// ln p = lp (up to one rounding of lp) — true whenever lp > -52 (p > 2.6e-23). Below, the guard
-// matters and is evaluated as written. Saves a logf (and often the expf) per element.
-static inline float guarded_log(float lp) {
-    return lp > -52.0f ? lp : logf(expf(lp) + LENS_EPS);
-}
-
-static int same_dist(const LensDist *a, const LensNorm *na, const LensDist *b, const LensNorm *nb) {
-    return a->z == b->z && a->xf == b->xf && a->a == b->a && a->b == b->b && na->lse_f == nb->lse_f;
-}
-
 void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
                int n, unsigned what, LensPair *out) {
     enum { NS = 8 };
     double *acc = xcalloc((size_t)n * NS + 1, sizeof(double));
     int need_q = (what & ~(unsigned)LP_HP) != 0;
     LW_ASSERT(!need_q || (Q && nQ));
-    int need_p = (what & (LP_KL_PQ | LP_L1 | LP_SUMS | LP_HP)) != 0;
-    // q and ln(q + ε) are cached while consecutive rows share the same Q (P_final of a pass)
-    float *qv = need_q ? xmalloc(sizeof(float) * (sh->vl ? sh->vl : 1)) : NULL;
-    float *lqv = need_q ? xmalloc(sizeof(float) * (sh->vl ? sh->vl : 1)) : NULL;
-    int cached = -1;
-    for (int r = 0; r < n; r++) {
-        double kl_pq = 0, kl_qp = 0, l1 = 0, sp = 0, sq = 0, hp = 0, hq = 0, ce = 0;
-        const LensDist *pd = &P[r];
-        if (need_q && (cached < 0 || !same_dist(&Q[r], &nQ[r], &Q[cached], &nQ[cached]))) {
-            for (int v = 0; v < sh->vl; v++) {
-                float xq = lens_x(&Q[r], Q[r].z[v]) - nQ[r].lse_f;
-                qv[v] = expf(xq);
-                lqv[v] = guarded_log(xq);
-            }
-            cached = r;
-        }
-        const float lse = nP[r].lse_f;
-        if (what == LP_CE_QP) { // the calibration grid: no exp of P needed at all
-            for (int v = 0; v < sh->vl; v++) ce -= (double)qv[v] * guarded_log(lens_x(pd, pd->z[v]) - lse);
-        } else {
-            for (int v = 0; v < sh->vl; v++) {
-                float xp = lens_x(pd, pd->z[v]) - lse;
-                float lp = guarded_log(xp), p = need_p ? expf(xp) : 0.0f;
-                if (what & LP_HP) hp -= (double)p * lp;
-                if (!need_q) continue;
-                float q = qv[v], lq = lqv[v];
-                if (what & LP_KL_PQ) kl_pq += (double)(p * (lp - lq));
-                if (what & LP_KL_QP) kl_qp += (double)(q * (lq - lp));
-                if (what & LP_L1) l1 += fabsf(p - q);
-                if (what & LP_SUMS) { sp += p; sq += q; }
-                if (what & LP_HQ) hq -= (double)q * lq;
-                if (what & LP_CE_QP) ce -= (double)q * lp;
-            }
-        }
-        double *a = acc + (size_t)r * NS;
-        a[0] = kl_pq; a[1] = kl_qp; a[2] = l1; a[3] = sp; a[4] = sq; a[5] = hp; a[6] = hq; a[7] = ce;
-    }
+    DistRows dp = dist_rows(P, nP, n), dq = {NULL, NULL, NULL};
+    if (Q && nQ) dq = dist_rows(Q, nQ, n);
+    shard_backend(sh)->lens_pair(dp.z, dp.xf, dp.lse, dq.z, dq.xf, dq.lse, n, sh->vl, what, acc);
+    free(dp.z);
+    free(dq.z);
     allreduce_sum_f64(sh, acc, (size_t)n * NS);
     for (int r = 0; r < n; r++) {
         double *a = acc + (size_t)r * NS;
@@ -311,24 +288,14 @@ void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const
                             .h_p = a[5], .h_q = a[6], .ce_qp = a[7]};
     }
     free(acc);
-    free(qv);
-    free(lqv);
 }
 
 void lens_js(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
              int n, const double *msum, double *js_nats) {
-    for (int r = 0; r < n; r++) {
-        double s = 0.0;
-        float inv = (float)(1.0 / msum[r]);
-        for (int v = 0; v < sh->vl; v++) {
-            float xp = lens_x(&P[r], P[r].z[v]) - nP[r].lse_f, p = expf(xp);
-            float xq = lens_x(&Q[r], Q[r].z[v]) - nQ[r].lse_f, q = expf(xq);
-            float m = 0.5f * (p + q) * inv;
-            float lm = logf(m + LENS_EPS);
-            s += 0.5 * (double)(p * (guarded_log(xp) - lm)) + 0.5 * (double)(q * (guarded_log(xq) - lm));
-        }
-        js_nats[r] = s;
-    }
+    DistRows dp = dist_rows(P, nP, n), dq = dist_rows(Q, nQ, n);
+    shard_backend(sh)->lens_js(dp.z, dp.xf, dp.lse, dq.z, dq.xf, dq.lse, n, sh->vl, msum, js_nats);
+    free(dp.z);
+    free(dq.z);
     allreduce_sum_f64(sh, js_nats, n);
 }
 
@@ -440,31 +407,17 @@ void lens_normalize_topk(const LensShard *sh, const LensDist *d, int n, int k, L
 // ---------------------------------------------------------------------------- dots, health
 
 void lens_dots(const LensShard *sh, const LensDist *P, const LensDist *Q, int n, double *out) {
-    for (int r = 0; r < n; r++) {
-        double dpq = 0, dpp = 0, dqq = 0;
-        for (int v = 0; v < sh->vl; v++) {
-            float p = lens_x(&P[r], P[r].z[v]), q = lens_x(&Q[r], Q[r].z[v]);
-            dpq += (double)p * q;
-            dpp += (double)p * p;
-            dqq += (double)q * q;
-        }
-        out[3 * r] = dpq; out[3 * r + 1] = dpp; out[3 * r + 2] = dqq;
-    }
+    DistRows dp = dist_rows(P, NULL, n), dq = dist_rows(Q, NULL, n);
+    shard_backend(sh)->lens_dots(dp.z, dp.xf, dq.z, dq.xf, n, sh->vl, out);
+    free(dp.z);
+    free(dq.z);
     allreduce_sum_f64(sh, out, 3 * (size_t)n);
 }
 
 void lens_extremes(const LensShard *sh, const LensDist *d, int n, float *out) {
-    for (int r = 0; r < n; r++) {
-        float amax = 0.0f, nmin = -INFINITY, has_nan = 0, has_inf = 0;
-        for (int v = 0; v < sh->vl; v++) {
-            float xv = lens_x(&d[r], d[r].z[v]);
-            if (isnan(xv)) { has_nan = 1; continue; }
-            if (isinf(xv)) has_inf = 1;
-            if (fabsf(xv) > amax) amax = fabsf(xv);
-            if (-xv > nmin) nmin = -xv;
-        }
-        out[4 * r] = amax; out[4 * r + 1] = nmin; out[4 * r + 2] = has_nan; out[4 * r + 3] = has_inf;
-    }
+    DistRows dr = dist_rows(d, NULL, n);
+    shard_backend(sh)->lens_extremes(dr.z, dr.xf, n, sh->vl, out); // max |x|, max(−x), NaN, Inf
+    free(dr.z);
     allreduce_max_f32(sh, out, 4 * (size_t)n);
     for (int r = 0; r < n; r++) out[4 * r + 1] = -out[4 * r + 1];
 }

@@ -26,7 +26,7 @@
 #include "backend/backend.h"
 #include "backend/comm.h"
 
-#define LENS_EPS 1e-30f // METRICS.md §0.4 guard inside ln(p + ε)
+// LENS_EPS (1e-30f, METRICS.md §0.4's guard inside ln(p + ε)) comes with backend.h.
 
 typedef struct {
     Comm *comm; // NULL: single rank
@@ -86,14 +86,15 @@ void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nr
 
 // Sums over the vocabulary for pairs (P_r, Q_r) of distributions (Q may be NULL when only
 // LP_HP is asked), in nats, one collective:
+// (the bits of the backend's lens_pair op, backend.h LPS_*)
 enum {
-    LP_KL_PQ = 1,  // Σ p (ln(p+ε) − ln(q+ε))           KL(P‖Q), METRICS.md §0.4 guarded form
-    LP_KL_QP = 2,  // Σ q (ln(q+ε) − ln(p+ε))           KL(Q‖P)
-    LP_L1 = 4,     // Σ |p − q|
-    LP_SUMS = 8,   // Σ p, Σ q (for the JS mixture's normalization)
-    LP_HP = 16,    // −Σ p ln(p+ε)                      probability-vector entropy of P
-    LP_CE_QP = 32, // −Σ q ln(p+ε)                      CE(teacher Q, student P), §10
-    LP_HQ = 64,    // −Σ q ln(q+ε)
+    LP_KL_PQ = LPS_KL_PQ,  // Σ p (ln(p+ε) − ln(q+ε))           KL(P‖Q), METRICS.md §0.4 guarded form
+    LP_KL_QP = LPS_KL_QP,  // Σ q (ln(q+ε) − ln(p+ε))           KL(Q‖P)
+    LP_L1 = LPS_L1,        // Σ |p − q|
+    LP_SUMS = LPS_SUMS,    // Σ p, Σ q (for the JS mixture's normalization)
+    LP_HP = LPS_HP,        // −Σ p ln(p+ε)                      probability-vector entropy of P
+    LP_CE_QP = LPS_CE_QP,  // −Σ q ln(p+ε)                      CE(teacher Q, student P), §10
+    LP_HQ = LPS_HQ,        // −Σ q ln(q+ε)
 };
 typedef struct { double kl_pq, kl_qp, l1, sum_p, sum_q, h_p, h_q, ce_qp; } LensPair;
 void lens_pair(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,

@@ -18,8 +18,9 @@
 # emulation runs every GPU thread as an OS thread, and a 32000-row vocabulary makes a run take
 # minutes.
 #
-# The CUDA backend's fused lens statistics (lens_scan, lens_sums: kernels/lens_fused.cu) must be
-# what the lens runs there: the op counts each rank prints with LW_CUDA_OP_COUNTS=1 are asserted.
+# The CUDA backend's fused lens statistics (lens_scan, lens_sums: kernels/lens_fused.cu) and its
+# per-row reductions (lens_values, lens_pair, lens_js, lens_dots, lens_extremes) must be what the
+# lens runs there: the op counts each rank prints with LW_CUDA_OP_COUNTS=1 are asserted.
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib.sh
 source tests/lib_h5.sh
@@ -50,6 +51,12 @@ run_family() { # family
     local fused=$(grep -cE 'lens_scan [1-9][0-9]*, lens_sums [1-9][0-9]*, softmax_partials 0$' <<<"$counts")
     if [ "$fused" = $np ]; then pass "$fam: R=$np every rank's lens ran the fused CUDA ops (lens_scan, lens_sums), never softmax_partials"
     else fail "$fam: R=$np every rank's lens runs the fused CUDA ops" "${counts:-no op counts printed}"; fi
+    # ... and the per-row reductions (tracked values, pair sums, JS of norm vs raw, cosines, numeric
+    # health: kernels/lens_fused.cu), on every rank: a second line of counts
+    local rowc=$(grep -E '^cuda backend row op counts' <<<"$OUT_TXT")
+    local rowops=$(grep -cE 'lens_values [1-9][0-9]*, lens_pair [1-9][0-9]*, lens_js [1-9][0-9]*, lens_dots [1-9][0-9]*, lens_extremes [1-9][0-9]*$' <<<"$rowc")
+    if [ "$rowops" = $np ]; then pass "$fam: R=$np every rank's lens ran the CUDA row ops (lens_values, lens_pair, lens_js, lens_dots, lens_extremes)"
+    else fail "$fam: R=$np every rank's lens runs the CUDA row ops" "${rowc:-no row op counts printed}"; fi
     local bk=$(h5attr "$out/m_$fam.h5" /backend) tp=$(h5attr "$out/m_$fam.h5" /tp_size)
     if [ "$bk" = cuda ] && [ "$tp" = $np ]; then pass "$fam: R=$np run records backend \"cuda\", tp_size $np"
     else fail "$fam: R=$np run records backend \"cuda\", tp_size $np" "backend '$bk', tp_size '$tp'"; fi

@@ -788,6 +788,189 @@ TEST(lens_scan_sums_every_transform) {
             }
 }
 
+// ---------------------------------------------------------------------------- per-row lens reductions
+
+// lens_values, lens_pair, lens_js, lens_dots, lens_extremes take rows as HOST row pointers.
+// Reference: the contract of backend.h written out here — the transformed fp32 values x, p =
+// expf(x − lse), the guarded log ln(p + ε) = (x − lse) when that is > −52 else logf(expf(.) + ε),
+// each term in fp32 as stated, summed in double in index order; maxima and flags by plain loops.
+// values and extremes are compared bit for bit; a sum within 2·cols·2^-53 of the sum of its
+// terms' magnitudes (the CPU sums those terms in index order, a GPU per thread and then a tree:
+// any order of n double additions is within (n−1)·2^-53·Σ|t| of the exact sum). The rows of P:
+// those of the fused tests (plain, -inf, NaN, all -inf, all NaN, ×1e4), the last one's ties in
+// {2, 1, ±0} (so that max(−x) is a zero, the first zero's sign); of Q: another draw, either one Q
+// per row or one Q row shared by every row (the CPU's cached Q, the CUDA backend's one copy), with
+// Q under another transform than P.
+static float ref_glog(float lp) { return lp > -52.0f ? lp : logf(expf(lp) + 1e-30f); }
+
+static int close_sum(double got, double ref, double mag, int n) {
+    if (isnan(ref) || isnan(got)) return isnan(ref) && isnan(got);
+    if (isinf(ref)) return got == ref;
+    return fabs(got - ref) <= 2.0 * n * 0x1p-53 * mag + 1e-300;
+}
+
+TEST(lens_row_reductions_every_transform) {
+    const LogitXform xfs[] = {{XF_IDENT, 1, 1}, {XF_DIV, 0.7f, 1}, {XF_MUL, 2.5f, 1}, {XF_SOFTCAP, 3.0f, 1},
+                              {XF_SCALE_SOFTCAP, 3.0f, 0.5f}};
+    const int colss[] = {1, 7, 129, 1001};
+    const unsigned whats[] = {LPS_HP, LPS_CE_QP, LPS_KL_PQ | LPS_HP, LPS_KL_PQ, 127u};
+    const int64_t v0 = 1000;
+    enum { NIDS = 6 };
+    for (int b = 0; b < N_BACKENDS; b++)
+        for (int ci = 0; ci < 4; ci++)
+            for (int xi = 0; xi < 5; xi++)
+                for (int shared_q = 0; shared_q <= 1; shared_q++) {
+                    const Backend *bk = BACKENDS[b];
+                    CHECKF(bk->lens_values && bk->lens_pair && bk->lens_js && bk->lens_dots && bk->lens_extremes,
+                           "%s has the per-row lens ops", bk->name);
+                    if (!bk->lens_values || !bk->lens_pair || !bk->lens_js || !bk->lens_dots || !bk->lens_extremes)
+                        continue;
+                    int cols = colss[ci], R = FL_ROWS;
+                    size_t ld = (size_t)cols + 3;
+                    float *zp = malloc(sizeof(float) * R * ld), *zq = malloc(sizeof(float) * R * ld);
+                    fused_rows(zp, cols, ld);
+                    fused_rows(zq, cols, ld);
+                    for (int v = 0; v < cols; v++) // P's row 6 in {2, 1, ±0}: max(−x) is a zero, the first one's
+                        if (zp[6 * ld + v] < 0) zp[6 * ld + v] = -zp[6 * ld + v];
+                    const float *P[FL_ROWS], *Q[FL_ROWS];
+                    LogitXform xp[FL_ROWS], xq[FL_ROWS];
+                    float lp[FL_ROWS], lq[FL_ROWS];
+                    float *X = malloc(sizeof(float) * R * cols), *Y = malloc(sizeof(float) * R * cols);
+                    for (int r = 0; r < R; r++) {
+                        P[r] = zp + r * ld;
+                        Q[r] = shared_q ? zq : zq + r * ld;
+                        xp[r] = xfs[xi];
+                        xq[r] = xfs[(xi + 1) % 5];
+                        for (int v = 0; v < cols; v++) {
+                            X[r * cols + v] = logit_xform(xp[r].kind, xp[r].a, xp[r].b, P[r][v]);
+                            Y[r * cols + v] = logit_xform(xq[r].kind, xq[r].a, xq[r].b, Q[r][v]);
+                        }
+                        for (int pq = 0; pq < 2; pq++) { // fp32 log-sum-exp from a double reference
+                            const float *x = (pq ? Y : X) + r * cols;
+                            double m = -INFINITY, S = 0;
+                            for (int v = 0; v < cols; v++) m = x[v] > m ? x[v] : m;
+                            for (int v = 0; v < cols; v++) S += exp((double)x[v] - m);
+                            float l = isinf(m) && m < 0 ? (float)m : (float)(m + log(S));
+                            if (pq) lq[r] = l; else lp[r] = l;
+                        }
+                    }
+                    const LogitXform *xpp = xi == 0 ? NULL : xp; // the identity as NULL
+                    int bad = 0;
+                    // values
+                    int32_t ids[FL_ROWS * NIDS];
+                    float vals[FL_ROWS * NIDS];
+                    for (int r = 0; r < R; r++) {
+                        int32_t *t = ids + r * NIDS;
+                        t[0] = (int32_t)(v0 + rnd_u32() % cols); t[1] = (int32_t)v0; t[2] = (int32_t)(v0 + cols - 1);
+                        t[3] = (int32_t)(v0 - 1); t[4] = (int32_t)(v0 + cols); t[5] = -1;
+                    }
+                    bk->lens_values(P, xpp, R, cols, v0, NIDS, ids, vals);
+                    for (int r = 0; r < R; r++)
+                        for (int j = 0; j < NIDS; j++) {
+                            int64_t c = ids[r * NIDS + j] - v0;
+                            float e = c >= 0 && c < cols ? X[r * cols + c] : -INFINITY, g = vals[r * NIDS + j];
+                            if (!(same_bits(g, e) || (isnan(g) && isnan(e)))) {
+                                bad++;
+                                printf("    values row %d id %d: %g vs %g\n", r, ids[r * NIDS + j], g, e);
+                            }
+                        }
+                    CHECKF(bad == 0, "%s lens_values cols %d transform %d: %d off", bk->name, cols, xi, bad);
+                    // extremes
+                    float ex[FL_ROWS * 4];
+                    bad = 0;
+                    bk->lens_extremes(P, xpp, R, cols, ex);
+                    for (int r = 0; r < R; r++) {
+                        float amax = 0.0f, nmin = -INFINITY, fn = 0, fi = 0;
+                        for (int v = 0; v < cols; v++) {
+                            float x = X[r * cols + v];
+                            if (isnan(x)) { fn = 1; continue; }
+                            if (isinf(x)) fi = 1;
+                            if (fabsf(x) > amax) amax = fabsf(x);
+                            if (-x > nmin) nmin = -x; // the first of ±0 stays
+                        }
+                        float e[4] = {amax, nmin, fn, fi};
+                        for (int i = 0; i < 4; i++)
+                            if (!same_bits(ex[r * 4 + i], e[i])) {
+                                bad++;
+                                printf("    extremes row %d [%d]: %g vs %g\n", r, i, ex[r * 4 + i], e[i]);
+                            }
+                    }
+                    CHECKF(bad == 0, "%s lens_extremes cols %d transform %d: %d off", bk->name, cols, xi, bad);
+                    // dots
+                    double dots[FL_ROWS * 3];
+                    bad = 0;
+                    bk->lens_dots(P, xpp, Q, xq, R, cols, dots);
+                    for (int r = 0; r < R; r++) {
+                        double e[3] = {0, 0, 0}, mag[3] = {0, 0, 0};
+                        for (int v = 0; v < cols; v++) {
+                            double p = X[r * cols + v], q = Y[r * cols + v];
+                            e[0] += p * q; e[1] += p * p; e[2] += q * q;
+                            mag[0] += fabs(p * q); mag[1] += p * p; mag[2] += q * q;
+                        }
+                        for (int i = 0; i < 3; i++)
+                            if (!close_sum(dots[r * 3 + i], e[i], mag[i], cols)) {
+                                bad++;
+                                printf("    dots row %d [%d]: %.17g vs %.17g\n", r, i, dots[r * 3 + i], e[i]);
+                            }
+                    }
+                    CHECKF(bad == 0, "%s lens_dots cols %d transform %d shared Q %d: %d off", bk->name, cols, xi,
+                           shared_q, bad);
+                    // pair sums, then JS with the mixture's normalization from the reference sums
+                    double msum[FL_ROWS];
+                    for (int wi = 0; wi < 5; wi++) {
+                        unsigned what = whats[wi];
+                        int need_q = (what & ~(unsigned)LPS_HP) != 0;
+                        double out[FL_ROWS * 8];
+                        bad = 0;
+                        bk->lens_pair(P, xpp, lp, need_q ? Q : NULL, need_q ? xq : NULL, need_q ? lq : NULL, R, cols,
+                                      what, out);
+                        for (int r = 0; r < R; r++) {
+                            double e[8] = {0}, mag[8] = {0};
+                            for (int v = 0; v < cols; v++) {
+                                float xpv = X[r * cols + v] - lp[r], xqv = Y[r * cols + v] - lq[r];
+                                float p = expf(xpv), q = expf(xqv), gp = ref_glog(xpv), gq = ref_glog(xqv);
+                                double t[8] = {(double)(p * (gp - gq)), (double)(q * (gq - gp)), (double)fabsf(p - q),
+                                               (double)p, (double)q, -(double)p * gp, -(double)q * gq, -(double)q * gp};
+                                const unsigned bit[8] = {LPS_KL_PQ, LPS_KL_QP, LPS_L1, LPS_SUMS, LPS_SUMS, LPS_HP,
+                                                         LPS_HQ, LPS_CE_QP};
+                                for (int i = 0; i < 8; i++)
+                                    if (what & bit[i]) { e[i] += t[i]; mag[i] += fabs(t[i]); }
+                            }
+                            if (what == 127u) msum[r] = 0.5 * (e[3] + e[4]);
+                            for (int i = 0; i < 8; i++)
+                                if (!close_sum(out[r * 8 + i], e[i], mag[i], cols)) {
+                                    bad++;
+                                    printf("    pair what %u row %d [%d]: %.17g vs %.17g\n", what, r, i, out[r * 8 + i],
+                                           e[i]);
+                                }
+                        }
+                        CHECKF(bad == 0, "%s lens_pair what %u cols %d transform %d shared Q %d: %d off", bk->name, what,
+                               cols, xi, shared_q, bad);
+                    }
+                    double js[FL_ROWS];
+                    bad = 0;
+                    bk->lens_js(P, xpp, lp, Q, xq, lq, R, cols, msum, js);
+                    for (int r = 0; r < R; r++) {
+                        double e = 0, mag = 0;
+                        float inv = (float)(1.0 / msum[r]);
+                        for (int v = 0; v < cols; v++) {
+                            float xpv = X[r * cols + v] - lp[r], xqv = Y[r * cols + v] - lq[r];
+                            float p = expf(xpv), q = expf(xqv), m = 0.5f * (p + q) * inv, lm = logf(m + 1e-30f);
+                            double t = 0.5 * (double)(p * (ref_glog(xpv) - lm)) + 0.5 * (double)(q * (ref_glog(xqv) - lm));
+                            e += t;
+                            mag += fabs(t);
+                        }
+                        if (!close_sum(js[r], e, mag, cols)) {
+                            bad++;
+                            printf("    js row %d: %.17g vs %.17g\n", r, js[r], e);
+                        }
+                    }
+                    CHECKF(bad == 0, "%s lens_js cols %d transform %d shared Q %d: %d off", bk->name, cols, xi, shared_q,
+                           bad);
+                    free(zp); free(zq); free(X); free(Y);
+                }
+}
+
 int main(void) {
     RUN(buffers_round_trip);
     RUN(matmul_exact_fast_f64_every_dtype);
@@ -801,5 +984,6 @@ int main(void) {
     RUN(gated_act_add_scale_softcap);
     RUN(softmax_partials_every_transform);
     RUN(lens_scan_sums_every_transform);
+    RUN(lens_row_reductions_every_transform);
     return test_summary();
 }
