@@ -42,7 +42,7 @@
 #include "lens/lens_prism.h"
 #include "lens/lens_tuned.h"
 #include "model/model.h"
-#include "runfile/h5.h"
+#include "runfile/runfile_writer.h"
 #include "io/fingerprint.h"
 #include "io/filelock.h"
 #include "tok/checkpoint_tok.h"
@@ -108,10 +108,6 @@ static int run_checkpoint_sha256(Comm *c, CheckpointHash *h, const char *dir, co
 
 // ---------------------------------------------------------------------------- helpers
 
-static const char *dtype_long_name(DType t) {
-    return t == DT_F32 ? "float32" : t == DT_BF16 ? "bfloat16" : t == DT_F16 ? "float16" : "unknown";
-}
-
 static void iso_now(char *buf, size_t n) {
     time_t t = time(NULL);
     struct tm tm;
@@ -142,91 +138,6 @@ static void batch_copy_last(void *ctx, int p, const float *resid, int T_batch, i
     BatchCopy *b = ctx;
     size_t d = (size_t)b->m->cfg.d_model, row = (size_t)b->m->cfg.n_layers * T_batch + off + b->T[p] - 1;
     memcpy(b->last + (size_t)p * d, resid + row * d, sizeof(float) * d);
-}
-
-// ---------------------------------------------------------------------------- HDF5 pieces
-
-static void write_root(H5Out *h, const LwRunConfig *cfg, const Model *m, const Tokenizer *tok, const Plan *pl,
-                       const DeviceChoice *ran, int R, const char *start) {
-    const ModelConfig *c = &m->cfg;
-    h5_attr_str(h, "/", "schema", "lensweep");
-    h5_attr_int(h, "/", "schema_version", 2);
-    h5_attr_str(h, "/", "run_kind", cfg->battery ? "battery" : "reference"); // schema 2 (docs/HDF5.md)
-    h5_attr_str(h, "/", "lensweep_version", LENSWEEP_VERSION);
-    h5_attr_str(h, "/", "lensweep_git", LENSWEEP_GIT);
-    h5_attr_str(h, "/", "model_name", cfg->name);
-    h5_attr_str(h, "/", "model_id", lw_is_dir(cfg->model) || lw_file_exists(cfg->model) ? cfg->name : cfg->model);
-    h5_attr_str(h, "/", "model_path", cfg->model_dir);
-    h5_attr_str(h, "/", "family", LW_FAMILIES[c->family].name);
-    h5_attr_str(h, "/", "architecture", "pre_norm");
-    h5_attr_int(h, "/", "n_layers", c->n_layers);
-    h5_attr_int(h, "/", "d_model", c->d_model);
-    h5_attr_int(h, "/", "n_heads", c->n_heads);
-    h5_attr_int(h, "/", "n_kv_heads", c->n_kv_heads);
-    h5_attr_int(h, "/", "head_dim", c->head_dim);
-    h5_attr_int(h, "/", "d_ff", c->d_ff);
-    h5_attr_int(h, "/", "vocab", c->vocab);
-    h5_attr_int(h, "/", "n_ctx", c->max_pos);
-    h5_attr_int(h, "/", "tokenizer_n_ids", tok_n_ids(tok));
-    h5_attr_int(h, "/", "bos_id", pl->bos_id);
-    h5_attr_f64(h, "/", "final_softcap", LW_FAMILIES[c->family].has_softcaps ? c->final_softcap : 0.0);
-    h5_attr_str(h, "/", "norm_type", "RMSNorm");
-    char gguf_type[32];
-    h5_attr_str(h, "/", "weights_dtype", gguf_weights_type(m->dir, gguf_type, sizeof gguf_type) ? gguf_type : dtype_long_name(m->embed.dtype));
-    h5_attr_str(h, "/", "compute_dtype", !strcmp(ran->compute_dtype, "bf16")   ? "bfloat16"
-                                         : !strcmp(ran->compute_dtype, "fp16") ? "float16"
-                                                                               : "float32");
-    h5_attr_str(h, "/", "backend", ran->backend); // what ran (device_choose), not what was asked for
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    char *dev = xasprintf("CPU (%s), %d rank%s", host, R, R == 1 ? "" : "s");
-    h5_attr_str(h, "/", "device", dev);
-    free(dev);
-    h5_attr_int(h, "/", "tp_size", R);
-    h5_attr_str(h, "/", "config_yaml", cfg->yaml_text);
-    h5_attr_str(h, "/", "config_hash", cfg->config_hash);
-    h5_attr_str(h, "/", "start_time", start);
-}
-
-static void write_vocab(H5Out *h, const Tokenizer *tok, int V) {
-    if (!h) return;
-    const char **dec = xmalloc(sizeof(char *) * V), **pieces = xmalloc(sizeof(char *) * V);
-    int n_ids = tok_n_ids(tok);
-    for (int i = 0; i < V; i++) {
-        dec[i] = i < n_ids ? tok_decode_one(tok, i) : "";
-        const char *p = i < n_ids ? tok_id_to_token(tok, i) : NULL;
-        pieces[i] = p ? p : "";
-    }
-    h5_write_strs(h, "/vocab/decoded", V, dec);
-    h5_write_strs(h, "/vocab/pieces", V, pieces);
-    free(dec);
-    free(pieces);
-}
-
-static void write_pass_prompt(H5Out *h, const Pass *p, const Tokenizer *tok) {
-    if (!h) return;
-    char *g = xasprintf("/prompts/%s", p->name);
-    h5_group(h, g);
-    h5_attr_str(h, g, "prompt_id", p->prompt_id);
-    h5_attr_str(h, g, "prompt_variant", p->variant);
-    h5_attr_str(h, g, "fact_key", "");
-    h5_attr_int(h, g, "fact_index", p->fact_index);
-    h5_attr_str(h, g, "text", p->text);
-    h5_attr_str(h, g, "answer", p->answer);
-    h5_attr_int(h, g, "align_ok", p->align.ok);
-    h5_attr_str(h, g, "align_status", p->align.status);
-    h5_attr_str(h, g, "align_variant", p->align.variant);
-    h5_attr_i32s(h, g, "answer_ids", p->align.answer_ids, p->align.n_answer_ids);
-    h5_attr_int(h, g, "first_id", p->align.ok ? p->align.first_id : -1);
-    char *ds = xasprintf("%s/ids", g);
-    size_t T = p->T, Tc = p->n_ctx;
-    h5_write_i32(h, ds, 1, &T, p->ids);
-    free(ds);
-    ds = xasprintf("%s/ctx_ids", g);
-    h5_write_i32(h, ds, 1, &Tc, p->ctx_ids);
-    free(ds);
-    free(g);
-    (void)tok;
 }
 
 // ---------------------------------------------------------------------------- numeric health
@@ -495,28 +406,26 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = run_checkpoint_sha256(comm, ck_hash, cfg.model_dir, fp_before, tl, &ck_sha, &err))) return rc;
     lw_stage("creating the run file and writing its header (after the load)");
 
-    H5Out *h5 = NULL;
+    RunFile *rf = NULL; // rank 0 only (runfile/runfile_writer.h)
     if (rank == 0) {
-        h5 = h5_create(out_path, &err);
-        bad = h5 == NULL;
+        rf = runfile_create(out_path, &err);
+        bad = rf == NULL;
     }
     if ((rc = agree(comm, bad, &err, LW_EXIT_RUNTIME))) return rc;
 
     int n = mc.n_layers, n1 = n + 1, d = mc.d_model;
     if (rank == 0) {
-        write_root(h5, &cfg, m, tok, &pl, &dev, R, start);
-        h5_attr_str(h5, "/", "checkpoint_files", fp_before);
-        h5_attr_str(h5, "/", "checkpoint_sha256", ck_sha);
-        write_vocab(h5, tok, mc.vocab);
+        runfile_write_root(rf, &cfg, m, tok, pl.bos_id, &dev, R, start, fp_before, ck_sha);
+        runfile_write_vocab(rf, tok, mc.vocab);
     }
     if (!bp) {
         const char *order[2 * LW_MAX_FACTS + 1];
         for (int i = 0; i < pl.n_passes; i++) order[i] = pl.passes[i].name;
-        h5_write_strs(h5, "/prompts/order", pl.n_passes, order);
+        runfile_write_order(rf, pl.n_passes, order);
     }
 
     LensRun lr;
-    lens_run_init(&lr, m, comm, h5);
+    lens_run_init(&lr, m, comm, runfile_lens_sink(rf));
     lr.topk_all = (int)cfg.topk_records;
     lr.topk_final = (int)cfg.topk_final;
     lr.positions = cfg.positions;
@@ -528,7 +437,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lr.transforms_known = !cfg.quirk_gemma_softcap_undetected;
     if (bp) { // the battery's passes, its datasets, the file finished (cmd/run_battery.c)
         char *fp_key = xasprintf("%s%s", fp_before, ck_sha); // a resumed battery sees changed content too
-        run_battery(&lr, &cfg, bp, h5, comm, t0, fp_key);
+        run_battery(&lr, &cfg, bp, rf, comm, t0, fp_key);
         free(fp_key); free(ck_sha);
         target_unlock(&g_lock);
         battery_plan_free(bp);
@@ -582,14 +491,9 @@ static int run_main(Comm *comm, int argc, char **argv) {
     double *ce = xmalloc(sizeof(double) * N_CALIB * n1 * G);
     lens_calibrate(&lr, N_CALIB, (const float *const *)calib_resid, calib_T, G, grid, ce, tau);
     {
-        size_t dg = G, dn = n1, dce[3] = {N_CALIB, (size_t)n1, (size_t)G};
-        h5_write_f64(h5, "/calibration/tau_grid", 1, &dg, grid);
-        h5_write_f64(h5, "/calibration/tau_norm", 1, &dn, tau);
-        h5_write_f64(h5, "/calibration/ce", 3, dce, ce);
         const char *cal_names[N_CALIB];
         for (int c = 0; c < N_CALIB; c++) cal_names[c] = pl.passes[pl.calib[c]].name;
-        size_t nc = N_CALIB;
-        h5_write_strs(h5, "/calibration/prompts", nc, cal_names);
+        runfile_write_calibration(rf, G, grid, n1, tau, N_CALIB, ce, cal_names);
     }
     lw_progress_end();
     lw_log("calibration: %d prompts x %d layers x %d temperatures in %.2f s", N_CALIB, n1, G, lw_now() - tc);
@@ -618,15 +522,12 @@ static int run_main(Comm *comm, int argc, char **argv) {
             forward_s += lw_now() - tf;
             r = resid;
         }
-        write_pass_prompt(h5, p, tok);
-        if (p->fact_index >= 0) {
-            char *g = xasprintf("/prompts/%s", p->name);
-            h5_attr_str(h5, g, "fact_key", cfg.probe_set.facts[p->fact_index].key);
-            free(g);
-        } else {
-            h5_attr_int(h5, "/prompts/ctl_orig", "contrast_id", p->contrast_id);
-            h5_attr_str(h5, "/prompts/ctl_orig", "contrast_answer", cfg.probe_set.facts[0].answer);
-        }
+        RunFilePrompt rp = {.name = p->name, .prompt_id = p->prompt_id, .variant = p->variant,
+                            .fact_key = p->fact_index >= 0 ? cfg.probe_set.facts[p->fact_index].key : "",
+                            .fact_index = p->fact_index, .text = p->text, .answer = p->answer, .align = &p->align,
+                            .ids = p->ids, .ctx_ids = p->ctx_ids, .T = p->T, .n_ctx = p->n_ctx,
+                            .contrast_id = p->contrast_id, .contrast_answer = cfg.probe_set.facts[0].answer};
+        runfile_write_prompt(rf, &rp);
         LensPassSpec spec = {.name = p->name, .ids = p->ids, .T = p->T,
                              .answer_id = p->align.ok ? p->align.first_id : -1, .contrast_id = p->contrast_id,
                              .prompt_vocab_ids = p->prompt_vocab, .n_prompt_vocab = p->n_prompt_vocab};
@@ -640,11 +541,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
         {
             int32_t *mask = xmalloc(sizeof(int32_t) * (size_t)n1 * p->T);
             int cells = resid_nonfinite(r, n1, p->T, d, mask);
-            char *ds = xasprintf("/prompts/%s/resid_nonfinite", p->name);
-            size_t dims[2] = {(size_t)n1, (size_t)p->T};
-            h5_write_i32(h5, ds, 2, dims, mask);
+            runfile_write_resid_nonfinite(rf, p->name, n1, p->T, mask);
             if (rank == 0) warn_nonfinite(p, tok, n1, mask, cells, &sum[i]);
-            free(ds);
             free(mask);
         }
         lens_bytes += comm->bytes_sent - b0;
@@ -674,11 +572,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
         model_forward_prompts(m, tids, tT, nt, batch_tokens, comm, batch_copy_last, &last_copy);
         if (nt > 0) lens_head_rows(&lr, last, nt, NULL, k, H, ids, pr);
         free(last);
-        size_t dn = nt, dk[2] = {(size_t)nt, (size_t)k};
-        h5_write_strs(h5, "/aux/test_prompts/text", dn, (const char *const *)cfg.probe_set.test_prompts);
-        h5_write_f64(h5, "/aux/test_prompts/entropy_bits", 1, &dn, H);
-        h5_write_i32(h5, "/aux/test_prompts/topk_ids", 2, dk, ids);
-        h5_write_f64(h5, "/aux/test_prompts/topk_probs", 2, dk, pr);
+        runfile_write_test_prompts(rf, nt, k, (const char *const *)cfg.probe_set.test_prompts, H, ids, pr);
         free(H); free(pr); free(ids);
 
         int ntp = cfg.probe_set.n_temps, kt = (int)cfg.topk_temperature;
@@ -692,11 +586,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
             lens_head_rows(&lr, last, ntp, cfg.probe_set.temps, kt, H, ids, pr);
             free(last);
         }
-        size_t dt = ntp, dtk[2] = {(size_t)ntp, (size_t)kt};
-        h5_write_f64(h5, "/aux/temperature/temps", 1, &dt, cfg.probe_set.temps);
-        h5_write_f64(h5, "/aux/temperature/entropy_bits", 1, &dt, H);
-        h5_write_i32(h5, "/aux/temperature/topk_ids", 2, dtk, ids);
-        h5_write_f64(h5, "/aux/temperature/topk_probs", 2, dtk, pr);
+        runfile_write_temperature(rf, ntp, kt, cfg.probe_set.temps, H, ids, pr);
         free(H); free(pr); free(ids);
     }
     lw_progress_end();
@@ -705,10 +595,8 @@ static int run_main(Comm *comm, int argc, char **argv) {
     double wall = lw_now() - t0;
     char end[32];
     iso_now(end, sizeof end);
-    h5_attr_str(h5, "/", "end_time", end);
-    h5_attr_f64(h5, "/", "wall_seconds", wall);
     lw_stage("writing %s", out_path);
-    if (rank == 0 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    if (rank == 0 && runfile_finish(rf, end, wall, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
     target_unlock(&g_lock);
     lw_stage("the summary (%s is complete)", out_path);
     comm_barrier(comm);

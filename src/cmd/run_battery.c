@@ -12,14 +12,7 @@
 #include "lens/battery_pass.h"
 #include "util/util.h"
 
-typedef struct {
-    int32_t *ids;       // forward sequence ([BOS] + prompt ids)
-    int T;
-    int32_t *first_ids; // [n_answers]: each answer's first id aligned after the prompt
-    int32_t *ctl_ids;   // control prompt's sequence, NULL when none
-    int ctl_T;
-    int32_t *ctl_first_ids; // the answers aligned after the control prompt
-} ItemPlan;
+typedef RunFileBatteryItem ItemPlan; // an item's sequences and aligned answers (runfile/runfile_writer.h)
 
 struct BatteryPlan {
     const LwBattery *b;
@@ -159,12 +152,7 @@ void battery_plan_free(BatteryPlan *bp) {
 // ---------------------------------------------------------------------------- the passes
 
 // Per item × layer results of one kind of prompt (the items' own, or their controls).
-typedef struct {
-    double *entropy_bits, *kl_to_final_bits, *p_answer, *p_answer_any, *answer_logit, *top_probs;
-    int32_t *answer_rank, *answer_best, *top_ids;
-    double *teacher_entropy_bits, *final_top1_prob;
-    int32_t *final_top1, *first_rank1;
-} Table;
+typedef RunFileBatteryTable Table;
 
 static void table_alloc(Table *t, int N, int n1) {
     size_t c = (size_t)N * n1, k = c * BATTERY_TOPK;
@@ -204,28 +192,6 @@ static void store_item(Table *t, int i, const BatteryItemStats *s) {
     t->final_top1[i] = s->final_top1;
     t->final_top1_prob[i] = s->final_top1_prob;
     t->first_rank1[i] = s->first_rank1;
-}
-
-static void write_table(H5Out *h5, const char *base, const Table *t, int N, int n1) {
-    size_t d2[2] = {(size_t)N, (size_t)n1}, d3[3] = {(size_t)N, (size_t)n1, BATTERY_TOPK}, d1 = (size_t)N;
-    char p[256];
-#define W64(name, arr) (snprintf(p, sizeof p, "%s/" name, base), h5_write_f64(h5, p, 2, d2, arr))
-#define W32(name, arr) (snprintf(p, sizeof p, "%s/" name, base), h5_write_i32(h5, p, 2, d2, arr))
-    W64("entropy_bits", t->entropy_bits);
-    W64("kl_to_final_bits", t->kl_to_final_bits);
-    W64("p_answer", t->p_answer);
-    W64("p_answer_any", t->p_answer_any);
-    W64("answer_logit", t->answer_logit);
-    W32("answer_rank", t->answer_rank);
-    W32("answer_best", t->answer_best);
-#undef W64
-#undef W32
-    snprintf(p, sizeof p, "%s/top_ids", base); h5_write_i32(h5, p, 3, d3, t->top_ids);
-    snprintf(p, sizeof p, "%s/top_probs", base); h5_write_f64(h5, p, 3, d3, t->top_probs);
-    snprintf(p, sizeof p, "%s/teacher_entropy_bits", base); h5_write_f64(h5, p, 1, &d1, t->teacher_entropy_bits);
-    snprintf(p, sizeof p, "%s/final_top1", base); h5_write_i32(h5, p, 1, &d1, t->final_top1);
-    snprintf(p, sizeof p, "%s/final_top1_prob", base); h5_write_f64(h5, p, 1, &d1, t->final_top1_prob);
-    snprintf(p, sizeof p, "%s/first_rank1", base); h5_write_i32(h5, p, 1, &d1, t->first_rank1);
 }
 
 // ---------------------------------------------------------------------------- progress journal
@@ -385,7 +351,7 @@ static void battery_each(void *ctx, int q, const float *bres, int T_batch, int o
     if (c || !p->ctl_ids) journal_append(s->jr, i, s->it, s->ctl, s->n_ctl, s->n1, s->jbuf);
 }
 
-void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0,
+void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, RunFile *rf, Comm *comm, double t0,
                  const char *fingerprint) {
     const Model *m = lr->m;
     const LwBattery *b = bp->b;
@@ -435,88 +401,17 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     free(resid);
     free(jbuf);
 
-    // ---- /battery (rank 0 writes; h5 is NULL elsewhere)
+    // ---- /battery (rank 0 writes; rf is NULL elsewhere)
     lw_stage("writing the battery's datasets");
-    h5_group(h5, "/battery");
-    h5_attr_str(h5, "/battery", "name", b->name);
-    h5_attr_str(h5, "/battery", "source", b->path);
-    h5_attr_str(h5, "/battery", "format", b->format);
-    h5_attr_int(h5, "/battery", "n_items", N);
-    h5_attr_int(h5, "/battery", "n_skipped", b->n_skipped);
-    h5_attr_int(h5, "/battery", "topk", BATTERY_TOPK);
-    h5_attr_str(h5, "/battery", "answer_rule", "best rank over the acceptable answers' first tokens");
-    char hx[24];
-    snprintf(hx, sizeof hx, "%016llx", (unsigned long long)b->content_hash);
-    h5_attr_str(h5, "/battery", "content_hash", hx);
-    {
-        const char **sid = xmalloc(sizeof(char *) * N), **sg = xmalloc(sizeof(char *) * N), **sp = xmalloc(sizeof(char *) * N),
-                   **sc = xmalloc(sizeof(char *) * N);
-        int32_t *line = xmalloc(sizeof(int32_t) * N), *aoff = xmalloc(sizeof(int32_t) * (N + 1)),
-                *ioff = xmalloc(sizeof(int32_t) * (N + 1)), *coff = xmalloc(sizeof(int32_t) * (N + 1));
-        int na = 0;
-        long ni = 0, nc = 0;
-        for (int i = 0; i < N; i++) { na += b->items[i].n_answers; ni += bp->items[i].T; nc += bp->items[i].ctl_T; }
-        const char **ans = xmalloc(sizeof(char *) * (na ? na : 1));
-        int32_t *afirst = xmalloc(sizeof(int32_t) * (na ? na : 1)), *cfirst = xmalloc(sizeof(int32_t) * (na ? na : 1));
-        int32_t *ids = xmalloc(sizeof(int32_t) * (ni ? ni : 1)), *cids = xmalloc(sizeof(int32_t) * (nc ? nc : 1));
-        aoff[0] = ioff[0] = coff[0] = 0;
-        for (int i = 0; i < N; i++) {
-            const LwBatteryItem *x = &b->items[i];
-            const ItemPlan *p = &bp->items[i];
-            sid[i] = x->id; sg[i] = x->group; sp[i] = x->prompt; sc[i] = x->control ? x->control : "";
-            line[i] = x->line;
-            for (int j = 0; j < x->n_answers; j++) {
-                ans[aoff[i] + j] = x->answers[j];
-                afirst[aoff[i] + j] = p->first_ids[j];
-                cfirst[aoff[i] + j] = p->ctl_first_ids ? p->ctl_first_ids[j] : -1;
-            }
-            aoff[i + 1] = aoff[i] + x->n_answers;
-            memcpy(ids + ioff[i], p->ids, sizeof(int32_t) * p->T);
-            ioff[i + 1] = ioff[i] + p->T;
-            if (p->ctl_T) memcpy(cids + coff[i], p->ctl_ids, sizeof(int32_t) * p->ctl_T);
-            coff[i + 1] = coff[i] + p->ctl_T;
-        }
-        size_t dn = N, dn1 = N + 1, da = na, di = ni, dc = nc;
-        h5_write_strs(h5, "/battery/items/id", dn, sid);
-        h5_write_strs(h5, "/battery/items/group", dn, sg);
-        h5_write_strs(h5, "/battery/items/prompt", dn, sp);
-        h5_write_strs(h5, "/battery/items/control", dn, sc);
-        h5_write_i32(h5, "/battery/items/line", 1, &dn, line);
-        h5_write_strs(h5, "/battery/items/answers", da, ans);
-        h5_write_i32(h5, "/battery/items/answer_offsets", 1, &dn1, aoff);
-        h5_write_i32(h5, "/battery/items/answer_first_ids", 1, &da, afirst);
-        h5_write_i32(h5, "/battery/items/control_answer_first_ids", 1, &da, cfirst);
-        h5_write_i32(h5, "/battery/items/ids", 1, &di, ids);
-        h5_write_i32(h5, "/battery/items/ids_offsets", 1, &dn1, ioff);
-        h5_write_i32(h5, "/battery/items/control_ids", 1, &dc, cids);
-        h5_write_i32(h5, "/battery/items/control_ids_offsets", 1, &dn1, coff);
-        free(sid); free(sg); free(sp); free(sc); free(line); free(aoff); free(ioff); free(coff);
-        free(ans); free(afirst); free(cfirst); free(ids); free(cids);
-    }
-    {
-        int S = b->n_skipped;
-        const char **sid = xmalloc(sizeof(char *) * (S ? S : 1)), **sw = xmalloc(sizeof(char *) * (S ? S : 1));
-        int32_t *sl = xmalloc(sizeof(int32_t) * (S ? S : 1));
-        for (int i = 0; i < S; i++) { sid[i] = b->skipped[i].id; sw[i] = b->skipped[i].what; sl[i] = b->skipped[i].line; }
-        size_t ds = S;
-        h5_write_strs(h5, "/battery/skipped/id", ds, sid);
-        h5_write_i32(h5, "/battery/skipped/line", 1, &ds, sl);
-        h5_write_strs(h5, "/battery/skipped/reason", ds, sw);
-        free(sid); free(sw); free(sl);
-    }
-    write_table(h5, "/battery/next", &it, N, n1);
-    h5_attr_int(h5, "/battery", "has_control", n_ctl > 0);
-    if (n_ctl) write_table(h5, "/battery/control", &ctl, N, n1);
+    runfile_write_battery(rf, b, bp->items, N, n1, BATTERY_TOPK, &it, n_ctl ? &ctl : NULL);
 
     double wall = lw_now() - t0;
     char end[32];
     iso_now(end, sizeof end);
-    h5_attr_str(h5, "/", "end_time", end);
-    h5_attr_f64(h5, "/", "wall_seconds", wall);
     LwError err = {0};
     char *out_path = xasprintf("%s/%s.h5", cfg->out_dir, cfg->name);
     lw_stage("writing %s", out_path);
-    if (h5 && h5_finish(h5, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
+    if (runfile_finish(rf, end, wall, &err)) lw_die_err(&err, LW_EXIT_RUNTIME);
     if (jr.f) fclose(jr.f);
     if (jr.path && comm->rank == 0) unlink(jr.path); // the run file is complete: nothing to resume
     free(jr.path);

@@ -8,7 +8,7 @@
 #include "config/config.h"
 #include "lens/lens_pass.h"
 #include "model/model.h"
-#include "runfile/h5.h"
+#include "runfile/runfile_writer.h"
 #include "tok/tok.h"
 
 typedef struct BatteryPlan BatteryPlan;
@@ -20,12 +20,12 @@ int battery_plan_build(LwRunConfig *cfg, const ModelConfig *mc, const Tokenizer 
                        LwError *err);
 void battery_plan_free(BatteryPlan *bp);
 
-// The items' passes and the /battery datasets; then the root's end attributes and h5_finish
-// (rank 0). t0: the run's start (lw_now) for wall_seconds; fingerprint: the checkpoint's files
+// The items' passes and the /battery datasets; then the root's end attributes and runfile_finish
+// (rank 0; rf NULL on the other ranks). t0: the run's start (lw_now) for wall_seconds; fingerprint: the checkpoint's files
 // (io/fingerprint.h), part of the progress journal's key. Items finished by an earlier run of the
 // same configuration (<out_dir>/<name>.battery-journal) are read back, not run again. Runtime
 // failures die (exit 1).
-void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, H5Out *h5, Comm *comm, double t0,
+void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *bp, RunFile *rf, Comm *comm, double t0,
                  const char *fingerprint);
 
 #endif

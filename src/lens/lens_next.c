@@ -98,11 +98,11 @@ static void tracked(const LensRun *lr, const LensDist *D, const LensNorm *N, int
 
 // top-50 ids/probs/logits of n rows into [rows_total, 50] arrays at row offset `off`.
 // The three [n1, LENS_NEXT_TOPK] datasets of a lens's top-k at NEXT under group `base`.
-static void put_next_topk(const LensRun *lr, const char *base, size_t n1, const int32_t *ids, const double *probs,
+static void put_next_topk(const LensRun *lr, LensAt base, size_t n1, const int32_t *ids, const double *probs,
                           const double *logits) {
-    put_i32(lr, base, "top_ids", 2, n1, LENS_NEXT_TOPK, 0, ids);
-    put_f64(lr, base, "top_probs", 2, n1, LENS_NEXT_TOPK, 0, probs);
-    put_f64(lr, base, "top_logits", 2, n1, LENS_NEXT_TOPK, 0, logits);
+    put_i32(lr, base, LF_TOP_IDS, 2, n1, LENS_NEXT_TOPK, 0, ids);
+    put_f64(lr, base, LF_TOP_PROBS, 2, n1, LENS_NEXT_TOPK, 0, probs);
+    put_f64(lr, base, LF_TOP_LOGITS, 2, n1, LENS_NEXT_TOPK, 0, logits);
 }
 
 // lens_normalize and the top-50 of the same rows in two sweeps instead of three (the top-50 scan
@@ -118,13 +118,12 @@ static void next_normalize_topk(const LensRun *lr, const LensDist *D, int n, Len
 // ---------------------------------------------------------------------------- one pass at NEXT
 
 void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *resid, const float *zn,
-                       const float *ynext, const char *pbase, LensPassSummary *out) {
+                       const float *ynext, LensAt pbase, LensPassSummary *out) {
     const Model *m = lr->m;
     const LensShard *sh = &lr->sh;
     int n = n_layers(lr), n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl, K50 = LENS_NEXT_TOPK;
-    char *nnext = xasprintf("/lens/norm/%s/next", ps->name);
-    char *rnext = xasprintf("/lens/raw/%s/next", ps->name);
-    char *qnext = xasprintf("/lens/post_ln2/%s/next", ps->name);
+    LensAt nnext = {LENS_NORM, LG_NEXT, ps->name}, rnext = {LENS_RAW, LG_NEXT, ps->name},
+           qnext = {LENS_POST_LN2, LG_NEXT, ps->name};
 
     LensDist Y = lens_dist(ynext);
     LensNorm NY;
@@ -132,7 +131,7 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
     LensPair tpair;
     lens_pair(sh, &Y, &NY, NULL, NULL, 1, LP_HP, &tpair);
     double teacher_bits = lens_bits(tpair.h_p);
-    h5_attr_f64(lr->h5, pbase, "teacher_entropy_bits", teacher_bits);
+    lens_sink_attr_f64(lr->sink, pbase, LF_TEACHER_ENTROPY_BITS, teacher_bits);
     int32_t ftop;
     double fprob;
     lens_topk(sh, &Y, &NY, 1, 1, &ftop, NULL, &fprob);
@@ -149,20 +148,20 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
     double *v = dalloc(n1), *v2 = dalloc(n1);
     int32_t *iv = ialloc(n1);
     for (int L = 0; L < n1; L++) v[L] = lens_bits(N[L].H_nats);
-    put_f64(lr, nnext, "entropy_bits", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_ENTROPY_BITS, 1, n1, 0, 0, v);
 
     LensPair *pr = xmalloc(sizeof(LensPair) * n1);
     lens_pair(sh, D, N, YD, NYr, n1, LP_KL_PQ | LP_HP, pr);
     for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].h_p);
-    put_f64(lr, nnext, "entropy_bits_pv", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_ENTROPY_BITS_PV, 1, n1, 0, 0, v);
     for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_pq);
-    put_f64(lr, nnext, "kl_to_final_bits", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_KL_TO_FINAL_BITS, 1, n1, 0, 0, v);
     out->kl_last_bits = v[n];
 
     tracked(lr, D, N, n1, ps->answer_id, v, v2, iv);
-    put_f64(lr, nnext, "p_answer", 1, n1, 0, 0, v);
-    put_f64(lr, nnext, "answer_logit", 1, n1, 0, 0, v2);
-    put_i32(lr, nnext, "answer_rank", 1, n1, 0, 0, iv);
+    put_f64(lr, nnext, LF_P_ANSWER, 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_ANSWER_LOGIT, 1, n1, 0, 0, v2);
+    put_i32(lr, nnext, LF_ANSWER_RANK, 1, n1, 0, 0, iv);
     out->first_rank1 = -1;
     for (int L = 0; L < n1; L++)
         if (iv[L] == 1) { out->first_rank1 = L; break; }
@@ -171,7 +170,7 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
     out->final_top1_prob = fprob;
 
     tracked(lr, D, N, n1, ps->contrast_id, v, NULL, NULL);
-    put_f64(lr, nnext, "p_contrast", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_P_CONTRAST, 1, n1, 0, 0, v);
 
     // KL with the calibrated temperature (§10)
     if (lr->tau) {
@@ -185,7 +184,7 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
     } else {
         fill_nan(v, n1);
     }
-    put_f64(lr, nnext, "kl_to_final_bits_norm_temp", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_KL_TO_FINAL_BITS_NORM_TEMP, 1, n1, 0, 0, v);
 
     // cos_to_final (§5.1): bias-free lens logits vs the head's logits direction
     double *dots = dalloc((size_t)3 * n1);
@@ -194,12 +193,12 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
         float ny = (float)sqrt(dots[3 * L + 2]) + 1e-12f, nz = (float)sqrt(dots[3 * L + 1]) + 1e-12f;
         v[L] = (float)(dots[3 * L] / ny) / nz;
     }
-    put_f64(lr, nnext, "cos_to_final", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_COS_TO_FINAL, 1, n1, 0, 0, v);
     free(dots);
 
     // echo mass (§7): Σ P[t] over prompt_vocab_ids
     lens_mass_at(sh, D, N, n1, ps->prompt_vocab_ids, ps->n_prompt_vocab, v);
-    put_f64(lr, nnext, "echo_mass_prompt", 1, n1, 0, 0, v);
+    put_f64(lr, nnext, LF_ECHO_MASS_PROMPT, 1, n1, 0, 0, v);
 
     // geometry (§7) and normalization effect (§5.2): normalized NEXT residuals, replicated
     float *g = falloc((size_t)n1 * d);
@@ -221,8 +220,8 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
             }
             v2[L] = best;
         }
-        put_f64(lr, nnext, "cos_to_answer", 1, n1, 0, 0, v);
-        put_f64(lr, nnext, "cos_to_prompt_max", 1, n1, 0, 0, v2);
+        put_f64(lr, nnext, LF_COS_TO_ANSWER, 1, n1, 0, 0, v);
+        put_f64(lr, nnext, LF_COS_TO_PROMPT_MAX, 1, n1, 0, 0, v2);
         free(ids); free(W);
     }
     {
@@ -238,9 +237,9 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
             rn[L] = nr;
             iv[L] = (int32_t)(nonfinite_bits(r, d, 1, 2) | nonfinite_bits(mm, d, 4, 8));
         }
-        put_f64(lr, nnext, "resid_norm_ratio", 1, n1, 0, 0, ratio);
-        put_f64(lr, nnext, "delta_resid_cos", 1, n1, 0, 0, dcos);
-        put_f64(lr, nnext, "raw_resid_norm", 1, n1, 0, 0, rn);
+        put_f64(lr, nnext, LF_RESID_NORM_RATIO, 1, n1, 0, 0, ratio);
+        put_f64(lr, nnext, LF_DELTA_RESID_COS, 1, n1, 0, 0, dcos);
+        put_f64(lr, nnext, LF_RAW_RESID_NORM, 1, n1, 0, 0, rn);
         free(ratio); free(dcos); free(rn);
     }
 
@@ -253,9 +252,9 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
             v2[L] = lens_prob(&N[L], ex[4 * L + 1]);
             iv[L] |= (ex[4 * L + 2] > 0 ? 16 : 0) | (ex[4 * L + 3] > 0 ? 32 : 0);
         }
-        put_f64(lr, nnext, "max_abs_logit", 1, n1, 0, 0, v);
-        put_f64(lr, nnext, "min_prob", 1, n1, 0, 0, v2);
-        put_i32(lr, nnext, "nonfinite", 1, n1, 0, 0, iv);
+        put_f64(lr, nnext, LF_MAX_ABS_LOGIT, 1, n1, 0, 0, v);
+        put_f64(lr, nnext, LF_MIN_PROB, 1, n1, 0, 0, v2);
+        put_i32(lr, nnext, LF_NONFINITE, 1, n1, 0, 0, iv);
         out->nonfinite_layer = -1;
         for (int L = n1 - 1; L >= 0; L--)
             if (iv[L]) { out->nonfinite_layer = L; out->nonfinite_bits = iv[L]; }
@@ -286,12 +285,8 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
             fill_nan(sp, (size_t)n1 * (S ? S : 1));
         }
         if (S > 0) {
-            put_f64(lr, nnext, "scaled_p_answer", 2, n1, S, 0, sp);
-            if (lr->h5) {
-                char *p = dpath(nnext, "scaled_p_answer");
-                h5_attr_f64s(lr->h5, p, "scales", lr->scales, S);
-                free(p);
-            }
+            put_f64(lr, nnext, LF_SCALED_P_ANSWER, 2, n1, S, 0, sp);
+            lens_sink_array_attr_f64s(lr->sink, nnext, LF_SCALED_P_ANSWER, LF_SCALES, lr->scales, S);
         }
         free(sp);
     }
@@ -311,9 +306,9 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
         int64_t *above = xmalloc(sizeof(int64_t) * n1);
         lens_count_above(sh, D2, N2, n1, t1, x, 1, 0, above);
         for (int L = 0; L < n1; L++) { iv[L] = above[L] < 0 ? -1 : (int32_t)above[L]; }
-        put_i32(lr, nnext, "repeat_rank_dev", 1, n1, 0, 0, iv);
+        put_i32(lr, nnext, LF_REPEAT_RANK_DEV, 1, n1, 0, 0, iv);
         for (int L = 0; L < n1; L++) iv[L] = t1[L] != t2[L];
-        put_i32(lr, nnext, "repeat_top1_flip", 1, n1, 0, 0, iv);
+        put_i32(lr, nnext, LF_REPEAT_TOP1_FLIP, 1, n1, 0, 0, iv);
         free(D2); free(N2); free(t1); free(t2); free(x); free(above);
     }
 
@@ -335,12 +330,8 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
             lens_pair(sh, DT, NT, YT, NYT, nt, LP_KL_PQ, pt);
             double *kl = dalloc(nt);
             for (int i = 0; i < nt; i++) kl[i] = lens_bits(pt[i].kl_pq);
-            put_f64(lr, nnext, "last_temp_kl", 1, nt, 0, 0, kl);
-            if (lr->h5) {
-                char *p = dpath(nnext, "last_temp_kl");
-                h5_attr_f64s(lr->h5, p, "temps", lr->last_temps, nt);
-                free(p);
-            }
+            put_f64(lr, nnext, LF_LAST_TEMP_KL, 1, nt, 0, 0, kl);
+            lens_sink_array_attr_f64s(lr->sink, nnext, LF_LAST_TEMP_KL, LF_TEMPS, lr->last_temps, nt);
             free(DT); free(NT); free(YT); free(NYT); free(pt); free(kl);
         }
         // §9 transforms: scale (no family has a logit scale), softcap (Gemma-2's final cap),
@@ -357,7 +348,7 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
             lens_pair(sh, &DC, &NC, &Y, &NY, 1, LP_KL_PQ, &pc);
             tk[1] = lens_bits(pc.kl_pq);
         }
-        put_f64(lr, nnext, "transform_kl", 1, 3, 0, 0, tk);
+        put_f64(lr, nnext, LF_TRANSFORM_KL, 1, 3, 0, 0, tk);
     }
 
     // ---- raw lens at NEXT (§4.2, §8.3)
@@ -370,22 +361,22 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
         next_normalize_topk(lr, DR, n1, NR, rids, rp, rl);
         put_next_topk(lr, rnext, n1, rids, rp, rl);
         tracked(lr, DR, NR, n1, ps->answer_id, v, NULL, iv);
-        put_f64(lr, rnext, "p_answer", 1, n1, 0, 0, v);
-        put_i32(lr, rnext, "answer_rank", 1, n1, 0, 0, iv);
+        put_f64(lr, rnext, LF_P_ANSWER, 1, n1, 0, 0, v);
+        put_i32(lr, rnext, LF_ANSWER_RANK, 1, n1, 0, 0, iv);
         lens_pair(sh, D, N, DR, NR, n1, LP_KL_PQ | LP_KL_QP | LP_L1 | LP_SUMS | LP_HQ, pr);
         double *msum = dalloc(n1), *js = dalloc(n1);
         for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].h_q);
-        put_f64(lr, rnext, "entropy_bits_pv", 1, n1, 0, 0, v);
+        put_f64(lr, rnext, LF_ENTROPY_BITS_PV, 1, n1, 0, 0, v);
         for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_pq);
-        put_f64(lr, rnext, "kl_norm_vs_raw_bits", 1, n1, 0, 0, v);
+        put_f64(lr, rnext, LF_KL_NORM_VS_RAW_BITS, 1, n1, 0, 0, v);
         for (int L = 0; L < n1; L++) v[L] = lens_bits(pr[L].kl_qp);
-        put_f64(lr, rnext, "kl_raw_to_norm_bits", 1, n1, 0, 0, v);
+        put_f64(lr, rnext, LF_KL_RAW_TO_NORM_BITS, 1, n1, 0, 0, v);
         for (int L = 0; L < n1; L++) v[L] = pr[L].l1;
-        put_f64(lr, rnext, "l1_prob_diff", 1, n1, 0, 0, v);
+        put_f64(lr, rnext, LF_L1_PROB_DIFF, 1, n1, 0, 0, v);
         for (int L = 0; L < n1; L++) msum[L] = 0.5 * (pr[L].sum_p + pr[L].sum_q);
         lens_js(sh, D, N, DR, NR, n1, msum, js);
         for (int L = 0; L < n1; L++) v[L] = lens_bits(js[L]);
-        put_f64(lr, rnext, "js_divergence", 1, n1, 0, 0, v);
+        put_f64(lr, rnext, LF_JS_DIVERGENCE, 1, n1, 0, 0, v);
         // ranks under the raw lens of the norm lens's top-50 (full sort: p desc, id asc)
         float *x = falloc((size_t)n1 * K50);
         lens_values_at(sh, DR, n1, top_ids, K50, x);
@@ -393,7 +384,7 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
         lens_count_above(sh, DR, NR, n1, top_ids, x, K50, 1, above);
         int32_t *rk = ialloc((size_t)n1 * K50);
         for (size_t i = 0; i < (size_t)n1 * K50; i++) rk[i] = above[i] < 0 ? -1 : (int32_t)(above[i] + 1);
-        put_i32(lr, rnext, "ranks_of_norm_top50", 2, n1, K50, 0, rk);
+        put_i32(lr, rnext, LF_RANKS_OF_NORM_TOP50, 2, n1, K50, 0, rk);
         free(DR); free(NR); free(rids); free(rp); free(rl); free(msum); free(js); free(x); free(above);
         free(rk);
     }
@@ -413,13 +404,12 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
         v[0] = NAN;
         iv[0] = -1;
         tracked(lr, DQ, NQ, n, ps->answer_id, v + 1, NULL, iv + 1);
-        put_f64(lr, qnext, "p_answer", 1, n1, 0, 0, v);
-        put_i32(lr, qnext, "answer_rank", 1, n1, 0, 0, iv);
+        put_f64(lr, qnext, LF_P_ANSWER, 1, n1, 0, 0, v);
+        put_i32(lr, qnext, LF_ANSWER_RANK, 1, n1, 0, 0, iv);
         free(DQ); free(NQ); free(qids); free(qp); free(ql);
     }
 
     free(zx);
     free(D); free(YD); free(N); free(NYr); free(top_ids); free(top_probs); free(top_logits);
     free(v); free(v2); free(iv); free(pr); free(g);
-    free(nnext); free(rnext); free(qnext);
 }

@@ -15,11 +15,11 @@
 // Lens logits of one GEMM chunk stay below this many bytes per rank.
 #define CHUNK_BYTES ((size_t)256 << 20)
 
-void lens_run_init(LensRun *lr, const Model *m, Comm *comm, H5Out *h5) {
+void lens_run_init(LensRun *lr, const Model *m, Comm *comm, const LensSink *sink) {
     memset(lr, 0, sizeof *lr);
     lr->m = m;
     lr->comm = comm;
-    lr->h5 = h5;
+    lr->sink = sink;
     lr->sh.comm = comm;
     lr->sh.v0 = m->tp.vocab_start;
     lr->sh.vl = m->tp.vocab_len;
@@ -100,7 +100,7 @@ static float *next_logits(const LensRun *lr, const float *resid, int T, int L0,
 
 // All positions, norm lens: entropy_bits [n+1, T] and top-K ids/probs [n+1, T, K], decoded in
 // row chunks of one GEMM each. Returns the NEXT rows' logits [n+1, vl] (kept for the NEXT metrics).
-static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const float *resid, const char *base) {
+static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const float *resid, LensAt base) {
     const Model *m = lr->m;
     int d = m->cfg.d_model, n1 = n_layers(lr) + 1, T = ps->T, K = lr->topk_all, vl = lr->sh.vl;
     int t0 = lr->positions > 0 && lr->positions < T ? T - (int)lr->positions : 0, Tp = T - t0;
@@ -147,9 +147,9 @@ static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const flo
                         el / done * (rows - done));
         }
     }
-    put_f64(lr, base, "entropy_bits", 2, n1, T, 0, H);
-    put_i32(lr, base, "topk_ids", 3, n1, T, K, tid);
-    put_f64(lr, base, "topk_probs", 3, n1, T, K, tp);
+    put_f64(lr, base, LF_ENTROPY_BITS, 2, n1, T, 0, H);
+    put_i32(lr, base, LF_TOPK_IDS, 3, n1, T, K, tid);
+    put_f64(lr, base, LF_TOPK_PROBS, 3, n1, T, K, tp);
     free(H); free(tid); free(tp); free(x); free(N); free(cid); free(cp);
     return znext;
 }
@@ -157,7 +157,7 @@ static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const flo
 // /prompts/<pass>/final_*: entropy and top-K of the model head at every position (chunked by
 // positions). Returns the NEXT row of the head's logits [vl]. With keep_final_logits the whole
 // [T, V] matrix is gathered to rank 0 (small models only).
-static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, const float *resid, const char *pbase) {
+static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, const float *resid, LensAt pbase) {
     int T = ps->T, K = lr->topk_final, vl = lr->sh.vl;
     size_t chunk = CHUNK_BYTES / ((size_t)vl * sizeof(float));
     if (chunk < 1) chunk = 1;
@@ -175,9 +175,9 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
         free(D);
         free(y);
     }
-    put_f64(lr, pbase, "final_entropy_bits", 1, T, 0, 0, H);
-    put_i32(lr, pbase, "final_topk_ids", 2, T, K, 0, tid);
-    put_f64(lr, pbase, "final_topk_probs", 2, T, K, 0, tp);
+    put_f64(lr, pbase, LF_FINAL_ENTROPY_BITS, 1, T, 0, 0, H);
+    put_i32(lr, pbase, LF_FINAL_TOPK_IDS, 2, T, K, 0, tid);
+    put_f64(lr, pbase, LF_FINAL_TOPK_PROBS, 2, T, K, 0, tp);
     if (lr->keep_final_logits) {
         float *y = final_logits(lr, resid, T, 0, T);
         int R = lr->comm ? lr->comm->size : 1;
@@ -189,10 +189,10 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
             counts[q] = (size_t)T * s.vocab_len * sizeof(float);
         }
         size_t V = (size_t)lr->sh.V;
-        float *all = lr->h5 ? falloc((size_t)T * V) : NULL, *full = lr->h5 ? falloc((size_t)T * V) : NULL;
+        float *all = lr->sink ? falloc((size_t)T * V) : NULL, *full = lr->sink ? falloc((size_t)T * V) : NULL;
         if (lr->comm && R > 1) comm_gatherv(lr->comm, y, (size_t)T * vl * sizeof(float), all, counts, 0);
         else if (all) memcpy(all, y, (size_t)T * vl * sizeof(float));
-        if (lr->h5) { // blocks are [T, vl_q] per rank: reorder to [T, V]
+        if (lr->sink) { // blocks are [T, vl_q] per rank: reorder to [T, V]
             size_t off = 0, v0 = 0;
             for (int q = 0; q < R; q++) {
                 size_t vq = counts[q] / sizeof(float) / T;
@@ -200,10 +200,7 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
                 off += (size_t)T * vq;
                 v0 += vq;
             }
-            size_t dims[2] = {(size_t)T, V};
-            char *p = dpath(pbase, "final_logits");
-            h5_write_f32(lr->h5, p, 2, dims, full);
-            free(p);
+            lens_sink_f32(lr->sink, pbase, LF_FINAL_LOGITS, 2, (size_t)T, V, 0, full);
         }
         free(all); free(full); free(counts); free(y);
     }
@@ -213,15 +210,9 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
 
 void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, LensPassSummary *out) {
     int n1 = n_layers(lr) + 1, d = lr->m->cfg.d_model, T = ps->T;
-    char *pbase = xasprintf("/prompts/%s", ps->name);
-    char *nbase = xasprintf("/lens/norm/%s", ps->name);
+    LensAt pbase = {LENS_NORM, LG_HEAD, ps->name}, nbase = {LENS_NORM, LG_ALL, ps->name};
 
-    if (lr->keep_residuals && lr->h5) {
-        size_t dims[3] = {(size_t)n1, (size_t)T, (size_t)d};
-        char *p = dpath(pbase, "residuals");
-        h5_write_f32(lr->h5, p, 3, dims, resid);
-        free(p);
-    }
+    if (lr->keep_residuals) lens_sink_f32(lr->sink, pbase, LF_RESIDUALS, 3, (size_t)n1, (size_t)T, (size_t)d, resid);
 
     // ---- model head and the norm lens at every position
     float *ynext = head_all_positions(lr, ps, resid, pbase);
@@ -229,7 +220,6 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
 
     lens_next_metrics(lr, ps, resid, zn, ynext, pbase, out);
     free(zn); free(ynext);
-    free(pbase); free(nbase);
 }
 
 // ---------------------------------------------------------------------------- calibration

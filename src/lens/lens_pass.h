@@ -1,7 +1,8 @@
-// lens_pass — decoding every layer of one forward pass through the lenses and writing the
-// measurements of docs/HDF5.md (`/lens/<lens>/<pass>/...`, the model-head datasets of
-// `/prompts/<pass>/`), plus the norm-temperature calibration (METRICS.md §10) and the head-only
-// statistics of the auxiliary prompts (§1.4).
+// lens_pass — decoding every layer of one forward pass through the lenses and handing the
+// measurements to the sink (lens/lens_sink.h; in the run file they are docs/HDF5.md's
+// `/lens/<lens>/<pass>/...` and the model-head datasets of `/prompts/<pass>/`), plus the
+// norm-temperature calibration (METRICS.md §10) and the head-only statistics of the auxiliary
+// prompts (§1.4).
 //
 // Shape of the work (DESIGN.md, TENSOR_PARALLEL.md §4-5): the residuals r_0..r_n of a pass are
 // replicated on every rank; each rank normalizes them (norm lens: blocks[L].ln1 for L < n, the
@@ -12,15 +13,16 @@
 // post_ln2 decoding point (§14: layer L ≥ 1 normalized by block L-1's second norm) are one more
 // GEMM each over the n+1 NEXT rows.
 //
-// Every rank runs the same calls (collectives inside); only rank 0 has a non-NULL H5Out.
+// Every rank runs the same calls (collectives inside); only rank 0 has a sink (lens/lens_sink.h:
+// the lens hands its measurements over and names no file; the run file's writer places them).
 #ifndef LW_LENS_PASS_H
 #define LW_LENS_PASS_H
 
 #include <stdint.h>
 
+#include "lens/lens_sink.h"
 #include "lens/lens_stats.h"
 #include "model/model.h"
-#include "runfile/h5.h"
 
 #define LENS_NEXT_TOPK 50 // top-50 at NEXT (METRICS.md §5, §7 K=50, §8.3 Jaccard@50)
 
@@ -28,7 +30,7 @@ typedef struct {
     const Model *m;
     Comm *comm;
     LensShard sh;
-    H5Out *h5;             // NULL on ranks != 0
+    const LensSink *sink;  // NULL on ranks != 0
     int topk_all;          // top-k at every position (topk_records, 20)
     int topk_final;        // model head top-k per position (topk_final, 20)
     long positions;        // 0 = every position; k = the last k
@@ -63,10 +65,10 @@ typedef struct {
     int nonfinite_bits;         // that mask (docs/HDF5.md)
 } LensPassSummary;
 
-// Initializes lr's shard from the model's slice and comm.
-void lens_run_init(LensRun *lr, const Model *m, Comm *comm, H5Out *h5);
+// Initializes lr's shard from the model's slice and comm; sink NULL on ranks != 0.
+void lens_run_init(LensRun *lr, const Model *m, Comm *comm, const LensSink *sink);
 
-// Decodes one pass whose residuals are resid[(n+1), T, d] and writes its datasets.
+// Decodes one pass whose residuals are resid[(n+1), T, d] and hands its measurements to the sink.
 void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, LensPassSummary *out);
 
 // Norm-temperature calibration (§10) from n_prompts passes: per layer the first τ of grid[G]

@@ -19,8 +19,6 @@ static inline const float *norm_weight(const Model *m, int L) {
 static inline void fill_nan(double *v, size_t n) { for (size_t i = 0; i < n; i++) v[i] = NAN; }
 static inline void fill_i32(int32_t *v, size_t n, int32_t x) { for (size_t i = 0; i < n; i++) v[i] = x; }
 
-static inline char *dpath(const char *base, const char *name) { return xasprintf("%s/%s", base, name); }
-
 static inline LensDist *dists_of_rows(const float *z, size_t ld, int n) {
     LensDist *d = xmalloc(sizeof(LensDist) * (n ? n : 1));
     for (int r = 0; r < n; r++) d[r] = lens_dist(z + (size_t)r * ld);
@@ -28,10 +26,10 @@ static inline LensDist *dists_of_rows(const float *z, size_t ld, int n) {
 }
 
 // The NEXT-position metric set of one pass (docs/HDF5.md /lens/<lens>/<pass>/next): norm lens
-// against the model head (teacher entropy under /prompts/<pass> = pbase), temperature, geometry,
+// against the model head (teacher entropy on the pass's head group pbase), temperature, geometry,
 // numeric health, gate stability, repeatability, last-layer probes, the raw lens and the post_ln2
 // decoding point. zn: the norm lens's NEXT logits [n+1, vl]; ynext: the head's NEXT logits [vl].
 void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *resid, const float *zn,
-                       const float *ynext, const char *pbase, LensPassSummary *out);
+                       const float *ynext, LensAt pbase, LensPassSummary *out);
 
 #endif

@@ -42,13 +42,13 @@ void lens_prism_free(LensPrism *lp) {
 }
 
 void lens_prism_write_meta(const LensRun *lr, const LensPrism *lp) {
-    if (!lr->h5 || !lp->on) return;
-    h5_group(lr->h5, "/lens/prism");
-    h5_attr_str(lr->h5, "/lens/prism", "artifact_path", lp->dir);
-    h5_attr_int(lr->h5, "/lens/prism", "k", lp->art.k);
-    h5_attr_str(lr->h5, "/lens/prism", "layers", lp->art.layers);
-    h5_attr_str(lr->h5, "/lens/prism", "config_sha256", lp->art.config_sha256);
-    h5_attr_int(lr->h5, "/lens/prism", "transposed", lp->transposed);
+    if (!lp->on) return;
+    LensAt at = {LENS_PRISM, LG_LENS, NULL};
+    lens_sink_attr_str(lr->sink, at, LF_ARTIFACT_PATH, lp->dir);
+    lens_sink_attr_int(lr->sink, at, LF_K, lp->art.k);
+    lens_sink_attr_str(lr->sink, at, LF_LAYERS, lp->art.layers);
+    lens_sink_attr_str(lr->sink, at, LF_CONFIG_SHA256, lp->art.config_sha256);
+    lens_sink_attr_int(lr->sink, at, LF_TRANSPOSED, lp->transposed);
 }
 
 // ---------------------------------------------------------------------------- the map
@@ -97,7 +97,7 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
     int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl, K = lr->topk_all, K50 = LENS_NEXT_TOPK;
     int t0 = lr->positions > 0 && lr->positions < T ? T - (int)lr->positions : 0, Tp = T - t0;
     size_t rows = (size_t)n1 * Tp;
-    char *base = xasprintf("/lens/prism/%s", ps->name), *next = xasprintf("/lens/prism/%s/next", ps->name);
+    LensAt base = {LENS_PRISM, LG_ALL, ps->name}, next = {LENS_PRISM, LG_NEXT, ps->name};
 
     // the Prism input of every (layer, position): normalized as the norm lens (§4.1), or raw
     // (quirk off); then whitened and rotated, all rows at once (the same rows on every rank)
@@ -140,9 +140,9 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
             if (t == T - 1) memcpy(znext + (size_t)L * vl, z + r * vl, sizeof(float) * vl);
         }
     }
-    put_f64(lr, base, "entropy_bits", 2, n1, T, 0, H);
-    put_i32(lr, base, "topk_ids", 3, n1, T, K, tid);
-    put_f64(lr, base, "topk_probs", 3, n1, T, K, tp);
+    put_f64(lr, base, LF_ENTROPY_BITS, 2, n1, T, 0, H);
+    put_i32(lr, base, LF_TOPK_IDS, 3, n1, T, K, tid);
+    put_f64(lr, base, LF_TOPK_PROBS, 3, n1, T, K, tp);
     free(H); free(tp); free(tid); free(z); free(N); free(D); free(cid); free(cp); free(y);
 
     // NEXT: the metrics of §5 the Prism sidecar carries, against the model head P_final
@@ -161,39 +161,39 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
     double *p50 = dalloc((size_t)n1 * K50), *l50 = dalloc((size_t)n1 * K50), *v = dalloc(n1), *v2 = dalloc(n1);
     lens_topk(sh, DN, NN, n1, K50, ids50, x50, p50);
     for (size_t i = 0; i < (size_t)n1 * K50; i++) l50[i] = x50[i];
-    put_i32(lr, next, "top_ids", 2, n1, K50, 0, ids50);
-    put_f64(lr, next, "top_probs", 2, n1, K50, 0, p50);
-    put_f64(lr, next, "top_logits", 2, n1, K50, 0, l50);
+    put_i32(lr, next, LF_TOP_IDS, 2, n1, K50, 0, ids50);
+    put_f64(lr, next, LF_TOP_PROBS, 2, n1, K50, 0, p50);
+    put_f64(lr, next, LF_TOP_LOGITS, 2, n1, K50, 0, l50);
     for (int L = 0; L < n1; L++) v[L] = lens_bits(NN[L].H_nats);
-    put_f64(lr, next, "entropy_bits", 1, n1, 0, 0, v);
+    put_f64(lr, next, LF_ENTROPY_BITS, 1, n1, 0, 0, v);
 
     double *dots = dalloc((size_t)3 * n1);
     lens_ordered_kl(sh, DN, NN, YD, NYr, n1, dots);
     for (int L = 0; L < n1; L++) v[L] = lens_bits(dots[L]);
-    put_f64(lr, next, "kl_to_final_bits", 1, n1, 0, 0, v);
+    put_f64(lr, next, LF_KL_TO_FINAL_BITS, 1, n1, 0, 0, v);
 
     lens_track_id(sh, DN, NN, n1, ps->answer_id, v, v2, iv);
-    put_f64(lr, next, "p_answer", 1, n1, 0, 0, v);
-    put_f64(lr, next, "answer_logit", 1, n1, 0, 0, v2);
-    put_i32(lr, next, "answer_rank", 1, n1, 0, 0, iv);
+    put_f64(lr, next, LF_P_ANSWER, 1, n1, 0, 0, v);
+    put_f64(lr, next, LF_ANSWER_LOGIT, 1, n1, 0, 0, v2);
+    put_i32(lr, next, LF_ANSWER_RANK, 1, n1, 0, 0, iv);
     lens_track_id(sh, DN, NN, n1, ps->contrast_id, v, NULL, NULL);
-    put_f64(lr, next, "p_contrast", 1, n1, 0, 0, v);
+    put_f64(lr, next, LF_P_CONTRAST, 1, n1, 0, 0, v);
 
     // cos_to_final (§5.1): v = the Prism logits themselves against the head's logit direction
     lens_ordered_dots(sh, DN, YD, n1, dots);
     double hq;
     lens_ordered_entropy_pv(sh, &Y, &NY, 1, &hq); // the teacher entropy, by the same chained sums
-    if (lr->h5) h5_attr_f64(lr->h5, next, "teacher_entropy_bits", lens_bits(hq));
+    lens_sink_attr_f64(lr->sink, next, LF_TEACHER_ENTROPY_BITS, lens_bits(hq));
     for (int L = 0; L < n1; L++) {
         float ny = (float)sqrt(dots[3 * L + 2]) + 1e-12f, nz = (float)sqrt(dots[3 * L + 1]) + 1e-12f;
         v[L] = (float)(dots[3 * L] / ny) / nz;
     }
-    put_f64(lr, next, "cos_to_final", 1, n1, 0, 0, v);
+    put_f64(lr, next, LF_COS_TO_FINAL, 1, n1, 0, 0, v);
 
     // echo mass (§7; the sidecar leaves it empty under quirks.sidecar_empty_columns)
     lens_mass_at(sh, DN, NN, n1, ps->prompt_vocab_ids, ps->n_prompt_vocab, v);
-    put_f64(lr, next, "echo_mass_prompt", 1, n1, 0, 0, v);
+    put_f64(lr, next, LF_ECHO_MASS_PROMPT, 1, n1, 0, 0, v);
 
     free(ynext); free(DN); free(YD); free(NN); free(NYr); free(ids50); free(iv); free(x50); free(p50); free(l50);
-    free(v); free(v2); free(dots); free(znext); free(base); free(next);
+    free(v); free(v2); free(dots); free(znext);
 }

@@ -46,7 +46,7 @@ typedef struct {
 int lens_prism_open(const LwRunConfig *cfg, const ModelConfig *mc, LensPrism *lp, LwError *err);
 void lens_prism_free(LensPrism *lp);
 
-// /lens/prism group attributes (rank 0's writer; NULL elsewhere).
+// The Prism lens's own attributes, handed to lr's sink (rank 0; nothing elsewhere).
 void lens_prism_write_meta(const LensRun *lr, const LensPrism *lp);
 
 // Decodes one pass (residuals [(n+1), T, d], replicated) and writes /lens/prism/<pass>/...

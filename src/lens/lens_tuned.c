@@ -38,15 +38,15 @@ void lens_tuned_free(LensTuned *lt) {
 static double tau_of_layer(const TunedLens *t, int L) { return L < 1 ? NAN : tuned_tau(t, L - 1); }
 
 void lens_tuned_write_meta(const LensRun *lr, const LensTuned *lt) {
-    if (!lr->h5 || !lt->on) return;
+    if (!lr->sink || !lt->on) return;
     int n1 = lt->t.n_layers + 1;
-    h5_group(lr->h5, "/lens/tuned");
-    h5_attr_str(lr->h5, "/lens/tuned", "artifact_path", lt->dir);
-    h5_attr_int(lr->h5, "/lens/tuned", "k", lt->t.k);
-    h5_attr_str(lr->h5, "/lens/tuned", "config_sha256", lt->t.config_sha256);
+    LensAt at = {LENS_TUNED, LG_LENS, NULL};
+    lens_sink_attr_str(lr->sink, at, LF_ARTIFACT_PATH, lt->dir);
+    lens_sink_attr_int(lr->sink, at, LF_K, lt->t.k);
+    lens_sink_attr_str(lr->sink, at, LF_CONFIG_SHA256, lt->t.config_sha256);
     double *tau = dalloc(n1);
     for (int L = 0; L < n1; L++) tau[L] = tau_of_layer(&lt->t, L);
-    put_f64(lr, "/lens/tuned", "tau", 1, n1, 0, 0, tau);
+    put_f64(lr, at, LF_TAU, 1, n1, 0, 0, tau);
     free(tau);
 }
 
@@ -117,18 +117,18 @@ static LensDist *dists(const float *z, size_t ld, int n) {
 }
 
 // n rows (layers 1..n) into a [n+1] vector: row 0 NaN.
-static void put_rows_f64(const LensRun *lr, const char *base, const char *name, int n, const double *v) {
+static void put_rows_f64(const LensRun *lr, LensAt base, LensField f, int n, const double *v) {
     double *o = dalloc((size_t)n + 1);
     o[0] = NAN;
     memcpy(o + 1, v, sizeof(double) * n);
-    put_f64(lr, base, name, 1, (size_t)n + 1, 0, 0, o);
+    put_f64(lr, base, f, 1, (size_t)n + 1, 0, 0, o);
     free(o);
 }
-static void put_rows_i32(const LensRun *lr, const char *base, const char *name, int n, const int32_t *v) {
+static void put_rows_i32(const LensRun *lr, LensAt base, LensField f, int n, const int32_t *v) {
     int32_t *o = ialloc((size_t)n + 1);
     o[0] = -1;
     memcpy(o + 1, v, sizeof(int32_t) * n);
-    put_i32(lr, base, name, 1, (size_t)n + 1, 0, 0, o);
+    put_i32(lr, base, f, 1, (size_t)n + 1, 0, 0, o);
     free(o);
 }
 
@@ -151,7 +151,7 @@ static void kl_rank(const LensRun *lr, const float *z, int n, const LensDist *Y,
 // All positions (layers 1..n): entropy and top-K, in row chunks of one GEMM each. Returns the
 // NEXT rows' un-tempered logits y·W_U [n, vl] and their translated residuals y [n, d].
 static float *all_positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec *ps, const float *resid,
-                            const char *base, float *ynext) {
+                            LensAt base, float *ynext) {
     const Model *m = lr->m;
     const LensShard *sh = &lr->sh;
     int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl, K = lr->topk_all;
@@ -198,24 +198,24 @@ static float *all_positions(const LensRun *lr, const TunedLens *tl, const LensPa
             memcpy(tp + o * K, cp + r * K, sizeof(double) * K);
         }
     }
-    put_f64(lr, base, "entropy_bits", 2, n1, T, 0, H);
-    put_i32(lr, base, "topk_ids", 3, n1, T, K, tid);
-    put_f64(lr, base, "topk_probs", 3, n1, T, K, tp);
+    put_f64(lr, base, LF_ENTROPY_BITS, 2, n1, T, 0, H);
+    put_i32(lr, base, LF_TOPK_IDS, 3, n1, T, K, tid);
+    put_f64(lr, base, LF_TOPK_PROBS, 3, n1, T, K, tp);
     free(H); free(tp); free(tid); free(z); free(N); free(D); free(cid); free(cp); free(y);
     return znext;
 }
 
 // §19.4 positional rows: at each grid position, norm and tuned lens against the model head at
 // that same position; answer ranks at the last position only.
-static void positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec *ps, const float *resid, const char *pbase) {
+static void positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec *ps, const float *resid, LensAt pbase) {
     const Model *m = lr->m;
     const LensShard *sh = &lr->sh;
     int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl;
     double frac[8];
     int32_t idx[8];
     int P = lens_tuned_pos_grid(T, frac, idx);
-    put_f64(lr, pbase, "pos_frac", 1, P, 0, 0, frac);
-    put_i32(lr, pbase, "pos_index", 1, P, 0, 0, idx);
+    put_f64(lr, pbase, LF_POS_FRAC, 1, P, 0, 0, frac);
+    put_i32(lr, pbase, LF_POS_INDEX, 1, P, 0, 0, idx);
 
     // the head at the grid positions
     float *h = falloc((size_t)P * d), *yh = falloc((size_t)P * vl);
@@ -247,8 +247,8 @@ static void positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec
 
     double *out = dalloc((size_t)n1 * P);
     int32_t *iout = ialloc((size_t)n1 * P);
-    static const char *KL[2] = {"kl_norm_bits", "kl_tuned_bits"}, *HB[2] = {"entropy_norm_bits", "entropy_tuned_bits"},
-                      *RK[2] = {"answer_rank_norm", "answer_rank_tuned"};
+    static const LensField KL[2] = {LF_KL_NORM_BITS, LF_KL_TUNED_BITS}, HB[2] = {LF_ENTROPY_NORM_BITS, LF_ENTROPY_TUNED_BITS},
+                           RK[2] = {LF_ANSWER_RANK_NORM, LF_ANSWER_RANK_TUNED};
     for (int lens = 0; lens < 2; lens++) {
         size_t off = lens * nP;
         for (int p = 0; p < P; p++) { out[p] = NAN; iout[p] = -1; }
@@ -268,8 +268,8 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
     const LensShard *sh = &lr->sh;
     const TunedLens *tl = &lt->t;
     int n = m->cfg.n_layers, n1 = n + 1, d = m->cfg.d_model, T = ps->T, vl = sh->vl, K50 = LENS_NEXT_TOPK;
-    char *base = xasprintf("/lens/tuned/%s", ps->name), *next = xasprintf("/lens/tuned/%s/next", ps->name),
-         *pbase = xasprintf("/lens/tuned/%s/positions", ps->name);
+    LensAt base = {LENS_TUNED, LG_ALL, ps->name}, next = {LENS_TUNED, LG_NEXT, ps->name},
+           pbase = {LENS_TUNED, LG_POSITIONS, ps->name};
 
     float *ynext = falloc((size_t)n * d);
     float *zrot = all_positions(lr, tl, ps, resid, base, ynext); // [n, vl] y·W_U at NEXT
@@ -298,23 +298,23 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
     for (int j = 0; j < K50; j++) { ids50[j] = -1; p50[j] = NAN; l50[j] = NAN; }
     lens_topk(sh, DT, NT, n, K50, ids50 + K50, x50, p50 + K50);
     for (size_t i = 0; i < (size_t)n * K50; i++) l50[K50 + i] = x50[i];
-    put_i32(lr, next, "top_ids", 2, n1, K50, 0, ids50);
-    put_f64(lr, next, "top_probs", 2, n1, K50, 0, p50);
-    put_f64(lr, next, "top_logits", 2, n1, K50, 0, l50);
+    put_i32(lr, next, LF_TOP_IDS, 2, n1, K50, 0, ids50);
+    put_f64(lr, next, LF_TOP_PROBS, 2, n1, K50, 0, p50);
+    put_f64(lr, next, LF_TOP_LOGITS, 2, n1, K50, 0, l50);
     for (int r = 0; r < n; r++) v[r] = lens_bits(NT[r].H_nats);
-    put_rows_f64(lr, next, "entropy_bits", n, v);
+    put_rows_f64(lr, next, LF_ENTROPY_BITS, n, v);
 
     lens_ordered_kl(sh, DT, NT, YD, NYr, n, v);
     for (int r = 0; r < n; r++) v[r] = lens_bits(v[r]);
-    put_rows_f64(lr, next, "kl_to_final_bits", n, v);
+    put_rows_f64(lr, next, LF_KL_TO_FINAL_BITS, n, v);
     double kl_final = v[n - 1];
 
     lens_track_id(sh, DT, NT, n, ps->answer_id, v, v2, iv);
-    put_rows_f64(lr, next, "p_answer", n, v);
-    put_rows_f64(lr, next, "answer_logit", n, v2);
-    put_rows_i32(lr, next, "answer_rank", n, iv);
+    put_rows_f64(lr, next, LF_P_ANSWER, n, v);
+    put_rows_f64(lr, next, LF_ANSWER_LOGIT, n, v2);
+    put_rows_i32(lr, next, LF_ANSWER_RANK, n, iv);
     lens_track_id(sh, DT, NT, n, ps->contrast_id, v, NULL, NULL);
-    put_rows_f64(lr, next, "p_contrast", n, v);
+    put_rows_f64(lr, next, LF_P_CONTRAST, n, v);
 
     // cos_to_final (§5.1): v = y·W_U (before the temperature) against the head's logit direction
     LensDist *DR = dists(zrot, vl, n);
@@ -324,9 +324,9 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
         float ny = (float)sqrt(dots[3 * r + 2]) + 1e-12f, nz = (float)sqrt(dots[3 * r + 1]) + 1e-12f;
         v[r] = (float)(dots[3 * r] / ny) / nz;
     }
-    put_rows_f64(lr, next, "cos_to_final", n, v);
+    put_rows_f64(lr, next, LF_COS_TO_FINAL, n, v);
     lens_ordered_entropy_pv(sh, &Y, &NY, 1, &hq); // the teacher entropy, by the same chained sums
-    if (lr->h5) h5_attr_f64(lr->h5, next, "teacher_entropy_bits", lens_bits(hq));
+    lens_sink_attr_f64(lr->sink, next, LF_TEACHER_ENTROPY_BITS, lens_bits(hq));
 
     // geometry (§7) on the translated residual y: cos to the answer's and the prompt tokens' rows
     {
@@ -345,14 +345,14 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
             }
             v2[r] = best;
         }
-        put_rows_f64(lr, next, "cos_to_answer", n, v);
-        put_rows_f64(lr, next, "cos_to_prompt_max", n, v2);
+        put_rows_f64(lr, next, LF_COS_TO_ANSWER, n, v);
+        put_rows_f64(lr, next, LF_COS_TO_PROMPT_MAX, n, v2);
         free(ids); free(W);
     }
 
     // echo mass (§7)
     lens_mass_at(sh, DT, NT, n, ps->prompt_vocab_ids, ps->n_prompt_vocab, v);
-    put_rows_f64(lr, next, "echo_mass_prompt", n, v);
+    put_rows_f64(lr, next, LF_ECHO_MASS_PROMPT, n, v);
 
     // the norm lens at NEXT (layers 1..n): its top-50 ranked under the tuned lens, and the §19.4
     // temperature-only variant (norm logits / τ)
@@ -373,18 +373,18 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
         int64_t *above = xmalloc(sizeof(int64_t) * (size_t)n * K50);
         lens_count_above(sh, DT, NT, n, nid + K50, xs, K50, 1, above);
         for (size_t i = 0; i < (size_t)n * K50; i++) nid[K50 + i] = above[i] < 0 ? -1 : (int32_t)(above[i] + 1);
-        put_i32(lr, next, "ranks_of_norm_top50", 2, n1, K50, 0, nid);
+        put_i32(lr, next, LF_RANKS_OF_NORM_TOP50, 2, n1, K50, 0, nid);
         free(DN); free(NN); free(nid); free(xs); free(above);
     }
 
     // §19.4 variants: rotation only (y·W_U), temperature only (norm logits / τ)
     kl_rank(lr, zrot, n, YD, NYr, ps->answer_id, v, iv);
-    put_rows_f64(lr, next, "kl_rot_only_bits", n, v);
-    put_rows_i32(lr, next, "answer_rank_rot_only", n, iv);
+    put_rows_f64(lr, next, LF_KL_ROT_ONLY_BITS, n, v);
+    put_rows_i32(lr, next, LF_ANSWER_RANK_ROT_ONLY, n, iv);
     for (int L = 1; L <= n; L++) div_tau(zn + (size_t)(L - 1) * vl, vl, tau_of_layer(tl, L));
     kl_rank(lr, zn, n, YD, NYr, ps->answer_id, v, iv);
-    put_rows_f64(lr, next, "kl_temp_only_bits", n, v);
-    put_rows_i32(lr, next, "answer_rank_temp_only", n, iv);
+    put_rows_f64(lr, next, LF_KL_TEMP_ONLY_BITS, n, v);
+    put_rows_i32(lr, next, LF_ANSWER_RANK_TEMP_ONLY, n, iv);
 
     // §19.4 head_mismatch at L = n: τ* of KL(softmax(z_n/τ) ‖ P_final)
     {
@@ -407,16 +407,14 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
             for (int i = g0; i < g0 + ng; i++)
                 if (kls[i] < kls[best]) best = i; // first minimum wins
         }
-        if (lr->h5) {
-            h5_attr_f64(lr->h5, next, "kl_bits_tuned_final", kl_final);
-            h5_attr_f64(lr->h5, next, "tau_star_modelcal", g[best]);
-            h5_attr_f64(lr->h5, next, "kl_bits_tuned_final_after_tau_star", kls[best]);
-        }
+        lens_sink_attr_f64(lr->sink, next, LF_KL_BITS_TUNED_FINAL, kl_final);
+        lens_sink_attr_f64(lr->sink, next, LF_TAU_STAR_MODELCAL, g[best]);
+        lens_sink_attr_f64(lr->sink, next, LF_KL_BITS_TUNED_FINAL_AFTER_TAU_STAR, kls[best]);
         free(zs);
     }
 
     positions(lr, tl, ps, resid, pbase);
 
     free(ynext); free(zrot); free(zt); free(yh); free(YD); free(NYr); free(DT); free(NT); free(ids50); free(iv); free(x50);
-    free(p50); free(l50); free(v); free(v2); free(DR); free(dots); free(zn); free(base); free(next); free(pbase);
+    free(p50); free(l50); free(v); free(v2); free(DR); free(dots); free(zn);
 }

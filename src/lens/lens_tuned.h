@@ -42,7 +42,7 @@ typedef struct {
 int lens_tuned_open(const LwRunConfig *cfg, const ModelConfig *mc, LensTuned *lt, LwError *err);
 void lens_tuned_free(LensTuned *lt);
 
-// /lens/tuned attributes and tau (rank 0's writer; nothing elsewhere).
+// The tuned lens's own attributes and tau, handed to lr's sink (rank 0; nothing elsewhere).
 void lens_tuned_write_meta(const LensRun *lr, const LensTuned *lt);
 
 // Decodes one pass (residuals [(n+1), T, d], replicated) and writes /lens/tuned/<pass>/...

@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -51,60 +50,8 @@ static double *nan_array(int n) {
 
 // ---------------------------------------------------------------------------- HDF5 state
 
-int report_h5_state(const char *path, char *msg, size_t msg_len) {
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); // a corrupt file is an expected case: no HDF5 stack dump
-    int state = -1;
-    char why[300];
-    int sealed = runfile_verify(path, why, sizeof why); // before libhdf5 parses a byte (io/checksum.h)
-    if (sealed < 0) {
-        snprintf(msg, msg_len, "%s: %s%s", lw_basename(path), sealed == -1 ? "corrupt: " : "unreadable: ", why);
-        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
-        return -1;
-    }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) {
-        snprintf(msg, msg_len, "%s: not a readable HDF5 file (truncated or corrupt)", lw_basename(path));
-        goto done;
-    }
-    if (sealed == 0 && H5Aexists(f, "integrity") > 0) {
-        snprintf(msg, msg_len, "%s: corrupt: its checksum trailer is missing or damaged", lw_basename(path));
-        H5Fclose(f);
-        goto done;
-    }
-    if (H5Aexists(f, "complete") <= 0) {
-        snprintf(msg, msg_len, "%s: root attribute 'complete' is missing (the run did not finish)", lw_basename(path));
-        state = 0;
-    } else {
-        hid_t a = H5Aopen(f, "complete", H5P_DEFAULT);
-        hid_t ty = a >= 0 ? H5Aget_type(a) : -1;
-        int ok = 0;
-        if (ty >= 0 && H5Tget_class(ty) == H5T_INTEGER) {
-            long long v = 0;
-            ok = H5Aread(a, H5T_NATIVE_LLONG, &v) >= 0 && v != 0;
-        } else if (ty >= 0 && H5Tget_class(ty) == H5T_STRING && !H5Tis_variable_str(ty)) {
-            size_t n = H5Tget_size(ty);
-            char *buf = xcalloc(n + 1, 1);
-            hid_t mt = H5Tcopy(ty);
-            if (H5Aread(a, mt, buf) >= 0) ok = !strcmp(buf, "true") || !strcmp(buf, "1") || !strcmp(buf, "yes");
-            H5Tclose(mt);
-            free(buf);
-        } else {
-            ok = 1; // present with another type: the writer's convention is "written last"
-        }
-        if (ty >= 0) H5Tclose(ty);
-        if (a >= 0) H5Aclose(a);
-        state = ok ? 1 : 0;
-        if (!ok) snprintf(msg, msg_len, "%s: root attribute 'complete' is false (the run did not finish)", lw_basename(path));
-        else snprintf(msg, msg_len, "%s: complete HDF5 run, not exported yet", lw_basename(path));
-    }
-    H5Fclose(f);
-done:
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
-    return state;
-}
+// The run file's reader answers (runfile/run_read.h): HDF5 is read only in src/runfile/.
+int report_h5_state(const char *path, char *msg, size_t msg_len) { return ex_run_state(path, msg, msg_len); }
 
 // ---------------------------------------------------------------------------- JSON
 
@@ -437,35 +384,6 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-// 1 when path is a battery run's file (root attribute run_kind = "battery", docs/BATTERY.md): not a
-// model of the cross-model table; its section draws the export's summary JSON (report_battery).
-static int is_battery_run(const char *path) {
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    int yes = 0;
-    hid_t f = H5Fis_hdf5(path) > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-    if (f >= 0) {
-        if (H5Aexists(f, "run_kind") > 0) {
-            hid_t a = H5Aopen(f, "run_kind", H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
-            if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
-                hid_t mt = H5Tcopy(H5T_C_S1);
-                H5Tset_size(mt, H5T_VARIABLE);
-                H5Tset_cset(mt, H5T_CSET_UTF8);
-                char *v = NULL;
-                if (H5Aread(a, mt, &v) >= 0 && v) { yes = !strcmp(v, "battery"); H5free_memory(v); }
-                H5Tclose(mt);
-            }
-            if (t >= 0) H5Tclose(t);
-            if (a >= 0) H5Aclose(a);
-        }
-        H5Fclose(f);
-    }
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
-    return yes;
-}
-
 // Battery name of an export's summary JSON (output-<name>-battery-summary.json), or NULL.
 static char *battery_of_file(const char *f) {
     size_t len = strlen(f), sl = strlen("-battery-summary.json");
@@ -530,7 +448,7 @@ int report_run_load(const char *dir, ReportRun *run, LwError *err) {
         if (!name) continue;
         if (ends_with(e->d_name, ".h5")) {
             char *p = xasprintf("%s/%s", dir, e->d_name);
-            int battery = is_battery_run(p);
+            int battery = ex_run_is_battery(p);
             free(p);
             if (battery) {
                 lw_log("report: %s is a battery run (docs/BATTERY.md): not in this report's cross-model table; the html page "

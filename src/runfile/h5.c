@@ -2,6 +2,7 @@
 #include "runfile/h5.h"
 
 #include "io/checksum.h"
+#include "runfile/layout.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -62,8 +63,8 @@ const char *h5_tmp_path(const H5Out *h) { return h ? h->tmp : NULL; }
 
 int h5_finish(H5Out *h, LwError *err) {
     if (!h) return 0;
-    h5_attr_str(h, "/", "integrity", RF_INTEGRITY_ATTR); // the trailer runfile_seal appends
-    h5_attr_int(h, "/", "complete", 1);
+    h5_attr_str(h, RF_ROOT, RF_INTEGRITY, RF_INTEGRITY_ATTR); // the trailer runfile_seal appends
+    h5_attr_int(h, RF_ROOT, RF_COMPLETE, 1);
     errno = 0;
     if (H5Fclose(h->file) < 0) {
         int e = errno;

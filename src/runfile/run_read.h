@@ -152,6 +152,12 @@ void ex_run_free(ExRun *run);
 // finish) when path is a `<name>.h5.tmp.<pid>` file of an unfinished run; 0 otherwise.
 int ex_run_unfinished(const char *path, char *what, size_t len, LwError *err);
 
+// State of a run file from its checksum and root attributes only (report): 1 complete, 0 not
+// complete (the reason in msg), -1 unreadable or corrupt (the reason in msg).
+int ex_run_state(const char *path, char *msg, size_t msg_len);
+// 1 when path is a battery run's file (root attribute run_kind = "battery"), else 0.
+int ex_run_is_battery(const char *path);
+
 // Index of the pass called name, or -1.
 int ex_run_pass(const ExRun *run, const char *name);
 
