@@ -14,6 +14,7 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "config/model_shape.h"
+#include "config/plan_batch.h"
 #include "config/plan_memory.h"
 #include "io/gguf.h"
 #include "io/safetensors.h"
@@ -70,6 +71,17 @@ static void print_memory(const char *dir, const ModelConfig *mc, int is_gguf) {
            tokenized ? "tokenized" : "estimated from its length", is_gguf ? ", GGUF dequantized" : "");
     plan_memory_print(stdout, "  ", &m);
     printf("  compute (forward + lens) ~%.0f s on this CPU at TP=1\n", plan_compute_seconds(&sh, &in, n_passes, n_tests));
+    { // the forward batches at the default budget (config/plan_batch.h; `run --batch_memory_mb` changes it)
+        PlanBatch pb;
+        char line[512];
+        cfg.tp_exact = 1;
+        cfg.batch_memory_mb = atol(config_option_find("batch_memory_mb")->default_yaml);
+        probe_set_reference(&cfg.probe_set);
+        plan_batches(&cfg, &sh, 1, dir, &pb);
+        probe_set_free(&cfg.probe_set);
+        plan_batch_describe(&pb, cfg.batch_memory_mb, line, sizeof line);
+        printf("  forward batches at TP=1, exact mode: %s\n", line);
+    }
     static const int SIZES[] = {1, 2, 4, 8};
     for (int k = 0; k < 4; k++) {
         char why[300];

@@ -293,6 +293,13 @@ int cmd_plan(int argc, char **argv) {
                "activations + lens logit chunk (up to 256 MiB) + runtime (CPU: measured; GPU: CUDA context, cuBLAS workspace\n"
                "and NCCL buffers, projected); it decides whether a job fits plan.gpu_mem_gb. est. time: reading the weights\n"
                "+ forward and lens compute + plan.overhead_s. `lensweep inspect CHECKPOINT` breaks them down (docs/SLURM.md).\n");
+        printf("\nforward batches (batch_memory_mb: the memory per rank of one forward of independent prompts):\n");
+        for (int i = 0; i < sw.n; i++) {
+            char line[512];
+            if (rows[i].have_shape) plan_batch_describe(&rows[i].batch, sw.models[i].batch_memory_mb, line, sizeof line);
+            else snprintf(line, sizeof line, "unknown (no model shape)");
+            printf("  %s: %s\n", sw.models[i].name, line);
+        }
         printf("\n%d done, %d to do, %d stale config, %d incomplete; checkpoints found for %d of %d\n", n_status[PLAN_DONE],
                n_status[PLAN_TODO], n_status[PLAN_STALE], n_status[PLAN_INCOMPLETE], n_found, sw.n);
         for (int i = 0; i < sw.n; i++)

@@ -198,8 +198,11 @@ static void store_item(Table *t, int i, const BatteryItemStats *s) {
 // <out_dir>/<name>.battery-journal (rank 0; docs/BATTERY.md "Checkpoints"): one header line, then
 // one fixed-size record per finished item (its index and its rows of the tables), appended and
 // flushed after every item. A requeued run with the same key (config hash, the items' hash, the
-// checkpoint's files, the rank count) reads the records back and continues at the first item
-// without one; the file goes when the run file is finished. Failures leave it in place.
+// checkpoint's files, tp_exact) reads the records back and continues at the first item without
+// one; the file goes when the run file is finished. Failures leave it in place. The header also
+// names the rank count of the run that began it: with tp_exact (the default) an item's measurements do not
+// depend on it (bit for bit but the entropies' last bits, docs/BATTERY.md), so a job requeued with
+// another number of ranks continues; with tp_exact: false they do, and it starts over.
 
 typedef struct {
     FILE *f;       // NULL: no journal (other ranks, or it could not be written)
@@ -239,22 +242,37 @@ static int journal_open(Journal *j, const LwRunConfig *cfg, const BatteryPlan *b
     uint64_t key = config_fnv1a64(cfg->config_hash, strlen(cfg->config_hash), LW_FNV1A64_INIT);
     key = config_fnv1a64(&bp->b->content_hash, sizeof bp->b->content_hash, key);
     key = config_fnv1a64(fingerprint ? fingerprint : "", fingerprint ? strlen(fingerprint) : 0, key);
-    key = config_fnv1a64(&R, sizeof R, key);
+    int exact = cfg->tp_exact != 0;
+    key = config_fnv1a64(&exact, sizeof exact, key);
     j->path = xasprintf("%s/%s.battery-journal", cfg->out_dir, cfg->name);
     j->rec = sizeof(int32_t) + row_bytes(n1) * (n_ctl ? 2 : 1);
     char header[160];
-    snprintf(header, sizeof header, "lensweep-battery-journal v1 key=%016llx items=%d layers=%d record=%zu\n",
-             (unsigned long long)key, bp->n, n1, j->rec);
+    int hn = snprintf(header, sizeof header, "lensweep-battery-journal v2 key=%016llx items=%d layers=%d record=%zu ranks=",
+                      (unsigned long long)key, bp->n, n1, j->rec);
+    snprintf(header + hn, sizeof header - hn, "%d\n", R);
     j->header = (long)strlen(header);
     int done = 0;
     FILE *f = fopen(j->path, "r+b");
     if (f) {
-        char got[160] = "";
-        if (!fgets(got, sizeof got, f) || strcmp(got, header)) {
-            lw_log("battery: %s belongs to another run (configuration, items, checkpoint or ranks differ): starting over", j->path);
+        char got[160] = "", nl = 0;
+        int got_R = 0;
+        if (!fgets(got, sizeof got, f) || strncmp(got, header, hn) || sscanf(got + hn, "%d%c", &got_R, &nl) != 2 || nl != '\n' ||
+            got_R < 1) {
+            lw_log("battery: %s belongs to another run (configuration, items, checkpoint or tp_exact differ): starting over", j->path);
+            fclose(f);
+            f = NULL;
+        } else if (got_R != R && !exact) {
+            lw_log("battery: %s was written by %d rank%s, this run has %d; with tp_exact: false the measurements depend on the "
+                   "rank count: starting over (tp_exact: true continues across rank counts)", j->path, got_R, got_R == 1 ? "" : "s", R);
             fclose(f);
             f = NULL;
         } else {
+            j->header = (long)strlen(got); // the header as written (ranks= the count of the run that began the journal)
+            if (got_R != R)
+                lw_log("battery: %s was written by %d rank%s, this run has %d: continuing (tp_exact: the measurements do not depend "
+                       "on the rank count)", j->path, got_R, got_R == 1 ? "" : "s", R);
+        }
+        if (f) {
             unsigned char *buf = xmalloc(j->rec);
             while (done < bp->n && fread(buf, 1, j->rec, f) == j->rec) {
                 int32_t idx;
@@ -279,6 +297,7 @@ static int journal_open(Journal *j, const LwRunConfig *cfg, const BatteryPlan *b
     }
     if (!f) {
         done = 0;
+        j->header = (long)strlen(header);
         f = fopen(j->path, "w+b");
         if (!f || fputs(header, f) < 0 || fflush(f)) {
             lw_warn("battery: cannot write the progress journal %s (%s): a requeued run will start over", j->path, strerror(errno));

@@ -319,6 +319,7 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         mi.tokens = row->tokens = plan_probe_tokens(cfg, row->checkpoint_found ? row->checkpoint : NULL, &row->tokens_tokenized);
         plan_memory_estimate(&row->shape, &mi, &row->mem);
         row->peak_bytes = row->mem.total;
+        plan_batches(cfg, &row->shape, (int)row->ranks, row->checkpoint_found ? row->checkpoint : NULL, &row->batch);
     }
     double limit = cfg->plan_gpu_mem_gb * 1e9;
     row->fits = !on_gpus || row->peak_bytes < 0 || row->peak_bytes <= limit;

@@ -25,6 +25,7 @@
 
 #include "config/config.h"
 #include "config/model_shape.h"
+#include "config/plan_batch.h"
 #include "config/plan_memory.h"
 
 typedef enum { PLAN_TODO, PLAN_DONE, PLAN_STALE, PLAN_INCOMPLETE } PlanStatus;
@@ -43,6 +44,7 @@ typedef struct {
     int tokens_tokenized;       // 1: by the checkpoint's tokenizer; 0: estimated from its length
     int fits;                   // peak_bytes <= plan.gpu_mem_gb (1 when no GPUs are used)
     long tp_fit;                // !fits: the smallest valid tp_size whose estimate fits (0: none up to 1024)
+    PlanBatch batch;            // the forward batches (config/plan_batch.h; when have_shape)
     double compute_seconds;     // forward + lens work at the rates of config/plan_memory.c
     double est_seconds;         // estimated wall time of the job
     char slurm_time[32];        // the limit to request ([D-]HH:MM:SS)

@@ -106,8 +106,12 @@ void model_batch_resid(const Model *m, const float *resid, int T_batch, int off,
 // tp_exact the rows widened to double for the exact products). Not counted: the weights, and the
 // attention score tile of at most 128 × (longest prompt) fp32 per call, which does not grow with
 // the batch. model_batch_tokens: the tokens per batch that fit budget_mb (1e6 bytes), at least 1.
+// model_token_bytes and model_batch_tokens_of: the same from sizes alone, for `lensweep plan` and
+// `inspect` (no weights loaded): n_heads, n_kv and ff_len are one rank's (model/tp.c), exact = tp_exact.
 size_t model_forward_token_bytes(const Model *m);
 int model_batch_tokens(const Model *m, double budget_mb);
+size_t model_token_bytes(long n_layers, long d_model, long head_dim, long n_heads, long n_kv, long ff_len, int exact);
+int model_batch_tokens_of(size_t token_bytes, double budget_mb);
 
 // Groups prompts 0..n-1, in order, into consecutive batches of at most max_tokens tokens; a
 // prompt longer than max_tokens is a batch of its own (run alone, never refused). Writes the

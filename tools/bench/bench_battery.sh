@@ -6,10 +6,12 @@
 # (default "1 256": 1 MB = one prompt per forward, 256 = the default budget), ranks R (default 1).
 # Prints per budget: wall, s per item, s per token, tokens/s, forward batches, peak RSS rank 0,
 # run-file bytes per item, from the run's own log lines. Results: BENCHMARKS.md "Battery".
+# LW=PATH runs another binary (default bin/lensweep: e.g. a copy kept while the tree is rebuilt);
+# NICE=n runs the runs under `nice -n n` (a shared machine).
 #   tools/bench/bench_battery.sh            N=200 BUDGETS="1 256" R=2 tools/bench/bench_battery.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-N=${N:-1000} BUDGETS=${BUDGETS:-"1 256"} R=${R:-1}
+N=${N:-1000} BUDGETS=${BUDGETS:-"1 256"} R=${R:-1} LW=${LW:-bin/lensweep} NICE=${NICE:-0}
 MODEL=${MODEL:-.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf}
 [ -e "$MODEL" ] || tools/fetch_demo_model.sh >/dev/null
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/lw-bench-battery.XXXXXX")
@@ -22,14 +24,14 @@ for ((k = 1; k <= N; k++)); do
     printf '{"id": "n%d", "prompt": "Give the number only. The number after %d is", "answer": "%d", "group": "g%d"}\n' $k $k $((k + 1)) $((k % 10))
   fi
 done >"$B"
-echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)); $N items, R=$R, model $MODEL"
+echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)); $N items, R=$R, model $MODEL, binary $LW"
 echo "| batch_memory_mb | wall s | s per item | ms per token | tokens/s | forward batches (tokens each) | peak RSS rank 0 | run file bytes per item |"
 echo "|--:|--:|--:|--:|--:|--:|--:|--:|"
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 for mb in $BUDGETS; do
   out=$DIR/out_$mb
   t0=$(date +%s.%N)
-  log=$(mpirun --oversubscribe ${OMPI_ALLOW_RUN_AS_ROOT:+--allow-run-as-root} -np "$R" bin/lensweep run --model "$MODEL" \
+  log=$(nice -n "$NICE" mpirun --oversubscribe ${OMPI_ALLOW_RUN_AS_ROOT:+--allow-run-as-root} -np "$R" "$LW" run --model "$MODEL" \
         --out "$out" --name bench --probes "$B" --batch_memory_mb "$mb" 2>&1) || { echo "run failed:"; tail -5 <<<"$log"; exit 1; }
   t1=$(date +%s.%N)
   line=$(grep -o 'battery: [0-9]* items run.*' <<<"$log" | tail -1)
