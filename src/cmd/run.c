@@ -140,6 +140,30 @@ static void batch_copy_last(void *ctx, int p, const float *resid, int T_batch, i
     memcpy(b->last + (size_t)p * d, resid + row * d, sizeof(float) * d);
 }
 
+// The forwards of the passes from `first` on that are not calibration prompts (whose residuals
+// exist already) and fit max_tokens together (at least one), as one packed batch; each pass's
+// residuals land in resid[pass] ([(L+1), T, d], freed by the caller after its lens work).
+static void run_pass_forwards(const Model *m, const Plan *pl, int first, int max_tokens, float **resid, Comm *comm) {
+    size_t row = ((size_t)m->cfg.n_layers + 1) * (size_t)m->cfg.d_model;
+    int n = 0, tokens = 0, *T = xmalloc(sizeof(int) * (size_t)pl->n_passes);
+    const int32_t **ids = xmalloc(sizeof(int32_t *) * (size_t)pl->n_passes);
+    float **out = xmalloc(sizeof(float *) * (size_t)pl->n_passes);
+    for (int i = first; i < pl->n_passes; i++) {
+        int calib = 0;
+        for (int c = 0; c < N_CALIB; c++) calib |= pl->calib[c] == i;
+        if (calib) continue;
+        if (n > 0 && tokens + pl->passes[i].T > max_tokens) break;
+        tokens += pl->passes[i].T;
+        T[n] = pl->passes[i].T;
+        ids[n] = pl->passes[i].ids;
+        out[n] = resid[i] = xmalloc(sizeof(float) * row * (size_t)T[n]);
+        n++;
+    }
+    BatchCopy copy = {.m = m, .resid = out, .T = T};
+    model_forward_prompts(m, ids, T, n, max_tokens, comm, batch_copy_resid, &copy);
+    free(T); free(ids); free(out);
+}
+
 // ---------------------------------------------------------------------------- numeric health
 
 // mask[L, t] of the residual stream r_L at position t: 1 = holds a NaN, 2 = holds an Inf
@@ -458,16 +482,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lr.last_temps = last_temps;
 
     // ---- 1. calibration prompts first (§10); their residuals are reused by their passes
-    size_t resid_floats_max = 0;
-    for (int i = 0; i < pl.n_passes; i++) {
-        size_t f = (size_t)n1 * pl.passes[i].T * d;
-        if (f > resid_floats_max) resid_floats_max = f;
-    }
-    for (int i = 0; i < pl.n_tests; i++) {
-        size_t f = (size_t)n1 * pl.tests[i].T * d;
-        if (f > resid_floats_max) resid_floats_max = f;
-    }
-    // Independent prompts (calibration, auxiliary) run as packed batches of batch_tokens tokens.
+    // Independent prompts (calibration, passes, auxiliary) run as packed batches of batch_tokens tokens.
     int batch_tokens = model_batch_tokens(m, (double)cfg.batch_memory_mb);
     lw_log("forward batches: up to %d tokens each (batch_memory_mb %ld, %.1f KB per token on rank 0)", batch_tokens,
            cfg.batch_memory_mb, model_forward_token_bytes(m) / 1e3);
@@ -500,7 +515,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lr.tau = tau;
 
     // ---- 2. the passes (METRICS.md §1.2 order)
-    float *resid = xmalloc(sizeof(float) * resid_floats_max);
+    // The other passes' forwards run as packed batches too: the next passes that fit batch_tokens
+    // together, their residuals kept until each pass's lens work (bit for bit the forward of each
+    // prompt alone with tp_exact; within fp32 summation noise without, as for calibration).
+    float **pass_resid = xcalloc(pl.n_passes, sizeof *pass_resid);
     LensPassSummary *sum = xcalloc(pl.n_passes, sizeof *sum);
     double tp0 = lw_now();
     uint64_t bytes0 = comm->bytes_sent, lens_bytes = 0;
@@ -516,12 +534,12 @@ static int run_main(Comm *comm, int argc, char **argv) {
         lw_stage("pass %d/%d (%s; %d done)", i + 1, pl.n_passes, p->name, i);
         if (i > 0) lw_progress("%s (%d tokens): %.1f s elapsed, ~%.1f s left", prog, p->T, el, el / i * (pl.n_passes - i));
         else lw_progress("%s (%d tokens)", prog, p->T);
-        if (!r) {
+        if (!r && !pass_resid[i]) {
             double tf = lw_now();
-            model_forward(m, p->ids, p->T, resid, comm);
+            run_pass_forwards(m, &pl, i, batch_tokens, pass_resid, comm);
             forward_s += lw_now() - tf;
-            r = resid;
         }
+        if (!r) r = pass_resid[i];
         RunFilePrompt rp = {.name = p->name, .prompt_id = p->prompt_id, .variant = p->variant,
                             .fact_key = p->fact_index >= 0 ? cfg.probe_set.facts[p->fact_index].key : "",
                             .fact_index = p->fact_index, .text = p->text, .answer = p->answer, .align = &p->align,
@@ -546,7 +564,10 @@ static int run_main(Comm *comm, int argc, char **argv) {
             free(mask);
         }
         lens_bytes += comm->bytes_sent - b0;
+        free(pass_resid[i]);
+        pass_resid[i] = NULL;
     }
+    free(pass_resid);
     double passes_s = lw_now() - tp0;
     uint64_t pass_bytes = comm->bytes_sent - bytes0;
     lw_progress_end();
@@ -625,7 +646,7 @@ static int run_main(Comm *comm, int argc, char **argv) {
     lens_prism_free(&prism);
     lens_tuned_free(&tuned);
     for (int c = 0; c < N_CALIB; c++) free(calib_resid[c]);
-    free(resid); free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before); free(ck_sha);
+    free(sum); free(grid); free(tau); free(ce); free(last_temps); free(out_path); free(fp_before); free(ck_sha);
     model_free(m);
     if (use_dcomm > 0) comm_finalize(&dcomm);
     tok_free(tok);

@@ -115,4 +115,16 @@ TpRule tp_check(int64_t n_heads, int64_t n_kv_heads, int64_t d_ff, int64_t vocab
 // ranges and the kv heads they use loaded on each rank (config/tp.c); recorded in s.
 int tp_slice_plan(const ModelConfig *cfg, int r, int R, int uneven_heads, TpSlice *s, char *why, size_t why_len);
 
+// Batch sizes from sizes alone (config/batch_size.c; model/model.h has the Model forms).
+// model_token_bytes: the bytes a packed forward holds per token of its batch on one rank (see
+// model_forward_token_bytes); n_heads, n_kv and ff_len are that rank's, exact = tp_exact.
+// model_batch_tokens_of: the tokens per batch that fit budget_mb (1e6 bytes), at least 1.
+size_t model_token_bytes(long n_layers, long d_model, long head_dim, long n_heads, long n_kv, long ff_len, int exact);
+int model_batch_tokens_of(size_t token_bytes, double budget_mb);
+// Groups prompts 0..n-1, in order, into consecutive batches of at most max_tokens tokens; a
+// prompt longer than max_tokens is a batch of its own (run alone, never refused). Writes the
+// first prompt of each batch to first[b] and first[n_batches] = n (first holds n + 1 entries);
+// returns n_batches.
+int model_batch_plan(const int *lens, int n, int max_tokens, int *first);
+
 #endif

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model.h"
+#include "config/model_config.h"
 #include "tok/checkpoint_tok.h"
 #include "tok/tok.h"
 

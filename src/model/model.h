@@ -110,14 +110,8 @@ void model_batch_resid(const Model *m, const float *resid, int T_batch, int off,
 // `inspect` (no weights loaded): n_heads, n_kv and ff_len are one rank's (model/tp.c), exact = tp_exact.
 size_t model_forward_token_bytes(const Model *m);
 int model_batch_tokens(const Model *m, double budget_mb);
-size_t model_token_bytes(long n_layers, long d_model, long head_dim, long n_heads, long n_kv, long ff_len, int exact);
-int model_batch_tokens_of(size_t token_bytes, double budget_mb);
 
-// Groups prompts 0..n-1, in order, into consecutive batches of at most max_tokens tokens; a
-// prompt longer than max_tokens is a batch of its own (run alone, never refused). Writes the
-// first prompt of each batch to first[b] and first[n_batches] = n (first holds n + 1 entries);
-// returns n_batches.
-int model_batch_plan(const int *lens, int n, int max_tokens, int *first);
+// model_token_bytes, model_batch_tokens_of and model_batch_plan: config/model_config.h.
 
 // Runs n independent prompts (prompt p: ids[p][0 .. lens[p])) in the batches model_batch_plan
 // makes for max_tokens, and hands each prompt's residuals to `each` as soon as its batch is done:
