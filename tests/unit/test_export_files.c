@@ -12,39 +12,10 @@
 
 #include "ex_fixture.h"
 #include "report/report_csv.h"
+#include "run_fixture.h" // tmpdir, shared_dir, sh, first_line, cell
 #include "test.h"
 
-static char tmpdir[64];
-
-static const char *shared_dir(void) {
-    static char buf[512];
-    const char *s = getenv("LW_SHARED");
-    snprintf(buf, sizeof buf, "%s", s && *s ? s : "../shared");
-    if (!lw_is_dir(buf)) snprintf(buf, sizeof buf, "/work/shared");
-    return buf;
-}
-
 static char *refpath(const char *file) { return xasprintf("%s/reference/logos-run-latest/%s", shared_dir(), file); }
-
-// Runs a shell command; returns its exit status; stderr captured in *err_text when non-NULL.
-static int sh(const char *cmd, char **err_text) {
-    char *ef = xasprintf("%s/stderr.txt", tmpdir);
-    char *full = xasprintf("{ %s; } 2>%s >/dev/null", cmd, ef);
-    int st = system(full);
-    if (err_text) { size_t n; LwError e = {0}; *err_text = lw_read_file(ef, &n, &e); if (!*err_text) *err_text = xstrdup(""); }
-    free(full); free(ef);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *first_line(const char *path) {
-    size_t n;
-    LwError e = {0};
-    char *t = lw_read_file(path, &n, &e);
-    if (!t) return xstrdup("");
-    char *nl = strchr(t, '\n');
-    if (nl) *nl = 0;
-    return t;
-}
 
 static int count_files(const char *dir, const char *needle) {
     DIR *d = opendir(dir);
@@ -220,7 +191,6 @@ static CsvTable read_csv(const char *dir, const char *suffix) {
     return t;
 }
 
-static const char *cell(const CsvTable *t, size_t row, const char *col) { return csv_table_cell(t, row, csv_table_col(t, col)); }
 
 TEST(fixture_files_and_headers) {
     fx_export(NULL, fx_out);
