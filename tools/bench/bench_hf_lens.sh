@@ -7,11 +7,14 @@
 # Runs alternate, ROUNDS times each (default 2), transformers first; each line gives the load
 # average just before the run, wall time, user+sys CPU seconds and peak RSS (/usr/bin/time: the
 # largest single process; lensweep's own log: rank 0).
-# Usage: tools/bench/bench_hf_lens.sh [PYTHON]   (PYTHON default /work/venv-torch/bin/python: needs
-# torch, transformers, tokenizers, pyyaml). Results: BENCHMARKS.md, "Against a transformers logit lens".
+# Usage: tools/bench/bench_hf_lens.sh [PYTHON]   (PYTHON default python3; it needs torch, transformers,
+# tokenizers and pyyaml: `python3 -m venv V && V/bin/pip install torch transformers tokenizers pyyaml`,
+# then pass V/bin/python). Results: BENCHMARKS.md, "Against a transformers logit lens".
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${1:-/work/venv-torch/bin/python}
+PY=${1:-python3}
+"$PY" -c 'import torch, transformers, tokenizers, yaml' 2>/dev/null ||
+  { echo "bench_hf_lens: $PY lacks torch/transformers/tokenizers/pyyaml (see the usage line)" >&2; exit 2; }
 LW_SHARED=${LW_SHARED:-../shared}; [ -d "$LW_SHARED/tokenizers" ] || LW_SHARED=/work/shared
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/lw-bench-hf.XXXXXX")
 trap 'rm -rf "$DIR"' EXIT
