@@ -211,7 +211,7 @@ static void checkpoint_staleness(PlanRow *row) {
     hid_t f = H5Fopen(row->h5_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     char *then = xmalloc(1 << 16);
     if (f >= 0 && h5_attr_string(f, "checkpoint_files", then, 1 << 16) == 0) { // older files: none
-        char *now = checkpoint_fingerprint(row->checkpoint), what[400];
+        char *now = checkpoint_fingerprint_also(row->checkpoint, then), what[400];
         if (fingerprint_diff(then, now, what, sizeof what)) {
             row->status = PLAN_STALE;
             row->stale_checkpoint = 1;

@@ -13,16 +13,63 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "util/sha256.h"
 #include "util/util.h"
 
-static int wanted(const char *n) {
-    size_t l = strlen(n);
+static int ends_with(const char *n, const char *suf) {
+    size_t l = strlen(n), m = strlen(suf);
+    return l > m && !strcmp(n + l - m, suf);
+}
+
+static int is_meta(const char *n) {
     static const char *const exact[] = {"config.json", "tokenizer.json", "tokenizer_config.json",
                                         "model.safetensors.index.json"};
     for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
         if (!strcmp(n, exact[i])) return 1;
-    return (l > 12 && !strcmp(n + l - 12, ".safetensors")) || (l > 5 && !strcmp(n + l - 5, ".gguf"));
+    return 0;
+}
+
+static int is_weights(const char *n) { return ends_with(n, ".safetensors") || ends_with(n, ".gguf"); }
+
+// The weight files the load reads (io/safetensors.c st_open, io/gguf.c gguf_checkpoint_path):
+// with model.safetensors.index.json, the shards its weight_map names; else model.safetensors;
+// else (a GGUF directory, or a directory the load refuses) every *.safetensors and *.gguf.
+// Returns the names (malloc'd strings, *n of them), or NULL for "every weight file".
+static char **load_set(const char *dir, int *n) {
+    *n = 0;
+    char *ipath = xasprintf("%s/model.safetensors.index.json", dir), *spath = xasprintf("%s/model.safetensors", dir);
+    char **names = NULL;
+    if (lw_file_exists(ipath)) {
+        json_t *root = json_load_file(ipath, 0, NULL), *wm = root ? json_object_get(root, "weight_map") : NULL;
+        const char *key;
+        json_t *v;
+        int bad = !json_is_object(wm) || json_object_size(wm) == 0;
+        if (!bad) json_object_foreach(wm, key, v) {
+            if (!json_is_string(v)) { bad = 1; break; }
+            const char *fn = json_string_value(v);
+            int seen = 0;
+            for (int i = 0; i < *n && !seen; i++) seen = !strcmp(names[i], fn);
+            if (seen) continue;
+            names = xrealloc(names, (*n + 1) * sizeof *names);
+            names[(*n)++] = xstrdup(fn);
+        }
+        if (root) json_decref(root);
+        if (bad) { // the load refuses this index and names it; the fingerprint takes every file
+            for (int i = 0; i < *n; i++) free(names[i]);
+            free(names);
+            names = NULL;
+            *n = 0;
+        }
+    } else if (lw_file_exists(spath)) {
+        names = xmalloc(sizeof *names);
+        names[0] = xstrdup("model.safetensors");
+        *n = 1;
+    }
+    free(ipath);
+    free(spath);
+    return names;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -32,16 +79,34 @@ static char *line_of(const char *name, const struct stat *st) {
     return xasprintf("%s\t%lld\t%lld\n", name, (long long)st->st_size, ns);
 }
 
-char *checkpoint_fingerprint(const char *path) {
+// A name listed in `also` (a fingerprint's text): "name\t".
+static int listed(const char *also, const char *name) {
+    size_t l = strlen(name);
+    for (const char *p = also; p && *p;) {
+        if (!strncmp(p, name, l) && p[l] == '\t') return 1;
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    return 0;
+}
+
+char *checkpoint_fingerprint_also(const char *path, const char *also) {
     struct stat st;
     if (!lw_is_dir(path)) return stat(path, &st) == 0 ? line_of(lw_basename(path), &st) : xstrdup("");
     DIR *d = opendir(path);
     if (!d) return xstrdup("");
+    int n_set;
+    char **set = load_set(path, &n_set);
     char **lines = NULL;
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!wanted(e->d_name)) continue;
+        int want = is_meta(e->d_name);
+        if (!want && is_weights(e->d_name)) {
+            want = !set;
+            for (int i = 0; i < n_set && !want; i++) want = !strcmp(set[i], e->d_name);
+        }
+        if (!want && !(also && listed(also, e->d_name))) continue;
         char *p = xasprintf("%s/%s", path, e->d_name);
         if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
             lines = xrealloc(lines, (n + 1) * sizeof *lines);
@@ -50,6 +115,8 @@ char *checkpoint_fingerprint(const char *path) {
         free(p);
     }
     closedir(d);
+    for (int i = 0; i < n_set; i++) free(set[i]);
+    free(set);
     qsort(lines, n, sizeof *lines, cmp_str);
     size_t len = 1;
     for (int i = 0; i < n; i++) len += strlen(lines[i]);
@@ -59,6 +126,8 @@ char *checkpoint_fingerprint(const char *path) {
     free(lines);
     return out;
 }
+
+char *checkpoint_fingerprint(const char *path) { return checkpoint_fingerprint_also(path, NULL); }
 
 typedef struct { char name[512]; long long size, ns; } FpLine;
 

@@ -4,9 +4,12 @@
 // not passed on: `run` stops when a file changed during its load, and `plan` calls a finished
 // model's file stale when its checkpoint no longer matches.
 //
-// One line per file: "<name>\t<size in bytes>\t<mtime in ns>\n", names sorted, for every
-// *.safetensors, *.gguf, config.json, tokenizer.json, tokenizer_config.json and
-// model.safetensors.index.json of the checkpoint directory (or the one GGUF file). Size and
+// One line per file: "<name>\t<size in bytes>\t<mtime in ns>\n", names sorted, for config.json,
+// tokenizer.json, tokenizer_config.json, model.safetensors.index.json and the weight files the
+// load reads: the shards the index's weight_map names, else model.safetensors, else (a GGUF
+// directory) every *.gguf and *.safetensors; or the one GGUF file. Weight files the load does not
+// read (Mistral's consolidated.safetensors beside the shards, an adapter) are neither recorded
+// nor hashed, so they cost no hashing time and replacing them does not make a run stale. Size and
 // modification time are what a rewrite changes at no cost to read; they are not a content hash.
 //
 // The content hash (root attribute `checkpoint_sha256`): the SHA-256 of every file of the
@@ -27,6 +30,10 @@
 
 // The fingerprint text of a checkpoint directory or file (malloc'd; "" when nothing matches).
 char *checkpoint_fingerprint(const char *path);
+// The same, plus every file still present that `also` (a fingerprint recorded earlier) lists:
+// `plan` compares a run's recorded fingerprint with this, so a run file written when every
+// *.safetensors of the directory was recorded still compares file for file.
+char *checkpoint_fingerprint_also(const char *path, const char *also);
 
 // Compares two fingerprints: 0 when equal, else 1 with `what` naming the first difference
 // ("model.safetensors: 16905024 bytes, modified 2026-12-07T12:44:36Z; now 16905028 bytes,

@@ -1,13 +1,12 @@
 // load_watch — see load_watch.h.
 #include "io/load_watch.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fingerprint.h"
 #include "util/util.h"
 
 static double read_bytes_so_far(void) {
@@ -42,20 +41,19 @@ void *load_watch(void *arg) {
 }
 
 double checkpoint_bytes(const char *path) {
-    struct stat st;
-    if (!lw_is_dir(path)) return stat(path, &st) == 0 ? (double)st.st_size : 0;
-    DIR *d = opendir(path);
-    if (!d) return 0;
+    char *fp = checkpoint_fingerprint(path);
     double sum = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n > 12 && !strcmp(e->d_name + n - 12, ".safetensors")) {
-            char *p = xasprintf("%s/%s", path, e->d_name);
-            if (stat(p, &st) == 0) sum += st.st_size;
-            free(p);
+    for (const char *p = fp; *p;) {
+        char name[512];
+        long long size, ns;
+        if (sscanf(p, "%511[^\t]\t%lld\t%lld", name, &size, &ns) == 3) {
+            size_t l = strlen(name);
+            if ((l > 12 && !strcmp(name + l - 12, ".safetensors")) || (l > 5 && !strcmp(name + l - 5, ".gguf")))
+                sum += (double)size;
         }
+        const char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : p + strlen(p);
     }
-    closedir(d);
+    free(fp);
     return sum;
 }

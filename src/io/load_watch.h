@@ -7,13 +7,14 @@
 typedef struct {
     volatile int stop;
     double t0;
-    double total_bytes; // checkpoint bytes (all *.safetensors / .gguf), for the share read
+    double total_bytes; // checkpoint bytes (the weight files the load reads), for the share read
     int ranks;
 } LoadWatch;
 
 // The thread's body (pthread_create(..., load_watch, &watch)); returns when watch->stop is set.
 void *load_watch(void *arg);
-// Bytes of a checkpoint: the file itself, or the *.safetensors files of a directory.
+// Bytes of a checkpoint: the file itself, or the weight files of a directory the load reads
+// (io/fingerprint.h).
 double checkpoint_bytes(const char *path);
 
 #endif

@@ -333,6 +333,38 @@ expect_grep "ckc/ckc\.h5 +stale checkpoint" "content hash: plan --verify-content
 expect_grep "^ckc: stale checkpoint: model\.safetensors: content changed \(SHA-256 $(grep ' model\.safetensors$' <<<"$want" | cut -c1-16)\.\.\. then, $(sha256sum "$W" | cut -c1-16)\.\.\. now\); size and modification time unchanged" \
   "content hash: plan names the file and both digests (sha256sum's)"
 
+# ---- case 3, only the files the load reads: a sharded checkpoint (index + 2 shards) with a
+# consolidated.safetensors beside it, as Mistral's repositories ship one, and an adapter file.
+# The load reads the shards the index names (io/safetensors.c), so the run records and hashes
+# those and the metadata files only (expected names and digests: sha256sum of exactly those
+# files), the progress line's share counts only their bytes, and replacing the unused files
+# later leaves the model done.
+S=$TMP/cks
+"$LW" mktiny --family llama --seed 3 --out "$S" --shards 2 --tokenizer "$TOKS/mistral-7b-v0.1/tokenizer.json" >/dev/null
+head -c 300000 /dev/urandom >"$S/consolidated.safetensors"
+head -c 1000 /dev/urandom >"$S/adapter_model.safetensors"
+expect_exit 0 "load set: the run on a sharded checkpoint with unused weight files" -- "$LW" run --model "$S" --out "$TMP/out_cks"
+used=$(cd "$S" && LC_ALL=C ls config.json model-0000?-of-00002.safetensors model.safetensors.index.json tokenizer*.json 2>/dev/null)
+want=$(cd "$S" && LC_ALL=C sha256sum $used)
+got=$(recorded "$TMP/out_cks/cks.h5")
+[ "$(wc -l <<<"$used")" -ge 5 ] && [ "$got" = "$want" ] &&
+  pass "load set: checkpoint_sha256 holds sha256sum of the index, its 2 shards and the metadata, nothing else" ||
+  fail "load set: checkpoint_sha256 holds the files the load reads" "recorded:" "$got" "sha256sum:" "$want"
+expect_grep "checkpoint SHA-256: $(wc -l <<<"$used") files" "load set: the run says how many files it hashed"
+h5dump -a /checkpoint_files "$TMP/out_cks/cks.h5" | grep -q 'consolidated\|adapter' &&
+  fail "load set: checkpoint_files leaves out the unused weight files" "$(h5dump -a /checkpoint_files "$TMP/out_cks/cks.h5")" ||
+  pass "load set: checkpoint_files leaves out the unused weight files"
+printf 'model: %s\nout_dir: %s\n' "$S" "$TMP/out_cks" >"$TMP/plan_cks.yaml"
+sleep 0.01
+head -c 300001 /dev/urandom >"$S/consolidated.safetensors"
+rm "$S/adapter_model.safetensors"
+st=$("$LW" plan "$TMP/plan_cks.yaml" --format tsv --verify-content 2>/dev/null | awk -F'\t' 'NR == 2 { print $2 }')
+[ "$st" = done ] && pass "load set: unused weight files replaced or removed after the run: plan --verify-content says done" ||
+  fail "load set: unused weight files replaced: plan says done" "$st"
+touch "$S/model-00002-of-00002.safetensors"
+OUT_TXT=$("$LW" plan "$TMP/plan_cks.yaml" 2>&1)
+expect_grep "^cks: stale checkpoint: model-00002-of-00002\.safetensors: .* then; .* now" "load set: a shard the load reads, touched: stale, named"
+
 # ---- case 4 for export: one writer per set of output-<name>* files. Export A is stopped
 # (SIGSTOP) while it holds output-rl.lock; export B of another run of the same model name into
 # the same directory is refused (exit 2) naming A; A then completes alone.
