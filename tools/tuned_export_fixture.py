@@ -3,7 +3,7 @@
 recomputed with numpy from METRICS.md §19.3-§19.6 (writes the fixture of
 tests/unit/test_export_tuned_run.c; not run by make test).
 
-usage: tools/tuned_export_fixture.py FIXTURE_DIR NORM_PURE_CSV [--no-skip]
+usage: tools/tuned_export_fixture.py FIXTURE_DIR NORM_PURE_CSV [--no-skip | --p-final CSV]
 
 FIXTURE_DIR is tests/fixtures/tuned_run: its expected-pure.csv / expected-positions.csv /
 expected-head.csv hold the tuned lens's values recomputed by numpy from the run's residuals
@@ -16,8 +16,9 @@ layer 0), kl_to_final_bits_norm_temp (§10, for the attribution) and teacher_ent
 the model head, soft-capped where the model has a soft-cap: the entropy gaps' reference).
 
 §19.6 (skip-layers sanity) needs P_final[a]: the tuned lens at L = n equals it when the model head
-has no soft-cap (identity translator, τ = 1); --no-skip leaves those values out (Gemma-2: the
-head soft-caps, and numpy's fixture does not hold P_final[a]).
+has no soft-cap (identity translator, τ = 1); --no-skip leaves those values out; --p-final CSV
+takes P_final[a] of each pass from CSV's p_final_answer column instead (Gemma-2: the head
+soft-caps; tools/head_p_answer_fixture.py computes it with transformers).
 
 Writes FIXTURE_DIR/expected-export.txt (one `JSON/path value` per line; value: a number, null,
 true, false or a string), expected-variants.csv (OUTPUTS.md §7) and expected-positions-audit.csv
@@ -59,6 +60,10 @@ def round_half_even(x):
 def main():
     fix, norm_csv = sys.argv[1], sys.argv[2]
     no_skip = "--no-skip" in sys.argv[3:]
+    p_final = None
+    if "--p-final" in sys.argv[3:]:
+        pf_path = sys.argv[sys.argv.index("--p-final") + 1]
+        p_final = {r["pass"]: num(r["p_final_answer"]) for r in rows(pf_path)}
     pure = rows(os.path.join(fix, "expected-pure.csv"))
     posr = rows(os.path.join(fix, "expected-positions.csv"))
     head = {r["pass"]: r for r in rows(os.path.join(fix, "expected-head.csv"))}
@@ -177,11 +182,16 @@ def main():
     put("measurement_guidance/preferred_semantics_lens_hint", hint)
     put("measurement_guidance/preferred_lens_for_reporting", "tuned" if prefer and not calib else "norm")
 
-    # §19.6 skip layers: P_final[a] = the tuned lens at L = n (identity translator, tau = 1)
+    # §19.6 skip layers: P_final[a] = the tuned lens at L = n (identity translator, tau = 1), or
+    # the --p-final values (a soft-capped head)
     trio = ["pos_orig_0", "pos_no_filler_0", "ctl_orig"]
     if no_skip:
         trio = []
-    lb = 0.0 if no_skip else np.mean([-math.log(tv(p, "p_answer", n) + 1e-12) for p in trio])
+
+    def pfa(p):
+        return p_final[p] if p_final is not None else tv(p, "p_answer", n)
+
+    lb = 0.0 if no_skip else np.mean([-math.log(pfa(p) + 1e-12) for p in trio])
     for m in (() if no_skip else (2, 4, 8)):
         L = n - m + 1
         if L < 1:
@@ -192,6 +202,8 @@ def main():
         put("diagnostics/skip_layers_sanity/m=%d" % m, v)
         if m == 2:
             put("diagnostics/tuned_lens_regression", v > 0.20)
+            if v > 0.20:
+                put("diagnostics/tuned_lens_skip_warning", v)
 
     # §19.3 per-pass summaries (tuned layers 1..n); teacher entropy H(P_final) of the pass
     for i, p in enumerate(passes):

@@ -119,10 +119,13 @@ void ex_tuned_pairwise(const ExRun *run, const ExPass *p, const ExTunedPass *tp,
     *sp = ex_pearson(xs, ys, ka);
 }
 
-// P_final[a] at NEXT: the model head's stored top-k, else the norm lens at L = n (the head
-// without a soft-cap).
-static double p_final_answer(const ExRun *run, const ExPass *p) {
+// P_final[a] at NEXT: the value the run stored (final_p_answer: the head's full softmax, soft-cap
+// included). Files written before it have none; then the head's stored top-k, else the norm lens
+// at L = n, which is the head only without a final soft-cap (*fallback set: the caller says so).
+static double p_final_answer(const ExRun *run, const ExPass *p, int *fallback) {
     if (p->first_id < 0) return NAN;
+    if (p->has_final_p_answer) return p->final_p_answer;
+    *fallback = 1;
     const int *ids = p->final_topk_ids + (size_t)(p->T - 1) * p->final_k;
     for (int i = 0; i < p->final_k; i++)
         if (ids[i] == p->first_id) return p->final_topk_probs[(size_t)(p->T - 1) * p->final_k + i];
@@ -257,9 +260,16 @@ void ex_tuned_derive(const LwRunConfig *c, const ExRun *run, const ExTunedIn *in
     int sp[3] = {0, find_pass(run, "pos", "no_filler", p0->fact_index), find_pass(run, "ctl", "orig", -1)};
     d->n_skip = c->skip_layers_m.n < EX_MAX_MS ? c->skip_layers_m.n : EX_MAX_MS;
     double base = 0;
+    int fallback = 0;
     for (int k = 0; k < 3; k++)
-        base += sp[k] >= 0 ? -log(p_final_answer(run, &run->passes[sp[k]]) + 1e-12) : NAN;
+        base += sp[k] >= 0 ? -log(p_final_answer(run, &run->passes[sp[k]], &fallback) + 1e-12) : NAN;
     base /= 3;
+    if (fallback)
+        lw_warn("%s: no /prompts/<pass>/final_p_answer (a file written before lensweep stored it): "
+                "skip_layers_sanity takes P_final[a] from the head's top-%d, else the norm lens at L = n%s; "
+                "re-run `lensweep run` for the exact value",
+                run->path, p0->final_k,
+                run->final_softcap > 0 ? ", which ignores this model's final soft-cap (wrong when the answer is outside that top-k)" : "");
     d->regression_value = NAN;
     for (int i = 0; i < d->n_skip; i++) {
         long m = c->skip_layers_m.v[i];

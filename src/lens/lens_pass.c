@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lens/lens_internal.h"
+#include "lens/lens_ordered.h"
 #include "lens/lens_pass_internal.h"
 #include "util/util.h"
 
@@ -178,6 +179,14 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
     put_f64(lr, pbase, LF_FINAL_ENTROPY_BITS, 1, T, 0, 0, H);
     put_i32(lr, pbase, LF_FINAL_TOPK_IDS, 2, T, K, 0, tid);
     put_f64(lr, pbase, LF_FINAL_TOPK_PROBS, 2, T, K, 0, tp);
+    // P_final[a] at NEXT (§19.6's base loss) as the head computes it: soft-capped logits (ynext),
+    // the full softmax, summed in global id order (lens_ordered.h): the same value at any R
+    LensDist Y = lens_dist(ynext);
+    LensNorm NY;
+    double pa;
+    lens_ordered_normalize(&lr->sh, &Y, 1, &NY);
+    lens_track_id(&lr->sh, &Y, &NY, 1, ps->answer_id, &pa, NULL, NULL);
+    lens_sink_attr_f64(lr->sink, pbase, LF_FINAL_P_ANSWER, pa); // NaN: no answer id
     if (lr->keep_final_logits) {
         float *y = final_logits(lr, resid, T, 0, T);
         int R = lr->comm ? lr->comm->size : 1;

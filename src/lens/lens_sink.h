@@ -33,7 +33,8 @@ typedef struct {
 // Every field the lens hands over. Their names in the run file: runfile/layout.c.
 typedef enum {
     // every position (LG_ALL) and the model head (LG_HEAD)
-    LF_TOPK_IDS, LF_TOPK_PROBS, LF_FINAL_ENTROPY_BITS, LF_FINAL_TOPK_IDS, LF_FINAL_TOPK_PROBS, LF_FINAL_LOGITS,
+    LF_TOPK_IDS, LF_TOPK_PROBS, LF_FINAL_ENTROPY_BITS, LF_FINAL_TOPK_IDS, LF_FINAL_TOPK_PROBS, LF_FINAL_P_ANSWER,
+    LF_FINAL_LOGITS,
     LF_RESIDUALS, LF_TEACHER_ENTROPY_BITS,
     // NEXT (LG_NEXT); entropy_bits also every position
     LF_ENTROPY_BITS, LF_TOP_IDS, LF_TOP_PROBS, LF_TOP_LOGITS, LF_ENTROPY_BITS_PV, LF_KL_TO_FINAL_BITS,

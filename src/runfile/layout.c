@@ -16,6 +16,7 @@ const char *const RF_FIELD[LF_COUNT] = {
     [LF_FINAL_ENTROPY_BITS] = "final_entropy_bits",
     [LF_FINAL_TOPK_IDS] = "final_topk_ids",
     [LF_FINAL_TOPK_PROBS] = "final_topk_probs",
+    [LF_FINAL_P_ANSWER] = "final_p_answer",
     [LF_FINAL_LOGITS] = "final_logits",
     [LF_RESIDUALS] = "residuals",
     [LF_TEACHER_ENTROPY_BITS] = "teacher_entropy_bits",

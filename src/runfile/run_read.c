@@ -412,6 +412,10 @@ static int read_pass(Rd *r, ExRun *run, ExPass *p) {
     p->final_k = (int)got[1];
     hsize_t wTk[2] = {(hsize_t)p->T, (hsize_t)p->final_k};
     if (ds_f64(r, FIELD(head, LF_FINAL_TOPK_PROBS), 2, wTk, NULL, &p->final_topk_probs)) return -1;
+    // final_p_answer: files written before it have none (export falls back, export_tuned.c)
+    p->has_final_p_answer = H5Aexists_by_name(r->file, g, RF_FIELD[LF_FINAL_P_ANSWER], H5P_DEFAULT) > 0;
+    p->final_p_answer = NAN;
+    if (p->has_final_p_answer && attr_double(r, g, RF_FIELD[LF_FINAL_P_ANSWER], &p->final_p_answer)) return -1;
 
     hsize_t L = (hsize_t)run->n_layers + 1;
     hsize_t wLT[2] = {L, (hsize_t)p->T}, wLTk[3] = {L, (hsize_t)p->T, 0};

@@ -88,6 +88,9 @@ typedef struct {
     int Tc; int *ctx_ids;  // prompt ids without specials
     double *final_entropy_bits; // [T]
     int final_k; int *final_topk_ids; double *final_topk_probs; // [T, final_k]
+    // P_final[first_id] at NEXT (the head's full softmax, soft-cap included; NaN without an answer
+    // id); has_final_p_answer = 0: a file written before it was stored (final_p_answer NaN)
+    int has_final_p_answer; double final_p_answer;
     int *resid_nonfinite;       // [n+1, T]: 1 NaN, 2 Inf in the residual stream; NULL in older files
     // norm lens, all positions
     double *rec_entropy_bits;   // [n+1, T]

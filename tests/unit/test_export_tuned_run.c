@@ -15,6 +15,7 @@
 //   * an export of a run without a tuned lens into the same directory removes both audit CSVs and
 //     writes the "missing" forms.
 #define _GNU_SOURCE
+#include <hdf5.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -338,7 +339,8 @@ TEST(with_a_semantic_layer) {
 
 // Gemma-2: the model head soft-caps its logits and the lenses do not, so the audit's head
 // mismatch is non-trivial (τ* ≈ 2.5, KL 8.8 -> 0.24 bits); every value again against numpy's
-// (gemma2/expected-*; skip-layers left out: numpy's fixture has no P_final[a] of a soft-capped head).
+// (gemma2/expected-*; skip-layers with transformers' P_final[a] of the soft-capped head,
+// gemma2/expected-p-final.csv).
 TEST(gemma2_softcapped_head) {
     char *tok = xasprintf("%s/tokenizers/mistral-7b-v0.1/tokenizer.json", shared_dir());
     char *exg = xasprintf("%s/exg", tmpdir);
@@ -360,6 +362,173 @@ TEST(gemma2_softcapped_head) {
     same_csv(p, FIX "/gemma2/expected-positions-audit.csv", TOL_G);
     free(p);
     free(exg);
+}
+
+// ---------------------------------------------------------------------------- P_final[a] (§19.6)
+
+// Values stored in a run file, read with libhdf5 directly (not through export's reader).
+static double h5_attr_num(hid_t f, const char *obj, const char *name) {
+    double v = NAN;
+    hid_t a = H5Aopen_by_name(f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    CHECKF(a >= 0, "%s: no attribute %s", obj, name);
+    if (a < 0) return NAN;
+    CHECKF(H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0, "%s: %s unreadable", obj, name);
+    H5Aclose(a);
+    return v;
+}
+// the whole numeric dataset as doubles (*n values; NULL when missing)
+static double *h5_ds_doubles(hid_t f, const char *path, size_t *n) {
+    *n = 0;
+    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+    CHECKF(d >= 0, "no dataset %s", path);
+    if (d < 0) return NULL;
+    hid_t sp = H5Dget_space(d);
+    *n = (size_t)H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    double *v = xmalloc(sizeof(double) * (*n ? *n : 1));
+    CHECKF(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0, "%s unreadable", path);
+    H5Dclose(d);
+    return v;
+}
+
+static const char *const TRIO[3] = {"pos_orig_0", "pos_no_filler_0", "ctl_orig"}; // §19.6's passes
+
+// §19.6 from the stored values, by hand: base loss mean −ln(P_final[a] + 1e-12) over the three
+// passes (pf[k]), the tuned lens's loss at L = n − m + 1 (/lens/tuned/<pass>/next/p_answer),
+// ppl_delta = (e^tuned − e^base) / e^base; NaN when L < 1 (m = 8 on 4 blocks).
+static double skip_by_hand(hid_t f, const double pf[3], int n, int m) {
+    int L = n - m + 1;
+    if (L < 1) return NAN;
+    double base = 0, tuned = 0;
+    for (int k = 0; k < 3; k++) {
+        char path[200];
+        snprintf(path, sizeof path, "/lens/tuned/%s/next/p_answer", TRIO[k]);
+        size_t nv;
+        double *p = h5_ds_doubles(f, path, &nv);
+        CHECKF(p && nv == (size_t)n + 1, "%s: %zu rows", path, nv);
+        tuned += p && nv > (size_t)L ? -log(p[L] + 1e-12) : NAN;
+        base += -log(pf[k] + 1e-12);
+        free(p);
+    }
+    base /= 3;
+    tuned /= 3;
+    return (exp(tuned) - exp(base)) / exp(base);
+}
+
+// The exported skip_layers_sanity of json_path equals skip_by_hand over pf[] (1e-12 relative:
+// the same double arithmetic in another order), m=8 null; m=2 > 0.20 here, so the warning too.
+static void check_skip_json(const char *json_path, hid_t f, const double pf[3], int n, const char *what) {
+    json_t *me = load(json_path);
+    if (!me) return;
+    for (int m = 2; m <= 8; m *= 2) {
+        char key[64];
+        snprintf(key, sizeof key, "diagnostics/skip_layers_sanity/m=%d", m);
+        double want = skip_by_hand(f, pf, n, m);
+        json_t *v = at(me, key);
+        if (isnan(want)) { CHECKF(v && json_is_null(v), "%s: %s: want null", what, key); continue; }
+        CHECKF(v && json_is_number(v) && close_to(json_number_value(v), want, 1e-12), "%s: %s: %.17g, by hand %.17g", what,
+               key, v ? json_number_value(v) : NAN, want);
+        if (m == 2) {
+            CHECKF(want > 0.20 && json_is_true(at(me, "diagnostics/tuned_lens_regression")), "%s: regression (m=2 %g)", what, want);
+            json_t *w = at(me, "diagnostics/tuned_lens_skip_warning");
+            CHECKF(w && json_number_value(w) == json_number_value(v), "%s: tuned_lens_skip_warning is m=2's value", what);
+        }
+    }
+    json_decref(me);
+}
+
+// Gemma-2 (the run of gemma2_softcapped_head): the answer is far outside the head's top-20 at NEXT
+// and the head soft-caps at 3.0, so P_final[a] is neither in final_topk_probs nor the norm lens at
+// L = n. The run stores it (/prompts/<pass> attribute final_p_answer); transformers' value
+// (tools/head_p_answer_fixture.py: Gemma2ForCausalLM, fp32, soft-cap applied by transformers)
+// must match within 1e-5 relative (fp32 forward against fp32 forward: measured 1.8e-6 at most),
+// and the exported §19.6 values must be those of the stored values (check_skip_json) — with
+// transformers' P_final[a] also in gemma2/expected-export.txt (checked in gemma2_softcapped_head).
+TEST(gemma2_head_p_answer) {
+    char *h5 = xasprintf("%s/rung/g.h5", tmpdir);
+    hid_t f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECKF(f >= 0, "%s: cannot open", h5);
+    if (f < 0) { free(h5); return; }
+    CsvTable t = read_table(FIX "/gemma2/expected-p-final.csv");
+    CHECK(t.n_rows == 3);
+    int n = 4;
+    double pf[3] = {NAN, NAN, NAN}, worst = 0;
+    for (size_t r = 0; r < t.n_rows && r < 3; r++) {
+        const char *pass = cell(&t, r, "pass");
+        CHECK_STR(pass, TRIO[r]);
+        char g[200], path[300];
+        snprintf(g, sizeof g, "/prompts/%s", pass);
+        double a = h5_attr_num(f, g, "first_id"), stored = h5_attr_num(f, g, "final_p_answer");
+        double hf = num(&t, r, "p_final_answer"), nocap = num(&t, r, "p_answer_nocap");
+        CHECKF(a == num(&t, r, "first_id"), "%s: first_id %g, the fixture's %s", pass, a, cell(&t, r, "first_id"));
+        // the case the fallback got wrong: a outside the head's stored top-20 at NEXT ...
+        snprintf(path, sizeof path, "%s/final_topk_ids", g);
+        size_t nk;
+        double *ids = h5_ds_doubles(f, path, &nk);
+        for (size_t i = nk >= 20 ? nk - 20 : 0; ids && i < nk; i++) CHECKF(ids[i] != a, "%s: answer in the head's top-20", pass);
+        free(ids);
+        CHECKF(num(&t, r, "answer_rank") > 20 && hf < num(&t, r, "p_top20_min"), "%s: transformers ranks a %s", pass, cell(&t, r, "answer_rank"));
+        // ... and the soft-cap changes P[a] (by 10x .. 10^4x here); the norm lens at L = n is the
+        // uncapped head (transformers without final_logit_softcapping)
+        CHECKF(fabs(log(hf / nocap)) > log(2.0), "%s: soft-cap inactive (%g vs %g)", pass, hf, nocap);
+        snprintf(path, sizeof path, "/lens/norm/%s/next/p_answer", pass);
+        size_t nl;
+        double *pn = h5_ds_doubles(f, path, &nl);
+        CHECKF(pn && nl == (size_t)n + 1 && close_to_rel(pn[n], nocap, 1e-5, 0), "%s: norm lens at L = n %.17g, uncapped head %.17g",
+               pass, pn && nl > (size_t)n ? pn[n] : NAN, nocap);
+        free(pn);
+        // the stored value against transformers
+        CHECKF(close_to_rel(stored, hf, 1e-5, 0), "%s: stored final_p_answer %.17g, transformers %.17g", pass, stored, hf);
+        if (fabs(stored - hf) / hf > worst) worst = fabs(stored - hf) / hf;
+        pf[r] = stored;
+    }
+    csv_table_free(&t);
+    printf("  final_p_answer vs transformers: max relative difference %.2g (tolerance 1e-5)\n", worst);
+    char *js = xasprintf("%s/exg/output-g.json", tmpdir);
+    check_skip_json(js, f, pf, n, "gemma2");
+    free(js);
+    H5Fclose(f);
+    free(h5);
+}
+
+// A run file written before final_p_answer existed (the attribute and the integrity trailer
+// removed from a copy) still exports: a warning names the file, and §19.6 falls back to the head's
+// top-20, else the norm lens at L = n (here: all three passes, the answers being outside it).
+TEST(gemma2_file_without_p_answer) {
+    char *src = xasprintf("%s/rung/g.h5", tmpdir), *old = xasprintf("%s/old/g.h5", tmpdir), *exo = xasprintf("%s/exo", tmpdir);
+    // drop the 121-byte checksum trailer (docs/HDF5.md "Integrity") from a copy
+    char *cmd = xasprintf("mkdir -p %s/old && head -c $(($(stat -c %%s %s) - 121)) %s > %s", tmpdir, src, src, old);
+    char *err = NULL;
+    CHECKF(sh(cmd, &err) == 0, "copy: %s", err);
+    free(err); free(cmd);
+    hid_t f = H5Fopen(old, H5F_ACC_RDWR, H5P_DEFAULT);
+    CHECKF(f >= 0, "%s: cannot open", old);
+    if (f < 0) { free(src); free(old); free(exo); return; }
+    CHECK(H5Adelete(f, "integrity") >= 0);
+    double pf[3];
+    int n = 4;
+    for (int k = 0; k < 3; k++) {
+        char g[200], path[300];
+        snprintf(g, sizeof g, "/prompts/%s", TRIO[k]);
+        CHECK(H5Adelete_by_name(f, g, "final_p_answer", H5P_DEFAULT) >= 0);
+        snprintf(path, sizeof path, "/lens/norm/%s/next/p_answer", TRIO[k]);
+        size_t nl;
+        double *pn = h5_ds_doubles(f, path, &nl);
+        pf[k] = pn && nl > (size_t)n ? pn[n] : NAN; // the fallback: not in the top-20 (gemma2_head_p_answer)
+        free(pn);
+    }
+    H5Fclose(f);
+    f = H5Fopen(old, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cmd = xasprintf("bin/lensweep export %s --out %s", old, exo);
+    int rc = sh(cmd, &err);
+    CHECKF(rc == 0, "export of a file without final_p_answer: exit %d: %s", rc, err);
+    CHECKF(strstr(err, "g.h5: no /prompts/<pass>/final_p_answer") && strstr(err, "soft-cap"), "no warning: %s", err);
+    free(err); free(cmd);
+    char *js = xasprintf("%s/output-g.json", exo);
+    check_skip_json(js, f, pf, n, "gemma2 without final_p_answer");
+    free(js);
+    H5Fclose(f);
+    free(src); free(old); free(exo);
 }
 
 TEST(without_tuned_lens) {
@@ -400,6 +569,8 @@ int main(void) {
     RUN(report_fills_tuned);
     RUN(with_a_semantic_layer);
     RUN(gemma2_softcapped_head);
+    RUN(gemma2_head_p_answer);
+    RUN(gemma2_file_without_p_answer);
     RUN(without_tuned_lens);
     char *rm = xasprintf("rm -rf %s", tmpdir);
     if (system(rm)) {}
