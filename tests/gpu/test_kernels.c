@@ -441,8 +441,9 @@ TEST(lens_fused) {
 // The checks below compare fp32 values bit for bit where both sides run the same fp32 operations.
 // Under the emulation that holds for every kernel (the host's libm runs). On a GPU, expf, logf and
 // tanhf are CUDA's (at most 2, 1, 2 ulp from the correctly rounded value; glibc's within about
-// 1 ulp), and nvcc contracts a product and a sum into an FMA where a kernel does not forbid it
-// (lens.cu's softmax partials: x − m of XF_MUL). There a value that goes through them is allowed
+// 1 ulp), and nvcc may contract a product and a sum into an FMA where a kernel does not forbid it
+// (lens.cu's softmax partials write a·z and x − m plainly; nvcc 13 for sm_90 keeps them apart, as
+// its PTX shows, but nothing obliges it). There a value that goes through them is allowed
 // LIBM_EPS (8·2^-24, up to 8 ulps) relative, propagated to the sums to first order; under the
 // emulation LIBM_EPS is 0 and only the order of the double sums differs.
 #ifdef LW_CUDA_EMU
