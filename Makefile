@@ -98,7 +98,9 @@ LIB_OBJS := $(patsubst src/%.c,build/obj/%.o,$(LIB_SRCS)) $(CU_OBJS)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TEST_BINS := $(patsubst tests/unit/%.c,build/tests/%,$(TEST_SRCS))
 GPU_TEST_SRCS := $(wildcard tests/gpu/test_*.c)
-GPU_TEST_BINS := $(if $(filter 1,$(USE_CUDA)),$(patsubst tests/gpu/%.c,build/gpu-tests/%,$(GPU_TEST_SRCS)))
+# ... and tests/unit/test_backend_ops.c against the real CUDA backend (its rule below).
+GPU_TEST_BINS := $(if $(filter 1,$(USE_CUDA)),$(patsubst tests/gpu/%.c,build/gpu-tests/%,$(GPU_TEST_SRCS)) \
+                 build/gpu-tests/test_backend_ops)
 # The same kernel sources on the CPU emulation of CUDA (kernels/emu): built and run by `make test`
 # on every machine, GPU or not (g++, C++20 threads and barriers).
 CXX := g++
@@ -157,6 +159,15 @@ build/gpu-tests/%: tests/gpu/%.c build/liblensweep.a tests/unit/test.h kernels/k
 	@mkdir -p $(dir $@)
 	@echo "  GPUT  $@"
 	@$(CC) $(LDFLAGS) $(CFLAGS) -Itests/unit -Ikernels -o $@ $< build/liblensweep.a $(LDLIBS)
+
+# Every op of the CPU and the real CUDA backend's table against the references, on a GPU
+# (-DLW_GPU_TEST: the bounds for the device's expf/logf/tanhf that tests/unit/test_backend_ops.c
+# states; exits 1 with "needs a GPU" on a machine without one, like the other GPU tests).
+build/gpu-tests/test_backend_ops: tests/unit/test_backend_ops.c build/liblensweep.a tests/unit/test.h
+	@if [ "$(USE_CUDA)" != 1 ]; then echo "$@: this build has no CUDA (nvcc not found, or NO_CUDA=1)" >&2; exit 2; fi
+	@mkdir -p $(dir $@)
+	@echo "  GPUT  $@"
+	@$(CC) $(LDFLAGS) $(CFLAGS) -DLW_GPU_TEST -Itests/unit -o $@ $< build/liblensweep.a $(LDLIBS)
 
 build/emu/%.o: kernels/%.cu $(EMU_HDRS)
 	@mkdir -p $(dir $@)

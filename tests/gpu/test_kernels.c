@@ -9,6 +9,10 @@
 // |Δ| ≤ 1e-6 · max(1, |ref|). RMSNorm's sum of squares is a tree reduction in double instead of a
 // sequential one; after rounding the variance to fp32 the outputs agree to the same bound. The
 // softmax partials S and E are double sums of fp32 exp values in another order: ≤ 1e-6 relative.
+// The lens kernels (kernels/lens.cu, kernels/lens_fused.cu) and the small forward ops (scale,
+// round_f64, widen, add_bias) are checked with the bounds stated at their tests ("device libm on
+// a GPU" below): bit for bit where both sides run the same fp32 operations, and on a GPU within
+// LIBM_EPS of the values that go through CUDA's expf, logf and tanhf.
 #include <cuda_runtime.h> // the real runtime, or kernels/emu/include's emulation (LW_CUDA_EMU)
 #include <math.h>
 #include <stdint.h>
@@ -432,6 +436,394 @@ TEST(lens_fused) {
     free(z);
 }
 
+// ---------------------------------------------------------------------------- device libm on a GPU
+
+// The checks below compare fp32 values bit for bit where both sides run the same fp32 operations.
+// Under the emulation that holds for every kernel (the host's libm runs). On a GPU, expf, logf and
+// tanhf are CUDA's (at most 2, 1, 2 ulp from the correctly rounded value; glibc's within about
+// 1 ulp), and nvcc may contract a product and a sum into an FMA where a kernel does not forbid it
+// (lens.cu's softmax partials write a·z and x − m plainly; nvcc 13 for sm_90 keeps them apart, as
+// its PTX shows, but nothing obliges it). There a value that goes through them is allowed
+// LIBM_EPS (8·2^-24, up to 8 ulps) relative, propagated to the sums to first order; under the
+// emulation LIBM_EPS is 0 and only the order of the double sums differs.
+#ifdef LW_CUDA_EMU
+#define LIBM_EPS 0.0
+#else
+#define LIBM_EPS (8 * 0x1p-24)
+#endif
+
+static int same_f32(float a, float b) { return memcmp(&a, &b, 4) == 0 || (isnan(a) && isnan(b)); }
+// same_f32 when eps = 0; else within eps·|want| (NaN alike, infinities equal)
+static int near_f32(float got, float want, double eps) {
+    if (eps == 0 || isnan(got) || isnan(want) || isinf(got) || isinf(want)) return same_f32(got, want);
+    return fabs((double)got - (double)want) <= eps * fabs((double)want);
+}
+// two double sums of n terms in different orders, each within (n−1)·2^-53·mag of the exact sum;
+// plus `slack` (0 under the emulation). NaN alike, infinities equal.
+static int near_sum(double got, double want, double mag, int n, double slack) {
+    if (isnan(got) || isnan(want)) return isnan(got) && isnan(want);
+    if (isinf(got) || isinf(want)) return got == want;
+    return fabs(got - want) <= 2.0 * n * 0x1p-53 * mag + slack + 1e-300;
+}
+static int xf_uses_libm(const LogitXform *t) { return t && (t->kind == XF_SOFTCAP || t->kind == XF_SCALE_SOFTCAP); }
+
+static const LogitXform XFS[5] = {{XF_IDENT, 1, 1}, {XF_DIV, 0.7f, 1}, {XF_MUL, 2.5f, 1}, {XF_SOFTCAP, 3.0f, 1},
+                                  {XF_SCALE_SOFTCAP, 3.0f, 0.5f}};
+
+// Rows of logits for the lens kernels: 0 plain, 1 some -inf, 2 one NaN, 3 all -inf, 4 all NaN,
+// 5 large (×1e3), 6 ties in {2, 1, ±0} (a max(−x) of ±0: the first zero's sign).
+enum { LROWS = 7 };
+static void lens_rows(float *z, int cols, size_t ld) {
+    for (int r = 0; r < LROWS; r++)
+        for (int v = 0; v < cols; v++) z[r * ld + v] = 10 * frand();
+    z[1 * ld] = -INFINITY;
+    z[1 * ld + cols / 2] = -INFINITY;
+    z[2 * ld + cols - 1] = NAN;
+    for (int v = 0; v < cols; v++) {
+        z[3 * ld + v] = -INFINITY;
+        z[4 * ld + v] = NAN;
+        z[5 * ld + v] *= 1e3f;
+        float u = frand();
+        z[6 * ld + v] = u < -0.33f ? 2.0f : u < 0.33f ? 1.0f : (u < 0.66f ? -0.0f : 0.0f);
+    }
+}
+
+// ---------------------------------------------------------------------------- kernels/forward.cu: small ops
+
+// scale, round_f64, widen and add_bias: one fp32 rounding (or an exact widening) per element, so
+// bit for bit their CPU twins cpu_scale, cpu_round_f64, dtype_to_f32 and cpu_add per row of y
+// (the bias add of cpu_matmul), with NaN, ±inf, -0 and subnormals among the inputs and lengths
+// that are not multiples of the block.
+TEST(scale_round_widen_bias) {
+    size_t n = ELEMENTWISE_N + 77;
+    float *x = malloc(n * 4), *ref = malloc(n * 4), *got = malloc(n * 4);
+    double *d = malloc(n * 8);
+    for (size_t i = 0; i < n; i++) {
+        ref[i] = x[i] = 100 * frand();
+        d[i] = ldexp((double)frand(), (int)((rng >> 20) % 300) - 150) * (1.0 + frand() * 0x1p-30);
+    }
+    x[0] = ref[0] = INFINITY; x[1] = ref[1] = -0.0f; x[2] = ref[2] = NAN; x[3] = ref[3] = 1e-40f; x[4] = ref[4] = 3e38f;
+    d[0] = INFINITY; d[1] = -0.0; d[2] = NAN; d[3] = 1e300; d[4] = 1 + 0x1p-24; d[5] = 1 + 3 * 0x1p-24; d[6] = 1e-46;
+    cpu_scale(ref, n, 0.3f);
+    float *dx = dev_copy(x, n * 4);
+    CHECK(cuda_scale(dx, n, 0.3f, NULL) == 0);
+    cudaMemcpy(got, dx, n * 4, cudaMemcpyDeviceToHost);
+    size_t diff = 0;
+    for (size_t i = 0; i < n; i++) diff += !same_f32(got[i], ref[i]);
+    CHECKF(diff == 0, "scale n=%zu: %zu of %zu differ from cpu_scale (one fp32 multiply: must be identical)", n, diff, n);
+    cpu_round_f64(d, ref, n);
+    double *dd = dev_copy(d, n * 8);
+    CHECK(cuda_round_f64(dd, dx, n, NULL) == 0);
+    cudaMemcpy(got, dx, n * 4, cudaMemcpyDeviceToHost);
+    diff = 0;
+    for (size_t i = 0; i < n; i++) diff += !same_f32(got[i], ref[i]);
+    CHECKF(diff == 0, "round_f64 n=%zu: %zu of %zu differ from cpu_round_f64 (one rounding)", n, diff, n);
+    const DType dts[] = {DT_BF16, DT_F16, DT_F32};
+    for (int di = 0; di < 3; di++) {
+        size_t esz = dtype_size(dts[di]);
+        void *raw = malloc(n * esz);
+        dtype_from_f32(dts[di], x, raw, n); // x: the specials above, values up to 100 (and 3e38: inf in f16)
+        dtype_to_f32(dts[di], raw, ref, n);
+        void *draw = dev_copy(raw, n * esz);
+        CHECK(cuda_widen(dts[di], draw, dx, n, NULL) == 0);
+        cudaMemcpy(got, dx, n * 4, cudaMemcpyDeviceToHost);
+        diff = 0;
+        for (size_t i = 0; i < n; i++) diff += !same_f32(got[i], ref[i]);
+        CHECKF(diff == 0, "widen %s n=%zu: %zu of %zu differ from dtype_to_f32 (exact)", dtype_name(dts[di]), n, diff, n);
+        cudaFree(draw);
+        free(raw);
+    }
+    int T = 13, out = EMU_SMALL(1001, 4099); // T·out = 13013 / 53287: no multiple of the block
+    size_t ny = (size_t)T * out;
+    float *bias = malloc((size_t)out * 4);
+    for (int o = 0; o < out; o++) bias[o] = 3 * frand();
+    bias[1] = INFINITY;
+    memcpy(ref, x, ny * 4);
+    for (int t = 0; t < T; t++) cpu_add(ref + (size_t)t * out, bias, (size_t)out);
+    float *dy = dev_copy(x, ny * 4), *db = dev_copy(bias, (size_t)out * 4);
+    CHECK(cuda_add_bias(dy, db, T, out, NULL) == 0);
+    cudaMemcpy(got, dy, ny * 4, cudaMemcpyDeviceToHost);
+    diff = 0;
+    for (size_t i = 0; i < ny; i++) diff += !same_f32(got[i], ref[i]);
+    CHECKF(diff == 0, "add_bias T=%d out=%d: %zu of %zu differ from cpu_add per row (one fp32 add)", T, out, diff, ny);
+    cudaFree(dx); cudaFree(dd); cudaFree(dy); cudaFree(db);
+    free(x); free(ref); free(got); free(d); free(bias);
+}
+
+// ---------------------------------------------------------------------------- kernels/lens.cu
+
+// The lens decode: every output one fixed sequence of fp32 operations (kernels.h), bit for bit
+// cpu_matmul_rowdot on any device. Lengths with and without a tail past the 8 lanes, shorter than
+// 8, and T·out not a multiple of the block's 32 outputs; a row of x with +inf and one with a NaN.
+static void check_rowdot(DType dt, int T, int out, int in) {
+    size_t esz = dtype_size(dt), nx = (size_t)T * in, nw = (size_t)out * in, ny = (size_t)T * out;
+    float *x = malloc(nx * 4), *wf = malloc(nw * 4), *ref = malloc(ny * 4), *got = malloc(ny * 4);
+    void *w = malloc(nw * esz);
+    for (size_t i = 0; i < nx; i++) x[i] = 2 * frand();
+    for (size_t i = 0; i < nw; i++) wf[i] = 0.05f * frand();
+    if (T > 2) { x[(size_t)1 * in + in / 2] = INFINITY; x[(size_t)2 * in] = NAN; }
+    dtype_from_f32(dt, wf, w, nw);
+    cpu_matmul_rowdot(x, T, dt, w, out, in, ref);
+    float *dx = dev_copy(x, nx * 4), *dy = dev_copy(got, ny * 4);
+    void *dw = dev_copy(w, nw * esz);
+    CHECK(cuda_matmul_rowdot(dx, T, dt, dw, out, in, dy, NULL) == 0);
+    cudaMemcpy(got, dy, ny * 4, cudaMemcpyDeviceToHost);
+    size_t diff = 0;
+    for (size_t i = 0; i < ny; i++) diff += !same_f32(got[i], ref[i]);
+    CHECKF(diff == 0, "matmul_rowdot %s T=%d out=%d in=%d: %zu of %zu outputs differ from cpu_matmul_rowdot", dtype_name(dt),
+           T, out, in, diff, ny);
+    cudaFree(dx); cudaFree(dy); cudaFree(dw);
+    free(x); free(wf); free(ref); free(got); free(w);
+}
+
+TEST(matmul_rowdot) {
+    check_rowdot(DT_BF16, 13, EMU_SMALL(101, 1001), 4099);
+    check_rowdot(DT_F32, 5, 37, 7);
+    check_rowdot(DT_F16, 3, 65, 64);
+    check_rowdot(DT_BF16, 1, 1, 333);
+}
+
+// cuda_softmax_partials against cpu_softmax_partials (the lens's fallback path: Backend.softmax_partials)
+// on the lens rows under each transform (NULL for the identity), the max computed or given (m_in:
+// another shard's larger max), and the max alone (row_s NULL). The max is one of the row's values:
+// identical (on a GPU within LIBM_EPS for the softcap transforms). S and E are double sums of the
+// same fp32 terms in another order (a warp's lanes, then shuffles): within 2·cols·2^-53 of Σ|t|;
+// on a GPU each term moves by p·(LIBM_EPS + δd) and p·δd + δp·|d|, δd = LIBM_EPS·(|x| + |m|).
+TEST(softmax_partials_lens) {
+    const int colss[] = {5, EMU_SMALL(1001, 152064 / 2 + 37)};
+    for (int ci = 0; ci < 2; ci++)
+        for (int xi = 0; xi < 5; xi++)
+            for (int given = 0; given <= 1; given++) {
+                int cols = colss[ci];
+                size_t ld = (size_t)cols + 5, N = LROWS * ld;
+                float *z = malloc(N * 4);
+                lens_rows(z, cols, ld);
+                LogitXform xf[LROWS];
+                for (int r = 0; r < LROWS; r++) xf[r] = XFS[(xi + r) % 5]; // per row: the kernel indexes xf[r]
+                const LogitXform *xfp = xi == 0 ? NULL : xf;
+                float m_ref[LROWS], m_got[LROWS], m_in[LROWS];
+                double s_ref[LROWS], e_ref[LROWS], s_got[LROWS], e_got[LROWS];
+                cpu_softmax_partials(z, LROWS, cols, ld, xfp, NULL, m_ref, NULL, NULL);
+                for (int r = 0; r < LROWS; r++) m_in[r] = isinf(m_ref[r]) || isnan(m_ref[r]) ? m_ref[r] : m_ref[r] + 1.5f;
+                cpu_softmax_partials(z, LROWS, cols, ld, xfp, given ? m_in : NULL, given ? NULL : m_ref, s_ref, e_ref);
+                float *dz = dev_copy(z, N * 4), *dmi = dev_copy(m_in, sizeof m_in), *dm;
+                LwXform *dxf = xfp ? dev_copy(xf, sizeof xf) : NULL;
+                double *ds, *de;
+                cudaMalloc((void **)&dm, sizeof m_got); cudaMalloc((void **)&ds, sizeof s_got); cudaMalloc((void **)&de, sizeof e_got);
+                CHECK(cuda_softmax_partials(dz, LROWS, cols, ld, dxf, given ? dmi : NULL, given ? NULL : dm, ds, de, NULL) == 0);
+                cudaMemcpy(s_got, ds, sizeof s_got, cudaMemcpyDeviceToHost);
+                cudaMemcpy(e_got, de, sizeof e_got, cudaMemcpyDeviceToHost);
+                int bad = 0;
+                if (!given) {
+                    cudaMemcpy(m_got, dm, sizeof m_got, cudaMemcpyDeviceToHost);
+                    for (int r = 0; r < LROWS; r++) {
+                        double eps = xfp && xf_uses_libm(&xf[r]) ? LIBM_EPS : 0.0;
+                        if (!near_f32(m_got[r], m_ref[r], eps)) { bad++; printf("    row %d max %.9g vs %.9g\n", r, m_got[r], m_ref[r]); }
+                    }
+                    float m2[LROWS]; // the max alone: the same as with the sums
+                    CHECK(cuda_softmax_partials(dz, LROWS, cols, ld, dxf, NULL, dm, NULL, NULL, NULL) == 0);
+                    cudaMemcpy(m2, dm, sizeof m2, cudaMemcpyDeviceToHost);
+                    for (int r = 0; r < LROWS; r++) bad += !same_f32(m2[r], m_got[r]);
+                }
+                for (int r = 0; r < LROWS; r++) {
+                    double m = given ? m_in[r] : m_ref[r], mag_e = 0, sl_s = 0, sl_e = 0;
+                    double lx = xfp && xf_uses_libm(&xf[r]) ? LIBM_EPS : 0.0;
+                    for (int v = 0; v < cols; v++) {
+                        float x = xfp ? logit_xform(xf[r].kind, xf[r].a, xf[r].b, z[r * ld + v]) : z[r * ld + v];
+                        float dd = x - (float)m, p = expf(dd);
+                        if (!isfinite(dd)) continue;
+                        mag_e += (double)p * fabs(dd);
+                        double ddev = LIBM_EPS * (fabs(x) + fabs(m)) + lx * fabs(x), dp = p * (LIBM_EPS + ddev);
+                        sl_s += dp;
+                        sl_e += p * ddev + dp * fabs(dd);
+                    }
+                    if (!near_sum(s_got[r], s_ref[r], fabs(s_ref[r]), cols, sl_s) ||
+                        !near_sum(e_got[r], e_ref[r], mag_e, cols, sl_e)) {
+                        bad++;
+                        printf("    row %d: S %.17g vs %.17g, E %.17g vs %.17g\n", r, s_got[r], s_ref[r], e_got[r], e_ref[r]);
+                    }
+                }
+                CHECKF(bad == 0, "softmax_partials cols %d transforms from %d given max %d: %d rows off", cols, xi, given, bad);
+                cudaFree(dz); cudaFree(dmi); cudaFree(dm); cudaFree(ds); cudaFree(de); cudaFree(dxf);
+                free(z);
+            }
+}
+
+// ---------------------------------------------------------------------------- kernels/lens_fused.cu: per-row reductions
+
+// cuda_lens_values, _pair, _js, _dots and _extremes against cpu_lens_values .. cpu_lens_extremes.
+// The kernels take one staging buffer zb of rows of `cols` floats and row indices ip/iq; the CPU
+// twins take host row pointers to the same rows. P's rows: the lens rows, in a permuted order
+// (ip[r] = 3r mod 7); Q's: other P rows (rows shared between P and Q) or one extra row shared by
+// every Q (the backend stages one copy). Transforms per row (P row r: the r-th after a start, Q's
+// the next one), or NULL for both. cols: smaller than the block (5) and a TP = 2 shard of Qwen2's
+// vocabulary on a GPU (1001 under the emulation); neither a multiple of LF_THREADS.
+// Values and extremes: identical (on a GPU within LIBM_EPS for softcap rows). Sums: the same fp32
+// terms (emulation) summed in another order, within 2·cols·2^-53·Σ|t| of the CPU's; Σ|t| and the
+// GPU's slack from the terms computed here by the contract of backend.h (first order: x − lse
+// moves by lx·|x|, p by p·(δx + LIBM_EPS), ln(p + ε) by δx + LIBM_EPS·|ln|, as in
+// tests/unit/test_backend_ops.c).
+static float glog_ref(float lp) { return lp > -52.0f ? lp : logf(expf(lp) + 1e-30f); }
+
+// mag[12] += |t| and sl[12] += the GPU's first-order slack of one entry's terms: [0..7] lens_pair's
+// slots, [8] lens_js, [9..11] lens_dots.
+static void lens_terms(float X, float Y, float lse_p, float lse_q, double lxp, double lxq, float inv, double *mag,
+                       double *sl) {
+    float xpv = X - lse_p, xqv = Y - lse_q, p = expf(xpv), q = expf(xqv), gp = glog_ref(xpv), gq = glog_ref(xqv);
+    float m = 0.5f * (p + q) * inv, lm = logf(m + 1e-30f);
+    double t[12] = {p * (gp - gq), q * (gq - gp), fabsf(p - q), p, q, -(double)p * gp, -(double)q * gq, -(double)q * gp,
+                    0.5 * (double)(p * (gp - lm)) + 0.5 * (double)(q * (gq - lm)), (double)X * Y, (double)X * X,
+                    (double)Y * Y};
+    for (int i = 0; i < 12; i++)
+        if (isfinite(t[i])) mag[i] += fabs(t[i]);
+    if (LIBM_EPS == 0 || !isfinite(p) || !isfinite(q) || !isfinite(gp) || !isfinite(gq)) return;
+    double u = LIBM_EPS, dxp = isfinite(X) ? lxp * fabs(X) : 0, dxq = isfinite(Y) ? lxq * fabs(Y) : 0;
+    double dp = p * (dxp + u), dq = q * (dxq + u), dgp = dxp + u * fabs(gp), dgq = dxq + u * fabs(gq);
+    double dm = 0.5 * (dp + dq) * inv + u * m, dlm = dm / (m + 1e-30) + u * fabs(lm);
+    double s[12] = {dp * fabs(gp - gq) + p * (dgp + dgq) + u * fabs(t[0]), dq * fabs(gq - gp) + q * (dgp + dgq) + u * fabs(t[1]),
+                    dp + dq + u * fabs(t[2]), dp, dq, dp * fabs(gp) + p * dgp, dq * fabs(gq) + q * dgq,
+                    dq * fabs(gp) + q * dgp,
+                    0.5 * (dp * fabs(gp - lm) + p * (dgp + dlm)) + 0.5 * (dq * fabs(gq - lm) + q * (dgq + dlm)) +
+                        u * fabs(t[8]),
+                    (lxp + lxq) * fabs(t[9]), 2 * lxp * fabs(t[10]), 2 * lxq * fabs(t[11])};
+    for (int i = 0; i < 12; i++)
+        if (isfinite(s[i])) sl[i] += s[i];
+}
+
+TEST(lens_row_reductions) {
+    const int colss[] = {5, EMU_SMALL(1001, 152064 / 2 + 37)};
+    const unsigned whats[] = {LPS_HP, LPS_CE_QP | LPS_HQ, 127u};
+    const int64_t v0 = 76032;
+    enum { NIDS = 7 };
+    for (int ci = 0; ci < 2; ci++)
+        for (int xi = 0; xi <= 5; xi++) // 5: no transforms (NULL)
+            for (int shared_q = 0; shared_q <= 1; shared_q++) {
+                int cols = colss[ci], R = LROWS, NB = LROWS + 1;
+                float *zb = malloc((size_t)NB * cols * 4);
+                lens_rows(zb, cols, (size_t)cols);
+                for (int v = 0; v < cols; v++) zb[(size_t)LROWS * cols + v] = 5 * frand(); // the shared Q row
+                int32_t ip[LROWS], iq[LROWS];
+                const float *P[LROWS], *Q[LROWS];
+                LogitXform xp[LROWS], xq[LROWS];
+                const LogitXform *xpp = xi == 5 ? NULL : xp, *xqp = xi == 5 ? NULL : xq;
+                for (int r = 0; r < R; r++) {
+                    ip[r] = (3 * r) % LROWS;
+                    iq[r] = shared_q ? LROWS : (ip[r] + 2) % LROWS;
+                    P[r] = zb + (size_t)ip[r] * cols;
+                    Q[r] = zb + (size_t)iq[r] * cols;
+                    xp[r] = XFS[(xi + r) % 5];
+                    xq[r] = XFS[(xi + r + 1) % 5];
+                }
+                // transformed values and fp32 log-sum-exps (from a double reference: an input here)
+                float *X = malloc((size_t)R * cols * 4), *Y = malloc((size_t)R * cols * 4), lp[LROWS], lq[LROWS];
+                for (int r = 0; r < R; r++) {
+                    for (int v = 0; v < cols; v++) {
+                        X[r * cols + v] = xpp ? logit_xform(xp[r].kind, xp[r].a, xp[r].b, P[r][v]) : P[r][v];
+                        Y[r * cols + v] = xqp ? logit_xform(xq[r].kind, xq[r].a, xq[r].b, Q[r][v]) : Q[r][v];
+                    }
+                    for (int pq = 0; pq < 2; pq++) {
+                        const float *x = (pq ? Y : X) + r * cols;
+                        double m = -INFINITY, S = 0;
+                        for (int v = 0; v < cols; v++) m = x[v] > m ? x[v] : m;
+                        for (int v = 0; v < cols; v++) S += exp((double)x[v] - m);
+                        float l = isinf(m) && m < 0 ? (float)m : (float)(m + log(S));
+                        if (pq) lq[r] = l; else lp[r] = l;
+                    }
+                }
+                float *dzb = dev_copy(zb, (size_t)NB * cols * 4), *dlp = dev_copy(lp, sizeof lp), *dlq = dev_copy(lq, sizeof lq);
+                int32_t *dip = dev_copy(ip, sizeof ip), *diq = dev_copy(iq, sizeof iq);
+                LwXform *dxp = xpp ? dev_copy(xp, sizeof xp) : NULL, *dxq = xqp ? dev_copy(xq, sizeof xq) : NULL;
+                int bad = 0;
+                // values: ids in the shard (random, first, last), just outside it, -1, far away
+                int32_t ids[LROWS * NIDS];
+                float vr[LROWS * NIDS], vg[LROWS * NIDS];
+                for (int r = 0; r < R; r++) {
+                    int32_t *t = ids + r * NIDS;
+                    frand();
+                    t[0] = (int32_t)(v0 + (int64_t)((rng >> 33) % (uint64_t)cols)); t[1] = (int32_t)v0;
+                    t[2] = (int32_t)(v0 + cols - 1); t[3] = (int32_t)(v0 - 1); t[4] = (int32_t)(v0 + cols); t[5] = -1;
+                    t[6] = 7;
+                }
+                int32_t *dids = dev_copy(ids, sizeof ids);
+                float *dvals;
+                cudaMalloc((void **)&dvals, sizeof vg);
+                cpu_lens_values(P, xpp, R, cols, v0, NIDS, ids, vr);
+                CHECK(cuda_lens_values(dzb, dip, dxp, R, cols, v0, NIDS, dids, dvals, NULL) == 0);
+                cudaMemcpy(vg, dvals, sizeof vg, cudaMemcpyDeviceToHost);
+                for (int i = 0; i < R * NIDS; i++) {
+                    double eps = xpp && xf_uses_libm(&xp[i / NIDS]) ? LIBM_EPS : 0.0;
+                    if (!near_f32(vg[i], vr[i], eps)) { bad++; printf("    values row %d id %d: %g vs %g\n", i / NIDS, ids[i], vg[i], vr[i]); }
+                }
+                CHECKF(bad == 0, "lens_values cols %d transforms from %d: %d of %d differ from cpu_lens_values", cols, xi, bad,
+                       R * NIDS);
+                // extremes
+                float er[LROWS * 4], eg[LROWS * 4], *dext;
+                cudaMalloc((void **)&dext, sizeof eg);
+                cpu_lens_extremes(P, xpp, R, cols, er);
+                CHECK(cuda_lens_extremes(dzb, dip, dxp, R, cols, dext, NULL) == 0);
+                cudaMemcpy(eg, dext, sizeof eg, cudaMemcpyDeviceToHost);
+                bad = 0;
+                for (int i = 0; i < R * 4; i++) {
+                    double eps = i % 4 < 2 && xpp && xf_uses_libm(&xp[i / 4]) ? LIBM_EPS : 0.0;
+                    if (!near_f32(eg[i], er[i], eps)) { bad++; printf("    extremes row %d [%d]: %g vs %g\n", i / 4, i % 4, eg[i], er[i]); }
+                }
+                CHECKF(bad == 0, "lens_extremes cols %d transforms from %d: %d of %d differ from cpu_lens_extremes", cols, xi,
+                       bad, R * 4);
+                // magnitudes and slack of the sums (msum: the mixture's normalization, from the CPU's pair sums)
+                double pr[LROWS * 8], pg[LROWS * 8], msum[LROWS], jr[LROWS], jg[LROWS], dr[LROWS * 3], dg[LROWS * 3];
+                const float *const *Qc = Q;
+                cpu_lens_pair(P, xpp, lp, Qc, xqp, lq, R, cols, LPS_SUMS, pr);
+                for (int r = 0; r < R; r++) msum[r] = 0.5 * (pr[r * 8 + 3] + pr[r * 8 + 4]);
+                double mag[LROWS][12], sl[LROWS][12];
+                memset(mag, 0, sizeof mag);
+                memset(sl, 0, sizeof sl);
+                for (int r = 0; r < R; r++) {
+                    double lxp = xpp && xf_uses_libm(&xp[r]) ? LIBM_EPS : 0, lxq = xqp && xf_uses_libm(&xq[r]) ? LIBM_EPS : 0;
+                    for (int v = 0; v < cols; v++)
+                        lens_terms(X[r * cols + v], Y[r * cols + v], lp[r], lq[r], lxp, lxq, (float)(1.0 / msum[r]), mag[r], sl[r]);
+                }
+                double *dout, *dms = dev_copy(msum, sizeof msum);
+                cudaMalloc((void **)&dout, sizeof pg);
+                for (int wi = 0; wi < 3; wi++) {
+                    unsigned what = whats[wi];
+                    int need_q = (what & ~(unsigned)LPS_HP) != 0;
+                    cpu_lens_pair(P, xpp, lp, need_q ? Qc : NULL, need_q ? xqp : NULL, need_q ? lq : NULL, R, cols, what, pr);
+                    CHECK(cuda_lens_pair(dzb, dip, dxp, dlp, need_q ? diq : NULL, need_q ? dxq : NULL, need_q ? dlq : NULL, R,
+                                         cols, what, dout, NULL) == 0);
+                    cudaMemcpy(pg, dout, sizeof pg, cudaMemcpyDeviceToHost);
+                    bad = 0;
+                    for (int i = 0; i < R * 8; i++)
+                        if (!near_sum(pg[i], pr[i], mag[i / 8][i % 8], cols, sl[i / 8][i % 8])) {
+                            bad++;
+                            printf("    pair what %u row %d [%d]: %.17g vs %.17g\n", what, i / 8, i % 8, pg[i], pr[i]);
+                        }
+                    CHECKF(bad == 0, "lens_pair what %u cols %d transforms from %d shared Q %d: %d of %d sums off", what, cols, xi,
+                           shared_q, bad, R * 8);
+                }
+                cpu_lens_js(P, xpp, lp, Qc, xqp, lq, R, cols, msum, jr);
+                CHECK(cuda_lens_js(dzb, dip, dxp, dlp, diq, dxq, dlq, R, cols, dms, dout, NULL) == 0);
+                cudaMemcpy(jg, dout, sizeof jg, cudaMemcpyDeviceToHost);
+                bad = 0;
+                for (int r = 0; r < R; r++)
+                    if (!near_sum(jg[r], jr[r], mag[r][8], cols, sl[r][8])) { bad++; printf("    js row %d: %.17g vs %.17g\n", r, jg[r], jr[r]); }
+                CHECKF(bad == 0, "lens_js cols %d transforms from %d shared Q %d: %d rows off", cols, xi, shared_q, bad);
+                cpu_lens_dots(P, xpp, Qc, xqp, R, cols, dr);
+                CHECK(cuda_lens_dots(dzb, dip, dxp, diq, dxq, R, cols, dout, NULL) == 0);
+                cudaMemcpy(dg, dout, sizeof dg, cudaMemcpyDeviceToHost);
+                bad = 0;
+                for (int i = 0; i < R * 3; i++)
+                    if (!near_sum(dg[i], dr[i], mag[i / 3][9 + i % 3], cols, sl[i / 3][9 + i % 3])) {
+                        bad++;
+                        printf("    dots row %d [%d]: %.17g vs %.17g\n", i / 3, i % 3, dg[i], dr[i]);
+                    }
+                CHECKF(bad == 0, "lens_dots cols %d transforms from %d shared Q %d: %d of %d sums off", cols, xi, shared_q, bad,
+                       R * 3);
+                cudaFree(dzb); cudaFree(dlp); cudaFree(dlq); cudaFree(dip); cudaFree(diq); cudaFree(dxp); cudaFree(dxq);
+                cudaFree(dids); cudaFree(dvals); cudaFree(dext); cudaFree(dout); cudaFree(dms);
+                free(zb); free(X); free(Y);
+            }
+}
+
 int main(void) {
 #ifdef LW_CUDA_EMU
     printf("device: CPU emulation of CUDA (kernels/emu), real kernel sources of kernels/\n");
@@ -456,5 +848,9 @@ int main(void) {
     RUN(attention);
     RUN(attention_segments);
     RUN(lens_fused);
+    RUN(scale_round_widen_bias);
+    RUN(matmul_rowdot);
+    RUN(softmax_partials_lens);
+    RUN(lens_row_reductions);
     return test_summary();
 }

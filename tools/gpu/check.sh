@@ -5,14 +5,20 @@
 #
 # Steps, each bounded by `timeout` so the whole run fits in 8 minutes (CHECK_BUDGET_S, default 470):
 #   1. build with CUDA (make CUDA=1: bin/lensweep and build/gpu-tests/*)
-#   2. make test-gpu (every kernel vs its CPU twin, CUDA semantics, cuBLAS, on the GPU)
+#   2. make test-gpu, on the GPU: test_kernels (every kernel of kernels/*.cu against its CPU twin,
+#      the lens kernels included), test_backend_ops (every op of the CUDA backend's table against
+#      the references and the CPU backend: tests/unit/test_backend_ops.c built with -DLW_GPU_TEST),
+#      test_cuda_semantics, test_cublas; the summary lists each program's PASS/FAIL counts
 #   3. build/bench/gpu/bench_kernels: kernel times at 8B shapes next to the HBM peak (its lines
 #      are copied into the summary, for BENCHMARKS.md)
-#   4. compute-sanitizer --tool memcheck on each build/gpu-tests/test_*
-#   5. compute-sanitizer --tool racecheck on each build/gpu-tests/test_*
-#   6. tools/gpu/whole_model.sh: whole runs with --device cuda against the CPU backend on tiny
-#      llama and gemma2 models (exact and tp_exact: false), the comparison test_cudaemu.sh makes
-#      under the emulation; the first real run of the CUDA backend (LENSWEEP_CUDA_UNVERIFIED=1).
+#   4. tools/gpu/whole_model.sh: whole runs with --device cuda against the CPU backend on tiny
+#      llama and gemma2 models (exact and tp_exact: false), a battery and a tuned-lens run, the
+#      comparison test_cudaemu.sh makes under the emulation; the first real run of the CUDA
+#      backend (LENSWEEP_CUDA_UNVERIFIED=1). Before the sanitizers, so it runs within the budget.
+#   5. compute-sanitizer --tool memcheck on each build/gpu-tests/test_*
+#   6. compute-sanitizer --tool racecheck on each build/gpu-tests/test_* but test_backend_ops
+#      (racecheck looks for shared-memory races inside kernels: test_kernels runs every kernel;
+#      test_backend_ops adds the backend's host-side staging, which memcheck covers)
 #
 # Output folder: summary.txt (one line per step: ok / FAIL / TIMEOUT / skipped, seconds, and the
 # PASS/FAIL counts of the tests), gpu.txt (nvidia-smi), one log per step. Exit 0 when every step
@@ -88,14 +94,24 @@ step() {
   return $rc
 }
 
+whole_model() { # step 4 (also after a failed build, when an earlier bin/lensweep is there)
+  [ -x bin/lensweep ] || return 0
+  step whole-model-gpu-vs-cpu 180 tools/gpu/whole_model.sh
+  grep '^PASS: \|^FAIL: ' "$out/whole-model-gpu-vs-cpu.log" | sed 's/^/    /' >>"$summary"
+}
+
 jobs=$(nproc 2>/dev/null || echo 4)
-gpu_tests=$(ls tests/gpu/test_*.c 2>/dev/null | sed 's|tests/gpu/\(.*\)\.c|build/gpu-tests/\1|')
+gpu_tests="$(ls tests/gpu/test_*.c 2>/dev/null | sed 's|tests/gpu/\(.*\)\.c|build/gpu-tests/\1|') build/gpu-tests/test_backend_ops"
 if step build 240 make -j"$jobs" CUDA=1 NVCC="$nvcc" all $gpu_tests build/bench/gpu/bench_kernels; then
   step test-gpu 90 make CUDA=1 NVCC="$nvcc" test-gpu
+  # tests/run.sh's line per program: "test_x   N passed   M failed   Ts"
+  grep -E '^test_[a-z0-9_]+ +[0-9]+ passed +[0-9]+ failed' "$out/test-gpu.log" | sed 's/^/    /' >>"$summary"
   step bench-kernels 60 build/bench/gpu/bench_kernels && grep '^bench' "$out/bench-kernels.log" | sed 's/^/    /' >>"$summary"
+  whole_model
   if [ -n "$sanitizer" ]; then
     for tool in memcheck racecheck; do
       for t in $gpu_tests; do
+        [ "$tool" = racecheck ] && [ "$t" = build/gpu-tests/test_backend_ops ] && continue
         # API errors are not reported: test_cuda_semantics provokes refused launches on purpose
         # and checks the codes itself; the tools still report every memory error and race.
         step "$tool-$(basename "$t")" 60 "$sanitizer" --tool "$tool" --report-api-errors no --error-exitcode 99 "$t"
@@ -106,10 +122,7 @@ if step build 240 make -j"$jobs" CUDA=1 NVCC="$nvcc" all $gpu_tests build/bench/
   fi
 else
   echo "(build failed: no tests run)" >>"$summary"
-fi
-if [ -x bin/lensweep ]; then
-  step whole-model-gpu-vs-cpu 120 tools/gpu/whole_model.sh
-  grep '^PASS: \|^FAIL: ' "$out/whole-model-gpu-vs-cpu.log" | sed 's/^/    /' >>"$summary"
+  whole_model
 fi
 echo "total $((SECONDS - start))s of $budget s; $([ $failed = 0 ] && echo 'all steps passed' || echo 'SOME STEPS FAILED')" >>"$summary"
 cat "$summary"

@@ -9,6 +9,11 @@
 # 1e-5 absolute, since these models are wider (d = 128) and a logit near 0 carries the absolute
 # error of fp32 products in another order: measured under the emulation, 1.2e-6 on a logit of
 # 7e-4). One GPU: R = 1 only.
+# Then the same comparison (exact mode) for a battery run (a three-item battery written here:
+# /battery, its answers, a control and a two-answer item) and for a `--lenses tuned` run: with the
+# shared Mistral tokenizer, on the committed tuned-lens artifacts of tests/fixtures/tuned_run
+# (llama seed 5 and gemma2 seed 3, V = 32000; tuned_run/README.md); without it, on an artifact
+# fitted here (fit-tuned, one step) for the 4-block llama above, as test_cudaemu.sh does.
 # Prints PASS:/FAIL: lines; exit 1 when any FAIL.
 #
 # The CUDA backend has not run on a GPU before this script: LENSWEEP_CUDA_UNVERIFIED=1 lets the
@@ -53,8 +58,64 @@ compare() { # family exact(true|false)
   fi
 }
 
+# compare_run TAG H5 GROUP NEED -- RUN_ARGS...: `run RUN_ARGS` on the CPU backend and with
+# --device cuda (exact mode); both files H5 must hold the object NEED, and GROUP of the two is
+# compared with the bounds of compare.
+compare_run() {
+  local tag=$1 h5=$2 group=$3 need=$4; shift 5
+  local cpu=$TMP/cpu_$tag gpu=$TMP/gpu_$tag out
+  out=$("$LW" run "$@" --out "$cpu" --device cpu 2>&1) || { fail "$tag: CPU run" "$(tail -3 <<<"$out")"; return 1; }
+  local t0=$SECONDS
+  out=$("$LW" run "$@" --out "$gpu" --device cuda 2>&1)
+  local rc=$?
+  if [ $rc != 0 ] || [ ! -f "$gpu/$h5" ]; then fail "$tag: --device cuda run" "exit $rc" "$(tail -5 <<<"$out")"; return 1; fi
+  pass "$tag: --device cuda run completes ($((SECONDS - t0)) s)"
+  local which
+  for which in cpu gpu; do
+    if h5dump -n "$TMP/${which}_$tag/$h5" | grep -q " $need\$"; then pass "$tag: the $which run wrote $need"
+    else fail "$tag: the $which run wrote $need" "$TMP/${which}_$tag/$h5"; fi
+  done
+  flat "$cpu/$h5" "$group" >"$TMP/f_cpu_$tag"; flat "$gpu/$h5" "$group" >"$TMP/f_gpu_$tag"
+  local v
+  if v=$(CMP_PROB_RTOL=2e-5 CMP_RTOL=1e-4 CMP_ATOL=1e-6 cmp_flat "$TMP/f_cpu_$tag" "$TMP/f_gpu_$tag"); then
+    pass "$tag: GPU vs CPU backend, $group: same ids and ranks, floats within fp32 noise ($v)"
+  else
+    fail "$tag: GPU vs CPU backend, $group" "$v"
+  fi
+}
+
 command -v h5dump >/dev/null || { fail "h5dump on PATH (hdf5-tools)"; exit 1; }
 compare llama true
 compare gemma2 true
 compare llama false
+
+# A battery (docs/BATTERY.md) in words both tokenizers spell: answers, a control, two answers.
+cat >"$TMP/battery.yaml" <<'YAML'
+name: gpu-check
+items:
+  - {id: de, prompt: "The capital of Germany is", answer: Berlin}
+  - {id: fr, prompt: "The capital of France is", answer: Paris, control: "capital of Germany is"}
+  - {id: both, prompt: "capital of France is", answer: [Paris, Berlin], group: two}
+YAML
+[ -d "$TMP/m_gemma2" ] && compare_run battery_gemma2 m_gemma2.h5 /battery /battery/next/answer_rank -- --model "$TMP/m_gemma2" --probes "$TMP/battery.yaml"
+
+# The tuned lens: the committed artifacts need the model they were fitted for (the Mistral tokenizer's
+# vocabulary); otherwise one fitted here for the 4-block llama of compare.
+TUNED=tests/fixtures/tuned_run
+if [ "$TOK" != "$FIX/model/tokenizer.json" ]; then
+  for spec in llama:5:artifact gemma2:3:gemma2/artifact; do
+    IFS=: read -r fam seed art <<<"$spec"
+    M=$TMP/t_$fam
+    "$LW" mktiny --family "$fam" --seed "$seed" --layers 4 --out "$M" --tokenizer "$TOK" >/dev/null || { fail "tuned $fam: mktiny"; continue; }
+    compare_run "tuned_$fam" "t_$fam.h5" /lens /lens/tuned -- --model "$M" --probes tests/fixtures/probes/one-fact.yaml \
+      --tuned-lens-dir "$TUNED/$art" --lenses tuned
+  done
+elif [ -d "$TMP/m_llama" ]; then
+  corpus=/usr/share/common-licenses/GPL-3; [ -f "$corpus" ] || corpus=README.md
+  if "$LW" fit-tuned --model "$TMP/m_llama" --corpus "$corpus" --out "$TMP/art_tuned" --seq-len 32 --micro-batch 2 \
+       --tokens 64 >/dev/null 2>&1; then
+    compare_run tuned_llama m_llama.h5 /lens /lens/tuned -- --model "$TMP/m_llama" "${PROBES_ARGS[@]}" \
+      --tuned-lens-dir "$TMP/art_tuned" --lenses tuned
+  else fail "tuned llama: fit-tuned of a tuned-lens artifact for the comparison"; fi
+fi
 [ $nfail = 0 ]
