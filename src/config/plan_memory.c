@@ -58,7 +58,8 @@ void plan_memory_estimate(const LwModelShape *s, const PlanMemIn *in, PlanMemory
     int64_t vl = ceil_div(s->vocab, R), qh = ceil_div(s->n_heads, R), ffl = ceil_div(s->d_ff, R);
     int64_t kvh = R <= s->n_kv_heads ? s->n_kv_heads / R : 1;
     m->weights = in->weights > 0 ? in->weights : 0;
-    m->residuals = (N_CALIB_KEPT + 1) * n1 * T * d * 4;
+    int64_t Tb = in->batch_tokens > T ? in->batch_tokens : T; // the pass batch (at least one pass of T)
+    m->residuals = (N_CALIB_KEPT * T + Tb) * n1 * d * 4;
     // one block: x, its norm, the block output (3d); q, k, v, attention output; scores [qh, T, T];
     // gate, up, their product (3 ff); exact mode: the row-parallel partials [T, d] in double, twice
     m->activations = 4 * T * (3 * d + (2 * qh + 2 * kvh) * hd + 3 * ffl) + 4 * qh * T * T + (in->exact ? 2 * 8 * T * d : 0);
@@ -141,7 +142,7 @@ static void line(FILE *f, const char *indent, const char *what, int64_t b, const
 
 void plan_memory_print(FILE *f, const char *indent, const PlanMemory *m) {
     line(f, indent, "weights", m->weights, "at the compute dtype");
-    line(f, indent, "residuals", m->residuals, "fp32 [L+1, T, d]: 3 calibration prompts kept + the current pass");
+    line(f, indent, "residuals", m->residuals, "fp32 [L+1, T, d]: 3 calibration prompts kept + the batch of passes forwarded together");
     line(f, indent, "activations", m->activations, "one block's forward at T tokens");
     line(f, indent, "lens", m->lens, "logit chunk (<= 256 MiB) + NEXT rows per lens + head logits");
     line(f, indent, "runtime (CPU)", m->runtime, "libraries, MPI, BLAS, heap: measured (tiny model run)");

@@ -4,8 +4,12 @@
 //
 // Terms per rank (rank 0, the one with the largest vocabulary shard, is sized; 1 MB = 1e6 bytes):
 // - weights: model_shape_bytes_per_rank at the compute dtype (the caller's figure);
-// - residuals: fp32 [L+1, T, d] for the 3 calibration prompts (kept, cmd/run.c) plus the current
-//   pass, T the longest prompt of the probe set (passes and test prompts, BOS counted);
+// - residuals: fp32 [L+1, T, d] for the 3 calibration prompts (kept, cmd/run.c) plus
+//   [L+1, max(T, Tb), d] for the batch of passes whose forwards ran together (cmd/run.c
+//   run_pass_forwards keeps their residuals until each pass's lens work), T the longest prompt of
+//   the probe set (passes and test prompts, BOS counted), Tb the tokens of the largest such batch
+//   (config/plan_batch.h plan_pass_batch_tokens: batch_memory_mb over model_token_bytes, then
+//   model_batch_plan over the passes' lengths, the formulas `run` uses);
 // - activations: one block's forward working set at T tokens (x, norms, q/k/v, attention scores
 //   [heads, T, T], gate/up/down, fp32; the row-parallel partials in double in exact mode);
 // - lens: the logit chunk min(256 MiB, (L+1)·T·V/R·4) of lens/lens_pass.c, the NEXT rows
@@ -32,6 +36,7 @@ typedef struct {
     int n_lenses;    // lenses decoded at every position (norm, raw, prism)
     int exact;       // tp_exact: forward partials in double
     int64_t weights; // weight bytes per rank at the compute dtype
+    long batch_tokens; // Tb: tokens of the largest batch of passes kept together (0: one pass of `tokens`)
 } PlanMemIn;
 
 typedef struct {
