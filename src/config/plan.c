@@ -319,6 +319,8 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         mi.tokens = row->tokens = plan_probe_tokens(cfg, row->checkpoint_found ? row->checkpoint : NULL, &row->tokens_tokenized);
         plan_batches(cfg, &row->shape, (int)row->ranks, row->checkpoint_found ? row->checkpoint : NULL, &row->batch);
         mi.batch_tokens = plan_pass_batch_tokens(&row->batch, row->batch.batch_tokens);
+        mi.pos_rows = row->batch.pos_rows;
+        mi.pos_topk = (int)cfg->topk_records;
         plan_memory_estimate(&row->shape, &mi, &row->mem);
         row->peak_bytes = row->mem.total;
     }

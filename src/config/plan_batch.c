@@ -80,9 +80,13 @@ void plan_batches(const LwRunConfig *cfg, const LwModelShape *s, int tp, const c
     int *lens = NULL, cap = 0;
     if (cfg->battery) {
         pb->battery = 1;
+        pb->pos_k = cfg->battery_positions;
         const LwBattery *b = cfg->battery;
         for (int i = 0; i < b->n_items; i++) {
-            add_prompt(pb, &lens, &cap, prompt_tokens(tok, bos, b->items[i].prompt));
+            int T = prompt_tokens(tok, bos, b->items[i].prompt);
+            add_prompt(pb, &lens, &cap, T);
+            if (cfg->battery_positions != 1) // cmd/run_battery.c item_positions
+                pb->pos_rows += cfg->battery_positions == 0 || cfg->battery_positions >= T ? T : cfg->battery_positions;
             if (b->items[i].control) {
                 add_prompt(pb, &lens, &cap, prompt_tokens(tok, bos, b->items[i].control));
                 pb->n_controls++;
@@ -121,10 +125,13 @@ void plan_batch_describe(const PlanBatch *pb, long budget_mb, char *buf, size_t 
                      pb->token_bytes / 1e3, budget_mb);
     if (o < 0 || (size_t)o >= n) return;
     const char *how = pb->tokenized ? "tokenized" : "estimated";
-    if (pb->battery)
-        snprintf(buf + o, n - o, "battery: %d prompts (%d items + %d control), %ld tokens (%s), longest %d: %d batch%s",
-                 pb->n_prompts, pb->n_prompts - pb->n_controls, pb->n_controls, pb->tokens, how, pb->longest, pb->n_batches,
-                 pb->n_batches == 1 ? "" : "es");
+    if (pb->battery) {
+        o += snprintf(buf + o, n - o, "battery: %d prompts (%d items + %d control), %ld tokens (%s), longest %d: %d batch%s",
+                      pb->n_prompts, pb->n_prompts - pb->n_controls, pb->n_controls, pb->tokens, how, pb->longest, pb->n_batches,
+                      pb->n_batches == 1 ? "" : "es");
+        if (pb->pos_rows > 0 && o > 0 && (size_t)o < n)
+            snprintf(buf + o, n - o, "; battery_positions %ld: %ld position rows decoded", pb->pos_k, pb->pos_rows);
+    }
     else
         snprintf(buf + o, n - o, "calibration: %d prompts, %ld tokens (%s): %d batch%s; test prompts: %d in %d batch%s; "
                  "the passes one forward each", pb->n_prompts, pb->tokens, how, pb->n_batches, pb->n_batches == 1 ? "" : "es",

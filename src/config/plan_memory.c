@@ -67,6 +67,7 @@ void plan_memory_estimate(const LwModelShape *s, const PlanMemIn *in, PlanMemory
     if (chunk > LENS_CHUNK_BYTES) chunk = LENS_CHUNK_BYTES;
     int nl = in->n_lenses > 0 ? in->n_lenses : 1;
     m->lens = chunk + (int64_t)nl * n1 * vl * 4 + 4 * T * vl;
+    m->positions = in->pos_rows > 0 ? (int64_t)in->pos_rows * n1 * (8 + 12 * (int64_t)(in->pos_topk > 0 ? in->pos_topk : 1)) : 0;
     if (in->gpu) {
         m->cuda_context = CUDA_CONTEXT_BYTES;
         m->cublas_workspace = CUBLAS_WORKSPACE_BYTES;
@@ -74,8 +75,8 @@ void plan_memory_estimate(const LwModelShape *s, const PlanMemIn *in, PlanMemory
     } else {
         m->runtime = CPU_RUNTIME_BYTES;
     }
-    m->total = m->weights + m->residuals + m->activations + m->lens + m->runtime + m->cuda_context + m->cublas_workspace +
-               m->nccl_buffers;
+    m->total = m->weights + m->residuals + m->activations + m->lens + m->positions + m->runtime + m->cuda_context +
+               m->cublas_workspace + m->nccl_buffers;
 }
 
 double plan_compute_seconds(const LwModelShape *s, const PlanMemIn *in, int n_passes, int n_tests) {
@@ -145,6 +146,7 @@ void plan_memory_print(FILE *f, const char *indent, const PlanMemory *m) {
     line(f, indent, "residuals", m->residuals, "fp32 [L+1, T, d]: 3 calibration prompts kept + the batch of passes forwarded together");
     line(f, indent, "activations", m->activations, "one block's forward at T tokens");
     line(f, indent, "lens", m->lens, "logit chunk (<= 256 MiB) + NEXT rows per lens + head logits");
+    line(f, indent, "battery positions", m->positions, "battery_positions rows on rank 0: [rows, L+1] entropy + top-k");
     line(f, indent, "runtime (CPU)", m->runtime, "libraries, MPI, BLAS, heap: measured (tiny model run)");
     line(f, indent, "CUDA context", m->cuda_context, "projected");
     line(f, indent, "cuBLAS workspace", m->cublas_workspace, "projected");

@@ -71,6 +71,18 @@ TEST(pass_batch_residuals) {
     in.batch_tokens = 3;
     plan_memory_estimate(&s, &in, &m);
     CHECK(m.residuals == 1920); // Tb = max(T, 3) = 5: 4 x 3 x 5 x 8 x 4
+    CHECK(m.positions == 0);
+}
+
+// A battery with battery_positions != 1: rank 0 keeps 7 position rows x 3 layers, each an entropy
+// (8 bytes) and 20 ids (4) and probabilities (8): 21 x (8 + 240) = 5208 bytes.
+TEST(battery_position_rows) {
+    LwModelShape s = small_shape();
+    PlanMemIn in = {.gpu = 0, .tp = 1, .tokens = 5, .n_lenses = 2, .exact = 1, .weights = 1000, .pos_rows = 7, .pos_topk = 20};
+    PlanMemory m;
+    plan_memory_estimate(&s, &in, &m);
+    CHECK(m.positions == 5208);
+    CHECK(m.total == 1000 + 1920 + 2760 + 10400 + 5208 + m.runtime);
 }
 
 // The reference set's passes that are not calibration prompts: facts 1..4 (France, Italy, Japan,
@@ -160,6 +172,7 @@ int main(void) {
     RUN(gpu_terms_tp2);
     RUN(pass_batch_residuals);
     RUN(pass_batch_tokens);
+    RUN(battery_position_rows);
     RUN(chunk_capped);
     RUN(smallest_tp_that_fits);
     RUN(probe_tokens_estimated);
