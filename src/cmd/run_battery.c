@@ -236,8 +236,9 @@ static void pos_free(PosTable *t) { free(t->off); free(t->H); free(t->ids); free
 
 // ---------------------------------------------------------------------------- progress journal
 // <out_dir>/<name>.battery-journal (rank 0; docs/BATTERY.md "Checkpoints"): one header line, then
-// one fixed-size record per finished item (its index and its rows of the tables), appended and
-// flushed after every item. A requeued run with the same key (config hash, the items' hash, the
+// one record per finished item (its index and its rows of the tables; fixed-size, plus the item's
+// position rows with battery_positions, whose count the plan gives), appended and flushed after
+// every item. A requeued run with the same key (config hash, the items' hash, the
 // checkpoint's files, tp_exact) reads the records back and continues at the first item without
 // one; the file goes when the run file is finished. Failures leave it in place. The header also
 // names the rank count of the run that began it: with tp_exact (the default) an item's measurements do not
@@ -496,8 +497,8 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
             tokens += plen[q];
         }
     int batch_tokens = model_batch_tokens(m, (double)cfg->batch_memory_mb);
-    BatterySink bs = {.lr = lr, .bp = bp, .it = &it, .ctl = &ctl, .pos = bp->pos_k != 1 ? &pos : NULL, .jr = &jr, .jbuf = jbuf, .resid = resid,
-                      .pitem = pitem, .keep = keep, .n1 = n1, .N = N, .start = start, .n_ctl = n_ctl, .ts = lw_now()};
+    BatterySink bs = {.lr = lr, .bp = bp, .it = &it, .ctl = &ctl, .pos = bp->pos_k != 1 ? &pos : NULL, .jr = &jr, .jbuf = jbuf,
+                      .resid = resid, .pitem = pitem, .keep = keep, .n1 = n1, .N = N, .start = start, .n_ctl = n_ctl, .ts = lw_now()};
     double ts = bs.ts;
     int n_batches = np ? model_forward_prompts(m, pids, plen, np, batch_tokens, comm, battery_each, &bs) : 0;
     free(pids); free(plen); free(pitem);
