@@ -134,6 +134,15 @@ expect_exit 0 "plan of the battery at k = 0" -- "$LW" plan "$TMP/p.yaml" --probe
 expect_grep "battery_positions 0: $((T_orig + 2 + T_nf)) position rows decoded" "plan: $((T_orig + 2 + T_nf)) position rows at k = 0"
 grep -q "(8 rows of 5 layers)" "$TMP/log3" && pass "run: 8 rows of 5 layers at k = 3, as planned" || fail "run's row count" "$(grep battery_positions "$TMP/log3")"
 
+# ---- the config hash: a battery's changes with a value other than 1 only; a reference run's never
+hash() { "$LW" plan "$TMP/p.yaml" "$@" --format tsv | awk -F'\t' 'NR == 2 { print $19 }'; }
+h_def=$(hash --probes "$TMP/b.jsonl") h1=$(hash --probes "$TMP/b.jsonl" --battery_positions 1)
+h3=$(hash --probes "$TMP/b.jsonl" --battery_positions 3) h0=$(hash --probes "$TMP/b.jsonl" --battery_positions 0)
+r_def=$(hash) r3=$(hash --battery_positions 3)
+[ ${#h_def} = 16 ] && [ "$h_def" = "$h1" ] && [ "$h3" != "$h1" ] && [ "$h0" != "$h1" ] && [ "$h0" != "$h3" ] && [ ${#r_def} = 16 ] && [ "$r_def" = "$r3" ] &&
+  pass "config hash: battery at 1 = without the option, 3 and 0 differ from it and from each other; a reference run's unchanged by it" ||
+  fail "config hash" "battery: default $h_def, 1 $h1, 3 $h3, 0 $h0; reference: $r_def, 3 $r3"
+
 # ---- R = 2: the same rows (entropies within 1e-14 relative, as /battery/next)
 expect_exit 0 "battery_positions 3 at R = 2" -- timeout 300 mpirun -np 2 "$LW" run --model "$OD" --out "$TMP/r2" --probes "$TMP/b.jsonl" --battery_positions 3
 if h5diff --exclude-path /entropy_bits "$TMP/b3/$M.h5" "$TMP/r2/$M.h5" /battery/positions /battery/positions >/dev/null &&
