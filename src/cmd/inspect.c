@@ -63,7 +63,14 @@ static void print_memory(const char *dir, const ModelConfig *mc, int is_gguf) {
     long T = plan_probe_tokens(&cfg, dir, &tokenized);
     int n_passes = plan_probe_passes(&cfg), n_tests = cfg.probe_set.n_test_prompts;
     probe_set_free(&cfg.probe_set);
-    PlanMemIn in = {.gpu = 0, .tp = 1, .tokens = T, .n_lenses = 2, .exact = 1, .weights = model_shape_bytes_per_rank(&sh, 1, 4)};
+    // the forward batches at the default budget (config/plan_batch.h; `run --batch_memory_mb` changes it)
+    PlanBatch pb;
+    cfg.tp_exact = 1;
+    cfg.batch_memory_mb = atol(config_option_find("batch_memory_mb")->default_yaml);
+    probe_set_reference(&cfg.probe_set);
+    plan_batches(&cfg, &sh, 1, dir, &pb);
+    PlanMemIn in = {.gpu = 0, .tp = 1, .tokens = T, .n_lenses = 2, .exact = 1, .weights = model_shape_bytes_per_rank(&sh, 1, 4),
+                    .batch_tokens = plan_pass_batch_tokens(&pb, pb.batch_tokens)};
     PlanMemory m;
     plan_memory_estimate(&sh, &in, &m);
     printf("estimated peak per rank (as `lensweep plan`; docs/SLURM.md): reference probe set, longest prompt %ld tokens (%s),\n"
@@ -71,14 +78,8 @@ static void print_memory(const char *dir, const ModelConfig *mc, int is_gguf) {
            tokenized ? "tokenized" : "estimated from its length", is_gguf ? ", GGUF dequantized" : "");
     plan_memory_print(stdout, "  ", &m);
     printf("  compute (forward + lens) ~%.0f s on this CPU at TP=1\n", plan_compute_seconds(&sh, &in, n_passes, n_tests));
-    { // the forward batches at the default budget (config/plan_batch.h; `run --batch_memory_mb` changes it)
-        PlanBatch pb;
+    {
         char line[512];
-        cfg.tp_exact = 1;
-        cfg.batch_memory_mb = atol(config_option_find("batch_memory_mb")->default_yaml);
-        probe_set_reference(&cfg.probe_set);
-        plan_batches(&cfg, &sh, 1, dir, &pb);
-        probe_set_free(&cfg.probe_set);
         plan_batch_describe(&pb, cfg.batch_memory_mb, line, sizeof line);
         printf("  forward batches at TP=1, exact mode: %s\n", line);
     }
@@ -90,6 +91,7 @@ static void print_memory(const char *dir, const ModelConfig *mc, int is_gguf) {
         PlanMemory mc, mg;
         c.tp = g.tp = SIZES[k];
         c.weights = model_shape_bytes_per_rank(&sh, SIZES[k], 4);
+        c.batch_tokens = g.batch_tokens = plan_pass_batch_tokens(&pb, plan_batch_tokens(&cfg, &sh, SIZES[k], NULL));
         g.gpu = 1;
         g.weights = model_shape_bytes_per_rank(&sh, SIZES[k], 2);
         plan_memory_estimate(&sh, &c, &mc);
@@ -97,6 +99,7 @@ static void print_memory(const char *dir, const ModelConfig *mc, int is_gguf) {
         printf("  TP=%d  est. peak per rank %8.2f GB on the CPU (fp32), %8.2f GB per GPU (bf16, projected); GPU compute ~%.1f s\n",
                SIZES[k], mc.total / 1e9, mg.total / 1e9, plan_compute_seconds(&sh, &g, n_passes, n_tests));
     }
+    probe_set_free(&cfg.probe_set);
 }
 
 int cmd_inspect(int argc, char **argv) {

@@ -20,7 +20,16 @@ struct BatteryPlan {
     int n;
     int bos_id;
     int max_T;
+    long pos_k; // battery_positions: 1 = NEXT only (no position rows); k > 1 the last k; 0 every position
 };
+
+// Positions decoded for item i's prompt (battery_positions; 0 when only NEXT): the last k, all of
+// an item shorter than k, all for k = 0.
+static int item_positions(const BatteryPlan *bp, int i) {
+    int T = bp->items[i].T;
+    if (bp->pos_k == 1) return 0;
+    return bp->pos_k == 0 || bp->pos_k >= T ? T : (int)bp->pos_k;
+}
 
 // ---------------------------------------------------------------------------- validation
 
@@ -126,11 +135,18 @@ int battery_plan_build(LwRunConfig *cfg, const ModelConfig *mc, const Tokenizer 
     free(read_bad);
     const LwOption *o = config_option_find("skip_bad_items");
     if (battery_check(b, cfg->skip_bad_items, cfg->src[o - LW_OPTIONS].where, err)) return -1;
+    if (cfg->battery_positions != 1 && cfg->topk_records > V) { // the position rows keep topk_records ids
+        const LwOption *k = config_option_find("topk_records");
+        return lw_err(err, "top-k lists are taken over the vocabulary; use a value up to its size",
+                      "%s: topk_records: %ld is larger than the model's vocabulary (%d ids; battery_positions %ld keeps "
+                      "topk_records ids per position)", cfg->src[k - LW_OPTIONS].where, cfg->topk_records, V, cfg->battery_positions);
+    }
     // 2. the plan of the items left
     BatteryPlan *bp = xcalloc(1, sizeof *bp);
     bp->b = b;
     bp->n = b->n_items;
     bp->bos_id = bos_id;
+    bp->pos_k = cfg->battery_positions;
     bp->items = xcalloc(bp->n, sizeof *bp->items);
     for (int i = 0; i < bp->n; i++) {
         int rc = plan_item(b, i, tok, bos_id, V, (int)mc->max_pos, &bp->items[i]);
@@ -194,10 +210,35 @@ static void store_item(Table *t, int i, const BatteryItemStats *s) {
     t->first_rank1[i] = s->first_rank1;
 }
 
+// Per item × decoded position × layer: the norm lens's entropy and top-K (battery_positions;
+// runfile/runfile_writer.h). Rank 0 keeps every item's rows (off[i]: item i's first row, rows in
+// position order); the other ranks one item's, reused.
+typedef struct {
+    long *off;     // [N+1]
+    double *H;     // [rows, n1]
+    int32_t *ids;  // [rows, n1, K]
+    double *probs; // [rows, n1, K]
+    int K;
+} PosTable;
+
+static void pos_alloc(PosTable *t, const BatteryPlan *bp, int keep, int n1, int K) {
+    t->K = K;
+    t->off = xmalloc(sizeof(long) * (bp->n + 1));
+    t->off[0] = 0;
+    for (int i = 0; i < bp->n; i++) t->off[i + 1] = t->off[i] + item_positions(bp, i);
+    size_t rows = keep ? (size_t)t->off[bp->n] : (size_t)bp->max_T, c = rows * n1 + 1;
+    t->H = xmalloc(sizeof(double) * c);
+    t->ids = xmalloc(sizeof(int32_t) * c * K);
+    t->probs = xmalloc(sizeof(double) * c * K);
+}
+
+static void pos_free(PosTable *t) { free(t->off); free(t->H); free(t->ids); free(t->probs); }
+
 // ---------------------------------------------------------------------------- progress journal
 // <out_dir>/<name>.battery-journal (rank 0; docs/BATTERY.md "Checkpoints"): one header line, then
-// one fixed-size record per finished item (its index and its rows of the tables), appended and
-// flushed after every item. A requeued run with the same key (config hash, the items' hash, the
+// one record per finished item (its index and its rows of the tables; fixed-size, plus the item's
+// position rows with battery_positions, whose count the plan gives), appended and flushed after
+// every item. A requeued run with the same key (config hash, the items' hash, the
 // checkpoint's files, tp_exact) reads the records back and continues at the first item without
 // one; the file goes when the run file is finished. Failures leave it in place. The header also
 // names the rank count of the run that began it: with tp_exact (the default) an item's measurements do not
@@ -207,9 +248,31 @@ static void store_item(Table *t, int i, const BatteryItemStats *s) {
 typedef struct {
     FILE *f;       // NULL: no journal (other ranks, or it could not be written)
     char *path;
-    size_t rec;    // bytes per record
+    size_t rec;    // bytes per record (without position rows)
     long header;   // bytes of the header line
+    PosTable *pos; // battery_positions: each record also holds its item's position rows; else NULL
+    int n1;
 } Journal;
+
+// Bytes of item i's position rows in its record (0 without battery_positions).
+static size_t pos_bytes(const Journal *j, int i) {
+    if (!j->pos) return 0;
+    size_t cells = (size_t)(j->pos->off[i + 1] - j->pos->off[i]) * j->n1;
+    return cells * (sizeof(double) + (size_t)j->pos->K * (sizeof(int32_t) + sizeof(double)));
+}
+
+// Copies item i's position rows to (dir = 1) or from (dir = 0) the bytes at *p, advancing *p.
+static void pos_io(const Journal *j, int i, unsigned char **p, int dir) {
+    if (!j->pos) return;
+    PosTable *t = j->pos;
+    size_t o = (size_t)t->off[i] * j->n1, c = (size_t)(t->off[i + 1] - t->off[i]) * j->n1, K = t->K;
+    if (dir) { memcpy(*p, t->H + o, sizeof(double) * c); } else { memcpy(t->H + o, *p, sizeof(double) * c); }
+    *p += sizeof(double) * c;
+    if (dir) { memcpy(*p, t->ids + o * K, sizeof(int32_t) * c * K); } else { memcpy(t->ids + o * K, *p, sizeof(int32_t) * c * K); }
+    *p += sizeof(int32_t) * c * K;
+    if (dir) { memcpy(*p, t->probs + o * K, sizeof(double) * c * K); } else { memcpy(t->probs + o * K, *p, sizeof(double) * c * K); }
+    *p += sizeof(double) * c * K;
+}
 
 // Copies table row i to (dir = 1) or from (dir = 0) the bytes at *p, advancing *p.
 static void row_io(Table *t, int i, int n1, unsigned char **p, int dir) {
@@ -273,19 +336,25 @@ static int journal_open(Journal *j, const LwRunConfig *cfg, const BatteryPlan *b
                        "on the rank count)", j->path, got_R, got_R == 1 ? "" : "s", R);
         }
         if (f) {
-            unsigned char *buf = xmalloc(j->rec);
-            while (done < bp->n && fread(buf, 1, j->rec, f) == j->rec) {
+            size_t cap = j->rec;
+            for (int i = 0; i < bp->n; i++)
+                if (j->rec + pos_bytes(j, i) > cap) cap = j->rec + pos_bytes(j, i);
+            unsigned char *buf = xmalloc(cap);
+            long end = j->header; // after the last whole record
+            while (done < bp->n && fread(buf, 1, j->rec + pos_bytes(j, done), f) == j->rec + pos_bytes(j, done)) {
                 int32_t idx;
                 memcpy(&idx, buf, sizeof idx);
                 if (idx != done) break;
                 unsigned char *p = buf + sizeof idx;
                 row_io(it, done, n1, &p, 0);
                 if (n_ctl) row_io(ctl, done, n1, &p, 0);
+                pos_io(j, done, &p, 0);
+                end += (long)(j->rec + pos_bytes(j, done));
                 done++;
             }
             free(buf);
             // drop a partial or foreign tail, continue writing after the last whole record
-            if (fflush(f) || ftruncate(fileno(f), j->header + (long)done * (long)j->rec) || fseek(f, 0, SEEK_END)) {
+            if (fflush(f) || ftruncate(fileno(f), end) || fseek(f, 0, SEEK_END)) {
                 lw_warn("battery: %s: cannot continue the journal (%s): starting over", j->path, strerror(errno));
                 fclose(f);
                 f = NULL;
@@ -316,7 +385,9 @@ static void journal_append(Journal *j, int i, Table *it, Table *ctl, int n_ctl, 
     unsigned char *p = buf + sizeof idx;
     row_io(it, i, n1, &p, 1);
     if (n_ctl) row_io(ctl, i, n1, &p, 1);
-    if (fwrite(buf, 1, j->rec, j->f) != j->rec || fflush(j->f)) {
+    pos_io(j, i, &p, 1);
+    size_t rec = j->rec + pos_bytes(j, i);
+    if (fwrite(buf, 1, rec, j->f) != rec || fflush(j->f)) {
         lw_warn("battery: writing the progress journal %s failed (%s): no further checkpoints", j->path, strerror(errno));
         fclose(j->f);
         j->f = NULL;
@@ -338,6 +409,7 @@ typedef struct {
     const LensRun *lr;
     const BatteryPlan *bp;
     Table *it, *ctl;
+    PosTable *pos; // NULL: NEXT only
     Journal *jr;
     unsigned char *jbuf;
     float *resid;
@@ -367,6 +439,11 @@ static void battery_each(void *ctx, int q, const float *bres, int T_batch, int o
     BatteryItemStats st = row_of(t, s->keep ? i : 0, s->n1);
     lens_battery_item(s->lr, s->resid, T, c ? p->ctl_first_ids : p->first_ids, b->items[i].n_answers, &st);
     store_item(t, s->keep ? i : 0, &st);
+    if (!c && s->pos) { // the item's last positions, every layer (battery_positions)
+        int np = item_positions(s->bp, i);
+        size_t o = s->keep ? (size_t)s->pos->off[i] * s->n1 : 0, K = s->pos->K;
+        lens_battery_positions(s->lr, s->resid, T, T - np, (int)K, s->pos->H + o, s->pos->ids + o * K, s->pos->probs + o * K);
+    }
     if (c || !p->ctl_ids) journal_append(s->jr, i, s->it, s->ctl, s->n_ctl, s->n1, s->jbuf);
 }
 
@@ -382,12 +459,27 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     Table it, ctl;
     table_alloc(&it, rows, n1);
     if (n_ctl) table_alloc(&ctl, rows, n1);
+    PosTable pos = {0};
+    if (bp->pos_k != 1) {
+        pos_alloc(&pos, bp, keep, n1, lr->topk_all);
+        int shorter = 0;
+        for (int i = 0; i < N && bp->pos_k > 1; i++) shorter += bp->items[i].T < bp->pos_k;
+        if (bp->pos_k == 0) lw_log("battery_positions 0: every position of every item decoded (%ld rows of %d layers)", pos.off[N], n1);
+        else lw_log("battery_positions %ld: the last %ld positions of each item decoded (%ld rows of %d layers)", bp->pos_k,
+                    bp->pos_k, pos.off[N], n1);
+        if (shorter)
+            lw_log("battery_positions %ld: %d item%s shorter than %ld tokens: every position of %s decoded (BOS included)",
+                   bp->pos_k, shorter, shorter == 1 ? " is" : "s are", bp->pos_k, shorter == 1 ? "it" : "each");
+    }
     float *resid = xmalloc(sizeof(float) * (size_t)n1 * bp->max_T * d);
-    Journal jr = {0};
+    Journal jr = {.pos = bp->pos_k != 1 ? &pos : NULL, .n1 = n1};
     int start = 0;
     if (comm->rank == 0) start = journal_open(&jr, cfg, bp, fingerprint, comm->size, &it, &ctl, n_ctl, n1);
     comm_bcast(comm, &start, sizeof start, 0); // every rank continues at the same item
-    unsigned char *jbuf = jr.f ? xmalloc(jr.rec) : NULL;
+    size_t jcap = jr.rec;
+    for (int i = 0; jr.f && i < N; i++)
+        if (jr.rec + pos_bytes(&jr, i) > jcap) jcap = jr.rec + pos_bytes(&jr, i);
+    unsigned char *jbuf = jr.f ? xmalloc(jcap) : NULL;
     lw_stage("battery: %d items (no file complete yet)", N);
     // The prompts still to run (each item's prompt, then its control prompt), in packed batches of
     // batch_memory_mb (issue 15 item 2): every item's rows equal a forward of it alone (exact mode:
@@ -405,8 +497,8 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
             tokens += plen[q];
         }
     int batch_tokens = model_batch_tokens(m, (double)cfg->batch_memory_mb);
-    BatterySink bs = {.lr = lr, .bp = bp, .it = &it, .ctl = &ctl, .jr = &jr, .jbuf = jbuf, .resid = resid,
-                      .pitem = pitem, .keep = keep, .n1 = n1, .N = N, .start = start, .n_ctl = n_ctl, .ts = lw_now()};
+    BatterySink bs = {.lr = lr, .bp = bp, .it = &it, .ctl = &ctl, .pos = bp->pos_k != 1 ? &pos : NULL, .jr = &jr, .jbuf = jbuf,
+                      .resid = resid, .pitem = pitem, .keep = keep, .n1 = n1, .N = N, .start = start, .n_ctl = n_ctl, .ts = lw_now()};
     double ts = bs.ts;
     int n_batches = np ? model_forward_prompts(m, pids, plen, np, batch_tokens, comm, battery_each, &bs) : 0;
     free(pids); free(plen); free(pitem);
@@ -423,6 +515,11 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     // ---- /battery (rank 0 writes; rf is NULL elsewhere)
     lw_stage("writing the battery's datasets");
     runfile_write_battery(rf, b, bp->items, N, n1, BATTERY_TOPK, &it, n_ctl ? &ctl : NULL);
+    if (bp->pos_k != 1) {
+        RunFileBatteryPositions rp = {.k = bp->pos_k, .K = pos.K, .off = pos.off, .entropy_bits = pos.H, .top_ids = pos.ids,
+                                      .top_probs = pos.probs};
+        runfile_write_battery_positions(rf, bp->items, N, n1, &rp);
+    }
 
     double wall = lw_now() - t0;
     char end[32];
@@ -452,4 +549,5 @@ void run_battery(const LensRun *lr, const LwRunConfig *cfg, const BatteryPlan *b
     free(out_path);
     table_free(&it);
     if (n_ctl) table_free(&ctl);
+    if (bp->pos_k != 1) pos_free(&pos);
 }

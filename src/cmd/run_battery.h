@@ -1,7 +1,8 @@
 // run_battery — `lensweep run` with `probes` naming a battery (docs/BATTERY.md): every item's
 // prompt (and control prompt) tokenized and every answer aligned before any weight is read, then
-// per item one forward and the norm lens at NEXT (lens/battery_pass.h), written to the run file
-// as datasets indexed by item (/battery, docs/HDF5.md schema 2).
+// per item one forward and the norm lens at NEXT (lens/battery_pass.h; with battery_positions
+// also at the item's last positions), written to the run file as datasets indexed by item
+// (/battery, docs/HDF5.md schema 2).
 #ifndef LW_RUN_BATTERY_H
 #define LW_RUN_BATTERY_H
 

@@ -563,6 +563,8 @@ static void compute_hash(LwRunConfig *cfg) {
     print_options(f, cfg, LW_OPTF_HASHED);
     probe_set_print(f, &cfg->probe_set, "");
     if (cfg->battery) fprintf(f, "battery: %d items %016llx\n", cfg->battery->n_items, (unsigned long long)cfg->battery->content_hash);
+    // battery_positions changes a battery's file only when not 1 (docs/BATTERY.md "Positions")
+    if (cfg->battery && cfg->battery_positions != 1) fprintf(f, "battery_positions: %ld\n", cfg->battery_positions);
     fclose(f);
     uint64_t h = config_fnv1a64(buf, len, LW_FNV1A64_INIT);
     snprintf(cfg->config_hash, sizeof cfg->config_hash, "%016llx", (unsigned long long)h);

@@ -125,6 +125,7 @@ typedef struct {
     int keep_final_logits; // store the final logits (parity checks on small models)
     char *probes;          // probe-set YAML or battery file ("" = the built-in reference set)
     int skip_bad_items;    // battery: skip items that cannot be read, tokenized or aligned (listed)
+    long battery_positions; // battery: 1 = NEXT only; k > 1 = the last k positions per item; 0 = every position
     long seed;             // global seed (METRICS.md §0.4: 316)
     long positions;        // 0 = lens every position; k > 0 = only the last k positions
     char *tuned_lens_dir;  // directory of fitted tuned-lens translators ("" = none)

@@ -50,6 +50,10 @@ const LwOption LW_OPTIONS[] = {
       "probe-set YAML (configs/probes/*.yaml) or a battery (.yaml with items:, .jsonl, .csv: docs/BATTERY.md); empty = the built-in reference set (METRICS.md §1)"),
     O("skip_bad_items", NULL, LW_OPT_BOOL, skip_bad_items, "false", 0, 0, NULL, NULL, 0,
       "battery: skip items that cannot be read, tokenized or aligned (listed in the run file and the JSON) instead of stopping"),
+    // not H: part of the config hash only for a battery and a value other than 1 (config.c
+    // compute_hash), so the hash of every run without it stays what it was
+    O("battery_positions", NULL, LW_OPT_INT, battery_positions, "1", 0, 1048576, NULL, NULL, 0,
+      "battery: positions decoded per item: 1 = NEXT only; k > 1 = the last k positions of each item (all of an item shorter than k); 0 = every position; > 1 or 0 add per-position records (docs/BATTERY.md; hashed when not 1)"),
     O("seed", NULL, LW_OPT_INT, seed, "316", 0, 4294967295.0, NULL, NULL, H,
       "global seed (METRICS.md §0.4)"),
     O("positions", NULL, LW_OPT_INT, positions, "0", 0, 1048576, NULL, NULL, H,

@@ -317,9 +317,12 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
                     .weights = row->weights_per_gpu_bytes};
     if (row->have_shape) {
         mi.tokens = row->tokens = plan_probe_tokens(cfg, row->checkpoint_found ? row->checkpoint : NULL, &row->tokens_tokenized);
+        plan_batches(cfg, &row->shape, (int)row->ranks, row->checkpoint_found ? row->checkpoint : NULL, &row->batch);
+        mi.batch_tokens = plan_pass_batch_tokens(&row->batch, row->batch.batch_tokens);
+        mi.pos_rows = row->batch.pos_rows;
+        mi.pos_topk = (int)cfg->topk_records;
         plan_memory_estimate(&row->shape, &mi, &row->mem);
         row->peak_bytes = row->mem.total;
-        plan_batches(cfg, &row->shape, (int)row->ranks, row->checkpoint_found ? row->checkpoint : NULL, &row->batch);
     }
     double limit = cfg->plan_gpu_mem_gb * 1e9;
     row->fits = !on_gpus || row->peak_bytes < 0 || row->peak_bytes <= limit;
@@ -331,6 +334,7 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
             PlanMemory pm;
             m2.tp = (int)tp;
             m2.weights = model_shape_bytes_per_rank(&row->shape, (int)tp, compute_bytes_per_param(cfg));
+            m2.batch_tokens = plan_pass_batch_tokens(&row->batch, plan_batch_tokens(cfg, &row->shape, (int)tp, NULL));
             plan_memory_estimate(&row->shape, &m2, &pm);
             if (pm.total <= limit) row->tp_fit = tp;
         }

@@ -39,14 +39,33 @@ static void add_prompt(PlanBatch *pb, int **lens, int *cap, int len) {
     if (len > pb->longest) pb->longest = len;
 }
 
-void plan_batches(const LwRunConfig *cfg, const LwModelShape *s, int tp, const char *checkpoint, PlanBatch *pb) {
-    memset(pb, 0, sizeof *pb);
+int plan_batch_tokens(const LwRunConfig *cfg, const LwModelShape *s, int tp, int64_t *token_bytes) {
     long R = tp > 0 ? tp : 1, H = s->n_heads, KV = s->n_kv_heads;
     // rank 0's slices (model/tp.c: whole heads, the first and largest ranges when uneven)
     long heads = ceil_div(H, R), ff = ceil_div(s->d_ff, R);
     long kv = cfg->tp_uneven_heads ? (heads - 1) / (H / (KV > 0 ? KV : 1)) + 1 : R <= KV ? KV / R : 1;
-    pb->token_bytes = (int64_t)model_token_bytes(s->n_layers, s->d_model, s->head_dim, heads, kv, ff, cfg->tp_exact);
-    pb->batch_tokens = model_batch_tokens_of((size_t)pb->token_bytes, (double)cfg->batch_memory_mb);
+    size_t tb = model_token_bytes(s->n_layers, s->d_model, s->head_dim, heads, kv, ff, cfg->tp_exact);
+    if (token_bytes) *token_bytes = (int64_t)tb;
+    return model_batch_tokens_of(tb, (double)cfg->batch_memory_mb);
+}
+
+long plan_pass_batch_tokens(const PlanBatch *pb, int batch_tokens) {
+    int n = pb->n_pass_lens;
+    if (n <= 0) return 0;
+    int first[2 * LW_MAX_FACTS + 1];
+    int nb = model_batch_plan(pb->pass_lens, n, batch_tokens > 0 ? batch_tokens : 1, first);
+    long best = 0;
+    for (int b = 0; b < nb; b++) {
+        long t = 0;
+        for (int i = first[b]; i < first[b + 1]; i++) t += pb->pass_lens[i];
+        if (t > best) best = t;
+    }
+    return best;
+}
+
+void plan_batches(const LwRunConfig *cfg, const LwModelShape *s, int tp, const char *checkpoint, PlanBatch *pb) {
+    memset(pb, 0, sizeof *pb);
+    pb->batch_tokens = plan_batch_tokens(cfg, s, tp, &pb->token_bytes);
 
     Tokenizer *tok = NULL;
     int bos = 0; // estimated lengths count a BOS
@@ -61,9 +80,13 @@ void plan_batches(const LwRunConfig *cfg, const LwModelShape *s, int tp, const c
     int *lens = NULL, cap = 0;
     if (cfg->battery) {
         pb->battery = 1;
+        pb->pos_k = cfg->battery_positions;
         const LwBattery *b = cfg->battery;
         for (int i = 0; i < b->n_items; i++) {
-            add_prompt(pb, &lens, &cap, prompt_tokens(tok, bos, b->items[i].prompt));
+            int T = prompt_tokens(tok, bos, b->items[i].prompt);
+            add_prompt(pb, &lens, &cap, T);
+            if (cfg->battery_positions != 1) // cmd/run_battery.c item_positions
+                pb->pos_rows += cfg->battery_positions == 0 || cfg->battery_positions >= T ? T : cfg->battery_positions;
             if (b->items[i].control) {
                 add_prompt(pb, &lens, &cap, prompt_tokens(tok, bos, b->items[i].control));
                 pb->n_controls++;
@@ -81,6 +104,12 @@ void plan_batches(const LwRunConfig *cfg, const LwModelShape *s, int tp, const c
             if (ps->control_prompt) add_prompt(pb, &lens, &cap, prompt_tokens(tok, bos, ps->control_prompt));
         }
         pb->n_batches = batches_of(lens, pb->n_prompts, pb->batch_tokens);
+        for (int f = 1; f < ps->n_facts && f < LW_MAX_FACTS; f++) // the other passes (cmd/run.c run_pass_forwards)
+            for (int v = 0; v < 2; v++) {
+                char *p = probe_set_prompt(ps, v ? "no_filler" : "orig", f);
+                pb->pass_lens[pb->n_pass_lens++] = prompt_tokens(tok, bos, p);
+                free(p);
+            }
         int *tl = xmalloc(sizeof(int) * (size_t)(ps->n_test_prompts + 1));
         for (int i = 0; i < ps->n_test_prompts; i++) tl[i] = prompt_tokens(tok, bos, ps->test_prompts[i]);
         pb->n_tests = ps->n_test_prompts;
@@ -96,10 +125,13 @@ void plan_batch_describe(const PlanBatch *pb, long budget_mb, char *buf, size_t 
                      pb->token_bytes / 1e3, budget_mb);
     if (o < 0 || (size_t)o >= n) return;
     const char *how = pb->tokenized ? "tokenized" : "estimated";
-    if (pb->battery)
-        snprintf(buf + o, n - o, "battery: %d prompts (%d items + %d control), %ld tokens (%s), longest %d: %d batch%s",
-                 pb->n_prompts, pb->n_prompts - pb->n_controls, pb->n_controls, pb->tokens, how, pb->longest, pb->n_batches,
-                 pb->n_batches == 1 ? "" : "es");
+    if (pb->battery) {
+        o += snprintf(buf + o, n - o, "battery: %d prompts (%d items + %d control), %ld tokens (%s), longest %d: %d batch%s",
+                      pb->n_prompts, pb->n_prompts - pb->n_controls, pb->n_controls, pb->tokens, how, pb->longest, pb->n_batches,
+                      pb->n_batches == 1 ? "" : "es");
+        if (pb->pos_rows > 0 && o > 0 && (size_t)o < n)
+            snprintf(buf + o, n - o, "; battery_positions %ld: %ld position rows decoded", pb->pos_k, pb->pos_rows);
+    }
     else
         snprintf(buf + o, n - o, "calibration: %d prompts, %ld tokens (%s): %d batch%s; test prompts: %d in %d batch%s; "
                  "the passes one forward each", pb->n_prompts, pb->tokens, how, pb->n_batches, pb->n_batches == 1 ? "" : "es",

@@ -29,14 +29,31 @@ typedef struct {
     int longest;         // the longest of them
     int n_batches;       // their batches
     int n_tests, test_batches; // reference: the test prompts and their batches
+    // reference: the lengths of the passes that are not calibration prompts, in run order (facts
+    // 1.. orig and no_filler): cmd/run.c batches their forwards and keeps a batch's residuals
+    int pass_lens[2 * LW_MAX_FACTS], n_pass_lens;
+    // battery with battery_positions != 1: the position rows decoded and kept on rank 0 (per item
+    // its last battery_positions positions, all of a shorter item, all for 0); 0 otherwise
+    long pos_rows, pos_k; // pos_k: battery_positions
 } PlanBatch;
 
 // Fills pb for cfg on shape s at tp ranks; checkpoint (NULL or "": not found) supplies the
 // tokenizer and the BOS rule.
 void plan_batches(const LwRunConfig *cfg, const LwModelShape *s, int tp, const char *checkpoint, PlanBatch *pb);
 
+// Tokens per forward batch on rank 0 of tp ranks for cfg->batch_memory_mb (the formula of
+// `run`: model_token_bytes of rank 0's slices, model_batch_tokens_of); *token_bytes (when not
+// NULL) the bytes per token.
+int plan_batch_tokens(const LwRunConfig *cfg, const LwModelShape *s, int tp, int64_t *token_bytes);
+
+// The tokens of the largest batch of pb's passes (pass_lens) that `run` keeps together at
+// batch_tokens tokens per batch (model_batch_plan: consecutive passes while they fit, a longer
+// pass alone); 0 without such passes.
+long plan_pass_batch_tokens(const PlanBatch *pb, int batch_tokens);
+
 // One line, e.g. "up to 367 tokens per batch (2.72 KB per token on rank 0, batch_memory_mb 1);
-// battery: 12 prompts (10 items + 2 control), 94 tokens (tokenized), longest 22: 1 batch".
+// battery: 12 prompts (10 items + 2 control), 94 tokens (tokenized), longest 22: 1 batch" (with
+// battery_positions != 1 then "; battery_positions 3: 30 position rows decoded").
 void plan_batch_describe(const PlanBatch *pb, long budget_mb, char *buf, size_t n);
 
 #endif

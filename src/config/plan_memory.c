@@ -58,7 +58,8 @@ void plan_memory_estimate(const LwModelShape *s, const PlanMemIn *in, PlanMemory
     int64_t vl = ceil_div(s->vocab, R), qh = ceil_div(s->n_heads, R), ffl = ceil_div(s->d_ff, R);
     int64_t kvh = R <= s->n_kv_heads ? s->n_kv_heads / R : 1;
     m->weights = in->weights > 0 ? in->weights : 0;
-    m->residuals = (N_CALIB_KEPT + 1) * n1 * T * d * 4;
+    int64_t Tb = in->batch_tokens > T ? in->batch_tokens : T; // the pass batch (at least one pass of T)
+    m->residuals = (N_CALIB_KEPT * T + Tb) * n1 * d * 4;
     // one block: x, its norm, the block output (3d); q, k, v, attention output; scores [qh, T, T];
     // gate, up, their product (3 ff); exact mode: the row-parallel partials [T, d] in double, twice
     m->activations = 4 * T * (3 * d + (2 * qh + 2 * kvh) * hd + 3 * ffl) + 4 * qh * T * T + (in->exact ? 2 * 8 * T * d : 0);
@@ -66,6 +67,7 @@ void plan_memory_estimate(const LwModelShape *s, const PlanMemIn *in, PlanMemory
     if (chunk > LENS_CHUNK_BYTES) chunk = LENS_CHUNK_BYTES;
     int nl = in->n_lenses > 0 ? in->n_lenses : 1;
     m->lens = chunk + (int64_t)nl * n1 * vl * 4 + 4 * T * vl;
+    m->positions = in->pos_rows > 0 ? (int64_t)in->pos_rows * n1 * (8 + 12 * (int64_t)(in->pos_topk > 0 ? in->pos_topk : 1)) : 0;
     if (in->gpu) {
         m->cuda_context = CUDA_CONTEXT_BYTES;
         m->cublas_workspace = CUBLAS_WORKSPACE_BYTES;
@@ -73,8 +75,8 @@ void plan_memory_estimate(const LwModelShape *s, const PlanMemIn *in, PlanMemory
     } else {
         m->runtime = CPU_RUNTIME_BYTES;
     }
-    m->total = m->weights + m->residuals + m->activations + m->lens + m->runtime + m->cuda_context + m->cublas_workspace +
-               m->nccl_buffers;
+    m->total = m->weights + m->residuals + m->activations + m->lens + m->positions + m->runtime + m->cuda_context +
+               m->cublas_workspace + m->nccl_buffers;
 }
 
 double plan_compute_seconds(const LwModelShape *s, const PlanMemIn *in, int n_passes, int n_tests) {
@@ -141,9 +143,10 @@ static void line(FILE *f, const char *indent, const char *what, int64_t b, const
 
 void plan_memory_print(FILE *f, const char *indent, const PlanMemory *m) {
     line(f, indent, "weights", m->weights, "at the compute dtype");
-    line(f, indent, "residuals", m->residuals, "fp32 [L+1, T, d]: 3 calibration prompts kept + the current pass");
+    line(f, indent, "residuals", m->residuals, "fp32 [L+1, T, d]: 3 calibration prompts kept + the batch of passes forwarded together");
     line(f, indent, "activations", m->activations, "one block's forward at T tokens");
     line(f, indent, "lens", m->lens, "logit chunk (<= 256 MiB) + NEXT rows per lens + head logits");
+    line(f, indent, "battery positions", m->positions, "battery_positions rows on rank 0: [rows, L+1] entropy + top-k");
     line(f, indent, "runtime (CPU)", m->runtime, "libraries, MPI, BLAS, heap: measured (tiny model run)");
     line(f, indent, "CUDA context", m->cuda_context, "projected");
     line(f, indent, "cuBLAS workspace", m->cublas_workspace, "projected");

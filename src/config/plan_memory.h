@@ -4,12 +4,19 @@
 //
 // Terms per rank (rank 0, the one with the largest vocabulary shard, is sized; 1 MB = 1e6 bytes):
 // - weights: model_shape_bytes_per_rank at the compute dtype (the caller's figure);
-// - residuals: fp32 [L+1, T, d] for the 3 calibration prompts (kept, cmd/run.c) plus the current
-//   pass, T the longest prompt of the probe set (passes and test prompts, BOS counted);
+// - residuals: fp32 [L+1, T, d] for the 3 calibration prompts (kept, cmd/run.c) plus
+//   [L+1, max(T, Tb), d] for the batch of passes whose forwards ran together (cmd/run.c
+//   run_pass_forwards keeps their residuals until each pass's lens work), T the longest prompt of
+//   the probe set (passes and test prompts, BOS counted), Tb the tokens of the largest such batch
+//   (config/plan_batch.h plan_pass_batch_tokens: batch_memory_mb over model_token_bytes, then
+//   model_batch_plan over the passes' lengths, the formulas `run` uses);
 // - activations: one block's forward working set at T tokens (x, norms, q/k/v, attention scores
 //   [heads, T, T], gate/up/down, fp32; the row-parallel partials in double in exact mode);
 // - lens: the logit chunk min(256 MiB, (L+1)·T·V/R·4) of lens/lens_pass.c, the NEXT rows
 //   [L+1, V/R] kept per decoded lens, the head's logits [T, V/R];
+// - positions (a battery with battery_positions != 1): the position rows rank 0 keeps until it
+//   writes the run file, per row and layer the entropy (8 bytes) and top-k ids and probabilities
+//   (12 bytes each): pos_rows · (L+1) · (8 + 12·k) (cmd/run_battery.c PosTable);
 // - runtime, CPU: the resident size of a tiny run (libraries, MPI, BLAS buffers, heap) measured on
 //   the development machine, per build (CUDA-linked or not; BENCHMARKS.md "Memory estimate");
 // - GPU only, projected from documentation, not measured: the CUDA context, one cuBLAS workspace,
@@ -32,10 +39,14 @@ typedef struct {
     int n_lenses;    // lenses decoded at every position (norm, raw, prism)
     int exact;       // tp_exact: forward partials in double
     int64_t weights; // weight bytes per rank at the compute dtype
+    long batch_tokens; // Tb: tokens of the largest batch of passes kept together (0: one pass of `tokens`)
+    long pos_rows;     // battery_positions: position rows rank 0 keeps (PlanBatch.pos_rows; 0 = none)
+    int pos_topk;      // their top-k (topk_records)
 } PlanMemIn;
 
 typedef struct {
     int64_t weights, residuals, activations, lens, runtime; // runtime: CPU ranks only
+    int64_t positions;                                      // battery_positions' rows (rank 0)
     int64_t cuda_context, cublas_workspace, nccl_buffers;  // GPUs only (projected)
     int64_t total;
 } PlanMemory;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export/export_internal.h"
 #include "export/pyfmt.h"
 #include "util/util.h"
 
@@ -61,6 +62,46 @@ static void write_rows(const ExRun *run, FILE *f) {
                 csv_end_row(&o);
             }
         }
+}
+
+// ---------------------------------------------------------------------------- position rows
+
+// output-<model>-battery-positions.csv (battery_positions != 1): per item, layer, decoded position
+// the reference records CSV's columns from `layer` on (OUTPUTS.md §3: top-topk_records at the
+// last position and at verbose tokens, topk_records_other elsewhere), after item_id and group,
+// with pos_from_end (0 = NEXT) after pos. Rows: item, then layer, then position ascending.
+static void write_positions(const LwRunConfig *cfg, const ExRun *run, FILE *f) {
+    const ExBattery *b = run->battery;
+    int L1 = (int)run->n_layers + 1, K = (int)cfg->topk_records, rk = b->pos_K;
+    fputs("item_id,group,layer,pos,pos_from_end,token,entropy,entropy_bits", f);
+    for (int j = 1; j <= K; j++) fprintf(f, ",top%d,prob%d", j, j);
+    fputs(",rest_mass\n", f);
+    CsvOut o = {f, 0, 0};
+    for (int i = 0; i < b->N; i++)
+        for (int L = 0; L < L1; L++)
+            for (int q = b->pos_off[i]; q < b->pos_off[i + 1]; q++) {
+                int t = b->pos_pos[q], T = b->T[i];
+                const char *ts = tok_text(run, b->seq_ids[b->seq_off[i] + t]);
+                csv_field_str(&o, b->ids[i]);
+                csv_field_str(&o, b->groups[i]);
+                csv_field_int(&o, L);
+                csv_field_int(&o, t);
+                csv_field_int(&o, T - 1 - t);
+                csv_field_str(&o, ts);
+                size_t r = (size_t)q * L1 + L;
+                csv_field_float(&o, b->pos_entropy_bits[r]);
+                csv_field_float(&o, b->pos_entropy_bits[r]);
+                int k = (t == T - 1 || (ts && ex_verbose_pos(ts))) ? K : (int)cfg->topk_records_other;
+                if (k > rk) k = rk;
+                double s = 0;
+                for (int j = 0; j < K; j++) {
+                    int id = j < k ? b->pos_top_ids[r * rk + j] : -1;
+                    if (id >= 0) { double p = b->pos_top_probs[r * rk + j]; csv_field_str(&o, tok_text(run, id)); csv_field_float(&o, p); s += p; }
+                    else { csv_field_empty(&o); csv_field_empty(&o); }
+                }
+                csv_field_float(&o, fmax(0.0, 1.0 - s));
+                csv_end_row(&o);
+            }
 }
 
 // ---------------------------------------------------------------------------- aggregates
@@ -241,27 +282,32 @@ static void write_summary(const ExRun *run, long seed, FILE *f) {
 // ---------------------------------------------------------------------------- files
 
 int ex_export_battery(const LwRunConfig *cfg, const ExRun *run, const char *out_dir, LwError *err) {
-    char *fin[2] = {xasprintf("%s/output-%s-battery-records.csv", out_dir, run->model_name),
+    // the records, the position rows (battery_positions != 1), the JSON last
+    int nf = run->battery->has_positions ? 3 : 2;
+    char *fin[3] = {xasprintf("%s/output-%s-battery-records.csv", out_dir, run->model_name),
+                    xasprintf("%s/output-%s-battery-positions.csv", out_dir, run->model_name),
                     xasprintf("%s/output-%s-battery-summary.json", out_dir, run->model_name)};
-    char *tmp[2] = {0};
+    if (nf == 2) { free(fin[1]); fin[1] = fin[2]; fin[2] = NULL; }
+    char *tmp[3] = {0};
     int rc = lw_mkdir_p(out_dir, err) ? -1 : 0;
-    for (int i = 0; i < 2 && !rc; i++) {
+    for (int i = 0; i < nf && !rc; i++) {
         tmp[i] = xasprintf("%s/.%s.tmp.%ld", out_dir, lw_basename(fin[i]), (long)getpid());
         lw_cleanup_unlink_on_fail(tmp[i]);
         FILE *f = fopen(tmp[i], "w");
         if (!f) { rc = lw_err(err, "check that the output directory is writable", "%s: cannot write: %s", tmp[i], strerror(errno)); break; }
         if (i == 0) write_rows(run, f);
-        else write_summary(run, cfg->seed, f);
+        else if (i == nf - 1) write_summary(run, cfg->seed, f);
+        else write_positions(cfg, run, f);
         if (ferror(f) | fclose(f)) rc = lw_err(err, "check free disk space", "%s: write failed", tmp[i]);
     }
-    int renamed = 0; // the JSON last; on a failure the renamed CSV goes again
-    for (int i = 0; i < 2 && !rc; i++) {
+    int renamed = 0; // the JSON last; on a failure the renamed CSVs go again
+    for (int i = 0; i < nf && !rc; i++) {
         if (rename(tmp[i], fin[i])) rc = lw_err(err, "check the output directory", "%s: cannot rename to %s: %s", tmp[i], fin[i], strerror(errno));
         else renamed = i + 1;
     }
     if (rc)
         for (int i = 0; i < renamed; i++) unlink(fin[i]);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (tmp[i]) {
             if (rc) unlink(tmp[i]);
             lw_cleanup_forget(tmp[i]);

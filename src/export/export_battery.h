@@ -1,7 +1,9 @@
 // export_battery — `lensweep export` of a battery run (docs/BATTERY.md): the per item × layer
 // rows (output-<name>-battery-records.csv) and the aggregates across items per layer with the
 // distribution of the first rank-1 layer and its bootstrap confidence intervals
-// (output-<name>-battery-summary.json). tools/battery_aggregates.py computes the same aggregates
+// (output-<name>-battery-summary.json); with /battery/positions (battery_positions != 1) also the
+// per item × layer × position rows in the reference records CSV's columns
+// (output-<name>-battery-positions.csv). tools/battery_aggregates.py computes the same aggregates
 // from the CSV with numpy; tests/sh/test_battery.sh compares the two.
 #ifndef LW_EXPORT_BATTERY_H
 #define LW_EXPORT_BATTERY_H

@@ -25,7 +25,7 @@ static void topk_header(FILE *f, int k) {
     for (int i = 1; i <= k; i++) fprintf(f, ",top%d,prob%d", i, i);
 }
 
-static int verbose_pos(const char *t) {
+int ex_verbose_pos(const char *t) {
     static const char *words[] = {"germany", "berlin", "capital", "answer", "word", "simply"};
     size_t n = strlen(t);
     char *low = xmalloc(n + 1);
@@ -61,7 +61,7 @@ static void write_records_lens(const Ex *e, FILE *f, int lens) {
                 double h = Hs[(size_t)L * p->T + t];
                 csv_field_float(&o, h);
                 csv_field_float(&o, h);
-                int k = (t == p->T - 1 || verbose_pos(ts)) ? K : (int)e->c->topk_records_other;
+                int k = (t == p->T - 1 || ex_verbose_pos(ts)) ? K : (int)e->c->topk_records_other;
                 if (k > rk) k = rk;
                 const int *ids = rids + ((size_t)L * p->T + t) * rk;
                 const double *pr = rpr + ((size_t)L * p->T + t) * rk;

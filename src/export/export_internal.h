@@ -14,6 +14,10 @@
 
 #define MAXF 64
 
+// A records row's verbose position (OUTPUTS.md §3): the decoded token t, lower-cased, contains one
+// of the reference's words (germany, berlin, capital, answer, word, simply).
+int ex_verbose_pos(const char *t);
+
 typedef struct {
     int pass, layer;
 } ExSample;

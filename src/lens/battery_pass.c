@@ -82,3 +82,42 @@ void lens_battery_item(const LensRun *lr, const float *resid, int T, const int32
     free(ids); free(v); free(above);
     free(D); free(YD); free(N); free(NYr); free(z); free(y);
 }
+
+// Lens logits of one chunk of rows stay below this many bytes per rank (lens_pass.c CHUNK_BYTES).
+#define POS_CHUNK_BYTES ((size_t)256 << 20)
+
+// The chunk is reused from item to item (its own pages, as lens_pass.c's: a fresh allocation per
+// item would have the kernel zero it again every time); it grows with the longest item so far.
+static float *g_pos_chunk;
+static size_t g_pos_cap;
+
+void lens_battery_positions(const LensRun *lr, const float *resid, int T, int t0, int K, double *H, int32_t *ids,
+                            double *probs) {
+    const Model *m = lr->m;
+    const LensShard *sh = &lr->sh;
+    int n1 = m->cfg.n_layers + 1, d = m->cfg.d_model, vl = sh->vl;
+    LW_ASSERT(t0 >= 0 && t0 < T && K >= 1);
+    size_t rows = (size_t)n1 * (T - t0), chunk = POS_CHUNK_BYTES / ((size_t)(vl ? vl : 1) * sizeof(float));
+    if (chunk < 1) chunk = 1;
+    if (chunk > rows) chunk = rows;
+    if (chunk * (vl ? vl : 1) > g_pos_cap) {
+        xunmap(g_pos_chunk, g_pos_cap * sizeof(float));
+        g_pos_cap = chunk * (vl ? vl : 1);
+        g_pos_chunk = xmap(g_pos_cap * sizeof(float));
+    }
+    float *x = xmalloc(sizeof(float) * chunk * d), *z = g_pos_chunk;
+    LensDist *D = xmalloc(sizeof(LensDist) * chunk);
+    LensNorm *N = xmalloc(sizeof(LensNorm) * chunk);
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+        for (size_t r = 0; r < nr; r++) { // row r0 + r: position t0 + (r0 + r) / n1, layer (r0 + r) % n1
+            int t = t0 + (int)((r0 + r) / n1), L = (int)((r0 + r) % n1);
+            model_rmsnorm(m, norm_weight(m, L), resid + ((size_t)L * T + t) * d, x + r * d, 1);
+        }
+        model_unembed(m, x, (int)nr, z);
+        for (size_t r = 0; r < nr; r++) D[r] = lens_dist(z + r * vl);
+        lens_normalize_topk(sh, D, (int)nr, K, N, ids + r0 * K, NULL, probs + r0 * K);
+        for (size_t r = 0; r < nr; r++) H[r0 + r] = lens_bits(N[r].H_nats);
+    }
+    free(x); free(D); free(N);
+}

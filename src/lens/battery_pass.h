@@ -40,4 +40,14 @@ typedef struct {
 void lens_battery_item(const LensRun *lr, const float *resid, int T, const int32_t *first_ids, int n_answers,
                        BatteryItemStats *out);
 
+// The norm lens at the positions [t0, T) of the item's prompt, every layer (battery_positions,
+// docs/BATTERY.md): for each position t and layer L the entropy (bits, from logits) and the top-K
+// ids and probabilities, the values a reference pass of the same prompt stores for (L, t) in
+// /lens/norm/<pass>/entropy_bits, topk_ids and topk_probs (the same calls: the layer's norm,
+// one unembedding GEMM per chunk of rows, lens_normalize_topk). Rows are position-major: row
+// r = t - t0 holds H[r * (n+1) + L], ids and probs [r * (n+1) + L] * K .. + K. Every rank calls it
+// (collectives inside); every rank gets the values.
+void lens_battery_positions(const LensRun *lr, const float *resid, int T, int t0, int K, double *H, int32_t *ids,
+                            double *probs);
+
 #endif

@@ -155,5 +155,15 @@ void rf_prompt_path(char *buf, size_t n, const char *pass, const char *name);
 #define RF_BT_FINAL_TOP1 "final_top1"
 #define RF_BT_FINAL_TOP1_PROB "final_top1_prob"
 #define RF_BT_FIRST_RANK1 "first_rank1"
+// battery_positions != 1: per item × decoded position × layer (rows indexed by (item, position))
+#define RF_BATTERY_POSITIONS "/battery/positions"
+#define RF_BP_K "battery_positions" // attribute: the option's value (0 = every position)
+#define RF_BP_TOPK "topk"           // attribute: K of top_ids / top_probs (topk_records)
+#define RF_BATTERY_POSITIONS_OFFSETS "/battery/positions/offsets"
+#define RF_BATTERY_POSITIONS_ITEM "/battery/positions/item"
+#define RF_BATTERY_POSITIONS_POS "/battery/positions/pos"
+#define RF_BATTERY_POSITIONS_ENTROPY_BITS "/battery/positions/entropy_bits"
+#define RF_BATTERY_POSITIONS_TOP_IDS "/battery/positions/top_ids"
+#define RF_BATTERY_POSITIONS_TOP_PROBS "/battery/positions/top_probs"
 
 #endif

@@ -507,6 +507,41 @@ static int read_battery_table(Rd *r, const ExRun *run, const ExBattery *b, const
     return 0;
 }
 
+// /battery/positions: rows that agree with the items' lengths and the option's value.
+static int read_battery_positions(Rd *r, const ExRun *run, ExBattery *b) {
+    const char *g = RF_BATTERY_POSITIONS;
+    if (attr_int(r, g, RF_BP_K, &b->pos_k) || attr_int(r, g, RF_BP_TOPK, &b->pos_K)) return -1;
+    if (b->pos_k < 0 || b->pos_k == 1) return rd_fail(r, RF_BATTERY_POSITIONS ": attribute '" RF_BP_K "'", "out of range (0 or at least 2)");
+    if (b->pos_K < 1 || b->pos_K > 1000) return rd_fail(r, RF_BATTERY_POSITIONS ": attribute '" RF_BP_TOPK "'", "out of range (1..1000)");
+    hsize_t wo[1] = {(hsize_t)b->N + 1};
+    if (ds_i32(r, RF_BATTERY_POSITIONS_OFFSETS, 1, wo, NULL, &b->pos_off)) return -1;
+    for (int i = 0; i < b->N; i++) {
+        int want = b->pos_k == 0 || b->pos_k >= b->T[i] ? b->T[i] : b->pos_k;
+        if (b->pos_off[0] != 0 || b->pos_off[i + 1] - b->pos_off[i] != want)
+            return rd_fail(r, RF_BATTERY_POSITIONS_OFFSETS, "does not give each item its last battery_positions positions");
+    }
+    hsize_t P = (hsize_t)b->pos_off[b->N], L = (hsize_t)run->n_layers + 1, w1[1] = {P}, w2[2] = {P, L},
+            w3[3] = {P, L, (hsize_t)b->pos_K};
+    if (ds_i32(r, RF_BATTERY_POSITIONS_ITEM, 1, w1, NULL, &b->pos_item) || ds_i32(r, RF_BATTERY_POSITIONS_POS, 1, w1, NULL, &b->pos_pos) ||
+        ds_f64(r, RF_BATTERY_POSITIONS_ENTROPY_BITS, 2, w2, NULL, &b->pos_entropy_bits) ||
+        ds_i32(r, RF_BATTERY_POSITIONS_TOP_IDS, 3, w3, NULL, &b->pos_top_ids) ||
+        ds_f64(r, RF_BATTERY_POSITIONS_TOP_PROBS, 3, w3, NULL, &b->pos_top_probs))
+        return -1;
+    for (int i = 0; i < b->N; i++)
+        for (int q = b->pos_off[i]; q < b->pos_off[i + 1]; q++) {
+            if (b->pos_item[q] != i) return rd_fail(r, RF_BATTERY_POSITIONS_ITEM, "does not follow the offsets");
+            if (b->pos_pos[q] != b->T[i] - (b->pos_off[i + 1] - q)) return rd_fail(r, RF_BATTERY_POSITIONS_POS, "not the item's last positions in order");
+        }
+    for (size_t i = 0; i < (size_t)P * L * b->pos_K; i++)
+        if (b->pos_top_ids[i] >= run->V || b->pos_top_ids[i] < -1) return rd_fail(r, RF_BATTERY_POSITIONS_TOP_IDS, "id outside the vocabulary");
+    hsize_t wi[1] = {(hsize_t)b->seq_off[b->N]};
+    if (ds_i32(r, RF_BATTERY_ITEMS_IDS, 1, wi, NULL, &b->seq_ids)) return -1;
+    for (int i = 0; i < b->seq_off[b->N]; i++)
+        if (b->seq_ids[i] < 0 || b->seq_ids[i] >= run->V) return rd_fail(r, RF_BATTERY_ITEMS_IDS, "id outside the vocabulary");
+    b->has_positions = 1;
+    return 0;
+}
+
 static int read_battery(Rd *r, ExRun *run) {
     ExBattery *b = run->battery = xcalloc(1, sizeof *b);
     const char *g = RF_BATTERY;
@@ -532,7 +567,7 @@ static int read_battery(Rd *r, ExRun *run) {
     for (int i = 0; i < b->N; i++) b->T[i] = ioff[i + 1] - ioff[i];
     int bad_off = ioff[0] != 0;
     for (int i = 0; i < b->N; i++) bad_off |= b->T[i] < 1;
-    free(ioff);
+    b->seq_off = ioff;
     if (bad_off) return rd_fail(r, RF_BATTERY_ITEMS_IDS_OFFSETS, "not increasing from 0 (every prompt has ids)");
     int na = b->answer_offsets[b->N];
     for (int i = 0; i < b->N; i++)
@@ -552,6 +587,7 @@ static int read_battery(Rd *r, ExRun *run) {
         return -1;
     if (read_battery_table(r, run, b, RF_BATTERY_NEXT, &b->next)) return -1;
     if (b->has_control && read_battery_table(r, run, b, RF_BATTERY_CONTROL, &b->control)) return -1;
+    if (link_exists(r->file, RF_BATTERY_POSITIONS) && read_battery_positions(r, run, b)) return -1;
     return 0;
 }
 
@@ -579,6 +615,8 @@ static void battery_free_ex(ExBattery *b) {
     free(b->line); free(b->T); free(b->answer_offsets); free(b->answer_first_ids); free(b->skipped_lines);
     battery_table_free(&b->next);
     battery_table_free(&b->control);
+    free(b->pos_off); free(b->pos_item); free(b->pos_pos); free(b->pos_entropy_bits); free(b->pos_top_ids);
+    free(b->pos_top_probs); free(b->seq_ids); free(b->seq_off);
     free(b);
 }
 

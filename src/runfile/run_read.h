@@ -33,6 +33,14 @@ typedef struct {
     char **answers; int *answer_first_ids;
     char **skipped_ids, **skipped_reasons; int *skipped_lines; // [n_skipped]
     ExBatteryTable next, control;                // control: NULL arrays without control prompts
+    // /battery/positions (battery_positions != 1; has_positions 0 without): rows item after item,
+    // each item's last pos_off[i+1] - pos_off[i] positions in order
+    int has_positions, pos_k, pos_K;             // the option's value (0 = every position); top-K
+    int *pos_off;                                // [N+1]
+    int *pos_item, *pos_pos;                     // [P]: the row's item and position (0-based, BOS included)
+    double *pos_entropy_bits;                    // [P, n+1]
+    int *pos_top_ids; double *pos_top_probs;     // [P, n+1, pos_K]
+    int *seq_ids, *seq_off;                      // the items' forward sequences [ΣT], offsets [N+1] (seq_ids: with positions only)
 } ExBattery;
 
 // The NEXT-position measurements of one lens in one pass (`/lens/<lens>/<pass>/next/`).

@@ -333,3 +333,28 @@ void runfile_write_battery(RunFile *rf, const LwBattery *b, const RunFileBattery
     h5_attr_int(h, RF_BATTERY, RF_BATTERY_HAS_CONTROL, control != NULL);
     if (control) write_battery_table(h, RF_BATTERY_CONTROL, control, N, n1, K);
 }
+
+void runfile_write_battery_positions(RunFile *rf, const RunFileBatteryItem *items, int N, int n1,
+                                     const RunFileBatteryPositions *pos) {
+    if (!rf) return;
+    H5Out *h = rf->h;
+    size_t P = (size_t)pos->off[N], K = (size_t)pos->K;
+    int32_t *off = xmalloc(sizeof(int32_t) * (N + 1)), *item = xmalloc(sizeof(int32_t) * (P ? P : 1)),
+            *at = xmalloc(sizeof(int32_t) * (P ? P : 1));
+    for (int i = 0; i <= N; i++) off[i] = (int32_t)pos->off[i];
+    for (int i = 0; i < N; i++) {
+        int np = off[i + 1] - off[i];
+        for (int r = 0; r < np; r++) { item[off[i] + r] = i; at[off[i] + r] = items[i].T - np + r; }
+    }
+    h5_group(h, RF_BATTERY_POSITIONS);
+    h5_attr_int(h, RF_BATTERY_POSITIONS, RF_BP_K, pos->k);
+    h5_attr_int(h, RF_BATTERY_POSITIONS, RF_BP_TOPK, pos->K);
+    size_t dn1 = (size_t)N + 1, d2[2] = {P, (size_t)n1}, d3[3] = {P, (size_t)n1, K};
+    h5_write_i32(h, RF_BATTERY_POSITIONS_OFFSETS, 1, &dn1, off);
+    h5_write_i32(h, RF_BATTERY_POSITIONS_ITEM, 1, &P, item);
+    h5_write_i32(h, RF_BATTERY_POSITIONS_POS, 1, &P, at);
+    h5_write_f64(h, RF_BATTERY_POSITIONS_ENTROPY_BITS, 2, d2, pos->entropy_bits);
+    h5_write_i32(h, RF_BATTERY_POSITIONS_TOP_IDS, 3, d3, pos->top_ids);
+    h5_write_f64(h, RF_BATTERY_POSITIONS_TOP_PROBS, 3, d3, pos->top_probs);
+    free(off); free(item); free(at);
+}

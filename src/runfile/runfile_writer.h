@@ -98,4 +98,21 @@ typedef struct {
 void runfile_write_battery(RunFile *rf, const LwBattery *b, const RunFileBatteryItem *items, int N, int n1, int K,
                            const RunFileBatteryTable *next, const RunFileBatteryTable *control);
 
+// The position rows of a battery run with battery_positions != 1: rows item after item, each
+// item's in position order (off[i] .. off[i+1]: its last off[i+1] - off[i] positions), per row
+// entropy_bits [n1] and top-K ids and probabilities [n1, K].
+typedef struct {
+    long k;            // the option's value (0 = every position)
+    int K;
+    const long *off;   // [N+1]
+    const double *entropy_bits;
+    const int32_t *top_ids;
+    const double *top_probs;
+} RunFileBatteryPositions;
+
+// /battery/positions (docs/HDF5.md): its attributes, offsets [N+1], item and pos [P] (P = off[N]),
+// entropy_bits [P, n1], top_ids and top_probs [P, n1, K].
+void runfile_write_battery_positions(RunFile *rf, const RunFileBatteryItem *items, int N, int n1,
+                                     const RunFileBatteryPositions *pos);
+
 #endif
