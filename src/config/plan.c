@@ -104,10 +104,6 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
     cfg->model_dir = NULL;
     LwError e = {0};
     if (config_resolve_checkpoint(cfg, &e) != 0) {
-        if (cfg->model_dir) { // found, but its shapes do not split over tp_size
-            *err = e;
-            return -1;
-        }
         snprintf(row->checkpoint_error, sizeof row->checkpoint_error, "%s", e.msg);
     } else {
         row->checkpoint_found = 1;
@@ -119,6 +115,8 @@ int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err) {
         row->have_shape = r;
     }
     if (!row->have_shape) row->have_shape = model_shape_builtin(cfg->model, &row->shape);
+    // a found checkpoint whose shapes do not split over tp_size (sweep_load checked the others)
+    if (row->checkpoint_found && row->have_shape && config_check_tp_shape(cfg, &row->shape, err)) return -1;
 
     if (row->have_shape && check_against_shape(cfg, &row->shape, err)) return -1;
 
