@@ -19,6 +19,7 @@
 #include "cmd/cmd.h"
 #include "config/config.h"
 #include "config/plan.h"
+#include "runfile/plan_status.h"
 #include "util/util.h"
 
 static void plan_usage(FILE *f) {
@@ -192,8 +193,10 @@ int cmd_plan(int argc, char **argv) {
     if (sweep_load(sweep_path, n_over, over, &sw, &err)) lw_die_err(&err, LW_EXIT_INPUT);
     if (!strcmp(format, "export-args")) return print_export_args(&sw);
     PlanRow *rows = xcalloc(sw.n, sizeof *rows);
-    for (int i = 0; i < sw.n; i++)
+    for (int i = 0; i < sw.n; i++) {
         if (plan_model(&sw.models[i], &rows[i], &err)) lw_die_err(&err, LW_EXIT_INPUT);
+        plan_row_status(&rows[i]);
+    }
     // the backend and dtype each job will really use (as `run` decides; GPUs are not visible here)
     DeviceChoice *dev = xcalloc(sw.n, sizeof *dev);
     int *dev_bad = xcalloc(sw.n, sizeof *dev_bad);

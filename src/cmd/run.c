@@ -311,17 +311,23 @@ static int run_main(Comm *comm, int argc, char **argv) {
     if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     // the checkpoint's files as they are before anything of them is read (io/fingerprint.h)
     char *fp_before = checkpoint_fingerprint(cfg.model_dir);
-    if (cfg.tp_size > 0 && cfg.tp_size != R)
-        bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
-                     "%s: tp_size: %ld, but the job has %d rank%s", opt_where(&cfg, "tp_size"), cfg.tp_size, R, R == 1 ? "" : "s");
-    if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
-
+    // the model's facts, read once (config.json in full, or a GGUF file's metadata): tp_size is
+    // checked against them here, and the slice plan, the artifacts' checks and the load take them
     ModelConfig mc;
     memset(&mc, 0, sizeof mc);
     bad = !lw_is_dir(cfg.model_dir) && !gguf_checkpoint_path(cfg.model_dir, NULL, 0)
               ? lw_err(&err, "use a Hugging Face checkpoint directory", "%s: single-file checkpoints are not supported by this build", cfg.model_dir)
               : model_config_load(cfg.model_dir, &mc, &err);
+    if (!bad) {
+        LwModelShape shape;
+        model_shape_of_checkpoint(cfg.model_dir, &mc, &shape);
+        bad = config_check_tp_shape(&cfg, &shape, &err);
+    }
     if ((rc = agree(comm, bad != 0, &err, LW_EXIT_INPUT))) return rc;
+    if (cfg.tp_size > 0 && cfg.tp_size != R)
+        bad = lw_err(&err, "launch with as many ranks as tp_size (mpirun -np N / srun -n N), or set tp_size: 0",
+                     "%s: tp_size: %ld, but the job has %d rank%s", opt_where(&cfg, "tp_size"), cfg.tp_size, R, R == 1 ? "" : "s");
+    if ((rc = agree(comm, bad, &err, LW_EXIT_INPUT))) return rc;
     {
         TpSlice s;
         char why[256];

@@ -125,7 +125,7 @@ int config_resolve_checkpoint(LwRunConfig *cfg, LwError *err) {
         for (int i = 0; i < t.n; i++) free(t.tried[i]);
         free(cfg->model_dir);
         cfg->model_dir = found;
-        return config_check_tp(cfg, err);
+        return 0;
     }
     char msg[900];
     int off = 0;

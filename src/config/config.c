@@ -704,7 +704,7 @@ int config_finalize(LwRunConfig *cfg, LwError *err) {
         probe_set_free(&cfg->probe_set);
         cfg->probe_set = ps;
     }
-    if (config_check_tp(cfg, err)) return -1;
+    if (config_check_tp_builtin(cfg, err)) return -1;
     compute_hash(cfg);
     free(cfg->yaml_text);
     size_t len = 0;

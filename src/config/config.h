@@ -24,6 +24,7 @@
 #include <stdio.h>
 
 #include "config/battery.h"
+#include "config/model_shape.h"
 #include "util/util.h"
 
 // ---------------------------------------------------------------------------- option table
@@ -295,12 +296,21 @@ void config_free(LwRunConfig *cfg);
 // <root>/<name>) or in the HF cache layout (<hub>/models--org--name/snapshots/<rev>, rev from
 // refs/main when present) where hub is each of model_root, $HF_HUB_CACHE, $HF_HOME/hub,
 // ~/.cache/huggingface/hub. Sets cfg->model_dir. On failure err lists every place it looked.
+// Reads nothing of the checkpoint: the caller, which reads its config.json (plan_model the shape
+// keys, run all of it), checks tp_size against it with config_check_tp_shape.
 int config_resolve_checkpoint(LwRunConfig *cfg, LwError *err);
 
-// Checks tp_size against the model's shapes (config.json in model_dir when resolved, else the
-// built-in table of the ten models): heads, KV heads (or R multiple of KV), ff and vocab rows
-// must split evenly. Errors point at where tp_size was set. Unknown shapes: returns 0.
+// Checks tp_size against the model's shapes (config.json in model_dir when resolved, or in the
+// model when it is a directory path, else the built-in table of the ten models): heads, KV heads
+// (or R multiple of KV), ff and vocab rows must split evenly. Errors point at where tp_size was
+// set. Unknown shapes: returns 0. sweep_load runs it on each model.
 int config_check_tp(const LwRunConfig *cfg, LwError *err);
+// The same check against the built-in table only, for a model named by its id; a model given as a
+// path is left to the check against its checkpoint once that is read. config_finalize runs it, so
+// that `run` reads config.json once, after config_resolve_checkpoint.
+int config_check_tp_builtin(const LwRunConfig *cfg, LwError *err);
+// The same check against shapes already read (s->source names where from).
+int config_check_tp_shape(const LwRunConfig *cfg, const LwModelShape *s, LwError *err);
 
 // ---------------------------------------------------------------------------- sweeps
 

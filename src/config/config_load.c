@@ -216,25 +216,37 @@ int config_load_file(const char *path, LwRunConfig *cfg, LwError *err) {
 
 // ---------------------------------------------------------------------------- TP check
 
-int config_check_tp(const LwRunConfig *cfg, LwError *err) {
+int config_check_tp_shape(const LwRunConfig *cfg, const LwModelShape *s, LwError *err) {
+    if (cfg->tp_size <= 1) return 0;
+    char why[256];
+    if (model_shape_check_tp(s, cfg->tp_size, cfg->tp_uneven_heads, why, sizeof why) == 0) return 0;
+    const LwOption *o = config_option_find("tp_size");
+    return lw_err(err, "tensor parallelism splits whole heads, MLP columns and vocabulary rows "
+                       "(TENSOR_PARALLEL.md §3); use 1, 2, 4 or 8 for the ten models",
+                  "%s: tp_size: %ld is impossible for %s: %s (shapes from %s)", cfg->src[o - LW_OPTIONS].where,
+                  cfg->tp_size, cfg->model, why, s->source);
+}
+
+// read_checkpoint 0: the built-in table only, and nothing for a model whose shapes are its
+// checkpoint's (the directory config_check_tp would read).
+static int check_tp(const LwRunConfig *cfg, int read_checkpoint, LwError *err) {
     if (cfg->tp_size <= 1 || !cfg->model || !*cfg->model) return 0;
     LwModelShape s;
     int have = 0;
     const char *dir = cfg->model_dir ? cfg->model_dir : lw_is_dir(cfg->model) ? cfg->model : NULL;
+    if (dir && !read_checkpoint) return 0;
     if (dir) {
         have = model_shape_from_config_json(dir, &s, err);
         if (have < 0) return -1;
     }
     if (!have) have = model_shape_builtin(cfg->model, &s);
     if (!have) return 0;
-    char why[256];
-    if (model_shape_check_tp(&s, cfg->tp_size, cfg->tp_uneven_heads, why, sizeof why) == 0) return 0;
-    const LwOption *o = config_option_find("tp_size");
-    return lw_err(err, "tensor parallelism splits whole heads, MLP columns and vocabulary rows "
-                       "(TENSOR_PARALLEL.md §3); use 1, 2, 4 or 8 for the ten models",
-                  "%s: tp_size: %ld is impossible for %s: %s (shapes from %s)", cfg->src[o - LW_OPTIONS].where,
-                  cfg->tp_size, cfg->model, why, s.source);
+    return config_check_tp_shape(cfg, &s, err);
 }
+
+int config_check_tp(const LwRunConfig *cfg, LwError *err) { return check_tp(cfg, 1, err); }
+
+int config_check_tp_builtin(const LwRunConfig *cfg, LwError *err) { return check_tp(cfg, 0, err); }
 
 // ---------------------------------------------------------------------------- sweeps
 

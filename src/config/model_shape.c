@@ -76,21 +76,41 @@ void model_shape_from_config(const ModelConfig *c, LwModelShape *s) {
     s->bytes_per_param_disk = !strcmp(c->torch_dtype, "float32") ? 4 : 2;
 }
 
+// A GGUF checkpoint's shapes (its metadata at gguf_path): 4-8 bit blocks, under one byte per
+// parameter on disk (fp32 in memory).
+static void shape_of_gguf(const ModelConfig *c, const char *gguf_path, LwModelShape *s) {
+    model_shape_from_config(c, s);
+    s->bytes_per_param_disk = 1;
+    snprintf(s->source, sizeof s->source, "GGUF metadata of %.500s", gguf_path);
+}
+
+// config_json_path: <dir>/config.json
+static void shape_of_config_json(const ModelConfig *c, const char *config_json_path, LwModelShape *s) {
+    model_shape_from_config(c, s);
+    snprintf(s->source, sizeof s->source, "config.json at %.500s", config_json_path);
+}
+
+void model_shape_of_checkpoint(const char *dir, const ModelConfig *c, LwModelShape *s) {
+    char path[4096];
+    if (gguf_checkpoint_path(dir, path, sizeof path)) shape_of_gguf(c, path, s);
+    else {
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        shape_of_config_json(c, path, s);
+    }
+}
+
 int model_shape_from_config_json(const char *dir, LwModelShape *s, LwError *err) {
     char path[4096];
     ModelConfig c;
     if (gguf_checkpoint_path(dir, path, sizeof path)) { // a GGUF checkpoint: the shapes from its metadata
         if (model_config_load_gguf(path, &c, err)) return -1;
-        model_shape_from_config(&c, s);
-        s->bytes_per_param_disk = 1; // 4-8 bit blocks: under one byte per parameter on disk (fp32 in memory)
-        snprintf(s->source, sizeof s->source, "GGUF metadata of %.500s", path);
+        shape_of_gguf(&c, path, s);
         return 1;
     }
     snprintf(path, sizeof path, "%s/config.json", dir);
     if (!lw_file_exists(path)) return 0;
     if (model_config_load_shape(dir, &c, err)) return -1;
-    model_shape_from_config(&c, s);
-    snprintf(s->source, sizeof s->source, "config.json at %.500s", path);
+    shape_of_config_json(&c, path, s);
     if (s->n_kv_heads <= 0 || s->head_dim <= 0)
         return lw_err(err, "num_key_value_heads and head_dim, when given, are positive (head_dim defaults to hidden_size / num_attention_heads)",
                       "%s: num_key_value_heads = %ld, head_dim = %ld: must be positive", path, s->n_kv_heads, s->head_dim);

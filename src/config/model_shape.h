@@ -23,6 +23,9 @@ typedef struct {
 
 // The shape of a ModelConfig already read (model_config_load); source is left empty.
 void model_shape_from_config(const ModelConfig *c, LwModelShape *s);
+// The shape of the ModelConfig model_config_load read from checkpoint dir (its config.json or a
+// GGUF file's metadata), source included, as model_shape_from_config_json gives it.
+void model_shape_of_checkpoint(const char *dir, const ModelConfig *c, LwModelShape *s);
 // Reads <dir>/config.json (model_config_load_shape) or a GGUF checkpoint's metadata. Returns 1
 // when read, 0 when absent, -1 with err when unreadable/bad.
 int model_shape_from_config_json(const char *dir, LwModelShape *s, LwError *err);

@@ -17,7 +17,9 @@
 //   `config_hash` -> done; complete with another hash -> stale; a file without complete = 1, an
 //   unreadable file, one whose checksum trailer does not match (io/checksum.h: corrupt) or a
 //   leftover <name>.h5.tmp.* of a killed run -> incomplete; nothing -> todo.
-//   Only `done` is skipped by slurm/submit.
+//   Only `done` is skipped by slurm/submit. Reading the run file is a layer above config/:
+//   plan_model leaves the status fields unset (todo) and runfile/plan_status.h's plan_row_status
+//   fills them, the rule above included.
 #ifndef LW_PLAN_H
 #define LW_PLAN_H
 
@@ -52,6 +54,7 @@ typedef struct {
     char checkpoint[1024];      // the directory/file found, or "" when missing
     char checkpoint_error[1024];// "...not found; looked in: ..." when missing
     char h5_path[1024];
+    // the status fields: plan_row_status (runfile/plan_status.h)
     PlanStatus status;
     int stale_checkpoint;       // PLAN_STALE because the checkpoint's files changed since the run
                                 // (root attribute checkpoint_files, io/fingerprint.h)
@@ -62,15 +65,9 @@ typedef struct {
 // checkpoint is recorded, not an error). Returns 0, or -1 with err for what makes the model
 // impossible to run, named at the config line that set it: a found config.json that is
 // unreadable, shapes that do not split over tp_size, a top-k larger than the vocabulary, an
-// explicit skip_layers_m beyond the model's blocks.
+// explicit skip_layers_m beyond the model's blocks. The status fields stay todo: plan_row_status
+// (runfile/plan_status.h) reads the run file.
 int plan_model(LwRunConfig *cfg, PlanRow *row, LwError *err);
-
-// `plan --verify-content`: a done model's checkpoint files are hashed again (SHA-256, every byte)
-// and compared with the run file's checkpoint_sha256, besides their size and modification time.
-void plan_set_verify_content(int on);
-
-// Status of <out_dir>/<name>.h5 against the expected config hash (see the top of this file).
-PlanStatus plan_h5_status(const char *h5_path, const char *config_hash, char *detail, size_t detail_len);
 
 const char *plan_status_word(PlanStatus s);   // "done", "todo", "stale", "incomplete" (TSV)
 const char *plan_status_phrase(PlanStatus s); // "done", "to do", "stale config", "incomplete"

@@ -1,6 +1,7 @@
 // export_json — the JSON writer over a derived Ex. See export_internal.h; section numbers:
 // METRICS.md (M§) and OUTPUTS.md (O§).
 #include "export/export_internal.h"
+#include "export/export_summary.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -58,10 +59,6 @@ static void j_alignment(const Ex *e, JsonW *j, const ExPass *p) {
     jw_end(j);
 }
 
-static char *label(double x, char *buf) { return py_float_repr(x, buf); }
-
-static double frac3(const Ex *e, int L) { return L < 0 ? NAN : py_round((double)L / e->n, 3); }
-
 static void j_real_list(JsonW *j, const double *v, int n) {
     jw_arr(j);
     for (int i = 0; i < n; i++) jw_real(j, v[i]);
@@ -75,41 +72,12 @@ static void j_long_list(JsonW *j, const long *v, int n) {
 
 // ---------------------------------------------------------------------------- JSON blocks
 
-static void j_semantic_margin(const Ex *e, JsonW *j) {
-    const ExSummary *s = &e->sums[0];
+// The norm lens's primary-pass summary (export/export_summary.h).
+static ExLensSummary norm_summary(const Ex *e) {
     const ExPass *p = P(e, 0);
-    jw_obj(j);
-    jw_k_real(j, "delta_abs", e->c->semantic_delta_abs);
-    jw_k_real(j, "p_uniform", 1.0 / (double)e->run->vocab);
-    jw_k_opt_int(j, "L_semantic_margin_ok_norm", s->L_margin_ok);
-    jw_key(j, "margin_ok_at_L_semantic_norm");
-    if (s->L_semantic >= 0) jw_bool(j, e->rows[0].margin_ok[s->L_semantic]); else jw_null(j);
-    jw_k_real(j, "p_answer_at_L_semantic_norm", s->L_semantic >= 0 ? p->norm.p_answer[s->L_semantic] : NAN);
-    if (e->L_confirmed >= 0)
-        jw_k_opt_int(j, "L_semantic_confirmed_margin_ok_norm", e->L_confirmed == s->L_margin_ok ? s->L_margin_ok : -1);
-    jw_end(j);
-}
-
-static void j_semantic_gate(const Ex *e, JsonW *j, int summary_order) {
-    const ExSummary *s = &e->sums[0];
-    jw_obj(j);
-    if (summary_order) jw_k_real(j, "delta_abs", e->c->semantic_delta_abs);
-    jw_k_real(j, "delta_top2_logit", e->c->semantic_top2_gap);
-    jw_k_opt_int(j, "L_semantic_top2_ok_norm", s->L_top2_ok);
-    jw_k_real(j, "L_semantic_top2_ok_norm_frac", frac3(e, s->L_top2_ok));
-    double gap = NAN;
-    if (!e->c->quirk_gap_milestones_null && s->L_semantic >= 0) gap = e->rows[0].answer_logit_gap[s->L_semantic];
-    jw_k_real(j, "gap_at_L_semantic_norm", gap);
-    if (!summary_order) jw_k_real(j, "delta_abs", e->c->semantic_delta_abs);
-    jw_k_opt_int(j, "L_semantic_run2", s->L_run2);
-    jw_k_opt_int(j, "L_semantic_strong", s->L_strong);
-    jw_k_opt_int(j, "L_semantic_strong_run2", s->L_strong_run2);
-    jw_key(j, "run2_overlaps_confirmed_window");
-    if (e->L_confirmed >= 0 && s->L_run2 >= 0) {
-        int W = (int)e->c->confirmed_window, lo = s->L_semantic - W, hi = s->L_semantic + W;
-        jw_bool(j, (s->L_run2 >= lo && s->L_run2 <= hi) || (s->L_run2 + 1 >= lo && s->L_run2 + 1 <= hi));
-    } else jw_null(j);
-    jw_end(j);
+    return (ExLensSummary){.lens = "norm", .p = p, .x = &p->norm, .r = &e->rows[0], .s = &e->sums[0],
+                           .teacher_entropy_bits = p->teacher_entropy_bits, .n = e->n, .has = 1, .first_layer = 0,
+                           .depth_fractions = 1, .confirmed = 1, .L_confirmed = e->L_confirmed, .signed_soft_deltas = 1};
 }
 
 static void j_ms_aggregates(const Ex *e, JsonW *j, int pack) {
@@ -187,64 +155,6 @@ static void j_pct3(JsonW *j, const double *p) {
     jw_k_real(j, "p25", p[0]);
     jw_k_real(j, "p50", p[1]);
     jw_k_real(j, "p75", p[2]);
-    jw_end(j);
-}
-
-static void j_copy_detector(const Ex *e, JsonW *j) {
-    const ExSummary *s = &e->sums[0];
-    char key[32];
-    jw_obj(j);
-    jw_key(j, "strict"); jw_obj(j);
-    jw_k_real(j, "thresh", e->c->copy_threshold);
-    jw_k_int(j, "k", e->c->copy_window_k);
-    jw_k_opt_int(j, "L_copy_strict", s->L_copy);
-    jw_end(j);
-    jw_key(j, "soft"); jw_obj(j);
-    jw_k_real(j, "thresh", e->c->copy_soft_threshold);
-    jw_key(j, "window_ks"); j_long_list(j, e->c->copy_soft_windows.v, e->c->copy_soft_windows.n);
-    jw_key(j, "L_copy_soft"); jw_obj(j);
-    for (int i = 0; i < s->n_soft_k; i++) {
-        snprintf(key, sizeof key, "k%ld", e->c->copy_soft_windows.v[i]);
-        jw_k_opt_int(j, key, s->L_copy_soft[i]);
-    }
-    jw_end(j);
-    jw_end(j);
-    jw_key(j, "deltas"); jw_obj(j);
-    jw_k_opt_int(j, "\xce\x94_sem_minus_copy_strict", (s->L_semantic >= 0 && s->L_copy >= 0) ? s->L_semantic - s->L_copy : -1);
-    jw_key(j, "\xce\x94_sem_minus_copy_soft"); jw_obj(j);
-    for (int i = 0; i < s->n_soft_k; i++) {
-        snprintf(key, sizeof key, "k%ld", e->c->copy_soft_windows.v[i]);
-        jw_key(j, key);
-        if (s->L_semantic >= 0 && s->L_copy_soft[i] >= 0) jw_int(j, s->L_semantic - s->L_copy_soft[i]); else jw_null(j);
-    }
-    jw_end(j);
-    jw_end(j);
-    jw_end(j);
-}
-
-static void j_copy_thresholds(const Ex *e, JsonW *j) {
-    const LwRunConfig *c = e->c;
-    const ExSummary *s = &e->sums[0];
-    const ExPass *p = P(e, 0);
-    char lb[32];
-    jw_obj(j);
-    jw_key(j, "tau_list"); j_real_list(j, c->copy_strict_sweep.v, c->copy_strict_sweep.n);
-    jw_key(j, "L_copy_strict"); jw_obj(j);
-    for (int i = 0; i < s->n_sweep; i++) jw_k_opt_int(j, label(c->copy_strict_sweep.v[i], lb), s->L_sweep[i]);
-    jw_end(j);
-    jw_key(j, "L_copy_strict_frac"); jw_obj(j);
-    for (int i = 0; i < s->n_sweep; i++) jw_k_real(j, label(c->copy_strict_sweep.v[i], lb), frac3(e, s->L_sweep[i]));
-    jw_end(j);
-    jw_key(j, "norm_only_flags"); jw_obj(j);
-    int any = 0;
-    for (int i = 0; i < s->n_sweep; i++) {
-        int fl = ex_copy_norm_only(c, e->run, p, s, i);
-        any |= fl >= 0;
-        jw_k_bool(j, label(c->copy_strict_sweep.v[i], lb), fl);
-    }
-    jw_end(j);
-    const char *stab = ex_copy_stability(c, s, e->n, any);
-    jw_k_str(j, "stability", stab);
     jw_end(j);
 }
 
@@ -448,7 +358,7 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     const ExNext *x = &p->norm;
     const ExSummary *s = &e->sums[0];
     int n = e->n;
-    char key[96], lb[32];
+    char key[96];
     jw_obj(j);
     jw_k_str(j, "type", "diagnostics");
     jw_k_str(j, "model", run->model_id);
@@ -498,74 +408,8 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     jw_end(j);
     jw_k_int(j, "size", size);
     jw_end(j);
-    jw_k_opt_int(j, "L_copy", s->L_copy);
-    jw_k_opt_int(j, "L_copy_H", s->L_copy_H);
-    jw_k_opt_int(j, "L_semantic", s->L_semantic);
-    jw_k_opt_int(j, "delta_layers", (s->L_semantic >= 0 && s->L_copy >= 0) ? s->L_semantic - s->L_copy : -1);
-    jw_k_real(j, "copy_thresh", c->copy_threshold);
-    jw_k_int(j, "copy_window_k", c->copy_window_k);
-    jw_k_str(j, "copy_match_level", "id_subsequence");
-    for (int i = 0; i < s->n_kl; i++) {
-        snprintf(key, sizeof key, "first_kl_below_%s", label(c->kl_milestones_bits.v[i], lb));
-        jw_k_opt_int(j, key, s->first_kl[i]);
-    }
-    for (int i = 0; i < s->n_rank; i++) {
-        snprintf(key, sizeof key, "first_rank_le_%ld", c->rank_milestones.v[i]);
-        jw_k_opt_int(j, key, s->first_rank[i]);
-    }
-    jw_k_real(j, "copy_soft_threshold", c->copy_soft_threshold);
-    jw_key(j, "copy_soft_window_ks"); j_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
-    jw_key(j, "L_copy_soft"); jw_obj(j);
-    for (int i = 0; i < s->n_soft_k; i++) { snprintf(key, sizeof key, "%ld", c->copy_soft_windows.v[i]); jw_k_opt_int(j, key, s->L_copy_soft[i]); }
-    jw_end(j);
-    jw_key(j, "delta_layers_soft"); jw_obj(j);
-    for (int i = 0; i < s->n_soft_k; i++) {
-        snprintf(key, sizeof key, "%ld", c->copy_soft_windows.v[i]);
-        jw_k_opt_int(j, key, (s->L_semantic >= 0 && s->L_copy_soft[i] >= 0) ? s->L_semantic - s->L_copy_soft[i] : -1);
-    }
-    jw_end(j);
-    jw_key(j, "copy_detector"); j_copy_detector(e, j);
-    jw_key(j, "answer_margin_thresholds"); jw_obj(j);
-    jw_k_opt_int(j, "gap_ge_0.5", s->gap_ge_05);
-    jw_k_opt_int(j, "gap_ge_1.0", s->gap_ge_10);
-    jw_end(j);
-    double *gap = xmalloc(e->L1 * sizeof(double)), gp[3];
-    for (int L = 0; L < e->L1; L++) gap[L] = x->entropy_bits[L] - p->teacher_entropy_bits;
-    gp[0] = ex_percentile(gap, e->L1, 0.25); gp[1] = ex_percentile(gap, e->L1, 0.5); gp[2] = ex_percentile(gap, e->L1, 0.75);
-    free(gap);
-    jw_key(j, "entropy_gap_bits_percentiles"); j_pct3(j, gp);
-    jw_k_int(j, "entropy_gap_samples", e->L1);
-    jw_key(j, "copy_thresholds"); j_copy_thresholds(e, j);
-    int Ls = s->L_surface, Lg = s->L_geom, Lt = s->L_topk_decay;
-    jw_k_opt_int(j, "L_surface_to_meaning_norm", Ls);
-    jw_k_real(j, "answer_mass_at_L_surface_norm", Ls >= 0 ? x->p_answer[Ls] : NAN);
-    jw_k_real(j, "echo_mass_at_L_surface_norm", Ls >= 0 ? x->echo_mass_prompt[Ls] : NAN);
-    jw_k_opt_int(j, "L_geom_norm", Lg);
-    jw_k_real(j, "cos_to_answer_at_L_geom_norm", Lg >= 0 ? x->cos_to_answer[Lg] : NAN);
-    jw_k_real(j, "cos_to_prompt_max_at_L_geom_norm", Lg >= 0 ? x->cos_to_prompt_max[Lg] : NAN);
-    jw_k_opt_int(j, "L_topk_decay_norm", Lt);
-    jw_k_real(j, "topk_prompt_mass_at_L_norm", Lt >= 0 ? e->rows[0].topk_prompt_mass[Lt] : NAN);
-    jw_k_real(j, "topk_prompt_tau_norm", c->prompt_topk_tau);
-    jw_k_real(j, "surface_delta_norm", c->surface_delta);
-    jw_k_real(j, "geom_gamma_norm", c->geom_gamma);
-    jw_key(j, "cos_milestones"); jw_obj(j); jw_key(j, "norm"); jw_obj(j);
-    for (int i = 0; i < s->n_cos; i++) { snprintf(key, sizeof key, "ge_%s", label(c->cos_milestones.v[i], lb)); jw_k_opt_int(j, key, s->cos_ge[i]); }
-    jw_end(j); jw_end(j);
-    jw_key(j, "depth_fractions"); jw_obj(j);
-    jw_k_real(j, "L_semantic_frac", frac3(e, s->L_semantic));
-    jw_k_real(j, "first_rank_le_5_frac", frac3(e, s->first_rank_le_5));
-    jw_k_real(j, "L_copy_strict_frac", frac3(e, s->L_copy));
-    for (int i = 0; i < s->n_soft_k; i++) {
-        snprintf(key, sizeof key, "L_copy_soft_k%ld_frac", c->copy_soft_windows.v[i]);
-        jw_k_real(j, key, frac3(e, s->L_copy_soft[i]));
-    }
-    jw_k_real(j, "L_semantic_run2_frac", frac3(e, s->L_run2));
-    jw_k_real(j, "L_semantic_strong_frac", frac3(e, s->L_strong));
-    jw_k_real(j, "L_semantic_strong_run2_frac", frac3(e, s->L_strong_run2));
-    jw_end(j);
-    jw_k_opt_int(j, "L_semantic_margin_ok", s->L_margin_ok);
-    jw_key(j, "semantic_margin"); j_semantic_margin(e, j);
-    jw_key(j, "semantic_gate"); j_semantic_gate(e, j, 0);
+    ExLensSummary norm = norm_summary(e);
+    ex_summary_json(c, run, &norm, j);
     if (e->n_gs) {
         jw_key(j, "gate_stability_small_scale"); jw_obj(j);
         jw_key(j, "scales"); j_real_list(j, x->scales, x->n_scales);
@@ -898,8 +742,9 @@ void ex_write_json(const Ex *e, FILE *f) {
     }
     jw_key(j, "tuned_lens"); ex_tuned_lens_json(c, run, &e->td, 1, j);
     jw_key(j, "summary"); jw_obj(j);
-    jw_key(j, "semantic_margin"); j_semantic_margin(e, j);
-    jw_key(j, "semantic_gate"); j_semantic_gate(e, j, 1);
+    ExLensSummary norm = norm_summary(e);
+    jw_key(j, "semantic_margin"); ex_summary_semantic_margin_json(c, run, &norm, j);
+    jw_key(j, "semantic_gate"); ex_summary_semantic_gate_json(c, &norm, 1, j);
     jw_key(j, "micro_suite"); j_ms_aggregates(e, j, 0);
     if (s->L_semantic >= 0) { jw_key(j, "position_window"); ex_tuned_position_window_json(&e->td, s->L_semantic, j); }
     jw_end(j);

@@ -1,6 +1,8 @@
 // export_tuned — see export_tuned.h. Section numbers: METRICS.md (§) and OUTPUTS.md (O§).
 #include "export/export_tuned.h"
 
+#include "export/export_summary.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -22,8 +24,6 @@ static int first_kl_le(const double *kl, int L1, double bits) {
         if (kl[L] <= bits) return L; // NaN never passes
     return -1;
 }
-
-static double frac3(int L, int n) { return L < 0 ? NAN : py_round((double)L / n, 3); }
 
 // A grid label as stored (a float32 0.92 is 0.9200000166893005) compared with a grid boundary.
 static int frac_le(double f, double b) { return f <= b + 1e-6; }
@@ -301,170 +301,20 @@ int ex_tuned_pos_window_low(const ExTunedD *d) { return d->present && d->rank1_f
 
 // ---------------------------------------------------------------------------- JSON
 
-static void j_pct3(JsonW *j, const double *p) {
-    jw_obj(j);
-    for (int i = 0; i < 3; i++) jw_k_real(j, PKEY[i], p[i]);
-    jw_end(j);
-}
-
-static void j_long_list(JsonW *j, const long *v, int n) {
-    jw_arr(j);
-    for (int i = 0; i < n; i++) jw_int(j, v[i]);
-    jw_end(j);
-}
-
 static void j_layer_delta(JsonW *j, const char *k, int a, int b) { // b − a, null if either is missing
     if (a < 0 || b < 0) jw_k_null(j, k);
     else jw_k_int(j, k, b - a);
 }
 
-// copy_thresholds of one tuned summary (the block of the norm lens's summary, OUTPUTS.md §11.2).
-static void j_copy_thresholds(const LwRunConfig *c, const ExRun *run, const ExPass *p, const ExSummary *s, int n,
-                              JsonW *j) {
-    char lb[32];
-    jw_obj(j);
-    jw_key(j, "tau_list"); jw_arr(j);
-    for (int i = 0; i < c->copy_strict_sweep.n; i++) jw_real(j, c->copy_strict_sweep.v[i]);
-    jw_end(j);
-    jw_key(j, "L_copy_strict"); jw_obj(j);
-    for (int i = 0; i < s->n_sweep; i++) jw_k_opt_int(j, py_float_repr(c->copy_strict_sweep.v[i], lb), s->L_sweep[i]);
-    jw_end(j);
-    jw_key(j, "L_copy_strict_frac"); jw_obj(j);
-    for (int i = 0; i < s->n_sweep; i++) jw_k_real(j, py_float_repr(c->copy_strict_sweep.v[i], lb), frac3(s->L_sweep[i], n));
-    jw_end(j);
-    jw_key(j, "norm_only_flags"); jw_obj(j);
-    int any = 0;
-    for (int i = 0; i < s->n_sweep; i++) {
-        int fl = ex_copy_norm_only(c, run, p, s, i);
-        any |= fl >= 0;
-        jw_k_bool(j, py_float_repr(c->copy_strict_sweep.v[i], lb), fl);
-    }
-    jw_end(j);
-    const char *stab = ex_copy_stability(c, s, n, any);
-    jw_k_str(j, "stability", stab);
-    jw_end(j);
-}
-
-// One entry of tuned_lens.summaries (§19.3): the primary-pass summary block with the tuned values.
+// One entry of tuned_lens.summaries (§19.3): the primary-pass summary block with the tuned values
+// (export/export_summary.h).
 static void j_summary(const LwRunConfig *c, const ExRun *run, const ExTunedD *d, int i, JsonW *j) {
-    const ExPass *p = &run->passes[i];
     const ExTunedPass *t = &d->in->passes[i];
-    const ExNext *x = &t->next;
-    const ExSummary *s = &d->sums[i];
-    const ExRows *r = &d->rows[i];
-    int n = d->n, has = x->present;
-    char key[96], lb[32];
+    ExLensSummary ts = {.lens = "tuned", .p = &run->passes[i], .x = &t->next, .r = &d->rows[i], .s = &d->sums[i],
+                        .teacher_entropy_bits = t->teacher_entropy_bits, .n = d->n, .has = t->next.present,
+                        .first_layer = 1, .L_confirmed = -1};
     jw_obj(j);
-    jw_k_opt_int(j, "L_copy", s->L_copy);
-    jw_k_opt_int(j, "L_copy_H", s->L_copy_H);
-    jw_k_opt_int(j, "L_semantic", s->L_semantic);
-    jw_k_opt_int(j, "delta_layers", (s->L_semantic >= 0 && s->L_copy >= 0) ? s->L_semantic - s->L_copy : -1);
-    jw_k_real(j, "copy_thresh", c->copy_threshold);
-    jw_k_int(j, "copy_window_k", c->copy_window_k);
-    jw_k_str(j, "copy_match_level", "id_subsequence");
-    for (int k = 0; k < c->kl_milestones_bits.n && k < EX_MAX_MS; k++) {
-        snprintf(key, sizeof key, "first_kl_below_%s", py_float_repr(c->kl_milestones_bits.v[k], lb));
-        jw_k_opt_int(j, key, has ? s->first_kl[k] : -1);
-    }
-    for (int k = 0; k < c->rank_milestones.n && k < EX_MAX_MS; k++) {
-        snprintf(key, sizeof key, "first_rank_le_%ld", c->rank_milestones.v[k]);
-        jw_k_opt_int(j, key, has ? s->first_rank[k] : -1);
-    }
-    jw_k_real(j, "copy_soft_threshold", c->copy_soft_threshold);
-    jw_key(j, "copy_soft_window_ks"); j_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
-    int nsk = c->copy_soft_windows.n < EX_MAX_MS ? c->copy_soft_windows.n : EX_MAX_MS;
-    jw_key(j, "L_copy_soft"); jw_obj(j);
-    for (int k = 0; k < nsk; k++) {
-        snprintf(key, sizeof key, "%ld", c->copy_soft_windows.v[k]);
-        jw_k_opt_int(j, key, has ? s->L_copy_soft[k] : -1);
-    }
-    jw_end(j);
-    jw_key(j, "delta_layers_soft"); jw_obj(j);
-    for (int k = 0; k < nsk; k++) {
-        snprintf(key, sizeof key, "%ld", c->copy_soft_windows.v[k]);
-        jw_k_opt_int(j, key, (has && s->L_semantic >= 0 && s->L_copy_soft[k] >= 0) ? s->L_semantic - s->L_copy_soft[k] : -1);
-    }
-    jw_end(j);
-    jw_key(j, "copy_detector"); jw_obj(j);
-    jw_key(j, "strict"); jw_obj(j);
-    jw_k_real(j, "thresh", c->copy_threshold);
-    jw_k_int(j, "k", c->copy_window_k);
-    jw_k_opt_int(j, "L_copy_strict", s->L_copy);
-    jw_end(j);
-    jw_key(j, "soft"); jw_obj(j);
-    jw_k_real(j, "thresh", c->copy_soft_threshold);
-    jw_key(j, "window_ks"); j_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
-    jw_key(j, "L_copy_soft"); jw_obj(j);
-    for (int k = 0; k < nsk; k++) {
-        snprintf(key, sizeof key, "k%ld", c->copy_soft_windows.v[k]);
-        jw_k_opt_int(j, key, has ? s->L_copy_soft[k] : -1);
-    }
-    jw_end(j);
-    jw_end(j);
-    jw_key(j, "deltas"); jw_obj(j);
-    jw_k_opt_int(j, "\xce\x94_sem_minus_copy_strict", (s->L_semantic >= 0 && s->L_copy >= 0) ? s->L_semantic - s->L_copy : -1);
-    jw_key(j, "\xce\x94_sem_minus_copy_soft"); jw_obj(j);
-    for (int k = 0; k < nsk; k++) {
-        snprintf(key, sizeof key, "k%ld", c->copy_soft_windows.v[k]);
-        jw_k_opt_int(j, key, (has && s->L_semantic >= 0 && s->L_copy_soft[k] >= 0) ? s->L_semantic - s->L_copy_soft[k] : -1);
-    }
-    jw_end(j);
-    jw_end(j);
-    jw_end(j);
-    jw_key(j, "answer_margin_thresholds"); jw_obj(j);
-    jw_k_opt_int(j, "gap_ge_0.5", s->gap_ge_05);
-    jw_k_opt_int(j, "gap_ge_1.0", s->gap_ge_10);
-    jw_end(j);
-    // entropy gap over the tuned layers 1..n
-    double gp[3] = {NAN, NAN, NAN};
-    if (has) {
-        double *gap = xmalloc(n * sizeof(double));
-        for (int L = 1; L <= n; L++) gap[L - 1] = x->entropy_bits[L] - t->teacher_entropy_bits;
-        for (int k = 0; k < 3; k++) gp[k] = ex_percentile(gap, n, FR[k]);
-        free(gap);
-    }
-    jw_key(j, "entropy_gap_bits_percentiles"); j_pct3(j, gp);
-    jw_k_int(j, "entropy_gap_samples", has ? n : 0);
-    jw_key(j, "copy_thresholds"); j_copy_thresholds(c, run, p, s, n, j);
-    int Ls = s->L_surface, Lg = s->L_geom, Lt = s->L_topk_decay;
-    jw_k_opt_int(j, "L_surface_to_meaning_tuned", Ls);
-    jw_k_real(j, "answer_mass_at_L_surface_tuned", Ls >= 0 ? x->p_answer[Ls] : NAN);
-    jw_k_real(j, "echo_mass_at_L_surface_tuned", Ls >= 0 ? x->echo_mass_prompt[Ls] : NAN);
-    jw_k_opt_int(j, "L_geom_tuned", Lg);
-    jw_k_real(j, "cos_to_answer_at_L_geom_tuned", Lg >= 0 ? x->cos_to_answer[Lg] : NAN);
-    jw_k_real(j, "cos_to_prompt_max_at_L_geom_tuned", Lg >= 0 ? x->cos_to_prompt_max[Lg] : NAN);
-    jw_k_opt_int(j, "L_topk_decay_tuned", Lt);
-    jw_k_real(j, "topk_prompt_mass_at_L_tuned", Lt >= 0 ? r->topk_prompt_mass[Lt] : NAN);
-    jw_k_real(j, "topk_prompt_tau_tuned", c->prompt_topk_tau);
-    jw_k_real(j, "surface_delta_tuned", c->surface_delta);
-    jw_k_real(j, "geom_gamma_tuned", c->geom_gamma);
-    jw_key(j, "cos_milestones"); jw_obj(j); jw_key(j, "tuned"); jw_obj(j);
-    for (int k = 0; k < c->cos_milestones.n && k < EX_MAX_MS; k++) {
-        snprintf(key, sizeof key, "ge_%s", py_float_repr(c->cos_milestones.v[k], lb));
-        jw_k_opt_int(j, key, has ? s->cos_ge[k] : -1);
-    }
-    jw_end(j); jw_end(j);
-    jw_k_opt_int(j, "L_semantic_margin_ok", s->L_margin_ok);
-    jw_key(j, "semantic_margin"); jw_obj(j);
-    jw_k_real(j, "delta_abs", c->semantic_delta_abs);
-    jw_k_real(j, "p_uniform", 1.0 / (double)run->vocab);
-    jw_k_opt_int(j, "L_semantic_margin_ok_norm", s->L_margin_ok);
-    jw_key(j, "margin_ok_at_L_semantic_norm");
-    if (s->L_semantic >= 0) jw_bool(j, r->margin_ok[s->L_semantic]); else jw_null(j);
-    jw_k_real(j, "p_answer_at_L_semantic_norm", s->L_semantic >= 0 ? x->p_answer[s->L_semantic] : NAN);
-    jw_end(j);
-    jw_key(j, "semantic_gate"); jw_obj(j);
-    jw_k_real(j, "delta_top2_logit", c->semantic_top2_gap);
-    jw_k_opt_int(j, "L_semantic_top2_ok_norm", s->L_top2_ok);
-    jw_k_real(j, "L_semantic_top2_ok_norm_frac", frac3(s->L_top2_ok, n));
-    double gap = NAN;
-    if (!c->quirk_gap_milestones_null && s->L_semantic >= 0) gap = r->answer_logit_gap[s->L_semantic];
-    jw_k_real(j, "gap_at_L_semantic_norm", gap);
-    jw_k_real(j, "delta_abs", c->semantic_delta_abs);
-    jw_k_opt_int(j, "L_semantic_run2", s->L_run2);
-    jw_k_opt_int(j, "L_semantic_strong", s->L_strong);
-    jw_k_opt_int(j, "L_semantic_strong_run2", s->L_strong_run2);
-    jw_end(j);
+    ex_summary_json(c, run, &ts, j);
     jw_end(j);
 }
 

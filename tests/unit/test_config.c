@@ -389,6 +389,52 @@ TEST(checkpoint_lookup) {
     config_free(&c);
 }
 
+// tp_size is checked against a checkpoint's config.json once the checkpoint is found and read:
+// config_finalize (config_from_args) and config_resolve_checkpoint read nothing of it, so `run`
+// reads config.json once; sweep_load's config_check_tp still reads a path's config.json. A
+// config.json that is not JSON shows who reads it.
+TEST(tp_check_reads_the_checkpoint_once_found) {
+    char dir[400], cj[500];
+    snprintf(dir, sizeof dir, "%s/tpmodel", g_dir);
+    mkdir(dir, 0755);
+    snprintf(cj, sizeof cj, "%s/config.json", dir);
+    FILE *f = fopen(cj, "w");
+    fputs("{ not json\n", f);
+    fclose(f);
+    LwRunConfig c;
+    LwError err = {0};
+    char *argv[] = {"--model", dir, "--tp_size", "3"};
+    CHECKF(config_from_args(&c, 4, argv, &err) == 0, "%s", err.msg); // finalize: a path's shapes are its checkpoint's
+    memset(&err, 0, sizeof err);
+    CHECK(config_resolve_checkpoint(&c, &err) == 0);
+    CHECK_STR(c.model_dir, dir);
+    memset(&err, 0, sizeof err);
+    CHECK(config_check_tp(&c, &err) == -1); // reads it
+    CHECK_CONTAINS(err.msg, cj);
+    CHECK_CONTAINS(err.msg, "invalid JSON");
+    // the check against the shapes read: 2 query heads do not split over 3 ranks (hand count)
+    f = fopen(cj, "w");
+    fputs("{\"architectures\": [\"LlamaForCausalLM\"], \"num_hidden_layers\": 1, \"hidden_size\": 8,"
+          " \"num_attention_heads\": 2, \"num_key_value_heads\": 1, \"intermediate_size\": 16, \"vocab_size\": 12,"
+          " \"max_position_embeddings\": 64, \"rms_norm_eps\": 1e-5}\n", f);
+    fclose(f);
+    ModelConfig mc;
+    memset(&err, 0, sizeof err);
+    CHECKF(model_config_load(dir, &mc, &err) == 0, "%s", err.msg);
+    LwModelShape s;
+    model_shape_of_checkpoint(dir, &mc, &s);
+    CHECK(config_check_tp_shape(&c, &s, &err) == -1);
+    CHECK_CONTAINS(err.msg, "--tp_size (command line): tp_size: 3 is impossible for");
+    CHECK_CONTAINS(err.msg, "2 attention heads");
+    char src[600];
+    snprintf(src, sizeof src, "(shapes from config.json at %s)", cj);
+    CHECK_CONTAINS(err.msg, src);
+    c.tp_size = 2; // 2 heads, 1 kv head (replicated), ff 16, vocab 12: every split is whole
+    memset(&err, 0, sizeof err);
+    CHECKF(config_check_tp_shape(&c, &s, &err) == 0, "%s", err.msg);
+    config_free(&c);
+}
+
 TEST(param_counts_match_architectures_table) {
     // ARCHITECTURES.md §1 "Parameter counts": computed from shapes must reproduce them exactly.
     static const struct { const char *id; long long params; } P[] = {
@@ -494,6 +540,7 @@ int main(void) {
     RUN(hash_tracks_measurements_only);
     RUN(sweep_precedence_and_errors);
     RUN(checkpoint_lookup);
+    RUN(tp_check_reads_the_checkpoint_once_found);
     RUN(param_counts_match_architectures_table);
     RUN(shape_from_config_json_bad_sizes);
     RUN(committed_sweep_and_models);

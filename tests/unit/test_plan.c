@@ -1,4 +1,4 @@
-// test_plan — `lensweep plan`'s numbers and statuses (config/plan.h).
+// test_plan — `lensweep plan`'s numbers and statuses (config/plan.h, runfile/plan_status.h).
 //
 // Status: real HDF5 files written here with the HDF5 C API in each state docs/HDF5.md describes
 // (complete with the same / another config hash, no `complete`, complete = 0, a truncated file, a
@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "config/plan.h"
+#include "runfile/plan_status.h"
 #include "test.h"
 
 static char g_dir[256];
@@ -124,7 +125,7 @@ TEST(ten_models_without_weights) {
         CHECKF(fabs(r.weights_per_gpu_bytes / 1e9 - TP6[i].gb) < 0.05, "%s: %.2f GB vs %.1f", TP6[i].name,
                r.weights_per_gpu_bytes / 1e9, TP6[i].gb);
         CHECK(r.fits);
-        CHECK(r.status == PLAN_TODO);
+        CHECK(plan_row_status(&r) == PLAN_TODO);
         char want[600];
         snprintf(want, sizeof want, "%s/%s.h5", out, TP6[i].name);
         CHECK_STR(r.h5_path, want);
@@ -219,21 +220,21 @@ TEST(sizes_from_config_json_and_status) {
     CHECK(r.gpus == 0 && r.ranks == 2 && r.nodes == 2 && r.tasks_per_node == 1);
     CHECK(r.fits);
     CHECK_STR(r.slurm_time, "1-00:00"); // slurm.time given: used as is
-    CHECK(r.status == PLAN_TODO);
+    CHECK(plan_row_status(&r) == PLAN_TODO);
     // done, then stale: the same model with another hashed option
     char h5[700];
     snprintf(h5, sizeof h5, "%s/org-tiny.h5", out);
     write_h5(h5, 1, sw.models[0].config_hash, 0);
-    CHECK(plan_model(&sw.models[0], &r, &err) == 0 && r.status == PLAN_DONE);
+    CHECK(plan_model(&sw.models[0], &r, &err) == 0 && plan_row_status(&r) == PLAN_DONE);
     sweep_free(&sw);
     char *cli[] = {"--topk_pure", "6"};
     CHECK(sweep_load(cfgp, 2, cli, &sw, &err) == 0);
-    CHECK(plan_model(&sw.models[0], &r, &err) == 0 && r.status == PLAN_STALE);
+    CHECK(plan_model(&sw.models[0], &r, &err) == 0 && plan_row_status(&r) == PLAN_STALE);
     sweep_free(&sw);
     // a threshold applied by export is not part of the hash: still done
     char *cli2[] = {"--copy_threshold", "0.9"};
     CHECK(sweep_load(cfgp, 2, cli2, &sw, &err) == 0);
-    CHECK(plan_model(&sw.models[0], &r, &err) == 0 && r.status == PLAN_DONE);
+    CHECK(plan_model(&sw.models[0], &r, &err) == 0 && plan_row_status(&r) == PLAN_DONE);
     sweep_free(&sw);
     // a found checkpoint whose heads do not split over tp_size: an error naming the config line
     char *cli3[] = {"--tp_size", "4"}; // 2 heads over 4 ranks

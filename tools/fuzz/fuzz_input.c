@@ -35,6 +35,7 @@
 #include "report/report_html.h"
 #include "report/report_model.h"
 #include "report/report_table.h"
+#include "runfile/plan_status.h"
 #include "runfile/run_read.h"
 #include "io/safetensors.h"
 #include "tok/tok.h"
