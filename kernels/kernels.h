@@ -158,9 +158,9 @@ int cuda_lens_sums(const float *z, int rows, int cols, size_t ld, const LwXform 
                    double *row_s, double *row_e, unsigned long long *cnt, int *self_in_band, void *stream);
 
 // The per-row shard reductions (Backend.lens_values .. lens_extremes; twins of cpu_lens_values,
-// cpu_lens_pair, cpu_lens_js, cpu_lens_dots, cpu_lens_extremes). The rows are staged by the caller
-// into one buffer zb of rows of `cols` floats: row r of P is zb + ip[r]·cols, of Q zb + iq[r]·cols
-// (rows may share a copy). xp/xq: transforms per row (NULL: identity); lse_p/lse_q: fp32
+// cpu_lens_pair, cpu_lens_js, cpu_lens_dots, cpu_lens_extremes). Row r of P starts at zp[r], of Q
+// at zq[r] (device arrays of device row pointers, `cols` floats each; rows may repeat: the head's
+// row shared by every layer's pair). xp/xq: transforms per row (NULL: identity); lse_p/lse_q: fp32
 // log-sum-exps per row. One block of LF_THREADS threads per row (lens_values: per row, threads
 // over the ids). The fp32 values of every term are computed as the CPU computes them (__fadd_rn,
 // __fmul_rn: no contraction); the double sums per thread, then a tree (they agree with the CPU's
@@ -171,17 +171,17 @@ int cuda_lens_sums(const float *z, int rows, int cols, size_t ld, const LwXform 
 //   js:       out[r] with m = ½(p + q)·(float)(1 / msum[r]).
 //   dots:     out[3r..3r+2] = Σ x_P·x_Q, Σ x_P², Σ x_Q².
 //   extremes: out[4r..4r+3] = max |x|, max(−x), any NaN, any ±inf.
-// All pointers device memory.
-int cuda_lens_values(const float *zb, const int32_t *ip, const LwXform *xp, int rows, int cols, int64_t v0, int nids,
+// All pointers (and the row pointers in zp/zq) device memory.
+int cuda_lens_values(const float *const *zp, const LwXform *xp, int rows, int cols, int64_t v0, int nids,
                      const int32_t *ids, float *out, void *stream);
-int cuda_lens_pair(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p, const int32_t *iq,
+int cuda_lens_pair(const float *const *zp, const LwXform *xp, const float *lse_p, const float *const *zq,
                    const LwXform *xq, const float *lse_q, int rows, int cols, unsigned what, double *out, void *stream);
-int cuda_lens_js(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p, const int32_t *iq,
+int cuda_lens_js(const float *const *zp, const LwXform *xp, const float *lse_p, const float *const *zq,
                  const LwXform *xq, const float *lse_q, int rows, int cols, const double *msum, double *out,
                  void *stream);
-int cuda_lens_dots(const float *zb, const int32_t *ip, const LwXform *xp, const int32_t *iq, const LwXform *xq,
+int cuda_lens_dots(const float *const *zp, const LwXform *xp, const float *const *zq, const LwXform *xq,
                    int rows, int cols, double *out, void *stream);
-int cuda_lens_extremes(const float *zb, const int32_t *ip, const LwXform *xp, int rows, int cols, float *out,
+int cuda_lens_extremes(const float *const *zp, const LwXform *xp, int rows, int cols, float *out,
                        void *stream);
 
 #ifdef __cplusplus

@@ -278,10 +278,10 @@ template <int NS> __device__ static void lf_block_sum(double *acc, double (*s_ac
         for (int i = 0; i < NS; i++) acc[i] = s_acc[i][0];
 }
 
-__global__ static void lens_values_kernel(const float *zb, const int32_t *ip, const LwXform *xp, int cols,
+__global__ static void lens_values_kernel(const float *const *zp, const LwXform *xp, int cols,
                                           long long v0, int nids, const int32_t *ids, float *out) {
     const int r = blockIdx.x;
-    const float *zr = zb + (size_t)ip[r] * cols;
+    const float *zr = zp[r];
     for (int j = threadIdx.x; j < nids; j += LF_THREADS) {
         int32_t t = ids[(size_t)r * nids + j];
         long long c = (long long)t - v0;
@@ -292,14 +292,14 @@ __global__ static void lens_values_kernel(const float *zb, const int32_t *ip, co
 // LPS_* of backend.h
 enum { LF_KL_PQ = 1, LF_KL_QP = 2, LF_L1 = 4, LF_SUMS = 8, LF_HP = 16, LF_CE_QP = 32, LF_HQ = 64 };
 
-__global__ static void lens_pair_kernel(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
-                                        const int32_t *iq, const LwXform *xq, const float *lse_q, int cols,
+__global__ static void lens_pair_kernel(const float *const *zp, const LwXform *xp, const float *lse_p,
+                                        const float *const *zq, const LwXform *xq, const float *lse_q, int cols,
                                         unsigned what, double *out) {
     __shared__ double s_acc[8][LF_THREADS];
     const int r = blockIdx.x;
     const bool need_q = (what & ~(unsigned)LF_HP) != 0;
     const bool need_p = (what & (LF_KL_PQ | LF_L1 | LF_SUMS | LF_HP)) != 0;
-    const float *pz = zb + (size_t)ip[r] * cols, *qz = need_q ? zb + (size_t)iq[r] * cols : NULL;
+    const float *pz = zp[r], *qz = need_q ? zq[r] : NULL;
     const float lp_ = lse_p[r], lq_ = need_q ? lse_q[r] : 0.0f;
     double a[8] = {0, 0, 0, 0, 0, 0, 0, 0}; // kl_pq, kl_qp, l1, sp, sq, hp, hq, ce
     for (int v = threadIdx.x; v < cols; v += LF_THREADS) {
@@ -321,12 +321,12 @@ __global__ static void lens_pair_kernel(const float *zb, const int32_t *ip, cons
         for (int i = 0; i < 8; i++) out[(size_t)r * 8 + i] = a[i];
 }
 
-__global__ static void lens_js_kernel(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
-                                      const int32_t *iq, const LwXform *xq, const float *lse_q, int cols,
+__global__ static void lens_js_kernel(const float *const *zp, const LwXform *xp, const float *lse_p,
+                                      const float *const *zq, const LwXform *xq, const float *lse_q, int cols,
                                       const double *msum, double *out) {
     __shared__ double s_acc[1][LF_THREADS];
     const int r = blockIdx.x;
-    const float *pz = zb + (size_t)ip[r] * cols, *qz = zb + (size_t)iq[r] * cols;
+    const float *pz = zp[r], *qz = zq[r];
     const float inv = (float)(1.0 / msum[r]);
     double a[1] = {0.0};
     for (int v = threadIdx.x; v < cols; v += LF_THREADS) {
@@ -342,11 +342,11 @@ __global__ static void lens_js_kernel(const float *zb, const int32_t *ip, const 
     if (threadIdx.x == 0) out[r] = a[0];
 }
 
-__global__ static void lens_dots_kernel(const float *zb, const int32_t *ip, const LwXform *xp, const int32_t *iq,
+__global__ static void lens_dots_kernel(const float *const *zp, const LwXform *xp, const float *const *zq,
                                         const LwXform *xq, int cols, double *out) {
     __shared__ double s_acc[3][LF_THREADS];
     const int r = blockIdx.x;
-    const float *pz = zb + (size_t)ip[r] * cols, *qz = zb + (size_t)iq[r] * cols;
+    const float *pz = zp[r], *qz = zq[r];
     double a[3] = {0, 0, 0};
     for (int v = threadIdx.x; v < cols; v += LF_THREADS) {
         float p = lf_row_x(xp, r, pz[v]), q = lf_row_x(xq, r, qz[v]);
@@ -359,12 +359,12 @@ __global__ static void lens_dots_kernel(const float *zb, const int32_t *ip, cons
         for (int i = 0; i < 3; i++) out[(size_t)r * 3 + i] = a[i];
 }
 
-__global__ static void lens_extremes_kernel(const float *zb, const int32_t *ip, const LwXform *xp, int cols,
+__global__ static void lens_extremes_kernel(const float *const *zp, const LwXform *xp, int cols,
                                             float *out) {
     __shared__ float s_amax[LF_THREADS], s_nmin[LF_THREADS];
     __shared__ int s_zero[LF_THREADS], s_nan[LF_THREADS], s_inf[LF_THREADS];
     const int r = blockIdx.x, t = threadIdx.x;
-    const float *zr = zb + (size_t)ip[r] * cols;
+    const float *zr = zp[r];
     float amax = 0.0f, nmin = -INFINITY;
     int first_zero = INT_MAX, has_nan = 0, has_inf = 0;
     for (int c = t; c < cols; c += LF_THREADS) {
@@ -400,46 +400,46 @@ __global__ static void lens_extremes_kernel(const float *zb, const int32_t *ip, 
     out[(size_t)r * 4 + 3] = (float)s_inf[0];
 }
 
-extern "C" int cuda_lens_values(const float *zb, const int32_t *ip, const LwXform *xp, int rows, int cols, int64_t v0,
+extern "C" int cuda_lens_values(const float *const *zp, const LwXform *xp, int rows, int cols, int64_t v0,
                                 int nids, const int32_t *ids, float *out, void *stream) {
     if (rows <= 0 || nids <= 0) return 0;
-    if (cols < 0 || !zb || !ip || !ids || !out) return (int)cudaErrorInvalidValue;
+    if (cols < 0 || !zp || !ids || !out) return (int)cudaErrorInvalidValue;
     long long vv = v0;
-    LW_LAUNCH(lens_values_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, cols, vv, nids, ids, out);
+    LW_LAUNCH(lens_values_kernel, (unsigned)rows, LF_THREADS, stream, zp, xp, cols, vv, nids, ids, out);
     return launch_status();
 }
 
-extern "C" int cuda_lens_pair(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
-                              const int32_t *iq, const LwXform *xq, const float *lse_q, int rows, int cols,
+extern "C" int cuda_lens_pair(const float *const *zp, const LwXform *xp, const float *lse_p,
+                              const float *const *zq, const LwXform *xq, const float *lse_q, int rows, int cols,
                               unsigned what, double *out, void *stream) {
     if (rows <= 0) return 0;
     bool need_q = (what & ~(unsigned)LF_HP) != 0;
-    if (cols < 0 || !zb || !ip || !lse_p || !out || (need_q && (!iq || !lse_q))) return (int)cudaErrorInvalidValue;
-    LW_LAUNCH(lens_pair_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, lse_p, iq, xq, lse_q, cols, what, out);
+    if (cols < 0 || !zp || !lse_p || !out || (need_q && (!zq || !lse_q))) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_pair_kernel, (unsigned)rows, LF_THREADS, stream, zp, xp, lse_p, zq, xq, lse_q, cols, what, out);
     return launch_status();
 }
 
-extern "C" int cuda_lens_js(const float *zb, const int32_t *ip, const LwXform *xp, const float *lse_p,
-                            const int32_t *iq, const LwXform *xq, const float *lse_q, int rows, int cols,
+extern "C" int cuda_lens_js(const float *const *zp, const LwXform *xp, const float *lse_p,
+                            const float *const *zq, const LwXform *xq, const float *lse_q, int rows, int cols,
                             const double *msum, double *out, void *stream) {
     if (rows <= 0) return 0;
-    if (cols < 0 || !zb || !ip || !iq || !lse_p || !lse_q || !msum || !out) return (int)cudaErrorInvalidValue;
-    LW_LAUNCH(lens_js_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, lse_p, iq, xq, lse_q, cols, msum, out);
+    if (cols < 0 || !zp || !zq || !lse_p || !lse_q || !msum || !out) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_js_kernel, (unsigned)rows, LF_THREADS, stream, zp, xp, lse_p, zq, xq, lse_q, cols, msum, out);
     return launch_status();
 }
 
-extern "C" int cuda_lens_dots(const float *zb, const int32_t *ip, const LwXform *xp, const int32_t *iq,
+extern "C" int cuda_lens_dots(const float *const *zp, const LwXform *xp, const float *const *zq,
                               const LwXform *xq, int rows, int cols, double *out, void *stream) {
     if (rows <= 0) return 0;
-    if (cols < 0 || !zb || !ip || !iq || !out) return (int)cudaErrorInvalidValue;
-    LW_LAUNCH(lens_dots_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, iq, xq, cols, out);
+    if (cols < 0 || !zp || !zq || !out) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_dots_kernel, (unsigned)rows, LF_THREADS, stream, zp, xp, zq, xq, cols, out);
     return launch_status();
 }
 
-extern "C" int cuda_lens_extremes(const float *zb, const int32_t *ip, const LwXform *xp, int rows, int cols,
+extern "C" int cuda_lens_extremes(const float *const *zp, const LwXform *xp, int rows, int cols,
                                   float *out, void *stream) {
     if (rows <= 0) return 0;
-    if (cols < 0 || !zb || !ip || !out) return (int)cudaErrorInvalidValue;
-    LW_LAUNCH(lens_extremes_kernel, (unsigned)rows, LF_THREADS, stream, zb, ip, xp, cols, out);
+    if (cols < 0 || !zp || !out) return (int)cudaErrorInvalidValue;
+    LW_LAUNCH(lens_extremes_kernel, (unsigned)rows, LF_THREADS, stream, zp, xp, cols, out);
     return launch_status();
 }

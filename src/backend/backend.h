@@ -10,7 +10,8 @@
 // the loader placed in the backend's memory), except where the contract says "host". For the CPU
 // backend host memory is backend memory, so its upload/download are memcpy. Ops are ordered on
 // one stream: an op may return before its result exists (a GPU), `sync` waits for all of them,
-// and `download` waits for the ops before it.
+// and `download` waits for the ops before it. The lens's logits are backend memory too (the
+// chunk lens_pass.c decodes into): only the few numbers per row the lens ops return come back.
 //
 // Numerics (docs/ARCHITECTURE.md, "the contract"): matmul_exact, matmul_f64, matmul_rowdot, embed_rows, add,
 // round_f64, copy and the max of softmax_partials are bit-exact on every backend (they are
@@ -107,6 +108,10 @@ typedef struct Backend {
     void (*download)(void *dst_host, const void *src, size_t bytes);
     void (*copy)(void *dst, const void *src, size_t bytes);
     void (*sync)(void);
+    // owns: 1 when p points into backend memory (from alloc), else 0. NULL on a backend with
+    // host_memory (every pointer is backend memory). The lens asks it where a row of logits may be
+    // host memory (lens_stats.c; the lens ops accept such rows, see there).
+    int (*owns)(const void *p);
 
     // ------------------------------------------------------------------------ forward ops
     // y[T, out] = x[T, in] · Wᵀ (+ bias[out] when bias != NULL); W [out, in] row-major in its
@@ -192,8 +197,14 @@ typedef struct Backend {
     //   in double in 8 lanes, column c in lane c mod 8, joined by a fixed tree); and for
     //   nt thresholds per row (thr[r·nt + j], any order): above[r·nt + j] = #{v : x_v > hi} and
     //   band[r·nt + j] = #{v : lo < x_v ≤ hi, v0 + v ≠ id} (NaN entries in neither). above/band
-    //   may be NULL when nt = 0. row_s, row_e (and m_in) NULL: the counts only, no exp. All HOST
-    //   memory (the lens's chunk is host memory).
+    //   may be NULL when nt = 0. row_s, row_e (and m_in) NULL: the counts only, no exp.
+    //   z is BACKEND memory (the lens's chunk: lens_pass.c allocates it with alloc and
+    //   matmul_rowdot writes it there); xf, m_in, thr and every result are HOST memory (a few
+    //   numbers per row: the results come back with one download per call).
+    //   A transition, documented in docs/ARCHITECTURE.md: a backend without host_memory also
+    //   accepts a z that is host memory (owns(z) == 0: the learned lenses and the battery still
+    //   decode into host memory) and uploads it first; the CUDA backend counts those bytes
+    //   (LW_CUDA_OP_COUNTS, "lens logits from host rows").
     void (*lens_scan)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, int64_t v0, int k,
                       float *row_max, float *top_x, int32_t *top_id);
     void (*lens_sums)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, const float *m_in,
@@ -203,7 +214,10 @@ typedef struct Backend {
     // The per-row shard reductions behind the other statistics (lens/lens_stats.c merges them
     // across shards; every backend has them: the lens has no host loop in their place). The rows are independent distributions: z[r] (zp[r], zq[r]) points at row
     // r's `cols` logits (cols >= 0), each transformed by its xf[r] (xf NULL: identity), lse[r] its
-    // log-sum-exp as fp32 (LensNorm.lse_f). All HOST memory, like lens_scan/lens_sums. The fp32
+    // log-sum-exp as fp32 (LensNorm.lse_f). The rows z[r] are BACKEND memory (rows of the lens's
+    // chunk or of other backend buffers; host rows accepted and uploaded as for lens_scan); the
+    // pointer arrays z/zp/zq themselves, xf, lse, ids, msum and out are HOST memory (the CUDA
+    // backend uploads the row pointers, one array per call, and downloads out). The fp32
     // values are the same on every backend (the emulation runs the host's libm; on a GPU expf,
     // logf and tanhf are CUDA's); the double sums are in index order on the CPU and in another
     // order on a GPU (per thread, then a tree): they agree to double rounding of the terms.

@@ -69,6 +69,10 @@ static const char *HINT_MEM = "a copy between host and device failed: this is a 
 // asserts with them that a run takes the fused path).
 static long g_n_scan, g_n_sums, g_n_partials, g_n_values, g_n_pair, g_n_js, g_n_dots, g_n_extremes;
 static int g_count_device = -1;
+// Bytes copied host → device: in all (weights, activations, the ops' small inputs), and of them
+// the lens logits the lens ops had to upload because their rows were host memory (backend.h: the
+// fallback for the lens paths that still decode into host memory). Printed with the op counts.
+static unsigned long long g_up_bytes, g_lens_up_bytes;
 
 static void print_op_counts(void) {
     fprintf(stderr, "cuda backend op counts (device %d): lens_scan %ld, lens_sums %ld, softmax_partials %ld\n",
@@ -77,6 +81,8 @@ static void print_op_counts(void) {
             "cuda backend row op counts (device %d): lens_values %ld, lens_pair %ld, lens_js %ld, lens_dots %ld, "
             "lens_extremes %ld\n",
             g_count_device, g_n_values, g_n_pair, g_n_js, g_n_dots, g_n_extremes);
+    fprintf(stderr, "cuda backend uploads (device %d): %llu bytes host to device, lens logits from host rows %llu bytes\n",
+            g_count_device, g_up_bytes, g_lens_up_bytes);
 }
 
 static void cuda_init(void) {
@@ -117,6 +123,7 @@ static void cuda_free(void *p) {
 }
 
 static void cuda_upload(void *dst, const void *src, size_t bytes) {
+    g_up_bytes += bytes;
     if (bytes) CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g_stream), HINT_MEM);
 }
 
@@ -128,6 +135,22 @@ static void cuda_download(void *dst, const void *src, size_t bytes) {
 
 static void cuda_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) CK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g_stream), HINT_MEM);
+}
+
+// 1 when p is device memory (cudaMalloc's). Under the emulation the registry of allocations
+// answers; on a GPU the runtime's pointer attributes.
+static int cuda_owns(const void *p) {
+    if (!p) return 0;
+#ifdef LW_CUDA_EMU
+    return lw_emu_is_device_ptr(p);
+#else
+    struct cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+        cudaGetLastError(); // an unregistered host pointer on older runtimes: not an error to keep
+        return 0;
+    }
+    return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+#endif
 }
 
 static void cuda_sync(void) {
@@ -294,12 +317,25 @@ static void cuda_op_softmax_partials(const float *z, int rows, int cols, size_t 
     KCK(cuda_softmax_partials(z, rows, cols, ld, dxf, dm, m_in ? NULL : row_max, row_s, row_e, g_stream));
 }
 
-// The fused lens statistics (backend.h): their inputs and outputs are HOST memory (the lens's
-// chunk), so each call stages the rows of logits and the small inputs into device scratch, runs
-// the kernel of kernels/lens_fused.cu and downloads the results (the download waits for it).
+// The fused lens statistics (backend.h): the rows of logits are device memory (the lens's chunk
+// on the device) and go to the kernels of kernels/lens_fused.cu as they are; host rows (a lens
+// path that still decodes into host memory) are uploaded into device scratch first, counted in
+// g_lens_up_bytes. The small inputs are staged, the per-row results downloaded (the download
+// waits for the kernel).
 static Scratch g_lz, g_lmax, g_ltx, g_ltid, g_llist, g_lse, g_lhis, g_llos, g_lthr, g_lcnt, g_lself;
 
 static size_t rows_floats(int rows, int cols, size_t ld) { return (size_t)(rows - 1) * ld + (size_t)cols; }
+
+// The block of rows at z on the device: z itself, or its upload.
+static const float *device_block(const float *z, int rows, int cols, size_t ld) {
+    if (cuda_owns(z)) {
+        LW_ASSERT(cuda_owns(z + rows_floats(rows, cols, ld) - 1)); // the block lies in device memory
+        return z;
+    }
+    size_t bytes = rows_floats(rows, cols, ld) * sizeof(float);
+    g_lens_up_bytes += bytes;
+    return stage(&g_lz, z, bytes);
+}
 
 static void cuda_op_lens_scan(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, int64_t v0, int k,
                               float *row_max, float *top_x, int32_t *top_id) {
@@ -307,7 +343,7 @@ static void cuda_op_lens_scan(const float *z, int rows, int cols, size_t ld, con
     LW_ASSERT(k == 0 || (top_x && top_id));
     if (rows == 0) return;
     g_n_scan++;
-    const float *dz = stage(&g_lz, z, rows_floats(rows, cols, ld) * sizeof(float));
+    const float *dz = device_block(z, rows, cols, ld);
     const LwXform *dxf = xf ? stage(&g_xf, xf, (size_t)rows * sizeof(LwXform)) : NULL;
     float *dmax = scratch(&g_lmax, (size_t)rows * sizeof(float));
     size_t nk = (size_t)rows * (size_t)k;
@@ -340,7 +376,7 @@ static void cuda_op_lens_sums(const float *z, int rows, int cols, size_t ld, con
     LW_ASSERT(nt == 0 || (thr && above && band));
     if (rows == 0 || (!row_s && nt == 0)) return;
     g_n_sums++;
-    const float *dz = stage(&g_lz, z, rows_floats(rows, cols, ld) * sizeof(float));
+    const float *dz = device_block(z, rows, cols, ld);
     const LwXform *dxf = xf ? stage(&g_xf, xf, (size_t)rows * sizeof(LwXform)) : NULL;
     const float *dm = row_s ? stage(&g_mx, m_in, (size_t)rows * sizeof(float)) : NULL;
     double *dse = row_s ? scratch(&g_lse, 2 * (size_t)rows * sizeof(double)) : NULL;
@@ -409,40 +445,46 @@ static void cuda_op_lens_sums(const float *z, int rows, int cols, size_t ld, con
     free(lj);
 }
 
-// The per-row reductions (backend.h lens_values .. lens_extremes): their rows are HOST memory,
-// one pointer per row. Each call copies the rows of P and then of Q into one device buffer (a row
-// equal to the one before it, the same pointer, is copied once: P_final shared by every layer's
-// pair), with the index of each row's copy, runs the kernel of kernels/lens_fused.cu and
-// downloads the results.
-static Scratch g_rz, g_ridx, g_rxf, g_rlse, g_rout, g_rids, g_rmsum;
+// The per-row reductions (backend.h lens_values .. lens_extremes): their rows are device memory,
+// one pointer per row. Each call uploads the row pointers of P and then of Q (one array), the
+// transforms and the log-sum-exps, runs the kernel of kernels/lens_fused.cu and downloads the
+// results. Host rows (a lens path that still decodes into host memory) are uploaded into one
+// device buffer first (a row equal to the one before it, the same pointer, once: P_final shared
+// by every layer's pair), counted in g_lens_up_bytes.
+static Scratch g_rz, g_rptr, g_rxf, g_rlse, g_rout, g_rids, g_rmsum;
 
 typedef struct {
-    const float *z;   // device rows
-    const int32_t *ip, *iq;
+    const float *const *zp, *const *zq; // device arrays of device row pointers
     const LwXform *xp, *xq;
     const float *lp, *lq;
 } StagedRows;
 
 static StagedRows stage_rows(const float *const *zp, const LogitXform *xp, const float *lse_p, const float *const *zq,
                              const LogitXform *xq, const float *lse_q, int rows, int cols) {
-    int nrow = zq ? 2 * rows : rows, n = 0;
-    int32_t *idx = xmalloc(sizeof(int32_t) * (size_t)nrow);
-    const float *last = NULL;
+    int nrow = zq ? 2 * rows : rows, n_host = 0;
+    const float **ptr = xmalloc(sizeof(float *) * (size_t)nrow), **src = xmalloc(sizeof(float *) * (size_t)nrow);
+    int *own = xmalloc(sizeof(int) * (size_t)nrow);
     for (int i = 0; i < nrow; i++) {
-        const float *zi = i < rows ? zp[i] : zq[i - rows];
-        if (i == 0 || zi != last) n++;
-        idx[i] = n - 1;
-        last = zi;
+        src[i] = i < rows ? zp[i] : zq[i - rows];
+        int same = i > 0 && src[i] == src[i - 1];
+        own[i] = same ? own[i - 1] : cuda_owns(src[i]);
+        if (!own[i] && !same) n_host++;
+        if (own[i] && !same && cols > 0) LW_ASSERT(cuda_owns(src[i] + cols - 1)); // the row lies in device memory
     }
-    float *dz = scratch(&g_rz, (size_t)(n ? n : 1) * (size_t)(cols ? cols : 1) * sizeof(float));
-    for (int i = 0; i < nrow; i++) {
-        const float *zi = i < rows ? zp[i] : zq[i - rows];
-        if (i == 0 || idx[i] != idx[i - 1]) cuda_upload(dz + (size_t)idx[i] * cols, zi, (size_t)cols * sizeof(float));
+    float *dz = n_host ? scratch(&g_rz, (size_t)n_host * (size_t)(cols ? cols : 1) * sizeof(float)) : NULL;
+    for (int i = 0, k = -1; i < nrow; i++) {
+        if (own[i]) { ptr[i] = src[i]; continue; }
+        if (i == 0 || src[i] != src[i - 1]) {
+            k++;
+            cuda_upload(dz + (size_t)k * cols, src[i], (size_t)cols * sizeof(float));
+            g_lens_up_bytes += (size_t)cols * sizeof(float);
+        }
+        ptr[i] = dz + (size_t)k * cols;
     }
-    StagedRows s = {.z = dz};
-    int32_t *didx = stage(&g_ridx, idx, sizeof(int32_t) * (size_t)nrow);
-    s.ip = didx;
-    s.iq = zq ? didx + rows : NULL;
+    StagedRows s = {0};
+    const float **dptr = stage(&g_rptr, ptr, sizeof(float *) * (size_t)nrow);
+    s.zp = dptr;
+    s.zq = zq ? dptr + rows : NULL;
     LogitXform *xf = NULL;
     float *l = NULL;
     if (xp || xq) { // both sets of transforms in one buffer: [rows] of P, [rows] of Q
@@ -466,7 +508,9 @@ static StagedRows stage_rows(const float *const *zp, const LogitXform *xp, const
         s.lq = lse_q ? dl + rows : NULL;
     }
     cuda_sync(); // the host copies are freed next
-    free(idx);
+    free(ptr);
+    free(src);
+    free(own);
     free(xf);
     free(l);
     return s;
@@ -481,7 +525,7 @@ static void cuda_op_lens_values(const float *const *z, const LogitXform *xf, int
     StagedRows s = stage_rows(z, xf, NULL, NULL, NULL, NULL, rows, cols);
     const int32_t *dids = stage(&g_rids, ids, N * sizeof(int32_t));
     float *dout = scratch(&g_rout, N * sizeof(float));
-    KCK(cuda_lens_values(s.z, s.ip, s.xp, rows, cols, v0, nids, dids, dout, g_stream));
+    KCK(cuda_lens_values(s.zp, s.xp, rows, cols, v0, nids, dids, dout, g_stream));
     cuda_download(out, dout, N * sizeof(float));
 }
 
@@ -494,7 +538,7 @@ static void cuda_op_lens_pair(const float *const *zp, const LogitXform *xp, cons
     g_n_pair++;
     StagedRows s = stage_rows(zp, xp, lse_p, need_q ? zq : NULL, need_q ? xq : NULL, need_q ? lse_q : NULL, rows, cols);
     double *dout = scratch(&g_rout, (size_t)rows * 8 * sizeof(double));
-    KCK(cuda_lens_pair(s.z, s.ip, s.xp, s.lp, s.iq, s.xq, s.lq, rows, cols, what, dout, g_stream));
+    KCK(cuda_lens_pair(s.zp, s.xp, s.lp, s.zq, s.xq, s.lq, rows, cols, what, dout, g_stream));
     cuda_download(out, dout, (size_t)rows * 8 * sizeof(double));
 }
 
@@ -507,7 +551,7 @@ static void cuda_op_lens_js(const float *const *zp, const LogitXform *xp, const 
     StagedRows s = stage_rows(zp, xp, lse_p, zq, xq, lse_q, rows, cols);
     const double *dm = stage(&g_rmsum, msum, (size_t)rows * sizeof(double));
     double *dout = scratch(&g_rout, (size_t)rows * sizeof(double));
-    KCK(cuda_lens_js(s.z, s.ip, s.xp, s.lp, s.iq, s.xq, s.lq, rows, cols, dm, dout, g_stream));
+    KCK(cuda_lens_js(s.zp, s.xp, s.lp, s.zq, s.xq, s.lq, rows, cols, dm, dout, g_stream));
     cuda_download(out, dout, (size_t)rows * sizeof(double));
 }
 
@@ -518,7 +562,7 @@ static void cuda_op_lens_dots(const float *const *zp, const LogitXform *xp, cons
     g_n_dots++;
     StagedRows s = stage_rows(zp, xp, NULL, zq, xq, NULL, rows, cols);
     double *dout = scratch(&g_rout, (size_t)rows * 3 * sizeof(double));
-    KCK(cuda_lens_dots(s.z, s.ip, s.xp, s.iq, s.xq, rows, cols, dout, g_stream));
+    KCK(cuda_lens_dots(s.zp, s.xp, s.zq, s.xq, rows, cols, dout, g_stream));
     cuda_download(out, dout, (size_t)rows * 3 * sizeof(double));
 }
 
@@ -528,7 +572,7 @@ static void cuda_op_lens_extremes(const float *const *z, const LogitXform *xf, i
     g_n_extremes++;
     StagedRows s = stage_rows(z, xf, NULL, NULL, NULL, NULL, rows, cols);
     float *dout = scratch(&g_rout, (size_t)rows * 4 * sizeof(float));
-    KCK(cuda_lens_extremes(s.z, s.ip, s.xp, rows, cols, dout, g_stream));
+    KCK(cuda_lens_extremes(s.zp, s.xp, rows, cols, dout, g_stream));
     cuda_download(out, dout, (size_t)rows * 4 * sizeof(float));
 }
 
@@ -541,6 +585,7 @@ const Backend backend_cuda = {
     .download = cuda_download,
     .copy = cuda_copy,
     .sync = cuda_sync,
+    .owns = cuda_owns,
     .matmul_exact = cuda_op_matmul_exact,
     .matmul_fast = cuda_op_matmul_fast,
     .matmul_f64 = cuda_op_matmul_f64,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lens/lens_internal.h"
 #include "util/util.h"
 
 // Norm-lens normalizer of layer L (METRICS.md §4.1), as lens_pass's.
@@ -20,8 +21,8 @@ void lens_battery_item(const LensRun *lr, const float *resid, int T, const int32
     LW_ASSERT(n_answers >= 1);
 
     // model head at NEXT
-    float *y = xmalloc(sizeof(float) * (vl ? vl : 1));
-    model_final_logits(m, resid + ((size_t)n * T + T - 1) * d, 1, y);
+    float *y = logits_alloc(lr, (size_t)vl); // backend memory: the logits stay on the device
+    model_final_logits_bk(m, resid + ((size_t)n * T + T - 1) * d, 1, y);
     LensDist Y = lens_dist(y);
     LensNorm NY;
     lens_normalize(sh, &Y, 1, &NY);
@@ -33,8 +34,8 @@ void lens_battery_item(const LensRun *lr, const float *resid, int T, const int32
     // norm lens at NEXT: the n+1 normalized rows in one GEMM
     float *x = xmalloc(sizeof(float) * (size_t)n1 * d);
     for (int L = 0; L < n1; L++) model_rmsnorm(m, norm_weight(m, L), resid + ((size_t)L * T + T - 1) * d, x + (size_t)L * d, 1);
-    float *z = xmalloc(sizeof(float) * (size_t)n1 * (vl ? vl : 1));
-    model_unembed(m, x, n1, z);
+    float *z = logits_alloc(lr, (size_t)n1 * vl);
+    model_unembed_bk(m, x, n1, z);
     free(x);
     LensDist *D = xmalloc(sizeof(LensDist) * n1), *YD = xmalloc(sizeof(LensDist) * n1);
     LensNorm *N = xmalloc(sizeof(LensNorm) * n1), *NYr = xmalloc(sizeof(LensNorm) * n1);
@@ -80,7 +81,9 @@ void lens_battery_item(const LensRun *lr, const float *resid, int T, const int32
         if (out->first_rank1 < 0 && out->answer_rank[L] == 1) out->first_rank1 = L;
     }
     free(ids); free(v); free(above);
-    free(D); free(YD); free(N); free(NYr); free(z); free(y);
+    free(D); free(YD); free(N); free(NYr);
+    logits_free(lr, z);
+    logits_free(lr, y);
 }
 
 // Lens logits of one chunk of rows stay below this many bytes per rank (lens_pass.c CHUNK_BYTES).

@@ -67,8 +67,8 @@ static float *next_logits_extra(const LensRun *lr, const float *resid, int T) {
         memcpy(x + (size_t)(n1 + L) * d, h, sizeof(float) * d);
         if (L >= 1) model_rmsnorm(m, post_ln2_weight(m, L), h, x + (size_t)(2 * n1 + L - 1) * d, 1);
     }
-    float *z = falloc((size_t)rows * lr->sh.vl);
-    model_unembed(m, x, rows, z);
+    float *z = logits_alloc(lr, (size_t)rows * lr->sh.vl);
+    model_unembed_bk(m, x, rows, z);
     free(x);
     return z;
 }
@@ -409,7 +409,7 @@ void lens_next_metrics(const LensRun *lr, const LensPassSpec *ps, const float *r
         free(DQ); free(NQ); free(qids); free(qp); free(ql);
     }
 
-    free(zx);
+    logits_free(lr, zx);
     free(D); free(YD); free(N); free(NYr); free(top_ids); free(top_probs); free(top_logits);
     free(v); free(v2); free(iv); free(pr); free(g);
 }

@@ -38,12 +38,18 @@ void lens_run_init(LensRun *lr, const Model *m, Comm *comm, const LensSink *sink
 // run of the SmolLM2-shaped benchmark model). It grows with the longest pass so far; its own pages
 // (xmap) so that a regrown chunk gives the old one back (a heap block just under the malloc mmap
 // threshold was kept after free: the peak of a mid-size model at R = 2 was 1.58 × plan's estimate).
+// On a backend without host_memory the chunk is its memory (alloc): the logits stay on the device.
 static float *g_chunk;
 static size_t g_chunk_cap;
-static float *chunk_logits(size_t n) {
+static float *chunk_logits(const Backend *bk, size_t n) {
     if (n > g_chunk_cap) {
-        xunmap(g_chunk, g_chunk_cap * sizeof(float));
-        g_chunk = xmap(n * sizeof(float));
+        if (bk->host_memory) {
+            xunmap(g_chunk, g_chunk_cap * sizeof(float));
+            g_chunk = xmap(n * sizeof(float));
+        } else {
+            bk->free(g_chunk);
+            g_chunk = bk->alloc(n * sizeof(float));
+        }
         g_chunk_cap = n;
     }
     return g_chunk;
@@ -55,23 +61,23 @@ static float *chunk_logits(size_t n) {
 static float *final_logits(const LensRun *lr, const float *resid, int T, int t0, int rows) {
     const Model *m = lr->m;
     size_t d = m->cfg.d_model;
-    float *y = falloc((size_t)rows * lr->sh.vl);
-    model_final_logits(m, resid + ((size_t)n_layers(lr) * T + t0) * d, rows, y);
+    float *y = logits_alloc(lr, (size_t)rows * lr->sh.vl);
+    model_final_logits_bk(m, resid + ((size_t)n_layers(lr) * T + t0) * d, rows, y);
     return y;
 }
 
 void lens_head_rows(const LensRun *lr, const float *r_last, int n, const double *temps, int k, double *H_bits,
                     int32_t *ids, double *probs) {
     int vl = lr->sh.vl;
-    float *y = falloc((size_t)n * vl);
-    model_final_logits(lr->m, r_last, n, y); // one GEMM for all rows
+    float *y = logits_alloc(lr, (size_t)n * vl);
+    model_final_logits_bk(lr->m, r_last, n, y); // one GEMM for all rows
     LensDist *D = dists_of_rows(y, vl, n);
     for (int r = 0; r < n; r++)
         if (temps && temps[r] != 1.0) { D[r].xf = LX_DIV; D[r].a = (float)temps[r]; }
     LensNorm *N = xmalloc(sizeof(LensNorm) * (n ? n : 1));
     lens_normalize_topk(&lr->sh, D, n, k, N, ids, NULL, probs);
     for (int r = 0; r < n; r++) H_bits[r] = lens_bits(N[r].H_nats);
-    free(y);
+    logits_free(lr, y);
     free(D);
     free(N);
 }
@@ -90,8 +96,8 @@ static float *next_logits(const LensRun *lr, const float *resid, int T, int L0,
         if (weight) model_rmsnorm(m, weight(m, L), h, xr, 1);
         else memcpy(xr, h, sizeof(float) * d);
     }
-    float *z = falloc((size_t)rows * lr->sh.vl);
-    model_unembed(m, x, rows, z);
+    float *z = logits_alloc(lr, (size_t)rows * lr->sh.vl);
+    model_unembed_bk(m, x, rows, z);
     if (normed_out) memcpy(normed_out, x, sizeof(float) * (size_t)rows * d);
     free(x);
     return z;
@@ -116,9 +122,9 @@ static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const flo
     fill_nan(H, (size_t)n1 * T);
     fill_i32(tid, (size_t)n1 * T * K, -1);
     fill_nan(tp, (size_t)n1 * T * K);
-    float *znext = falloc((size_t)n1 * vl);
+    float *znext = logits_alloc(lr, (size_t)n1 * vl);
 
-    float *x = falloc(chunk * d), *z = chunk_logits(chunk * vl);
+    float *x = falloc(chunk * d), *z = chunk_logits(lr->sh.bk, chunk * vl);
     LensNorm *N = xmalloc(sizeof(LensNorm) * chunk);
     int32_t *cid = ialloc(chunk * K);
     double *cp = dalloc(chunk * K);
@@ -129,7 +135,7 @@ static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const flo
             int L = (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
             model_rmsnorm(m, norm_weight(m, L), resid + ((size_t)L * T + t) * d, x + r * d, 1);
         }
-        model_unembed(m, x, (int)nr, z);
+        model_unembed_bk(m, x, (int)nr, z);
         LensDist *D = dists_of_rows(z, vl, (int)nr);
         lens_normalize_topk(&lr->sh, D, (int)nr, K, N, cid, NULL, cp);
         for (size_t r = 0; r < nr; r++) {
@@ -138,7 +144,7 @@ static float *all_positions(const LensRun *lr, const LensPassSpec *ps, const flo
             H[o] = lens_bits(N[r].H_nats);
             memcpy(tid + o * K, cid + r * K, sizeof(int32_t) * K);
             memcpy(tp + o * K, cp + r * K, sizeof(double) * K);
-            if (t == T - 1) memcpy(znext + (size_t)L * vl, z + r * vl, sizeof(float) * vl);
+            if (t == T - 1) logits_copy(lr, znext + (size_t)L * vl, z + r * vl, vl);
         }
         free(D);
         if (lr->progress && rows > chunk) {
@@ -164,7 +170,7 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
     if (chunk < 1) chunk = 1;
     double *H = dalloc(T), *tp = dalloc((size_t)T * K);
     int32_t *tid = ialloc((size_t)T * K);
-    float *ynext = falloc(vl);
+    float *ynext = logits_alloc(lr, vl);
     LensNorm *N = xmalloc(sizeof(LensNorm) * (chunk < (size_t)T ? chunk : (size_t)T));
     for (int t0 = 0; t0 < T; t0 += (int)chunk) {
         int nr = T - t0 < (int)chunk ? T - t0 : (int)chunk;
@@ -172,9 +178,9 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
         LensDist *D = dists_of_rows(y, vl, nr);
         lens_normalize_topk(&lr->sh, D, nr, K, N, tid + (size_t)t0 * K, NULL, tp + (size_t)t0 * K);
         for (int r = 0; r < nr; r++) H[t0 + r] = lens_bits(N[r].H_nats);
-        if (t0 + nr == T) memcpy(ynext, y + (size_t)(nr - 1) * vl, sizeof(float) * vl);
+        if (t0 + nr == T) logits_copy(lr, ynext, y + (size_t)(nr - 1) * vl, vl);
         free(D);
-        free(y);
+        logits_free(lr, y);
     }
     put_f64(lr, pbase, LF_FINAL_ENTROPY_BITS, 1, T, 0, 0, H);
     put_i32(lr, pbase, LF_FINAL_TOPK_IDS, 2, T, K, 0, tid);
@@ -188,7 +194,8 @@ static float *head_all_positions(const LensRun *lr, const LensPassSpec *ps, cons
     lens_track_id(&lr->sh, &Y, &NY, 1, ps->answer_id, &pa, NULL, NULL);
     lens_sink_attr_f64(lr->sink, pbase, LF_FINAL_P_ANSWER, pa); // NaN: no answer id
     if (lr->keep_final_logits) {
-        float *y = final_logits(lr, resid, T, 0, T);
+        float *yd = final_logits(lr, resid, T, 0, T), *y = logits_to_host(lr, yd, (size_t)T * vl); // to gather
+        logits_free(lr, yd);
         int R = lr->comm ? lr->comm->size : 1;
         size_t *counts = xmalloc(sizeof(size_t) * R);
         for (int q = 0; q < R; q++) {
@@ -228,7 +235,7 @@ void lens_pass(const LensRun *lr, const LensPassSpec *ps, const float *resid, Le
     float *zn = all_positions(lr, ps, resid, nbase);
 
     lens_next_metrics(lr, ps, resid, zn, ynext, pbase, out);
-    free(zn); free(ynext);
+    logits_free(lr, zn); logits_free(lr, ynext);
 }
 
 // ---------------------------------------------------------------------------- calibration
@@ -259,8 +266,8 @@ void lens_calibrate(const LensRun *lr, int n_prompts, const float *const *resid,
         lens_normalize(sh, D, (int)rows, N);
         lens_pair(sh, D, N, YD, NY, (int)rows, LP_CE_QP, pr);
         for (size_t i = 0; i < rows; i++) ce[(size_t)p * rows + i] = pr[i].ce_qp;
-        free(z);
-        free(y);
+        logits_free(lr, z);
+        logits_free(lr, y);
     }
     for (int L = 0; L < n1; L++) {
         double best = INFINITY;

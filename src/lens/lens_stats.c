@@ -43,21 +43,34 @@ static DistRows dist_rows(const LensDist *d, const LensNorm *nrm, int n) {
     return o;
 }
 
-// One row of softmax partials. The logits d->z are host memory (the lens's chunk): on a backend
-// whose memory is not host memory, the row and the results go through backend copies.
+// One row of softmax partials. The logits d->z are backend memory (the lens's chunk; a host row,
+// from a lens path that still decodes into host memory, is uploaded first); on a backend whose
+// memory is not host memory the results go through backend copies.
 static void row_partials(const Backend *bk, const float *z, int vl, const LogitXform *xf, const float *m_in,
                          float *mx, double *S, double *E) {
     if (bk->host_memory) {
         bk->softmax_partials(z, 1, vl, (size_t)vl, xf, m_in, mx, S, E);
         return;
     }
-    float *dz = bk->alloc((size_t)vl * sizeof(float)), *dmx = mx ? bk->alloc(sizeof(float)) : NULL;
+    int owned = bk->owns(z);
+    float *dz = owned ? (float *)z : bk->alloc((size_t)vl * sizeof(float)), *dmx = mx ? bk->alloc(sizeof(float)) : NULL;
     double *dse = S ? bk->alloc(2 * sizeof(double)) : NULL;
-    bk->upload(dz, z, (size_t)vl * sizeof(float));
+    if (!owned) bk->upload(dz, z, (size_t)vl * sizeof(float));
     bk->softmax_partials(dz, 1, vl, (size_t)vl, xf, m_in, dmx, dse, dse ? dse + 1 : NULL);
     if (mx) bk->download(mx, dmx, sizeof(float));
     if (S) { bk->download(S, dse, sizeof(double)); bk->download(E, dse + 1, sizeof(double)); }
-    bk->free(dz); bk->free(dmx); bk->free(dse);
+    if (!owned) bk->free(dz);
+    bk->free(dmx); bk->free(dse);
+}
+
+// The vl logits at z readable on the host: z itself (host memory), else a download of the row
+// into *tmp (backend memory: the lens's chunk on a GPU), which the caller frees.
+static const float *host_row(const Backend *bk, const float *z, int vl, float **tmp) {
+    *tmp = NULL;
+    if (bk->host_memory || !bk->owns(z)) return z;
+    *tmp = xmalloc(sizeof(float) * (vl > 0 ? (size_t)vl : 1));
+    bk->download(*tmp, z, sizeof(float) * (size_t)vl);
+    return *tmp;
 }
 
 // The local max and the sums of one distribution: the backend's fused lens ops (one sweep each,
@@ -247,17 +260,22 @@ void lens_count_above(const LensShard *sh, const LensDist *d, const LensNorm *nr
     for (size_t i = 0; i < N; i++) again |= exact[i] || cnt[N + i] > 0;
     if (again) {
         int64_t *extra = xcalloc(N + 1, sizeof(int64_t));
-        for (int r = 0; r < n; r++)
+        for (int r = 0; r < n; r++) {
+            const float *zr = NULL; // the row on the host: downloaded once, when a threshold needs it
+            float *tmp = NULL;
             for (int j = 0; j < nt; j++) {
                 size_t i = (size_t)r * nt + j;
                 if (!exact[i] && cnt[N + i] == 0) continue;
+                if (!zr) zr = host_row(bk, d[r].z, sh->vl, &tmp);
                 Thr t = {lens_prob(&nrm[r], xs[i]), ids[i], j};
                 for (int v = 0; v < sh->vl; v++) {
-                    float x = lens_x(&d[r], d[r].z[v]);
+                    float x = lens_x(&d[r], zr[v]);
                     if (!exact[i] && !(x > th[i].lo && x <= th[i].hi)) continue;
                     if (entry_before(lens_prob(&nrm[r], x), sh->v0 + v, &t, tie_by_id)) extra[i]++;
                 }
             }
+            free(tmp);
+        }
         allreduce_sum_i64(sh, extra, N);
         for (size_t i = 0; i < N; i++) cnt[i] += extra[i];
         free(extra);

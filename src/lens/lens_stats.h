@@ -46,7 +46,7 @@ typedef enum {
 } LensXform;
 
 typedef struct {
-    const float *z; // local logits [vl] (ids v0 .. v0 + vl - 1)
+    const float *z; // local logits [vl] (ids v0 .. v0 + vl - 1), backend memory (sh->bk's: the lens's chunk)
     LensXform xf;
     float a, b;
 } LensDist;

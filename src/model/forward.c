@@ -98,25 +98,39 @@ static void unembed_bk(const Model *m, const float *x, int rows, float *out) {
 
 void model_unembed(const Model *m, const float *x, int rows, float *out) {
     const Backend *bk = m->backend;
-    size_t xb = (size_t)rows * m->cfg.d_model * sizeof(float), yb = (size_t)rows * m->tp.vocab_len * sizeof(float);
-    float *dx = stage_in(bk, x, xb), *dout = stage_out(bk, out, yb);
-    unembed_bk(m, dx, rows, dout);
+    size_t yb = (size_t)rows * m->tp.vocab_len * sizeof(float);
+    float *dout = stage_out(bk, out, yb);
+    model_unembed_bk(m, x, rows, dout);
     stage_done(bk, out, dout, yb);
+}
+
+void model_unembed_bk(const Model *m, const float *x, int rows, float *out) {
+    const Backend *bk = m->backend;
+    size_t xb = (size_t)rows * m->cfg.d_model * sizeof(float);
+    float *dx = stage_in(bk, x, xb);
+    unembed_bk(m, dx, rows, out);
     stage_done(bk, NULL, dx, xb);
 }
 
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out) {
     const Backend *bk = m->backend;
+    size_t yb = (size_t)rows * m->tp.vocab_len * sizeof(float);
+    float *dout = stage_out(bk, out, yb);
+    model_final_logits_bk(m, r_last, rows, dout);
+    stage_done(bk, out, dout, yb);
+}
+
+void model_final_logits_bk(const Model *m, const float *r_last, int rows, float *out) {
+    const Backend *bk = m->backend;
     const FamilyInfo *fam = &LW_FAMILIES[m->cfg.family];
-    size_t xb = (size_t)rows * m->cfg.d_model * sizeof(float), yb = (size_t)rows * m->tp.vocab_len * sizeof(float);
-    float *dx = stage_in(bk, r_last, xb), *dout = stage_out(bk, out, yb);
+    size_t xb = (size_t)rows * m->cfg.d_model * sizeof(float);
+    float *dx = stage_in(bk, r_last, xb);
     float *normed = bk->alloc(xb);
     rmsnorm_bk(m, m->ln_final, dx, normed, rows);
-    unembed_bk(m, normed, rows, dout);
+    unembed_bk(m, normed, rows, out);
     if (fam->has_softcaps && m->cfg.final_softcap > 0)
-        bk->softcap(dout, (size_t)rows * m->tp.vocab_len, (float)m->cfg.final_softcap);
+        bk->softcap(out, (size_t)rows * m->tp.vocab_len, (float)m->cfg.final_softcap);
     bk->free(normed);
-    stage_done(bk, out, dout, yb);
     stage_done(bk, NULL, dx, xb);
 }
 

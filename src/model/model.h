@@ -141,4 +141,10 @@ float *model_unembed_rows(const Model *m, const int32_t *ids, int n, Comm *comm)
 // final norm, unembed, then the family's final soft-cap (Gemma). out: [rows, vocab_len].
 void model_final_logits(const Model *m, const float *r_last, int rows, float *out);
 
+// model_unembed and model_final_logits writing into BACKEND memory (out from m->backend->alloc,
+// or host memory on a backend with host_memory): the lens's logits stay on the device, x and
+// r_last are host memory as above (uploaded). The same values as the host forms.
+void model_unembed_bk(const Model *m, const float *x, int rows, float *out);
+void model_final_logits_bk(const Model *m, const float *r_last, int rows, float *out);
+
 #endif

@@ -20,7 +20,11 @@
 #
 # The CUDA backend's fused lens statistics (lens_scan, lens_sums: kernels/lens_fused.cu) and its
 # per-row reductions (lens_values, lens_pair, lens_js, lens_dots, lens_extremes) must be what the
-# lens runs there: the op counts each rank prints with LW_CUDA_OP_COUNTS=1 are asserted.
+# lens runs there: the op counts each rank prints with LW_CUDA_OP_COUNTS=1 are asserted. So is the
+# count of bytes copied host to device: the lens's logits are device memory (lens_pass.c's chunk,
+# the head's rows, the NEXT decodes), so no lens op uploads a row of logits (the CUDA backend
+# counts the rows it had to upload from host memory; before the chunk moved to the device, the
+# 2-layer llama here at R = 1 uploaded 249076 bytes of them, 58 % of all its uploads).
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib.sh
 source tests/lib_h5.sh
@@ -57,6 +61,13 @@ run_family() { # family
     local rowops=$(grep -cE 'lens_values [1-9][0-9]*, lens_pair [1-9][0-9]*, lens_js [1-9][0-9]*, lens_dots [1-9][0-9]*, lens_extremes [1-9][0-9]*$' <<<"$rowc")
     if [ "$rowops" = $np ]; then pass "$fam: R=$np every rank's lens ran the CUDA row ops (lens_values, lens_pair, lens_js, lens_dots, lens_extremes)"
     else fail "$fam: R=$np every rank's lens runs the CUDA row ops" "${rowc:-no row op counts printed}"; fi
+    # ... with the logits on the device: every rank uploaded something (weights, activations, the
+    # ops' small inputs) but no row of lens logits
+    local up=$(grep -E '^cuda backend uploads' <<<"$OUT_TXT")
+    local some=$(grep -cE ': [1-9][0-9]* bytes host to device, ' <<<"$up")
+    local nolog=$(grep -cE ', lens logits from host rows 0 bytes$' <<<"$up")
+    if [ "$some" = $np ] && [ "$nolog" = $np ]; then pass "$fam: R=$np the lens logits stay on the device: no rank uploaded a row of them"
+    else fail "$fam: R=$np the lens logits stay on the device (no lens op uploads host rows)" "${up:-no upload counts printed}"; fi
     local bk=$(h5attr "$out/m_$fam.h5" /backend) tp=$(h5attr "$out/m_$fam.h5" /tp_size)
     if [ "$bk" = cuda ] && [ "$tp" = $np ]; then pass "$fam: R=$np run records backend \"cuda\", tp_size $np"
     else fail "$fam: R=$np run records backend \"cuda\", tp_size $np" "backend '$bk', tp_size '$tp'"; fi

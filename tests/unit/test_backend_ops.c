@@ -652,7 +652,9 @@ TEST(softmax_partials_every_transform) {
 
 // ---------------------------------------------------------------------------- fused lens statistics
 
-// lens_scan and lens_sums take HOST memory (the lens's chunk). Reference: the transformed values
+// lens_scan and lens_sums take BACKEND memory (the lens's chunk); a backend without host_memory
+// also accepts host rows and uploads them (backend.h): the odd transforms run on a backend copy
+// of the rows, the even ones on the host rows. Reference: the transformed values
 // x_v = logit_xform(z_v) (backend.h's definition of the transform), then plain loops here: the max
 // in index order (x > m: NaN never wins, the first of ±0 stays), the top-k by sorting every
 // non-NaN (x, v0 + v) by x descending, id ascending, and the counts by comparing each entry with
@@ -701,6 +703,9 @@ TEST(lens_scan_sums_every_transform) {
                 size_t ld = (size_t)cols + 3;
                 float *z = malloc(sizeof(float) * FL_ROWS * ld), *x = malloc(sizeof(float) * FL_ROWS * cols);
                 fused_rows(z, cols, ld);
+                int dev = !bk->host_memory && xi % 2 == 1;
+                float *zo = dev ? bk->alloc(sizeof(float) * FL_ROWS * ld) : z; // the rows the ops get
+                if (dev) bk->upload(zo, z, sizeof(float) * FL_ROWS * ld);
                 LogitXform xf[FL_ROWS];
                 const LogitXform *xfp = xi == 0 ? NULL : xf; // the identity as NULL
                 for (int r = 0; r < FL_ROWS; r++) xf[r] = xfs[xi];
@@ -725,7 +730,7 @@ TEST(lens_scan_sums_every_transform) {
                     int k = ks[ki], bad = 0;
                     float mx[FL_ROWS], *tx = malloc(sizeof(float) * FL_ROWS * (k ? k : 1));
                     int32_t *tid = malloc(sizeof(int32_t) * FL_ROWS * (k ? k : 1));
-                    bk->lens_scan(z, FL_ROWS, cols, ld, xfp, v0, k, mx, k ? tx : NULL, k ? tid : NULL);
+                    bk->lens_scan(zo, FL_ROWS, cols, ld, xfp, v0, k, mx, k ? tx : NULL, k ? tid : NULL);
                     RefCand *c = malloc(sizeof(RefCand) * cols);
                     for (int r = 0; r < FL_ROWS; r++) {
                         if (!same_or_near(mx[r], mref[r], le)) { bad++; printf("    row %d max %g vs %g\n", r, mx[r], mref[r]); }
@@ -774,10 +779,10 @@ TEST(lens_scan_sums_every_transform) {
                             }
                         double S[FL_ROWS], E[FL_ROWS];
                         int64_t ab[FL_ROWS * 9], bd[FL_ROWS * 9], ab2[FL_ROWS * 9], bd2[FL_ROWS * 9];
-                        bk->lens_sums(z, FL_ROWS, cols, ld, xfp, m_in, fast, v0, nt, nt ? th : NULL, S, E, nt ? ab : NULL,
+                        bk->lens_sums(zo, FL_ROWS, cols, ld, xfp, m_in, fast, v0, nt, nt ? th : NULL, S, E, nt ? ab : NULL,
                                       nt ? bd : NULL);
                         if (nt) // the counts only: no m, no sums
-                            bk->lens_sums(z, FL_ROWS, cols, ld, xfp, NULL, fast, v0, nt, th, NULL, NULL, ab2, bd2);
+                            bk->lens_sums(zo, FL_ROWS, cols, ld, xfp, NULL, fast, v0, nt, th, NULL, NULL, ab2, bd2);
                         double Sc[FL_ROWS], Ec[FL_ROWS];
                         if (bk != &backend_cpu)
                             backend_cpu.lens_sums(z, FL_ROWS, cols, ld, xfp, m_in, fast, v0, 0, NULL, Sc, Ec, NULL, NULL);
@@ -835,6 +840,7 @@ TEST(lens_scan_sums_every_transform) {
                                cols, xi, fast, nt, bad);
                         free(th);
                     }
+                if (dev) bk->free(zo);
                 free(z);
                 free(x);
             }
@@ -842,7 +848,8 @@ TEST(lens_scan_sums_every_transform) {
 
 // ---------------------------------------------------------------------------- per-row lens reductions
 
-// lens_values, lens_pair, lens_js, lens_dots, lens_extremes take rows as HOST row pointers.
+// lens_values, lens_pair, lens_js, lens_dots, lens_extremes take HOST arrays of pointers to
+// BACKEND rows (host rows accepted by a backend without host_memory: both are run).
 // Reference: the contract of backend.h written out here — the transformed fp32 values x, p =
 // expf(x − lse), the guarded log ln(p + ε) = (x − lse) when that is > −52 else logf(expf(.) + ε),
 // each term in fp32 as stated, summed in double in index order; maxima and flags by plain loops.
@@ -900,8 +907,13 @@ TEST(lens_row_reductions_every_transform) {
     for (int b = 0; b < N_BACKENDS; b++)
         for (int ci = 0; ci < 4; ci++)
             for (int xi = 0; xi < 5; xi++)
-                for (int shared_q = 0; shared_q <= 1; shared_q++) {
+                for (int sqd = 0; sqd < 4; sqd++) {
+                    // shared_q: every row's Q the same pointer; dev: the rows in backend memory (a
+                    // backend without host_memory: the lens's chunk on the device; else host rows,
+                    // which such a backend uploads first: backend.h)
+                    int shared_q = sqd & 1, dev = sqd >> 1;
                     const Backend *bk = BACKENDS[b];
+                    if (dev && bk->host_memory) continue;
                     CHECKF(bk->lens_values && bk->lens_pair && bk->lens_js && bk->lens_dots && bk->lens_extremes,
                            "%s has the per-row lens ops", bk->name);
                     if (!bk->lens_values || !bk->lens_pair || !bk->lens_js || !bk->lens_dots || !bk->lens_extremes)
@@ -936,6 +948,18 @@ TEST(lens_row_reductions_every_transform) {
                         }
                     }
                     const LogitXform *xpp = xi == 0 ? NULL : xp; // the identity as NULL
+                    float *dzp = NULL, *dzq = NULL;
+                    if (dev) {
+                        dzp = bk->alloc(sizeof(float) * R * ld);
+                        dzq = bk->alloc(sizeof(float) * R * ld);
+                        bk->upload(dzp, zp, sizeof(float) * R * ld);
+                        bk->upload(dzq, zq, sizeof(float) * R * ld);
+                    }
+                    const float *PO[FL_ROWS], *QO[FL_ROWS]; // the rows the ops get
+                    for (int r = 0; r < R; r++) {
+                        PO[r] = dev ? dzp + (P[r] - zp) : P[r];
+                        QO[r] = dev ? dzq + (Q[r] - zq) : Q[r];
+                    }
                     int bad = 0;
                     // on a GPU: the device's libm (0 elsewhere: the checks are exact where stated)
                     double u = libm_eps(bk), lxp = xf_libm(&xp[0]) ? u : 0.0, lxq = xf_libm(&xq[0]) ? u : 0.0;
@@ -947,7 +971,7 @@ TEST(lens_row_reductions_every_transform) {
                         t[0] = (int32_t)(v0 + rnd_u32() % cols); t[1] = (int32_t)v0; t[2] = (int32_t)(v0 + cols - 1);
                         t[3] = (int32_t)(v0 - 1); t[4] = (int32_t)(v0 + cols); t[5] = -1;
                     }
-                    bk->lens_values(P, xpp, R, cols, v0, NIDS, ids, vals);
+                    bk->lens_values(PO, xpp, R, cols, v0, NIDS, ids, vals);
                     for (int r = 0; r < R; r++)
                         for (int j = 0; j < NIDS; j++) {
                             int64_t c = ids[r * NIDS + j] - v0;
@@ -961,7 +985,7 @@ TEST(lens_row_reductions_every_transform) {
                     // extremes
                     float ex[FL_ROWS * 4];
                     bad = 0;
-                    bk->lens_extremes(P, xpp, R, cols, ex);
+                    bk->lens_extremes(PO, xpp, R, cols, ex);
                     for (int r = 0; r < R; r++) {
                         float amax = 0.0f, nmin = -INFINITY, fn = 0, fi = 0;
                         for (int v = 0; v < cols; v++) {
@@ -982,7 +1006,7 @@ TEST(lens_row_reductions_every_transform) {
                     // dots
                     double dots[FL_ROWS * 3];
                     bad = 0;
-                    bk->lens_dots(P, xpp, Q, xq, R, cols, dots);
+                    bk->lens_dots(PO, xpp, QO, xq, R, cols, dots);
                     for (int r = 0; r < R; r++) {
                         double e[3] = {0, 0, 0}, mag[3] = {0, 0, 0};
                         for (int v = 0; v < cols; v++) {
@@ -1007,7 +1031,7 @@ TEST(lens_row_reductions_every_transform) {
                         int need_q = (what & ~(unsigned)LPS_HP) != 0;
                         double out[FL_ROWS * 8];
                         bad = 0;
-                        bk->lens_pair(P, xpp, lp, need_q ? Q : NULL, need_q ? xq : NULL, need_q ? lq : NULL, R, cols,
+                        bk->lens_pair(PO, xpp, lp, need_q ? QO : NULL, need_q ? xq : NULL, need_q ? lq : NULL, R, cols,
                                       what, out);
                         for (int r = 0; r < R; r++) {
                             double e[8] = {0}, mag[8] = {0}, slack[8] = {0}, sl[9];
@@ -1035,7 +1059,7 @@ TEST(lens_row_reductions_every_transform) {
                     }
                     double js[FL_ROWS];
                     bad = 0;
-                    bk->lens_js(P, xpp, lp, Q, xq, lq, R, cols, msum, js);
+                    bk->lens_js(PO, xpp, lp, QO, xq, lq, R, cols, msum, js);
                     for (int r = 0; r < R; r++) {
                         double e = 0, mag = 0, slack = 0, sl[9];
                         float inv = (float)(1.0 / msum[r]);
@@ -1056,6 +1080,7 @@ TEST(lens_row_reductions_every_transform) {
                     CHECKF(bad == 0, "%s lens_js cols %d transform %d shared Q %d: %d off", bk->name, cols, xi, shared_q,
                            bad);
                     free(zp); free(zq); free(X); free(Y);
+                    if (dev) { bk->free(dzp); bk->free(dzq); }
                 }
 }
 
