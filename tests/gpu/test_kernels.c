@@ -652,8 +652,8 @@ TEST(softmax_partials_lens) {
 // ---------------------------------------------------------------------------- kernels/lens_fused.cu: per-row reductions
 
 // cuda_lens_values, _pair, _js, _dots and _extremes against cpu_lens_values .. cpu_lens_extremes.
-// The kernels take one staging buffer zb of rows of `cols` floats and row indices ip/iq; the CPU
-// twins take host row pointers to the same rows. P's rows: the lens rows, in a permuted order
+// The rows are staged in one device buffer zb of rows of `cols` floats; the kernels take device
+// arrays of device pointers to them, the CPU twins host row pointers to the same rows. P's rows: the lens rows, in a permuted order
 // (ip[r] = 3r mod 7); Q's: other P rows (rows shared between P and Q) or one extra row shared by
 // every Q (the backend stages one copy). Transforms per row (P row r: the r-th after a start, Q's
 // the next one), or NULL for both. cols: smaller than the block (5) and a TP = 2 shard of Qwen2's
@@ -731,7 +731,11 @@ TEST(lens_row_reductions) {
                     }
                 }
                 float *dzb = dev_copy(zb, (size_t)NB * cols * 4), *dlp = dev_copy(lp, sizeof lp), *dlq = dev_copy(lq, sizeof lq);
-                int32_t *dip = dev_copy(ip, sizeof ip), *diq = dev_copy(iq, sizeof iq);
+                // the kernels take device arrays of device row pointers (backend.h: lens rows in
+                // backend memory): P's and Q's rows inside the one staged buffer
+                const float *hp[LROWS], *hq[LROWS];
+                for (int r = 0; r < R; r++) { hp[r] = dzb + (size_t)ip[r] * cols; hq[r] = dzb + (size_t)iq[r] * cols; }
+                const float *const *dip = dev_copy(hp, sizeof hp), *const *diq = dev_copy(hq, sizeof hq);
                 LwXform *dxp = xpp ? dev_copy(xp, sizeof xp) : NULL, *dxq = xqp ? dev_copy(xq, sizeof xq) : NULL;
                 int bad = 0;
                 // values: ids in the shard (random, first, last), just outside it, -1, far away
@@ -748,7 +752,7 @@ TEST(lens_row_reductions) {
                 float *dvals;
                 cudaMalloc((void **)&dvals, sizeof vg);
                 cpu_lens_values(P, xpp, R, cols, v0, NIDS, ids, vr);
-                CHECK(cuda_lens_values(dzb, dip, dxp, R, cols, v0, NIDS, dids, dvals, NULL) == 0);
+                CHECK(cuda_lens_values(dip, dxp, R, cols, v0, NIDS, dids, dvals, NULL) == 0);
                 cudaMemcpy(vg, dvals, sizeof vg, cudaMemcpyDeviceToHost);
                 for (int i = 0; i < R * NIDS; i++) {
                     double eps = xpp && xf_uses_libm(&xp[i / NIDS]) ? LIBM_EPS : 0.0;
@@ -760,7 +764,7 @@ TEST(lens_row_reductions) {
                 float er[LROWS * 4], eg[LROWS * 4], *dext;
                 cudaMalloc((void **)&dext, sizeof eg);
                 cpu_lens_extremes(P, xpp, R, cols, er);
-                CHECK(cuda_lens_extremes(dzb, dip, dxp, R, cols, dext, NULL) == 0);
+                CHECK(cuda_lens_extremes(dip, dxp, R, cols, dext, NULL) == 0);
                 cudaMemcpy(eg, dext, sizeof eg, cudaMemcpyDeviceToHost);
                 bad = 0;
                 for (int i = 0; i < R * 4; i++) {
@@ -788,7 +792,7 @@ TEST(lens_row_reductions) {
                     unsigned what = whats[wi];
                     int need_q = (what & ~(unsigned)LPS_HP) != 0;
                     cpu_lens_pair(P, xpp, lp, need_q ? Qc : NULL, need_q ? xqp : NULL, need_q ? lq : NULL, R, cols, what, pr);
-                    CHECK(cuda_lens_pair(dzb, dip, dxp, dlp, need_q ? diq : NULL, need_q ? dxq : NULL, need_q ? dlq : NULL, R,
+                    CHECK(cuda_lens_pair(dip, dxp, dlp, need_q ? diq : NULL, need_q ? dxq : NULL, need_q ? dlq : NULL, R,
                                          cols, what, dout, NULL) == 0);
                     cudaMemcpy(pg, dout, sizeof pg, cudaMemcpyDeviceToHost);
                     bad = 0;
@@ -801,14 +805,14 @@ TEST(lens_row_reductions) {
                            shared_q, bad, R * 8);
                 }
                 cpu_lens_js(P, xpp, lp, Qc, xqp, lq, R, cols, msum, jr);
-                CHECK(cuda_lens_js(dzb, dip, dxp, dlp, diq, dxq, dlq, R, cols, dms, dout, NULL) == 0);
+                CHECK(cuda_lens_js(dip, dxp, dlp, diq, dxq, dlq, R, cols, dms, dout, NULL) == 0);
                 cudaMemcpy(jg, dout, sizeof jg, cudaMemcpyDeviceToHost);
                 bad = 0;
                 for (int r = 0; r < R; r++)
                     if (!near_sum(jg[r], jr[r], mag[r][8], cols, sl[r][8])) { bad++; printf("    js row %d: %.17g vs %.17g\n", r, jg[r], jr[r]); }
                 CHECKF(bad == 0, "lens_js cols %d transforms from %d shared Q %d: %d rows off", cols, xi, shared_q, bad);
                 cpu_lens_dots(P, xpp, Qc, xqp, R, cols, dr);
-                CHECK(cuda_lens_dots(dzb, dip, dxp, diq, dxq, R, cols, dout, NULL) == 0);
+                CHECK(cuda_lens_dots(dip, dxp, diq, dxq, R, cols, dout, NULL) == 0);
                 cudaMemcpy(dg, dout, sizeof dg, cudaMemcpyDeviceToHost);
                 bad = 0;
                 for (int i = 0; i < R * 3; i++)
@@ -818,7 +822,7 @@ TEST(lens_row_reductions) {
                     }
                 CHECKF(bad == 0, "lens_dots cols %d transforms from %d shared Q %d: %d of %d sums off", cols, xi, shared_q, bad,
                        R * 3);
-                cudaFree(dzb); cudaFree(dlp); cudaFree(dlq); cudaFree(dip); cudaFree(diq); cudaFree(dxp); cudaFree(dxq);
+                cudaFree(dzb); cudaFree(dlp); cudaFree(dlq); cudaFree((void *)dip); cudaFree((void *)diq); cudaFree(dxp); cudaFree(dxq);
                 cudaFree(dids); cudaFree(dvals); cudaFree(dext); cudaFree(dout); cudaFree(dms);
                 free(zb); free(X); free(Y);
             }
