@@ -202,8 +202,8 @@ typedef struct Backend {
     //   matmul_rowdot writes it there); xf, m_in, thr and every result are HOST memory (a few
     //   numbers per row: the results come back with one download per call).
     //   A transition, documented in docs/ARCHITECTURE.md: a backend without host_memory also
-    //   accepts a z that is host memory (owns(z) == 0: the learned lenses and the battery still
-    //   decode into host memory) and uploads it first; the CUDA backend counts those bytes
+    //   accepts a z that is host memory (owns(z) == 0: fit-tuned still
+    //   decodes into host memory) and uploads it first; the CUDA backend counts those bytes
     //   (LW_CUDA_OP_COUNTS, "lens logits from host rows").
     void (*lens_scan)(const float *z, int rows, int cols, size_t ld, const LogitXform *xf, int64_t v0, int k,
                       float *row_max, float *top_x, int32_t *top_id);

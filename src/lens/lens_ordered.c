@@ -2,6 +2,7 @@
 #include "lens/lens_ordered.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,78 @@ void lens_track_id(const LensShard *sh, const LensDist *D, const LensNorm *N, in
     free(ids); free(x); free(above);
 }
 
+// ---------------------------------------------------------------------------- host rows
+
+// The chained sums below run on the host. On a backend without host_memory the lens logits are
+// backend memory (lens_internal.h), so the rows they read are downloaded first: each distinct row
+// once (a shared Q row, the model head's, crosses once per call). This is the one host read of
+// the learned lenses' logits left (docs/ARCHITECTURE.md); an op continuing the chained sums on
+// the device (rows in, the running S, E / KL / dot sums in and out) would remove it. Its bytes are
+// printed at exit with LW_CUDA_OP_COUNTS, apart from the backend's own upload counts.
+static unsigned long long g_down_bytes;
+static int g_down_rank = -1;
+
+static void print_downloads(void) {
+    fprintf(stderr, "lens ordered sums (rank %d): lens logits downloaded %llu bytes device to host\n", g_down_rank,
+            g_down_bytes);
+}
+
+typedef struct {
+    const LensDist *D; // rows readable on the host (the caller's D, or own)
+    LensDist *own;
+    float *buf;
+} HostRows;
+
+static HostRows host_rows(const LensShard *sh, const LensDist *D, int n) {
+    HostRows h = {D, NULL, NULL};
+    const Backend *bk = sh->bk ? sh->bk : backend_default();
+    if (!D || n <= 0 || bk->host_memory) return h;
+    // distinct backend rows, found through a small open-addressing table of their pointers
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n) cap <<= 1;
+    const float **key = xcalloc(cap, sizeof *key);
+    int *slot = xmalloc(sizeof(int) * cap), *row_slot = ialloc(n), nd = 0;
+    for (int r = 0; r < n; r++) {
+        row_slot[r] = -1;
+        if (!D[r].z || (bk->owns && !bk->owns(D[r].z))) continue; // a host row: read where it is
+        size_t i = ((uintptr_t)D[r].z >> 2) * 0x9E3779B97F4A7C15ull & (cap - 1);
+        while (key[i] && key[i] != D[r].z) i = (i + 1) & (cap - 1);
+        if (!key[i]) { key[i] = D[r].z; slot[i] = nd++; }
+        row_slot[r] = slot[i];
+    }
+    h.own = xmalloc(sizeof(LensDist) * n);
+    h.buf = falloc((size_t)nd * sh->vl);
+    for (int r = 0; r < n; r++) {
+        h.own[r] = D[r];
+        if (row_slot[r] < 0) continue;
+        h.own[r].z = h.buf + (size_t)row_slot[r] * sh->vl;
+    }
+    for (size_t i = 0; i < cap; i++)
+        if (key[i]) bk->download(h.buf + (size_t)slot[i] * sh->vl, key[i], sizeof(float) * sh->vl);
+    if (getenv("LW_CUDA_OP_COUNTS")) {
+        if (g_down_rank < 0) {
+            g_down_rank = sh->comm ? sh->comm->rank : 0;
+            atexit(print_downloads);
+        }
+        g_down_bytes += (unsigned long long)nd * sh->vl * sizeof(float);
+    }
+    free(key); free(slot); free(row_slot);
+    h.D = h.own;
+    return h;
+}
+
+static void host_rows_free(HostRows *h) {
+    free(h->own);
+    free(h->buf);
+}
+
+// The transformed logits of row d: d->z itself (identity), else written into scratch [vl].
+static const float *row_x(const LensDist *d, int vl, float *scratch) {
+    if (d->xf == LX_IDENT) return d->z;
+    for (int v = 0; v < vl; v++) scratch[v] = lens_x(d, d->z[v]);
+    return scratch;
+}
+
 // ---------------------------------------------------------------------------- sums in index order
 
 typedef void (*ChainFn)(const void *ctx, int row, double *acc);
@@ -47,16 +120,17 @@ static void chain(const LensShard *sh, int n, int k, ChainFn fn, const void *ctx
 }
 
 typedef struct {
-    const LensDist *P, *Q;   // identity transforms (Prism logits, model head)
+    const LensDist *P, *Q;   // host rows (host_rows), their transforms applied by row_x
     const LensNorm *nP, *nQ;
     int vl;
+    float *sp, *sq;          // row_x's scratch [vl] for P and Q
 } ChainCtx;
 
 // S = Σ e_v, E = Σ e_v·δ_v with δ_v = x_v − max and e_v = expf(δ_v) in fp32 (the backend's
 // softmax-partials definition), in double
 static void sums_se(const void *c, int r, double *acc) {
     const ChainCtx *x = c;
-    const float *z = x->P[r].z;
+    const float *z = row_x(&x->P[r], x->vl, x->sp);
     float m = x->nP[r].max;
     double S = acc[0], E = acc[1];
     for (int v = 0; v < x->vl; v++) {
@@ -71,7 +145,7 @@ static void sums_se(const void *c, int r, double *acc) {
 // KL(P‖Q) terms p (ln(p + ε) − ln(q + ε)) in fp32 (lens_stats' guarded form), summed in double
 static void sums_kl(const void *c, int r, double *acc) {
     const ChainCtx *x = c;
-    const float *zp = x->P[r].z, *zq = x->Q[r].z;
+    const float *zp = row_x(&x->P[r], x->vl, x->sp), *zq = row_x(&x->Q[r], x->vl, x->sq);
     float lp = x->nP[r].lse_f, lq = x->nQ[r].lse_f;
     double s = acc[0];
     for (int v = 0; v < x->vl; v++) {
@@ -84,7 +158,7 @@ static void sums_kl(const void *c, int r, double *acc) {
 // −Σ p ln(p + ε) of the model head Q (probability-vector formula, fp32 terms), in double
 static void sums_hq(const void *c, int r, double *acc) {
     const ChainCtx *x = c;
-    const float *zq = x->Q[r].z;
+    const float *zq = row_x(&x->Q[r], x->vl, x->sq);
     float lq = x->nQ[r].lse_f;
     double s = acc[0];
     for (int v = 0; v < x->vl; v++) {
@@ -97,7 +171,7 @@ static void sums_hq(const void *c, int r, double *acc) {
 // Σ z·y, Σ z², Σ y² (products of floats, exact in double)
 static void sums_dots(const void *c, int r, double *acc) {
     const ChainCtx *x = c;
-    const float *zp = x->P[r].z, *zq = x->Q[r].z;
+    const float *zp = row_x(&x->P[r], x->vl, x->sp), *zq = row_x(&x->Q[r], x->vl, x->sq);
     for (int v = 0; v < x->vl; v++) {
         acc[0] += (double)zp[v] * zq[v];
         acc[1] += (double)zp[v] * zp[v];
@@ -106,17 +180,19 @@ static void sums_dots(const void *c, int r, double *acc) {
 }
 
 void lens_ordered_normalize(const LensShard *sh, const LensDist *D, int n, LensNorm *N) {
-    float *mx = falloc(n);
+    HostRows hp = host_rows(sh, D, n);
+    float *mx = falloc(n), *sp = falloc(sh->vl);
     for (int r = 0; r < n; r++) {
+        const float *x = row_x(&hp.D[r], sh->vl, sp);
         float m = -INFINITY;
         for (int v = 0; v < sh->vl; v++)
-            if (D[r].z[v] > m) m = D[r].z[v]; // a NaN never wins
+            if (x[v] > m) m = x[v]; // a NaN never wins
         mx[r] = m;
     }
     if (sh->comm && sh->comm->size > 1) comm_allreduce_max_f32(sh->comm, mx, n);
     for (int r = 0; r < n; r++) N[r].max = mx[r];
     double *acc = dalloc((size_t)2 * n);
-    ChainCtx cx = {D, NULL, N, NULL, sh->vl};
+    ChainCtx cx = {hp.D, NULL, N, NULL, sh->vl, sp, NULL};
     chain(sh, n, 2, sums_se, &cx, acc);
     for (int r = 0; r < n; r++) {
         double S = acc[2 * r], E = acc[2 * r + 1];
@@ -129,23 +205,34 @@ void lens_ordered_normalize(const LensShard *sh, const LensDist *D, int n, LensN
         N[r].H_nats = log(S) - E / S;
     }
     free(mx);
+    free(sp);
     free(acc);
+    host_rows_free(&hp);
+}
+
+// The chained sums fn of n pairs (P may be NULL) with their rows on the host.
+static void chain_pairs(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q,
+                        const LensNorm *nQ, int n, int k, ChainFn fn, double *acc) {
+    HostRows hp = host_rows(sh, P, n), hq = host_rows(sh, Q, n);
+    float *sp = falloc(sh->vl), *sq = falloc(sh->vl);
+    ChainCtx cx = {hp.D, hq.D, nP, nQ, sh->vl, sp, sq};
+    chain(sh, n, k, fn, &cx, acc);
+    free(sp); free(sq);
+    host_rows_free(&hp);
+    host_rows_free(&hq);
 }
 
 void lens_ordered_kl(const LensShard *sh, const LensDist *P, const LensNorm *nP, const LensDist *Q, const LensNorm *nQ,
                      int n, double *kl) {
-    ChainCtx cx = {P, Q, nP, nQ, sh->vl};
-    chain(sh, n, 1, sums_kl, &cx, kl);
+    chain_pairs(sh, P, nP, Q, nQ, n, 1, sums_kl, kl);
 }
 
 void lens_ordered_entropy_pv(const LensShard *sh, const LensDist *Q, const LensNorm *nQ, int n, double *h) {
-    ChainCtx cx = {NULL, Q, NULL, nQ, sh->vl};
-    chain(sh, n, 1, sums_hq, &cx, h);
+    chain_pairs(sh, NULL, NULL, Q, nQ, n, 1, sums_hq, h);
 }
 
 void lens_ordered_dots(const LensShard *sh, const LensDist *P, const LensDist *Q, int n, double *out) {
-    ChainCtx cx = {P, Q, NULL, NULL, sh->vl};
-    chain(sh, n, 3, sums_dots, &cx, out);
+    chain_pairs(sh, P, NULL, Q, NULL, n, 3, sums_dots, out);
 }
 
 static const char *where_of(const LwRunConfig *cfg, const char *name) {

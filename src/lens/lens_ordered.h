@@ -6,7 +6,10 @@
 // broadcasts its running sums, rank 1 continues them over its own ids, and so on. That is exactly
 // the sequence one rank alone performs. (lens_stats' collectives add per-shard partial sums: equal
 // across rank counts to ~1e-14 relative, not bit for bit.) Cost: R small broadcasts per call, one
-// pass over the logits. Every distribution here has the identity transform (LensDist.xf ignored).
+// pass over the logits. A distribution's transform (LensDist.xf: the tuned lens's temperatures) is
+// applied to each logit as lens_stats applies it. The sums run on the host: on a backend without
+// host_memory each distinct row is downloaded first (explicitly; LW_CUDA_OP_COUNTS prints the
+// bytes at exit as "lens ordered sums (rank R): lens logits downloaded N bytes device to host").
 #ifndef LW_LENS_ORDERED_H
 #define LW_LENS_ORDERED_H
 

@@ -120,14 +120,14 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
     int32_t *tid = ialloc((size_t)n1 * T * K);
     for (size_t i = 0; i < (size_t)n1 * T; i++) H[i] = NAN;
     for (size_t i = 0; i < (size_t)n1 * T * K; i++) { tid[i] = -1; tp[i] = NAN; }
-    float *z = falloc(chunk * vl), *znext = falloc((size_t)n1 * vl);
+    float *z = logits_alloc(lr, chunk * vl), *znext = logits_alloc(lr, (size_t)n1 * vl); // backend memory
     LensNorm *N = xmalloc(sizeof(LensNorm) * chunk);
     LensDist *D = xmalloc(sizeof(LensDist) * chunk);
     int32_t *cid = ialloc(chunk * K);
     double *cp = dalloc(chunk * K);
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
-        model_unembed(m, y + r0 * d, (int)nr, z);
+        model_unembed_bk(m, y + r0 * d, (int)nr, z);
         for (size_t r = 0; r < nr; r++) D[r] = lens_dist(z + r * vl);
         lens_ordered_normalize(sh, D, (int)nr, N);
         lens_topk(sh, D, N, (int)nr, K, cid, NULL, cp);
@@ -137,17 +137,17 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
             H[o] = lens_bits(N[r].H_nats);
             memcpy(tid + o * K, cid + r * K, sizeof(int32_t) * K);
             memcpy(tp + o * K, cp + r * K, sizeof(double) * K);
-            if (t == T - 1) memcpy(znext + (size_t)L * vl, z + r * vl, sizeof(float) * vl);
+            if (t == T - 1) logits_copy(lr, znext + (size_t)L * vl, z + r * vl, vl);
         }
     }
     put_f64(lr, base, LF_ENTROPY_BITS, 2, n1, T, 0, H);
     put_i32(lr, base, LF_TOPK_IDS, 3, n1, T, K, tid);
     put_f64(lr, base, LF_TOPK_PROBS, 3, n1, T, K, tp);
-    free(H); free(tp); free(tid); free(z); free(N); free(D); free(cid); free(cp); free(y);
+    free(H); free(tp); free(tid); logits_free(lr, z); free(N); free(D); free(cid); free(cp); free(y);
 
     // NEXT: the metrics of §5 the Prism sidecar carries, against the model head P_final
-    float *ynext = falloc(vl);
-    model_final_logits(m, resid + ((size_t)n * T + T - 1) * d, 1, ynext);
+    float *ynext = logits_alloc(lr, vl);
+    model_final_logits_bk(m, resid + ((size_t)n * T + T - 1) * d, 1, ynext);
     LensDist Y = lens_dist(ynext);
     LensNorm NY;
     lens_ordered_normalize(sh, &Y, 1, &NY);
@@ -194,6 +194,6 @@ void lens_prism_pass(const LensRun *lr, LensPrism *lp, const LensPassSpec *ps, c
     lens_mass_at(sh, DN, NN, n1, ps->prompt_vocab_ids, ps->n_prompt_vocab, v);
     put_f64(lr, next, LF_ECHO_MASS_PROMPT, 1, n1, 0, 0, v);
 
-    free(ynext); free(DN); free(YD); free(NN); free(NYr); free(ids50); free(iv); free(x50); free(p50); free(l50);
-    free(v); free(v2); free(dots); free(znext);
+    logits_free(lr, ynext); free(DN); free(YD); free(NN); free(NYr); free(ids50); free(iv); free(x50); free(p50); free(l50);
+    free(v); free(v2); free(dots); logits_free(lr, znext);
 }

@@ -7,7 +7,7 @@
 // rotated (row vector times Q: whitening in double rounded to fp32, then the backend's
 // matmul_exact, double sums rounded once; the same rows on every rank), then the model's
 // own unembedding through the lens code path: each rank multiplies by its vocabulary shard
-// (model_unembed, bit-exact at any rank count) and lens_stats reduces the rows with the same
+// (model_unembed_bk into backend memory, bit-exact at any rank count) and lens_stats reduces the rows with the same
 // collectives as the norm lens. So R = 1 and R = 2 write the same numbers.
 //
 // With quirks.prism_transposed off, the evident intent instead of the reference's runtime: the

@@ -81,11 +81,13 @@ void lens_tuned_refine_grid(double ts, double *g) {
 
 static const float *norm_weight(const Model *m, int L) { return L < m->cfg.n_layers ? m->layers[L].ln_in : m->ln_final; }
 
-// z[i] = z[i] / τ in fp32 (τ rounded to fp32 once), for rows of vl logits.
-static void div_tau(float *z, size_t count, double tau) {
+// The row z divided by τ: each logit z / (float)τ in fp32 (τ rounded to fp32 once), the lens's
+// LX_DIV transform (applied where the row is read, so the logits stay in backend memory).
+static LensDist dist_tau(const float *z, double tau) {
+    LensDist D = lens_dist(z);
     float tf = (float)tau;
-    if (tf == 1.0f) return;
-    for (size_t i = 0; i < count; i++) z[i] = z[i] / tf;
+    if (tf != 1.0f) { D.xf = LX_DIV; D.a = tf; }
+    return D;
 }
 
 // x[rows of one layer L at positions pos[0..np)] = N_L(h_L[pos]); y = translator_{L−1}(x).
@@ -116,6 +118,13 @@ static LensDist *dists(const float *z, size_t ld, int n) {
     return D;
 }
 
+// Rows of layers 1..n divided by their layer's τ.
+static LensDist *dists_tau(const TunedLens *tl, const float *z, size_t ld, int n) {
+    LensDist *D = xmalloc(sizeof(LensDist) * (n ? n : 1));
+    for (int r = 0; r < n; r++) D[r] = dist_tau(z + (size_t)r * ld, tau_of_layer(tl, r + 1));
+    return D;
+}
+
 // n rows (layers 1..n) into a [n+1] vector: row 0 NaN.
 static void put_rows_f64(const LensRun *lr, LensAt base, LensField f, int n, const double *v) {
     double *o = dalloc((size_t)n + 1);
@@ -132,24 +141,25 @@ static void put_rows_i32(const LensRun *lr, LensAt base, LensField f, int n, con
     free(o);
 }
 
-// KL(P_r ‖ head) in bits and the answer rank of n rows of logits z [n, vl] (identity transforms).
-static void kl_rank(const LensRun *lr, const float *z, int n, const LensDist *Y, const LensNorm *NY, int32_t answer,
+// KL(P_r ‖ head) in bits and the answer rank of n rows D.
+static void kl_rank(const LensRun *lr, const LensDist *D, int n, const LensDist *Y, const LensNorm *NY, int32_t answer,
                     double *kl_bits, int32_t *rank) {
     const LensShard *sh = &lr->sh;
-    LensDist *D = dists(z, sh->vl, n), *YD = xmalloc(sizeof(LensDist) * (n ? n : 1));
+    LensDist *YD = xmalloc(sizeof(LensDist) * (n ? n : 1));
     LensNorm *N = xmalloc(sizeof(LensNorm) * (n ? n : 1)), *NYr = xmalloc(sizeof(LensNorm) * (n ? n : 1));
     for (int r = 0; r < n; r++) { YD[r] = Y[r]; NYr[r] = NY[r]; }
     lens_ordered_normalize(sh, D, n, N);
     lens_ordered_kl(sh, D, N, YD, NYr, n, kl_bits);
     for (int r = 0; r < n; r++) kl_bits[r] = lens_bits(kl_bits[r]);
     if (rank) lens_track_id(sh, D, N, n, answer, NULL, NULL, rank);
-    free(D); free(YD); free(N); free(NYr);
+    free(YD); free(N); free(NYr);
 }
 
 // ---------------------------------------------------------------------------- one pass
 
 // All positions (layers 1..n): entropy and top-K, in row chunks of one GEMM each. Returns the
-// NEXT rows' un-tempered logits y·W_U [n, vl] and their translated residuals y [n, d].
+// NEXT rows' un-tempered logits y·W_U [n, vl] (backend memory) and their translated residuals
+// y [n, d].
 static float *all_positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec *ps, const float *resid,
                             LensAt base, float *ynext) {
     const Model *m = lr->m;
@@ -171,22 +181,21 @@ static float *all_positions(const LensRun *lr, const TunedLens *tl, const LensPa
     int32_t *tid = ialloc((size_t)n1 * T * K);
     for (size_t i = 0; i < (size_t)n1 * T; i++) H[i] = NAN;
     for (size_t i = 0; i < (size_t)n1 * T * K; i++) { tid[i] = -1; tp[i] = NAN; }
-    float *z = falloc(chunk * vl), *znext = falloc((size_t)n * vl);
+    float *z = logits_alloc(lr, chunk * vl), *znext = logits_alloc(lr, (size_t)n * vl);
     LensNorm *N = xmalloc(sizeof(LensNorm) * chunk);
     LensDist *D = xmalloc(sizeof(LensDist) * chunk);
     int32_t *cid = ialloc(chunk * K);
     double *cp = dalloc(chunk * K);
     for (size_t r0 = 0; r0 < rows; r0 += chunk) {
         size_t nr = rows - r0 < chunk ? rows - r0 : chunk;
-        model_unembed(m, y + r0 * d, (int)nr, z);
+        model_unembed_bk(m, y + r0 * d, (int)nr, z);
         for (size_t r = 0; r < nr; r++) {
             int L = 1 + (int)((r0 + r) / Tp), t = t0 + (int)((r0 + r) % Tp);
             if (t == T - 1) {
-                memcpy(znext + (size_t)(L - 1) * vl, z + r * vl, sizeof(float) * vl);
+                logits_copy(lr, znext + (size_t)(L - 1) * vl, z + r * vl, vl);
                 memcpy(ynext + (size_t)(L - 1) * d, y + (r0 + r) * d, sizeof(float) * d);
             }
-            div_tau(z + r * vl, vl, tau_of_layer(tl, L));
-            D[r] = lens_dist(z + r * vl);
+            D[r] = dist_tau(z + r * vl, tau_of_layer(tl, L));
         }
         lens_ordered_normalize(sh, D, (int)nr, N);
         lens_topk(sh, D, N, (int)nr, K, cid, NULL, cp);
@@ -201,7 +210,7 @@ static float *all_positions(const LensRun *lr, const TunedLens *tl, const LensPa
     put_f64(lr, base, LF_ENTROPY_BITS, 2, n1, T, 0, H);
     put_i32(lr, base, LF_TOPK_IDS, 3, n1, T, K, tid);
     put_f64(lr, base, LF_TOPK_PROBS, 3, n1, T, K, tp);
-    free(H); free(tp); free(tid); free(z); free(N); free(D); free(cid); free(cp); free(y);
+    free(H); free(tp); free(tid); logits_free(lr, z); free(N); free(D); free(cid); free(cp); free(y);
     return znext;
 }
 
@@ -218,9 +227,9 @@ static void positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec
     put_i32(lr, pbase, LF_POS_INDEX, 1, P, 0, 0, idx);
 
     // the head at the grid positions
-    float *h = falloc((size_t)P * d), *yh = falloc((size_t)P * vl);
+    float *h = falloc((size_t)P * d), *yh = logits_alloc(lr, (size_t)P * vl);
     for (int p = 0; p < P; p++) memcpy(h + (size_t)p * d, resid + ((size_t)n * T + idx[p]) * d, sizeof(float) * d);
-    model_final_logits(m, h, P, yh);
+    model_final_logits_bk(m, h, P, yh);
     free(h);
     LensDist *Y = dists(yh, vl, P);
     LensNorm *NY = xmalloc(sizeof(LensNorm) * P);
@@ -231,11 +240,11 @@ static void positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec
     float *x = falloc(2 * nP * d);
     for (int L = 1; L <= n; L++)
         translate(m, tl, resid, T, L, idx, P, x + (size_t)(L - 1) * P * d, x + (nP + (size_t)(L - 1) * P) * d);
-    float *z = falloc(2 * nP * vl);
-    model_unembed(m, x, (int)(2 * nP), z);
+    float *z = logits_alloc(lr, 2 * nP * vl);
+    model_unembed_bk(m, x, (int)(2 * nP), z);
     free(x);
-    for (int L = 1; L <= n; L++) div_tau(z + (nP + (size_t)(L - 1) * P) * vl, (size_t)P * vl, tau_of_layer(tl, L));
     LensDist *D = dists(z, vl, (int)(2 * nP)), *YD = xmalloc(sizeof(LensDist) * 2 * nP);
+    for (size_t r = nP; r < 2 * nP; r++) D[r] = dist_tau(z + r * vl, tau_of_layer(tl, 1 + (int)((r - nP) / P)));
     LensNorm *N = xmalloc(sizeof(LensNorm) * 2 * nP), *NYr = xmalloc(sizeof(LensNorm) * 2 * nP);
     for (size_t r = 0; r < 2 * nP; r++) { YD[r] = Y[r % P]; NYr[r] = NY[r % P]; }
     lens_ordered_normalize(sh, D, (int)(2 * nP), N);
@@ -259,7 +268,7 @@ static void positions(const LensRun *lr, const TunedLens *tl, const LensPassSpec
         for (size_t r = 0; r < nP; r++) iout[P + r] = idx[r % P] == T - 1 ? rk[off + r] : -1;
         put_i32(lr, pbase, RK[lens], 2, n1, P, 0, iout);
     }
-    free(yh); free(Y); free(NY); free(z); free(D); free(YD); free(N); free(NYr); free(kl); free(rk); free(out); free(iout);
+    logits_free(lr, yh); free(Y); free(NY); logits_free(lr, z); free(D); free(YD); free(N); free(NYr); free(kl); free(rk); free(out); free(iout);
 }
 
 void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec *ps, const float *resid) {
@@ -272,14 +281,11 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
            pbase = {LENS_TUNED, LG_POSITIONS, ps->name};
 
     float *ynext = falloc((size_t)n * d);
-    float *zrot = all_positions(lr, tl, ps, resid, base, ynext); // [n, vl] y·W_U at NEXT
-    float *zt = falloc((size_t)n * vl);                          // tuned: / τ
-    memcpy(zt, zrot, sizeof(float) * (size_t)n * vl);
-    for (int L = 1; L <= n; L++) div_tau(zt + (size_t)(L - 1) * vl, vl, tau_of_layer(tl, L));
+    float *zrot = all_positions(lr, tl, ps, resid, base, ynext); // [n, vl] y·W_U at NEXT (backend memory)
 
     // the model head P_final at NEXT
-    float *yh = falloc(vl);
-    model_final_logits(m, resid + ((size_t)n * T + T - 1) * d, 1, yh);
+    float *yh = logits_alloc(lr, vl);
+    model_final_logits_bk(m, resid + ((size_t)n * T + T - 1) * d, 1, yh);
     LensDist Y = lens_dist(yh);
     LensNorm NY;
     lens_ordered_normalize(sh, &Y, 1, &NY);
@@ -287,7 +293,7 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
     LensNorm *NYr = xmalloc(sizeof(LensNorm) * n);
     for (int r = 0; r < n; r++) { YD[r] = Y; NYr[r] = NY; }
 
-    LensDist *DT = dists(zt, vl, n);
+    LensDist *DT = dists_tau(tl, zrot, vl, n); // tuned: y·W_U / τ
     LensNorm *NT = xmalloc(sizeof(LensNorm) * n);
     lens_ordered_normalize(sh, DT, n, NT);
 
@@ -356,11 +362,11 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
 
     // the norm lens at NEXT (layers 1..n): its top-50 ranked under the tuned lens, and the §19.4
     // temperature-only variant (norm logits / τ)
-    float *zn = falloc((size_t)n * vl);
+    float *zn = logits_alloc(lr, (size_t)n * vl);
     {
         float *xn = falloc((size_t)n * d);
         for (int L = 1; L <= n; L++) model_rmsnorm(m, norm_weight(m, L), resid + ((size_t)L * T + T - 1) * d, xn + (size_t)(L - 1) * d, 1);
-        model_unembed(m, xn, n, zn);
+        model_unembed_bk(m, xn, n, zn);
         free(xn);
         LensDist *DN = dists(zn, vl, n);
         LensNorm *NN = xmalloc(sizeof(LensNorm) * n);
@@ -378,43 +384,39 @@ void lens_tuned_pass(const LensRun *lr, const LensTuned *lt, const LensPassSpec 
     }
 
     // §19.4 variants: rotation only (y·W_U), temperature only (norm logits / τ)
-    kl_rank(lr, zrot, n, YD, NYr, ps->answer_id, v, iv);
+    kl_rank(lr, DR, n, YD, NYr, ps->answer_id, v, iv);
     put_rows_f64(lr, next, LF_KL_ROT_ONLY_BITS, n, v);
     put_rows_i32(lr, next, LF_ANSWER_RANK_ROT_ONLY, n, iv);
-    for (int L = 1; L <= n; L++) div_tau(zn + (size_t)(L - 1) * vl, vl, tau_of_layer(tl, L));
-    kl_rank(lr, zn, n, YD, NYr, ps->answer_id, v, iv);
+    LensDist *DNT = dists_tau(tl, zn, vl, n);
+    kl_rank(lr, DNT, n, YD, NYr, ps->answer_id, v, iv);
+    free(DNT);
     put_rows_f64(lr, next, LF_KL_TEMP_ONLY_BITS, n, v);
     put_rows_i32(lr, next, LF_ANSWER_RANK_TEMP_ONLY, n, iv);
 
     // §19.4 head_mismatch at L = n: τ* of KL(softmax(z_n/τ) ‖ P_final)
     {
+        // z_n = y·W_U / τ_n with τ_n = 1 (tuned_tau): the row of zrot, divided by each τ of the grid
         double g[62 + 41], kls[62 + 41];
-        float *zs = falloc((size_t)62 * vl);
-        const float *zl = zt + (size_t)(n - 1) * vl;
+        const float *zl = zrot + (size_t)(n - 1) * vl;
         int G = lens_tuned_tau_grid(g), best = 0;
         for (int stage = 0; stage < 2; stage++) {
             int g0 = stage ? 62 : 0, ng = stage ? 41 : G;
             if (stage) lens_tuned_refine_grid(g[best], g + 62);
-            for (int i = 0; i < ng; i++) {
-                memcpy(zs + (size_t)i * vl, zl, sizeof(float) * vl);
-                div_tau(zs + (size_t)i * vl, vl, g[g0 + i]);
-            }
-            LensDist *YG = xmalloc(sizeof(LensDist) * ng);
+            LensDist *ZG = xmalloc(sizeof(LensDist) * ng), *YG = xmalloc(sizeof(LensDist) * ng);
             LensNorm *NG = xmalloc(sizeof(LensNorm) * ng);
-            for (int i = 0; i < ng; i++) { YG[i] = Y; NG[i] = NY; }
-            kl_rank(lr, zs, ng, YG, NG, -1, kls + g0, NULL);
-            free(YG); free(NG);
+            for (int i = 0; i < ng; i++) { ZG[i] = dist_tau(zl, g[g0 + i]); YG[i] = Y; NG[i] = NY; }
+            kl_rank(lr, ZG, ng, YG, NG, -1, kls + g0, NULL);
+            free(ZG); free(YG); free(NG);
             for (int i = g0; i < g0 + ng; i++)
                 if (kls[i] < kls[best]) best = i; // first minimum wins
         }
         lens_sink_attr_f64(lr->sink, next, LF_KL_BITS_TUNED_FINAL, kl_final);
         lens_sink_attr_f64(lr->sink, next, LF_TAU_STAR_MODELCAL, g[best]);
         lens_sink_attr_f64(lr->sink, next, LF_KL_BITS_TUNED_FINAL_AFTER_TAU_STAR, kls[best]);
-        free(zs);
     }
 
     positions(lr, tl, ps, resid, pbase);
 
-    free(ynext); free(zrot); free(zt); free(yh); free(YD); free(NYr); free(DT); free(NT); free(ids50); free(iv); free(x50);
-    free(p50); free(l50); free(v); free(v2); free(DR); free(dots); free(zn);
+    free(ynext); logits_free(lr, zrot); logits_free(lr, yh); free(YD); free(NYr); free(DT); free(NT); free(ids50); free(iv); free(x50);
+    free(p50); free(l50); free(v); free(v2); free(DR); free(dots); logits_free(lr, zn);
 }

@@ -6,7 +6,7 @@
 //     z = (y·W_U) / τ_ℓ                    each logit divided in fp32 by (float)τ_ℓ (τ_n = 1)
 //
 // y is the same on every rank (tuned_apply: rows independent, fixed rounding); each rank
-// multiplies it by its vocabulary shard (model_unembed, bit-exact at any rank count); every sum
+// multiplies it by its vocabulary shard (model_unembed_bk into backend memory, bit-exact at any rank count); every sum
 // over the vocabulary runs in global id order (lens/lens_ordered.h). So /lens/tuned is
 // bit-identical at R = 1, 2, 4. Row 0 (the embeddings) has no translator: NaN / −1.
 //

@@ -24,7 +24,10 @@
 # count of bytes copied host to device: the lens's logits are device memory (lens_pass.c's chunk,
 # the head's rows, the NEXT decodes), so no lens op uploads a row of logits (the CUDA backend
 # counts the rows it had to upload from host memory; before the chunk moved to the device, the
-# 2-layer llama here at R = 1 uploaded 249076 bytes of them, 58 % of all its uploads).
+# 2-layer llama here at R = 1 uploaded 249076 bytes of them, 58 % of all its uploads). The same
+# holds for the Prism and tuned lenses (lens_prism.c, lens_tuned.c decode into backend memory);
+# their chained sums in global id order (lens_ordered.c) download the rows they read, explicitly,
+# and print those bytes apart ("lens ordered sums (rank R): lens logits downloaded N bytes").
 cd "$(dirname "$0")/../.." || exit 1
 source tests/lib.sh
 source tests/lib_h5.sh
@@ -103,8 +106,18 @@ if "$LW" mktiny --family llama --seed 7 --out "$ML" --tokenizer "$FIX/model/toke
   lens_args=(--model "$ML" --probes "$PROBES" --prism-dir "$TMP/art_prism" --tuned-lens-dir "$TMP/art_tuned")
   OUT_TXT=$(timeout 120 "$LW" run "${lens_args[@]}" --out "$TMP/cpu_lenses" --device cpu 2>&1)
   rc1=$? cpu_out=$OUT_TXT
-  OUT_TXT=$(timeout 400 "$EMU" run "${lens_args[@]}" --out "$TMP/cuda_lenses" --device cuda 2>&1)
+  OUT_TXT=$(LW_CUDA_OP_COUNTS=1 timeout 400 "$EMU" run "${lens_args[@]}" --out "$TMP/cuda_lenses" --device cuda 2>&1)
   rc2=$?
+  # the learned lenses' logits on the device too: no lens op uploaded a row of them (before they
+  # moved, this run uploaded 193888 of its 635948 bytes as lens logits); the ordered sums' reads
+  # are downloads, counted on their own line
+  up=$(grep -E '^cuda backend uploads' <<<"$OUT_TXT")
+  if grep -qE ': [1-9][0-9]* bytes host to device, lens logits from host rows 0 bytes$' <<<"$up"; then
+    pass "Prism and tuned lens: the lens logits stay on the device, no lens op uploaded a row of them ($up)"
+  else fail "Prism and tuned lens: the lens logits stay on the device (no lens op uploads host rows)" "${up:-no upload counts printed}"; fi
+  down=$(grep -E '^lens ordered sums \(rank 0\): lens logits downloaded [1-9][0-9]* bytes device to host$' <<<"$OUT_TXT")
+  if [ -n "$down" ]; then pass "Prism and tuned lens: the chained sums' reads are explicit downloads, counted ($down)"
+  else fail "Prism and tuned lens: the chained sums' downloads are counted" "$(grep -E '^lens ordered' <<<"$OUT_TXT")"; fi
   if [ $rc1 = 0 ] && [ $rc2 = 0 ] && [ -f "$TMP/cpu_lenses/m_lenses.h5" ] && [ -f "$TMP/cuda_lenses/m_lenses.h5" ]; then
     flat "$TMP/cpu_lenses/m_lenses.h5" /lens/prism /lens/tuned >"$TMP/f_cpu_lenses"
     flat "$TMP/cuda_lenses/m_lenses.h5" /lens/prism /lens/tuned >"$TMP/f_cuda_lenses"
