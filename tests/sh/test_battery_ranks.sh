@@ -37,20 +37,25 @@ h5vals() { h5dump -d "$2" -y -w 0 -m %.17g "$1" | sed -n '/DATA {/,/}/p' | sed '
 # diffs A B: the objects h5diff reports as different (one per line), the empty datasets both have left out
 diffs() { h5diff -c "$1" "$2" | sed -nE 's/^(attribute|dataset): <(.*)> and <.*/\1 \2/p' | sort; }
 
-# kill_mid DIR ARGS...: starts run2 DIR ARGS, kills both ranks (SIGKILL) once the journal holds
-# more than a third of the items; 0 when it was killed mid-way
-kill_mid() {
+# kill_once DIR ARGS...: starts run2 DIR ARGS, kills both ranks (SIGKILL) once the journal holds
+# more than a tenth of the items; 0 when it was killed mid-way: the journal there, not every item
+# in it (a complete journal is at least N records long), no run file. On a quiet machine the
+# battery's one forward batch is followed by ~0.5 ms of lens work per item, so the kill can land
+# after the last record: kill_mid then tries again (at most 4 times).
+kill_once() {
   local d=$1 out=$TMP/$1/out; shift
+  rm -rf "$TMP/$d"
   mkdir -p "$TMP/$d" && cd "$TMP/$d" && { mpirun -np 2 "$LW" run --model "$M" --out out --probes "$TMP/b.jsonl" "$@" >"$TMP/$d.log" 2>&1 & }
   local mp=$! jr=$out/small.battery-journal ranks
   cd - >/dev/null
-  while kill -0 $mp 2>/dev/null; do [ "$(stat -c %s "$jr" 2>/dev/null || echo 0)" -gt $((N / 3 * REC)) ] && break; sleep 0.02; done
+  while kill -0 $mp 2>/dev/null; do [ "$(stat -c %s "$jr" 2>/dev/null || echo 0)" -gt $((N / 10 * REC)) ] && break; sleep 0.01; done
   ranks=$(pgrep -P $mp -x lensweep)
   [ -n "$ranks" ] || { wait $mp; return 1; }
   kill -9 $ranks 2>/dev/null
   wait $mp 2>/dev/null
-  [ -e "$jr" ] && [ ! -e "$out/small.h5" ]
+  [ -e "$jr" ] && [ "$(stat -c %s "$jr")" -lt $((N * REC)) ] && [ ! -e "$out/small.h5" ]
 }
+kill_mid() { for _ in 1 2 3 4; do kill_once "$@" && return 0; done; return 1; }
 
 expect_exit 0 "uninterrupted battery at R=1" -- run1 u1
 expect_exit 0 "uninterrupted battery at R=2" -- run2 u2
@@ -94,7 +99,7 @@ if kill_mid k; then
   rk=$(awk -F, 'NR > 1' "$TMP/k/out/output-small-battery-records.csv" | wc -l)
   [ "$rk" = $(((N + N / 4) * 5)) ] && pass "export: $rk record rows (1500 items + 375 control prompts, 5 layers)" || fail "export rows" "$rk"
 else
-  fail "a battery run at R=2 to interrupt" "it finished before the journal held a third of the items" "$(tail -3 "$TMP/k.log")"
+  fail "a battery run at R=2 to interrupt" "in 4 tries, it finished before the kill landed (or its journal never held a tenth of the items)" "$(tail -3 "$TMP/k.log")"
 fi
 
 # ---- tp_exact: false: measurements depend on R, the journal of another rank count is not used
