@@ -64,12 +64,6 @@ static void j_real_list(JsonW *j, const double *v, int n) {
     for (int i = 0; i < n; i++) jw_real(j, v[i]);
     jw_end(j);
 }
-static void j_long_list(JsonW *j, const long *v, int n) {
-    jw_arr(j);
-    for (int i = 0; i < n; i++) jw_int(j, v[i]);
-    jw_end(j);
-}
-
 // ---------------------------------------------------------------------------- JSON blocks
 
 // The norm lens's primary-pass summary (export/export_summary.h).
@@ -150,14 +144,6 @@ static void j_ms_facts(const Ex *e, JsonW *j, int pack) {
     jw_end(j);
 }
 
-static void j_pct3(JsonW *j, const double *p) {
-    jw_obj(j);
-    jw_k_real(j, "p25", p[0]);
-    jw_k_real(j, "p50", p[1]);
-    jw_k_real(j, "p75", p[2]);
-    jw_end(j);
-}
-
 static void j_raw_lens_full(const Ex *e, JsonW *j) {
     const ExRows *r = &e->rows[0];
     char key[32];
@@ -168,8 +154,8 @@ static void j_raw_lens_full(const Ex *e, JsonW *j) {
     jw_k_opt_int(j, "earliest_norm_only_semantic", e->earliest_norm_only);
     jw_k_real(j, "max_kl_norm_vs_raw_bits", e->max_kl_full);
     jw_k_str(j, "mode", "full");
-    jw_key(j, "js_divergence_percentiles"); j_pct3(j, e->js_p);
-    jw_key(j, "l1_prob_diff_percentiles"); j_pct3(j, e->l1_p);
+    jw_key(j, "js_divergence_percentiles"); ex_json_pct3(j, e->js_p);
+    jw_key(j, "l1_prob_diff_percentiles"); ex_json_pct3(j, e->l1_p);
     jw_k_opt_int(j, "first_js_le_0.1", e->first_js_le_01);
     jw_k_opt_int(j, "first_l1_le_0.5", e->first_l1_le_05);
     jw_k_real(j, "teacher_entropy_bits", P(e, 0)->teacher_entropy_bits);
@@ -392,7 +378,7 @@ static void j_diagnostics(const Ex *e, JsonW *j) {
     jw_key(j, "prism_summary"); ex_prism_summary(c, run, j);
     jw_key(j, "copy_soft_config"); jw_obj(j);
     jw_k_real(j, "threshold", c->copy_soft_threshold);
-    jw_key(j, "window_ks"); j_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
+    jw_key(j, "window_ks"); ex_json_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
     jw_key(j, "extra_thresholds"); j_real_list(j, c->copy_soft_extra_thresholds.v, c->copy_soft_extra_thresholds.n);
     jw_end(j);
     jw_key(j, "tau_norm_per_layer"); j_real_list(j, run->tau_norm, e->L1);

@@ -15,13 +15,13 @@ static const char *lens_key(char *key, const char *name, const char *lens) {
 
 static double frac3(int L, int n) { return L < 0 ? NAN : py_round((double)L / n, 3); }
 
-static void j_long_list(JsonW *j, const long *v, int n) {
+void ex_json_long_list(JsonW *j, const long *v, int n) {
     jw_arr(j);
     for (int i = 0; i < n; i++) jw_int(j, v[i]);
     jw_end(j);
 }
 
-static void j_pct3(JsonW *j, const double *p) {
+void ex_json_pct3(JsonW *j, const double *p) {
     jw_obj(j);
     jw_k_real(j, "p25", p[0]);
     jw_k_real(j, "p50", p[1]);
@@ -41,7 +41,7 @@ static void j_copy_detector(const LwRunConfig *c, const ExLensSummary *ls, JsonW
     jw_end(j);
     jw_key(j, "soft"); jw_obj(j);
     jw_k_real(j, "thresh", c->copy_soft_threshold);
-    jw_key(j, "window_ks"); j_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
+    jw_key(j, "window_ks"); ex_json_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
     jw_key(j, "L_copy_soft"); jw_obj(j);
     for (int k = 0; k < nsk; k++) {
         snprintf(key, sizeof key, "k%ld", c->copy_soft_windows.v[k]);
@@ -167,7 +167,7 @@ void ex_summary_json(const LwRunConfig *c, const ExRun *run, const ExLensSummary
         jw_k_opt_int(j, key, has ? s->first_rank[k] : -1);
     }
     jw_k_real(j, "copy_soft_threshold", c->copy_soft_threshold);
-    jw_key(j, "copy_soft_window_ks"); j_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
+    jw_key(j, "copy_soft_window_ks"); ex_json_long_list(j, c->copy_soft_windows.v, c->copy_soft_windows.n);
     int nsk = capped(c->copy_soft_windows.n);
     jw_key(j, "L_copy_soft"); jw_obj(j);
     for (int k = 0; k < nsk; k++) {
@@ -197,7 +197,7 @@ void ex_summary_json(const LwRunConfig *c, const ExRun *run, const ExLensSummary
         gp[2] = ex_percentile(gap, m, 0.75);
         free(gap);
     }
-    jw_key(j, "entropy_gap_bits_percentiles"); j_pct3(j, gp);
+    jw_key(j, "entropy_gap_bits_percentiles"); ex_json_pct3(j, gp);
     jw_k_int(j, "entropy_gap_samples", has ? m : 0);
     jw_key(j, "copy_thresholds"); j_copy_thresholds(c, run, ls, j);
     // M§7 surface and geometry, suffixed by the lens

@@ -32,6 +32,9 @@ typedef struct {
 
 // The block's keys, L_copy .. semantic_gate, into the object open in j.
 void ex_summary_json(const LwRunConfig *c, const ExRun *run, const ExLensSummary *ls, JsonW *j);
+// JSON pieces the other writers share: {"p25", "p50", "p75"} of p[0..2]; a list of integers.
+void ex_json_pct3(JsonW *j, const double *p);
+void ex_json_long_list(JsonW *j, const long *v, int n);
 // Its semantic_margin and semantic_gate objects (also written into the top-level `summary`,
 // where semantic_gate puts delta_abs first: summary_order 1).
 void ex_summary_semantic_margin_json(const LwRunConfig *c, const ExRun *run, const ExLensSummary *ls, JsonW *j);
